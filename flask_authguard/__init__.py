@@ -1,0 +1,59 @@
+"""flask_authguard: NextAuth.js-style sessions for Flask and any WSGI app.
+
+.. code-block:: python
+
+    from flask import Flask
+    from flask_authguard import AuthGuard
+
+    app = Flask(__name__)
+    guard = AuthGuard(app, {"secret": "change-me"})
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    AuthGuardError,
+    BackendUnavailableError,
+    ConfigurationError,
+    InvalidTokenError,
+    TokenError,
+    TokenExpiredError,
+)
+from .jwt import decode, encode
+from .options import (
+    AuthOptions,
+    Callbacks,
+    CookieOption,
+    CookiesOptions,
+    Events,
+    JWTOptions,
+    Pages,
+    SessionOptions,
+)
+from .token import get_token
+
+__version__ = "0.1.0"
+
+#: Where the WSGI wrapper leaves the decoded token in the environ.
+TOKEN_ENVIRON_KEY = "authguard.token"
+
+__all__ = [
+    "AuthGuardError",
+    "AuthOptions",
+    "BackendUnavailableError",
+    "Callbacks",
+    "ConfigurationError",
+    "CookieOption",
+    "CookiesOptions",
+    "Events",
+    "InvalidTokenError",
+    "JWTOptions",
+    "Pages",
+    "SessionOptions",
+    "TOKEN_ENVIRON_KEY",
+    "TokenError",
+    "TokenExpiredError",
+    "decode",
+    "encode",
+    "get_token",
+]

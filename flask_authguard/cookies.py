@@ -1,0 +1,142 @@
+"""Session cookies: chunked reading and writing, as next-auth's ``SessionStore`` does.
+
+A token longer than one cookie holds is split into ``<name>.0``, ``<name>.1``, ... Reading takes
+only the exact name and its numbered chunks (never names that merely share the prefix) and
+offers every plausible value, so a half-updated set of cookies never signs anyone out:
+authenticated decryption tells the right one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from urllib.parse import quote, unquote
+
+from werkzeug.http import dump_cookie
+
+from .options import CookieSpec
+
+#: More chunks than this are not read: a session token never needs them.
+MAX_CHUNKS = 16
+
+Cookies = t.Mapping[str, str]
+
+
+def _getlist(cookies: t.Any, name: str) -> list[str]:
+    getlist = getattr(cookies, "getlist", None)
+    if getlist is not None:
+        return list(getlist(name))
+    value = cookies.get(name)
+    return [] if value is None else [value]
+
+
+def chunk_names(cookies: t.Iterable[str], name: str) -> list[str]:
+    """The request cookie names that belong to session cookie ``name``, in request order."""
+    prefix = name + "."
+    return [
+        key
+        for key in dict.fromkeys(cookies)
+        if key == name or (key.startswith(prefix) and key[len(prefix):].isdigit())
+    ]
+
+
+def session_values(cookies: t.Any, name: str) -> list[str]:
+    """Candidate session token values, most likely first, empty ones dropped.
+
+    First the chunks ``name.0..name.N-1`` joined, then each bare ``name`` cookie, then shorter
+    runs of chunks (a stale trailing chunk left by a failed rewrite).
+    """
+    chunks: list[str] = []
+    for i in range(MAX_CHUNKS):
+        values = _getlist(cookies, f"{name}.{i}")
+        if not values:
+            break
+        chunks.append(values[0])
+    candidates: list[str] = []
+    if chunks:
+        candidates.append("".join(chunks))
+    candidates.extend(_getlist(cookies, name))
+    for end in range(len(chunks) - 1, 0, -1):
+        candidates.append("".join(chunks[:end]))
+    return [c for c in dict.fromkeys(candidates) if c]
+
+
+def _expires_at(expires: float | dt.datetime | None) -> dt.datetime | None:
+    if expires is None or isinstance(expires, dt.datetime):
+        return expires
+    return dt.datetime.fromtimestamp(expires, dt.timezone.utc)
+
+
+def set_cookie_header(
+    spec: CookieSpec,
+    value: str,
+    *,
+    name: str | None = None,
+    expires: float | dt.datetime | None = None,
+    max_age: int | None = None,
+) -> str:
+    """One ``Set-Cookie`` value with ``spec``'s attributes (werkzeug's ``dump_cookie``).
+
+    :param expires: a timestamp or datetime for ``Expires``; ``None`` for a browser-session cookie.
+    :param max_age: ``Max-Age``; ``0`` deletes the cookie.
+    """
+    return dump_cookie(
+        name or spec.name,
+        value,
+        max_age=max_age,
+        expires=_expires_at(expires),
+        path=spec.path,
+        domain=spec.domain,
+        secure=spec.secure,
+        httponly=spec.http_only,
+        samesite=spec.same_site,
+        sync_expires=False,
+        max_size=0,  # we chunk ourselves; next-auth's chunk size is the compatibility contract
+    )
+
+
+def delete_cookie_header(spec: CookieSpec, name: str | None = None) -> str:
+    """A deletion as next-auth writes it: empty value, ``Max-Age=0``, no ``Expires``."""
+    return set_cookie_header(spec, "", name=name, max_age=0)
+
+
+def chunk(
+    spec: CookieSpec,
+    value: str,
+    *,
+    existing: t.Iterable[str],
+    chunk_size: int,
+    expires: float | dt.datetime | None = None,
+) -> list[str]:
+    """``Set-Cookie`` values that store ``value`` and expire every stale chunk.
+
+    The order is next-auth's: deletions of the request's session cookies first, each replaced
+    in place by the new cookie of the same name, then the remaining new chunks.
+
+    :param existing: the request's cookie names (only ``spec.name`` and its chunks count).
+    :param chunk_size: 3933 characters for v4, 3936 for v5.
+    """
+    out: dict[str, str] = {n: delete_cookie_header(spec, n) for n in chunk_names(existing, spec.name)}
+    if value:
+        pieces = [value[i : i + chunk_size] for i in range(0, len(value), chunk_size)]
+        if len(pieces) == 1:
+            out[spec.name] = set_cookie_header(spec, value, expires=expires)
+        else:
+            for i, piece in enumerate(pieces):
+                out[f"{spec.name}.{i}"] = set_cookie_header(spec, piece, name=f"{spec.name}.{i}", expires=expires)
+    return list(out.values())
+
+
+def clean(spec: CookieSpec, *, existing: t.Iterable[str]) -> list[str]:
+    """Deletions for every session cookie and chunk the request carried."""
+    return [delete_cookie_header(spec, n) for n in chunk_names(existing, spec.name)]
+
+
+def encode_value(value: str) -> str:
+    """Percent-encode a cookie value as JavaScript's ``encodeURIComponent`` does."""
+    return quote(value, safe="-_.!~*'()")
+
+
+def decode_value(value: str) -> str:
+    """Undo :func:`encode_value` (werkzeug leaves cookie values percent-encoded)."""
+    return unquote(value)

@@ -1,0 +1,200 @@
+"""``get_token``: the session token of a request, from its cookie or a Bearer header.
+
+.. code-block:: python
+
+    from flask_authguard import get_token
+
+    claims = get_token(request)            # werkzeug Request or WSGI environ
+    raw = get_token(request, raw=True)     # the token string, unchecked
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import typing as t
+from urllib.parse import unquote
+
+from werkzeug.http import parse_cookie
+
+from ._compat import call_sync
+from .cookies import session_values
+from .errors import ConfigurationError, TokenError
+from .jwt import MAX_TOKEN_LENGTH, Secret
+from .jwt import decode as jwe_decode
+from .options import Config, resolve_options, secret_from_env
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.wrappers import Request
+
+logger = logging.getLogger("flask_authguard")
+
+Claims = t.Dict[str, t.Any]
+DecodeHook = t.Callable[..., t.Any]
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_COOKIES_KEY = "authguard.cookies"
+
+
+def environ_of(request_or_environ: Request | WSGIEnvironment) -> WSGIEnvironment:
+    """The WSGI environ behind a werkzeug request, or the environ itself."""
+    environ = getattr(request_or_environ, "environ", request_or_environ)
+    if not isinstance(environ, dict):
+        raise TypeError("get_token needs a werkzeug Request or a WSGI environ")
+    return environ
+
+
+def request_cookies(environ: WSGIEnvironment) -> t.Any:
+    """The request's cookies as a werkzeug ``MultiDict``, parsed once per request."""
+    cookies = environ.get(_COOKIES_KEY)
+    if cookies is None:
+        cookies = environ[_COOKIES_KEY] = parse_cookie(environ)
+    return cookies
+
+
+def bearer_token(environ: WSGIEnvironment) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, as next-auth reads it.
+
+    The scheme is case-sensitive and followed by exactly one space; the token is
+    percent-decoded and a malformed escape means no token.
+    """
+    header = environ.get("HTTP_AUTHORIZATION")
+    if not header:
+        return None
+    parts = header.split(" ")
+    if parts[0] != "Bearer" or len(parts) < 2 or not parts[1]:
+        return None
+    token = parts[1]
+    if "%" in token:
+        if _BAD_ESCAPE.search(token):
+            return None
+        try:
+            token = unquote(token, errors="strict")
+        except UnicodeDecodeError:
+            return None
+    return token or None
+
+
+def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> tuple[list[str], str]:
+    """Candidate token values and where they came from (``"cookie"`` or ``"bearer"``)."""
+    values = session_values(request_cookies(environ), cookie_name)
+    if values:
+        return values, "cookie"
+    bearer = bearer_token(environ)
+    return ([bearer] if bearer else []), "bearer"
+
+
+def decode_candidates(
+    candidates: t.Sequence[str],
+    *,
+    secrets: tuple[str, ...],
+    salt: str,
+    version: int,
+    decode: DecodeHook | None = None,
+) -> Claims | None:
+    """The claims of the first candidate that decodes, or ``None``; reasons are logged."""
+    for value in candidates:
+        if len(value) > MAX_TOKEN_LENGTH:
+            logger.debug("session token refused: longer than %d characters", MAX_TOKEN_LENGTH)
+            continue
+        try:
+            if decode is not None:
+                claims = call_sync(decode, token=value, secret=_secret_arg(secrets))
+            else:
+                claims = jwe_decode(token=value, secret=secrets, salt=salt, version=version)
+        except TokenError as exc:
+            logger.debug("session token refused: %s", exc.reason)
+            continue
+        except Exception as exc:  # a user decode hook may raise anything
+            logger.debug("session token refused by the decode hook: %s", type(exc).__name__)
+            continue
+        if claims:
+            if not isinstance(claims, dict):
+                claims = dict(claims)
+            return claims
+    return None
+
+
+def _secret_arg(secrets: tuple[str, ...]) -> Secret:
+    return secrets[0] if len(secrets) == 1 else list(secrets)
+
+
+def token_for(
+    environ: WSGIEnvironment,
+    config: Config,
+    *,
+    raw: bool = False,
+) -> Claims | str | None:
+    """:func:`get_token` with resolved options: the path every layer takes."""
+    secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
+    cookie_name = config.session_cookie(secure).name
+    candidates, _ = token_candidates(environ, cookie_name)
+    if raw:
+        return candidates[0] if candidates else None
+    if not candidates:
+        return None
+    secrets = config.current_secrets()
+    if not secrets:
+        logger.error("no secret: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=...")
+        return None
+    return decode_candidates(
+        candidates,
+        secrets=secrets,
+        salt=cookie_name if config.version == 5 else "",
+        version=config.version,
+        decode=config.jwt.decode,
+    )
+
+
+def get_token(
+    request_or_environ: Request | WSGIEnvironment,
+    *,
+    secret: Secret | None = None,
+    raw: bool = False,
+    cookie_name: str | None = None,
+    secure_cookie: bool | None = None,
+    decode: DecodeHook | None = None,
+    version: int | None = None,
+) -> Claims | str | None:
+    """The session token of a request: the session cookie (chunks joined), else an
+    ``Authorization: Bearer`` header.
+
+    :param request_or_environ: a werkzeug ``Request`` or a WSGI environ.
+    :param secret: default ``NEXTAUTH_SECRET``, then ``AUTH_SECRET``.
+    :param raw: return the token string as found, without checking it.
+    :param cookie_name: default ``next-auth.session-token`` (v5: ``authjs.session-token``),
+        with the ``__Secure-`` prefix when secure.
+    :param secure_cookie: default: ``NEXTAUTH_URL``'s scheme, else the request's scheme.
+    :param decode: ``decode(token=..., secret=...)`` replacing the JWE decoder.
+    :param version: 4 (default) or 5.
+    :returns: the claims (or the raw string), or ``None`` when absent or invalid.
+    """
+    environ = environ_of(request_or_environ)
+    version = version or 4
+    try:
+        config = _config_for(version, secret, secure_cookie, cookie_name, decode)
+    except ConfigurationError as exc:
+        logger.debug("get_token: %s", exc)
+        return None
+    return token_for(environ, config, raw=raw)
+
+
+def _config_for(
+    version: int,
+    secret: Secret | None,
+    secure_cookie: bool | None,
+    cookie_name: str | None,
+    decode: DecodeHook | None,
+) -> Config:
+    if secret is None:
+        secret = list(secret_from_env(version)) or None
+    options: dict[str, t.Any] = {
+        "version": version,
+        "secret": secret,
+        "use_secure_cookies": secure_cookie,
+        "jwt": {"decode": decode},
+    }
+    if cookie_name:
+        options["cookies"] = {"session_token": {"name": cookie_name}}
+    return resolve_options(options, warn_missing_secret=False)
