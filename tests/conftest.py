@@ -1,0 +1,55 @@
+"""Shared fixtures: recorded next-auth cases, a frozen clock, a token factory."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import typing as t
+
+import pytest
+
+from flask_authguard import _clock, encode
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+def load_vectors(name: str) -> t.Any:
+    """A recorded next-auth file from ``tests/data`` (copied from the shared vectors)."""
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+class FrozenClock:
+    """A clock tests set by hand; ``flask_authguard._clock.now`` reads it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    clock = FrozenClock(1_700_000_000)
+    monkeypatch.setattr(_clock, "now", clock)
+    return clock
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start with none of next-auth's environment variables set."""
+    for name in ("NEXTAUTH_SECRET", "AUTH_SECRET", "NEXTAUTH_URL", "AUTH_URL", "VERCEL", "AUTH_TRUST_HOST"):
+        monkeypatch.delenv(name, raising=False)
+
+
+SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def make_token() -> t.Callable[..., str]:
+    """``make_token(sub="u1", role="admin", max_age=3600, version=4, secret=SECRET)``."""
+
+    def factory(*, secret: str = SECRET, max_age: int = 3600, version: int = 4, salt: str = "", **claims: t.Any) -> str:
+        return encode(token=claims, secret=secret, max_age=max_age, version=version, salt=salt)
+
+    return factory
