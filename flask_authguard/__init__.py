@@ -30,14 +30,18 @@ from .options import (
     Pages,
     SessionOptions,
 )
+from .ext import AuthGuard, auth_required, get_server_session
+from .middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
 from .token import get_token
 
 __version__ = "0.1.0"
 
-#: Where the WSGI wrapper leaves the decoded token in the environ.
-TOKEN_ENVIRON_KEY = "authguard.token"
-
 __all__ = [
+    "AuthCore",
+    "AuthGuard",
+    "auth_required",
+    "get_server_session",
+    "with_auth",
     "AuthGuardError",
     "AuthOptions",
     "BackendUnavailableError",

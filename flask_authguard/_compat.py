@@ -7,9 +7,9 @@ import inspect
 import typing as t
 
 
-def call_sync(fn: t.Callable[..., t.Any], /, **kwargs: t.Any) -> t.Any:
-    """Call ``fn`` with keywords; run the result to completion when it is awaitable."""
-    result = fn(**kwargs)
+def call_sync(fn: t.Callable[..., t.Any], /, *args: t.Any, **kwargs: t.Any) -> t.Any:
+    """Call ``fn``; run the result to completion when it is awaitable (``async def`` hooks)."""
+    result = fn(*args, **kwargs)
     if inspect.isawaitable(result):
         return asyncio.run(_await(result))
     return result

@@ -1,0 +1,203 @@
+"""``get_server_session`` without a framework: the session flow of next-auth's session route.
+
+.. code-block:: python
+
+    from werkzeug.wrappers import Request, Response
+    from flask_authguard import get_server_session
+
+    def app(environ, start_response):
+        request, response = Request(environ), Response()
+        session = get_server_session(request, response, options)
+        response.set_data("hello " + (session["user"]["name"] if session else "stranger"))
+        return response(environ, start_response)
+
+JWT strategy: decode the cookie, ``callbacks.jwt``, ``callbacks.session``, re-encode with a fresh
+expiry and set the (chunked) cookie again, a rolling session. An invalid or expired token
+clears the session cookies. The result is computed once per request and kept in the environ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import typing as t
+
+from . import _clock
+from ._compat import call_sync
+from .cookies import chunk, clean, session_values
+from .errors import ConfigurationError
+from .jwt import encode as jwe_encode
+from .options import AuthOptions, Config, resolve_options
+from .token import Claims, decode_candidates, request_cookies
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+logger = logging.getLogger("flask_authguard")
+
+Session = t.Dict[str, t.Any]
+_RESULT_KEY = "authguard.session"
+_TOKEN_KEY = "authguard.token"
+_TOKEN_CONFIG_KEY = "authguard.token_config"
+_NOT_UPDATE = object()
+_NO_SECRET = (
+    "There is a problem with the server configuration: no secret. "
+    "Set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=..."
+)
+
+
+class SessionResult(t.NamedTuple):
+    """What one session read produced."""
+
+    #: The session dict, or ``None``.
+    session: Session | None
+    #: ``Set-Cookie`` values to send (refresh or deletion), in order.
+    set_cookies: list[str]
+    #: The token after ``callbacks.jwt`` (JWT strategy), or ``None``.
+    token: Claims | None
+
+
+def iso_ms(timestamp: float) -> str:
+    """``Date.toISOString()``: UTC, milliseconds, ``Z``."""
+    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def default_session(claims: t.Mapping[str, t.Any], expires: str) -> Session:
+    """next-auth's default session: ``user`` from the token's profile claims, and ``expires``."""
+    user = {key: claims[claim] for key, claim in (("name", "name"), ("email", "email"), ("image", "picture")) if claim in claims}
+    return {"user": user, "expires": expires}
+
+
+def fire_event(config: Config, name: str, **kwargs: t.Any) -> None:
+    """Run ``events.<name>``; an event's failure is logged, never raised."""
+    hook = getattr(config.events, name)
+    if hook is None:
+        return
+    try:
+        call_sync(hook, **kwargs)
+    except Exception:
+        logger.exception("events.%s raised; ignored", name)
+
+
+def encode_token(config: Config, token: Claims, max_age: int, salt: str) -> str:
+    """Encode with ``jwt.encode`` when given, else the JWE of the configured version."""
+    secrets = config.current_secrets()
+    if config.jwt.encode is not None:
+        return t.cast(str, call_sync(config.jwt.encode, token=token, secret=secrets[0], max_age=max_age, salt=salt))
+    return jwe_encode(token=token, secret=secrets, max_age=max_age, salt=salt, version=config.version)
+
+
+def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims | None:
+    """``callbacks.jwt`` with every documented keyword (``None`` for the absent ones)."""
+    if config.callbacks.jwt is None:
+        return token
+    args: dict[str, t.Any] = {"user": None, "account": None, "profile": None, "trigger": None, "session": None}
+    args.update(kwargs)
+    return t.cast("Claims | None", call_sync(config.callbacks.jwt, token=token, **args))
+
+
+def _jwt_session(environ: WSGIEnvironment, config: Config, update: t.Any = _NOT_UPDATE) -> SessionResult:
+    secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
+    spec = config.session_cookie(secure)
+    cookies = request_cookies(environ)
+    candidates = session_values(cookies, spec.name)
+    if not candidates:
+        return SessionResult(None, [], None)
+    salt = spec.name if config.version == 5 else ""
+    if environ.get(_TOKEN_CONFIG_KEY) is config:
+        decoded = environ.get(_TOKEN_KEY)  # the guard decoded this very cookie already
+    else:
+        decoded = decode_candidates(
+            candidates, secrets=config.current_secrets(), salt=salt, version=config.version, decode=config.jwt.decode
+        )
+    if decoded is None:
+        logger.debug("session cookie invalid or expired: clearing it")
+        return SessionResult(None, clean(spec, existing=cookies), None)
+    now = _clock.now()
+    expires_at = now + config.session_max_age
+    try:
+        if update is _NOT_UPDATE:
+            token = call_jwt_callback(config, dict(decoded))
+        else:
+            token = call_jwt_callback(config, dict(decoded), trigger="update", session=update)
+        if token is None:  # Auth.js v5's rule: a jwt callback returning None signs out
+            return SessionResult(None, clean(spec, existing=cookies), None)
+        profile = decoded if config.version == 4 else token
+        session = default_session(profile, iso_ms(expires_at))
+        if config.callbacks.session is not None:
+            extra = {} if update is _NOT_UPDATE else {"trigger": "update", "new_session": update}
+            session = call_sync(config.callbacks.session, session=session, token=token, user=None, **extra)
+    except Exception:
+        logger.exception("a session callback raised: no session for this request")
+        return SessionResult(None, clean(spec, existing=cookies), None)
+    try:
+        new_token = encode_token(config, token, config.session_max_age, salt)
+    except Exception:
+        # Keep the cookie the user has: a failed refresh must not sign anyone out.
+        logger.exception("re-encoding the session token failed; the cookie is left as it was")
+        set_cookies: list[str] = []
+    else:
+        set_cookies = chunk(spec, new_token, existing=cookies, chunk_size=config.chunk_size, expires=expires_at)
+    fire_event(config, "session", session=session, token=token)
+    return SessionResult(session or None, set_cookies, token)
+
+
+_CONFIG_CACHE_KEY = "_authguard_config"
+
+
+def config_of(options: AuthOptions | t.Mapping[str, t.Any] | Config | None) -> Config:
+    """Resolve options once: an :class:`AuthOptions` keeps its resolution; a dict resolves each call."""
+    if isinstance(options, Config):
+        return options
+    if isinstance(options, AuthOptions):
+        cached = options.__dict__.get(_CONFIG_CACHE_KEY)
+        if cached is None:
+            cached = resolve_options(options)
+            options.__dict__[_CONFIG_CACHE_KEY] = cached
+        return t.cast(Config, cached)
+    return resolve_options(options)
+
+
+def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = _NOT_UPDATE) -> SessionResult:
+    """The session of a request, computed once per request and options.
+
+    :param update: for a session update (``POST /session``): the posted data, handed to
+        ``callbacks.jwt`` with ``trigger="update"``; never cached.
+
+    :raises ConfigurationError: no secret is configured.
+    :raises BackendUnavailableError: the session store failed (database strategy).
+    """
+    cached = environ.get(_RESULT_KEY)
+    if cached is not None and cached[0] is config and update is _NOT_UPDATE:
+        return t.cast(SessionResult, cached[1])
+    if not config.current_secrets():
+        logger.error("NO_SECRET: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=...")
+        raise ConfigurationError(_NO_SECRET)
+    if config.strategy == "database":
+        from .database import database_session
+
+        result = database_session(environ, config, update)
+    else:
+        result = _jwt_session(environ, config, update)
+    environ[_RESULT_KEY] = (config, result)
+    return result
+
+
+def is_being_deleted(set_cookie_headers: t.Iterable[str], name: str) -> bool:
+    """Whether a response already deletes cookie ``name`` (sign-out): never refresh it then."""
+    prefix = name + "="
+    return any(h.startswith(prefix + ";") and "Max-Age=0" in h for h in set_cookie_headers)
+
+
+def apply_cookies(headers: t.Any, result: SessionResult, config: Config, secure: bool) -> None:
+    """Add ``result``'s cookies to werkzeug ``Headers``, unless the response signs out."""
+    if not result.set_cookies:
+        return
+    existing = headers.getlist("Set-Cookie")
+    name = config.session_cookie(secure).name
+    if is_being_deleted(existing, name):
+        return
+    for header in result.set_cookies:
+        if header not in existing:
+            headers.add("Set-Cookie", header)
