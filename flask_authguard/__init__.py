@@ -32,6 +32,7 @@ from .options import (
 )
 from .ext import AuthGuard, auth_required, get_server_session
 from .middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
+from .providers import CredentialsProvider, Provider, SignInResult
 from .token import get_token
 
 __version__ = "0.1.0"
@@ -48,12 +49,15 @@ __all__ = [
     "Callbacks",
     "ConfigurationError",
     "CookieOption",
+    "CredentialsProvider",
     "CookiesOptions",
     "Events",
     "InvalidTokenError",
     "JWTOptions",
     "Pages",
+    "Provider",
     "SessionOptions",
+    "SignInResult",
     "TOKEN_ENVIRON_KEY",
     "TokenError",
     "TokenExpiredError",
