@@ -1,0 +1,8 @@
+"""``python -m flask_authguard``: ``secret`` and ``decode`` (see :mod:`flask_authguard.cli`)."""
+
+from __future__ import annotations
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()
