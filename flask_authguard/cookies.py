@@ -9,6 +9,7 @@ authenticated decryption tells the right one.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import typing as t
 from urllib.parse import quote, unquote
 
@@ -21,13 +22,28 @@ MAX_CHUNKS = 16
 
 Cookies = t.Mapping[str, str]
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
 
 def _getlist(cookies: t.Any, name: str) -> list[str]:
     getlist = getattr(cookies, "getlist", None)
     if getlist is not None:
-        return list(getlist(name))
-    value = cookies.get(name)
-    return [] if value is None else [value]
+        values = list(getlist(name))
+    else:
+        value = cookies.get(name)
+        values = [] if value is None else [value]
+    return [_percent_decode(v) for v in values]
+
+
+def _percent_decode(value: str) -> str:
+    """A cookie value as Next.js reads it: ``decodeURIComponent`` when it holds a ``%``, and
+    the raw value when that fails (its ``cookie.parse``); werkzeug leaves values encoded."""
+    if "%" not in value or _BAD_ESCAPE.search(value):
+        return value
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        return value
 
 
 def chunk_names(cookies: t.Iterable[str], name: str) -> list[str]:
@@ -36,7 +52,7 @@ def chunk_names(cookies: t.Iterable[str], name: str) -> list[str]:
     return [
         key
         for key in dict.fromkeys(cookies)
-        if key == name or (key.startswith(prefix) and key[len(prefix):].isdigit())
+        if key == name or (key.startswith(prefix) and key[len(prefix) :].isdigit())
     ]
 
 
@@ -44,7 +60,8 @@ def session_values(cookies: t.Any, name: str) -> list[str]:
     """Candidate session token values, most likely first, empty ones dropped.
 
     First the chunks ``name.0..name.N-1`` joined, then each bare ``name`` cookie, then shorter
-    runs of chunks (a stale trailing chunk left by a failed rewrite).
+    runs of chunks (a stale trailing chunk left by a failed rewrite). Values are percent-decoded
+    as Next.js does (next-auth writes them with ``encodeURIComponent``).
     """
     chunks: list[str] = []
     for i in range(MAX_CHUNKS):
@@ -111,7 +128,9 @@ def chunk(
     """``Set-Cookie`` values that store ``value`` and expire every stale chunk.
 
     The order is next-auth's: deletions of the request's session cookies first, each replaced
-    in place by the new cookie of the same name, then the remaining new chunks.
+    in place by the new cookie of the same name, then the remaining new chunks. ``value`` is cut
+    into ``chunk_size`` characters first and each piece is then percent-encoded, as next-auth
+    does (a no-op for a JWE).
 
     :param existing: the request's cookie names (only ``spec.name`` and its chunks count).
     :param chunk_size: 3933 characters for v4, 3936 for v5.
@@ -120,10 +139,11 @@ def chunk(
     if value:
         pieces = [value[i : i + chunk_size] for i in range(0, len(value), chunk_size)]
         if len(pieces) == 1:
-            out[spec.name] = set_cookie_header(spec, value, expires=expires)
+            out[spec.name] = set_cookie_header(spec, encode_value(value), expires=expires)
         else:
             for i, piece in enumerate(pieces):
-                out[f"{spec.name}.{i}"] = set_cookie_header(spec, piece, name=f"{spec.name}.{i}", expires=expires)
+                name = f"{spec.name}.{i}"
+                out[name] = set_cookie_header(spec, encode_value(piece), name=name, expires=expires)
     return list(out.values())
 
 

@@ -46,7 +46,7 @@ CLOCK_TOLERANCE = 15
 #: Longest token accepted; anything longer is refused before any work (16 cookie chunks).
 MAX_TOKEN_LENGTH = 64 * 1024
 
-Secret = t.Union[str, t.Sequence[str]]
+Secret = str | t.Sequence[str]
 
 _V4_INFO = "NextAuth.js Generated Encryption Key"
 _V5_INFO = "Auth.js Generated Encryption Key"
@@ -123,16 +123,23 @@ def _now() -> int:
 
 def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
     now = _now()
+    exp = now + max_age
+    if isinstance(exp, float) and exp.is_integer():
+        exp = int(exp)  # JS writes 1700003600, not 1700003600.0
     # jose overwrites iat/exp/jti in place, so a caller's key order is kept.
     claims = dict(token)
     claims["iat"] = now
-    claims["exp"] = now + max_age
+    claims["exp"] = exp
     claims["jti"] = str(uuid.uuid4())
     try:
         text = json.dumps(claims, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"token claims must be JSON-serialisable: {exc}") from None
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate: JSON.stringify escapes it (\ud800); only ASCII escapes can here.
+        return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
 def _cbc_hmac_tag(mac_key: bytes, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
@@ -162,6 +169,7 @@ def encode(
     :raises ValueError: claims that are not JSON.
     """
     first = _secrets(secret)[0]
+    salt = salt or ""
     plaintext = _claims_json(token, max_age)
     if version == 4:
         header = b64url_encode(b'{"alg":"dir","enc":"A256GCM"}')
@@ -202,8 +210,9 @@ def _parse(token: str, version: int) -> _Parts:
         raise InvalidTokenError("not a compact JWE (five segments)")
     header_b64, encrypted_key, iv_b64, ct_b64, tag_b64 = parts
     try:
-        header = json.loads(b64url_decode(header_b64))
-    except (ValueError, UnicodeDecodeError):
+        # Decode as UTF-8 first: json.loads(bytes) would also sniff UTF-16/32.
+        header = json.loads(b64url_decode(header_b64).decode("utf-8"))
+    except (ValueError, RecursionError):
         raise InvalidTokenError("header is not JSON") from None
     if not isinstance(header, dict):
         raise InvalidTokenError("header is not a JSON object")
@@ -261,9 +270,11 @@ def _reject_constant(name: str) -> t.NoReturn:
 
 
 def _is_number(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool):
         return False
-    return math.isfinite(value)
+    if isinstance(value, int):
+        return True  # math.isfinite would overflow on a huge int
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _check_claims(claims: dict[str, t.Any]) -> None:
@@ -280,9 +291,7 @@ def _check_claims(claims: dict[str, t.Any]) -> None:
         raise InvalidTokenError("token is not valid yet (nbf)")
 
 
-def decode(
-    *, token: str | None, secret: Secret, salt: str = "", version: int = 4
-) -> dict[str, t.Any] | None:
+def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 4) -> dict[str, t.Any] | None:
     """Decrypt and check a session token.
 
     :param token: the compact JWE; ``None`` or ``""`` returns ``None``.
@@ -296,6 +305,7 @@ def decode(
     """
     if not token:
         return None
+    salt = salt or ""
     if not isinstance(token, str):
         raise InvalidTokenError("token is not a string")
     if version not in (4, 5):
@@ -313,7 +323,7 @@ def decode(
         raise InvalidTokenError("decryption failed (wrong secret, salt or version, or tampered)")
     try:
         claims = json.loads(plaintext.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):
         raise InvalidTokenError("plaintext is not UTF-8 JSON") from None
     if not isinstance(claims, dict):
         raise InvalidTokenError("plaintext is not a JSON object")

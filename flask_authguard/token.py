@@ -30,7 +30,7 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_authguard")
 
-Claims = t.Dict[str, t.Any]
+Claims = dict[str, t.Any]
 DecodeHook = t.Callable[..., t.Any]
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -49,8 +49,19 @@ def request_cookies(environ: WSGIEnvironment) -> t.Any:
     """The request's cookies as a werkzeug ``MultiDict``, parsed once per request."""
     cookies = environ.get(_COOKIES_KEY)
     if cookies is None:
-        cookies = environ[_COOKIES_KEY] = parse_cookie(environ)
+        try:
+            cookies = parse_cookie(environ)
+        except UnicodeError:
+            # werkzeug decodes the header as strict UTF-8: one stray byte must not fail the request.
+            cookies = parse_cookie(_utf8_replaced(environ.get("HTTP_COOKIE") or ""))
+        environ[_COOKIES_KEY] = cookies
     return cookies
+
+
+def _utf8_replaced(header: str) -> str:
+    """A WSGI (latin-1) header string whose UTF-8 bytes have bad sequences replaced by U+FFFD."""
+    text = header.encode("latin-1", "replace").decode("utf-8", "replace")
+    return text.encode("utf-8").decode("latin-1")
 
 
 def bearer_token(environ: WSGIEnvironment) -> str | None:
@@ -80,9 +91,10 @@ def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> tuple[list[s
     """Candidate token values and where they came from (``"cookie"`` or ``"bearer"``)."""
     values = session_values(request_cookies(environ), cookie_name)
     if values:
-        return values, "cookie"
+        # An oversized cookie is no token, but it still shadows the Bearer header (next-auth).
+        return [v for v in values if len(v) <= MAX_TOKEN_LENGTH], "cookie"
     bearer = bearer_token(environ)
-    return ([bearer] if bearer else []), "bearer"
+    return ([bearer] if bearer and len(bearer) <= MAX_TOKEN_LENGTH else []), "bearer"
 
 
 def decode_candidates(
@@ -109,10 +121,12 @@ def decode_candidates(
         except Exception as exc:  # a user decode hook may raise anything
             logger.debug("session token refused by the decode hook: %s", type(exc).__name__)
             continue
-        if claims:
-            if not isinstance(claims, dict):
-                claims = dict(claims)
-            return claims
+        if not claims:
+            continue
+        if not isinstance(claims, t.Mapping):
+            logger.debug("session token refused: the decode hook returned a %s", type(claims).__name__)
+            continue
+        return claims if isinstance(claims, dict) else dict(claims)
     return None
 
 
