@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import typing as t
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
 
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
@@ -51,7 +51,7 @@ _INNER_KEY = "authguard.inner_ran"
 
 #: ``middleware(request)``: ``None`` to go on, or a Response / WSGI app to answer with.
 InnerMiddleware = t.Callable[[Request], t.Any]
-OptionsArg = t.Union[AuthOptions, t.Mapping[str, t.Any], None]
+OptionsArg = AuthOptions | t.Mapping[str, t.Any] | None
 
 _ALWAYS_PUBLIC = ("/_next", "/favicon.ico")
 # WHATWG URL percent-encode sets: what a browser leaves escaped in a path and in a query.
@@ -95,9 +95,26 @@ def _wsgi_bytes(text: str) -> bytes:
     return text.encode("latin-1", "replace")
 
 
+def _raw_path(environ: WSGIEnvironment, decoded: bytes) -> bytes | None:
+    """The request-line path (``RAW_URI``/``REQUEST_URI``, set by werkzeug, gunicorn, uWSGI) when
+    it decodes to exactly ``decoded``: it keeps escapes such as ``%2F`` that ``PATH_INFO`` lost."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not raw or not isinstance(raw, str):
+        return None
+    raw_path = _wsgi_bytes(raw).split(b"?", 1)[0].split(b"#", 1)[0]
+    if b"://" in raw_path:  # absolute-form request target
+        raw_path = urlsplit(raw_path).path or b"/"
+    return raw_path if unquote_to_bytes(raw_path) == decoded else None
+
+
 def browser_path(environ: WSGIEnvironment, path: str) -> str:
-    """``SCRIPT_NAME + path + ?query`` escaped as a browser's URL parser would show it."""
-    full = quote(_wsgi_bytes(environ.get("SCRIPT_NAME", "") + path), safe=_PATH_SAFE)
+    """``SCRIPT_NAME + path + ?query`` escaped as a browser's URL parser would show it.
+
+    When the server reports the raw request path and it is the one checked, that spelling is
+    kept (``/a%2Fb`` stays so, as in next-auth's ``callbackUrl``).
+    """
+    decoded = _wsgi_bytes(environ.get("SCRIPT_NAME", "") + path)
+    full = quote(_raw_path(environ, decoded) or decoded, safe=_PATH_SAFE)
     query = environ.get("QUERY_STRING", "")
     if query:
         full += "?" + quote(_wsgi_bytes(query), safe=_QUERY_SAFE)
@@ -107,6 +124,13 @@ def browser_path(environ: WSGIEnvironment, path: str) -> str:
 def request_origin(environ: WSGIEnvironment) -> str:
     """``scheme://host`` of the request, as the WSGI server (or ``ProxyFix``) reports it."""
     return f"{environ.get('wsgi.url_scheme', 'http')}://{get_host(environ)}"
+
+
+def _page_path(page: str) -> str | None:
+    """The path a relative sign-in or error page is served at (its query and fragment off)."""
+    if "://" in page or page.startswith("//"):
+        return None
+    return page.split("#", 1)[0].split("?", 1)[0] or None
 
 
 def _with_param(url: str, name: str, value: str) -> str:
@@ -167,12 +191,16 @@ class AuthCore:
         #: The inner middleware.
         self.middleware = middleware
         self._public = tuple(_ALWAYS_PUBLIC) + tuple(public_prefixes)
+        # A page configured with a query (``/login?src=mw``) is still served at its path: comparing
+        # the whole string, as next-auth does, would redirect the sign-in page to itself.
+        pages = (_page_path(self.config.sign_in_page), _page_path(self.config.error_page))
+        self._pages = frozenset(p for p in pages if p)
 
     # -- the token -------------------------------------------------------------------------
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The request's decoded token, decoded once per request and kept in the environ."""
-        if environ.get(_READ_KEY):
+        if environ.get(_READ_KEY) and environ.get(_TOKEN_CONFIG_KEY) is self.config:
             return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
         token = t.cast("Claims | None", token_for(environ, self.config))
         environ[TOKEN_ENVIRON_KEY] = token
@@ -183,21 +211,23 @@ class AuthCore:
     # -- which requests are checked ----------------------------------------------------------
 
     def path(self, environ: WSGIEnvironment) -> str:
-        """The normalised path; ``PATH_INFO`` is rewritten to it so the app serves what was checked."""
-        path = environ.get(_PATH_KEY)
-        if path is None:
-            raw = environ.get("PATH_INFO", "")
-            path = normalize_path(raw)
-            if path != raw:
-                environ["PATH_INFO"] = path
-            environ[_PATH_KEY] = path
-        return t.cast(str, path)
+        """The normalised path; ``PATH_INFO`` is rewritten to it so the app serves what was checked.
+
+        Computed from the current ``PATH_INFO`` each time: a dispatcher between two layers may
+        have moved a prefix into ``SCRIPT_NAME`` since.
+        """
+        raw = environ.get("PATH_INFO", "")
+        path = normalize_path(raw)
+        if path != raw and raw:  # "" and "/" route alike; leave an empty PATH_INFO alone
+            environ["PATH_INFO"] = path
+        environ[_PATH_KEY] = path
+        return path
 
     def is_skipped(self, environ: WSGIEnvironment, path: str) -> bool:
         """Public whatever the matcher says: the auth endpoints, the sign-in and error pages,
         ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries)."""
         config = self.config
-        if path == config.sign_in_page or path == config.error_page:
+        if path in self._pages:
             return True
         if under(path, config.base_path):
             return True
@@ -208,9 +238,9 @@ class AuthCore:
 
     def is_protected(self, environ: WSGIEnvironment) -> bool:
         """Whether ``with_auth`` checks this request at all."""
+        path = self.path(environ)  # first: the app must see the normalised path in every case
         if environ.get("REQUEST_METHOD") == "OPTIONS":
             return False
-        path = self.path(environ)
         if self.is_skipped(environ, path):
             return False
         return self.matcher.matches(path, environ)
@@ -257,9 +287,14 @@ class AuthCore:
         if token is not None:
             if config.options.forbidden is not None:
                 answer = call_sync(config.options.forbidden, request=Request(environ), token=token)
-                return t.cast("WSGIApplication", answer)
+                if answer is not None:  # None: the default answer below; never "let it through"
+                    if not callable(answer):
+                        raise TypeError("forbidden must return None, a Response or a WSGI app")
+                    return t.cast("WSGIApplication", answer)
             if api:
-                return _json(403, {"error": "Forbidden", "message": "You do not have access to this resource."})
+                return _json(
+                    403, {"error": "Forbidden", "message": "You do not have access to this resource."}
+                )
             return Response(_FORBIDDEN_HTML, status=403, mimetype="text/html")
         callback = browser_path(environ, self.path(environ))
         location = self._page_url(environ, config.sign_in_page, "callbackUrl", callback)
@@ -282,9 +317,10 @@ class AuthCore:
 
     def run_inner(self, environ: WSGIEnvironment) -> WSGIApplication | None:
         """Run the inner middleware: its answer, or ``None`` to go on to the app."""
-        if self.middleware is None or environ.get(_INNER_KEY):
-            return None
-        environ[_INNER_KEY] = True
+        ran: tuple[AuthCore, ...] = environ.get(_INNER_KEY, ())
+        if self.middleware is None or any(core is self for core in ran):
+            return None  # once per request and core (a view check may follow the site-wide one)
+        environ[_INNER_KEY] = (*ran, self)
         result = call_sync(self.middleware, Request(environ))
         if result is not None and not callable(result):
             raise TypeError("the inner middleware must return None, a Response or a WSGI app")
@@ -332,6 +368,8 @@ def with_auth(
     :param matcher: Next.js ``config.matcher`` patterns; ``None`` protects every path.
     :raises ConfigurationError: a bad option or matcher pattern.
     """
+    if not callable(app):
+        raise TypeError(f"with_auth needs a WSGI app, not {app!r}")
     if middleware is not None and not callable(middleware):
         if options is not None:
             raise TypeError("with_auth(app, middleware, options): middleware must be callable")
