@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import typing as t
 
 
 def call_sync(fn: t.Callable[..., t.Any], /, *args: t.Any, **kwargs: t.Any) -> t.Any:
-    """Call ``fn``; run the result to completion when it is awaitable (``async def`` hooks)."""
+    """Call ``fn``; run the result to completion when it is awaitable (``async def`` hooks).
+
+    Inside a running event loop (an ``async def`` Flask view, say) the coroutine runs on a
+    fresh loop in a worker thread, since this thread's loop cannot be re-entered.
+    """
     result = fn(*args, **kwargs)
-    if inspect.isawaitable(result):
+    if not inspect.isawaitable(result):
+        return result
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
         return asyncio.run(_await(result))
-    return result
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _await(result)).result()
 
 
 async def _await(awaitable: t.Awaitable[t.Any]) -> t.Any:
