@@ -133,15 +133,9 @@ def header_version(header: t.Mapping[str, t.Any]) -> int | None:
 def _open(token: str, secrets: tuple[str, ...], salt: str, version: int) -> dict[str, t.Any] | None:
     """The claims if one of the keys decrypts the token, without checking them; else ``None``."""
     try:
-        parts = _jwt._parse(token, version)
-        for key in _jwt._candidate_keys(parts, secrets, salt, version):
-            plaintext = _jwt._decrypt(parts, key)
-            if plaintext is not None:
-                claims = json.loads(plaintext.decode("utf-8"))
-                return claims if isinstance(claims, dict) else {}
-    except (TokenError, ValueError, RecursionError):
+        return _jwt.decrypt(token=token, secret=list(secrets), salt=salt, version=version)
+    except (TokenError, ConfigurationError):
         return None
-    return None
 
 
 def _when(timestamp: t.Any) -> str:

@@ -291,20 +291,14 @@ def _check_claims(claims: dict[str, t.Any]) -> None:
         raise InvalidTokenError("token is not valid yet (nbf)")
 
 
-def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 4) -> dict[str, t.Any] | None:
-    """Decrypt and check a session token.
+def decrypt(*, token: str, secret: Secret, salt: str = "", version: int = 4) -> dict[str, t.Any]:
+    """Decrypt a session token and parse its claims, without checking ``exp``/``nbf``.
 
-    :param token: the compact JWE; ``None`` or ``""`` returns ``None``.
-    :param secret: a secret, or a list of them tried in turn (v5: chosen by ``kid``).
-    :param salt: v4: ``""`` for session tokens; v5: the session cookie name (required).
-    :param version: 4 (next-auth v4, default) or 5 (Auth.js v5).
-    :returns: the claims, or ``None`` for an empty token.
+    For tools that explain a refusal (the CLI); sessions go through :func:`decode`.
+
     :raises InvalidTokenError: malformed, tampered, or made with another key.
-    :raises TokenExpiredError: past ``exp`` plus the 15 s tolerance.
-    :raises ConfigurationError: no secret, or a v5 decode without a salt.
+    :raises ConfigurationError: no secret, or a v5 token without a salt.
     """
-    if not token:
-        return None
     salt = salt or ""
     if not isinstance(token, str):
         raise InvalidTokenError("token is not a string")
@@ -327,5 +321,23 @@ def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 
         raise InvalidTokenError("plaintext is not UTF-8 JSON") from None
     if not isinstance(claims, dict):
         raise InvalidTokenError("plaintext is not a JSON object")
+    return claims
+
+
+def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 4) -> dict[str, t.Any] | None:
+    """Decrypt and check a session token.
+
+    :param token: the compact JWE; ``None`` or ``""`` returns ``None``.
+    :param secret: a secret, or a list of them tried in turn (v5: chosen by ``kid``).
+    :param salt: v4: ``""`` for session tokens; v5: the session cookie name (required).
+    :param version: 4 (next-auth v4, default) or 5 (Auth.js v5).
+    :returns: the claims, or ``None`` for an empty token.
+    :raises InvalidTokenError: malformed, tampered, or made with another key.
+    :raises TokenExpiredError: past ``exp`` plus the 15 s tolerance.
+    :raises ConfigurationError: no secret, or a v5 decode without a salt.
+    """
+    if not token:
+        return None
+    claims = decrypt(token=token, secret=secret, salt=salt, version=version)
     _check_claims(claims)
     return claims
