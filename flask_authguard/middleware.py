@@ -122,8 +122,13 @@ def browser_path(environ: WSGIEnvironment, path: str) -> str:
 
 
 def request_origin(environ: WSGIEnvironment) -> str:
-    """``scheme://host`` of the request, as the WSGI server (or ``ProxyFix``) reports it."""
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{get_host(environ)}"
+    """``scheme://host`` of the request, as the WSGI server (or ``ProxyFix``) reports it.
+
+    ``""`` when the ``Host`` header is not a valid host (werkzeug's check), so that redirects
+    become relative rather than ``http:///path``, which browsers read as host ``path``.
+    """
+    host = get_host(environ)
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}" if host else ""
 
 
 def _page_path(page: str) -> str | None:
@@ -371,8 +376,11 @@ def with_auth(
     if not callable(app):
         raise TypeError(f"with_auth needs a WSGI app, not {app!r}")
     if middleware is not None and not callable(middleware):
-        if options is not None:
-            raise TypeError("with_auth(app, middleware, options): middleware must be callable")
+        if options is not None or not isinstance(middleware, (AuthOptions, t.Mapping)):
+            raise TypeError(
+                "with_auth(app, middleware, options): middleware must be callable, "
+                f"and options AuthOptions or a dict, not {middleware!r}"
+            )
         middleware, options = None, t.cast(OptionsArg, middleware)
     return WithAuth(
         app, AuthCore(options, matcher=matcher, middleware=t.cast("InnerMiddleware | None", middleware))

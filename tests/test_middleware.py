@@ -15,17 +15,16 @@ import json
 import logging
 import random
 import typing as t
-from urllib.parse import parse_qs, quote, unquote_to_bytes, urljoin, urlsplit
+from urllib.parse import parse_qs, unquote_to_bytes, urljoin, urlsplit
 
 import pytest
-from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
+from conftest import SECRET, FrozenClock, load_vectors
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
-from flask_authguard import TOKEN_ENVIRON_KEY, AuthOptions, ConfigurationError, encode, with_auth
+from flask_authguard import TOKEN_ENVIRON_KEY, AuthOptions, ConfigurationError, with_auth
 from flask_authguard.hooks import hs256_decoder
 from flask_authguard.middleware import WithAuth, form_encode, normalize_path
-
-from conftest import SECRET, FrozenClock, load_vectors
 
 VECTORS = load_vectors("middleware.json")
 CASES: list[dict[str, t.Any]] = VECTORS["cases"]
@@ -385,7 +384,7 @@ def test_recorded_case(
     # a custom decode gets exactly {token, secret}
     if deviation is None or kind != "next":
         assert len(recorder.decode) == len(expect["decode_calls"])
-        for call, recorded in zip(recorder.decode, expect["decode_calls"]):
+        for call, recorded in zip(recorder.decode, expect["decode_calls"], strict=True):
             assert sorted(call) == recorded["param_keys"]
             assert call["secret"] == recorded["secret"]
             assert len(call["token"]) == recorded["token_length"]
@@ -398,3 +397,798 @@ def test_recorded_case(
         assert errors and "NEXTAUTH_SECRET" in errors[0]
     else:
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_authorized_throws_propagates(frozen_clock: FrozenClock) -> None:
+    """``authorized`` raising is a bug in the app, not bad input: like next-auth's rejected
+    promise, the error propagates (the WSGI server answers 500 and logs it)."""
+    recorder = Recorder()
+    app = with_auth(recorder.app, {"secret": SECRET, "callbacks": {"authorized": _authorized_throws}})
+    with pytest.raises(RuntimeError, match="authorized boom"):
+        call(app, "/dashboard")
+    assert recorder.app_calls == []
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclasses.dataclass
+class Result:
+    status: int
+    headers: t.Any
+    body: bytes
+    environ: dict[str, t.Any]
+
+    @property
+    def location(self) -> str | None:
+        return t.cast("str | None", self.headers.get("Location"))
+
+    def json(self) -> t.Any:
+        return json.loads(self.body)
+
+
+def make_environ(
+    path: str = "/dashboard",
+    *,
+    method: str = "GET",
+    query: str = "",
+    script: str = "",
+    cookie: str | None = None,
+    headers: dict[str, str] | None = None,
+    base_url: str = "http://localhost:3000",
+) -> dict[str, t.Any]:
+    """A WSGI environ with ``PATH_INFO`` exactly ``path`` (already percent-decoded, as servers
+    hand it over)."""
+    environ = EnvironBuilder(method=method, base_url=base_url, headers=headers or {}).get_environ()
+    environ.update(PATH_INFO=path, SCRIPT_NAME=script, QUERY_STRING=query)
+    if cookie is not None:
+        environ["HTTP_COOKIE"] = cookie
+    return environ
+
+
+def call(app: t.Any, path: str = "/dashboard", **kwargs: t.Any) -> Result:
+    """Run one request; :attr:`Result.environ` is the environ the wrapper (and app) worked on."""
+    seen: list[dict[str, t.Any]] = []
+
+    def capture(environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        seen.append(environ)  # run_wsgi_app copies the environ it is given
+        return app(environ, start_response)
+
+    app_iter, status, headers = run_wsgi_app(capture, make_environ(path, **kwargs))
+    return Result(int(status.split()[0]), headers, b"".join(app_iter), seen[0])
+
+
+def cookie_for(token: str) -> str:
+    return f"next-auth.session-token={token}"
+
+
+OTHER_SECRET = "middleware-other-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def tokens(frozen_clock: FrozenClock, make_token: t.Callable[..., str]) -> dict[str, str]:
+    frozen_clock.now = NOW - 7200
+    expired = make_token(sub="old", role="admin", max_age=60)
+    frozen_clock.now = NOW
+    return {
+        "user": make_token(sub="u1", role="user"),
+        "admin": make_token(sub="a1", role="admin"),
+        "expired": expired,
+        "other_secret": make_token(sub="x", role="admin", secret=OTHER_SECRET),
+        "garbage": "not-a-token",
+    }
+
+
+def signin(callback: str, origin: str = "http://localhost:3000", page: str = "/api/auth/signin") -> str:
+    return f"{origin}{page}?callbackUrl={form_encode(callback)}"
+
+
+def _who(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+    """An app that answers with the ``sub`` of the token it was handed."""
+    token = environ.get(TOKEN_ENVIRON_KEY)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str((token or {}).get("sub", "-")).encode()]
+
+
+# --------------------------------------------------------------------------- call forms
+
+
+def _inner_tag(request: Request) -> None:
+    request.environ["test.inner_saw"] = request.environ[TOKEN_ENVIRON_KEY]
+
+
+def _forms() -> list[t.Any]:
+    options = {"secret": SECRET}
+    return [
+        pytest.param(lambda app: with_auth(app), False, True, id="with_auth(app)"),
+        pytest.param(lambda app: with_auth(app, _inner_tag), True, True, id="with_auth(app, middleware)"),
+        pytest.param(
+            lambda app: with_auth(app, _inner_tag, options),
+            True,
+            False,
+            id="with_auth(app, middleware, options)",
+        ),
+        pytest.param(
+            lambda app: with_auth(app, options=options), False, False, id="with_auth(app, options=options)"
+        ),
+        pytest.param(lambda app: with_auth(app, options), False, False, id="with_auth(app, options-dict)"),
+        pytest.param(
+            lambda app: with_auth(app, AuthOptions(secret=SECRET)),
+            False,
+            False,
+            id="with_auth(app, AuthOptions)",
+        ),
+        pytest.param(
+            lambda app: with_auth(app, middleware=_inner_tag, options=AuthOptions(secret=SECRET)),
+            True,
+            False,
+            id="keywords",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("build", "has_inner", "secret_from_env"), _forms())
+def test_call_forms(
+    build: t.Callable[[t.Any], WithAuth],
+    has_inner: bool,
+    secret_from_env: bool,
+    tokens: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if secret_from_env:
+        monkeypatch.setenv("NEXTAUTH_SECRET", SECRET)
+    app = build(_who)
+    assert isinstance(app, WithAuth)
+    anonymous = call(app, "/dashboard")
+    assert (anonymous.status, anonymous.location) == (307, signin("/dashboard"))
+    assert "test.inner_saw" not in anonymous.environ
+    signed_in = call(app, "/dashboard", cookie=cookie_for(tokens["user"]))
+    assert (signed_in.status, signed_in.body) == (200, b"u1")
+    assert signed_in.environ[TOKEN_ENVIRON_KEY]["sub"] == "u1"
+    if has_inner:
+        assert signed_in.environ["test.inner_saw"]["sub"] == "u1"
+    else:
+        assert "test.inner_saw" not in signed_in.environ
+
+
+def test_matcher_keyword_limits_the_protected_paths(tokens: dict[str, str]) -> None:
+    app = with_auth(_who, {"secret": SECRET}, matcher=["/dashboard/:path*", "/admin"])
+    assert call(app, "/public").status == 200
+    assert call(app, "/dashboard").status == 307
+    assert call(app, "/dashboard/a/b").status == 307
+    assert call(app, "/admin").status == 307
+    assert call(app, "/admin/x").status == 200  # not matched: "/admin" only
+    assert call(app, "/dashboard/a", cookie=cookie_for(tokens["user"])).body == b"u1"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error"),
+    [
+        pytest.param((None,), {}, TypeError, id="app-not-callable"),
+        pytest.param((_who, {"secret": SECRET}, {"secret": SECRET}), {}, TypeError, id="options-twice"),
+        pytest.param((_who, "secret"), {}, TypeError, id="string-as-options"),
+        pytest.param((_who, None, "secret"), {}, ConfigurationError, id="string-options"),
+        pytest.param((_who,), {"middleware": 42}, TypeError, id="middleware-not-callable-keyword"),
+    ],
+)
+def test_bad_call_forms_fail_at_construction(
+    args: tuple[t.Any, ...], kwargs: dict[str, t.Any], error: type
+) -> None:
+    with pytest.raises(error):
+        with_auth(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize(
+    ("options", "matcher", "names"),
+    [
+        pytest.param({"api_mode": "xml"}, None, "api_mode", id="api_mode"),
+        pytest.param({"callbacks": {"authorized": "yes"}}, None, "callbacks.authorized", id="authorized"),
+        pytest.param({"callbacks": {"authorised": bool}}, None, "authorised", id="callbacks-typo"),
+        pytest.param({"jwt": {"decode": 1}}, None, "jwt.decode", id="jwt.decode"),
+        pytest.param({"pages": {"sign_in": ""}}, None, "pages.sign_in", id="pages.sign_in"),
+        pytest.param({"pages": {"signIn": "/login"}}, None, "signIn", id="pages-camelCase"),
+        pytest.param({"secret": 123}, None, "secret", id="secret"),
+        pytest.param({"base_path": "api/auth"}, None, "base_path", id="base_path"),
+        pytest.param({"forbidden": "403"}, None, "forbidden", id="forbidden"),
+        pytest.param({"session": {"strategy": "cookie"}}, None, "session.strategy", id="session.strategy"),
+        pytest.param({"version": 3}, None, "version", id="version"),
+        pytest.param({"secreet": "x"}, None, "secreet", id="unknown-key"),
+        pytest.param({"url": "http://"}, None, "NEXTAUTH_URL", id="url"),
+        pytest.param({"secret": SECRET}, ["dashboard"], "dashboard", id="matcher-pattern"),
+        pytest.param({"secret": SECRET}, 42, "matcher", id="matcher-type"),
+    ],
+)
+def test_bad_options_name_the_key(options: dict[str, t.Any], matcher: t.Any, names: str) -> None:
+    with pytest.raises(ConfigurationError, match=names.replace(".", r"\.")):
+        with_auth(_who, options, matcher=matcher)
+
+
+def test_no_secret_warns_at_construction_then_answers_the_configuration_error(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, str]
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="flask_authguard"):
+        app = with_auth(_who)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "NEXTAUTH_SECRET" in warnings[0].getMessage()
+    caplog.clear()
+
+    with caplog.at_level(logging.ERROR, logger="flask_authguard"):
+        result = call(app, "/dashboard", cookie=cookie_for(tokens["user"]))
+    assert (result.status, result.location) == (
+        307,
+        "http://localhost:3000/api/auth/error?error=Configuration",
+    )
+    assert any("NEXTAUTH_SECRET" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+    # exemptions come first, as in next-auth
+    assert call(app, "/api/auth/session").status == 200
+    assert call(app, "/dashboard", script="/base").location == (
+        "http://localhost:3000/base/api/auth/error?error=Configuration"
+    )
+    # the secret may still arrive through the environment
+    monkeypatch.setenv("NEXTAUTH_SECRET", SECRET)
+    assert call(app, "/dashboard", cookie=cookie_for(tokens["user"])).body == b"u1"
+
+
+def test_a_configured_secret_does_not_warn(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="flask_authguard"):
+        with_auth(_who, {"secret": SECRET})
+        monkeypatch.setenv("AUTH_SECRET", SECRET)
+        with_auth(_who)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_default_pages_follow_the_auth_base_path(
+    monkeypatch: pytest.MonkeyPatch, tokens: dict[str, str]
+) -> None:
+    monkeypatch.setenv("NEXTAUTH_URL", "https://x.example/custom/auth/")
+    app = with_auth(_who, {"secret": SECRET})
+    result = call(app, "/dashboard", base_url="https://x.example")
+    assert result.location == signin("/dashboard", "https://x.example", "/custom/auth/signin")
+    assert call(app, "/custom/auth/signin", base_url="https://x.example").status == 200
+    assert call(app, "/custom/authx", base_url="https://x.example").status == 307
+    # next-auth's own default page is an ordinary path now
+    assert call(app, "/api/auth/signin", base_url="https://x.example").status == 307
+    nosecret = with_auth(_who, {"url": "https://x.example/custom/auth"})
+    monkeypatch.delenv("NEXTAUTH_SECRET", raising=False)
+    assert call(nosecret, "/p", base_url="https://x.example").location == (
+        "https://x.example/custom/auth/error?error=Configuration"
+    )
+    explicit = with_auth(_who, {"secret": SECRET, "base_path": "/auth"})
+    assert call(explicit, "/p", base_url="https://x.example").location == signin(
+        "/p", "https://x.example", "/auth/signin"
+    )
+
+
+# --------------------------------------------------------------------------- skipping and paths
+
+
+@pytest.mark.parametrize(
+    ("path", "protected"),
+    [
+        pytest.param("/api/auth", False, id="auth-base"),
+        pytest.param("/api/auth/", False, id="auth-base-slash"),
+        pytest.param("/api/auth/session", False, id="auth-endpoint"),
+        pytest.param("/api/authentication", True, id="auth-prefix-no-boundary"),
+        pytest.param("/api/auth.json", True, id="auth-prefix-dot"),
+        pytest.param("/api/auth/signin", False, id="signin-page"),
+        pytest.param("/_next", False, id="next"),
+        pytest.param("/_next/static/x.js", False, id="next-static"),
+        pytest.param("/_nextfoo", True, id="next-prefix-no-boundary"),
+        pytest.param("/favicon.ico", False, id="favicon"),
+        pytest.param("/favicon.ico.bak", True, id="favicon-prefix"),
+        pytest.param("/favicon.icon", True, id="favicon-longer"),
+        pytest.param("/API/AUTH/session", True, id="case-sensitive"),
+        pytest.param("/", True, id="root"),
+        pytest.param("", True, id="empty-path-info"),
+    ],
+)
+def test_skip_list_on_segment_boundaries(path: str, protected: bool) -> None:
+    result = call(with_auth(_who, {"secret": SECRET}), path)
+    assert result.status == (307 if protected else 200)
+
+
+@pytest.mark.parametrize(
+    ("path", "normalised", "protected"),
+    [
+        pytest.param("/api/auth/../dashboard", "/api/dashboard", True, id="dotdot-out-of-auth"),
+        pytest.param("/api/auth/./../x", "/api/x", True, id="dot-dotdot"),
+        pytest.param("//api/auth/x", "/api/auth/x", False, id="double-slash-leading"),
+        pytest.param("/./dashboard", "/dashboard", True, id="leading-dot"),
+        pytest.param(
+            "/api/auth/.%2e/dashboard".replace("%2e", "."), "/api/dashboard", True, id="decoded-%2e"
+        ),
+        pytest.param("/_next/../admin", "/admin", True, id="out-of-next"),
+        pytest.param("/favicon.ico/../admin", "/admin", True, id="out-of-favicon"),
+        pytest.param("/api/auth/signin/../../../dashboard", "/dashboard", True, id="out-of-signin"),
+        pytest.param("/../../../etc/passwd", "/etc/passwd", True, id="above-root"),
+        pytest.param("/dashboard/..", "/", True, id="trailing-dotdot"),
+        pytest.param("/dashboard/.", "/dashboard/", True, id="trailing-dot"),
+        pytest.param("/a//b///c", "/a/b/c", True, id="inner-double-slashes"),
+        pytest.param("/x/../api/auth/session", "/api/auth/session", False, id="into-auth"),
+        pytest.param("/...", "/...", True, id="three-dots-is-a-name"),
+        pytest.param("/%2e%2e/dashboard", "/%2e%2e/dashboard", True, id="double-encoded-stays-literal"),
+    ],
+)
+def test_path_is_normalised_before_matching_and_the_app_sees_it(
+    path: str, normalised: str, protected: bool, tokens: dict[str, str]
+) -> None:
+    seen: list[str] = []
+
+    def app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        seen.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b""]
+
+    guarded = with_auth(app, {"secret": SECRET})
+    anonymous = call(guarded, path)
+    if protected:
+        assert (anonymous.status, anonymous.location) == (307, signin(normalised))
+        assert seen == []
+        assert call(guarded, path, cookie=cookie_for(tokens["user"])).status == 200
+    else:
+        assert anonymous.status == 200
+    assert seen[-1] == normalised
+
+
+def test_normalised_path_meets_the_matcher(tokens: dict[str, str]) -> None:
+    app = with_auth(_who, {"secret": SECRET}, matcher=["/dashboard/:path*"])
+    assert call(app, "/public/../dashboard").status == 307
+    assert call(app, "/public/..//dashboard/x").status == 307
+    passed = call(app, "/dashboard/../public")
+    assert (passed.status, passed.environ["PATH_INFO"]) == (200, "/public")
+
+
+@pytest.mark.parametrize(
+    ("path", "normalised"),
+    [
+        pytest.param("", "/", id="empty"),
+        pytest.param("/", "/", id="root"),
+        pytest.param("a/b", "/a/b", id="relative"),
+        pytest.param("/a/b/", "/a/b/", id="trailing-slash-kept"),
+        pytest.param("/a/./b/../c", "/a/c", id="mixed"),
+        pytest.param("/a/b/..", "/a/", id="trailing-dotdot"),
+        pytest.param("/..", "/", id="dotdot-at-root"),
+        pytest.param("//", "/", id="only-slashes"),
+        pytest.param("/a/..b/c", "/a/..b/c", id="dotdot-prefix-is-a-name"),
+    ],
+)
+def test_normalize_path(path: str, normalised: str) -> None:
+    assert normalize_path(path) == normalised
+    assert normalize_path(normalised) == normalised
+
+
+def test_options_requests_pass_untouched_with_the_path_normalised(tokens: dict[str, str]) -> None:
+    app = with_auth(_who, {"secret": SECRET})
+    result = call(app, "/api/auth/../dashboard", method="OPTIONS")
+    assert (result.status, result.environ["PATH_INFO"]) == (200, "/api/dashboard")
+    assert call(with_auth(_who), "/dashboard", method="OPTIONS").status == 200  # even without a secret
+
+
+def test_pages_with_a_query_are_still_skipped() -> None:
+    """next-auth compares the whole ``pages.signIn`` string with the path, so a page with a
+    query is itself redirected to sign-in (a loop); we compare its path."""
+    app = with_auth(_who, {"secret": SECRET, "pages": {"sign_in": "/login?source=mw", "error": "/oops#top"}})
+    assert (
+        call(app, "/dashboard").location == "http://localhost:3000/login?source=mw&callbackUrl=%2Fdashboard"
+    )
+    assert call(app, "/login", query="callbackUrl=%2Fdashboard").status == 200
+    assert call(app, "/oops").status == 200
+    assert call(app, "/login/").status == 307  # exact path, as next-auth
+
+
+def test_script_name_is_the_base_path(tokens: dict[str, str]) -> None:
+    app = with_auth(_who, {"secret": SECRET, "pages": {"sign_in": "/login"}})
+    assert call(app, "/dashboard", script="/app", query="x=1").location == (
+        "http://localhost:3000/app/login?callbackUrl=%2Fapp%2Fdashboard%3Fx%3D1"
+    )
+    assert call(app, "/login", script="/app").status == 200
+    assert call(app, "/api/auth/session", script="/app").status == 200
+    absolute = with_auth(_who, {"secret": SECRET, "pages": {"sign_in": "https://sso.example/login"}})
+    assert call(absolute, "/d", script="/app").location == "https://sso.example/login?callbackUrl=%2Fapp%2Fd"
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "raw_uri", "callback"),
+    [
+        pytest.param("/files/a/b", "", "/files/a%2Fb", "%2Ffiles%2Fa%252Fb", id="raw-keeps-%2F"),
+        pytest.param("/files/a/b", "", "/other", "%2Ffiles%2Fa%2Fb", id="raw-of-another-path-ignored"),
+        pytest.param("/x", "", "/a/../x", "%2Fx", id="raw-before-normalising-ignored"),
+        pytest.param("/d b/\xc3\xbc", "", None, "%2Fd%2520b%2F%25C3%25BC", id="decoded-utf8-reencoded"),
+        pytest.param(
+            "/p", "a=1&b=two%20words&e=x+y", None, "%2Fp%3Fa%3D1%26b%3Dtwo%2520words%26e%3Dx%2By", id="query"
+        ),
+        pytest.param(
+            "/p", "x=a'b\"c<d>e{f}", None, "%2Fp%3Fx%3Da%2527b%2522c%253Cd%253Ee%7Bf%7D", id="query-specials"
+        ),
+        pytest.param("/pA", "", "http://localhost:3000/p%41", "%2Fp%2541", id="absolute-form-target"),
+        pytest.param("/~u/*a!", "", None, "%2F%7Eu%2F*a%21", id="tilde-star-bang"),
+    ],
+)
+def test_callback_url_is_encoded_as_next_auth_does(
+    path: str, query: str, raw_uri: str | None, callback: str
+) -> None:
+    environ = make_environ(path, query=query)
+    if raw_uri is not None:
+        environ["RAW_URI"] = raw_uri
+    app_iter, status, headers = run_wsgi_app(with_auth(_who, {"secret": SECRET}), environ)
+    assert headers["Location"] == "http://localhost:3000/api/auth/signin?callbackUrl=" + callback
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        pytest.param(" ", "+", id="space"),
+        pytest.param("~", "%7E", id="tilde"),
+        pytest.param("*-._", "*-._", id="kept"),
+        pytest.param("!'()", "%21%27%28%29", id="escaped"),
+        pytest.param("/?=&%", "%2F%3F%3D%26%25", id="delimiters"),
+        pytest.param("ü", "%C3%BC", id="utf8"),
+    ],
+)
+def test_form_encode_matches_url_search_params(value: str, encoded: str) -> None:
+    assert form_encode(value) == encoded
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize(
+    ("headers", "api"),
+    [
+        pytest.param({}, False, id="no-accept"),
+        pytest.param({"Accept": "application/json"}, True, id="accept-json"),
+        pytest.param({"Accept": "application/json;q=0.5, text/html;q=0.4"}, True, id="json-preferred"),
+        pytest.param({"Accept": "application/json, text/html"}, False, id="json-and-html-equal"),
+        pytest.param({"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, False, id="browser"),
+        pytest.param({"Accept": "*/*"}, False, id="anything"),
+        pytest.param({"Accept": ";;;,,q=x"}, False, id="garbage-accept"),
+        pytest.param({"X-Requested-With": "XMLHttpRequest"}, True, id="x-requested-with"),
+        pytest.param({"Authorization": "Bearer nope"}, True, id="bearer"),
+        pytest.param({"Authorization": "bearer nope"}, False, id="lowercase-bearer-is-not-read"),
+        pytest.param({"Authorization": "Basic dTpw"}, False, id="basic"),
+    ],
+)
+def test_api_requests_get_401_json_instead_of_a_redirect(headers: dict[str, str], api: bool) -> None:
+    result = call(with_auth(_who, {"secret": SECRET}), "/api/data", query="x=1", headers=headers)
+    if not api:
+        assert (result.status, result.location) == (307, signin("/api/data?x=1"))
+        return
+    assert result.status == 401
+    assert result.headers["Content-Type"] == "application/json"
+    assert result.headers["WWW-Authenticate"] == 'Bearer realm="localhost:3000"'
+    assert result.headers["Cache-Control"] == "no-store"
+    assert "Location" not in result.headers
+    assert result.json() == {
+        "error": "Unauthorized",
+        "message": "Sign in to access this resource.",
+        "url": signin("/api/data?x=1"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "headers", "status"),
+    [
+        pytest.param("json", {}, 401, id="json-forces-401-for-browsers"),
+        pytest.param("redirect", {"Accept": "application/json"}, 307, id="redirect-forces-307-for-apis"),
+        pytest.param("auto", {"Accept": "application/json"}, 401, id="auto"),
+    ],
+)
+def test_api_mode_option(mode: str, headers: dict[str, str], status: int) -> None:
+    assert call(with_auth(_who, {"secret": SECRET, "api_mode": mode}), headers=headers).status == status
+
+
+def _admins_only(*, token: t.Any, **_: t.Any) -> bool:
+    return _role(token) == "admin"
+
+
+@pytest.mark.parametrize(
+    ("headers", "content_type"),
+    [
+        pytest.param({}, "text/html", id="page"),
+        pytest.param({"Accept": "application/json"}, "application/json", id="api"),
+    ],
+)
+def test_signed_in_but_refused_is_403_never_a_redirect(
+    headers: dict[str, str], content_type: str, tokens: dict[str, str]
+) -> None:
+    app = with_auth(_who, {"secret": SECRET, "callbacks": {"authorized": _admins_only}})
+    result = call(app, "/admin", cookie=cookie_for(tokens["user"]), headers=headers)
+    assert result.status == 403
+    assert result.headers["Content-Type"].split(";")[0] == content_type
+    assert "Location" not in result.headers
+    if content_type == "application/json":
+        assert result.json()["error"] == "Forbidden"
+    # anonymous, or with an unusable token, is still "sign in first"
+    for token in ("expired", "other_secret", "garbage"):
+        assert call(app, "/admin", cookie=cookie_for(tokens[token])).status == 307
+    assert call(app, "/admin", cookie=cookie_for(tokens["admin"])).body == b"a1"
+
+
+@pytest.mark.parametrize(
+    ("result", "authorized"),
+    [
+        pytest.param(True, True, id="true"),
+        pytest.param("yes", True, id="truthy-string"),
+        pytest.param({"ok": 1}, True, id="truthy-dict"),
+        pytest.param(False, False, id="false"),
+        pytest.param(None, False, id="truthy-authorized:none"),
+        pytest.param(0, False, id="zero"),
+        pytest.param("", False, id="empty-string"),
+        pytest.param([], False, id="empty-list"),
+    ],
+)
+def test_only_a_truthy_authorized_result_authorizes(
+    result: t.Any, authorized: bool, tokens: dict[str, str]
+) -> None:
+    app = with_auth(_who, {"secret": SECRET, "callbacks": {"authorized": lambda **_: result}})
+    assert call(app, cookie=cookie_for(tokens["user"])).status == (200 if authorized else 403)
+    assert call(app).status == (200 if authorized else 307)
+
+
+def test_forbidden_replaces_the_403(tokens: dict[str, str]) -> None:
+    calls: list[tuple[str, t.Any]] = []
+
+    def forbidden(*, request: Request, token: t.Any) -> Response:
+        calls.append((request.path, token["sub"]))
+        return Response("go away", status=451)
+
+    app = with_auth(
+        _who, {"secret": SECRET, "callbacks": {"authorized": _admins_only}, "forbidden": forbidden}
+    )
+    result = call(app, "/admin", cookie=cookie_for(tokens["user"]))
+    assert (result.status, result.body) == (451, b"go away")
+    assert calls == [("/admin", "u1")]
+    assert call(app, "/admin").status == 307  # anonymous: not forbidden's business
+
+
+def test_async_forbidden_and_forbidden_returning_a_wsgi_app(tokens: dict[str, str]) -> None:
+    def teapot(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        start_response("418 I'm a teapot", [("Content-Type", "text/plain")])
+        return [b"short and stout"]
+
+    async def forbidden(**_: t.Any) -> t.Any:
+        return teapot
+
+    app = with_auth(
+        _who, {"secret": SECRET, "callbacks": {"authorized": _admins_only}, "forbidden": forbidden}
+    )
+    assert call(app, "/admin", cookie=cookie_for(tokens["user"])).status == 418
+
+
+def test_forbidden_returning_none_still_refuses(tokens: dict[str, str]) -> None:
+    """``None`` from ``forbidden`` means "the default answer", never "let it through"."""
+    recorder = Recorder()
+    options = {"secret": SECRET, "callbacks": {"authorized": _admins_only}, "forbidden": lambda **_: None}
+    result = call(with_auth(recorder.app, options), "/admin", cookie=cookie_for(tokens["user"]))
+    assert result.status == 403
+    assert recorder.app_calls == []
+
+
+def test_forbidden_returning_junk_is_a_type_error(tokens: dict[str, str]) -> None:
+    options = {"secret": SECRET, "callbacks": {"authorized": _admins_only}, "forbidden": lambda **_: 403}
+    with pytest.raises(TypeError, match="forbidden"):
+        call(with_auth(_who, options), "/admin", cookie=cookie_for(tokens["user"]))
+
+
+# --------------------------------------------------------------------------- the inner middleware
+
+
+def test_inner_gets_a_werkzeug_request_with_the_token_and_none_passes_on(tokens: dict[str, str]) -> None:
+    seen: list[tuple[type, str, t.Any]] = []
+
+    def inner(request: Request) -> None:
+        seen.append((type(request), request.path, request.environ[TOKEN_ENVIRON_KEY]["sub"]))
+
+    result = call(with_auth(_who, inner, {"secret": SECRET}), "/dashboard", cookie=cookie_for(tokens["user"]))
+    assert (result.status, result.body) == (200, b"u1")
+    assert seen == [(Request, "/dashboard", "u1")]
+
+
+def test_inner_runs_only_for_authorized_requests_on_protected_paths(tokens: dict[str, str]) -> None:
+    seen: list[str] = []
+    app = with_auth(
+        _who, lambda request: seen.append(request.path), {"secret": SECRET}, matcher=["/dashboard/:path*"]
+    )
+    call(app, "/dashboard")  # anonymous
+    call(app, "/dashboard", cookie=cookie_for(tokens["expired"]))
+    call(app, "/public", cookie=cookie_for(tokens["user"]))  # outside the matcher
+    call(app, "/api/auth/session", cookie=cookie_for(tokens["user"]))  # skipped
+    call(app, "/dashboard", method="OPTIONS", cookie=cookie_for(tokens["user"]))
+    assert seen == []
+    call(app, "/dashboard/x", cookie=cookie_for(tokens["user"]))
+    assert seen == ["/dashboard/x"]
+
+
+def test_inner_may_answer_with_a_wsgi_app(tokens: dict[str, str]) -> None:
+    def plain(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        start_response("202 Accepted", [("X-From", "inner")])
+        return [b"queued"]
+
+    recorder = Recorder()
+    result = call(
+        with_auth(recorder.app, lambda request: plain, {"secret": SECRET}), cookie=cookie_for(tokens["user"])
+    )
+    assert (result.status, result.headers["X-From"], result.body) == (202, "inner", b"queued")
+    assert recorder.app_calls == []
+
+
+def test_async_inner_and_async_authorized(tokens: dict[str, str]) -> None:
+    async def authorized(*, token: t.Any, **_: t.Any) -> bool:
+        await asyncio.sleep(0)
+        return token is not None
+
+    async def inner(request: Request) -> Response | None:
+        await asyncio.sleep(0)
+        if request.path == "/blocked":
+            return Response("blocked by inner", status=403)
+        return None
+
+    app = with_auth(_who, inner, {"secret": SECRET, "callbacks": {"authorized": authorized}})
+    assert call(app, "/dashboard", cookie=cookie_for(tokens["admin"])).body == b"a1"
+    assert call(app, "/blocked", cookie=cookie_for(tokens["admin"])).body == b"blocked by inner"
+    assert call(app, "/dashboard").status == 307
+
+
+def test_inner_returning_junk_is_a_type_error(tokens: dict[str, str]) -> None:
+    with pytest.raises(TypeError, match="inner middleware"):
+        call(with_auth(_who, lambda request: "ok", {"secret": SECRET}), cookie=cookie_for(tokens["user"]))
+
+
+def test_nested_wrappers_each_decide_with_their_own_options(
+    tokens: dict[str, str], make_token: t.Callable[..., str]
+) -> None:
+    """Two layers with different cookies and secrets: each decodes its own token, and each
+    inner middleware runs once."""
+    ran: list[str] = []
+    api_token = make_token(sub="svc", role="service", secret=OTHER_SECRET)
+    inner_layer = with_auth(
+        _who,
+        lambda request: ran.append("api") or None,
+        {"secret": OTHER_SECRET, "cookies": {"session_token": {"name": "api.session"}}},
+        matcher=["/api/:path*"],
+    )
+    outer = with_auth(inner_layer, lambda request: ran.append("site") or None, {"secret": SECRET})
+    both = f"{cookie_for(tokens['user'])}; api.session={api_token}"
+    assert call(outer, "/api/data", cookie=both).body == b"svc"
+    assert ran == ["site", "api"]
+    assert call(outer, "/api/data", cookie=cookie_for(tokens["user"])).status == 307
+    assert call(outer, "/page", cookie=cookie_for(tokens["user"])).body == b"u1"
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param("next-auth.session-token=" + "a" * 1_000_000, id="1MB-session-cookie"),
+        pytest.param("; ".join(f"c{i}=v" for i in range(100_000)), id="100k-tiny-cookies"),
+        pytest.param(
+            "; ".join(f"next-auth.session-token.{i}=abc" for i in range(10_000)), id="10k-session-chunks"
+        ),
+        pytest.param("x" * 1_000_000, id="1MB-without-equals"),
+        pytest.param("next-auth.session-token=%E0%A4%A; a=\xff\xfe", id="bad-escapes-and-bytes"),
+        pytest.param('next-auth.session-token="\\"quoted\\""', id="quoted"),
+    ],
+)
+def test_huge_or_malformed_cookie_headers_are_no_token(cookie: str) -> None:
+    recorder = Recorder()
+    result = call(with_auth(recorder.app, {"secret": SECRET}), "/dashboard", cookie=cookie)
+    assert (result.status, result.location) == (307, signin("/dashboard"))
+    assert recorder.app_calls == []
+
+
+def test_a_valid_token_among_100k_cookies_still_counts(tokens: dict[str, str]) -> None:
+    cookie = "; ".join([*(f"c{i}=v" for i in range(100_000)), cookie_for(tokens["user"])])
+    assert call(with_auth(_who, {"secret": SECRET}), cookie=cookie).body == b"u1"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/dash\x00board", id="nul"),
+        pytest.param("/caf\xe9", id="latin-1-byte"),
+        pytest.param("/\xc3\xbc/\r\n", id="crlf"),
+        pytest.param("/" + "a/" * 50_000, id="100k-path"),
+        pytest.param("/" + "../" * 10_000 + "x", id="many-dotdots"),
+        pytest.param("/%", id="lone-percent"),
+    ],
+)
+def test_odd_paths_redirect_without_crashing(path: str) -> None:
+    result = call(with_auth(_who, {"secret": SECRET}), path)
+    assert result.status == 307
+    location = t.cast(str, result.location)
+    assert location.isascii() and "\r" not in location and "\n" not in location and " " not in location
+    callback = parse_qs(urlsplit(location).query)["callbackUrl"][0]
+    assert unquote_to_bytes(callback) == normalize_path(path).encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        pytest.param("evil.example\r\nX-Injected: 1", "", id="crlf-host"),
+        pytest.param("", "", id="empty-host"),
+        pytest.param("a b", "", id="space"),
+        pytest.param("[::1]:3000", "http://[::1]:3000", id="ipv6"),
+        pytest.param("Example.COM:80", "http://example.com", id="lowercased-default-port-dropped"),
+    ],
+)
+def test_invalid_hosts_give_relative_redirects(host: str, origin: str) -> None:
+    """An invalid ``Host`` (werkzeug's check) must not yield ``http:///api/auth/signin``, which
+    a browser reads as host ``api``: the redirect is relative instead."""
+    environ = make_environ("/dashboard")
+    environ["HTTP_HOST"] = host
+    app_iter, status, headers = run_wsgi_app(with_auth(_who, {"secret": SECRET}), environ)
+    assert status.startswith("307")
+    assert headers["Location"] == signin("/dashboard", origin)
+    assert "X-Injected" not in headers
+
+
+def test_concurrent_requests_each_get_their_own_decision(tokens: dict[str, str]) -> None:
+    options = {
+        "secret": SECRET,
+        "callbacks": {
+            "authorized": lambda *, request, token, **_: (
+                _role(token) == "admin" if request.path.startswith("/admin") else token is not None
+            )
+        },
+    }
+    app = with_auth(_who, lambda request: None, options, matcher=["/dashboard/:path*", "/admin/:path*"])
+    rng = random.Random(1234)
+    kinds = ["user", "admin", "expired", "other_secret", "garbage", None]
+    jobs = []
+    for i in range(400):
+        kind = rng.choice(kinds)
+        area = rng.choice(["dashboard", "admin", "public"])
+        bearer = kind is not None and rng.random() < 0.25
+        jobs.append((i, kind, f"/{area}/{i}", bearer))
+
+    def expected(kind: str | None, path: str, bearer: bool) -> tuple[int, t.Any]:
+        valid = {"user": "u1", "admin": "a1"}.get(kind or "")
+        if path.startswith("/public"):
+            return 200, b"-"  # not protected: no token handed over
+        if valid and (not path.startswith("/admin") or kind == "admin"):
+            return 200, valid.encode()
+        if valid:
+            return 403, None
+        if bearer:
+            return 401, None
+        return 307, signin(path)
+
+    def run(job: tuple[int, str | None, str, bool]) -> tuple[int, t.Any]:
+        _, kind, path, bearer = job
+        headers, cookie = {}, None
+        if kind is not None:
+            if bearer:
+                headers["Authorization"] = f"Bearer {tokens[kind]}"
+            else:
+                cookie = cookie_for(tokens[kind])
+        result = call(app, path, cookie=cookie, headers=headers)
+        return result.status, result.location if result.status == 307 else result.body
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(run, jobs))
+    for (i, kind, path, bearer), (status, detail) in zip(jobs, results, strict=True):
+        want_status, want_detail = expected(kind, path, bearer)
+        assert status == want_status, (i, kind, path, bearer)
+        if want_detail is not None:
+            assert detail == want_detail, (i, kind, path, bearer)
+    assert {status for status, _ in results} == {200, 307, 401, 403}
+
+
+def test_core_modules_do_not_import_flask() -> None:
+    import ast
+    import pathlib
+
+    import flask_authguard.middleware as middleware
+
+    tree = ast.parse(pathlib.Path(middleware.__file__).read_text(encoding="utf-8"))
+    imported = {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.split(".")[0] == "flask"}
