@@ -2,21 +2,24 @@
 
 ``AuthGuard`` registers it under the auth base path unless ``endpoints=False``:
 
-=========================  ==============================================================
-``GET  /session``          the session JSON (same code as ``get_server_session``)
-``POST /session``          update the session (CSRF; ``callbacks.jwt`` gets ``trigger="update"``)
-``GET  /csrf``             ``{"csrfToken": ...}``
-``GET  /providers``        the configured providers
-``GET  /signin``           the sign-in page (or a redirect to ``pages.sign_in``)
-``POST /signin/<id>``      start signing in with a provider (CSRF)
-``GET|POST /callback/<id>``  finish signing in (credentials: CSRF)
-``GET  /signout``          the sign-out page (or a redirect to ``pages.sign_out``)
-``POST /signout``          sign out (CSRF)
-``GET  /error``            the error page
-=========================  ==============================================================
+============================  ==========================================================
+``GET  /session``             the session JSON (same code as ``get_server_session``)
+``POST /session``             update the session (CSRF; ``callbacks.jwt`` gets
+                              ``trigger="update"`` and the posted ``data``)
+``GET  /csrf``                ``{"csrfToken": ...}``
+``GET  /providers``           the configured providers
+``GET  /signin``              the sign-in page (or a redirect to ``pages.sign_in``)
+``POST /signin/<id>``         start signing in with a provider (CSRF)
+``GET|POST /callback/<id>``   finish signing in (credentials: POST with CSRF)
+``GET  /signout``             the sign-out page (or a redirect to ``pages.sign_out``)
+``POST /signout``             sign out (CSRF)
+``GET  /error``               the error page (or a redirect to ``pages.error``)
+============================  ==========================================================
 
-Anything else answers next-auth's 400. A POST with ``json=true`` answers ``{"url": ...}``
-instead of redirecting, for fetch-based clients.
+Anything else answers next-auth's 400. Redirects are 302; a POST with ``json=true`` answers
+``{"url": ...}`` instead, for fetch-based clients such as ``next-auth/react``. Every URL the
+user goes to next passes ``callbacks.redirect`` (default :func:`safe_redirect`: same origin
+only).
 """
 
 from __future__ import annotations
@@ -25,69 +28,151 @@ import json
 import logging
 import re
 import typing as t
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Blueprint, render_template, request
 from werkzeug.wrappers import Response
 
 from . import _clock
 from ._compat import call_sync
-from .cookies import chunk, clean, encode_value, set_cookie_header
+from .cookies import (
+    chunk,
+    clean,
+    decode_value,
+    delete_cookie_header,
+    encode_value,
+    session_values,
+    set_cookie_header,
+)
 from .csrf import csrf_cookie_value, new_csrf_token, token_from_cookie, verify
 from .errors import BackendUnavailableError, ConfigurationError
 from .options import Config
-from .providers import Provider
+from .providers import RESERVED_FIELDS, Provider, SignInError, check_providers
 from .session import call_jwt_callback, encode_token, fire_event, read_session
-from .token import request_cookies
+from .token import decode_candidates, request_cookies
 
 if t.TYPE_CHECKING:
     from .ext import GuardState
 
 logger = logging.getLogger("flask_authguard")
 
-_NO_CACHE = {"Cache-Control": "private, no-cache, no-store", "Pragma": "no-cache", "Expires": "0"}
-_SERVER_ERROR = "There is a problem with the server configuration. Check the server logs for more information."
-#: Errors the error route sends back to the sign-in page (next-auth's list).
+#: next-auth's headers on the session and csrf answers.
+NO_CACHE = {"Cache-Control": "private, no-cache, no-store", "Pragma": "no-cache", "Expires": "0"}
+#: The built-in pages carry a CSRF token: never cached, never framed (clickjacking).
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+}
+_SERVER_ERROR = (
+    "There is a problem with the server configuration. Check the server logs for more information."
+)
+
+#: Error codes the error route sends on to the sign-in page (next-auth's list).
 SIGNIN_ERRORS = frozenset(
     {
-        "Signin", "OAuthSignin", "OAuthCallback", "OAuthCreateAccount", "EmailCreateAccount", "Callback",
-        "OAuthAccountNotLinked", "EmailSignin", "CredentialsSignin", "SessionRequired",
+        "Signin",
+        "OAuthSignin",
+        "OAuthCallback",
+        "OAuthCreateAccount",
+        "EmailCreateAccount",
+        "Callback",
+        "OAuthAccountNotLinked",
+        "EmailSignin",
+        "CredentialsSignin",
+        "SessionRequired",
     }
 )
-ERROR_MESSAGES = {
-    "Configuration": ("Server error", "There is a problem with the server configuration.", 500),
-    "AccessDenied": ("Access denied", "You do not have permission to sign in.", 403),
-    "Verification": ("Unable to sign in", "The sign in link is no longer valid.", 403),
-    "Default": ("Error", "Something went wrong. Please try again.", 200),
-}
+#: The sign-in page's message per error code (next-auth's texts).
 SIGNIN_MESSAGES = {
+    "Signin": "Try signing in with a different account.",
+    "OAuthSignin": "Try signing in with a different account.",
+    "OAuthCallback": "Try signing in with a different account.",
+    "OAuthCreateAccount": "Try signing in with a different account.",
+    "EmailCreateAccount": "Try signing in with a different account.",
+    "Callback": "Try signing in with a different account.",
+    "OAuthAccountNotLinked": "To confirm your identity, sign in with the same account you used originally.",
+    "EmailSignin": "The e-mail could not be sent.",
     "CredentialsSignin": "Sign in failed. Check the details you provided are correct.",
     "SessionRequired": "Please sign in to access this page.",
     "Default": "Unable to sign in.",
 }
-_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+class ErrorPage(t.NamedTuple):
+    """What the error page shows for one code, and its status (spec 7.2)."""
+
+    status: int
+    heading: str
+    message: str
+    #: Offer a sign-in link rather than a link home.
+    signin: bool = False
+
+
+#: The error page per lower-cased code (next-auth matches codes case-insensitively).
+ERROR_PAGES = {
+    "configuration": ErrorPage(
+        500,
+        "Server error",
+        "There is a problem with the server configuration. Check the server logs for more information.",
+    ),
+    "accessdenied": ErrorPage(403, "Access denied", "You do not have permission to sign in.", signin=True),
+    "verification": ErrorPage(
+        403,
+        "Unable to sign in",
+        "The sign in link is no longer valid. It may have been used already or it may have expired.",
+        signin=True,
+    ),
+    "default": ErrorPage(200, "Error", "Something went wrong. Please try again."),
+}
+
+#: Characters never allowed in a redirect target: controls, space, backslash (browsers read
+#: ``\\`` as ``/`` and drop tabs and newlines, which turns ``/\\evil.com`` into ``//evil.com``).
+_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+#: Longer redirect targets fall back to the base URL (proxies refuse huge Location headers).
+MAX_REDIRECT_LENGTH = 4096
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+
+
+def _location(url: str) -> str:
+    """A URL as an ASCII ``Location`` value: non-ASCII (and quotes, brackets...) percent-encoded."""
+    return quote(url, safe=_URL_SAFE)
+
+
+def _acceptable(url: str) -> bool:
+    return bool(url) and len(url) <= MAX_REDIRECT_LENGTH and not _UNSAFE_URL.search(url)
 
 
 def safe_redirect(url: t.Any, base_url: str) -> str:
     """next-auth's default ``redirect`` callback, hardened against open redirects.
 
-    Only single-slash relative paths and absolute URLs with exactly ``base_url``'s origin pass;
-    ``//host``, ``/\\host``, backslashes, control characters and other schemes give ``base_url``.
+    A single-slash relative path is joined to ``base_url``; an absolute ``http(s)`` URL passes
+    only with exactly ``base_url``'s origin (scheme, host and port); everything else gives
+    ``base_url``: ``//host``, ``/\\host``, backslashes, control characters, whitespace, other
+    schemes (``javascript:``, ``data:``), userinfo tricks (``https://app@evil``), lookalike
+    hosts (``https://app.example.com.evil.com``), non-strings.
+
+    :param url: the requested target (``callbackUrl``).
+    :param base_url: the app's origin, ``scheme://host[:port]``, no trailing slash.
+    :returns: an absolute URL, ASCII-only.
     """
-    if not isinstance(url, str) or not url or _UNSAFE_URL.search(url):
+    if not isinstance(url, str) or not _acceptable(url):
         return base_url
     if url.startswith("/"):
-        return base_url if url.startswith("//") else base_url + url
+        return base_url if url.startswith("//") else _location(base_url + url)
     try:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
     except ValueError:
         return base_url
-    return url if parts.scheme in ("http", "https") and origin == base_url else base_url
+    if parts.scheme in ("http", "https") and origin == base_url:
+        return _location(url)
+    return base_url
 
 
 def base_url_of(config: Config) -> str:
-    """The app's origin: ``url``'s, else the request's."""
+    """The app's origin: ``url``'s (``NEXTAUTH_URL``), else the request's."""
     if config.url:
         url = config.url if "://" in config.url else "https://" + config.url
         parts = urlsplit(url)
@@ -95,23 +180,116 @@ def base_url_of(config: Config) -> str:
     return request.host_url.rstrip("/")
 
 
-class _Flow:
-    """One request through the handler: options, cookies to set, CSRF state."""
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
-    def __init__(self, config: Config) -> None:
+
+class _Flow:
+    """One request through the handler: options, cookies to set, CSRF and callback-URL state."""
+
+    def __init__(self, config: Config, providers: t.Mapping[str, Provider]) -> None:
         self.config = config
+        self.providers = providers
         self.secure = config.is_secure(request.scheme)
+        #: ``Set-Cookie`` values for the response, in order.
         self.cookies: list[str] = []
         self.base_url = base_url_of(config)
         self.auth_url = self.base_url + request.script_root + config.base_path
-        csrf_spec = config.cookie("csrf_token", self.secure)
-        self.csrf_token = token_from_cookie(request.cookies.get(csrf_spec.name), config.current_secrets())
-        if self.csrf_token is None:
-            self.csrf_token = new_csrf_token()
-            value = encode_value(csrf_cookie_value(self.csrf_token, config.current_secrets()[0]))
-            self.cookies.append(set_cookie_header(csrf_spec, value))
+        self._csrf_token: str | None = None
 
-    # -- responses -----------------------------------------------------------------------------
+    # -- CSRF (next-auth's double submit) --------------------------------------------------------
+
+    @property
+    def csrf_token(self) -> str:
+        """The request's CSRF token: the cookie's when its hash checks out, else a new one (and
+        its cookie). Made only when a route needs it, so reading the session sets no cookie."""
+        if self._csrf_token is None:
+            spec = self.config.cookie("csrf_token", self.secure)
+            secrets = self.config.current_secrets()
+            token = token_from_cookie(request_cookies(request.environ).get(spec.name), secrets)
+            if token is None:
+                token = new_csrf_token()
+                value = encode_value(csrf_cookie_value(token, secrets[0]))
+                self.cookies.append(set_cookie_header(spec, value))
+            self._csrf_token = token
+        return self._csrf_token
+
+    def csrf_ok(self) -> bool:
+        """Whether the body's ``csrfToken`` equals the (authentic) cookie's token."""
+        return verify(self.csrf_token, _form().get("csrfToken"))
+
+    # -- where the user goes next ----------------------------------------------------------------
+
+    def resolve_redirect(self, url: t.Any) -> str:
+        """``callbacks.redirect(url=..., base_url=...)``, default :func:`safe_redirect`.
+
+        A custom callback may allow other origins, but what it returns must still be an
+        ``http(s)`` URL or a single-slash path; anything else (or an exception) gives the base URL.
+        """
+        callback = self.config.callbacks.redirect
+        if callback is None:
+            return safe_redirect(url, self.base_url)
+        try:
+            out = call_sync(
+                callback, url=url if isinstance(url, str) else self.base_url, base_url=self.base_url
+            )
+        except Exception:
+            logger.exception("callbacks.redirect raised: redirecting to the base URL")
+            return self.base_url
+        if not isinstance(out, str) or not _acceptable(out):
+            logger.warning("callbacks.redirect returned an unusable URL: redirecting to the base URL")
+            return self.base_url
+        if out.startswith("/"):
+            return self.base_url if out.startswith("//") else _location(self.base_url + out)
+        if urlsplit(out).scheme not in ("http", "https"):
+            logger.warning("callbacks.redirect returned a non-http(s) URL: redirecting to the base URL")
+            return self.base_url
+        return _location(out)
+
+    def callback_url(self, param: t.Any = None) -> str:
+        """next-auth's callback URL: the ``callbackUrl`` parameter, else the callback-url
+        cookie, else the base URL, each through ``callbacks.redirect``. A parameter is kept in
+        the cookie, so the URL survives the hops of a failed sign-in (and an OAuth round trip)."""
+        spec = self.config.cookie("callback_url", self.secure)
+        raw_cookie = request_cookies(request.environ).get(spec.name)
+        stored = decode_value(raw_cookie) if raw_cookie else None
+        if param:
+            url = self.resolve_redirect(param)
+            if url != stored:
+                self.cookies.append(set_cookie_header(spec, encode_value(url)))
+            return url
+        if stored:
+            return self.resolve_redirect(stored)
+        return self.base_url
+
+    def sign_out_url(self, param: t.Any = None) -> str:
+        """Where sign-out goes: the ``callbackUrl`` parameter, else the base URL. Unlike
+        next-auth, never the callback-url cookie: it holds the last sign-in target, often a
+        protected page that would send the user straight back to the sign-in page."""
+        return self.resolve_redirect(param) if param else self.base_url
+
+    def callback_param(self) -> t.Any:
+        """``callbackUrl`` from the body, else the query."""
+        return _form().get("callbackUrl") or request.args.get("callbackUrl")
+
+    def page_url(self, page: str, params: t.Iterable[tuple[str, str]] = ()) -> str:
+        """An absolute URL of ``page`` (a path or URL) with ``params``, encoded as next-auth does
+        (``encodeURIComponent``), joined with ``&`` when the page already has a query."""
+        if "://" in page:
+            base = page
+        else:
+            script = request.script_root
+            base = self.base_url + ("" if not script or _under(page, script) else script) + page
+        query = "&".join(f"{name}={encode_value(value)}" for name, value in params)
+        if not query:
+            return base
+        return f"{base}{'&' if '?' in base else '?'}{query}"
+
+    def error_url(self, code: str, **extra: str) -> str:
+        """``<auth>/error?error=<code>``: the error route picks the page (as in next-auth)."""
+        return f"{self.auth_url}/error?{urlencode({'error': code, **extra})}"
+
+    # -- responses ------------------------------------------------------------------------------
 
     def finish(self, response: Response) -> Response:
         for header in self.cookies:
@@ -123,34 +301,36 @@ class _Flow:
         return self.finish(response)
 
     def redirect(self, location: str) -> Response:
+        """302 to ``location``, or ``{"url": location}`` for a POST with ``json=true``."""
         if _wants_json():
             return self.json({"url": location})
         return self.finish(Response(status=302, headers={"Location": location}))
 
     def page(self, template: str, status: int = 200, **context: t.Any) -> Response:
-        html = render_template(template, csrf_token=self.csrf_token, auth_url=self.auth_url, **context)
-        return self.finish(Response(html, status=status, mimetype="text/html"))
+        html = render_template(
+            template,
+            csrf_token=self.csrf_token,
+            auth_url=self.auth_url,
+            base_url=self.base_url,
+            **context,
+        )
+        return self.finish(Response(html, status=status, mimetype="text/html", headers=PAGE_HEADERS))
 
-    # -- helpers -------------------------------------------------------------------------------
-
-    def csrf_ok(self) -> bool:
-        return verify(self.csrf_token, _form().get("csrfToken"))
-
-    def resolve_redirect(self, url: t.Any) -> str:
-        callback = self.config.callbacks.redirect
-        if callback is not None:
-            return str(call_sync(callback, url=url, base_url=self.base_url))
-        return safe_redirect(url, self.base_url)
-
-    def page_url(self, page: str, **params: str) -> str:
-        base = page if "://" in page else self.base_url + request.script_root + page
-        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items() if v)
-        if not query:
-            return base
-        return f"{base}{'&' if '?' in base else '?'}{query}"
+    def provider_response(self, response: Response) -> Response:
+        """A provider's own answer (an OAuth redirect), as ``{"url"}`` for ``json=true``."""
+        location = response.headers.get("Location")
+        if location and 300 <= response.status_code < 400 and _wants_json():
+            answer = self.json({"url": location})
+            for header in response.headers.getlist("Set-Cookie"):
+                answer.headers.add("Set-Cookie", header)
+            return answer
+        return self.finish(response)
 
 
 def _form() -> t.Mapping[str, t.Any]:
+    """The POST body: form fields, or a JSON object (what ``next-auth/react``'s ``update`` sends)."""
+    if request.method != "POST":
+        return {}
     if request.is_json:
         data = request.get_json(silent=True)
         return data if isinstance(data, dict) else {}
@@ -161,16 +341,21 @@ def _wants_json() -> bool:
     return str(_form().get("json", "")).lower() == "true"
 
 
-def _providers(config: Config) -> dict[str, Provider]:
-    return {p.id: p for p in config.options.providers}
+def _unsupported() -> Response:
+    text = f"Error: This action with HTTP {request.method} is not supported by NextAuth.js"
+    return Response(text, status=400, mimetype="text/plain")
 
 
 def make_blueprint(state: GuardState) -> Blueprint:
-    """The endpoints as a blueprint bound to one app's guard state."""
+    """The endpoints as a blueprint bound to one app's guard state.
+
+    :raises ConfigurationError: a provider is not usable (checked here, at start-up).
+    """
+    providers = check_providers(state.config.options.providers)
     bp = Blueprint("authguard", __name__, template_folder="templates")
 
     def flow() -> _Flow:
-        return _Flow(state.config)
+        return _Flow(state.config, providers)
 
     @bp.errorhandler(ConfigurationError)
     def configuration_error(exc: ConfigurationError) -> Response:
@@ -181,10 +366,15 @@ def make_blueprint(state: GuardState) -> Blueprint:
     def backend_error(exc: BackendUnavailableError) -> Response:
         logger.error("auth endpoint: session store unavailable: %s", exc)
         body = {"message": "The session store is unavailable. Try again shortly."}
-        return Response(json.dumps(body), status=503, mimetype="application/json", headers={"Retry-After": "5"})
+        return Response(
+            json.dumps(body), status=503, mimetype="application/json", headers={"Retry-After": "5"}
+        )
 
     @bp.before_request
     def need_secret() -> None:
+        # The error page needs no secret: it is where a missing secret sends people.
+        if request.endpoint == "authguard.error_page":
+            return
         if not state.config.current_secrets():
             raise ConfigurationError("no secret: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=...")
 
@@ -194,22 +384,25 @@ def make_blueprint(state: GuardState) -> Blueprint:
         result = read_session(request.environ, state.config)
         f.cookies.extend(result.set_cookies)
         empty: t.Any = {} if state.config.version == 4 else None
-        return f.json(result.session if result.session is not None else empty, headers=_NO_CACHE)
+        return f.json(result.session if result.session is not None else empty, headers=NO_CACHE)
 
     @bp.post("/session")
     def session_update() -> Response:
         f = flow()
         if not f.csrf_ok():
+            # next-auth: an API route answers 400 {} rather than redirecting.
             return f.json({}, status=400)
-        return f.json(_update_session(f), headers=_NO_CACHE)
+        result = read_session(request.environ, state.config, update=_form().get("data"))
+        f.cookies.extend(result.set_cookies)
+        return f.json(result.session if result.session is not None else {}, headers=NO_CACHE)
 
     @bp.get("/csrf")
     def csrf() -> Response:
         f = flow()
-        return f.json({"csrfToken": f.csrf_token}, headers=_NO_CACHE)
+        return f.json({"csrfToken": f.csrf_token}, headers=NO_CACHE)
 
     @bp.get("/providers")
-    def providers() -> Response:
+    def providers_list() -> Response:
         f = flow()
         body = {
             p.id: {
@@ -219,7 +412,7 @@ def make_blueprint(state: GuardState) -> Blueprint:
                 "signinUrl": f"{f.auth_url}/signin/{p.id}",
                 "callbackUrl": f"{f.auth_url}/callback/{p.id}",
             }
-            for p in _providers(state.config).values()
+            for p in providers.values()
         }
         return f.json(body)
 
@@ -227,140 +420,207 @@ def make_blueprint(state: GuardState) -> Blueprint:
     def signin_page() -> Response:
         f = flow()
         config = state.config
-        callback_url = request.args.get("callbackUrl", "")
-        error = request.args.get("error", "")
+        callback_url = f.callback_url(request.args.get("callbackUrl"))
+        code = request.args.get("error", "")
         if config.options.pages.sign_in:  # type: ignore[union-attr]
-            return f.redirect(f.page_url(config.sign_in_page, callbackUrl=callback_url, error=error))
+            params = [("callbackUrl", callback_url)] + ([("error", code)] if code else [])
+            return f.redirect(f.page_url(config.sign_in_page, params))
         return f.page(
             "authguard/signin.html",
-            providers=list(_providers(config).values()),
-            callback_url=f.resolve_redirect(callback_url or f.base_url),
-            error=SIGNIN_MESSAGES.get(error, SIGNIN_MESSAGES["Default"]) if error else "",
+            providers=list(providers.values()),
+            callback_url=callback_url,
+            error_code=code,
+            error=SIGNIN_MESSAGES.get(code, SIGNIN_MESSAGES["Default"]) if code else "",
             csrf_failed=request.args.get("csrf") == "true",
         )
 
     @bp.post("/signin/<provider_id>")
     def signin_start(provider_id: str) -> Response:
         f = flow()
+        callback_url = f.callback_url(f.callback_param())
         if not f.csrf_ok():
             return f.redirect(f"{f.auth_url}/signin?csrf=true")
-        provider = _providers(state.config).get(provider_id)
+        provider = providers.get(provider_id)
         if provider is None:
-            return f.redirect(f.page_url(state.config.sign_in_page, error="Signin"))
-        if provider.type == "credentials":
-            return _sign_in(f, provider)
-        begin = getattr(provider, "begin_sign_in", None)
-        if begin is None:
-            return f.redirect(f.page_url(state.config.sign_in_page, error="Signin"))
-        return f.finish(begin(request))
+            return f.redirect(f"{f.auth_url}/signin?error=Signin")
+        try:
+            response = provider.begin_sign_in(
+                request._get_current_object(),  # type: ignore[attr-defined]
+                callback_url=callback_url,
+                redirect_uri=f"{f.auth_url}/callback/{provider.id}",
+            )
+        except SignInError as exc:
+            return f.redirect(f.error_url(exc.code, provider=provider.id))
+        except BackendUnavailableError:
+            raise
+        except Exception:
+            logger.exception("provider %s failed to start signing in", provider.id)
+            return f.redirect(f.error_url("Signin", provider=provider.id))
+        if response is None:
+            return f.redirect(f"{f.auth_url}/signin")
+        return f.provider_response(response)
 
     @bp.route("/callback/<provider_id>", methods=["GET", "POST"])
     def callback(provider_id: str) -> Response:
+        provider = providers.get(provider_id)
+        if provider is None or request.method not in provider.callback_methods:
+            return _unsupported()
         f = flow()
-        provider = _providers(state.config).get(provider_id)
-        if provider is None:
-            return f.redirect(f.page_url(state.config.sign_in_page, error="Callback"))
-        if provider.type == "credentials":
-            if request.method != "POST":
-                return f.redirect(f.page_url(state.config.sign_in_page, error="Callback"))
-            if not f.csrf_ok():
-                return f.redirect(f"{f.auth_url}/signin?csrf=true")
-        return _sign_in(f, provider)
+        callback_url = f.callback_url(f.callback_param())
+        if provider.callback_csrf and not f.csrf_ok():
+            return f.redirect(f"{f.auth_url}/signin?csrf=true")
+        return _sign_in(f, provider, callback_url)
 
     @bp.get("/signout")
     def signout_page() -> Response:
         f = flow()
         if state.config.options.pages.sign_out:  # type: ignore[union-attr]
             return f.redirect(f.page_url(state.config.sign_out_page))
-        callback_url = f.resolve_redirect(request.args.get("callbackUrl") or f.base_url)
-        return f.page("authguard/signout.html", callback_url=callback_url)
+        return f.page(
+            "authguard/signout.html",
+            callback_url=f.sign_out_url(request.args.get("callbackUrl")),
+            csrf_failed=request.args.get("csrf") == "true",
+        )
 
     @bp.post("/signout")
     def signout() -> Response:
         f = flow()
+        callback_url = f.sign_out_url(f.callback_param())
         if not f.csrf_ok():
             return f.redirect(f"{f.auth_url}/signout?csrf=true")
         _sign_out(f)
-        return f.redirect(f.resolve_redirect(_form().get("callbackUrl") or f.base_url))
+        return f.redirect(callback_url)
 
     @bp.get("/error")
     def error_page() -> Response:
         f = flow()
         config = state.config
-        code = request.args.get("error", "Default")
+        code = request.args.get("error") or "Default"
         if code in SIGNIN_ERRORS:
-            return f.redirect(f.page_url(config.sign_in_page, error=code))
+            return f.redirect(f"{f.auth_url}/signin?error={encode_value(code)}")
         if config.options.pages.error:  # type: ignore[union-attr]
-            return f.redirect(f.page_url(config.error_page, error=code))
-        heading, message, status = ERROR_MESSAGES.get(code, ERROR_MESSAGES["Default"])
-        return f.page("authguard/error.html", status=status, heading=heading, message=message)
+            return f.redirect(f.page_url(config.error_page, [("error", code)]))
+        page = ERROR_PAGES.get(code.lower(), ERROR_PAGES["default"])
+        html = render_template(
+            "authguard/error.html",
+            auth_url=f.auth_url,
+            base_url=f.base_url,
+            error_code=code,
+            heading=page.heading,
+            message=page.message,
+            signin=page.signin,
+        )
+        return Response(html, status=page.status, mimetype="text/html", headers=PAGE_HEADERS)
 
     @bp.post("/_log")
     def client_log() -> Response:
         return flow().json({})
 
-    @bp.route("/", defaults={"action": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    @bp.route("/<path:action>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    @bp.route("/", defaults={"action": ""}, methods=methods)
+    @bp.route("/<path:action>", methods=methods)
     def unsupported(action: str) -> Response:
-        text = f"Error: This action with HTTP {request.method} is not supported by NextAuth.js"
-        return Response(text, status=400, mimetype="text/plain")
+        return _unsupported()
 
     return bp
 
 
-def _session_spec(f: _Flow) -> t.Any:
-    return f.config.session_cookie(f.secure)
-
-
-def _sign_in(f: _Flow, provider: Provider) -> Response:
+def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
+    """Finish a sign-in: the provider's result, ``callbacks.sign_in``, the session, ``events.sign_in``."""
     config = f.config
     form = _form()
-    callback_url = form.get("callbackUrl") or request.args.get("callbackUrl") or f.base_url
     try:
         result = provider.handle_callback(request._get_current_object(), form)  # type: ignore[attr-defined]
+    except SignInError as exc:
+        return f.redirect(f.error_url(exc.code, provider=provider.id))
+    except BackendUnavailableError:
+        raise
     except Exception:
         logger.exception("provider %s failed during sign-in", provider.id)
-        result = None
+        return f.redirect(f.error_url("Callback", provider=provider.id))
     if result is None:
-        return f.redirect(f.page_url(config.sign_in_page, error="CredentialsSignin", callbackUrl=str(callback_url)))
+        code = "CredentialsSignin" if provider.type == "credentials" else "Callback"
+        return f.redirect(f.error_url(code, provider=provider.id))
     user, account = result.user, result.account
-    if config.callbacks.sign_in is not None:
-        allowed = call_sync(
-            config.callbacks.sign_in, user=user, account=account, profile=result.profile, credentials=dict(form)
-        )
-        if isinstance(allowed, str):
-            return f.redirect(f.resolve_redirect(allowed))
-        if not allowed:
-            return f.redirect(f.page_url(config.error_page, error="AccessDenied"))
-    if config.strategy == "database":
-        from .database import sign_in_database
+    credentials = (
+        {k: v for k, v in form.items() if k not in RESERVED_FIELDS}
+        if provider.type == "credentials"
+        else None
+    )
+    try:
+        if config.callbacks.sign_in is not None:
+            allowed = call_sync(
+                config.callbacks.sign_in,
+                user=user,
+                account=account,
+                profile=result.profile,
+                credentials=credentials,
+            )
+            if isinstance(allowed, str):
+                return f.redirect(f.resolve_redirect(allowed))
+            if not allowed:
+                return f.redirect(f.error_url("AccessDenied"))
+        if config.strategy == "database":
+            from .database import sign_in_database
 
-        f.cookies.extend(sign_in_database(request.environ, config, user, f.secure))
-    else:
-        claims = {k: v for k, v in (("name", user.get("name")), ("email", user.get("email")),
-                                    ("picture", user.get("image")), ("sub", user.get("id"))) if v is not None}
-        if "sub" in claims:
-            claims["sub"] = str(claims["sub"])
-        token = call_jwt_callback(
-            config, claims, user=user, account=account, profile=result.profile, trigger="signIn",
-            is_new_user=result.is_new_user,
+            f.cookies.extend(sign_in_database(request.environ, config, user, f.secure))
+        elif not _sign_in_jwt(f, result):
+            return f.redirect(f.error_url("AccessDenied"))
+    except BackendUnavailableError:
+        raise
+    except Exception:
+        logger.exception("signing in with %s failed in a callback or while encoding the token", provider.id)
+        return f.redirect(f.error_url("Callback", provider=provider.id))
+    fire_event(
+        config, "sign_in", user=user, account=account, profile=result.profile, is_new_user=result.is_new_user
+    )
+    return f.redirect(callback_url)
+
+
+def _sign_in_jwt(f: _Flow, result: t.Any) -> bool:
+    """Issue the session token (``jwt.max_age``) in a cookie that lives ``session.max_age``;
+    ``False`` when ``callbacks.jwt`` refused (returned ``None``)."""
+    config = f.config
+    user = result.user
+    claims = {
+        key: user[field]
+        for key, field in (("name", "name"), ("email", "email"), ("picture", "image"), ("sub", "id"))
+        if user.get(field) is not None
+    }
+    if "sub" in claims:
+        claims["sub"] = str(claims["sub"])
+    token = call_jwt_callback(
+        config,
+        claims,
+        user=user,
+        account=result.account,
+        profile=result.profile,
+        trigger="signIn",
+        is_new_user=result.is_new_user,
+    )
+    if token is None:
+        return False
+    spec = config.session_cookie(f.secure)
+    salt = spec.name if config.version == 5 else ""
+    encoded = encode_token(config, token, config.jwt_max_age, salt)
+    f.cookies.extend(
+        chunk(
+            spec,
+            encoded,
+            existing=request_cookies(request.environ),
+            chunk_size=config.chunk_size,
+            expires=_clock.now() + config.session_max_age,
         )
-        if token is None:
-            return f.redirect(f.page_url(config.error_page, error="AccessDenied"))
-        spec = _session_spec(f)
-        salt = spec.name if config.version == 5 else ""
-        encoded = encode_token(config, token, config.jwt_max_age, salt)
-        f.cookies.extend(
-            chunk(spec, encoded, existing=request_cookies(request.environ), chunk_size=config.chunk_size,
-                  expires=_clock.now() + config.session_max_age)
-        )
-    fire_event(config, "sign_in", user=user, account=account, profile=result.profile, is_new_user=result.is_new_user)
-    return f.redirect(f.resolve_redirect(callback_url))
+    )
+    return True
 
 
 def _sign_out(f: _Flow) -> None:
+    """next-auth's sign-out: ``events.sign_out`` (when there was a session cookie), then every
+    session cookie and chunk deleted."""
     config = f.config
-    spec = _session_spec(f)
+    spec = config.session_cookie(f.secure)
     cookies = request_cookies(request.environ)
     if config.strategy == "database":
         from .database import sign_out_database
@@ -368,14 +628,26 @@ def _sign_out(f: _Flow) -> None:
         session = sign_out_database(request.environ, config, spec)
         fire_event(config, "sign_out", session=session)
     else:
-        from .middleware import TOKEN_ENVIRON_KEY
-
-        fire_event(config, "sign_out", token=request.environ.get(TOKEN_ENVIRON_KEY))
+        candidates = session_values(cookies, spec.name)
+        if candidates:
+            fire_event(config, "sign_out", token=_current_token(config, candidates, spec.name))
     f.cookies.extend(clean(spec, existing=cookies))
+    # The next person on this browser must not inherit the last sign-in target.
+    callback_spec = config.cookie("callback_url", f.secure)
+    if callback_spec.name in cookies:
+        f.cookies.append(delete_cookie_header(callback_spec))
 
 
-def _update_session(f: _Flow) -> t.Any:
-    """POST /session: ``callbacks.jwt(trigger="update", session=<posted data>)``, re-encode."""
-    result = read_session(request.environ, f.config, update=_form().get("data"))
-    f.cookies.extend(result.set_cookies)
-    return result.session if result.session is not None else {}
+def _current_token(config: Config, candidates: list[str], cookie_name: str) -> t.Any:
+    from .middleware import _TOKEN_CONFIG_KEY, TOKEN_ENVIRON_KEY
+
+    environ = request.environ
+    if environ.get(_TOKEN_CONFIG_KEY) is config:
+        return environ.get(TOKEN_ENVIRON_KEY)  # the guard decoded this very cookie already
+    return decode_candidates(
+        candidates,
+        secrets=config.current_secrets(),
+        salt=cookie_name if config.version == 5 else "",
+        version=config.version,
+        decode=config.jwt.decode,
+    )

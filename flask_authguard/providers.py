@@ -1,9 +1,34 @@
 """Sign-in providers for the built-in endpoints.
 
 A provider turns a sign-in request into a user. :class:`CredentialsProvider` checks submitted
-fields with your ``authorize`` function. The :class:`Provider` protocol is what the routes rely
-on, so an OAuth/OIDC provider can be added without touching them: it would answer
-``begin_sign_in`` with a redirect to the identity provider and ``handle_callback`` with the user.
+fields with your ``authorize`` function:
+
+.. code-block:: python
+
+    from werkzeug.security import check_password_hash
+    from flask_authguard import AuthGuard, CredentialsProvider
+
+    def authorize(*, credentials, request, **kwargs):
+        user = USERS.get(credentials["username"])
+        if user and check_password_hash(user["password_hash"], credentials["password"]):
+            return {"id": user["id"], "name": user["name"], "email": user["email"]}
+        return None
+
+    AuthGuard(app, {
+        "secret": "...",
+        "providers": [CredentialsProvider(
+            authorize=authorize,
+            credentials={"username": {"label": "Username"},
+                         "password": {"label": "Password", "type": "password"}},
+        )],
+    })
+
+The routes rely on the :class:`Provider` protocol only, so an OAuth/OIDC provider can be added
+without touching them: its ``begin_sign_in`` answers ``POST /signin/<id>`` with a redirect to the
+identity provider (setting its own state/PKCE cookies on that response), its
+``callback_methods`` include ``GET``, ``callback_csrf`` is ``False`` (the state check replaces
+the CSRF token on the way back) and ``handle_callback`` turns the identity provider's answer into
+a :class:`SignInResult`.
 """
 
 from __future__ import annotations
@@ -11,43 +36,93 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from werkzeug.wrappers import Request
-
 from ._compat import call_sync
-from .errors import ConfigurationError
+from .errors import AuthGuardError, ConfigurationError
 
-User = t.Dict[str, t.Any]
+if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Request, Response
+
+User = dict[str, t.Any]
+
+#: Form fields the sign-in form carries for the endpoints, never for ``authorize``.
+RESERVED_FIELDS = frozenset({"csrfToken", "callbackUrl", "json", "redirect"})
 
 
 @dataclasses.dataclass
 class SignInResult:
     """What a provider's callback produced: the user and next-auth's ``account``/``profile``."""
 
+    #: The user: ``id`` becomes the token's ``sub``; ``name``, ``email``, ``image`` are copied.
     user: User
+    #: next-auth's ``account``: ``provider``, ``type``, ``providerAccountId`` (and OAuth tokens).
     account: dict[str, t.Any]
+    #: The identity provider's profile (OAuth), else ``None``.
     profile: dict[str, t.Any] | None = None
+    #: Whether the user was just created (database adapters); ``False`` for credentials.
     is_new_user: bool = False
+
+
+class SignInError(AuthGuardError):
+    """Raised by a provider (or an ``authorize`` function) to refuse a sign-in with a chosen
+    next-auth error code, as a thrown ``Error`` does in next-auth.
+
+    The code travels in the URL (``/api/auth/error?error=<code>``): keep it a short word
+    without personal data. Codes the sign-in page knows (``CredentialsSignin``,
+    ``AccessDenied``...) show its message; others show on ``pages.error``.
+
+    :param code: the error code, default ``"CredentialsSignin"``.
+    """
+
+    def __init__(self, code: str = "CredentialsSignin") -> None:
+        super().__init__(code)
+        #: The next-auth error code sent to the error route.
+        self.code = code
 
 
 class Provider(t.Protocol):
     """What the auth routes need from a provider."""
 
+    #: The id in URLs: ``/api/auth/signin/<id>``, ``/api/auth/callback/<id>``.
     id: str
+    #: Shown on the sign-in page and in ``/api/auth/providers``.
     name: str
+    #: next-auth's provider type: ``"credentials"``, ``"oauth"``, ``"oidc"``, ``"email"``.
     type: str
+    #: The methods ``/callback/<id>`` accepts; others answer next-auth's 400.
+    callback_methods: t.Collection[str]
+    #: Whether ``/callback/<id>`` needs the CSRF token (a form post does; an OAuth redirect
+    #: back from the identity provider cannot carry it and checks its ``state`` instead).
+    callback_csrf: bool
 
-    def handle_callback(self, request: Request, form: t.Mapping[str, str]) -> SignInResult | None:
-        """Authenticate a callback request: the result, or ``None`` when sign-in failed."""
+    def begin_sign_in(self, request: Request, *, callback_url: str, redirect_uri: str) -> Response | None:
+        """Answer ``POST /signin/<id>`` (CSRF already checked): a response (an OAuth provider's
+        redirect to the identity provider), or ``None`` to show the sign-in page.
+
+        :param callback_url: where the user goes after signing in (already checked).
+        :param redirect_uri: this provider's ``/callback/<id>`` URL.
+        """
+        ...
+
+    def handle_callback(self, request: Request, form: t.Mapping[str, t.Any]) -> SignInResult | None:
+        """Authenticate a callback request: the result, or ``None`` when sign-in failed.
+
+        :raises SignInError: to refuse with a specific error code.
+        """
         ...
 
 
 @dataclasses.dataclass
 class CredentialsProvider:
-    """Sign in with submitted fields (username and password, a code...).
+    """Sign in with submitted fields (username and password, a one-time code...).
 
     :param authorize: ``authorize(credentials=..., request=...)`` returns a user dict (with an
-        ``id``; ``name``, ``email``, ``image`` are copied into the token) or ``None``.
-    :param credentials: the form fields: ``{"username": {"label": "Username", "type": "text"}}``.
+        ``id``; ``name``, ``email``, ``image`` are copied into the token) or ``None``. It may
+        be ``async def``; raising :class:`SignInError` picks the error code. Use a
+        constant-time password check (``werkzeug.security.check_password_hash``).
+    :param credentials: the form fields and how the sign-in page shows them:
+        ``{"username": {"label": "Username", "type": "text", "placeholder": "jsmith"}}``. Only
+        these fields reach ``authorize``; with none declared, every submitted field but the
+        endpoints' own (``csrfToken``, ``callbackUrl``, ``json``) does.
     :param id: the provider id in URLs (``/api/auth/callback/<id>``).
     :param name: shown on the sign-in page.
     """
@@ -56,21 +131,96 @@ class CredentialsProvider:
     credentials: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     id: str = "credentials"
     name: str = "Credentials"
-    type: str = "credentials"
+    type: str = dataclasses.field(default="credentials", init=False)
+    #: The sign-in form posts to ``/callback/<id>``, with the CSRF token.
+    callback_methods: tuple[str, ...] = dataclasses.field(default=("POST",), init=False)
+    callback_csrf: bool = dataclasses.field(default=True, init=False)
 
     def __post_init__(self) -> None:
         if not callable(self.authorize):
             raise ConfigurationError("CredentialsProvider(authorize=...) must be callable")
-        if not self.id or "/" in self.id:
-            raise ConfigurationError(f"provider id must be a non-empty name without '/', not {self.id!r}")
+        check_provider_id(self.id)
+        if not isinstance(self.credentials, t.Mapping) or not all(
+            isinstance(k, str) and k and isinstance(v, t.Mapping) for k, v in self.credentials.items()
+        ):
+            raise ConfigurationError(
+                "CredentialsProvider(credentials=...) must map field names to dicts, "
+                "e.g. {'username': {'label': 'Username'}}"
+            )
+        clash = RESERVED_FIELDS.intersection(self.credentials)
+        if clash:
+            raise ConfigurationError(f"credential field names {sorted(clash)} are used by the endpoints")
 
-    def handle_callback(self, request: Request, form: t.Mapping[str, str]) -> SignInResult | None:
-        """Run ``authorize`` with the declared fields only."""
-        submitted = {key: form.get(key, "") for key in self.credentials} if self.credentials else dict(form)
-        submitted.pop("csrfToken", None)
+    def begin_sign_in(self, request: Request, *, callback_url: str, redirect_uri: str) -> Response | None:
+        """Credentials have no first step: ``POST /signin/<id>`` shows the sign-in page, as in
+        next-auth (the form posts to ``/callback/<id>``)."""
+        return None
+
+    def handle_callback(self, request: Request, form: t.Mapping[str, t.Any]) -> SignInResult | None:
+        """Run ``authorize`` with the submitted fields (strings; a missing one is ``""``)."""
+        if self.credentials:
+            submitted = {key: _text(form.get(key)) for key in self.credentials}
+        else:
+            submitted = {key: _text(form.get(key)) for key in form if key not in RESERVED_FIELDS}
         user = call_sync(self.authorize, credentials=submitted, request=request)
         if not user:
             return None
+        if not isinstance(user, t.Mapping):
+            raise TypeError(f"authorize must return a dict (the user) or None, not {type(user).__name__}")
         user = dict(user)
         account = {"providerAccountId": str(user.get("id", "")), "type": "credentials", "provider": self.id}
         return SignInResult(user=user, account=account)
+
+
+def _text(value: t.Any) -> str:
+    """A submitted field as a string: JSON bodies may send numbers, lists or nothing."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def check_provider_id(provider_id: t.Any) -> None:
+    """A provider id must be a non-empty URL segment.
+
+    :raises ConfigurationError: it is not.
+    """
+    if (
+        not isinstance(provider_id, str)
+        or not provider_id
+        or any(c in provider_id for c in "/\\?#%")
+        or not provider_id.isprintable()
+        or provider_id.strip() != provider_id
+    ):
+        raise ConfigurationError(f"a provider id must be a non-empty URL segment, not {provider_id!r}")
+
+
+def check_providers(providers: t.Iterable[t.Any]) -> dict[str, Provider]:
+    """The providers by id, checked once at start-up.
+
+    :raises ConfigurationError: a provider misses part of the :class:`Provider` protocol, or
+        two share an id.
+    """
+    out: dict[str, Provider] = {}
+    for provider in providers:
+        missing = [
+            name
+            for name in (
+                "id",
+                "name",
+                "type",
+                "callback_methods",
+                "callback_csrf",
+                "begin_sign_in",
+                "handle_callback",
+            )
+            if not hasattr(provider, name)
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"provider {provider!r} lacks {', '.join(missing)} (see flask_authguard.Provider)"
+            )
+        check_provider_id(provider.id)
+        if provider.id in out:
+            raise ConfigurationError(f"two providers share the id {provider.id!r}: give one another id=...")
+        out[provider.id] = t.cast(Provider, provider)
+    return out

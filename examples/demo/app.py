@@ -1,0 +1,171 @@
+"""flask_authguard demo: a Flask app that signs users in on its own, with JWT sessions.
+
+Run it from a clone of the repository (after ``pip install -e .``)::
+
+    python examples/demo/app.py                 # http://127.0.0.1:5000
+    python examples/demo/app.py --port 8000     # or HOST=0.0.0.0 PORT=8000 python examples/demo/app.py
+    python -m examples.demo                     # the same, as a module
+
+What it shows:
+
+- ``/``: a public home page that reads the session with ``get_server_session()``;
+- ``/dashboard``: protected by ``AuthGuard``'s matcher; anonymous visitors go to the built-in
+  sign-in page and come back here (``callbackUrl``) once signed in;
+- ``/admin``: ``auth_required`` with a role check: 403 for a signed-in user who is no admin;
+- ``/api/me``: a JSON API: the session, or 401 JSON without one;
+- sign-in and sign-out through the built-in ``/api/auth`` endpoints and pages, with the
+  credentials provider over a few demo users whose passwords are hashed with
+  ``werkzeug.security``.
+
+No database and no other service: the session lives in the (encrypted) next-auth cookie.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import typing as t
+
+from flask import Flask, jsonify, render_template
+from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.serving import make_server
+
+from flask_authguard import AuthGuard, CredentialsProvider, auth_required, get_server_session
+
+# DEMO ONLY: a secret anyone can read. It signs and encrypts the session cookies of this demo
+# and nothing else. Set NEXTAUTH_SECRET to use your own; a real app must never embed one.
+DEMO_SECRET = "flask-authguard-demo-secret-DO-NOT-USE-IN-PRODUCTION"
+
+#: The demo users and their passwords (shown on start-up; stored only as hashes below).
+DEMO_CREDENTIALS = {
+    "alice": ("alice-admin-pw", "admin"),
+    "bob": ("bob-user-pw", "user"),
+}
+
+USERS: dict[str, dict[str, t.Any]] = {
+    username: {
+        "id": str(index),
+        "name": username.capitalize(),
+        "email": f"{username}@example.com",
+        "role": role,
+        "password_hash": generate_password_hash(password),
+    }
+    for index, (username, (password, role)) in enumerate(DEMO_CREDENTIALS.items(), start=1)
+}
+# Checked when the username is unknown, so a wrong username costs as much time as a wrong password.
+_DUMMY_HASH = generate_password_hash("no such user")
+
+
+def authorize(*, credentials: dict[str, str], **kwargs: t.Any) -> dict[str, t.Any] | None:
+    """The credentials provider's check: the user (without the hash), or ``None``."""
+    user = USERS.get(credentials.get("username", "").strip().lower())
+    password = credentials.get("password", "")
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user["password_hash"], password):
+        return None
+    return {key: value for key, value in user.items() if key != "password_hash"}
+
+
+def jwt_callback(
+    *, token: dict[str, t.Any], user: dict[str, t.Any] | None = None, **kwargs: t.Any
+) -> dict[str, t.Any]:
+    """At sign-in, keep the role in the token (next-auth's ``jwt`` callback)."""
+    if user is not None:
+        token["role"] = user.get("role", "user")
+    return token
+
+
+def session_callback(
+    *, session: dict[str, t.Any], token: dict[str, t.Any], **kwargs: t.Any
+) -> dict[str, t.Any]:
+    """Show the user's id and role in the session (next-auth's ``session`` callback)."""
+    session["user"]["id"] = token.get("sub")
+    session["user"]["role"] = token.get("role")
+    return session
+
+
+def is_admin(*, token: dict[str, t.Any] | None, **kwargs: t.Any) -> bool:
+    return bool(token) and token.get("role") == "admin"
+
+
+def create_app(secret: str | None = None) -> Flask:
+    """The demo app. The secret: ``secret``, else ``NEXTAUTH_SECRET``, else the demo's own."""
+    app = Flask(
+        __name__, template_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+    )
+    AuthGuard(
+        app,
+        {
+            "secret": secret or os.environ.get("NEXTAUTH_SECRET") or DEMO_SECRET,
+            "providers": [
+                CredentialsProvider(
+                    authorize=authorize,
+                    name="your demo account",
+                    credentials={
+                        "username": {"label": "Username", "placeholder": "alice or bob"},
+                        "password": {"label": "Password", "type": "password"},
+                    },
+                )
+            ],
+            "callbacks": {"jwt": jwt_callback, "session": session_callback},
+        },
+        matcher=["/dashboard/:path*"],
+    )
+
+    @app.get("/")
+    def home() -> str:
+        return render_template("home.html", auth_session=get_server_session())
+
+    @app.get("/dashboard")
+    def dashboard() -> str:
+        return render_template("dashboard.html", auth_session=get_server_session())
+
+    @app.get("/admin")
+    @auth_required(authorized=is_admin)
+    def admin() -> str:
+        return render_template("admin.html", auth_session=get_server_session(), users=USERS.values())
+
+    @app.get("/api/me")
+    def api_me() -> t.Any:
+        session = get_server_session()
+        if session is None:
+            body = {"error": "Unauthorized", "message": "Sign in to use this API."}
+            return jsonify(body), 401, {"WWW-Authenticate": 'Bearer realm="demo"'}
+        return jsonify(session)
+
+    return app
+
+
+def main(argv: t.Sequence[str] | None = None) -> None:
+    """Start the demo: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5000."""
+    parser = argparse.ArgumentParser(description="flask_authguard demo app")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "5000")), help="0 picks a free port"
+    )
+    args = parser.parse_args(argv)
+    app = create_app()
+    server = make_server(args.host, args.port, app, threaded=True)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"flask_authguard demo running on http://{host}:{server.server_port}/", flush=True)
+    print("Demo users (username / password / role):", flush=True)
+    for username, (password, role) in DEMO_CREDENTIALS.items():
+        print(f"  {username} / {password} / {role}", flush=True)
+    if not os.environ.get("NEXTAUTH_SECRET"):
+        print(
+            "Using the demo's built-in secret (demo only): set NEXTAUTH_SECRET to use your own.", flush=True
+        )
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

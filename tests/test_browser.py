@@ -1,0 +1,488 @@
+"""The demo (``examples/demo``), used as a person would.
+
+Two layers:
+
+- the demo's own command (``python examples/demo/app.py`` and ``python -m examples.demo``)
+  started as a subprocess on a free port, and the demo walked through with Flask's test client;
+- headless Chromium from Debian's packages (``/usr/bin/chromium`` driven through
+  ``/usr/bin/chromedriver``) signing in and out of the running demo for real, with a screenshot
+  of every step under the test's ``tmp_path``.
+
+The browser is driven over the W3C WebDriver protocol with the standard library (a few JSON
+calls to chromedriver), so no Python dependency is needed. Without Chromium or chromedriver the
+browser test is skipped with the reason, except under ``CI=true``, where it fails: CI must run it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib.util
+import json
+import os
+import pathlib
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+import urllib.error
+import urllib.request
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from flask_authguard import decode
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEMO = ROOT / "examples" / "demo" / "app.py"
+CHROMIUM = pathlib.Path("/usr/bin/chromium")
+CHROMEDRIVER = pathlib.Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--password-store=basic",
+    "--window-size=1200,900",
+]
+START_TIMEOUT = 30.0
+STEP_TIMEOUT = 15.0
+
+
+def _load_demo() -> t.Any:
+    """``examples/demo/app.py`` as a module, whatever the current directory and ``sys.path``."""
+    spec = importlib.util.spec_from_file_location("authguard_demo_app", DEMO)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+demo = _load_demo()
+BOB = ("bob", demo.DEMO_CREDENTIALS["bob"][0])
+ALICE = ("alice", demo.DEMO_CREDENTIALS["alice"][0])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(condition: t.Callable[[], t.Any], what: str, timeout: float = STEP_TIMEOUT) -> t.Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+# -- the demo's command ---------------------------------------------------------------------
+
+
+class DemoProcess:
+    """The demo started with its own command; :attr:`url` is what it printed."""
+
+    def __init__(self, argv: list[str], log: pathlib.Path) -> None:
+        self.log = log
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTAUTH_", "AUTH_"))}
+        env["PYTHONUNBUFFERED"] = "1"
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+        self.url = _wait_for(self._printed_url, f"the demo to print its URL (log: {log})", START_TIMEOUT)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def _printed_url(self) -> str | None:
+        match = re.search(r"running on (http://127\.0\.0\.1:\d+/)", self.output())
+        if match:
+            return match.group(1)
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the demo exited with {self.proc.returncode}:\n{self.output()}")
+        return None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_demo(argv: list[str], log: pathlib.Path) -> t.Iterator[DemoProcess]:
+    process = DemoProcess(argv, log)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+DEMO_COMMANDS = [
+    pytest.param([sys.executable, str(DEMO)], id="python-examples-demo-app.py"),
+    pytest.param([sys.executable, "-m", "examples.demo"], id="python-m-examples.demo"),
+]
+
+
+@pytest.mark.parametrize("command", DEMO_COMMANDS)
+def test_demo_command_starts_and_prints_url_and_credentials(
+    command: list[str], tmp_path: pathlib.Path
+) -> None:
+    with running_demo([*command, "--port", "0"], tmp_path / "demo.log") as process:
+        output = process.output()
+        for username, (password, role) in demo.DEMO_CREDENTIALS.items():
+            assert f"{username} / {password} / {role}" in output
+        assert "NEXTAUTH_SECRET" in output  # says the built-in demo secret is in use
+        with urllib.request.urlopen(process.url, timeout=10) as response:
+            assert response.status == 200
+            assert "not signed in" in response.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(process.url + "api/me", timeout=10)
+        assert info.value.code == 401
+        assert json.loads(info.value.read())["error"] == "Unauthorized"
+
+
+def test_demo_host_and_port_from_environment(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = _free_port()
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    monkeypatch.setenv("PORT", str(port))
+    with running_demo([sys.executable, str(DEMO)], tmp_path / "demo.log") as process:
+        assert process.url == f"http://127.0.0.1:{port}/"
+
+
+# -- the demo with the test client ----------------------------------------------------------
+
+
+@pytest.fixture
+def demo_client() -> t.Any:
+    return demo.create_app().test_client()
+
+
+def _sign_in(client: t.Any, username: str, password: str, callback_url: str = "/dashboard") -> t.Any:
+    csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+    return client.post(
+        "/api/auth/callback/credentials",
+        data={"csrfToken": csrf, "username": username, "password": password, "callbackUrl": callback_url},
+    )
+
+
+def test_demo_anonymous(demo_client: t.Any) -> None:
+    home = demo_client.get("/")
+    assert home.status_code == 200 and b"not signed in" in home.data
+    for path in ("/dashboard", "/admin"):
+        response = demo_client.get(path)
+        assert response.status_code == 307
+        location = urlsplit(response.headers["Location"])
+        assert location.path == "/api/auth/signin"
+        assert parse_qs(location.query)["callbackUrl"] == [path]
+    api = demo_client.get("/api/me", headers={"Accept": "text/html"})
+    assert api.status_code == 401
+    assert api.get_json()["error"] == "Unauthorized"
+    assert "WWW-Authenticate" in api.headers
+
+
+def test_demo_user_sees_dashboard_not_admin(demo_client: t.Any) -> None:
+    response = _sign_in(demo_client, *BOB)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://localhost/dashboard"
+    dashboard = demo_client.get("/dashboard")
+    assert dashboard.status_code == 200
+    assert b"Welcome, Bob!" in dashboard.data and b"bob@example.com" in dashboard.data
+    assert demo_client.get("/admin").status_code == 403
+    me = demo_client.get("/api/me")
+    assert me.status_code == 200
+    assert me.get_json()["user"] == {"name": "Bob", "email": "bob@example.com", "id": "2", "role": "user"}
+
+
+def test_demo_admin_sees_admin(demo_client: t.Any) -> None:
+    assert _sign_in(demo_client, *ALICE).status_code == 302
+    admin = demo_client.get("/admin")
+    assert admin.status_code == 200 and b"Demo users" in admin.data
+    assert b"password_hash" not in admin.data and b"scrypt" not in admin.data
+
+
+@pytest.mark.parametrize(
+    "username, password",
+    [
+        pytest.param("bob", "wrong", id="wrong-password"),
+        pytest.param("mallory", "bob-user-pw", id="unknown-user"),
+        pytest.param("bob", "", id="empty-password"),
+        pytest.param("alice", BOB[1], id="another-users-password"),
+    ],
+)
+def test_demo_bad_credentials(demo_client: t.Any, username: str, password: str) -> None:
+    response = _sign_in(demo_client, username, password)
+    assert response.status_code == 302
+    assert "error=CredentialsSignin" in response.headers["Location"]
+    assert not any("session-token=e" in c for c in response.headers.getlist("Set-Cookie"))
+    assert demo_client.get("/api/me").status_code == 401
+
+
+def test_demo_user_lookup_ignores_case_and_spaces(demo_client: t.Any) -> None:
+    assert "/dashboard" in _sign_in(demo_client, "  BOB ", BOB[1]).headers["Location"]
+
+
+def test_demo_secret_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXTAUTH_SECRET", "my-own-secret-for-the-demo-0123456789")
+    client = demo.create_app().test_client()
+    response = _sign_in(client, *BOB)
+    cookie = next(
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith("next-auth.session-token=")
+    )
+    token = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert decode(token=token, secret="my-own-secret-for-the-demo-0123456789")["role"] == "user"
+    with pytest.raises(Exception):  # noqa: B017 - any refusal: the demo secret is not in use
+        decode(token=token, secret=demo.DEMO_SECRET)
+
+
+def test_demo_sign_out(demo_client: t.Any) -> None:
+    _sign_in(demo_client, *BOB)
+    csrf = demo_client.get("/api/auth/csrf").get_json()["csrfToken"]
+    response = demo_client.post("/api/auth/signout", data={"csrfToken": csrf})
+    assert response.status_code == 302 and response.headers["Location"] == "http://localhost"
+    assert demo_client.get("/dashboard").status_code == 307
+
+
+# -- headless Chromium -------------------------------------------------------------------------
+
+
+def _require_browser() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        reason = (
+            f"the browser test needs Debian's chromium and chromium-driver ({', '.join(missing)} missing): "
+            "apt-get install -y chromium chromium-driver"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
+class WebDriverError(AssertionError):
+    """chromedriver answered an error."""
+
+
+class Browser:
+    """A W3C WebDriver session on chromedriver: just the commands this test needs."""
+
+    ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+
+    def __init__(self, driver_url: str, profile: pathlib.Path, shots: pathlib.Path) -> None:
+        self.driver_url = driver_url
+        self.shots = shots
+        self.shot_count = 0
+        capabilities = {
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "goog:chromeOptions": {
+                "binary": str(CHROMIUM),
+                "args": [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"],
+            },
+        }
+        value = self._call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
+        self.session = f"/session/{value['sessionId']}"
+        self._call("POST", f"{self.session}/timeouts", {"implicit": 5000, "pageLoad": 30000, "script": 10000})
+
+    def _call(self, method: str, path: str, body: t.Any = None) -> t.Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.driver_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("value", {})
+            raise WebDriverError(f"{method} {path}: {detail.get('error')}: {detail.get('message')}") from None
+        return payload.get("value")
+
+    def quit(self) -> None:
+        with contextlib.suppress(Exception):
+            self._call("DELETE", self.session)
+
+    # -- navigation and reading --------------------------------------------------------------
+
+    def get(self, url: str) -> None:
+        self._call("POST", f"{self.session}/url", {"url": url})
+
+    @property
+    def url(self) -> str:
+        return t.cast(str, self._call("GET", f"{self.session}/url"))
+
+    def wait_path(self, path: str) -> str:
+        """Wait until the page's path is ``path``; the URL."""
+        return t.cast(
+            str, _wait_for(lambda: self.url if urlsplit(self.url).path == path else None, f"path {path}")
+        )
+
+    def find(self, css: str) -> str:
+        value = self._call("POST", f"{self.session}/element", {"using": "css selector", "value": css})
+        return t.cast(str, value[self.ELEMENT])
+
+    def text(self, css: str) -> str:
+        return t.cast(str, self._call("GET", f"{self.session}/element/{self.find(css)}/text"))
+
+    def attribute(self, css: str, name: str) -> str | None:
+        return t.cast(
+            "str | None", self._call("GET", f"{self.session}/element/{self.find(css)}/attribute/{name}")
+        )
+
+    def source(self) -> str:
+        return t.cast(str, self._call("GET", f"{self.session}/source"))
+
+    def cookies(self) -> list[dict[str, t.Any]]:
+        return t.cast("list[dict[str, t.Any]]", self._call("GET", f"{self.session}/cookie"))
+
+    def active_element_id(self) -> str | None:
+        value = self._call("GET", f"{self.session}/element/active")
+        element = value[self.ELEMENT]
+        return t.cast("str | None", self._call("GET", f"{self.session}/element/{element}/attribute/id"))
+
+    # -- acting ------------------------------------------------------------------------------
+
+    def type(self, css: str, text: str) -> None:
+        element = self.find(css)
+        self._call("POST", f"{self.session}/element/{element}/clear", {})
+        self._call("POST", f"{self.session}/element/{element}/value", {"text": text})
+
+    def click(self, css: str) -> None:
+        self._call("POST", f"{self.session}/element/{self.find(css)}/click", {})
+
+    def screenshot(self, name: str) -> pathlib.Path:
+        self.shot_count += 1
+        path = self.shots / f"{self.shot_count:02d}-{name}.png"
+        path.write_bytes(base64.b64decode(self._call("GET", f"{self.session}/screenshot")))
+        return path
+
+
+@pytest.fixture
+def browser(tmp_path: pathlib.Path) -> t.Iterator[Browser]:
+    _require_browser()
+    port = _free_port()
+    log = tmp_path / "chromedriver.log"
+    with open(log, "wb") as out:
+        driver = subprocess.Popen(
+            [str(CHROMEDRIVER), f"--port={port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    driver_url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if driver.poll() is not None:
+            raise AssertionError(
+                f"chromedriver exited with {driver.returncode}:\n{log.read_text(errors='replace')}"
+            )
+        try:
+            with urllib.request.urlopen(driver_url + "/status", timeout=2) as response:
+                return bool(json.loads(response.read())["value"]["ready"])
+        except OSError:
+            return False
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    session: Browser | None = None
+    try:
+        _wait_for(ready, "chromedriver to start", START_TIMEOUT)
+        session = Browser(driver_url, tmp_path / "chromium-profile", shots)
+        yield session
+    finally:
+        if session is not None:
+            session.quit()
+        driver.terminate()
+        try:
+            driver.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            driver.kill()
+            driver.wait(timeout=10)
+        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def _fill_sign_in(browser: Browser, username: str, password: str) -> None:
+    browser.type("#input-credentials-username", username)
+    browser.type("#input-credentials-password", password)
+    browser.click("form[action$='/api/auth/callback/credentials'] button[type=submit]")
+
+
+def test_demo_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
+    with running_demo([sys.executable, str(DEMO), "--port", "0"], tmp_path / "demo.log") as process:
+        base = process.url
+
+        # A protected page sends an anonymous visitor to the built-in sign-in page.
+        browser.get(base + "dashboard")
+        url = browser.wait_path("/api/auth/signin")
+        assert parse_qs(urlsplit(url).query)["callbackUrl"] == ["/dashboard"]
+        assert browser.text("h1") == "Sign in"
+        assert browser.active_element_id() == "input-credentials-username"  # focus starts on the form
+        assert browser.text("label[for=input-credentials-password]") == "Password"
+        browser.screenshot("sign-in-page")
+
+        # A wrong password: back on the sign-in page with a message.
+        _fill_sign_in(browser, BOB[0], "not-the-password")
+        _wait_for(lambda: "error=CredentialsSignin" in browser.url, "the sign-in error")
+        assert "Sign in failed" in browser.text("[role=alert]")
+        assert browser.attribute("#input-credentials-password", "aria-invalid") == "true"
+        browser.screenshot("sign-in-failed")
+
+        # The right one: back to the dashboard through callbackUrl (kept in its cookie).
+        _fill_sign_in(browser, *BOB)
+        browser.wait_path("/dashboard")
+        assert browser.text("#welcome") == "Welcome, Bob! Your role is user."
+        session = json.loads(browser.text("#session"))
+        assert session["user"] == {"name": "Bob", "email": "bob@example.com", "id": "2", "role": "user"}
+        cookies = {c["name"]: c for c in browser.cookies()}
+        assert cookies["next-auth.session-token"]["httpOnly"] is True
+        browser.screenshot("dashboard")
+
+        # Signed in, but not an admin: 403.
+        browser.get(base + "admin")
+        assert browser.text("h1") == "Access denied"
+        browser.screenshot("admin-forbidden")
+
+        # The JSON API sees the same session.
+        browser.get(base + "api/me")
+        assert "bob@example.com" in browser.source()
+        browser.screenshot("api-me")
+
+        # Sign out through the confirmation page.
+        browser.get(base)
+        browser.click("#signout-link")
+        browser.wait_path("/api/auth/signout")
+        assert browser.text("h1") == "Sign out"
+        browser.screenshot("sign-out-page")
+        browser.click("form[action$='/api/auth/signout'] button[type=submit]")
+        browser.wait_path("/")
+        assert browser.text("#status").startswith("You are not signed in")
+        assert not any(c["name"].startswith("next-auth.session-token") for c in browser.cookies())
+        browser.screenshot("signed-out")
+
+        # Protected again.
+        browser.get(base + "dashboard")
+        browser.wait_path("/api/auth/signin")
+        browser.screenshot("protected-again")
+
+        # An admin gets in.
+        _fill_sign_in(browser, *ALICE)
+        browser.wait_path("/dashboard")
+        browser.get(base + "admin")
+        assert browser.text("h1") == "Admin"
+        browser.screenshot("admin")
+
+    shots = sorted(p.name for p in (tmp_path / "screenshots").iterdir())
+    assert len(shots) == 9
+    for name in shots:
+        assert (tmp_path / "screenshots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
