@@ -1,0 +1,1 @@
+"""Benchmarks for flask_authguard: ``python bench/run.py`` (see ``bench/run.py``)."""

@@ -1,0 +1,274 @@
+"""Where the guard's time goes: cProfile of the hot paths and a timed breakdown of their parts.
+
+.. code-block:: console
+
+    $ python bench/hotpath.py                 # every path, 5000 requests each
+    $ python bench/hotpath.py with_auth_valid --top 25
+
+The breakdown times each step of the valid-cookie path on its own (best of 5 runs), next to
+a few candidate replacements written here for comparison only (``proto:`` rows): they are not
+the package's code and make no claim to cover its edge cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import binascii
+import cProfile
+import io
+import json
+import pstats
+import sys
+import time
+import typing as t
+import warnings
+
+if __package__ in (None, ""):
+    import pathlib
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from bench import apps  # noqa: E402
+
+PATHS: dict[str, t.Callable[[str], tuple[t.Any, dict[str, t.Any]]]] = {
+    "with_auth_valid": lambda cookie: (apps.with_auth_app(), apps.environ_for(cookie)),
+    "with_auth_no_cookie": lambda cookie: (apps.with_auth_app(), apps.environ_for(apps.NOISE_COOKIES)),
+    "authguard_valid": lambda cookie: (apps.guarded_flask(), apps.environ_for(cookie)),
+    "authguard_no_cookie": lambda cookie: (apps.guarded_flask(), apps.environ_for(apps.NOISE_COOKIES)),
+    "flask_bare": lambda cookie: (apps.bare_flask(), apps.environ_for(cookie)),
+    "get_server_session": lambda cookie: (apps.gss_flask(), apps.environ_for(cookie)),
+}
+
+
+def best_us(fn: t.Callable[[], object], n: int = 20000, repeat: int = 5) -> float:
+    """Best-of-``repeat`` µs per call of ``fn``."""
+    for _ in range(min(n, 200)):
+        fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter_ns() - start) / n / 1000)
+    return best
+
+
+def profile(name: str, cookie: str, n: int, top: int) -> str:
+    app, environ = PATHS[name](cookie)
+    call = apps.caller(app, environ)
+    for _ in range(300):
+        call()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        call()
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+# -- candidate replacements, for comparison only ---------------------------------------------------
+
+
+def proto_session_cookie(header: str, name: str) -> dict[str, str]:
+    """Only the session cookie and its chunks, by ``str.split``; werkzeug when a value is quoted."""
+    if name not in header:
+        return {}
+    if '"' in header:
+        from werkzeug.http import parse_cookie
+
+        cookies = parse_cookie(header)
+        return {k: cookies[k] for k in cookies if k == name or k.startswith(name + ".")}
+    found: dict[str, str] = {}
+    prefix = name + "."
+    for part in header.split(";"):
+        key, _, value = part.partition("=")
+        key = key.strip()
+        if key == name or key.startswith(prefix):
+            found.setdefault(key, value.strip())
+    return found
+
+
+_B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+_TO_STD = str.maketrans("-_", "+/")
+
+
+def proto_b64url_decode(text: str) -> bytes:
+    """Canonical unpadded base64url without the re-encode: strict decoding plus a check of the
+    unused low bits of the last character."""
+    rest = len(text) % 4
+    if rest == 1 or "+" in text or "/" in text or "=" in text:
+        raise ValueError("not base64url")
+    if rest and _B64_VALUE.get(text[-1], 1) & (0x0F if rest == 2 else 0x03):
+        raise ValueError("not canonical")
+    try:
+        return binascii.a2b_base64(text.translate(_TO_STD) + "=" * (-len(text) % 4), strict_mode=True)
+    except binascii.Error:
+        raise ValueError("not base64url") from None
+
+
+def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, float]]:
+    """(step, where, µs) for the steps of the valid-cookie path."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from flask import Flask, request
+    from werkzeug.http import parse_cookie
+    from werkzeug.wrappers import Request
+
+    from flask_authguard import jwt as codec
+    from flask_authguard import middleware
+    from flask_authguard import token as token_mod
+    from flask_authguard.cookies import session_values
+    from flask_authguard.options import resolve_options
+
+    config = resolve_options({"secret": apps.SECRET})
+    core = middleware.AuthCore(config)
+    environ = apps.environ_for(cookie_header)
+    name = apps.cookie_name()
+    cookies = parse_cookie(environ)
+    key = codec.derive_key(apps.SECRET)
+    header_b64, _, iv_b64, ct_b64, tag_b64 = token.split(".")
+    parts = codec._parse(token, 4)
+    aead = AESGCM(key)
+    sealed = parts.ciphertext + parts.tag
+    aad = header_b64.encode()
+    plaintext = aead.decrypt(parts.iv, sealed, aad)
+    text = plaintext.decode()
+    big = apps.make_token(size=12 * 1024)
+    big_header = apps.cookie_header(apps.session_cookies(big))
+    big_ct = big.split(".")[3]
+    flask_app = Flask("hotpath")
+    rows: list[tuple[str, str, float]] = []
+
+    def add(step: str, where: str, fn: t.Callable[[], object], count: int = n) -> None:
+        rows.append((step, where, best_us(fn, count)))
+
+    add("dict(environ) copy", "bench harness", lambda: dict(environ))
+    add(
+        "AuthCore.path + is_skipped",
+        "middleware.py AuthCore.path/is_skipped",
+        lambda: core.is_skipped(environ, core.path(environ)),
+    )
+    add(
+        "AuthCore.is_protected (matcher None)",
+        "middleware.py AuthCore.is_protected",
+        lambda: core.is_protected(environ),
+    )
+    add(
+        "Config.current_secrets + is_secure + session_cookie",
+        "options.py Config",
+        lambda: (config.current_secrets(), config.session_cookie(config.is_secure("http"))),
+    )
+    add(
+        f"werkzeug parse_cookie ({len(cookie_header)} B header)",
+        "token.py request_cookies",
+        lambda: parse_cookie(environ),
+    )
+    add(
+        "proto: split-based session-cookie extraction (same header)",
+        "token.py request_cookies",
+        lambda: proto_session_cookie(cookie_header, name),
+    )
+    add(
+        f"werkzeug parse_cookie ({len(big_header)} B header, 4 chunks)",
+        "token.py request_cookies",
+        lambda: parse_cookie(big_header),
+        n // 10,
+    )
+    add(
+        "proto: split-based extraction (12 KB header)",
+        "token.py request_cookies",
+        lambda: proto_session_cookie(big_header, name),
+        n // 10,
+    )
+    add("session_values (join chunks)", "cookies.py session_values", lambda: session_values(cookies, name))
+    add("jwt.decode() total", "jwt.py decode", lambda: codec.decode(token=token, secret=apps.SECRET))
+    add("  _parse (header JSON, 4× b64url_decode, checks)", "jwt.py _parse", lambda: codec._parse(token, 4))
+    add(
+        f"  b64url_decode of the ciphertext ({len(ct_b64)} chars)",
+        "jwt.py b64url_decode",
+        lambda: codec.b64url_decode(ct_b64),
+    )
+    add(
+        "  proto: strict a2b_base64 + last-char bit check (same)",
+        "jwt.py b64url_decode",
+        lambda: proto_b64url_decode(ct_b64),
+    )
+    add(
+        f"  b64url_decode of a 12 KB ciphertext ({len(big_ct)} chars)",
+        "jwt.py b64url_decode",
+        lambda: codec.b64url_decode(big_ct),
+        n // 10,
+    )
+    add("  proto: same, 12 KB", "jwt.py b64url_decode", lambda: proto_b64url_decode(big_ct), n // 10)
+    add("  AESGCM(key) construction", "jwt.py _decrypt", lambda: AESGCM(key))
+    add("  AESGCM.decrypt", "jwt.py _decrypt", lambda: aead.decrypt(parts.iv, sealed, aad))
+    add(
+        "  json.loads(parse_constant=...) + _check_claims",
+        "jwt.py decode",
+        lambda: codec._check_claims(json.loads(text, parse_constant=codec._reject_constant)),
+    )
+    add(
+        "token_for (cookie parse + decode), cookies not cached",
+        "token.py token_for",
+        lambda: token_mod.token_for(dict(environ), config),
+    )
+    add(
+        "get_token(environ, secret=...) (resolves options per call)",
+        "token.py get_token/_config_for",
+        lambda: token_mod.get_token(dict(environ), secret=apps.SECRET),
+    )
+    add(
+        "  resolve_options alone",
+        "options.py resolve_options",
+        lambda: resolve_options(
+            {"version": 4, "secret": apps.SECRET, "use_secure_cookies": None, "jwt": {"decode": None}},
+            warn_missing_secret=False,
+        ),
+    )
+    add("werkzeug Request(environ)", "middleware.py authorize/run_inner, ext.py", lambda: Request(environ))
+    add(
+        "is_api_request (Accept parse, 307 path)",
+        "middleware.py is_api_request",
+        lambda: middleware.is_api_request(environ),
+    )
+    with flask_app.test_request_context("/dashboard"):
+        add("flask `request` proxy attribute access (×1)", "ext.py (15 per request)", lambda: request.environ)
+        add(
+            "state_of() (current_app proxy + extensions)",
+            "ext.py state_of (3 per request)",
+            lambda: flask_app.extensions.get("x"),
+        )
+    return rows
+
+
+def main(argv: t.Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/hotpath.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="*", help=f"paths to profile, of {', '.join(PATHS)} (default: all)")
+    parser.add_argument("-n", type=int, default=5000, help="requests per profile")
+    parser.add_argument("--top", type=int, default=15, help="functions shown per profile")
+    parser.add_argument("--no-profile", action="store_true", help="only the breakdown")
+    args = parser.parse_args(argv)
+    unknown = [p for p in args.paths if p not in PATHS]
+    if unknown:
+        parser.error(f"unknown path {unknown[0]!r}: choose from {', '.join(PATHS)}")
+    token = apps.make_token()
+    cookie = apps.cookie_header(apps.session_cookies(token))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not args.no_profile:
+            for name in args.paths or list(PATHS):
+                app, environ = PATHS[name](cookie)
+                us = best_us(apps.caller(app, environ), 3000)
+                print(f"## {name}: {us:.1f} µs/request (best of 5), cProfile by own time\n")
+                print(profile(name, cookie, args.n, args.top))
+        print("## Breakdown of the valid-cookie path (best of 5, µs per call)\n")
+        print("| step | where | µs |\n| --- | --- | ---: |")
+        for step, where, us in components(cookie, token, 20000):
+            print(f"| {step} | {where} | {us:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""bench/: every row runs and is printed. Structure only: no timing is ever asserted here."""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+import sys
+import types
+import typing as t
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+#: Rows that need only flask_authguard and its dependencies: they must produce a figure.
+CORE_ROWS = [
+    "flask_bare",
+    "authguard_valid",
+    "authguard_no_cookie",
+    "wsgi_bare",
+    "with_auth_valid",
+    "with_auth_no_cookie",
+    "get_server_session",
+    "floor",
+    "codec_decode",
+    "get_token",
+    "cookie_1k",
+    "cookie_5k",
+    "cookie_12k",
+    "matcher_1",
+    "matcher_10",
+    "matcher_100",
+    "token_v4",
+    "token_v5",
+    "secrets_1",
+    "secrets_3",
+]
+#: Rows of the bench extra's peers: a figure, or "not installed".
+PEER_ROWS = ["jwt_extended", "flask_login", "fastapi_nextauth_jwt"]
+
+
+@pytest.fixture(scope="module")
+def bench() -> types.ModuleType:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("bench.run")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(bench: types.ModuleType) -> tuple[t.Any, list[t.Any]]:
+    settings = bench.Settings.tiny()
+    return settings, bench.run_benchmarks(settings)
+
+
+def test_every_row_is_reported_in_order(bench: types.ModuleType, tiny_run: tuple[t.Any, list[t.Any]]) -> None:
+    _, rows = tiny_run
+    assert [row.key for row in rows] == bench.ROW_KEYS
+    assert set(CORE_ROWS + PEER_ROWS) <= set(bench.ROW_KEYS)
+    assert len(set(bench.ROW_KEYS)) == len(bench.ROW_KEYS)
+
+
+def test_core_rows_produce_figures(tiny_run: tuple[t.Any, list[t.Any]]) -> None:
+    _, rows = tiny_run
+    by_key = {row.key: row for row in rows}
+    for key in CORE_ROWS:
+        row = by_key[key]
+        assert row.missing == "", f"{key}: {row.missing}"
+        assert row.us is not None and row.us > 0
+        assert len(row.samples) == 3
+
+
+def test_peer_rows_run_or_say_not_installed(tiny_run: tuple[t.Any, list[t.Any]]) -> None:
+    _, rows = tiny_run
+    for row in (r for r in rows if r.key in PEER_ROWS):
+        assert row.us is not None or row.missing.startswith("not installed: "), f"{row.key}: {row.missing}"
+
+
+def test_tiny_mode_starts_no_server_and_no_node(tiny_run: tuple[t.Any, list[t.Any]]) -> None:
+    _, rows = tiny_run
+    for row in rows:
+        if row.key.startswith(("server_", "node_")) or row.key == "gss_http":
+            assert row.us is None and row.rps is None
+            assert row.missing.startswith("skipped: ")
+
+
+def test_table_names_every_row(bench: types.ModuleType, tiny_run: tuple[t.Any, list[t.Any]]) -> None:
+    settings, rows = tiny_run
+    text = bench.render(rows, settings)
+    assert text.startswith("# flask_authguard benchmarks\n")
+    for row in rows:
+        line = next((ln for ln in text.splitlines() if ln.startswith(f"| {row.key} | ")), None)
+        assert line is not None, row.key
+        assert row.label in line
+    for group in (bench.REQUEST, bench.SCALING, bench.HTTP, bench.NODE, bench.SERVER):
+        assert f"## {group}\n" in text
+    assert text.count("| target |") == 4  # every table but the node one has a target column
+    assert "\nTargets: " in text
+
+
+def test_target_verdicts_follow_the_figures(bench: types.ModuleType) -> None:
+    """The met/missed logic, on made-up figures."""
+    rows = {key: bench.Row(key, "g", key) for key in bench.ROW_KEYS}
+    for case in bench.CASES:
+        rows[case.key].baseline = case.baseline
+    for key, _, base in bench.SERVER_ROWS:
+        rows[key].baseline = base
+    figures = {
+        "flask_bare": 60.0,
+        "authguard_valid": 90.0,
+        "wsgi_bare": 1.0,
+        "with_auth_valid": 11.0,
+        "matcher_1": 20.0,
+        "matcher_100": 21.0,
+        "cookie_1k": 20.0,
+        "cookie_5k": 40.0,
+        "cookie_12k": 200.0,
+    }
+    for key, us in figures.items():
+        rows[key].us = us
+    rows["server_bare"].rps, rows["server_bare"].errors = 1000.0, 0
+    rows["server_guarded"].rps, rows["server_guarded"].errors = 950.0, 0
+    bench._targets(rows)
+    assert rows["with_auth_valid"].target.startswith("met: +10.0 µs")
+    assert rows["authguard_valid"].target.startswith("missed: +30.0 µs")
+    assert rows["matcher_100"].target.startswith("met: flat")
+    assert rows["cookie_12k"].target.startswith("missed: at most linear")
+    assert rows["server_guarded"].target.startswith("met: 0.95× bare")
+    rows["server_guarded"].errors = 1
+    bench._targets(rows)
+    assert rows["server_guarded"].target.startswith("missed: ")
+
+
+def test_command_writes_the_table(
+    bench: types.ModuleType, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results.md"
+    argv = ["--no-server", "--no-node", "--rounds", "1", "--iterations", "3", "-o", str(out)]
+    assert bench.main(argv) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text == capsys.readouterr().out.rstrip("\n") + "\n"
+    assert all(f"| {key} | " in text for key in bench.ROW_KEYS)
+
+
+def test_the_server_app_has_the_demo_shape() -> None:
+    """What gunicorn serves: /health public, /dashboard guarded (no server is started here)."""
+    apps = importlib.import_module("bench.apps")
+    app = apps.server_app("guarded")
+    client = app.test_client()
+    assert client.get("/health").status_code == 200
+    assert client.get(apps.PROTECTED).status_code == 307
+    cookie = apps.session_cookies(apps.make_token())
+    name, _, value = cookie.partition("=")
+    client.set_cookie(name, value, domain="localhost")
+    got = client.get(apps.PROTECTED)
+    assert got.status_code == 200 and got.data == b"hello " + apps.CLAIMS["name"].encode()
+    with pytest.raises(ValueError):
+        apps.server_app("other")
