@@ -17,24 +17,41 @@
     def health():
         return "ok"
 
-The token is decoded once per request at the WSGI layer (where the path is also normalised)
-and handed to Flask as ``g.auth_token``. Site-wide (``matcher``), blueprint
-(:meth:`AuthGuard.protect`) and view (:func:`auth_required`) protection share one rule set.
+Every request gets ``g.auth_token`` (the decoded token or ``None``), decoded once per request.
+Site-wide (``matcher``), blueprint (:meth:`AuthGuard.protect`) and view (:func:`auth_required`)
+protection share one rule set, ``with_auth``'s: ``OPTIONS`` and the skip list (the auth
+endpoints, the sign-in and error pages, ``/_next``, ``/favicon.ico``) pass, and so do static
+files; ``authorized(request=..., token=...)`` decides; an anonymous request is redirected (307)
+to the sign-in page (401 JSON for API requests), a signed-in one that is refused gets 403.
+
+``get_server_session()`` works anywhere in a request (views, blueprints, templates, error
+handlers): the refreshed session cookie reaches the response through ``after_this_request``,
+and repeated calls decode and encode once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import typing as t
 
-from flask import Blueprint, Flask, after_this_request, current_app, g, has_request_context, request
+from flask import (
+    Blueprint,
+    Flask,
+    after_this_request,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    request,
+)
 from werkzeug.wrappers import Request, Response
 
-from .errors import ConfigurationError
+from .errors import BackendUnavailableError, ConfigurationError
 from .middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
 from .options import AuthOptions, Config, coerce_options
-from .session import SessionResult, apply_cookies, config_of, read_session
+from .session import Session, SessionResult, apply_cookies, read_session, request_config
 from .token import Claims
 
 if t.TYPE_CHECKING:
@@ -45,8 +62,10 @@ Authorized = t.Callable[..., t.Any]
 
 _EXEMPT_ATTR = "_authguard_exempt"
 _SESSION_HOOK_KEY = "authguard.session_hook"
+_PENDING_KEY = "authguard.pending_cookies"
 
-#: ``AUTHGUARD_*`` config keys and the option each one sets (``None`` leaves the option alone).
+#: ``AUTHGUARD_*`` config keys and the option each one sets; a key left at ``None`` leaves the
+#: option as given to :class:`AuthGuard`.
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "AUTHGUARD_SECRET": ("secret",),
     "AUTHGUARD_URL": ("url",),
@@ -65,6 +84,39 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _is_text(value: t.Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_seconds(value: t.Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_secret(value: t.Any) -> bool:
+    if _is_text(value):
+        return True
+    return isinstance(value, (list, tuple)) and bool(value) and all(_is_text(s) for s in value)
+
+
+#: What each config key accepts: a check and the words for the error message.
+_CONFIG_CHECKS: dict[str, tuple[t.Callable[[t.Any], bool], str]] = {
+    "AUTHGUARD_SECRET": (_is_secret, "a non-empty string or a list of them (newest first)"),
+    "AUTHGUARD_URL": (_is_text, "the app's URL, e.g. 'https://example.com'"),
+    "AUTHGUARD_VERSION": (lambda v: v in (4, 5) and not isinstance(v, bool), "4 (next-auth) or 5 (Auth.js)"),
+    "AUTHGUARD_BASE_PATH": (lambda v: _is_text(v) and v.startswith("/"), "a path starting with '/'"),
+    "AUTHGUARD_SIGN_IN_PAGE": (_is_text, "a non-empty path or URL"),
+    "AUTHGUARD_SIGN_OUT_PAGE": (_is_text, "a non-empty path or URL"),
+    "AUTHGUARD_ERROR_PAGE": (_is_text, "a non-empty path or URL"),
+    "AUTHGUARD_SESSION_STRATEGY": (lambda v: v in ("jwt", "database"), "'jwt' or 'database'"),
+    "AUTHGUARD_SESSION_MAX_AGE": (_is_seconds, "a whole number of seconds >= 0"),
+    "AUTHGUARD_SESSION_UPDATE_AGE": (_is_seconds, "a whole number of seconds >= 0"),
+    "AUTHGUARD_JWT_MAX_AGE": (_is_seconds, "a whole number of seconds >= 0"),
+    "AUTHGUARD_USE_SECURE_COOKIES": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHGUARD_API_MODE": (lambda v: v in ("auto", "redirect", "json"), "'auto', 'redirect' or 'json'"),
+    "AUTHGUARD_ENDPOINTS": (lambda v: isinstance(v, bool), "True or False"),
+}
+
+
 @dataclasses.dataclass
 class GuardState:
     """Per-app state, kept in ``app.extensions["authguard"]``."""
@@ -78,12 +130,22 @@ class GuardState:
         return self.core.config
 
 
-def _merged_options(options: OptionsArg, app_config: t.Mapping[str, t.Any]) -> AuthOptions:
+def merged_options(options: OptionsArg, app_config: t.Mapping[str, t.Any]) -> AuthOptions:
+    """``options`` with the ``AUTHGUARD_*`` keys of ``app_config`` applied.
+
+    :raises ConfigurationError: a key holds a value of the wrong type; the message names the key.
+    """
     opts = coerce_options(options)
     for key, target in CONFIG_KEYS.items():
         value = app_config.get(key)
         if value is None:
             continue
+        check, expected = _CONFIG_CHECKS[key]
+        if not check(value):
+            shown = type(value).__name__ if key == "AUTHGUARD_SECRET" else repr(value)  # never a secret
+            raise ConfigurationError(f"app.config[{key!r}] must be {expected}, not {shown}")
+        if isinstance(value, list):
+            value = tuple(value)
         if len(target) == 1:
             opts = dataclasses.replace(opts, **{target[0]: value})
         else:
@@ -92,8 +154,9 @@ def _merged_options(options: OptionsArg, app_config: t.Mapping[str, t.Any]) -> A
     return opts
 
 
-class _TokenLayer:
-    """WSGI layer in front of Flask: normalises the path and decodes the token once."""
+class _PathLayer:
+    """WSGI layer in front of Flask: normalises the path before Flask routes it, so the app
+    serves exactly the path that was checked (``/public/../admin`` is ``/admin``)."""
 
     def __init__(self, wsgi_app: WSGIApplication, core: AuthCore) -> None:
         self.wsgi_app = wsgi_app
@@ -101,20 +164,27 @@ class _TokenLayer:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         self.core.path(environ)
-        self.core.token(environ)
         return self.wsgi_app(environ, start_response)
 
 
 class AuthGuard:
     """Protect a Flask app with NextAuth.js sessions.
 
+    One guard may serve several apps (app factories): every :meth:`init_app` resolves the
+    options for its app and keeps the result in ``app.extensions["authguard"]``; nothing is
+    stored on the guard per app.
+
     :param app: the app, or ``None`` to call :meth:`init_app` later (app factories).
-    :param options: :class:`~flask_authguard.AuthOptions` or a dict; ``AUTHGUARD_*`` config
-        keys of each app override them.
+    :param options: :class:`~flask_authguard.AuthOptions` or a dict; the ``AUTHGUARD_*`` config
+        keys of each app (see :data:`CONFIG_KEYS`) override them.
     :param matcher: Next.js ``config.matcher`` patterns protected site-wide: ``None`` protects
-        every path, ``[]`` none (then protect blueprints and views one by one).
-    :param middleware: ``middleware(request)`` run for authorized protected requests, as in
-        :func:`~flask_authguard.with_auth`.
+        every path, ``[]`` none (then protect blueprints and views one by one), a list those
+        paths. Static files are always public.
+    :param middleware: ``middleware(request)`` run once for each authorized protected request
+        (site-wide, blueprint or view), as in :func:`~flask_authguard.with_auth`: return
+        ``None`` to go on, or a response to answer with.
+    :raises ConfigurationError: ``options`` is not an :class:`~flask_authguard.AuthOptions` or a
+        dict of its keys.
     """
 
     def __init__(
@@ -125,8 +195,11 @@ class AuthGuard:
         matcher: t.Any = None,
         middleware: InnerMiddleware | None = None,
     ) -> None:
+        #: The options as given; each app's config keys are applied on top in :meth:`init_app`.
         self.options = coerce_options(options)
+        #: The site-wide matcher patterns.
         self.matcher = matcher
+        #: The inner middleware.
         self.middleware = middleware
         if app is not None:
             self.init_app(app)
@@ -134,37 +207,49 @@ class AuthGuard:
     def init_app(self, app: Flask) -> None:
         """Install the guard on ``app``: options resolved now, errors raised now.
 
-        :raises ConfigurationError: a bad option, config key or matcher pattern.
+        :raises ConfigurationError: a bad option, config key or matcher pattern, or the app
+            already has an ``AuthGuard``.
         """
+        if "authguard" in app.extensions:
+            raise ConfigurationError(f"AuthGuard is already initialised on app {app.name!r}")
         for key in CONFIG_KEYS:
             app.config.setdefault(key, None)
-        options = _merged_options(self.options, app.config)
+        options = merged_options(self.options, app.config)
         public = [app.static_url_path] if app.static_folder and app.static_url_path else []
         core = AuthCore(options, matcher=self.matcher, middleware=self.middleware, public_prefixes=public)
         state = GuardState(self, core)
         app.extensions["authguard"] = state
-        app.wsgi_app = _TokenLayer(app.wsgi_app, core)  # type: ignore[method-assign]
-        app.before_request(_before_request)
+        app.wsgi_app = _PathLayer(app.wsgi_app, core)  # type: ignore[method-assign]
+        # First of the app's hooks: g.auth_token is there for the user's own before_request.
+        app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
         app.context_processor(_template_context)
+        app.register_error_handler(BackendUnavailableError, _backend_unavailable)
         if options.endpoints:
             from .handler import make_blueprint
 
             app.register_blueprint(make_blueprint(state), url_prefix=core.config.base_path)
 
     def exempt(self, view: F) -> F:
-        """Leave one view public under site-wide protection (health checks, webhooks)."""
+        """Leave one view public under site-wide or blueprint protection (health checks,
+        webhooks). :func:`auth_required` on the same view still applies."""
         setattr(view, _EXEMPT_ATTR, True)
         return view
 
     def protect(self, blueprint: Blueprint, authorized: Authorized | None = None) -> Blueprint:
-        """Protect every view of ``blueprint``.
+        """Protect every view of ``blueprint`` (call it before the blueprint is registered).
+
+        The blueprint's static files, ``OPTIONS`` requests, the skip list and views marked
+        :meth:`exempt` stay public.
 
         :param authorized: ``authorized(request=..., token=...)`` for this blueprint; default
-            ``callbacks.authorized``, else "a token is present".
+            ``callbacks.authorized``, else "a token is present". Only a truthy result passes.
+        :returns: the blueprint.
         """
 
         def check() -> t.Any:
-            return _check(authorized, run_inner=True)
+            if _is_public_view():
+                return None
+            return _check(authorized)
 
         blueprint.before_request(check)
         return blueprint
@@ -182,26 +267,53 @@ def state_of(app: Flask | None = None) -> GuardState:
         raise ConfigurationError("AuthGuard is not initialised on this app: call AuthGuard(app)") from None
 
 
-def _check(authorized: Authorized | None, *, run_inner: bool) -> WSGIApplication | None:
+def _is_public_view() -> bool:
+    """``OPTIONS``, a static file, an exempt view, or a path of the skip list."""
+    if request.method == "OPTIONS":
+        return True
+    endpoint = request.endpoint
+    if endpoint is not None:
+        if endpoint == "static" or endpoint.endswith(".static"):
+            return True
+        view = current_app.view_functions.get(endpoint)
+        if view is not None and getattr(view, _EXEMPT_ATTR, False):
+            return True
     core = state_of().core
     environ = request.environ
-    refusal = core.authorize(environ, authorized, request=request)
-    if refusal is None and run_inner:
+    return core.is_skipped(environ, core.path(environ))
+
+
+def _check(authorized: Authorized | None) -> WSGIApplication | None:
+    """The refusal for the current request, or ``None`` after running the inner middleware."""
+    core = state_of().core
+    environ = request.environ
+    refusal = core.authorize(environ, authorized, request=request._get_current_object())  # type: ignore[attr-defined]
+    if refusal is None:
         refusal = core.run_inner(environ)
     return refusal
 
 
 def _before_request() -> t.Any:
-    state = state_of()
+    core = state_of().core
     environ = request.environ
-    g.auth_token = environ.get(TOKEN_ENVIRON_KEY)
-    core = state.core
-    if not core.is_protected(environ):
+    # Decoded here, after any WSGI middleware (ProxyFix) has set the scheme, and only once.
+    try:
+        g.auth_token = core.token(environ)
+    except BackendUnavailableError:
+        # The session store failed: public pages go on without a token; a protected one
+        # answers 503 from the check below (the failure is remembered, not retried).
+        g.auth_token = None
+    if not core.is_protected(environ) or _is_public_view():
         return None
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    if view is not None and getattr(view, _EXEMPT_ATTR, False):
-        return None
-    return _check(None, run_inner=True)
+    return _check(None)
+
+
+def _backend_unavailable(exc: BackendUnavailableError) -> Response:
+    """503 (``Retry-After``) when the session store fails during a view: nobody is signed out."""
+    core = state_of().core
+    logger = logging.getLogger("flask_authguard")
+    logger.error("session store unavailable, answering 503 for %s: %s", request.path, exc)
+    return core.unavailable(request.environ)
 
 
 def _template_context() -> dict[str, t.Any]:
@@ -220,16 +332,19 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
     """Protect one view: ``@auth_required`` or ``@auth_required(authorized=fn)``.
 
     Refusals are the guard's: sign-in redirect (401 JSON for APIs) when anonymous, 403 when
-    signed in but refused. ``async def`` views work.
+    signed in but refused. ``OPTIONS`` and the skip list pass; the guard's inner middleware
+    runs for an authorized request. ``async def`` views work (``flask[async]``).
     """
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
             if request.method != "OPTIONS":
-                refusal = _check(authorized, run_inner=False)
-                if refusal is not None:
-                    return refusal
+                core = state_of().core
+                if not core.is_skipped(request.environ, core.path(request.environ)):
+                    refusal = _check(authorized)
+                    if refusal is not None:
+                        return refusal
             return current_app.ensure_sync(fn)(*args, **kwargs)
 
         return t.cast(F, wrapper)
@@ -237,45 +352,85 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
     return decorate(view) if view is not None else decorate
 
 
+def _apply_pending(response: Response) -> Response:
+    pending: dict[int, tuple[SessionResult, Config, bool]] = request.environ.get(_PENDING_KEY, {})
+    for result, config, secure in pending.values():
+        apply_cookies(response.headers, result, config, secure)
+    response.vary.add("Cookie")
+    return response
+
+
 def _flask_session(options: OptionsArg | Config) -> SessionResult:
-    config = state_of().config if options is None else config_of(options)
     environ = request.environ
+    config = state_of().config if options is None else request_config(environ, options)
     result = read_session(environ, config)
-    if result.set_cookies and not environ.get(_SESSION_HOOK_KEY):
-        environ[_SESSION_HOOK_KEY] = True
+    if result.set_cookies:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
-
-        @after_this_request
-        def _set_cookies(response: Response) -> Response:
-            apply_cookies(response.headers, result, config, secure)
-            response.vary.add("Cookie")
-            return response
-
+        environ.setdefault(_PENDING_KEY, {})[id(config)] = (result, config, secure)
+    if not environ.get(_SESSION_HOOK_KEY):
+        environ[_SESSION_HOOK_KEY] = True
+        after_this_request(_apply_pending)
     return result
 
 
-def get_server_session(*args: t.Any) -> dict[str, t.Any] | None:
+@t.overload
+def get_server_session() -> Session | None: ...
+
+
+@t.overload
+def get_server_session(options: OptionsArg | Config, /) -> Session | None: ...
+
+
+@t.overload
+def get_server_session(
+    request: Request, response: Response | None, options: OptionsArg | Config = None, /
+) -> Session | None: ...
+
+
+def get_server_session(*args: t.Any) -> Session | None:
     """The session, next-auth's ``getServerSession``, in three forms:
 
     - ``get_server_session()`` in a Flask request: the guard's options;
     - ``get_server_session(options)`` in a Flask request;
-    - ``get_server_session(request, response, options)`` with werkzeug objects, anywhere.
+    - ``get_server_session(request, response, options)`` with werkzeug objects, anywhere
+      (``response`` may be ``None`` to write no cookie; ``options`` default to the guard's
+      inside a Flask app with one, else to the environment).
 
     The cookie is refreshed with a new expiry (a rolling session); in Flask the Set-Cookie
-    reaches the response from anywhere in the request. Repeated calls decode once.
+    reaches the response from anywhere in the request (views, blueprints, templates, error
+    handlers, but not ``after_request`` functions: use the werkzeug form there). Repeated calls
+    in one request decode and encode once. An invalid or expired cookie gives ``None`` and is
+    cleared. A response that itself writes the session cookie (sign-out) gets no refresh.
 
     :returns: the session ``dict`` or ``None``.
-    :raises ConfigurationError: no secret is configured.
+    :raises ConfigurationError: no secret is configured, or bad options.
+    :raises TypeError: arguments that fit none of the forms.
+    :raises RuntimeError: the short forms outside a Flask request.
     """
+    if len(args) > 3:
+        raise TypeError(f"get_server_session takes at most 3 arguments ({len(args)} given)")
     if len(args) >= 2:
         req, resp = args[0], args[1]
         options = args[2] if len(args) > 2 else None
         if not isinstance(req, Request):
             raise TypeError("get_server_session(request, response, options) needs a werkzeug Request")
-        config = config_of(options)
-        result = read_session(req.environ, config)
+        if resp is not None and not hasattr(getattr(resp, "headers", None), "getlist"):
+            raise TypeError(
+                "get_server_session(request, response, options): response must be a werkzeug Response"
+            )
+        environ = req.environ
+        if options is None and has_app_context() and "authguard" in current_app.extensions:
+            config = state_of().config
+        else:
+            config = request_config(environ, options)
+        result = read_session(environ, config)
         if resp is not None:
-            apply_cookies(resp.headers, result, config, config.is_secure(req.scheme))
+            apply_cookies(
+                resp.headers, result, config, config.is_secure(environ.get("wsgi.url_scheme", "http"))
+            )
+            vary = getattr(resp, "vary", None)
+            if vary is not None:
+                vary.add("Cookie")  # the response depends on the session cookie
         return result.session
     if len(args) == 1 and isinstance(args[0], Request):
         raise TypeError("get_server_session(request, response, options): pass the response too (or None)")

@@ -11,9 +11,24 @@
         response.set_data("hello " + (session["user"]["name"] if session else "stranger"))
         return response(environ, start_response)
 
-JWT strategy: decode the cookie, ``callbacks.jwt``, ``callbacks.session``, re-encode with a fresh
-expiry and set the (chunked) cookie again, a rolling session. An invalid or expired token
-clears the session cookies. The result is computed once per request and kept in the environ.
+JWT strategy (next-auth's session route, spec section 5.1): decode the cookie,
+``callbacks.jwt(token=..., ...)``, ``callbacks.session(session=..., token=...)``, re-encode with a
+fresh expiry (``session.max_age``) and set the (chunked) cookie again, a rolling session. An
+invalid or expired token clears the session cookies. The result is computed once per request
+and options, and kept in the environ.
+
+Where this deliberately differs from next-auth:
+
+- no CSRF or callback-url cookie is ever set by a session read (next-auth's ``init()`` does);
+- a ``jwt`` callback returning ``None`` signs the user out (Auth.js v5's rule): no session and
+  the cookies are cleared (next-auth v4 returns the session and clears the cookie);
+- a session callback returning anything but a non-empty ``dict`` gives no session (the
+  refreshed cookie is still set, as next-auth does for ``{}``);
+- a failure to re-encode keeps the cookie the user has instead of clearing it;
+- without a secret a read always raises :exc:`~flask_authguard.ConfigurationError` (next-auth
+  derives a throw-away secret outside production);
+- a response that already writes the session cookie (a sign-out deleting it, a sign-in setting
+  a new one) is never given the refresh on top: the response's own word wins.
 """
 
 from __future__ import annotations
@@ -35,10 +50,13 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_authguard")
 
-Session = t.Dict[str, t.Any]
+Session = dict[str, t.Any]
+OptionsLike = AuthOptions | t.Mapping[str, t.Any] | Config | None
+
 _RESULT_KEY = "authguard.session"
 _TOKEN_KEY = "authguard.token"
 _TOKEN_CONFIG_KEY = "authguard.token_config"
+_CONFIGS_KEY = "authguard.configs"
 _NOT_UPDATE = object()
 _NO_SECRET = (
     "There is a problem with the server configuration: no secret. "
@@ -64,8 +82,12 @@ def iso_ms(timestamp: float) -> str:
 
 
 def default_session(claims: t.Mapping[str, t.Any], expires: str) -> Session:
-    """next-auth's default session: ``user`` from the token's profile claims, and ``expires``."""
-    user = {key: claims[claim] for key, claim in (("name", "name"), ("email", "email"), ("image", "picture")) if claim in claims}
+    """next-auth's default session: ``user`` from the token's profile claims, and ``expires``.
+
+    A claim the token lacks is left out (JavaScript's ``undefined``); a ``null`` one stays.
+    """
+    pairs = (("name", "name"), ("email", "email"), ("image", "picture"))
+    user = {key: claims[claim] for key, claim in pairs if claim in claims}
     return {"user": user, "expires": expires}
 
 
@@ -84,23 +106,41 @@ def encode_token(config: Config, token: Claims, max_age: int, salt: str) -> str:
     """Encode with ``jwt.encode`` when given, else the JWE of the configured version."""
     secrets = config.current_secrets()
     if config.jwt.encode is not None:
-        return t.cast(str, call_sync(config.jwt.encode, token=token, secret=secrets[0], max_age=max_age, salt=salt))
+        encoded = call_sync(config.jwt.encode, token=token, secret=secrets[0], max_age=max_age, salt=salt)
+        if not isinstance(encoded, str) or not encoded:
+            raise TypeError(f"jwt.encode must return a non-empty str, not {type(encoded).__name__}")
+        return encoded
     return jwe_encode(token=token, secret=secrets, max_age=max_age, salt=salt, version=config.version)
 
 
 def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims | None:
-    """``callbacks.jwt`` with every documented keyword (``None`` for the absent ones)."""
+    """``callbacks.jwt`` with every documented keyword (``None`` for the absent ones).
+
+    :raises TypeError: the callback returned something other than a mapping or ``None``.
+    """
     if config.callbacks.jwt is None:
         return token
-    args: dict[str, t.Any] = {"user": None, "account": None, "profile": None, "trigger": None, "session": None}
+    args: dict[str, t.Any] = {
+        "user": None,
+        "account": None,
+        "profile": None,
+        "trigger": None,
+        "session": None,
+    }
     args.update(kwargs)
-    return t.cast("Claims | None", call_sync(config.callbacks.jwt, token=token, **args))
+    result = call_sync(config.callbacks.jwt, token=token, **args)
+    if result is None:
+        return None
+    if not isinstance(result, t.Mapping):
+        raise TypeError(f"callbacks.jwt must return the token (a dict) or None, not {type(result).__name__}")
+    return result if isinstance(result, dict) else dict(result)
 
 
 def _jwt_session(environ: WSGIEnvironment, config: Config, update: t.Any = _NOT_UPDATE) -> SessionResult:
     secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
     spec = config.session_cookie(secure)
     cookies = request_cookies(environ)
+    # getServerSession reads the cookie only, never a Bearer header.
     candidates = session_values(cookies, spec.name)
     if not candidates:
         return SessionResult(None, [], None)
@@ -109,7 +149,11 @@ def _jwt_session(environ: WSGIEnvironment, config: Config, update: t.Any = _NOT_
         decoded = environ.get(_TOKEN_KEY)  # the guard decoded this very cookie already
     else:
         decoded = decode_candidates(
-            candidates, secrets=config.current_secrets(), salt=salt, version=config.version, decode=config.jwt.decode
+            candidates,
+            secrets=config.current_secrets(),
+            salt=salt,
+            version=config.version,
+            decode=config.jwt.decode,
         )
     if decoded is None:
         logger.debug("session cookie invalid or expired: clearing it")
@@ -122,15 +166,21 @@ def _jwt_session(environ: WSGIEnvironment, config: Config, update: t.Any = _NOT_
         else:
             token = call_jwt_callback(config, dict(decoded), trigger="update", session=update)
         if token is None:  # Auth.js v5's rule: a jwt callback returning None signs out
+            logger.debug("callbacks.jwt returned None: signing out")
             return SessionResult(None, clean(spec, existing=cookies), None)
+        # v4 builds the default session from the token as decoded; v5 from the callback's result.
         profile = decoded if config.version == 4 else token
-        session = default_session(profile, iso_ms(expires_at))
+        session: t.Any = default_session(profile, iso_ms(expires_at))
         if config.callbacks.session is not None:
             extra = {} if update is _NOT_UPDATE else {"trigger": "update", "new_session": update}
             session = call_sync(config.callbacks.session, session=session, token=token, user=None, **extra)
     except Exception:
         logger.exception("a session callback raised: no session for this request")
         return SessionResult(None, clean(spec, existing=cookies), None)
+    if not isinstance(session, dict) or not session:
+        if session is not None and not isinstance(session, dict):
+            logger.debug("callbacks.session returned a %s: no session", type(session).__name__)
+        session = None
     try:
         new_token = encode_token(config, token, config.session_max_age, salt)
     except Exception:
@@ -138,16 +188,19 @@ def _jwt_session(environ: WSGIEnvironment, config: Config, update: t.Any = _NOT_
         logger.exception("re-encoding the session token failed; the cookie is left as it was")
         set_cookies: list[str] = []
     else:
-        set_cookies = chunk(spec, new_token, existing=cookies, chunk_size=config.chunk_size, expires=expires_at)
+        set_cookies = chunk(
+            spec, new_token, existing=cookies, chunk_size=config.chunk_size, expires=expires_at
+        )
     fire_event(config, "session", session=session, token=token)
-    return SessionResult(session or None, set_cookies, token)
+    return SessionResult(session, set_cookies, token)
 
 
 _CONFIG_CACHE_KEY = "_authguard_config"
 
 
-def config_of(options: AuthOptions | t.Mapping[str, t.Any] | Config | None) -> Config:
-    """Resolve options once: an :class:`AuthOptions` keeps its resolution; a dict resolves each call."""
+def config_of(options: OptionsLike) -> Config:
+    """Resolve options once: an :class:`AuthOptions` keeps its resolution; a dict resolves each call
+    (see :func:`request_config` to resolve it once per request)."""
     if isinstance(options, Config):
         return options
     if isinstance(options, AuthOptions):
@@ -157,6 +210,19 @@ def config_of(options: AuthOptions | t.Mapping[str, t.Any] | Config | None) -> C
             options.__dict__[_CONFIG_CACHE_KEY] = cached
         return t.cast(Config, cached)
     return resolve_options(options)
+
+
+def request_config(environ: WSGIEnvironment, options: OptionsLike) -> Config:
+    """:func:`config_of`, and the same :class:`Config` for the same options object all through
+    one request, so that repeated reads with a plain ``dict`` decode and encode once."""
+    if options is None or isinstance(options, (Config, AuthOptions)):
+        return config_of(options)
+    configs: dict[int, tuple[t.Any, Config]] = environ.setdefault(_CONFIGS_KEY, {})
+    entry = configs.get(id(options))
+    if entry is None or entry[0] is not options:
+        entry = (options, config_of(options))  # the options are kept so that the id stays theirs
+        configs[id(options)] = entry
+    return entry[1]
 
 
 def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = _NOT_UPDATE) -> SessionResult:
@@ -184,20 +250,45 @@ def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = _N
     return result
 
 
+def _cookie_name(set_cookie_header: str) -> str:
+    return set_cookie_header.split(";", 1)[0].partition("=")[0].strip()
+
+
+def is_session_cookie(name: str, session_name: str) -> bool:
+    """``name`` is the session cookie or one of its chunks (``<name>.0``, ``<name>.1``...)."""
+    if name == session_name:
+        return True
+    prefix = session_name + "."
+    return name.startswith(prefix) and name[len(prefix) :].isdigit()
+
+
+def writes_session_cookie(set_cookie_headers: t.Iterable[str], session_name: str) -> bool:
+    """Whether a response already sets or deletes the session cookie or a chunk of it."""
+    return any(is_session_cookie(_cookie_name(h), session_name) for h in set_cookie_headers)
+
+
 def is_being_deleted(set_cookie_headers: t.Iterable[str], name: str) -> bool:
-    """Whether a response already deletes cookie ``name`` (sign-out): never refresh it then."""
-    prefix = name + "="
-    return any(h.startswith(prefix + ";") and "Max-Age=0" in h for h in set_cookie_headers)
+    """Whether a response already writes cookie ``name`` or its chunks (a sign-out deletes them):
+    never refresh it then."""
+    return writes_session_cookie(set_cookie_headers, name)
 
 
-def apply_cookies(headers: t.Any, result: SessionResult, config: Config, secure: bool) -> None:
-    """Add ``result``'s cookies to werkzeug ``Headers``, unless the response signs out."""
+def apply_cookies(headers: t.Any, result: SessionResult, config: Config, secure: bool) -> bool:
+    """Add ``result``'s cookies to werkzeug ``Headers``, unless the response writes the session
+    cookie itself (sign-out, sign-in): its own word wins.
+
+    :returns: whether the cookies were added.
+    """
     if not result.set_cookies:
-        return
+        return False
     existing = headers.getlist("Set-Cookie")
     name = config.session_cookie(secure).name
-    if is_being_deleted(existing, name):
-        return
+    if writes_session_cookie(existing, name):
+        ours = set(result.set_cookies)
+        if not all(h in ours for h in existing if is_session_cookie(_cookie_name(h), name)):
+            logger.debug("the response writes the session cookie itself: no refresh")
+            return False
     for header in result.set_cookies:
         if header not in existing:
             headers.add("Set-Cookie", header)
+    return True
