@@ -33,6 +33,7 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
 from ._compat import call_sync
+from .errors import BackendUnavailableError
 from .matcher import Matcher, compile_matcher
 from .options import AuthOptions, Config, resolve_options
 from .token import Claims, token_for
@@ -170,6 +171,14 @@ _FORBIDDEN_HTML = """<!doctype html>
 </main></body></html>
 """
 
+_UNAVAILABLE_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Try again shortly</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Try again shortly</h1>
+<p>We cannot check your session right now. Reload the page in a few seconds.</p>
+</main></body></html>
+"""
+
 
 class AuthCore:
     """The rules of ``withAuth``, shared by :func:`with_auth` and the Flask extension.
@@ -207,7 +216,12 @@ class AuthCore:
         """The request's decoded token, decoded once per request and kept in the environ."""
         if environ.get(_READ_KEY) and environ.get(_TOKEN_CONFIG_KEY) is self.config:
             return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
-        token = t.cast("Claims | None", token_for(environ, self.config))
+        if self.config.strategy == "database":
+            from .database import database_token
+
+            token = database_token(environ, self.config)
+        else:
+            token = t.cast("Claims | None", token_for(environ, self.config))
         environ[TOKEN_ENVIRON_KEY] = token
         environ[_READ_KEY] = True
         environ[_TOKEN_CONFIG_KEY] = self.config
@@ -268,14 +282,18 @@ class AuthCore:
                 "no secret: set NEXTAUTH_SECRET (or AUTH_SECRET) in the environment, or pass secret=..."
             )
             return self.config_error(environ)
-        token = self.token(environ)
-        check = authorized or self.config.callbacks.authorized
-        if check is None:
-            allowed = token is not None
-        else:
-            if request is None:
-                request = Request(environ)
-            allowed = bool(call_sync(check, request=request, token=token))
+        try:
+            token = self.token(environ)
+            check = authorized or self.config.callbacks.authorized
+            if check is None:
+                allowed = token is not None
+            else:
+                if request is None:
+                    request = Request(environ)
+                allowed = bool(call_sync(check, request=request, token=token))
+        except BackendUnavailableError as exc:
+            logger.error("session store unavailable, answering 503 for %s: %s", self.path(environ), exc)
+            return self.unavailable(environ)
         if not allowed:
             return self.deny(environ, token)
         return None
@@ -284,6 +302,17 @@ class AuthCore:
         """next-auth's answer to a missing secret: 307 to the error page, ``error=Configuration``."""
         location = self._page_url(environ, self.config.error_page, "error", "Configuration")
         return Response(status=307, headers={"Location": location})
+
+    def unavailable(self, environ: WSGIEnvironment) -> Response:
+        """503 with ``Retry-After`` when the session store fails: JSON for API requests, a
+        short page otherwise. Nobody is signed out."""
+        config = self.config
+        if config.api_mode == "json" or (config.api_mode == "auto" and is_api_request(environ)):
+            message = "The session store is unavailable. Try again shortly."
+            return _json(503, {"error": "ServiceUnavailable", "message": message}, {"Retry-After": "5"})
+        response = Response(_UNAVAILABLE_HTML, status=503, mimetype="text/html", headers={"Retry-After": "5"})
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def deny(self, environ: WSGIEnvironment, token: Claims | None) -> WSGIApplication:
         """The refusal: sign-in redirect (401 JSON for APIs) when anonymous, else 403."""

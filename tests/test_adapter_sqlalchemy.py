@@ -1,0 +1,618 @@
+"""``SQLAlchemyAdapter``: every adapter method, on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``AUTHGUARD_TEST_DATABASE_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``). Each test run works in a schema of its
+own (``authguard_test_<pid>_<random>``), dropped at the end, so parallel runs never collide.
+When PostgreSQL cannot be reached its tests are skipped with the reason, except under
+``CI=true``, where they fail: CI has PostgreSQL.
+
+The helpers here (:func:`require_postgres`, the ``pg_engine`` and ``pg_schema`` fixtures) are
+shared with ``test_database.py`` and ``test_interop_pg.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import threading
+import typing as t
+
+import pytest
+
+sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
+
+from sqlalchemy import exc as sa_exc  # noqa: E402
+
+from flask_authguard.adapters import Adapter  # noqa: E402
+from flask_authguard.adapters.sqlalchemy import (  # noqa: E402
+    DEFAULT_TABLE_NAMES,
+    SQLAlchemyAdapter,
+    create_engine,
+)
+from flask_authguard.errors import BackendUnavailableError, ConfigurationError  # noqa: E402
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+#: Nothing listens there: every connection is refused at once.
+CLOSED_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:1/test"
+UTC = dt.timezone.utc
+
+# --------------------------------------------------------------------------- PostgreSQL, or why not
+
+
+def postgres_url() -> str:
+    """The test database: ``AUTHGUARD_TEST_DATABASE_URL`` or the local default."""
+    return os.environ.get("AUTHGUARD_TEST_DATABASE_URL") or DEFAULT_PG_URL
+
+
+_pg_state: dict[str, t.Any] = {}
+
+
+def _skip_or_fail(reason: str) -> t.NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def require_postgres() -> sa.engine.Engine:
+    """An engine on the test database, checked once per run; skips (fails under ``CI=true``)
+    with the reason when PostgreSQL cannot be reached."""
+    if "engine" not in _pg_state and "error" not in _pg_state:
+        url = postgres_url()
+        try:
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+        except Exception as exc:  # no driver, bad URL, server down: all mean "no PostgreSQL"
+            shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+            _pg_state["error"] = (
+                f"PostgreSQL at {shown} is not reachable ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                "set AUTHGUARD_TEST_DATABASE_URL to a database the tests may create schemas in"
+            )
+        else:
+            _pg_state["engine"] = engine
+    if "error" in _pg_state:
+        _skip_or_fail(_pg_state["error"])
+    return t.cast(sa.engine.Engine, _pg_state["engine"])
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> t.Iterator[sa.engine.Engine]:
+    """The PostgreSQL test engine (skipped, or failed under CI, without PostgreSQL)."""
+    engine = require_postgres()
+    yield engine
+
+
+@pytest.fixture(scope="session")
+def pg_schema(pg_engine: sa.engine.Engine) -> t.Iterator[str]:
+    """A schema of this test run's own, dropped with everything in it at the end."""
+    name = f"authguard_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with pg_engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    try:
+        yield name
+    finally:
+        with pg_engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        pg_engine.dispose()
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def make_adapter(kind: str, request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
+    """A fresh adapter with empty tables: in-memory SQLite, or PostgreSQL in the run's schema
+    (with a table-name prefix of the test's own), dropped after the test."""
+    if kind == "sqlite":
+        adapter = SQLAlchemyAdapter("sqlite://", create_tables=True)
+        request.addfinalizer(adapter.close)
+        return adapter
+    engine = request.getfixturevalue("pg_engine")
+    schema = request.getfixturevalue("pg_schema")
+    prefix = f"t{next(_counter)}_"
+    names = {role: prefix + name for role, name in DEFAULT_TABLE_NAMES.items()}
+    adapter = SQLAlchemyAdapter(engine, schema=schema, table_names=names, create_tables=True)
+    request.addfinalizer(adapter.drop_tables)
+    return adapter
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def adapter(request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
+    return make_adapter(request.param, request)
+
+
+def in_days(days: float) -> dt.datetime:
+    return (dt.datetime.now(UTC) + dt.timedelta(days=days)).replace(microsecond=123000)
+
+
+def new_user(
+    adapter: SQLAlchemyAdapter, email: str | None = "ann@example.com", **fields: t.Any
+) -> dict[str, t.Any]:
+    profile = {"name": "Ann", "email": email, "emailVerified": None, "image": "https://img/ann.png"}
+    profile.update(fields)
+    return dict(adapter.create_user(profile))
+
+
+# --------------------------------------------------------------------------- users
+
+
+def test_is_an_adapter(adapter: SQLAlchemyAdapter) -> None:
+    assert isinstance(adapter, Adapter)
+
+
+def test_create_and_get_user(adapter: SQLAlchemyAdapter) -> None:
+    verified = dt.datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    user = new_user(adapter, emailVerified=verified)
+    assert user["id"].isdigit()
+    assert adapter.get_user(user["id"]) == {
+        "id": user["id"],
+        "name": "Ann",
+        "email": "ann@example.com",
+        "emailVerified": dt.datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=UTC),
+        "image": "https://img/ann.png",
+    }
+    assert adapter.get_user_by_email("ann@example.com") == adapter.get_user(user["id"])
+    assert adapter.get_user(int(user["id"])) == adapter.get_user(user["id"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad_id", ["999999", "abc", "", "-1", "1.5", "99999999999", None, True])
+def test_get_user_unknown_or_impossible_id(adapter: SQLAlchemyAdapter, bad_id: t.Any) -> None:
+    new_user(adapter)
+    assert adapter.get_user(bad_id) is None
+
+
+def test_get_user_by_email_is_exact(adapter: SQLAlchemyAdapter) -> None:
+    new_user(adapter)
+    assert adapter.get_user_by_email("ANN@example.com") is None
+    assert adapter.get_user_by_email("") is None
+    assert adapter.get_user_by_email("nobody@example.com") is None
+
+
+def test_users_without_email_may_be_many(adapter: SQLAlchemyAdapter) -> None:
+    first, second = new_user(adapter, email=None), new_user(adapter, email=None)
+    assert first["id"] != second["id"]
+
+
+def test_duplicate_email_is_an_integrity_error(adapter: SQLAlchemyAdapter) -> None:
+    new_user(adapter)
+    with pytest.raises(sa_exc.IntegrityError):
+        new_user(adapter)
+
+
+def test_update_user(adapter: SQLAlchemyAdapter) -> None:
+    user = new_user(adapter)
+    verified = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    updated = adapter.update_user({"id": user["id"], "name": "Ann B.", "emailVerified": verified})
+    assert updated == {**user, "name": "Ann B.", "emailVerified": verified}
+    assert adapter.get_user(user["id"]) == updated
+    assert adapter.update_user({"id": user["id"]}) == updated  # nothing to change
+    with pytest.raises(LookupError):
+        adapter.update_user({"id": "999999", "name": "x"})
+    with pytest.raises(LookupError):
+        adapter.update_user({"name": "no id"})
+
+
+def test_naive_datetimes_mean_utc(adapter: SQLAlchemyAdapter) -> None:
+    user = new_user(adapter, emailVerified=dt.datetime(2024, 1, 1, 8, 30))
+    assert adapter.get_user(user["id"])["emailVerified"] == dt.datetime(2024, 1, 1, 8, 30, tzinfo=UTC)  # type: ignore[index]
+
+
+def test_delete_user_cascades(adapter: SQLAlchemyAdapter) -> None:
+    user, other = new_user(adapter), new_user(adapter, email="bob@example.com")
+    adapter.link_account(
+        {"userId": user["id"], "type": "oauth", "provider": "github", "providerAccountId": "1"}
+    )
+    adapter.create_session({"sessionToken": "s-ann", "userId": user["id"], "expires": in_days(1)})
+    adapter.create_session({"sessionToken": "s-bob", "userId": other["id"], "expires": in_days(1)})
+    assert adapter.delete_user(user["id"]) == user
+    assert adapter.get_user(user["id"]) is None
+    assert adapter.get_session_and_user("s-ann") is None
+    assert adapter.get_user_by_account({"provider": "github", "providerAccountId": "1"}) is None
+    with adapter.engine.connect() as conn:
+        sessions, accounts = adapter.tables.sessions, adapter.tables.accounts
+        assert conn.execute(sa.select(sa.func.count()).select_from(sessions)).scalar() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar() == 0
+    assert adapter.get_session_and_user("s-bob") is not None
+    assert adapter.delete_user(user["id"]) is None
+    assert adapter.delete_user("nope") is None
+
+
+def test_foreign_keys_cascade_in_the_database(adapter: SQLAlchemyAdapter) -> None:
+    """A user deleted by something else than the adapter (a Next.js app) takes its rows along."""
+    user = new_user(adapter)
+    adapter.create_session({"sessionToken": "s", "userId": user["id"], "expires": in_days(1)})
+    adapter.link_account({"userId": user["id"], "type": "oauth", "provider": "x", "providerAccountId": "1"})
+    users = adapter.tables.users
+    with adapter.engine.begin() as conn:
+        conn.execute(sa.delete(users).where(users.c.id == int(user["id"])))
+    with adapter.engine.connect() as conn:
+        for table in (adapter.tables.sessions, adapter.tables.accounts):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def test_link_get_unlink_account(adapter: SQLAlchemyAdapter) -> None:
+    user = new_user(adapter)
+    account = {
+        "userId": user["id"],
+        "type": "oauth",
+        "provider": "github",
+        "providerAccountId": "4242",
+        "access_token": "gho_x",
+        "expires_at": 2**40,
+        "token_type": "bearer",
+        "scope": "read:user",
+    }
+    linked = adapter.link_account(account)
+    assert (
+        linked["userId"] == user["id"] and linked["expires_at"] == 2**40 and linked["refresh_token"] is None
+    )
+    key = {"provider": "github", "providerAccountId": "4242"}
+    assert adapter.get_user_by_account(key) == user
+    assert adapter.get_user_by_account({"provider": "gitlab", "providerAccountId": "4242"}) is None
+    assert adapter.get_user_by_account({"provider": "github"}) is None
+    with pytest.raises(sa_exc.IntegrityError):
+        adapter.link_account(account)
+    removed = adapter.unlink_account(key)
+    assert removed is not None and removed["access_token"] == "gho_x" and removed["expires_at"] == 2**40
+    assert adapter.unlink_account(key) is None
+    assert adapter.get_user_by_account(key) is None
+
+
+def test_link_account_needs_a_user(adapter: SQLAlchemyAdapter) -> None:
+    with pytest.raises(sa_exc.IntegrityError):
+        adapter.link_account({"userId": "424242", "type": "oauth", "provider": "x", "providerAccountId": "1"})
+    with pytest.raises(ValueError):
+        adapter.link_account({"userId": "abc", "type": "oauth", "provider": "x", "providerAccountId": "1"})
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def test_session_lifecycle(adapter: SQLAlchemyAdapter) -> None:
+    user = new_user(adapter)
+    expires = in_days(30)
+    created = adapter.create_session({"sessionToken": "tok-1", "userId": user["id"], "expires": expires})
+    assert created == {"sessionToken": "tok-1", "userId": user["id"], "expires": expires}
+    assert adapter.get_session_and_user("tok-1") == {"session": created, "user": user}
+    later = in_days(31)
+    assert adapter.update_session({"sessionToken": "tok-1", "expires": later}) == {
+        **created,
+        "expires": later,
+    }
+    assert adapter.get_session_and_user("tok-1")["session"]["expires"] == later  # type: ignore[index]
+    assert adapter.delete_session("tok-1") == {**created, "expires": later}
+    assert adapter.get_session_and_user("tok-1") is None
+    assert adapter.delete_session("tok-1") is None
+    assert adapter.update_session({"sessionToken": "tok-1", "expires": later}) is None
+
+
+@pytest.mark.parametrize("token", ["", "x" * 256, None, 42])
+def test_impossible_session_tokens_find_nothing(adapter: SQLAlchemyAdapter, token: t.Any) -> None:
+    assert adapter.get_session_and_user(token) is None
+    assert adapter.delete_session(token) is None
+    assert adapter.update_session({"sessionToken": token, "expires": in_days(1)}) is None
+
+
+def test_create_session_checks_its_input(adapter: SQLAlchemyAdapter) -> None:
+    user = new_user(adapter)
+    with pytest.raises(ValueError):
+        adapter.create_session({"sessionToken": "x" * 256, "userId": user["id"], "expires": in_days(1)})
+    with pytest.raises(TypeError):
+        adapter.create_session({"sessionToken": "t", "userId": user["id"], "expires": "tomorrow"})
+    with pytest.raises(sa_exc.IntegrityError):
+        adapter.create_session({"sessionToken": "t", "userId": "424242", "expires": in_days(1)})
+    adapter.create_session({"sessionToken": "t", "userId": user["id"], "expires": in_days(1)})
+    with pytest.raises(sa_exc.IntegrityError):
+        adapter.create_session({"sessionToken": "t", "userId": user["id"], "expires": in_days(1)})
+
+
+def test_session_tokens_are_case_sensitive(adapter: SQLAlchemyAdapter) -> None:
+    user = new_user(adapter)
+    adapter.create_session({"sessionToken": "AbC", "userId": user["id"], "expires": in_days(1)})
+    assert adapter.get_session_and_user("abc") is None
+    assert adapter.get_session_and_user("AbC") is not None
+
+
+def test_concurrent_refreshes_never_corrupt_a_session(adapter: SQLAlchemyAdapter) -> None:
+    user = new_user(adapter)
+    adapter.create_session({"sessionToken": "shared", "userId": user["id"], "expires": in_days(1)})
+    written = {in_days(2 + i / 1000) for i in range(64)}
+    choices = sorted(written)
+    errors: list[BaseException] = []
+    seen: list[t.Any] = []
+    start = threading.Barrier(8)
+
+    def worker(offset: int) -> None:
+        try:
+            start.wait()
+            for i in range(8):
+                expires = choices[(offset * 8 + i) % len(choices)]
+                assert adapter.update_session({"sessionToken": "shared", "expires": expires}) is not None
+                seen.append(adapter.get_session_and_user("shared"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert all(found is not None and found["session"]["expires"] in written for found in seen)
+    final = adapter.get_session_and_user("shared")
+    assert final is not None and final["session"]["expires"] in written and final["user"] == user
+    with adapter.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(adapter.tables.sessions)).scalar() == 1
+
+
+def test_update_never_revives_a_deleted_session(adapter: SQLAlchemyAdapter) -> None:
+    user = new_user(adapter)
+    adapter.create_session({"sessionToken": "gone", "userId": user["id"], "expires": in_days(1)})
+    adapter.delete_session("gone")
+    assert adapter.update_session({"sessionToken": "gone", "expires": in_days(30)}) is None
+    assert adapter.get_session_and_user("gone") is None
+
+
+# --------------------------------------------------------------------------- verification tokens
+
+
+def test_verification_token_is_used_once(adapter: SQLAlchemyAdapter) -> None:
+    record = {"identifier": "ann@example.com", "token": "hashed-token", "expires": in_days(1)}
+    assert adapter.create_verification_token(record) == record
+    with pytest.raises(sa_exc.IntegrityError):
+        adapter.create_verification_token(record)
+    assert adapter.use_verification_token({"identifier": "bob@example.com", "token": "hashed-token"}) is None
+    assert (
+        adapter.use_verification_token({"identifier": "ann@example.com", "token": "hashed-token"}) == record
+    )
+    assert adapter.use_verification_token({"identifier": "ann@example.com", "token": "hashed-token"}) is None
+
+
+def test_verification_token_concurrent_use_gives_it_once(adapter: SQLAlchemyAdapter) -> None:
+    adapter.create_verification_token({"identifier": "i", "token": "t", "expires": in_days(1)})
+    results: list[t.Any] = []
+    start = threading.Barrier(6)
+
+    def worker() -> None:
+        start.wait()
+        results.append(adapter.use_verification_token({"identifier": "i", "token": "t"}))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 6
+    assert sum(r is not None for r in results) == 1
+
+
+# --------------------------------------------------------------------------- schema and set-up
+
+
+def test_table_names(request: pytest.FixtureRequest) -> None:
+    names = {"users": "auth_people", "sessions": "auth_sessions"}
+    adapter = SQLAlchemyAdapter("sqlite://", table_names=names, create_tables=True)
+    request.addfinalizer(adapter.close)
+    assert set(sa.inspect(adapter.engine).get_table_names()) == {
+        "auth_people",
+        "auth_sessions",
+        "accounts",
+        "verification_token",
+    }
+    user = new_user(adapter)
+    adapter.create_session({"sessionToken": "t", "userId": user["id"], "expires": in_days(1)})
+    assert adapter.get_session_and_user("t") is not None
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        pytest.param({"people": "x"}, id="unknown-role"),
+        pytest.param({"users": ""}, id="empty-name"),
+        pytest.param({"users": "same", "sessions": "same"}, id="duplicate-name"),
+    ],
+)
+def test_bad_table_names(names: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError):
+        SQLAlchemyAdapter("sqlite://", table_names=names)
+
+
+def test_create_tables_is_idempotent(adapter: SQLAlchemyAdapter) -> None:
+    user = new_user(adapter)
+    adapter.create_tables()
+    assert adapter.get_user(user["id"]) == user
+
+
+def test_sqlite_file(tmp_path: t.Any) -> None:
+    path = tmp_path / "auth.sqlite3"
+    first = SQLAlchemyAdapter(str(path), create_tables=True)
+    user = new_user(first)
+    first.create_session({"sessionToken": "t", "userId": user["id"], "expires": in_days(1)})
+    first.close()
+    second = SQLAlchemyAdapter(f"sqlite:///{path}")
+    try:
+        assert second.get_session_and_user("t") is not None
+        with second.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        second.close()
+
+
+def test_in_memory_sqlite_is_shared_between_threads(request: pytest.FixtureRequest) -> None:
+    adapter = SQLAlchemyAdapter(":memory:", create_tables=True)
+    request.addfinalizer(adapter.close)
+    user = new_user(adapter)
+    found: list[t.Any] = []
+    thread = threading.Thread(target=lambda: found.append(adapter.get_user(user["id"])))
+    thread.start()
+    thread.join()
+    assert found == [user]
+
+
+def test_an_engine_passed_in_stays_open() -> None:
+    engine = create_engine("sqlite://")
+    adapter = SQLAlchemyAdapter(engine, create_tables=True)
+    new_user(adapter)
+    adapter.close()
+    assert adapter.get_user_by_email("ann@example.com") is not None  # StaticPool: same database
+
+
+@pytest.mark.parametrize(
+    "value",
+    [pytest.param("nosuchdialect://x/y", id="unknown-dialect"), pytest.param(42, id="not-a-url")],
+)
+def test_bad_urls(value: t.Any) -> None:
+    with pytest.raises(ConfigurationError):
+        SQLAlchemyAdapter(value)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_postgres_urls_use_psycopg(scheme: str) -> None:
+    engine = create_engine(f"{scheme}://user:pw@127.0.0.1:1/db")
+    assert engine.url.drivername == "postgresql+psycopg"
+    assert "pw" not in repr(SQLAlchemyAdapter(engine))
+
+
+def test_postgres_schema_matches_auth_js(pg_engine: sa.engine.Engine, pg_schema: str) -> None:
+    """The tables are those of ``@auth/pg-adapter``'s ``schema.sql``, column for column."""
+    adapter = SQLAlchemyAdapter(pg_engine, schema=pg_schema, create_tables=True)
+    try:
+        columns = sa.text(
+            "select table_name, column_name, data_type, character_maximum_length, is_nullable, "
+            "column_default from information_schema.columns where table_schema = :s "
+            "order by table_name, ordinal_position"
+        )
+        constraints = sa.text(
+            "select conrelid::regclass::text, contype, pg_get_constraintdef(oid) from pg_constraint "
+            "where connamespace = cast(:s as regnamespace) order by 1, 2, 3"
+        )
+        with pg_engine.connect() as conn:
+            got = [tuple(r) for r in conn.execute(columns, {"s": pg_schema})]
+            cons = [
+                (r[0].split(".")[-1], r[1], r[2].replace(f"{pg_schema}.", ""))
+                for r in conn.execute(constraints, {"s": pg_schema})
+            ]
+    finally:
+        adapter.drop_tables()
+    serial = {
+        table: f"nextval('{pg_schema}.{table}_id_seq'::regclass)"
+        for table in ("users", "accounts", "sessions")
+    }
+    assert got == [
+        ("accounts", "id", "integer", None, "NO", serial["accounts"]),
+        ("accounts", "userId", "integer", None, "NO", None),
+        ("accounts", "type", "character varying", 255, "NO", None),
+        ("accounts", "provider", "character varying", 255, "NO", None),
+        ("accounts", "providerAccountId", "character varying", 255, "NO", None),
+        ("accounts", "refresh_token", "text", None, "YES", None),
+        ("accounts", "access_token", "text", None, "YES", None),
+        ("accounts", "expires_at", "bigint", None, "YES", None),
+        ("accounts", "id_token", "text", None, "YES", None),
+        ("accounts", "scope", "text", None, "YES", None),
+        ("accounts", "session_state", "text", None, "YES", None),
+        ("accounts", "token_type", "text", None, "YES", None),
+        ("sessions", "id", "integer", None, "NO", serial["sessions"]),
+        ("sessions", "userId", "integer", None, "NO", None),
+        ("sessions", "expires", "timestamp with time zone", None, "NO", None),
+        ("sessions", "sessionToken", "character varying", 255, "NO", None),
+        ("users", "id", "integer", None, "NO", serial["users"]),
+        ("users", "name", "character varying", 255, "YES", None),
+        ("users", "email", "character varying", 255, "YES", None),
+        ("users", "emailVerified", "timestamp with time zone", None, "YES", None),
+        ("users", "image", "text", None, "YES", None),
+        ("verification_token", "identifier", "text", None, "NO", None),
+        ("verification_token", "expires", "timestamp with time zone", None, "NO", None),
+        ("verification_token", "token", "text", None, "NO", None),
+    ]
+    assert cons == [
+        ("accounts", "f", 'FOREIGN KEY ("userId") REFERENCES users(id) ON DELETE CASCADE'),
+        ("accounts", "p", "PRIMARY KEY (id)"),
+        ("accounts", "u", 'UNIQUE (provider, "providerAccountId")'),
+        ("sessions", "f", 'FOREIGN KEY ("userId") REFERENCES users(id) ON DELETE CASCADE'),
+        ("sessions", "p", "PRIMARY KEY (id)"),
+        ("sessions", "u", 'UNIQUE ("sessionToken")'),
+        ("users", "p", "PRIMARY KEY (id)"),
+        ("users", "u", "UNIQUE (email)"),
+        ("verification_token", "p", "PRIMARY KEY (identifier, token)"),
+    ]
+
+
+# --------------------------------------------------------------------------- a database that fails
+
+
+def _every_call(adapter: SQLAlchemyAdapter) -> list[tuple[str, t.Callable[[], t.Any]]]:
+    expires = in_days(1)
+    return [
+        ("create_user", lambda: adapter.create_user({"name": "n", "email": "e"})),
+        ("get_user", lambda: adapter.get_user("1")),
+        ("get_user_by_email", lambda: adapter.get_user_by_email("e")),
+        (
+            "get_user_by_account",
+            lambda: adapter.get_user_by_account({"provider": "p", "providerAccountId": "1"}),
+        ),
+        ("update_user", lambda: adapter.update_user({"id": "1", "name": "n"})),
+        ("delete_user", lambda: adapter.delete_user("1")),
+        (
+            "link_account",
+            lambda: adapter.link_account(
+                {"userId": "1", "type": "o", "provider": "p", "providerAccountId": "1"}
+            ),
+        ),
+        ("unlink_account", lambda: adapter.unlink_account({"provider": "p", "providerAccountId": "1"})),
+        (
+            "create_session",
+            lambda: adapter.create_session({"sessionToken": "secret-tok", "userId": "1", "expires": expires}),
+        ),
+        ("get_session_and_user", lambda: adapter.get_session_and_user("secret-tok")),
+        (
+            "update_session",
+            lambda: adapter.update_session({"sessionToken": "secret-tok", "expires": expires}),
+        ),
+        ("delete_session", lambda: adapter.delete_session("secret-tok")),
+        (
+            "create_verification_token",
+            lambda: adapter.create_verification_token(
+                {"identifier": "i", "token": "secret-tok", "expires": expires}
+            ),
+        ),
+        (
+            "use_verification_token",
+            lambda: adapter.use_verification_token({"identifier": "i", "token": "secret-tok"}),
+        ),
+        ("create_tables", adapter.create_tables),
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param(CLOSED_PG_URL, id="postgresql-closed-port"),
+        pytest.param("sqlite:////nonexistent-dir-authguard/auth.db", id="sqlite-unopenable-file"),
+    ],
+)
+def test_unreachable_database_raises_backend_unavailable(url: str) -> None:
+    adapter = SQLAlchemyAdapter(url)
+    try:
+        for name, call in _every_call(adapter):
+            with pytest.raises(BackendUnavailableError) as info:
+                call()
+            message = str(info.value)
+            assert message.startswith(name + " failed"), message
+            assert "secret-tok" not in message
+    finally:
+        adapter.close()
+
+
+def test_missing_tables_raise_backend_unavailable(request: pytest.FixtureRequest) -> None:
+    adapter = SQLAlchemyAdapter("sqlite://")  # tables never created
+    request.addfinalizer(adapter.close)
+    with pytest.raises(BackendUnavailableError, match="get_session_and_user failed"):
+        adapter.get_session_and_user("tok")
+
+
+def test_create_tables_at_start_fails_clearly() -> None:
+    with pytest.raises(BackendUnavailableError, match="create_tables failed"):
+        SQLAlchemyAdapter(CLOSED_PG_URL, create_tables=True)
