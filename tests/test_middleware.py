@@ -11,15 +11,23 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import http.client
+import importlib.util
 import json
 import logging
+import os
+import pathlib
 import random
+import socket
+import subprocess
+import sys
+import time
 import typing as t
 from urllib.parse import parse_qs, unquote_to_bytes, urljoin, urlsplit
 
 import pytest
 from conftest import SECRET, FrozenClock, load_vectors
-from werkzeug.test import EnvironBuilder, run_wsgi_app
+from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
 from flask_authguard import TOKEN_ENVIRON_KEY, AuthOptions, ConfigurationError, with_auth
@@ -1183,7 +1191,6 @@ def test_concurrent_requests_each_get_their_own_decision(tokens: dict[str, str])
 
 def test_core_modules_do_not_import_flask() -> None:
     import ast
-    import pathlib
 
     import flask_authguard.middleware as middleware
 
@@ -1192,3 +1199,76 @@ def test_core_modules_do_not_import_flask() -> None:
         alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {name for name in imported if name.split(".")[0] == "flask"}
+
+
+# --------------------------------------------------------------------------- examples/wsgi_app.py
+
+EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "wsgi_app.py"
+
+
+@pytest.fixture
+def example() -> t.Any:
+    spec = importlib.util.spec_from_file_location("example_wsgi_app", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_wsgi_app(example: t.Any) -> None:
+    assert isinstance(example.application, WithAuth)
+    client = Client(example.make_app(secret=SECRET))
+    assert client.get("/").status_code == 200
+    anonymous = client.get("/dashboard/x?tab=1")
+    assert (anonymous.status_code, anonymous.location) == (
+        307,
+        "http://localhost/login?callbackUrl=%2Fdashboard%2Fx%3Ftab%3D1",
+    )
+    assert client.get("/dashboard", headers={"Accept": "application/json"}).status_code == 401
+    assert client.get("/login?callbackUrl=%2Fadmin").status_code == 200  # the (demo) sign-in form
+
+    signed_in = client.get("/login?user=bob&role=user&callbackUrl=/admin")
+    assert (signed_in.status_code, signed_in.location) == (303, "/admin")
+    assert "next-auth.session-token=" in signed_in.headers["Set-Cookie"]
+    assert b"bob@example.com" in client.get("/dashboard").data
+    refused = client.get("/admin")  # the inner middleware reads the role
+    assert refused.status_code == 403 and b"bob is not an admin" in refused.data
+
+    client.get("/login?user=ada&role=admin")
+    assert client.get("/admin").status_code == 200
+    assert client.get("/login?user=eve&callbackUrl=https://evil.example/").location == "/dashboard"
+    assert client.get("/login?user=eve&callbackUrl=//evil.example/").location == "/dashboard"
+
+    client.get("/logout")
+    assert client.get("/dashboard").status_code == 307
+
+
+def test_example_runs_with_one_command() -> None:
+    """``python examples/wsgi_app.py`` serves on 127.0.0.1 and prints where and how."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1", "NEXTAUTH_SECRET": SECRET}
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLE)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        status = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                connection.request("GET", "/dashboard")
+                response = connection.getresponse()
+                status, location = response.status, response.getheader("Location")
+                connection.close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert status == 307, "the example did not start"
+        assert location == f"http://127.0.0.1:{port}/login?callbackUrl=%2Fdashboard"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/" in output
+    assert "/login?user=" in output and "Authorization: Bearer " in output
