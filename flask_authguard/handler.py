@@ -564,7 +564,7 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
         if config.strategy == "database":
             from .database import sign_in_database
 
-            f.cookies.extend(sign_in_database(request.environ, config, user, f.secure))
+            f.cookies.extend(sign_in_database(request.environ, config, user, f.secure, account=account))
         elif not _sign_in_jwt(f, result):
             return f.redirect(f.error_url("AccessDenied"))
     except BackendUnavailableError:
