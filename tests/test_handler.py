@@ -1356,3 +1356,53 @@ def test_credentials_provider_is_a_provider() -> None:
 
 def test_json_bodies_in_responses_are_json(client: t.Any) -> None:
     assert json.loads(client.get("/api/auth/csrf").data)["csrfToken"]
+
+
+def test_under_a_script_root() -> None:
+    """An app mounted below ``/app``: every URL the endpoints make keeps the prefix."""
+    client = client_of(make_app(pages={"error": "/oops"}), BASE + "/app")
+    html = client.get("/api/auth/signin?callbackUrl=%2Fapp%2Fprivate").get_data(as_text=True)
+    assert f'action="{BASE}/app/api/auth/callback/credentials"' in html
+    assert hidden(html, "callbackUrl") == f"{BASE}/app/private"
+    response = sign_in(client, callbackUrl="/app/private")
+    assert response.headers["Location"] == f"{BASE}/app/private"
+    failed = sign_in(client, password="x")
+    assert failed.headers["Location"].startswith(f"{BASE}/app/api/auth/error?")
+    assert (
+        client.get("/api/auth/error?error=Verification").headers["Location"]
+        == f"{BASE}/app/oops?error=Verification"
+    )
+
+
+class BareCredentials:
+    """A hand-made credentials-type provider without ``credentials`` fields."""
+
+    id = "bare"
+    name = "Bare"
+    type = "credentials"
+    callback_methods = ("POST",)
+    callback_csrf = True
+
+    def begin_sign_in(self, request: t.Any, **_: t.Any) -> None:
+        return None
+
+    def handle_callback(self, request: t.Any, form: t.Mapping[str, t.Any]) -> SignInResult:
+        return SignInResult(user={"id": "b"}, account={"provider": "bare", "type": "credentials"})
+
+
+def test_a_hand_made_provider_without_fields() -> None:
+    client = client_of(make_app(providers=[BareCredentials()]))
+    html = client.get("/api/auth/signin").get_data(as_text=True)
+    assert f'action="{BASE}/api/auth/callback/bare"' in html and "Sign in with Bare" in html
+    response = client.post("/api/auth/callback/bare", data={"csrfToken": csrf_of(client)})
+    assert session_token(response)["sub"] == "b"
+
+
+def test_session_event_fires_on_a_session_read() -> None:
+    events: list[dict[str, t.Any]] = []
+    client = client_of(make_app(events={"session": lambda **kw: events.append(kw)}))
+    client.get("/api/auth/session")
+    assert events == []  # no session, no event
+    sign_in(client)
+    client.get("/api/auth/session")
+    assert events[-1]["session"]["user"]["name"] == "Ada" and events[-1]["token"]["sub"] == "1"

@@ -27,7 +27,7 @@ import os
 import sys
 import typing as t
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, Response, jsonify, render_template
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.serving import make_server
 
@@ -91,6 +91,12 @@ def is_admin(*, token: dict[str, t.Any] | None, **kwargs: t.Any) -> bool:
     return bool(token) and token.get("role") == "admin"
 
 
+def forbidden(*, request: t.Any, token: dict[str, t.Any] | None, **kwargs: t.Any) -> Response:
+    """The 403 page for a signed-in user the role check refuses (the ``forbidden`` option)."""
+    html = render_template("forbidden.html", auth_session=get_server_session())
+    return Response(html, status=403, mimetype="text/html")
+
+
 def create_app(secret: str | None = None) -> Flask:
     """The demo app. The secret: ``secret``, else ``NEXTAUTH_SECRET``, else the demo's own."""
     app = Flask(
@@ -111,6 +117,7 @@ def create_app(secret: str | None = None) -> Flask:
                 )
             ],
             "callbacks": {"jwt": jwt_callback, "session": session_callback},
+            "forbidden": forbidden,
         },
         matcher=["/dashboard/:path*"],
     )
