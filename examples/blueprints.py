@@ -60,7 +60,7 @@ def keep_groups(
 
 
 def is_reporter(*, token: dict[str, t.Any] | None, **_: t.Any) -> bool:
-    return bool(token) and "reporters" in token.get("groups", [])
+    return token is not None and "reporters" in token.get("groups", [])
 
 
 guard = AuthGuard(

@@ -74,7 +74,7 @@ def show_role(*, session: dict[str, t.Any], token: dict[str, t.Any], **_: t.Any)
 
 def is_admin(*, token: dict[str, t.Any] | None, **_: t.Any) -> bool:
     """``authorized`` for the admin area: only a truthy answer lets a request through."""
-    return bool(token) and token.get("role") == "admin"
+    return token is not None and token.get("role") == "admin"
 
 
 guard = AuthGuard(

@@ -137,7 +137,7 @@ def merged_options(options: OptionsArg, app_config: t.Mapping[str, t.Any]) -> Au
     """
     opts = coerce_options(options)
     for key, target in CONFIG_KEYS.items():
-        value = app_config.get(key)
+        value: t.Any = app_config.get(key)
         if value is None:
             continue
         check, expected = _CONFIG_CHECKS[key]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import typing as t
 
 from .cookies import MAX_CHUNKS, encode_value
+from .errors import ConfigurationError
 from .options import AuthOptions, Config
 from .session import config_of, encode_token, is_session_cookie
 
@@ -85,12 +86,16 @@ def make_session_cookie(
     :param max_age: seconds until the token expires; default ``session.max_age``.
     :param secure: ``__Secure-`` names; default: when the app is https-only (``use_secure_cookies``
         or an ``https://`` URL), else plain names, as for the test client's ``http://localhost``.
-    :raises ConfigurationError: no secret is configured, or no ``AuthGuard`` on the app.
+    :raises ConfigurationError: no secret is configured, no ``AuthGuard`` on the app, or the
+        app keeps database sessions.
     """
     config = config_for(app)
+    if config.strategy != "jwt":
+        raise ConfigurationError(
+            "make_session_cookie/sign_in make JWT sessions; with session.strategy 'database' sign "
+            "the client in through the credentials endpoint (POST <base path>/callback/<provider id>)"
+        )
     if not config.current_secrets():
-        from .errors import ConfigurationError
-
         raise ConfigurationError("no secret: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=...")
     spec = config.session_cookie(_secure(config, secure))
     salt = spec.name if config.version == 5 else ""

@@ -195,7 +195,9 @@ def test_the_example_runs_as_a_script(name: str, tmp_path: pathlib.Path) -> None
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NEXTAUTH_SECRET": SECRET}
+    # FLASK_RUN_FROM_CLI (left behind by a FlaskGroup run in this process) would make app.run() a no-op.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+    env.update(PYTHONUNBUFFERED="1", NEXTAUTH_SECRET=SECRET)
     log = tmp_path / "out.txt"
     with log.open("w") as out:
         process = subprocess.Popen(

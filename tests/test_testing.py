@@ -201,6 +201,8 @@ def test_errors() -> None:
         make_session_cookie(Flask(__name__), {"sub": "x"})
     with pytest.raises(ConfigurationError, match="no secret"):
         make_session_cookie({}, {"sub": "x"})
+    with pytest.raises(ConfigurationError, match="database"):
+        make_session_cookie({"secret": SECRET, "adapter": object()}, {"sub": "x"})
     with pytest.raises(TypeError, match="app="):
         sign_in(Client(lambda e, s: []), sub="x")
     with pytest.raises(TypeError, match="app="):
