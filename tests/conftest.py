@@ -38,7 +38,10 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests start with none of next-auth's environment variables set."""
-    for name in ("NEXTAUTH_SECRET", "AUTH_SECRET", "NEXTAUTH_URL", "AUTH_URL", "VERCEL", "AUTH_TRUST_HOST"):
+    # FLASK_RUN_FROM_CLI: Flask's CLI (run by the CLI tests) sets it process-wide, and it would
+    # silence app.run() in the example apps other tests start as subprocesses.
+    names = ("NEXTAUTH_SECRET", "AUTH_SECRET", "NEXTAUTH_URL", "AUTH_URL", "VERCEL", "AUTH_TRUST_HOST")
+    for name in (*names, "FLASK_RUN_FROM_CLI"):
         monkeypatch.delenv(name, raising=False)
 
 
