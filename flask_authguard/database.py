@@ -130,6 +130,18 @@ def session_token(environ: WSGIEnvironment, config: Config) -> str | None:
     return values[0] if values else None
 
 
+def plausible_token(token: str) -> bool:
+    """A cookie value that may name a session: at most 255 printable characters. Anything else
+    (control characters, lone surrogates) is no session and never reaches the database."""
+    if len(token) > MAX_SESSION_TOKEN_LENGTH or not token.isprintable():
+        return False
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _lookup(environ: WSGIEnvironment, config: Config, token: str) -> SessionAndUser | None:
     """``get_session_and_user(token)``, asked once per request (a failure is remembered too)."""
     adapter = _adapter(config)
@@ -139,7 +151,8 @@ def _lookup(environ: WSGIEnvironment, config: Config, token: str) -> SessionAndU
     failed = environ.get(_FAILURE_KEY)
     if failed is not None and failed[0] is adapter:
         raise failed[1]
-    if len(token) > MAX_SESSION_TOKEN_LENGTH:
+    if not plausible_token(token):
+        logger.debug("session cookie cannot be a session token")
         found = None
     else:
         try:
@@ -149,7 +162,8 @@ def _lookup(environ: WSGIEnvironment, config: Config, token: str) -> SessionAndU
             raise
         if found is not None and not _well_formed(found):
             logger.error(
-                "adapter.get_session_and_user returned no {'session', 'user'} record: treated as none"
+                "adapter.get_session_and_user returned no {'session', 'user'} record with a datetime "
+                "'expires': treated as no session"
             )
             found = None
     environ[_LOOKUP_KEY] = (adapter, token, found)
@@ -157,12 +171,17 @@ def _lookup(environ: WSGIEnvironment, config: Config, token: str) -> SessionAndU
 
 
 def _well_formed(found: t.Any) -> bool:
-    return (
+    if not (
         isinstance(found, t.Mapping)
         and isinstance(found.get("session"), t.Mapping)
         and isinstance(found.get("user"), t.Mapping)
-        and "expires" in found["session"]
-    )
+    ):
+        return False
+    try:
+        _timestamp(found["session"].get("expires"))
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
 
 
 def _forget(environ: WSGIEnvironment) -> None:
@@ -244,8 +263,10 @@ def database_session(environ: WSGIEnvironment, config: Config, update: t.Any = _
         logger.exception("callbacks.session raised: no session for this request")
         return SessionResult(None, [], None)
     set_cookies = chunk(spec, token, existing=cookies, chunk_size=config.chunk_size, expires=new_expires)
+    if not isinstance(session, dict) or not session:
+        session = None  # as for JWT sessions: the refreshed cookie is still set
     fire_event(config, "session", session=session)
-    return SessionResult(session or None, set_cookies, None)
+    return SessionResult(session, set_cookies, None)
 
 
 def _shape_session(
@@ -385,7 +406,7 @@ def sign_out_database(environ: WSGIEnvironment, config: Config, spec: CookieSpec
         caller must not clear the cookie.
     """
     values = session_values(request_cookies(environ), spec.name)
-    if not values or len(values[0]) > MAX_SESSION_TOKEN_LENGTH:
+    if not values or not plausible_token(values[0]):
         return None
     deleted = call_adapter(config, "delete_session", values[0])
     _forget(environ)

@@ -86,9 +86,10 @@ def pg_engine() -> t.Iterator[sa.engine.Engine]:
 @pytest.fixture(scope="session")
 def pg_schema(pg_engine: sa.engine.Engine) -> t.Iterator[str]:
     """A schema of this test run's own, dropped with everything in it at the end."""
-    name = f"authguard_test_{os.getpid()}_{secrets.token_hex(4)}"
+    # Modules that import this fixture get their own instance of it: they share one schema.
+    name = _pg_state.setdefault("schema", f"authguard_test_{os.getpid()}_{secrets.token_hex(4)}")
     with pg_engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
     try:
         yield name
     finally:
@@ -294,6 +295,16 @@ def test_impossible_session_tokens_find_nothing(adapter: SQLAlchemyAdapter, toke
     assert adapter.get_session_and_user(token) is None
     assert adapter.delete_session(token) is None
     assert adapter.update_session({"sessionToken": token, "expires": in_days(1)}) is None
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\udcff", "x" * 300], ids=["nul", "surrogate", "too-long"])
+def test_lookups_with_impossible_text_find_nothing(adapter: SQLAlchemyAdapter, text: str) -> None:
+    assert adapter.get_session_and_user(text) is None
+    assert adapter.delete_session(text) is None
+    assert adapter.get_user_by_email(text) is None
+    assert adapter.get_user_by_account({"provider": text, "providerAccountId": "1"}) is None
+    assert adapter.unlink_account({"provider": "p", "providerAccountId": text}) is None
+    assert adapter.use_verification_token({"identifier": text, "token": "t"}) is None
 
 
 def test_create_session_checks_its_input(adapter: SQLAlchemyAdapter) -> None:

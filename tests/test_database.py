@@ -173,7 +173,9 @@ def test_session_expiring_now_is_still_valid(adapter: SQLAlchemyAdapter) -> None
 
 
 @pytest.mark.parametrize(
-    "cookie", ["unknown-token", "x" * 300, "%E0%A4%A"], ids=["unknown", "too-long", "bad-escape"]
+    "cookie",
+    ["unknown-token", "x" * 300, "%E0%A4%A", "a%00b", "a%01b", "%C3%BC"],
+    ids=["unknown", "too-long", "bad-escape", "nul", "control", "non-ascii"],
 )
 def test_unknown_token_clears_the_cookie(adapter: SQLAlchemyAdapter, cookie: str) -> None:
     seed(adapter, NOW + MAX_AGE)
@@ -718,3 +720,52 @@ def test_example_database_app(clock: FrozenClock) -> None:
     assert client.post("/api/auth/signout", data={"csrfToken": csrf}).status_code == 302
     assert adapter.get_session_and_user(token) is None
     assert client.get("/dashboard").status_code == 307
+
+
+# --------------------------------------------------------------------------- any adapter
+
+
+class AsyncAdapter:
+    """The two methods a session read needs, as coroutines over a dict."""
+
+    def __init__(self, found: t.Any) -> None:
+        self.found = found
+        self.deleted: list[str] = []
+
+    async def get_session_and_user(self, token: str) -> t.Any:
+        return self.found if token == "tok-1" else None
+
+    async def update_session(self, session: t.Any) -> t.Any:
+        self.found["session"]["expires"] = session["expires"]
+        return self.found["session"]
+
+    async def delete_session(self, token: str) -> None:
+        self.deleted.append(token)
+
+
+def test_an_async_adapter_of_our_own() -> None:
+    user = {"id": "7", "name": "Ann", "email": "ann@example.com", "image": None, "emailVerified": None}
+    session = {"sessionToken": "tok-1", "userId": "7", "expires": expiry(NOW + 60)}
+    adapter = AsyncAdapter({"session": session, "user": user})
+    found, cookies = read(options_for(adapter))
+    assert found == {
+        "user": {"name": "Ann", "email": "ann@example.com", "image": None},
+        "expires": iso_ms(NOW + 60),
+    }
+    assert refreshed(cookies) and session["expires"] == expiry(NOW + MAX_AGE)
+    session["expires"] = expiry(NOW - 1)
+    assert read(options_for(adapter))[0] is None and adapter.deleted == ["tok-1"]
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        pytest.param({"session": {"expires": "not a date"}, "user": {}}, id="bad-expires"),
+        pytest.param({"session": {}, "user": {}}, id="no-expires"),
+        pytest.param({"user": {}}, id="no-session"),
+        pytest.param(["session", "user"], id="not-a-mapping"),
+    ],
+)
+def test_a_malformed_adapter_record_is_no_session(found: t.Any) -> None:
+    session, cookies = read(options_for(AsyncAdapter(found)))
+    assert session is None and cleared(cookies)

@@ -18,7 +18,9 @@ database, and sessions made by either are read by both.
 Every method runs one short transaction. Errors of the database (down, timeout, lost
 connection, missing tables) are raised as
 :class:`~flask_authguard.errors.BackendUnavailableError`; a constraint violation (a second user
-with the same email, an account linked twice) is raised as SQLAlchemy's ``IntegrityError``.
+with the same email, an account linked twice) as SQLAlchemy's ``IntegrityError``, a value the
+column cannot hold as its ``DataError``. Lookups with text no row can hold (empty, NUL, longer
+than the column) find nothing instead of failing.
 
 Needs the extra: ``pip install "flask-authguard[sqlalchemy]"``.
 
@@ -236,6 +238,24 @@ def _as_id(value: t.Any) -> int | None:
     return number if 0 < number <= _MAX_ID else None
 
 
+def _usable(value: t.Any, max_length: int | None = None) -> bool:
+    """Text a lookup may send: a non-empty ``str`` without NUL (PostgreSQL refuses it) that
+    encodes to UTF-8; anything else matches no row."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        return False
+    if max_length is not None and len(value) > max_length:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _usable_token(value: t.Any) -> bool:
+    return _usable(value, MAX_SESSION_TOKEN_LENGTH)
+
+
 def _need_id(value: t.Any, what: str) -> int:
     number = _as_id(value)
     if number is None:
@@ -332,8 +352,8 @@ class SQLAlchemyAdapter:
             try:
                 with self.engine.begin() as conn:
                     yield conn
-            except sa_exc.IntegrityError:
-                raise
+            except (sa_exc.IntegrityError, sa_exc.DataError):
+                raise  # the data's fault, not the database's
             except sa_exc.SQLAlchemyError as exc:
                 raise BackendUnavailableError(
                     f"{operation} failed on {self.engine.dialect.name}: {_describe(exc)}"
@@ -402,7 +422,7 @@ class SQLAlchemyAdapter:
 
     def get_user_by_email(self, email: str) -> AdapterUser | None:
         """The user with exactly this email (as stored: no case folding)."""
-        if not isinstance(email, str) or not email:
+        if not _usable(email):
             return None
         users = self.tables.users
         with self._transaction("get_user_by_email") as conn:
@@ -412,7 +432,7 @@ class SQLAlchemyAdapter:
     def get_user_by_account(self, provider_account: t.Mapping[str, t.Any]) -> AdapterUser | None:
         """The user linked to ``{"provider", "providerAccountId"}``."""
         provider, account_id = provider_account.get("provider"), provider_account.get("providerAccountId")
-        if not isinstance(provider, str) or not isinstance(account_id, str):
+        if not _usable(provider) or not _usable(account_id):
             return None
         users, accounts = self.tables.users, self.tables.accounts
         query = (
@@ -483,7 +503,7 @@ class SQLAlchemyAdapter:
     def unlink_account(self, provider_account: t.Mapping[str, t.Any]) -> AdapterAccount | None:
         """Remove ``{"provider", "providerAccountId"}``; the removed account."""
         provider, account_id = provider_account.get("provider"), provider_account.get("providerAccountId")
-        if not isinstance(provider, str) or not isinstance(account_id, str):
+        if not _usable(provider) or not _usable(account_id):
             return None
         accounts = self.tables.accounts
         where = sa.and_(accounts.c.provider == provider, accounts.c.providerAccountId == account_id)
@@ -500,8 +520,10 @@ class SQLAlchemyAdapter:
         :raises sqlalchemy.exc.IntegrityError: the token exists already, or no such user.
         """
         token = session.get("sessionToken")
-        if not isinstance(token, str) or not token or len(token) > MAX_SESSION_TOKEN_LENGTH:
-            raise ValueError(f"sessionToken must be a string of 1 to {MAX_SESSION_TOKEN_LENGTH} characters")
+        if not _usable_token(token):
+            raise ValueError(
+                f"sessionToken must be text of 1 to {MAX_SESSION_TOKEN_LENGTH} characters without NUL"
+            )
         values = {
             "sessionToken": token,
             "userId": _need_id(session.get("userId"), "userId"),
@@ -513,11 +535,7 @@ class SQLAlchemyAdapter:
 
     def get_session_and_user(self, session_token: str) -> SessionAndUser | None:
         """The session and its user, in one query (one consistent read)."""
-        if (
-            not isinstance(session_token, str)
-            or not session_token
-            or len(session_token) > MAX_SESSION_TOKEN_LENGTH
-        ):
+        if not _usable_token(session_token):
             return None
         users, sessions = self.tables.users, self.tables.sessions
         query = (
@@ -547,7 +565,7 @@ class SQLAlchemyAdapter:
         and an update never brings back a session deleted meanwhile (it returns ``None``).
         """
         token = session.get("sessionToken")
-        if not isinstance(token, str) or not token or len(token) > MAX_SESSION_TOKEN_LENGTH:
+        if not _usable_token(token):
             return None
         changes: dict[str, t.Any] = {}
         if "expires" in session:
@@ -565,11 +583,7 @@ class SQLAlchemyAdapter:
 
     def delete_session(self, session_token: str) -> AdapterSession | None:
         """Delete the session with this token; the deleted session (to one caller only)."""
-        if (
-            not isinstance(session_token, str)
-            or not session_token
-            or len(session_token) > MAX_SESSION_TOKEN_LENGTH
-        ):
+        if not _usable_token(session_token):
             return None
         sessions = self.tables.sessions
         where = sessions.c.sessionToken == session_token
@@ -599,7 +613,7 @@ class SQLAlchemyAdapter:
     def use_verification_token(self, key: t.Mapping[str, t.Any]) -> VerificationToken | None:
         """Delete the token and return it; of concurrent callers only one gets it."""
         identifier, token = key.get("identifier"), key.get("token")
-        if not isinstance(identifier, str) or not isinstance(token, str):
+        if not _usable(identifier) or not _usable(token):
             return None
         table = self.tables.verification_token
         where = sa.and_(table.c.identifier == identifier, table.c.token == token)
