@@ -76,12 +76,13 @@ def expiry(timestamp: float) -> dt.datetime:
 
 
 def _timestamp(value: t.Any) -> float:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:  # an adapter that hands back naive datetimes means UTC
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.timestamp()
     if isinstance(value, str):
-        return _timestamp(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, dt.datetime):
+        moment: dt.datetime = value
+        if moment.tzinfo is None:  # an adapter that hands back naive datetimes means UTC
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return moment.timestamp()
     raise TypeError(f"a session's expires must be a datetime, not {type(value).__name__}")
 
 
@@ -294,7 +295,7 @@ def _shape_session(
 
 def _provider_from_path(environ: WSGIEnvironment) -> str:
     """The provider id of a ``.../callback/<id>`` or ``.../signin/<id>`` request."""
-    parts = environ.get("PATH_INFO", "").rstrip("/").split("/")
+    parts = str(environ.get("PATH_INFO", "")).rstrip("/").split("/")
     if len(parts) >= 2 and parts[-2] in ("callback", "signin") and parts[-1]:
         return parts[-1]
     return "credentials"

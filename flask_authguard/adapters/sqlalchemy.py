@@ -87,17 +87,18 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if not isinstance(value, dt.datetime):
             raise TypeError(f"expected a datetime, not {type(value).__name__}")
-        value = value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+        moment: dt.datetime = value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
         if dialect.name in ("sqlite", "mysql", "mariadb"):
-            return value.replace(tzinfo=None)
-        return value
+            return moment.replace(tzinfo=None)
+        return moment
 
     def process_result_value(self, value: t.Any, dialect: t.Any) -> dt.datetime | None:
         if value is None:
             return None
         if isinstance(value, str):  # a row written by something else than SQLAlchemy (SQLite)
             value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+        moment: dt.datetime = value
+        return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
 
 
 class Tables(t.NamedTuple):
@@ -524,14 +525,12 @@ class SQLAlchemyAdapter:
             raise ValueError(
                 f"sessionToken must be text of 1 to {MAX_SESSION_TOKEN_LENGTH} characters without NUL"
             )
-        values = {
-            "sessionToken": token,
-            "userId": _need_id(session.get("userId"), "userId"),
-            "expires": _need_datetime(session.get("expires"), "expires"),
-        }
+        user_id = _need_id(session.get("userId"), "userId")
+        expires = _need_datetime(session.get("expires"), "expires")
+        values = {"sessionToken": token, "userId": user_id, "expires": expires}
         with self._transaction("create_session") as conn:
             conn.execute(sa.insert(self.tables.sessions).values(**values))
-        return {"sessionToken": token, "userId": str(values["userId"]), "expires": values["expires"]}
+        return {"sessionToken": t.cast(str, token), "userId": str(user_id), "expires": expires}
 
     def get_session_and_user(self, session_token: str) -> SessionAndUser | None:
         """The session and its user, in one query (one consistent read)."""
