@@ -19,7 +19,9 @@ from .errors import (
     TokenError,
     TokenExpiredError,
 )
+from .ext import AuthGuard, auth_required, get_server_session
 from .jwt import decode, encode
+from .middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
 from .options import (
     AuthOptions,
     Callbacks,
@@ -30,8 +32,6 @@ from .options import (
     Pages,
     SessionOptions,
 )
-from .ext import AuthGuard, auth_required, get_server_session
-from .middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
 from .providers import CredentialsProvider, Provider, SignInResult
 from .token import get_token
 

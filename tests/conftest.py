@@ -52,7 +52,9 @@ SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 def make_token() -> t.Callable[..., str]:
     """``make_token(sub="u1", role="admin", max_age=3600, version=4, secret=SECRET)``."""
 
-    def factory(*, secret: str = SECRET, max_age: int = 3600, version: int = 4, salt: str = "", **claims: t.Any) -> str:
+    def factory(
+        *, secret: str = SECRET, max_age: int = 3600, version: int = 4, salt: str = "", **claims: t.Any
+    ) -> str:
         return encode(token=claims, secret=secret, max_age=max_age, version=version, salt=salt)
 
     return factory
