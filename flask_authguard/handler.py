@@ -31,6 +31,7 @@ import typing as t
 from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Blueprint, render_template, request
+from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
 from . import _clock
@@ -133,6 +134,8 @@ _UNSAFE_URL = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 #: Longer redirect targets fall back to the base URL (proxies refuse huge Location headers).
 MAX_REDIRECT_LENGTH = 4096
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+#: A host name (letters, digits, ``-``, ``_``, ``.``) or a bracketed IPv6 address, and a port.
+_HOST = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?")
 
 
 def _location(url: str) -> str:
@@ -172,12 +175,20 @@ def safe_redirect(url: t.Any, base_url: str) -> str:
 
 
 def base_url_of(config: Config) -> str:
-    """The app's origin: ``url``'s (``NEXTAUTH_URL``), else the request's."""
+    """The app's origin: ``url``'s (``NEXTAUTH_URL``), else the request's.
+
+    :raises BadRequest: no ``url`` is configured and the ``Host`` header is not a host name or
+        address with an optional port (it would end up in redirects and page links).
+    """
     if config.url:
         url = config.url if "://" in config.url else "https://" + config.url
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}"
-    return request.host_url.rstrip("/")
+    host = request.host
+    match = _HOST.fullmatch(host)
+    if match is None or (match.group(1) is not None and int(match.group(1)) > 65535):
+        raise BadRequest("Invalid Host header.")
+    return f"{request.scheme}://{host}"
 
 
 def _under(path: str, prefix: str) -> bool:

@@ -1406,3 +1406,28 @@ def test_session_event_fires_on_a_session_read() -> None:
     sign_in(client)
     client.get("/api/auth/session")
     assert events[-1]["session"]["user"]["name"] == "Ada" and events[-1]["token"]["sub"] == "1"
+
+
+@pytest.mark.parametrize(
+    "host, status",
+    [
+        pytest.param("x:99999", 400, id="port-out-of-range"),
+        pytest.param("evil.com/x", 400, id="path-in-host"),
+        pytest.param("a b", 400, id="space"),
+        pytest.param('a"b', 400, id="quote"),
+        pytest.param("x:abc", 400, id="bad-port"),
+        pytest.param("app.example.com:8080", 200, id="host-and-port"),
+        pytest.param("[::1]:5000", 200, id="ipv6"),
+    ],
+)
+@pytest.mark.parametrize(
+    "path", ["/api/auth/signin", "/api/auth/csrf", "/api/auth/session", "/api/auth/error"]
+)
+def test_a_bad_host_header_is_a_400_not_a_500(host: str, status: int, path: str) -> None:
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    for url, expected in ((None, status), (BASE, 200)):
+        environ = EnvironBuilder(path=path).get_environ()
+        environ["HTTP_HOST"] = host
+        _, answer, _ = run_wsgi_app(make_app(url=url), environ, buffered=True)
+        assert int(answer.split()[0]) == expected, (url, answer)
