@@ -252,8 +252,13 @@ class _Flow:
             return self.base_url
         if out.startswith("/"):
             return self.base_url if out.startswith("//") else _location(self.base_url + out)
-        if urlsplit(out).scheme not in ("http", "https"):
-            logger.warning("callbacks.redirect returned a non-http(s) URL: redirecting to the base URL")
+        try:
+            parts = urlsplit(out)
+            parts.port  # noqa: B018 - raises for a port out of range, which werkzeug cannot send
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            logger.warning("callbacks.redirect returned an unusable URL: redirecting to the base URL")
             return self.base_url
         return _location(out)
 

@@ -1288,6 +1288,8 @@ def test_safe_targets_through_the_endpoints(url: str, expected: str) -> None:
         pytest.param("//evil.com", BASE, id="protocol-relative"),
         pytest.param("javascript:alert(1)", BASE, id="javascript"),
         pytest.param("https://ok.example/\r\nX: y", BASE, id="crlf"),
+        pytest.param("https://ok.example:99999/", BASE, id="port-out-of-range"),
+        pytest.param("https:///no-host", BASE, id="no-host"),
         pytest.param(None, BASE, id="none"),
         pytest.param(42, BASE, id="not-a-string"),
         pytest.param(ZeroDivisionError, BASE, id="raises"),
