@@ -129,7 +129,13 @@ def request_origin(environ: WSGIEnvironment) -> str:
     become relative rather than ``http:///path``, which browsers read as host ``path``.
     """
     host = get_host(environ)
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}" if host else ""
+    if not host:
+        return ""
+    try:
+        _port = urlsplit(f"//{host}").port  # out of range: werkzeug would fail sending Location
+    except ValueError:
+        return ""
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
 def _page_path(page: str) -> str | None:

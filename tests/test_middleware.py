@@ -1272,3 +1272,14 @@ def test_example_runs_with_one_command() -> None:
         output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/" in output
     assert "/login?user=" in output and "Authorization: Bearer " in output
+
+
+@pytest.mark.parametrize("host", ["x:99999", "x:-1", "x:abc", "[::1]:70000"])
+def test_bad_host_port_gives_a_relative_redirect_not_a_500(host: str) -> None:
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    app = with_auth(lambda e, s: Response("ok")(e, s), {"secret": "s"})
+    environ = EnvironBuilder(path="/x", headers={"Host": host}).get_environ()
+    _, status, headers = run_wsgi_app(app, environ)
+    assert status.startswith("307")
+    assert headers["Location"].startswith("/api/auth/signin?callbackUrl=")
