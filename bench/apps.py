@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import threading
 import typing as t
 import warnings
@@ -377,7 +378,8 @@ def floor_decoder(token: str, secret: str = SECRET) -> t.Callable[[], dict[str, 
 
 def server_app(kind: str = "guarded") -> Flask:
     """The demo shape: ``/health`` public, ``/dashboard`` protected by ``AuthGuard`` (matcher
-    ``/dashboard/:path*``) with the auth endpoints on; ``kind="bare"``: the same without a guard."""
+    ``/dashboard/:path*``) with the auth endpoints on; ``kind="bare"``: the same without a guard.
+    Every response names the worker process that served it (``X-Bench-Worker``)."""
     if kind not in ("bare", "guarded"):
         raise ValueError(f"kind must be 'bare' or 'guarded', not {kind!r}")
     app = Flask(f"bench_server_{kind}")
@@ -385,6 +387,12 @@ def server_app(kind: str = "guarded") -> Flask:
     @app.get("/health")
     def health() -> str:
         return "ok"
+
+    @app.after_request
+    def worker_header(response: t.Any) -> t.Any:
+        # Lets a load client keep its connection on one worker of its own (bench/server.py).
+        response.headers["X-Bench-Worker"] = str(os.getpid())
+        return response
 
     if kind == "bare":
 

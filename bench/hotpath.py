@@ -91,33 +91,146 @@ def proto_session_cookie(header: str, name: str) -> dict[str, str]:
     return found
 
 
-_B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
-_TO_STD = str.maketrans("-_", "+/")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_STD = bytes.maketrans(b"-_", b"+/")
+_VALUE = {c: i for i, c in enumerate(_ALPHABET)}
 
 
-def proto_b64url_decode(text: str) -> bytes:
-    """Canonical unpadded base64url without the re-encode: strict decoding plus a check of the
-    unused low bits of the last character."""
-    rest = len(text) % 4
-    if rest == 1 or "+" in text or "/" in text or "=" in text:
+def proto_b64url_bytes(text: str) -> bytes:
+    """Canonical unpadded base64url: ``bytes.translate`` deletes the alphabet to
+    find stray characters, which is much cheaper than ``str.translate`` or a regex."""
+    raw = text.encode("ascii")
+    rest = len(raw) % 4
+    if rest == 1 or raw.translate(None, _ALPHABET):
         raise ValueError("not base64url")
-    if rest and _B64_VALUE.get(text[-1], 1) & (0x0F if rest == 2 else 0x03):
+    if rest and _VALUE[raw[-1]] & (0x0F if rest == 2 else 0x03):
         raise ValueError("not canonical")
-    try:
-        return binascii.a2b_base64(text.translate(_TO_STD) + "=" * (-len(text) % 4), strict_mode=True)
-    except binascii.Error:
-        raise ValueError("not base64url") from None
+    return binascii.a2b_base64(raw.translate(_STD) + b"=" * (-rest % 4))
+
+
+class ProtoDecoder:
+    """A v4 decoder with per-key AESGCM objects, the validated header cached by its base64
+    text, bytes-based base64url and a prebuilt JSON decoder."""
+
+    def __init__(self, secrets: t.Sequence[str]) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        from flask_authguard import jwt as codec
+
+        self.codec = codec
+        self.aeads = [AESGCM(codec.derive_key(s)) for s in secrets]
+        self.headers: dict[str, bool] = {}
+        self.json = json.JSONDecoder(parse_constant=codec._reject_constant)
+
+    def __call__(self, token: str) -> dict[str, t.Any] | None:
+        from cryptography.exceptions import InvalidTag
+
+        parts = token.split(".")
+        if len(parts) != 5 or parts[1]:
+            return None
+        header = parts[0]
+        if header not in self.headers:
+            try:
+                self.codec._parse(token, 4)
+            except Exception:
+                return None
+            self.headers[header] = True
+        try:
+            iv, ciphertext, tag = (proto_b64url_bytes(p) for p in parts[2:])
+        except ValueError:
+            return None
+        if len(iv) != 12 or len(tag) != 16:
+            return None
+        for aead in self.aeads:
+            try:
+                plaintext = aead.decrypt(iv, ciphertext + tag, header.encode("ascii"))
+            except InvalidTag:
+                continue
+            claims = self.json.decode(plaintext.decode("utf-8"))
+            self.codec._check_claims(claims)
+            return t.cast("dict[str, t.Any]", claims)
+        return None
+
+
+def proto_token(environ: dict[str, t.Any], name: str, decoder: ProtoDecoder) -> dict[str, t.Any] | None:
+    """The session cookie (chunks joined) by :func:`proto_session_cookie`, then the decoder."""
+    found = proto_session_cookie(environ.get("HTTP_COOKIE", ""), name)
+    if not found:
+        return None
+    value = found.get(name)
+    if value is None:
+        chunks = []
+        for i in range(16):
+            piece = found.get(f"{name}.{i}")
+            if piece is None:
+                break
+            chunks.append(piece)
+        value = "".join(chunks)
+    return decoder(value) if value else None
+
+
+def what_if(cookie_header: str) -> list[tuple[str, float]]:
+    """Whole requests, best of 5 × 3: the current paths next to the same shape built on the
+    candidate replacements (path checks kept, inner middleware and callbacks absent)."""
+    from flask import Flask, g, request
+
+    from flask_authguard.middleware import AuthCore
+
+    core = AuthCore({"secret": apps.SECRET})
+    decoder = ProtoDecoder([apps.SECRET])
+    name = apps.cookie_name()
+    environ = apps.environ_for(cookie_header)
+
+    def proto_wsgi(env: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        if core.is_protected(env):
+            token = env["authguard.token"] = proto_token(env, name, decoder)
+            if token is None:
+                raise RuntimeError("the prototype refused the bench token")
+        return apps.plain_wsgi_app(env, start_response)
+
+    def flask_with(hook: t.Callable[[], object] | None) -> Flask:
+        app = Flask("whatif")
+
+        @app.get(apps.PROTECTED)
+        def dashboard() -> str:
+            return "hello"
+
+        if hook is not None:
+            app.before_request(hook)
+        return app
+
+    def proto_hook() -> None:
+        environ = request.environ
+        if core.is_protected(environ):
+            g.auth_token = proto_token(environ, name, decoder)
+
+    def current_hook() -> None:
+        g.auth_token = core.token(request.environ)
+
+    cases = [
+        ("plain WSGI app", apps.plain_wsgi_app),
+        ("with_auth (current)", apps.with_auth_app()),
+        ("with_auth shape on the prototypes", proto_wsgi),
+        ("bare Flask", flask_with(None)),
+        (
+            "Flask + before_request: AuthCore.token only (current decode, no guard logic)",
+            flask_with(current_hook),
+        ),
+        ("AuthGuard (current)", apps.guarded_flask()),
+        ("Flask + before_request: is_protected + prototypes", flask_with(proto_hook)),
+    ]
+    return [(label, min(best_us(apps.caller(app, environ), 2000) for _ in range(3))) for label, app in cases]
 
 
 def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, float]]:
     """(step, where, µs) for the steps of the valid-cookie path."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    from flask import Flask, request
+    from flask import request
     from werkzeug.http import parse_cookie
     from werkzeug.wrappers import Request
 
+    from flask_authguard import ext, middleware
     from flask_authguard import jwt as codec
-    from flask_authguard import middleware
     from flask_authguard import token as token_mod
     from flask_authguard.cookies import session_values
     from flask_authguard.options import resolve_options
@@ -138,7 +251,6 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
     big = apps.make_token(size=12 * 1024)
     big_header = apps.cookie_header(apps.session_cookies(big))
     big_ct = big.split(".")[3]
-    flask_app = Flask("hotpath")
     rows: list[tuple[str, str, float]] = []
 
     def add(step: str, where: str, fn: t.Callable[[], object], count: int = n) -> None:
@@ -184,6 +296,12 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
     )
     add("session_values (join chunks)", "cookies.py session_values", lambda: session_values(cookies, name))
     add("jwt.decode() total", "jwt.py decode", lambda: codec.decode(token=token, secret=apps.SECRET))
+    proto = ProtoDecoder([apps.SECRET])
+    add(
+        "proto: ProtoDecoder (cached header + AESGCM, bytes b64, prebuilt JSON decoder)",
+        "jwt.py decode",
+        lambda: proto(token),
+    )
     add("  _parse (header JSON, 4× b64url_decode, checks)", "jwt.py _parse", lambda: codec._parse(token, 4))
     add(
         f"  b64url_decode of the ciphertext ({len(ct_b64)} chars)",
@@ -191,9 +309,9 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
         lambda: codec.b64url_decode(ct_b64),
     )
     add(
-        "  proto: strict a2b_base64 + last-char bit check (same)",
+        "  proto: bytes.translate alphabet check + a2b + last-char bit check (same)",
         "jwt.py b64url_decode",
-        lambda: proto_b64url_decode(ct_b64),
+        lambda: proto_b64url_bytes(ct_b64),
     )
     add(
         f"  b64url_decode of a 12 KB ciphertext ({len(big_ct)} chars)",
@@ -201,7 +319,7 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
         lambda: codec.b64url_decode(big_ct),
         n // 10,
     )
-    add("  proto: same, 12 KB", "jwt.py b64url_decode", lambda: proto_b64url_decode(big_ct), n // 10)
+    add("  proto: bytes-based, 12 KB", "jwt.py b64url_decode", lambda: proto_b64url_bytes(big_ct), n // 10)
     add("  AESGCM(key) construction", "jwt.py _decrypt", lambda: AESGCM(key))
     add("  AESGCM.decrypt", "jwt.py _decrypt", lambda: aead.decrypt(parts.iv, sealed, aad))
     add(
@@ -233,13 +351,19 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
         "middleware.py is_api_request",
         lambda: middleware.is_api_request(environ),
     )
-    with flask_app.test_request_context("/dashboard"):
-        add("flask `request` proxy attribute access (×1)", "ext.py (15 per request)", lambda: request.environ)
+    guarded = apps.guarded_flask()
+    context = guarded.request_context(dict(environ))
+    context.push()
+    try:
+        context.match_request()
         add(
-            "state_of() (current_app proxy + extensions)",
-            "ext.py state_of (3 per request)",
-            lambda: flask_app.extensions.get("x"),
+            "flask `request` proxy attribute access (×1)", "ext.py (~15 per request)", lambda: request.environ
         )
+        add("state_of() (current_app proxy + extensions)", "ext.py state_of (3 per request)", ext.state_of)
+        add("_is_public_view()", "ext.py _is_public_view", ext._is_public_view)
+        add("_before_request(), token already decoded", "ext.py _before_request", ext._before_request)
+    finally:
+        context.pop()
     return rows
 
 
@@ -263,6 +387,11 @@ def main(argv: t.Sequence[str] | None = None) -> int:
                 us = best_us(apps.caller(app, environ), 3000)
                 print(f"## {name}: {us:.1f} µs/request (best of 5), cProfile by own time\n")
                 print(profile(name, cookie, args.n, args.top))
+        print("## Whole requests: current paths and the prototypes (µs per request)\n")
+        print("| app | µs |\n| --- | ---: |")
+        for label, us in what_if(cookie):
+            print(f"| {label} | {us:.1f} |")
+        print()
         print("## Breakdown of the valid-cookie path (best of 5, µs per call)\n")
         print("| step | where | µs |\n| --- | --- | ---: |")
         for step, where, us in components(cookie, token, 20000):

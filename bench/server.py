@@ -53,13 +53,17 @@ class Server:
                 self.process.kill()
                 self.process.wait(timeout=5)
 
+    def worker_pids(self) -> list[int]:
+        """The pids of gunicorn's workers (the server's direct children); ``[]`` without ``/proc``."""
+        return sorted(pid for pid, ppid in _processes() if ppid == self.process.pid)
+
     def cpu_seconds(self) -> float | None:
         """User + system CPU of the server and its direct children (gunicorn's workers), from
         ``/proc``; ``None`` where there is no ``/proc``."""
         return process_tree_cpu(self.process.pid)
 
 
-def start_server(kind: str, *, workers: int = 2, threads: int = 2, timeout: float = 30.0) -> Server:
+def start_server(kind: str, *, workers: int = 2, threads: int = 1, timeout: float = 30.0) -> Server:
     """Start :func:`bench.apps.server_app` (``kind`` ``"bare"`` or ``"guarded"``) on loopback.
 
     :raises RuntimeError: the server did not answer ``/health`` within ``timeout`` seconds.
@@ -69,7 +73,7 @@ def start_server(kind: str, *, workers: int = 2, threads: int = 2, timeout: floa
         os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     )
     if has_gunicorn():
-        engine = f"gunicorn {workers} workers (gthread × {threads})"
+        engine = f"gunicorn {workers} gthread workers × {threads} thread{'s' if threads > 1 else ''}"
         argv = [
             sys.executable,
             "-m",
@@ -131,17 +135,28 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return ppid, (utime + stime) / _clock_ticks()
 
 
+def _processes() -> list[tuple[int, int]]:
+    """(pid, ppid) of every process ``/proc`` shows."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in pathlib.Path("/proc").iterdir():
+            if entry.name.isdigit():
+                stat = _stat(int(entry.name))
+                if stat is not None:
+                    found.append((int(entry.name), stat[0]))
+    return found
+
+
 def process_tree_cpu(pid: int) -> float | None:
     """CPU seconds of ``pid`` and its direct children."""
     own = _stat(pid)
     if own is None:
         return None
     total = own[1]
-    for entry in pathlib.Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != pid:
-            stat = _stat(int(entry.name))
-            if stat is not None and stat[0] == pid:
-                total += stat[1]
+    for child, ppid in _processes():
+        if ppid == pid:
+            stat = _stat(child)
+            total += stat[1] if stat is not None else 0.0
     return total
 
 
@@ -160,12 +175,27 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def _client(args: tuple[int, str, dict[str, str], float, float]) -> tuple[int, int]:
+def _connect(port: int, worker: int | None) -> http.client.HTTPConnection:
+    """A keep-alive connection, served by process ``worker`` when given: the workers race to
+    accept, so two clients could otherwise share one worker while the other idles."""
+    for _ in range(200):
+        conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        if worker is None:
+            return conn
+        conn.request("GET", "/health")
+        response = conn.getresponse()
+        response.read()
+        if response.getheader("X-Bench-Worker") == str(worker):
+            return conn
+        conn.close()
+    return http.client.HTTPConnection(HOST, port, timeout=10)
+
+
+def _client(args: tuple[int, str, dict[str, str], float, float, int | None]) -> tuple[int, int]:
     """One client process: keep-alive GETs from ``start_at`` until ``start_at + seconds``;
     (requests, errors), where an error is anything but a 200 with a body."""
-    port, path, headers, start_at, seconds = args
-    conn = http.client.HTTPConnection(HOST, port, timeout=10)
-    conn.connect()
+    port, path, headers, start_at, seconds, worker = args
+    conn = _connect(port, worker)
     requests = errors = 0
     while time.time() < start_at:
         time.sleep(0.001)
@@ -190,10 +220,12 @@ def load(
     server: Server, path: str, headers: dict[str, str], *, seconds: float, clients: int = 2
 ) -> LoadResult:
     """Load ``server`` with ``clients`` processes for ``seconds``, keep-alive, bounded (each
-    client waits for its answer before the next request)."""
+    client waits for its answer before the next request); client ``i`` keeps to worker
+    ``i % workers`` so the load is spread evenly."""
     context = multiprocessing.get_context("spawn")
-    start_at = time.time() + 1.0 + 0.25 * clients  # let every client process start first
-    jobs = [(server.port, path, headers, start_at, seconds)] * clients
+    start_at = time.time() + 1.5 + 0.25 * clients  # let every client process start and connect first
+    pids: list[int | None] = list(server.worker_pids()) or [None]
+    jobs = [(server.port, path, headers, start_at, seconds, pids[i % len(pids)]) for i in range(clients)]
     with context.Pool(clients) as pool:
         pending = pool.map_async(_client, jobs)
         while time.time() < start_at:
