@@ -102,7 +102,7 @@ class Settings:
 # -- rows -------------------------------------------------------------------------------------
 
 REQUEST = "Per request: the WSGI app called directly"
-SCALING = "Scaling: with_auth on the plain WSGI app, valid cookie"
+SCALING = "Scaling: with_auth on the plain WSGI app, valid cookie (cache off, except the matcher rows)"
 HTTP = "get_server_session(): in-process vs fetching /api/auth/session over loopback HTTP"
 NODE = "The real next-auth v4 under Node.js (per call, same token and cookies)"
 SERVER = "Throughput: gunicorn on 127.0.0.1, bounded keep-alive clients"
@@ -196,6 +196,25 @@ def _peer(factory: t.Callable[[], t.Any]) -> t.Any:
         raise Skip(f"not installed: {exc}") from None
 
 
+def cold(run: Timed) -> Timed:
+    """``run`` with the verified-token cache off during its calls: every call decrypts.
+
+    The row's token must be its own (a fresh ``make_token``), so no other row's entry hits.
+    """
+    from flask_authguard import jwt as jwt_mod
+
+    cache = jwt_mod.verified_tokens
+
+    def uncached() -> object:
+        saved, cache.maxsize = cache.maxsize, 0
+        try:
+            return run()
+        finally:
+            cache.maxsize = saved
+
+    return uncached
+
+
 def _with_auth_token(
     *,
     version: int = 4,
@@ -203,14 +222,21 @@ def _with_auth_token(
     size: int | None = None,
     options: dict[str, t.Any] | None = None,
     matcher: t.Any = None,
+    uncached: bool = True,
 ) -> t.Callable[[Context], Timed]:
     def setup(ctx: Context) -> Timed:
         token = apps.make_token(version=version, secret=secret, size=size)
         environ = apps.environ_for(apps.cookie_header(apps.session_cookies(token, version)))
         app = apps.with_auth_app({"version": version, **(options or {})}, matcher=matcher)
-        return _wsgi(app, environ, body=b"hello")
+        run = _wsgi(app, environ, body=b"hello")
+        return cold(run) if uncached else run
 
     return setup
+
+
+def _fresh_cookie_environ() -> dict[str, t.Any]:
+    """A request with a token of its own (so no other row warms the cache for it)."""
+    return apps.environ_for(apps.cookie_header(apps.session_cookies(apps.make_token())))
 
 
 def _matcher_patterns(count: int) -> list[str]:
@@ -283,6 +309,13 @@ CASES: list[Case] = [
         lambda ctx: _wsgi(apps.guarded_flask(), _token_cookie(ctx), body=HELLO),
     ),
     Case(
+        "authguard_valid_cold",
+        REQUEST,
+        "AuthGuard site-wide, valid cookie, verified-token cache off",
+        "flask_bare",
+        lambda ctx: cold(_wsgi(apps.guarded_flask(), _fresh_cookie_environ(), body=HELLO)),
+    ),
+    Case(
         "authguard_no_cookie",
         REQUEST,
         "AuthGuard site-wide, no cookie (307 to sign-in)",
@@ -302,6 +335,13 @@ CASES: list[Case] = [
         "with_auth on the plain WSGI app, valid cookie",
         "wsgi_bare",
         lambda ctx: _wsgi(apps.with_auth_app(), _token_cookie(ctx), body=b"hello"),
+    ),
+    Case(
+        "with_auth_valid_cold",
+        REQUEST,
+        "with_auth, valid cookie, verified-token cache off (decrypts every time)",
+        "wsgi_bare",
+        lambda ctx: cold(_wsgi(apps.with_auth_app(), _fresh_cookie_environ(), body=b"hello")),
     ),
     Case(
         "with_auth_no_cookie",
@@ -345,7 +385,14 @@ CASES: list[Case] = [
         None,
         _floor,
     ),
-    Case("codec_decode", REQUEST, "flask_authguard.decode() alone, same token", "floor", _codec),
+    Case("codec_decode", REQUEST, "flask_authguard.decode() alone, same token (cache hit)", "floor", _codec),
+    Case(
+        "codec_decode_cold",
+        REQUEST,
+        "flask_authguard.decode() alone, verified-token cache off",
+        "floor",
+        lambda ctx: cold(_codec(ctx)),
+    ),
     Case("get_token", REQUEST, "get_token(environ) alone (cookie parse + decode)", "floor", _get_token),
     # scaling
     Case("cookie_1k", SCALING, "cookie 1 KB (1 cookie)", "wsgi_bare", _with_auth_token(size=1024)),
@@ -356,21 +403,21 @@ CASES: list[Case] = [
         SCALING,
         "matcher of 1 pattern",
         "wsgi_bare",
-        _with_auth_token(matcher=_matcher_patterns(1)),
+        _with_auth_token(matcher=_matcher_patterns(1), uncached=False),
     ),
     Case(
         "matcher_10",
         SCALING,
         "matcher of 10 patterns (path matches the last)",
         "wsgi_bare",
-        _with_auth_token(matcher=_matcher_patterns(10)),
+        _with_auth_token(matcher=_matcher_patterns(10), uncached=False),
     ),
     Case(
         "matcher_100",
         SCALING,
         "matcher of 100 patterns (path matches the last)",
         "wsgi_bare",
-        _with_auth_token(matcher=_matcher_patterns(100)),
+        _with_auth_token(matcher=_matcher_patterns(100), uncached=False),
     ),
     Case("token_v4", SCALING, "next-auth v4 token (A256GCM)", "wsgi_bare", _with_auth_token(version=4)),
     Case(

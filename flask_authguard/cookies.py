@@ -63,8 +63,12 @@ def session_values(cookies: t.Any, name: str) -> list[str]:
     runs of chunks (a stale trailing chunk left by a failed rewrite). Values are percent-decoded
     as Next.js does (next-auth writes them with ``encodeURIComponent``).
     """
-    chunks: list[str] = []
-    for i in range(MAX_CHUNKS):
+    first = _getlist(cookies, f"{name}.0")
+    if not first:  # the usual case: one unchunked cookie
+        bare = _getlist(cookies, name)
+        return bare if len(bare) == 1 and bare[0] else [c for c in dict.fromkeys(bare) if c]
+    chunks = [first[0]]
+    for i in range(1, MAX_CHUNKS):
         values = _getlist(cookies, f"{name}.{i}")
         if not values:
             break

@@ -45,7 +45,7 @@ from .cookies import chunk, clean, session_values
 from .errors import BackendUnavailableError, ConfigurationError
 from .options import Config, CookieSpec
 from .session import _NOT_UPDATE, SessionResult, fire_event, iso_ms
-from .token import Claims, request_cookies
+from .token import Claims, session_cookies
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -127,7 +127,8 @@ def cookie_spec(environ: WSGIEnvironment, config: Config) -> CookieSpec:
 
 def session_token(environ: WSGIEnvironment, config: Config) -> str | None:
     """The session token the request's cookie holds (chunks joined, as next-auth reads it)."""
-    values = session_values(request_cookies(environ), cookie_spec(environ, config).name)
+    name = cookie_spec(environ, config).name
+    values = session_values(session_cookies(environ, name), name)
     return values[0] if values else None
 
 
@@ -230,7 +231,7 @@ def database_session(environ: WSGIEnvironment, config: Config, update: t.Any = _
     :raises BackendUnavailableError: the adapter failed; nothing was cleared or deleted.
     """
     spec = cookie_spec(environ, config)
-    cookies = request_cookies(environ)
+    cookies = session_cookies(environ, spec.name)
     values = session_values(cookies, spec.name)
     if not values:
         return SessionResult(None, [], None)
@@ -395,9 +396,8 @@ def sign_in_database(
     )
     _forget(environ)
     spec = config.session_cookie(secure)
-    return chunk(
-        spec, token, existing=request_cookies(environ), chunk_size=config.chunk_size, expires=expires
-    )
+    existing = session_cookies(environ, spec.name)
+    return chunk(spec, token, existing=existing, chunk_size=config.chunk_size, expires=expires)
 
 
 def sign_out_database(environ: WSGIEnvironment, config: Config, spec: CookieSpec) -> AdapterSession | None:
@@ -406,7 +406,7 @@ def sign_out_database(environ: WSGIEnvironment, config: Config, spec: CookieSpec
     :raises BackendUnavailableError: the adapter failed: the session still exists, so the
         caller must not clear the cookie.
     """
-    values = session_values(request_cookies(environ), spec.name)
+    values = session_values(session_cookies(environ, spec.name), spec.name)
     if not values or not plausible_token(values[0]):
         return None
     deleted = call_adapter(config, "delete_session", values[0])

@@ -19,14 +19,14 @@ canonical unpadded base64url, a UTF-8 JSON object as plaintext, ``exp`` required
 from __future__ import annotations
 
 import base64
-import binascii
+import copy
 import functools
 import hashlib
 import hmac
 import json
 import math
 import os
-import re
+import threading
 import typing as t
 import uuid
 
@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import _clock
-from .errors import ConfigurationError, InvalidTokenError, TokenExpiredError
+from .errors import ConfigurationError, InvalidTokenError, TokenError, TokenExpiredError
 
 #: Default lifetime of an issued token, in seconds (30 days, as next-auth).
 DEFAULT_MAX_AGE = 30 * 24 * 60 * 60
@@ -52,7 +52,7 @@ _V4_INFO = "NextAuth.js Generated Encryption Key"
 _V5_INFO = "Auth.js Generated Encryption Key"
 _GCM = "A256GCM"
 _CBC = "A256CBC-HS512"
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _V4_HEADER_KEYS = frozenset({"alg", "enc"})
 _V5_HEADER_KEYS = frozenset({"alg", "enc", "kid"})
 
@@ -68,15 +68,17 @@ def b64url_decode(text: str) -> bytes:
     Canonical means: only the URL-safe alphabet, no padding, and zero trailing bits, so that
     every byte string has exactly one accepted spelling.
     """
-    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
-        raise InvalidTokenError("segment is not base64url")
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+        raw = text.encode("ascii")
+    except (UnicodeEncodeError, AttributeError):
         raise InvalidTokenError("segment is not base64url") from None
-    if b64url_encode(data) != text:
+    rest = len(raw) % 4
+    if rest == 1 or raw.translate(None, _B64URL_ALPHABET):
+        raise InvalidTokenError("segment is not base64url")
+    # The unused low bits of the last character must be zero (RFC 4648, section 3.5).
+    if rest and _B64URL_ALPHABET.index(raw[-1]) & (0x0F if rest == 2 else 0x03):
         raise InvalidTokenError("segment is not canonical base64url")
-    return data
+    return base64.urlsafe_b64decode(raw + b"=" * (-rest % 4))
 
 
 def _secrets(secret: Secret) -> tuple[str, ...]:
@@ -202,16 +204,13 @@ class _Parts(t.NamedTuple):
     tag: bytes
 
 
-def _parse(token: str, version: int) -> _Parts:
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise InvalidTokenError("token is too long")
-    parts = token.split(".")
-    if len(parts) != 5:
-        raise InvalidTokenError("not a compact JWE (five segments)")
-    header_b64, encrypted_key, iv_b64, ct_b64, tag_b64 = parts
+@functools.lru_cache(maxsize=64)
+def _checked_header(header_b64: str, version: int) -> tuple[str, str | None]:
+    """``(enc, kid)`` of an accepted protected header. Cached: a session's header never changes,
+    and only accepted headers are kept (a refusal raises, which is never cached)."""
     try:
         # Decode as UTF-8 first: json.loads(bytes) would also sniff UTF-16/32.
-        header = json.loads(b64url_decode(header_b64).decode("utf-8"))
+        header = _JSON.decode(b64url_decode(header_b64).decode("utf-8"))
     except (ValueError, RecursionError):
         raise InvalidTokenError("header is not JSON") from None
     if not isinstance(header, dict):
@@ -227,6 +226,22 @@ def _parse(token: str, version: int) -> _Parts:
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise InvalidTokenError("kid is not a string")
+    return t.cast(str, enc), kid
+
+
+@functools.lru_cache(maxsize=64)
+def _aesgcm(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
+def _parse(token: str, version: int) -> _Parts:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidTokenError("token is too long")
+    parts = token.split(".")
+    if len(parts) != 5:
+        raise InvalidTokenError("not a compact JWE (five segments)")
+    header_b64, encrypted_key, iv_b64, ct_b64, tag_b64 = parts
+    enc, kid = _checked_header(header_b64, version)
     if encrypted_key:
         raise InvalidTokenError("dir tokens carry no encrypted key")
     iv, ciphertext, tag = b64url_decode(iv_b64), b64url_decode(ct_b64), b64url_decode(tag_b64)
@@ -240,7 +255,7 @@ def _decrypt(parts: _Parts, key: bytes) -> bytes | None:
     aad = parts.header_b64.encode("ascii")
     if parts.enc == _GCM:
         try:
-            return AESGCM(key).decrypt(parts.iv, parts.ciphertext + parts.tag, aad)
+            return _aesgcm(key).decrypt(parts.iv, parts.ciphertext + parts.tag, aad)
         except InvalidTag:
             return None
     expected = _cbc_hmac_tag(key[:32], aad, parts.iv, parts.ciphertext)
@@ -267,6 +282,9 @@ def _candidate_keys(parts: _Parts, secrets: tuple[str, ...], salt: str, version:
 
 def _reject_constant(name: str) -> t.NoReturn:
     raise ValueError(f"non-finite number {name}")
+
+
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _is_number(value: object) -> bool:
@@ -316,7 +334,7 @@ def decrypt(*, token: str, secret: Secret, salt: str = "", version: int = 4) -> 
     if plaintext is None:
         raise InvalidTokenError("decryption failed (wrong secret, salt or version, or tampered)")
     try:
-        claims = json.loads(plaintext.decode("utf-8"), parse_constant=_reject_constant)
+        claims = _JSON.decode(plaintext.decode("utf-8"))
     except (ValueError, RecursionError):
         raise InvalidTokenError("plaintext is not UTF-8 JSON") from None
     if not isinstance(claims, dict):
@@ -324,8 +342,71 @@ def decrypt(*, token: str, secret: Secret, salt: str = "", version: int = 4) -> 
     return claims
 
 
+class VerifiedTokenCache:
+    """Tokens that decrypted and checked out, so a session's repeat requests skip the crypto.
+
+    Bounded (oldest out first); keyed by the exact token text *and* the secrets, salt and
+    version it was verified with; failures are never stored; ``exp`` and ``nbf`` are checked
+    again on every hit; each hit hands out a fresh copy, so no caller can change what others
+    get. Only tokens that authenticated decryption accepted get in, so a hit is as good as a
+    decryption.
+
+    :param maxsize: entries kept.
+    :param max_token_length: longer tokens are not kept (a memory bound).
+    """
+
+    def __init__(self, maxsize: int = 1024, max_token_length: int = 16 * 1024) -> None:
+        self.maxsize = maxsize
+        self.max_token_length = max_token_length
+        self._entries: dict[tuple[t.Any, ...], dict[str, t.Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[t.Any, ...]) -> dict[str, t.Any] | None:
+        """A copy of the claims stored under ``key`` (checked against the clock), or ``None``."""
+        claims = self._entries.get(key)
+        if claims is None:
+            return None
+        try:
+            _check_claims(claims)
+        except TokenError:
+            self._entries.pop(key, None)
+            raise
+        return _fresh_copy(claims)
+
+    def put(self, key: tuple[t.Any, ...], claims: dict[str, t.Any]) -> None:
+        """Keep a copy of verified ``claims``."""
+        if len(key[0]) > self.max_token_length or self.maxsize <= 0:
+            return
+        with self._lock:
+            while len(self._entries) >= self.maxsize:
+                self._entries.pop(next(iter(self._entries)), None)
+            self._entries[key] = _fresh_copy(claims)
+
+    def clear(self) -> None:
+        """Forget every token."""
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_ATOMIC = (str, int, float, bool, type(None))
+
+
+def _fresh_copy(claims: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {k: v if isinstance(v, _ATOMIC) else copy.deepcopy(v) for k, v in claims.items()}
+
+
+#: The process-wide cache :func:`decode` uses; ``verified_tokens.maxsize = 0`` turns it off.
+verified_tokens = VerifiedTokenCache()
+
+
 def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 4) -> dict[str, t.Any] | None:
     """Decrypt and check a session token.
+
+    A token verified before under the same secrets, salt and version is answered from
+    :data:`verified_tokens` (its ``exp`` and ``nbf`` checked again) without decrypting it again.
 
     :param token: the compact JWE; ``None`` or ``""`` returns ``None``.
     :param secret: a secret, or a list of them tried in turn (v5: chosen by ``kid``).
@@ -338,6 +419,13 @@ def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 
     """
     if not token:
         return None
+    if not isinstance(token, str):
+        raise InvalidTokenError("token is not a string")
+    key = (token, version, salt or "", secret if isinstance(secret, str) else tuple(secret))
+    cached = verified_tokens.get(key)
+    if cached is not None:
+        return cached
     claims = decrypt(token=token, secret=secret, salt=salt, version=version)
     _check_claims(claims)
+    verified_tokens.put(key, claims)
     return claims

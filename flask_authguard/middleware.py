@@ -157,8 +157,8 @@ def is_api_request(environ: WSGIEnvironment) -> bool:
     if environ.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
         return True
     accept = environ.get("HTTP_ACCEPT")
-    if not accept:
-        return False
+    if not accept or ("json" not in accept and "application/*" not in accept):
+        return False  # what browsers send for pages: no need to parse it
     mimes = parse_accept_header(accept, MIMEAccept)
     return mimes.quality("application/json") > mimes.quality("text/html")
 
@@ -215,6 +215,11 @@ class AuthCore:
         # the whole string, as next-auth does, would redirect the sign-in page to itself.
         pages = (_page_path(self.config.sign_in_page), _page_path(self.config.error_page))
         self._pages = frozenset(p for p in pages if p)
+        # The skip list, precomputed for the per-request check: exact paths and "<prefix>/".
+        base = self.config.base_path
+        self._skip_exact = self._pages | {base, *self._public}
+        self._skip_prefixes = tuple(p.rstrip("/") + "/" for p in (base, *self._public))
+        self._base_prefix = base.rstrip("/") + "/"
 
     # -- the token -------------------------------------------------------------------------
 
@@ -251,15 +256,13 @@ class AuthCore:
     def is_skipped(self, environ: WSGIEnvironment, path: str) -> bool:
         """Public whatever the matcher says: the auth endpoints, the sign-in and error pages,
         ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries)."""
-        config = self.config
-        if path in self._pages:
+        if path in self._skip_exact or path.startswith(self._skip_prefixes):
             return True
-        if under(path, config.base_path):
-            return True
-        script = environ.get("SCRIPT_NAME", "")
-        if script and under(script + path, config.base_path):
-            return True
-        return any(under(path, prefix) for prefix in self._public)
+        script = environ.get("SCRIPT_NAME")
+        if script:
+            full = script + path
+            return full == self.config.base_path or full.startswith(self._base_prefix)
+        return False
 
     def is_protected(self, environ: WSGIEnvironment) -> bool:
         """Whether ``with_auth`` checks this request at all."""

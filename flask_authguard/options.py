@@ -293,7 +293,12 @@ class Config:
 
     def session_cookie(self, secure: bool) -> CookieSpec:
         """The session cookie for a secure or plain request."""
-        return _cookie_spec(self, "session_token", secure)
+        return self._session_cookies[secure]
+
+    @functools.cached_property
+    def _session_cookies(self) -> tuple[CookieSpec, CookieSpec]:
+        # Per request: resolve both once (cached_property writes __dict__, frozen or not).
+        return (_cookie_spec(self, "session_token", False), _cookie_spec(self, "session_token", True))
 
 
 _COOKIE_SUFFIX = {

@@ -43,7 +43,7 @@ from .cookies import chunk, clean, session_values
 from .errors import ConfigurationError
 from .jwt import encode as jwe_encode
 from .options import AuthOptions, Config, resolve_options
-from .token import Claims, decode_candidates, request_cookies
+from .token import Claims, decode_candidates, session_cookies
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -139,7 +139,7 @@ def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims 
 def _jwt_session(environ: WSGIEnvironment, config: Config, update: t.Any = _NOT_UPDATE) -> SessionResult:
     secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
     spec = config.session_cookie(secure)
-    cookies = request_cookies(environ)
+    cookies = session_cookies(environ, spec.name)
     # getServerSession reads the cookie only, never a Bearer header.
     candidates = session_values(cookies, spec.name)
     if not candidates:

@@ -15,6 +15,7 @@ import re
 import typing as t
 from urllib.parse import unquote
 
+from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_cookie
 
 from ._compat import call_sync
@@ -49,6 +50,10 @@ def request_cookies(environ: WSGIEnvironment) -> t.Any:
     """The request's cookies as a werkzeug ``MultiDict``, parsed once per request."""
     cookies = environ.get(_COOKIES_KEY)
     if cookies is None:
+        header = environ.get("HTTP_COOKIE") or ""
+        if header.isascii() and '"' not in header:
+            environ[_COOKIES_KEY] = cookies = _parse_plain_cookie(header)
+            return cookies
         try:
             cookies = parse_cookie(environ)
         except UnicodeError:
@@ -56,6 +61,21 @@ def request_cookies(environ: WSGIEnvironment) -> t.Any:
             cookies = parse_cookie(_utf8_replaced(environ.get("HTTP_COOKIE") or ""))
         environ[_COOKIES_KEY] = cookies
     return cookies
+
+
+def _parse_plain_cookie(header: str) -> MultiDict[str, str]:
+    """werkzeug's ``parse_cookie`` for the usual header: ASCII, no quoted values.
+
+    Same result (pairs split on ``;``, key and value stripped, empty keys dropped), without
+    the regular expression, whose cost grows steeply with multi-kilobyte session cookies.
+    """
+    pairs = []
+    for item in header.split(";"):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key:
+            pairs.append((key, value.strip()))
+    return MultiDict(pairs)
 
 
 def _utf8_replaced(header: str) -> str:
@@ -87,9 +107,82 @@ def bearer_token(environ: WSGIEnvironment) -> str | None:
     return token or None
 
 
+def session_cookies(environ: WSGIEnvironment, name: str) -> t.Any:
+    """The request's cookies that may belong to session cookie ``name`` (``getlist`` works).
+
+    The per-request path: the usual header (ASCII, no quoted values) is scanned for ``name``
+    and its chunks only, instead of parsing every cookie; anything else is parsed in full.
+    """
+    cookies = environ.get(_COOKIES_KEY)
+    if cookies is not None:
+        return cookies
+    header = environ.get("HTTP_COOKIE") or ""
+    if name not in header:
+        return _NO_COOKIES
+    if not header.isascii() or '"' in header:
+        return request_cookies(environ)
+    found: dict[str, list[str]] = {}
+    prefix = name + "."
+    for item in header.split(";"):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key == name or key.startswith(prefix):
+            found.setdefault(key, []).append(value.strip())
+    return _FoundCookies(found)
+
+
+def single_cookie_value(header: str | None, name: str) -> str | None:
+    """The value of cookie ``name`` when the header holds it once, unchunked, plainly spelt.
+
+    ``None`` means "not that simple" (absent, repeated, chunked, quoted, percent-encoded,
+    non-ASCII): the general reader then decides. The answer is the one the general reader
+    would give for such a header.
+    """
+    if not header:
+        return None
+    start = header.find(name)
+    if start < 0 or header.find(name, start + len(name)) >= 0:
+        return None  # absent, or present twice (duplicates, chunks, a longer name)
+    if start and header[start - 1] not in "; \t":
+        return None
+    end = header.find(";", start)
+    item = header[start:] if end < 0 else header[start:end]
+    key, sep, value = item.partition("=")
+    if not sep or key.strip() != name:
+        return None
+    value = value.strip()
+    if not value or '"' in value or "%" in value or not value.isascii():
+        return None
+    if start and header[:start].rstrip(" \t")[-1:] not in ("", ";"):
+        return None
+    return value
+
+
+class _FoundCookies:
+    """The few cookies :func:`session_cookies` picked out, with ``MultiDict``'s ``getlist``."""
+
+    __slots__ = ("_found",)
+
+    def __init__(self, found: dict[str, list[str]]) -> None:
+        self._found = found
+
+    def getlist(self, key: str) -> list[str]:
+        return self._found.get(key, [])
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        values = self._found.get(key)
+        return values[0] if values else default
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self._found)
+
+
+_NO_COOKIES = _FoundCookies({})
+
+
 def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> tuple[list[str], str]:
     """Candidate token values and where they came from (``"cookie"`` or ``"bearer"``)."""
-    values = session_values(request_cookies(environ), cookie_name)
+    values = session_values(session_cookies(environ, cookie_name), cookie_name)
     if values:
         # An oversized cookie is no token, but it still shadows the Bearer header (next-auth).
         return [v for v in values if len(v) <= MAX_TOKEN_LENGTH], "cookie"
@@ -143,6 +236,18 @@ def token_for(
     """:func:`get_token` with resolved options: the path every layer takes."""
     secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
     cookie_name = config.session_cookie(secure).name
+    if not raw and config.jwt.decode is None:
+        value = single_cookie_value(environ.get("HTTP_COOKIE"), cookie_name)
+        if value is not None:
+            # The usual request, on a short path: every call saved counts inside a framework.
+            secrets = config.current_secrets()
+            if secrets:
+                salt = cookie_name if config.version == 5 else ""
+                try:
+                    return jwe_decode(token=value, secret=secrets, salt=salt, version=config.version)
+                except TokenError as exc:
+                    logger.debug("session token refused: %s", exc.reason)
+                    return None
     candidates, _ = token_candidates(environ, cookie_name)
     if raw:
         return candidates[0] if candidates else None

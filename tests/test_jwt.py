@@ -469,7 +469,8 @@ def test_errors_never_contain_the_token_or_the_secret(
     assert SECRET_A not in logged and V4[0]["token"][40:80] not in logged
 
 
-def test_derive_key_is_cached(frozen_clock: t.Any) -> None:
+def test_derive_key_is_cached(frozen_clock: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jwt_mod.verified_tokens, "maxsize", 0)  # every decode decrypts
     secret = "cache-probe-secret-" + uuid.uuid4().hex
     token = encode(token={"sub": "c"}, secret=secret)
     before = derive_key.cache_info()

@@ -1,0 +1,63 @@
+"""The fast Cookie-header parser gives exactly werkzeug's result on the headers it takes."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.http import parse_cookie
+
+from flask_authguard.token import _parse_plain_cookie, request_cookies
+
+HEADER_CHARS = st.sampled_from(string.ascii_letters + string.digits + " =;.-_%\t,!~")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(HEADER_CHARS, max_size=60))
+def test_plain_parser_matches_werkzeug(header: str) -> None:
+    expected = list(parse_cookie(header).items(multi=True))
+    assert list(_parse_plain_cookie(header).items(multi=True)) == expected
+
+
+def test_quoted_and_non_ascii_headers_go_to_werkzeug() -> None:
+    quoted = {"HTTP_COOKIE": 'a="x\\"y"; b=1'}
+    assert request_cookies(quoted)["a"] == 'x"y'
+    utf8 = {"HTTP_COOKIE": "n=caf\u00c3\u00a9"}  # WSGI latin-1 spelling of UTF-8 "café"
+    assert request_cookies(utf8)["n"] == "caf\u00e9"
+
+
+def test_parsed_once_per_request() -> None:
+    environ = {"HTTP_COOKIE": "a=1"}
+    assert request_cookies(environ) is request_cookies(environ)
+
+
+NAME = "next-auth.session-token"
+KEYS = st.sampled_from(
+    [NAME, f"{NAME}.0", f"{NAME}.1", f"__Secure-{NAME}", f"{NAME}-legacy", "x", f"x{NAME}"]
+)
+VALUES = st.text(st.sampled_from(string.ascii_letters + string.digits + '-_.%"= é'), max_size=12)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.tuples(KEYS, VALUES), max_size=5), st.sampled_from(["; ", ";", " ; "]))
+def test_single_cookie_shortcut_agrees_with_the_general_reader(
+    pairs: list[tuple[str, str]], sep: str
+) -> None:
+    from flask_authguard.cookies import session_values
+    from flask_authguard.token import single_cookie_value
+
+    header = sep.join(f"{k}={v}" for k, v in pairs)
+    quick = single_cookie_value(header, NAME)
+    if quick is not None:
+        environ = {"HTTP_COOKIE": header.encode("utf-8").decode("latin-1")}
+        assert session_values(request_cookies(environ), NAME) == [quick]
+
+
+def test_single_cookie_shortcut_takes_the_usual_header() -> None:
+    from flask_authguard.token import single_cookie_value
+
+    header = f"next-auth.csrf-token=abc%7Cdef; {NAME}=eyJ.a.b.c.d; other=1"
+    assert single_cookie_value(header, NAME) == "eyJ.a.b.c.d"
+    assert single_cookie_value(f"{NAME}.0=a; {NAME}.1=b", NAME) is None
+    assert single_cookie_value(f"__Secure-{NAME}=a", NAME) is None
