@@ -139,16 +139,20 @@ def chunk(
     :param existing: the request's cookie names (only ``spec.name`` and its chunks count).
     :param chunk_size: 3933 characters for v4, 3936 for v5.
     """
-    out: dict[str, str] = {n: delete_cookie_header(spec, n) for n in chunk_names(existing, spec.name)}
-    if value:
-        pieces = [value[i : i + chunk_size] for i in range(0, len(value), chunk_size)]
-        if len(pieces) == 1:
-            out[spec.name] = set_cookie_header(spec, encode_value(value), expires=expires)
-        else:
-            for i, piece in enumerate(pieces):
-                name = f"{spec.name}.{i}"
-                out[name] = set_cookie_header(spec, encode_value(piece), name=name, expires=expires)
-    return list(out.values())
+    pieces = [value[i : i + chunk_size] for i in range(0, len(value), chunk_size)]
+    if len(pieces) == 1:
+        new = {spec.name: pieces[0]}
+    else:
+        new = {f"{spec.name}.{i}": piece for i, piece in enumerate(pieces)}
+    # A request cookie's slot keeps its place, holding the new value or its deletion.
+    out: dict[str, str | None] = dict.fromkeys(chunk_names(existing, spec.name))
+    out.update(new)
+    return [
+        delete_cookie_header(spec, name)
+        if piece is None
+        else set_cookie_header(spec, encode_value(piece), name=name, expires=expires)
+        for name, piece in out.items()
+    ]
 
 
 def clean(spec: CookieSpec, *, existing: t.Iterable[str]) -> list[str]:

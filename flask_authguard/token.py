@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import re
 import typing as t
 from urllib.parse import unquote
@@ -291,26 +293,36 @@ def get_token(
     """
     environ = environ_of(request_or_environ)
     version = version or 4
+    if secret is None:
+        secret = secret_from_env(version) or None
+    elif not isinstance(secret, str):
+        secret = tuple(secret)
+    # The options are resolved once per distinct call (and environment), not per request.
+    url_env = (os.environ.get("NEXTAUTH_URL"), os.environ.get("AUTH_URL"))
+    args = (version, secret, secure_cookie, cookie_name, decode, url_env)
     try:
-        config = _config_for(version, secret, secure_cookie, cookie_name, decode)
+        try:
+            config = _config_for(*args)
+        except TypeError:  # an unhashable decode hook: resolve without the cache
+            config = _config_for.__wrapped__(*args)
     except ConfigurationError as exc:
         logger.debug("get_token: %s", exc)
         return None
     return token_for(environ, config, raw=raw)
 
 
+@functools.lru_cache(maxsize=32)
 def _config_for(
     version: int,
-    secret: Secret | None,
+    secret: str | tuple[str, ...] | None,
     secure_cookie: bool | None,
     cookie_name: str | None,
     decode: DecodeHook | None,
+    url_env: tuple[str | None, str | None],
 ) -> Config:
-    if secret is None:
-        secret = list(secret_from_env(version)) or None
     options: dict[str, t.Any] = {
         "version": version,
-        "secret": secret,
+        "secret": list(secret) if isinstance(secret, tuple) else secret,
         "use_secure_cookies": secure_cookie,
         "jwt": {"decode": decode},
     }
