@@ -409,3 +409,64 @@ def server_app(kind: str = "guarded") -> Flask:
     options = dict(GSS_OPTIONS, endpoints=True)
     AuthGuard(app, options, matcher=[PROTECTED + "/:path*"])
     return app
+
+
+# -- database sessions ------------------------------------------------------------------------
+
+#: Where the PostgreSQL rows run (the test suite's variable and default).
+POSTGRES_URL = os.environ.get(
+    "AUTHGUARD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def database_setup(url: str) -> tuple[t.Any, str, t.Callable[[], None]]:
+    """An adapter on fresh tables (a unique name prefix), a signed-in session token, and the
+    clean-up that drops the tables.
+
+    :raises NotInstalled: SQLAlchemy (or the PostgreSQL driver) is missing.
+    """
+    try:
+        from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+    except ImportError as exc:  # the sqlalchemy extra
+        raise NotInstalled(str(exc)) from None
+    import datetime as dt
+    import uuid
+
+    prefix = f"bench_{uuid.uuid4().hex[:8]}_"
+    names = {n: prefix + n for n in ("users", "accounts", "sessions", "verification_token")}
+    adapter = SQLAlchemyAdapter(url, table_names=names, create_tables=True)
+    user = adapter.create_user({"name": CLAIMS["name"], "email": CLAIMS["email"], "image": CLAIMS["picture"]})
+    token = uuid.uuid4().hex
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
+    adapter.create_session({"sessionToken": token, "userId": user["id"], "expires": expires})
+
+    def cleanup() -> None:
+        adapter.drop_tables()
+        adapter.close()
+
+    return adapter, token, cleanup
+
+
+def database_guarded_flask(adapter: t.Any) -> Flask:
+    """``AuthGuard`` site-wide on database sessions: the guard looks the session up."""
+    app = Flask("bench_db_guarded")
+
+    @app.get(PROTECTED)
+    def dashboard() -> str:
+        return "hello " + g.auth_token["name"]
+
+    AuthGuard(app, {"secret": SECRET, "endpoints": False, "adapter": adapter})
+    return app
+
+
+def database_gss_flask(adapter: t.Any) -> Flask:
+    """``get_server_session()`` in a view on database sessions (lookup, expiry rules, cookie)."""
+    app = Flask("bench_db_gss")
+
+    @app.get(PROTECTED)
+    def dashboard() -> str:
+        session = get_server_session()
+        return "hello " + (session["user"]["name"] if session else "stranger")
+
+    AuthGuard(app, {"secret": SECRET, "endpoints": False, "adapter": adapter}, matcher=[])
+    return app

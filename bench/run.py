@@ -104,6 +104,7 @@ class Settings:
 REQUEST = "Per request: the WSGI app called directly"
 SCALING = "Scaling: with_auth on the plain WSGI app, valid cookie (cache off, except the matcher rows)"
 HTTP = "get_server_session(): in-process vs fetching /api/auth/session over loopback HTTP"
+DATABASE = "Database sessions (the session looked up in SQLite or PostgreSQL on every request)"
 NODE = "The real next-auth v4 under Node.js (per call, same token and cookies)"
 SERVER = "Throughput: gunicorn on 127.0.0.1, bounded keep-alive clients"
 
@@ -197,20 +198,18 @@ def _peer(factory: t.Callable[[], t.Any]) -> t.Any:
 
 
 def cold(run: Timed) -> Timed:
-    """``run`` with the verified-token cache off during its calls: every call decrypts.
-
-    The row's token must be its own (a fresh ``make_token``), so no other row's entry hits.
-    """
+    """``run`` with the verified-token cache swapped for an empty, disabled one during its
+    calls: every call decrypts, whatever other rows (or the row's own check) cached."""
     from flask_authguard import jwt as jwt_mod
 
-    cache = jwt_mod.verified_tokens
+    disabled = jwt_mod.VerifiedTokenCache(maxsize=0)
 
     def uncached() -> object:
-        saved, cache.maxsize = cache.maxsize, 0
+        saved, jwt_mod.verified_tokens = jwt_mod.verified_tokens, disabled
         try:
             return run()
         finally:
-            cache.maxsize = saved
+            jwt_mod.verified_tokens = saved
 
     return uncached
 
@@ -291,6 +290,32 @@ def _flask_login(ctx: Context) -> Timed:
 def _jwt_extended(ctx: Context) -> Timed:
     app, cookie = _peer(apps.jwt_extended_flask)
     return _wsgi(app, apps.environ_for(apps.cookie_header(cookie)), body=HELLO)
+
+
+def _database(kind: str, backend: str) -> t.Callable[[Context], Timed]:
+    """A database-session row: ``kind`` "guard" or "gss", ``backend`` "sqlite" or "postgresql"."""
+
+    def setup(ctx: Context) -> Timed:
+        import atexit
+        import tempfile
+
+        if backend == "sqlite":
+            url = f"sqlite:///{tempfile.mkdtemp(prefix='authguard-bench-')}/sessions.db"
+        else:
+            url = apps.POSTGRES_URL
+        try:
+            adapter, token, cleanup = apps.database_setup(url)
+        except apps.NotInstalled as exc:
+            raise Skip(f"not installed: {exc}") from None
+        except Exception as exc:  # no server: the row says so instead of failing the run
+            where = url.split("@")[-1]
+            raise Skip(f"skipped: {backend} unavailable at {where} ({type(exc).__name__})") from None
+        atexit.register(cleanup)
+        build = apps.database_guarded_flask if kind == "guard" else apps.database_gss_flask
+        environ = apps.environ_for(apps.cookie_header(f"{apps.cookie_name()}={token}"))
+        return _wsgi(build(adapter), environ, body=HELLO, set_cookie=kind == "gss")
+
+    return setup
 
 
 CASES: list[Case] = [
@@ -430,6 +455,35 @@ CASES: list[Case] = [
         "3 secrets, token signed by the last (v4 tries each key)",
         "wsgi_bare",
         _with_auth_token(options={"secret": list(apps.ROTATED_SECRETS)}),
+    ),
+    # database sessions
+    Case(
+        "db_guard_sqlite",
+        DATABASE,
+        "AuthGuard site-wide on database sessions, SQLite file",
+        "authguard_valid",
+        _database("guard", "sqlite"),
+    ),
+    Case(
+        "db_gss_sqlite",
+        DATABASE,
+        "get_server_session() on database sessions, SQLite file",
+        "get_server_session",
+        _database("gss", "sqlite"),
+    ),
+    Case(
+        "db_guard_postgresql",
+        DATABASE,
+        "AuthGuard site-wide on database sessions, PostgreSQL on 127.0.0.1",
+        "authguard_valid",
+        _database("guard", "postgresql"),
+    ),
+    Case(
+        "db_gss_postgresql",
+        DATABASE,
+        "get_server_session() on database sessions, PostgreSQL on 127.0.0.1",
+        "get_server_session",
+        _database("gss", "postgresql"),
     ),
     # in-process vs HTTP
     Case(
@@ -850,6 +904,7 @@ def render(rows: list[Row], settings: Settings) -> str:
     per_request_table(REQUEST)
     per_request_table(SCALING, ("wsgi_bare", "with_auth_valid"))
     per_request_table(HTTP, ("get_server_session",))
+    per_request_table(DATABASE, ("authguard_valid", "get_server_session"))
 
     out.extend(
         [

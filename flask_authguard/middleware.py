@@ -247,6 +247,8 @@ class AuthCore:
         have moved a prefix into ``SCRIPT_NAME`` since.
         """
         raw = environ.get("PATH_INFO", "")
+        if raw and environ.get(_PATH_KEY) == raw:
+            return raw  # normalised already in this request, and no one moved it since
         path = normalize_path(raw)
         if path != raw and raw:  # "" and "/" route alike; leave an empty PATH_INFO alone
             environ["PATH_INFO"] = path

@@ -150,15 +150,13 @@ def _copy_if_changed(source: pathlib.Path, target: pathlib.Path) -> None:
     os.replace(partial, target)  # atomic: a parallel run never sees half a file
 
 
-def install() -> pathlib.Path:
-    """Install the pinned packages unless the cache has them; the directory to run in.
+def cached_install(key: str, build: t.Callable[[pathlib.Path], None], helper: pathlib.Path) -> pathlib.Path:
+    """The cache directory ``key``, built once by ``build(directory)`` (under a file lock, in a
+    scratch directory moved into place when complete), with ``helper`` copied in.
 
-    :raises NodeUnavailable: no ``node``/``npm``, too old a Node.js, or ``npm ci`` failed.
+    :raises NodeUnavailable: the cache directory cannot be made, or ``build`` failed.
     """
-    node, npm = _tool("node"), _tool("npm")
-    _check_node_version(node)
     root = cache_root()
-    key = package_hash()
     target = root / key
     if not (target / ".installed").exists():
         try:
@@ -171,14 +169,24 @@ def install() -> pathlib.Path:
                 shutil.rmtree(building, ignore_errors=True)
                 building.mkdir()
                 try:
-                    _npm_install(npm, building)
+                    build(building)
                     (building / ".installed").write_text("ok\n")
                     shutil.rmtree(target, ignore_errors=True)
                     os.replace(building, target)
                 finally:
                     shutil.rmtree(building, ignore_errors=True)
-    _copy_if_changed(NODE_DIR / "helper.mjs", target / "helper.mjs")
+    _copy_if_changed(helper, target / helper.name)
     return target
+
+
+def install() -> pathlib.Path:
+    """Install the pinned packages unless the cache has them; the directory to run in.
+
+    :raises NodeUnavailable: no ``node``/``npm``, too old a Node.js, or ``npm ci`` failed.
+    """
+    node, npm = _tool("node"), _tool("npm")
+    _check_node_version(node)
+    return cached_install(package_hash(), lambda where: _npm_install(npm, where), NODE_DIR / "helper.mjs")
 
 
 _installed: pathlib.Path | NodeUnavailable | None = None

@@ -224,3 +224,12 @@ def test_the_example_runs_as_a_script(name: str, tmp_path: pathlib.Path) -> None
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_tokens_example_round_trips_both_versions(capsys: pytest.CaptureFixture[str]) -> None:
+    results = load("tokens").main()
+    for version in ("v4", "v5"):
+        claims = results[version]
+        assert isinstance(claims, dict) and claims["sub"] == "user-1" and claims["role"] == "admin"
+    assert results["chunks"] == [f"next-auth.session-token.{i}" for i in range(3)]
+    assert "get_token() from the cookie: sub=user-1" in capsys.readouterr().out

@@ -33,10 +33,9 @@ from nodejs import (  # noqa: E402
     RUN_TIMEOUT,
     NodeUnavailable,
     _check_node_version,
-    _Lock,
     _node_env,
     _tool,
-    cache_root,
+    cached_install,
 )
 from test_adapter_sqlalchemy import postgres_url, require_postgres  # noqa: E402
 from werkzeug.test import create_environ  # noqa: E402
@@ -82,32 +81,8 @@ def install() -> pathlib.Path:
     """The pinned packages, installed unless the cache has them; the directory to run in."""
     node, npm = _tool("node"), _tool("npm")
     _check_node_version(node)
-    root = cache_root()
-    key = f"pg-{package_hash()}"
-    target = root / key
-    if not (target / ".installed").exists():
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise NodeUnavailable(f"cannot create the cache directory {root}: {exc}") from None
-        with _Lock(root / f"{key}.lock"):
-            if not (target / ".installed").exists():
-                building = root / f"{key}.building-{os.getpid()}"
-                shutil.rmtree(building, ignore_errors=True)
-                building.mkdir()
-                try:
-                    _npm_install(npm, building)
-                    (building / ".installed").write_text("ok\n")
-                    shutil.rmtree(target, ignore_errors=True)
-                    os.replace(building, target)
-                finally:
-                    shutil.rmtree(building, ignore_errors=True)
-    helper = (NODE_PG_DIR / "helper.mjs").read_bytes()
-    if not (target / "helper.mjs").exists() or (target / "helper.mjs").read_bytes() != helper:
-        partial = target / f"helper.mjs.{os.getpid()}.tmp"
-        partial.write_bytes(helper)
-        os.replace(partial, target / "helper.mjs")
-    return target
+    helper = NODE_PG_DIR / "helper.mjs"
+    return cached_install(f"pg-{package_hash()}", lambda where: _npm_install(npm, where), helper)
 
 
 class NextAuthPg:
