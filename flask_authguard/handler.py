@@ -313,7 +313,9 @@ class _Flow:
         return response
 
     def json(self, body: t.Any, status: int = 200, headers: t.Mapping[str, str] | None = None) -> Response:
-        response = Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+        # Compact, as next-auth's JSON.stringify; default=str so an odd session value is no 500.
+        text = json.dumps(body, separators=(",", ":"), default=str)
+        response = Response(text, status=status, mimetype="application/json", headers=headers)
         return self.finish(response)
 
     def redirect(self, location: str) -> Response:

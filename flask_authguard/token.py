@@ -17,7 +17,6 @@ import re
 import typing as t
 from urllib.parse import unquote
 
-from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_cookie
 
 from ._compat import call_sync
@@ -52,10 +51,6 @@ def request_cookies(environ: WSGIEnvironment) -> t.Any:
     """The request's cookies as a werkzeug ``MultiDict``, parsed once per request."""
     cookies = environ.get(_COOKIES_KEY)
     if cookies is None:
-        header = environ.get("HTTP_COOKIE") or ""
-        if header.isascii() and '"' not in header:
-            environ[_COOKIES_KEY] = cookies = _parse_plain_cookie(header)
-            return cookies
         try:
             cookies = parse_cookie(environ)
         except UnicodeError:
@@ -63,21 +58,6 @@ def request_cookies(environ: WSGIEnvironment) -> t.Any:
             cookies = parse_cookie(_utf8_replaced(environ.get("HTTP_COOKIE") or ""))
         environ[_COOKIES_KEY] = cookies
     return cookies
-
-
-def _parse_plain_cookie(header: str) -> MultiDict[str, str]:
-    """werkzeug's ``parse_cookie`` for the usual header: ASCII, no quoted values.
-
-    Same result (pairs split on ``;``, key and value stripped, empty keys dropped), without
-    the regular expression, whose cost grows steeply with multi-kilobyte session cookies.
-    """
-    pairs = []
-    for item in header.split(";"):
-        key, _, value = item.partition("=")
-        key = key.strip()
-        if key:
-            pairs.append((key, value.strip()))
-    return MultiDict(pairs)
 
 
 def _utf8_replaced(header: str) -> str:

@@ -93,7 +93,7 @@ def test_table_names_every_row(bench: types.ModuleType, tiny_run: tuple[t.Any, l
         assert row.label in line
     for group in (bench.REQUEST, bench.SCALING, bench.HTTP, bench.NODE, bench.SERVER):
         assert f"## {group}\n" in text
-    assert text.count("| target |") == 4  # every table but the node one has a target column
+    assert text.count("| target |") == 5  # every table but the node one has a target column
     assert "\nTargets: " in text
 
 
