@@ -152,6 +152,7 @@ def hs256_decoder(
         try:
             if not isinstance(token, str) or not token:
                 raise _Refused("not a string")
+            _refuse_crit(pyjwt.get_unverified_header(token))
             keys = [fixed] if fixed is not None else _secret_keys(secret)
             for candidate in keys:
                 try:
@@ -173,6 +174,13 @@ def hs256_decoder(
             return None
 
     return decode
+
+
+def _refuse_crit(header: t.Mapping[str, t.Any]) -> None:
+    """No header extension is understood here, so a ``crit`` header is refused (RFC 7515,
+    4.1.11); checked here because older PyJWT releases let it through."""
+    if "crit" in header:
+        raise _Refused("crit header: extensions are not understood")
 
 
 def _secret_keys(secret: t.Any) -> list[bytes]:
@@ -325,6 +333,7 @@ def jwks_decoder(
             if not isinstance(token, str) or not token:
                 raise _Refused("not a string")
             header = pyjwt.get_unverified_header(token)
+            _refuse_crit(header)
             alg, kid = header.get("alg"), header.get("kid")
             if not isinstance(alg, str) or alg not in allowed:
                 raise _Refused(f"algorithm {alg!r} not accepted")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import typing as t
 from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
 
@@ -55,6 +56,7 @@ InnerMiddleware = t.Callable[[Request], t.Any]
 OptionsArg = AuthOptions | t.Mapping[str, t.Any] | None
 
 _ALWAYS_PUBLIC = ("/_next", "/favicon.ico")
+_HOST = re.compile(r"[A-Za-z0-9.\-_]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 # WHATWG URL percent-encode sets: what a browser leaves escaped in a path and in a query.
 _PATH_SAFE = "!$&'()*+,-./:;=@_~|^[]\\%"
 _QUERY_SAFE = "!$&()*+,-./:;=?@_~|^[]\\%`{}"
@@ -129,7 +131,7 @@ def request_origin(environ: WSGIEnvironment) -> str:
     become relative rather than ``http:///path``, which browsers read as host ``path``.
     """
     host = get_host(environ)
-    if not host:
+    if not host or not _HOST.fullmatch(host):  # werkzeug < 3 does not check the Host header
         return ""
     try:
         _port = urlsplit(f"//{host}").port  # out of range: werkzeug would fail sending Location
