@@ -74,7 +74,7 @@ class _Refused(Exception):
     """A token this hook does not accept; the message is the reason for the log."""
 
 
-def _claims_options(audience: t.Any, require: t.Sequence[str]) -> dict[str, t.Any]:
+def _claims_options(audience: t.Any, require: t.Sequence[str]) -> t.Any:
     # Time claims are ours (the project clock); PyJWT checks signature, aud, iss and presence.
     return {
         "verify_exp": False,

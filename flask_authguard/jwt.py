@@ -248,7 +248,7 @@ def _parse(token: str, version: int) -> _Parts:
     iv_len, tag_len = (12, 16) if enc == _GCM else (16, 32)
     if len(iv) != iv_len or len(tag) != tag_len:
         raise InvalidTokenError("wrong IV or tag length")
-    return _Parts(header_b64, t.cast(str, enc), kid, iv, ciphertext, tag)
+    return _Parts(header_b64, enc, kid, iv, ciphertext, tag)
 
 
 def _decrypt(parts: _Parts, key: bytes) -> bytes | None:

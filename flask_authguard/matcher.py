@@ -518,8 +518,10 @@ def _conditions(items: t.Any, source: str, where: str) -> tuple[Condition, ...]:
 
 def _entry(entry: t.Any) -> tuple[str, tuple[Condition, ...], tuple[Condition, ...]]:
     """Check one entry: its source and its ``has``/``missing`` conditions."""
+    has: tuple[Condition, ...] = ()
+    missing: tuple[Condition, ...] = ()
     if isinstance(entry, str):
-        source, has, missing = entry, (), ()
+        source = entry
     elif isinstance(entry, t.Mapping):
         unknown = set(entry) - _ENTRY_KEYS
         if unknown:
@@ -527,9 +529,10 @@ def _entry(entry: t.Any) -> tuple[str, tuple[Condition, ...], tuple[Condition, .
                 f"invalid matcher entry {entry!r}: unknown key(s) "
                 f"{', '.join(sorted(map(str, unknown)))} (expected source, has, missing)"
             )
-        source = entry.get("source")
-        if not isinstance(source, str):
+        given = entry.get("source")
+        if not isinstance(given, str):
             raise ConfigurationError(f"invalid matcher entry {entry!r}: 'source' must be a string")
+        source = given
         if entry.get("locale") not in (None, False):
             raise ConfigurationError(
                 f"invalid matcher entry {source!r}: 'locale' must be False or absent (no i18n here)"

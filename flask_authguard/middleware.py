@@ -248,7 +248,7 @@ class AuthCore:
         Computed from the current ``PATH_INFO`` each time: a dispatcher between two layers may
         have moved a prefix into ``SCRIPT_NAME`` since.
         """
-        raw = environ.get("PATH_INFO", "")
+        raw: str = environ.get("PATH_INFO", "")
         if raw and environ.get(_PATH_KEY) == raw:
             return raw  # normalised already in this request, and no one moved it since
         path = normalize_path(raw)
@@ -262,7 +262,7 @@ class AuthCore:
         ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries)."""
         if path in self._skip_exact or path.startswith(self._skip_prefixes):
             return True
-        script = environ.get("SCRIPT_NAME")
+        script: str | None = environ.get("SCRIPT_NAME")
         if script:
             full = script + path
             return full == self.config.base_path or full.startswith(self._base_prefix)
@@ -425,5 +425,5 @@ def with_auth(
             )
         middleware, options = None, t.cast(OptionsArg, middleware)
     return WithAuth(
-        app, AuthCore(options, matcher=matcher, middleware=t.cast("InnerMiddleware | None", middleware))
+        app, AuthCore(options, matcher=matcher, middleware=middleware)
     )
