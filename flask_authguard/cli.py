@@ -338,8 +338,31 @@ def decode_command(
         raise click.UsageError("no token given: pass TOKEN, or - to read it from standard input")
     if token is None or token == "-":
         token = sys.stdin.read()
+    if not secrets:
+        secrets = _app_secrets()
     claims = decode_token(token, secrets=secrets, version=int(version) if version else None, salt=salt)
     click.echo(json.dumps(claims, indent=2, ensure_ascii=False))
+
+
+def _app_secrets() -> tuple[str, ...]:
+    """Under ``flask authguard``: the secrets of the app's ``AuthGuard``, when it has one;
+    under ``python -m flask_authguard`` (no Flask app): none, so the environment decides."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return ()
+    try:
+        from flask.cli import ScriptInfo
+    except ImportError:  # pragma: no cover - Flask is a dependency
+        return ()
+    info = context.find_object(ScriptInfo)
+    if info is None:
+        return ()
+    try:
+        app = info.load_app()
+    except Exception:  # no app to load here: the environment decides
+        return ()
+    state = app.extensions.get("authguard")
+    return tuple(state.config.secrets) if state is not None else ()
 
 
 def main(argv: t.Sequence[str] | None = None) -> None:

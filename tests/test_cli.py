@@ -307,6 +307,21 @@ def test_flask_authguard_commands() -> None:
     assert missing.exit_code == 2 and "NEXTAUTH_SECRET" in missing.stderr
 
 
+def test_flask_authguard_decode_uses_the_apps_secret() -> None:
+    from flask_authguard import AuthGuard
+
+    def create_app() -> Flask:
+        app = Flask("cli_guarded")
+        AuthGuard(app, {"secret": SECRET, "endpoints": False})
+        return app
+
+    flask_cli = FlaskGroup(create_app=create_app)
+    flask_cli.add_command(cli.authguard_group)
+    result = _runner().invoke(flask_cli, ["authguard", "decode", v4()], catch_exceptions=False)
+    assert result.exit_code == 0 and json.loads(result.stdout)["sub"] == "user-1"
+    assert SECRET not in result.stdout + result.stderr
+
+
 # -- python -m flask_authguard ----------------------------------------------------------------
 
 
