@@ -46,14 +46,18 @@ def _percent_decode(value: str) -> str:
         return value
 
 
+def is_session_cookie(key: str, name: str) -> bool:
+    """``key`` is session cookie ``name`` or one of its chunks (``<name>.0``, ``<name>.1``...);
+    a name that merely shares the prefix (``<name>-legacy``) is not."""
+    if key == name:
+        return True
+    prefix = name + "."
+    return key.startswith(prefix) and key[len(prefix) :].isdigit()
+
+
 def chunk_names(cookies: t.Iterable[str], name: str) -> list[str]:
     """The request cookie names that belong to session cookie ``name``, in request order."""
-    prefix = name + "."
-    return [
-        key
-        for key in dict.fromkeys(cookies)
-        if key == name or (key.startswith(prefix) and key[len(prefix) :].isdigit())
-    ]
+    return [key for key in dict.fromkeys(cookies) if is_session_cookie(key, name)]
 
 
 def session_values(cookies: t.Any, name: str) -> list[str]:

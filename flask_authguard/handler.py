@@ -47,10 +47,10 @@ from .cookies import (
 )
 from .csrf import csrf_cookie_value, new_csrf_token, token_from_cookie, verify
 from .errors import BackendUnavailableError, ConfigurationError
-from .options import Config
+from .options import NO_SECRET, Config
 from .providers import RESERVED_FIELDS, Provider, SignInError, check_providers
-from .session import call_jwt_callback, encode_token, fire_event, read_session
-from .token import decode_candidates, request_cookies
+from .session import call_jwt_callback, decode_session_cookie, encode_token, fire_event, read_session
+from .token import request_cookies
 
 if t.TYPE_CHECKING:
     from .ext import GuardState
@@ -394,7 +394,7 @@ def make_blueprint(state: GuardState) -> Blueprint:
         if request.endpoint == "authguard.error_page":
             return
         if not state.config.current_secrets():
-            raise ConfigurationError("no secret: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=...")
+            raise ConfigurationError(NO_SECRET)
 
     @bp.get("/session")
     def session_get() -> Response:
@@ -620,7 +620,7 @@ def _sign_in_jwt(f: _Flow, result: t.Any) -> bool:
     if token is None:
         return False
     spec = config.session_cookie(f.secure)
-    salt = spec.name if config.version == 5 else ""
+    salt = config.salt_for(spec.name)
     encoded = encode_token(config, token, config.jwt_max_age, salt)
     f.cookies.extend(
         chunk(
@@ -648,24 +648,10 @@ def _sign_out(f: _Flow) -> None:
     else:
         candidates = session_values(cookies, spec.name)
         if candidates:
-            fire_event(config, "sign_out", token=_current_token(config, candidates, spec.name))
+            token = decode_session_cookie(request.environ, config, candidates, spec.name)
+            fire_event(config, "sign_out", token=token)
     f.cookies.extend(clean(spec, existing=cookies))
     # The next person on this browser must not inherit the last sign-in target.
     callback_spec = config.cookie("callback_url", f.secure)
     if callback_spec.name in cookies:
         f.cookies.append(delete_cookie_header(callback_spec))
-
-
-def _current_token(config: Config, candidates: list[str], cookie_name: str) -> t.Any:
-    from .middleware import _TOKEN_CONFIG_KEY, TOKEN_ENVIRON_KEY
-
-    environ = request.environ
-    if environ.get(_TOKEN_CONFIG_KEY) is config:
-        return environ.get(TOKEN_ENVIRON_KEY)  # the guard decoded this very cookie already
-    return decode_candidates(
-        candidates,
-        secrets=config.current_secrets(),
-        salt=cookie_name if config.version == 5 else "",
-        version=config.version,
-        decode=config.jwt.decode,
-    )

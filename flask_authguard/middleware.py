@@ -36,7 +36,7 @@ from werkzeug.wsgi import get_host
 from ._compat import call_sync
 from .errors import BackendUnavailableError
 from .matcher import Matcher, compile_matcher
-from .options import AuthOptions, Config, resolve_options
+from .options import NO_SECRET, AuthOptions, Config, resolve_options
 from .token import Claims, token_for
 
 if t.TYPE_CHECKING:
@@ -291,9 +291,7 @@ class AuthCore:
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
         """
         if not self.config.current_secrets():
-            logger.error(
-                "no secret: set NEXTAUTH_SECRET (or AUTH_SECRET) in the environment, or pass secret=..."
-            )
+            logger.error(NO_SECRET)
             return self.config_error(environ)
         try:
             token = self.token(environ)

@@ -25,6 +25,8 @@ Callback = t.Callable[..., t.Any]
 DEFAULT_MAX_AGE = 30 * 24 * 60 * 60
 DEFAULT_UPDATE_AGE = 24 * 60 * 60
 DEFAULT_BASE_PATH = "/api/auth"
+#: What every layer says when no secret is configured.
+NO_SECRET = "no secret: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=..."
 #: Longest value per session-cookie chunk: 4096 minus next-auth's estimate of the empty cookie.
 CHUNK_SIZES = {4: 4096 - 163, 5: 4096 - 160}
 _COOKIE_STEMS = {4: "next-auth", 5: "authjs"}
@@ -290,6 +292,11 @@ class Config:
     def cookie(self, kind: str, secure: bool) -> CookieSpec:
         """The cookie of ``kind`` (``session_token``, ``csrf_token``, ``callback_url``)."""
         return _cookie_spec(self, kind, secure)
+
+    def salt_for(self, cookie_name: str) -> str:
+        """The key-derivation salt of session tokens stored under ``cookie_name``: the name
+        itself for Auth.js v5, ``""`` for next-auth v4."""
+        return cookie_name if self.version == 5 else ""
 
     def session_cookie(self, secure: bool) -> CookieSpec:
         """The session cookie for a secure or plain request."""

@@ -39,10 +39,10 @@ import typing as t
 
 from . import _clock
 from ._compat import call_sync
-from .cookies import chunk, clean, session_values
+from .cookies import chunk, clean, is_session_cookie, session_values
 from .errors import ConfigurationError
 from .jwt import encode as jwe_encode
-from .options import AuthOptions, Config, resolve_options
+from .options import NO_SECRET, AuthOptions, Config, resolve_options
 from .token import Claims, decode_candidates, session_cookies
 
 if t.TYPE_CHECKING:
@@ -136,6 +136,22 @@ def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims 
     return result if isinstance(result, dict) else dict(result)
 
 
+def decode_session_cookie(
+    environ: WSGIEnvironment, config: Config, candidates: t.Sequence[str], cookie_name: str
+) -> Claims | None:
+    """The claims of the session cookie's candidate values: the guard's decode of this very
+    request when it used the same options, else decoded now (never twice per request)."""
+    if environ.get(_TOKEN_CONFIG_KEY) is config:
+        return t.cast("Claims | None", environ.get(_TOKEN_KEY))
+    return decode_candidates(
+        candidates,
+        secrets=config.current_secrets(),
+        salt=config.salt_for(cookie_name),
+        version=config.version,
+        decode=config.jwt.decode,
+    )
+
+
 def _jwt_session(environ: WSGIEnvironment, config: Config, update: t.Any = _NOT_UPDATE) -> SessionResult:
     secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
     spec = config.session_cookie(secure)
@@ -144,17 +160,8 @@ def _jwt_session(environ: WSGIEnvironment, config: Config, update: t.Any = _NOT_
     candidates = session_values(cookies, spec.name)
     if not candidates:
         return SessionResult(None, [], None)
-    salt = spec.name if config.version == 5 else ""
-    if environ.get(_TOKEN_CONFIG_KEY) is config:
-        decoded = environ.get(_TOKEN_KEY)  # the guard decoded this very cookie already
-    else:
-        decoded = decode_candidates(
-            candidates,
-            secrets=config.current_secrets(),
-            salt=salt,
-            version=config.version,
-            decode=config.jwt.decode,
-        )
+    salt = config.salt_for(spec.name)
+    decoded = decode_session_cookie(environ, config, candidates, spec.name)
     if decoded is None:
         logger.debug("session cookie invalid or expired: clearing it")
         return SessionResult(None, clean(spec, existing=cookies), None)
@@ -238,7 +245,7 @@ def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = _N
     if cached is not None and cached[0] is config and update is _NOT_UPDATE:
         return t.cast(SessionResult, cached[1])
     if not config.current_secrets():
-        logger.error("NO_SECRET: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=...")
+        logger.error("NO_SECRET: %s", NO_SECRET)
         raise ConfigurationError(_NO_SECRET)
     if config.strategy == "database":
         from .database import database_session
@@ -254,23 +261,9 @@ def _cookie_name(set_cookie_header: str) -> str:
     return set_cookie_header.split(";", 1)[0].partition("=")[0].strip()
 
 
-def is_session_cookie(name: str, session_name: str) -> bool:
-    """``name`` is the session cookie or one of its chunks (``<name>.0``, ``<name>.1``...)."""
-    if name == session_name:
-        return True
-    prefix = session_name + "."
-    return name.startswith(prefix) and name[len(prefix) :].isdigit()
-
-
 def writes_session_cookie(set_cookie_headers: t.Iterable[str], session_name: str) -> bool:
     """Whether a response already sets or deletes the session cookie or a chunk of it."""
     return any(is_session_cookie(_cookie_name(h), session_name) for h in set_cookie_headers)
-
-
-def is_being_deleted(set_cookie_headers: t.Iterable[str], name: str) -> bool:
-    """Whether a response already writes cookie ``name`` or its chunks (a sign-out deletes them):
-    never refresh it then."""
-    return writes_session_cookie(set_cookie_headers, name)
 
 
 def apply_cookies(headers: t.Any, result: SessionResult, config: Config, secure: bool) -> bool:

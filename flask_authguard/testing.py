@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import typing as t
 
-from .cookies import MAX_CHUNKS, encode_value
+from .cookies import MAX_CHUNKS, encode_value, is_session_cookie
 from .errors import ConfigurationError
-from .options import AuthOptions, Config
-from .session import config_of, encode_token, is_session_cookie
+from .options import NO_SECRET, AuthOptions, Config
+from .session import config_of, encode_token
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -96,9 +96,9 @@ def make_session_cookie(
             "the client in through the credentials endpoint (POST <base path>/callback/<provider id>)"
         )
     if not config.current_secrets():
-        raise ConfigurationError("no secret: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=...")
+        raise ConfigurationError(NO_SECRET)
     spec = config.session_cookie(_secure(config, secure))
-    salt = spec.name if config.version == 5 else ""
+    salt = config.salt_for(spec.name)
     lifetime = config.session_max_age if max_age is None else max_age
     token = encode_token(config, dict(DEFAULT_CLAIMS if claims is None else claims), lifetime, salt)
     size = config.chunk_size

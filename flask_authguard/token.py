@@ -24,7 +24,7 @@ from .cookies import session_values
 from .errors import ConfigurationError, TokenError
 from .jwt import MAX_TOKEN_LENGTH, Secret
 from .jwt import decode as jwe_decode
-from .options import Config, resolve_options, secret_from_env
+from .options import NO_SECRET, Config, resolve_options, secret_from_env
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -224,7 +224,7 @@ def token_for(
             # The usual request, on a short path: every call saved counts inside a framework.
             secrets = config.current_secrets()
             if secrets:
-                salt = cookie_name if config.version == 5 else ""
+                salt = config.salt_for(cookie_name)
                 try:
                     return jwe_decode(token=value, secret=secrets, salt=salt, version=config.version)
                 except TokenError as exc:
@@ -237,12 +237,12 @@ def token_for(
         return None
     secrets = config.current_secrets()
     if not secrets:
-        logger.error("no secret: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=...")
+        logger.error(NO_SECRET)
         return None
     return decode_candidates(
         candidates,
         secrets=secrets,
-        salt=cookie_name if config.version == 5 else "",
+        salt=config.salt_for(cookie_name),
         version=config.version,
         decode=config.jwt.decode,
     )
