@@ -37,6 +37,8 @@ from ._compat import call_sync
 from .errors import BackendUnavailableError
 from .matcher import Matcher, compile_matcher
 from .options import NO_SECRET, AuthOptions, Config, resolve_options
+from .token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
+from .token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from .token import Claims, token_for
 
 if t.TYPE_CHECKING:
@@ -45,10 +47,7 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("flask_authguard")
 
 #: Where the decoded token (or ``None``) is left in the environ.
-TOKEN_ENVIRON_KEY = "authguard.token"
-_READ_KEY = "authguard.token_read"
 _PATH_KEY = "authguard.path"
-_TOKEN_CONFIG_KEY = "authguard.token_config"
 _INNER_KEY = "authguard.inner_ran"
 
 #: ``middleware(request)``: ``None`` to go on, or a Response / WSGI app to answer with.
@@ -227,7 +226,7 @@ class AuthCore:
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The request's decoded token, decoded once per request and kept in the environ."""
-        if environ.get(_READ_KEY) and environ.get(_TOKEN_CONFIG_KEY) is self.config:
+        if environ.get(_TOKEN_CONFIG_KEY) is self.config:  # set only once the token is read
             return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
         if self.config.strategy == "database":
             from .database import database_token
@@ -236,7 +235,6 @@ class AuthCore:
         else:
             token = t.cast("Claims | None", token_for(environ, self.config))
         environ[TOKEN_ENVIRON_KEY] = token
-        environ[_READ_KEY] = True
         environ[_TOKEN_CONFIG_KEY] = self.config
         return token
 

@@ -43,6 +43,8 @@ from .cookies import chunk, clean, is_session_cookie, session_values
 from .errors import ConfigurationError
 from .jwt import encode as jwe_encode
 from .options import NO_SECRET, AuthOptions, Config, resolve_options
+from .token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
+from .token import TOKEN_ENVIRON_KEY as _TOKEN_KEY
 from .token import Claims, decode_candidates, session_cookies
 
 if t.TYPE_CHECKING:
@@ -54,8 +56,6 @@ Session = dict[str, t.Any]
 OptionsLike = AuthOptions | t.Mapping[str, t.Any] | Config | None
 
 _RESULT_KEY = "authguard.session"
-_TOKEN_KEY = "authguard.token"
-_TOKEN_CONFIG_KEY = "authguard.token_config"
 _CONFIGS_KEY = "authguard.configs"
 _NOT_UPDATE = object()
 _NO_SECRET = (

@@ -37,6 +37,10 @@ DecodeHook = t.Callable[..., t.Any]
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _COOKIES_KEY = "authguard.cookies"
+#: Where the guard leaves the decoded token (or ``None``) in the environ.
+TOKEN_ENVIRON_KEY = "authguard.token"
+#: The resolved options the token in the environ was read with (set once it is read).
+TOKEN_CONFIG_KEY = "authguard.token_config"
 
 
 def environ_of(request_or_environ: Request | WSGIEnvironment) -> WSGIEnvironment:
@@ -162,14 +166,14 @@ class _FoundCookies:
 _NO_COOKIES = _FoundCookies({})
 
 
-def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> tuple[list[str], str]:
-    """Candidate token values and where they came from (``"cookie"`` or ``"bearer"``)."""
+def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> list[str]:
+    """Candidate token values: the session cookie's, else the Bearer header's."""
     values = session_values(session_cookies(environ, cookie_name), cookie_name)
     if values:
         # An oversized cookie is no token, but it still shadows the Bearer header (next-auth).
-        return [v for v in values if len(v) <= MAX_TOKEN_LENGTH], "cookie"
+        return [v for v in values if len(v) <= MAX_TOKEN_LENGTH]
     bearer = bearer_token(environ)
-    return ([bearer] if bearer and len(bearer) <= MAX_TOKEN_LENGTH else []), "bearer"
+    return [bearer] if bearer and len(bearer) <= MAX_TOKEN_LENGTH else []
 
 
 def decode_candidates(
@@ -230,7 +234,7 @@ def token_for(
                 except TokenError as exc:
                     logger.debug("session token refused: %s", exc.reason)
                     return None
-    candidates, _ = token_candidates(environ, cookie_name)
+    candidates = token_candidates(environ, cookie_name)
     if raw:
         return candidates[0] if candidates else None
     if not candidates:
