@@ -41,6 +41,7 @@ Rules, the same for both hooks:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -150,25 +151,12 @@ def hs256_decoder(
 
     def decode(*, token: t.Any, secret: t.Any = None, **_: t.Any) -> dict[str, t.Any] | None:
         try:
-            if not isinstance(token, str) or not token:
-                raise _Refused("not a string")
-            _refuse_crit(pyjwt.get_unverified_header(token))
+            _header(token)
             keys = [fixed] if fixed is not None else _secret_keys(secret)
-            for candidate in keys:
-                try:
-                    claims = pyjwt.decode(
-                        token,
-                        candidate,
-                        algorithms=["HS256"],
-                        audience=audience,
-                        issuer=issuer,
-                        options=options,
-                    )
-                except pyjwt.InvalidSignatureError:
-                    continue
-                _check_times(claims, tolerance)
-                return claims
-            raise _Refused("signature does not match the key")
+            verify = functools.partial(
+                pyjwt.decode, token, algorithms=["HS256"], audience=audience, issuer=issuer, options=options
+            )
+            return _first_verified(verify, keys, tolerance, "signature does not match the key")
         except Exception as exc:  # a hook never raises: any failure is "no token"
             _log_refusal("hs256_decoder", exc)
             return None
@@ -176,11 +164,32 @@ def hs256_decoder(
     return decode
 
 
-def _refuse_crit(header: t.Mapping[str, t.Any]) -> None:
-    """No header extension is understood here, so a ``crit`` header is refused (RFC 7515,
-    4.1.11); checked here because older PyJWT releases let it through."""
+def _header(token: t.Any) -> dict[str, t.Any]:
+    """The unverified header of a token both hooks accept the shape of.
+
+    No header extension is understood here, so a ``crit`` header is refused (RFC 7515,
+    4.1.11); checked here because older PyJWT releases let it through.
+    """
+    if not isinstance(token, str) or not token:
+        raise _Refused("not a string")
+    header: dict[str, t.Any] = pyjwt.get_unverified_header(token)
     if "crit" in header:
         raise _Refused("crit header: extensions are not understood")
+    return header
+
+
+def _first_verified(
+    verify: t.Callable[[t.Any], dict[str, t.Any]], keys: t.Iterable[t.Any], tolerance: float, refusal: str
+) -> dict[str, t.Any]:
+    """The claims under the first key whose signature checks, with the time claims checked."""
+    for key in keys:
+        try:
+            claims = verify(key)
+        except pyjwt.InvalidSignatureError:
+            continue
+        _check_times(claims, tolerance)
+        return claims
+    raise _Refused(refusal)
 
 
 def _secret_keys(secret: t.Any) -> list[bytes]:
@@ -330,25 +339,17 @@ def jwks_decoder(
 
     def decode(*, token: t.Any, secret: t.Any = None, **_: t.Any) -> dict[str, t.Any] | None:
         try:
-            if not isinstance(token, str) or not token:
-                raise _Refused("not a string")
-            header = pyjwt.get_unverified_header(token)
-            _refuse_crit(header)
+            header = _header(token)
             alg, kid = header.get("alg"), header.get("kid")
             if not isinstance(alg, str) or alg not in allowed:
                 raise _Refused(f"algorithm {alg!r} not accepted")
             if kid is not None and not isinstance(kid, str):
                 raise _Refused("kid is not a string")
-            for key in keyset.candidates(kid, alg):
-                try:
-                    claims = pyjwt.decode(
-                        token, key.key, algorithms=[alg], audience=audience, issuer=issuer, options=options
-                    )
-                except pyjwt.InvalidSignatureError:
-                    continue
-                _check_times(claims, tolerance)
-                return claims
-            raise _Refused("no key of the JWKS verifies it")
+            verify = functools.partial(
+                pyjwt.decode, token, algorithms=[alg], audience=audience, issuer=issuer, options=options
+            )
+            keys = [key.key for key in keyset.candidates(kid, alg)]
+            return _first_verified(verify, keys, tolerance, "no key of the JWKS verifies it")
         except Exception as exc:  # a hook never raises: any failure is "no token"
             _log_refusal("jwks_decoder", exc)
             return None
