@@ -115,7 +115,7 @@ class ProtoDecoder:
     def __init__(self, secrets: t.Sequence[str]) -> None:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        from flask_authguard import jwt as codec
+        from flask_authguard.core import jwt as codec
 
         self.codec = codec
         self.aeads = [AESGCM(codec.derive_key(s)) for s in secrets]
@@ -174,7 +174,7 @@ def what_if(cookie_header: str) -> list[tuple[str, float]]:
     candidate replacements (path checks kept, inner middleware and callbacks absent)."""
     from flask import Flask, g, request
 
-    from flask_authguard.middleware import AuthCore
+    from flask_authguard.wsgi.middleware import AuthCore
 
     core = AuthCore({"secret": apps.SECRET})
     decoder = ProtoDecoder([apps.SECRET])
@@ -229,11 +229,12 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
     from werkzeug.http import parse_cookie
     from werkzeug.wrappers import Request
 
-    from flask_authguard import ext, middleware
-    from flask_authguard import jwt as codec
-    from flask_authguard import token as token_mod
-    from flask_authguard.cookies import session_values
-    from flask_authguard.options import resolve_options
+    from flask_authguard.core import jwt as codec
+    from flask_authguard.core import token as token_mod
+    from flask_authguard.core.cookies import session_values
+    from flask_authguard.core.options import resolve_options
+    from flask_authguard.flask import ext
+    from flask_authguard.wsgi import middleware
 
     config = resolve_options({"secret": apps.SECRET})
     core = middleware.AuthCore(config)

@@ -45,7 +45,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``flask_aut
 
 from bench import apps  # noqa: E402
 from bench import server as servers  # noqa: E402
-from flask_authguard.matcher import compile_matcher  # noqa: E402
+from flask_authguard.core.matcher import compile_matcher  # noqa: E402
 
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -200,7 +200,7 @@ def _peer(factory: t.Callable[[], t.Any]) -> t.Any:
 def cold(run: Timed) -> Timed:
     """``run`` with the verified-token cache swapped for an empty, disabled one during its
     calls: every call decrypts, whatever other rows (or the row's own check) cached."""
-    from flask_authguard import jwt as jwt_mod
+    from flask_authguard.core import jwt as jwt_mod
 
     disabled = jwt_mod.VerifiedTokenCache(maxsize=0)
 

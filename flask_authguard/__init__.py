@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from .errors import (
+from .core.errors import (
     AuthGuardError,
     BackendUnavailableError,
     ConfigurationError,
@@ -19,10 +19,8 @@ from .errors import (
     TokenError,
     TokenExpiredError,
 )
-from .ext import AuthGuard, auth_required, get_server_session
-from .jwt import decode, encode
-from .middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
-from .options import (
+from .core.jwt import decode, encode
+from .core.options import (
     AuthOptions,
     Callbacks,
     CookieOption,
@@ -32,8 +30,10 @@ from .options import (
     Pages,
     SessionOptions,
 )
-from .providers import CredentialsProvider, Provider, SignInResult
-from .token import get_token
+from .core.token import get_token
+from .flask.ext import AuthGuard, auth_required, get_server_session
+from .providers.base import CredentialsProvider, Provider, SignInResult
+from .wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
 
 __version__ = "0.1.0"
 

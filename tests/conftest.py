@@ -8,7 +8,8 @@ import typing as t
 
 import pytest
 
-from flask_authguard import _clock, encode
+from flask_authguard import encode
+from flask_authguard.core import _clock
 
 DATA = pathlib.Path(__file__).parent / "data"
 
@@ -19,7 +20,7 @@ def load_vectors(name: str) -> t.Any:
 
 
 class FrozenClock:
-    """A clock tests set by hand; ``flask_authguard._clock.now`` reads it."""
+    """A clock tests set by hand; ``flask_authguard.core._clock.now`` reads it."""
 
     def __init__(self, now: float) -> None:
         self.now = now

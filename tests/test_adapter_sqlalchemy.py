@@ -30,7 +30,7 @@ from flask_authguard.adapters.sqlalchemy import (  # noqa: E402
     SQLAlchemyAdapter,
     create_engine,
 )
-from flask_authguard.errors import BackendUnavailableError, ConfigurationError  # noqa: E402
+from flask_authguard.core.errors import BackendUnavailableError, ConfigurationError  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 #: Nothing listens there: every connection is refused at once.

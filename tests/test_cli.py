@@ -17,9 +17,10 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from flask_authguard import cli, encode
-from flask_authguard.cookies import chunk
-from flask_authguard.options import CHUNK_SIZES, resolve_options
+from flask_authguard import encode
+from flask_authguard.core.cookies import chunk
+from flask_authguard.core.options import CHUNK_SIZES, resolve_options
+from flask_authguard.flask import cli
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SECRET = "cli-test-secret-0123456789abcdef0123456789abcdef"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from flask_authguard._compat import call_sync
+from flask_authguard.core._compat import call_sync
 
 
 def plain(*, x: int) -> int:

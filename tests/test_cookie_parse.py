@@ -12,7 +12,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flask_authguard.token import request_cookies
+from flask_authguard.core.token import request_cookies
 
 
 def test_quoted_and_non_ascii_headers_are_read_as_werkzeug_does() -> None:
@@ -41,8 +41,8 @@ VALUES = st.text(st.sampled_from(OCTETS), max_size=12)
 def test_single_cookie_shortcut_agrees_with_the_general_reader(
     pairs: list[tuple[str, str]], sep: str
 ) -> None:
-    from flask_authguard.cookies import session_values
-    from flask_authguard.token import single_cookie_value
+    from flask_authguard.core.cookies import session_values
+    from flask_authguard.core.token import single_cookie_value
 
     header = sep.join(f"{k}={v}" for k, v in pairs)
     quick = single_cookie_value(header, NAME)
@@ -52,7 +52,7 @@ def test_single_cookie_shortcut_agrees_with_the_general_reader(
 
 
 def test_single_cookie_shortcut_takes_the_usual_header() -> None:
-    from flask_authguard.token import single_cookie_value
+    from flask_authguard.core.token import single_cookie_value
 
     header = f"next-auth.csrf-token=abc%7Cdef; {NAME}=eyJ.a.b.c.d; other=1"
     assert single_cookie_value(header, NAME) == "eyJ.a.b.c.d"

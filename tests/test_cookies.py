@@ -15,9 +15,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_cookie
 from werkzeug.test import create_environ
 
-from flask_authguard import cookies
-from flask_authguard.options import CHUNK_SIZES, CookieSpec
-from flask_authguard.token import get_token
+from flask_authguard.core import cookies
+from flask_authguard.core.options import CHUNK_SIZES, CookieSpec
+from flask_authguard.core.token import get_token
 
 pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:DeprecationWarning")
 

@@ -10,8 +10,9 @@ from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flask_authguard import AuthGuard, csrf
-from flask_authguard.cookies import encode_value
+from flask_authguard import AuthGuard
+from flask_authguard.core import csrf
+from flask_authguard.core.cookies import encode_value
 
 #: The spec's vector: token "csrf", secret "secret".
 VECTOR_HASH = "c0cbdcb1753b9a518167996c4fa23435179203b312ca3d8f6db0812d999a27fc"

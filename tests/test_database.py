@@ -32,8 +32,8 @@ from flask_authguard import (  # noqa: E402
     with_auth,
 )
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
-from flask_authguard.database import expiry, generate_session_token  # noqa: E402
-from flask_authguard.session import iso_ms  # noqa: E402
+from flask_authguard.sessions.database import expiry, generate_session_token  # noqa: E402
+from flask_authguard.sessions.session import iso_ms  # noqa: E402
 
 SECRET = "database-session-secret-0123456789abcdef"
 NOW = 1_700_000_000

@@ -19,7 +19,7 @@ import pytest
 from conftest import FrozenClock
 from flask import Flask
 
-from flask_authguard.testing import sign_in
+from flask_authguard.flask.testing import sign_in
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 SECRET = "examples-test-secret-0123456789abcdef0123"

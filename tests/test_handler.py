@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from werkzeug.wrappers import Response
 
 from flask_authguard import AuthGuard, ConfigurationError, CredentialsProvider, SignInResult, decode
-from flask_authguard.handler import ERROR_PAGES, SIGNIN_ERRORS, SIGNIN_MESSAGES, safe_redirect
-from flask_authguard.providers import SignInError
+from flask_authguard.endpoints.handler import ERROR_PAGES, SIGNIN_ERRORS, SIGNIN_MESSAGES, safe_redirect
+from flask_authguard.providers.base import SignInError
 
 BASE = "http://app.example.com"
 V4 = "next-auth.session-token"

@@ -1,4 +1,4 @@
-"""``flask_authguard.hooks``: the PyJWT decode hooks (HS256 with a shared key, a JWKS)."""
+"""``flask_authguard.core.hooks``: the PyJWT decode hooks (HS256 with a shared key, a JWKS)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from werkzeug.test import Client
 
 from flask_authguard import ConfigurationError, with_auth
-from flask_authguard.hooks import MIN_REFETCH_SECONDS, hs256_decoder, jwks_decoder
+from flask_authguard.core.hooks import MIN_REFETCH_SECONDS, hs256_decoder, jwks_decoder
 
 NOW = 1_700_000_000
 KEY = "hooks-shared-key-0123456789abcdef-0123456789"
@@ -575,7 +575,7 @@ def test_hooks_module_does_not_import_flask() -> None:
     import ast
     import pathlib
 
-    import flask_authguard.hooks as hooks
+    import flask_authguard.core.hooks as hooks
 
     tree = ast.parse(pathlib.Path(hooks.__file__).read_text(encoding="utf-8"))
     modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

@@ -13,8 +13,8 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 from flask_authguard import InvalidTokenError, TokenExpiredError, decode, encode, get_token
-from flask_authguard.cookies import chunk
-from flask_authguard.options import CHUNK_SIZES, resolve_options
+from flask_authguard.core.cookies import chunk
+from flask_authguard.core.options import CHUNK_SIZES, resolve_options
 
 pytest_plugins = ["nodejs"]
 

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from joserfc import jwe
 from joserfc.jwk import OctKey
 
-from flask_authguard import jwt as jwt_mod
-from flask_authguard.errors import ConfigurationError, InvalidTokenError, TokenError, TokenExpiredError
-from flask_authguard.jwt import (
+from flask_authguard.core import jwt as jwt_mod
+from flask_authguard.core.errors import ConfigurationError, InvalidTokenError, TokenError, TokenExpiredError
+from flask_authguard.core.jwt import (
     DEFAULT_MAX_AGE,
     MAX_TOKEN_LENGTH,
     b64url_decode,
@@ -28,7 +28,7 @@ from flask_authguard.jwt import (
     encode,
     key_thumbprint,
 )
-from flask_authguard.token import get_token
+from flask_authguard.core.token import get_token
 
 # Hypothesis' failure report trips a DeprecationWarning of its own under filterwarnings=error.
 pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:DeprecationWarning")

@@ -7,8 +7,8 @@ import typing as t
 
 import pytest
 
-from flask_authguard.errors import ConfigurationError
-from flask_authguard.matcher import Matcher, compile_matcher
+from flask_authguard.core.errors import ConfigurationError
+from flask_authguard.core.matcher import Matcher, compile_matcher
 
 #: The Next.js docs' "match everything but" example, with the robots/sitemap variant.
 NEGATIVE = "/((?!api|_next/static|_next/image|favicon.ico|sitemap.xml|robots.txt).*)"

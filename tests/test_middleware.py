@@ -31,8 +31,8 @@ from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
 from flask_authguard import TOKEN_ENVIRON_KEY, AuthOptions, ConfigurationError, with_auth
-from flask_authguard.hooks import hs256_decoder
-from flask_authguard.middleware import WithAuth, form_encode, normalize_path
+from flask_authguard.core.hooks import hs256_decoder
+from flask_authguard.wsgi.middleware import WithAuth, form_encode, normalize_path
 
 VECTORS = load_vectors("middleware.json")
 CASES: list[dict[str, t.Any]] = VECTORS["cases"]
@@ -1192,7 +1192,7 @@ def test_concurrent_requests_each_get_their_own_decision(tokens: dict[str, str])
 def test_core_modules_do_not_import_flask() -> None:
     import ast
 
-    import flask_authguard.middleware as middleware
+    import flask_authguard.wsgi.middleware as middleware
 
     tree = ast.parse(pathlib.Path(middleware.__file__).read_text(encoding="utf-8"))
     imported = {

@@ -21,10 +21,10 @@ from werkzeug.test import EnvironBuilder, create_environ
 from werkzeug.wrappers import Request, Response
 
 from flask_authguard import ConfigurationError, decode, encode, get_server_session
-from flask_authguard import session as session_mod
-from flask_authguard import token as token_mod
-from flask_authguard.options import resolve_options
-from flask_authguard.session import (
+from flask_authguard.core import token as token_mod
+from flask_authguard.core.options import resolve_options
+from flask_authguard.sessions import session as session_mod
+from flask_authguard.sessions.session import (
     apply_cookies,
     default_session,
     iso_ms,

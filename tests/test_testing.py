@@ -1,4 +1,4 @@
-"""``flask_authguard.testing``: signing test clients in and out as a real sign-in would."""
+"""``flask_authguard.flask.testing``: signing test clients in and out as a real sign-in would."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from flask_authguard import AuthGuard, ConfigurationError, decode, get_server_session, with_auth
-from flask_authguard.testing import DEFAULT_CLAIMS, make_session_cookie, sign_in, sign_out
+from flask_authguard.flask.testing import DEFAULT_CLAIMS, make_session_cookie, sign_in, sign_out
 
 V4 = "next-auth.session-token"
 V5 = "authjs.session-token"

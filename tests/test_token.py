@@ -11,7 +11,7 @@ from werkzeug.test import create_environ
 from werkzeug.wrappers import Request
 
 from flask_authguard import encode, get_token
-from flask_authguard.jwt import MAX_TOKEN_LENGTH, derive_key
+from flask_authguard.core.jwt import MAX_TOKEN_LENGTH, derive_key
 
 SECRET = "token-test-secret-0123456789abcdef"
 OTHER = "token-test-other-secret-fedcba9876543210"

@@ -7,9 +7,9 @@ import typing as t
 
 import pytest
 
-from flask_authguard import jwt as jwt_mod
-from flask_authguard.errors import InvalidTokenError, TokenExpiredError
-from flask_authguard.jwt import VerifiedTokenCache, decode, encode
+from flask_authguard.core import jwt as jwt_mod
+from flask_authguard.core.errors import InvalidTokenError, TokenExpiredError
+from flask_authguard.core.jwt import VerifiedTokenCache, decode, encode
 
 SECRET = "cache-secret-0123456789abcdef0123456789abcdef"
 

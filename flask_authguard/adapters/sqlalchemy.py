@@ -45,7 +45,7 @@ except ImportError as _error:  # pragma: no cover - the extra is not installed
         'SQLAlchemyAdapter needs SQLAlchemy 2: pip install "flask-authguard[sqlalchemy]"'
     ) from _error
 
-from ..errors import BackendUnavailableError, ConfigurationError
+from ..core.errors import BackendUnavailableError, ConfigurationError
 from . import (
     ACCOUNT_TOKEN_FIELDS,
     AdapterAccount,

@@ -34,9 +34,9 @@ from flask import Blueprint, render_template, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from . import _clock
-from ._compat import call_sync
-from .cookies import (
+from ..core import _clock
+from ..core._compat import call_sync
+from ..core.cookies import (
     chunk,
     clean,
     decode_value,
@@ -45,15 +45,21 @@ from .cookies import (
     session_values,
     set_cookie_header,
 )
-from .csrf import csrf_cookie_value, new_csrf_token, token_from_cookie, verify
-from .errors import BackendUnavailableError, ConfigurationError
-from .options import NO_SECRET, Config
-from .providers import RESERVED_FIELDS, Provider, SignInError, check_providers
-from .session import call_jwt_callback, decode_session_cookie, encode_token, fire_event, read_session
-from .token import request_cookies
+from ..core.csrf import csrf_cookie_value, new_csrf_token, token_from_cookie, verify
+from ..core.errors import BackendUnavailableError, ConfigurationError
+from ..core.options import NO_SECRET, Config
+from ..core.token import request_cookies
+from ..providers.base import RESERVED_FIELDS, Provider, SignInError, check_providers
+from ..sessions.session import (
+    call_jwt_callback,
+    decode_session_cookie,
+    encode_token,
+    fire_event,
+    read_session,
+)
 
 if t.TYPE_CHECKING:
-    from .ext import GuardState
+    from ..flask.ext import GuardState
 
 logger = logging.getLogger("flask_authguard")
 
@@ -580,7 +586,7 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
             if not allowed:
                 return f.redirect(f.error_url("AccessDenied"))
         if config.strategy == "database":
-            from .database import sign_in_database
+            from ..sessions.database import sign_in_database
 
             f.cookies.extend(sign_in_database(request.environ, config, user, f.secure, account=account))
         elif not _sign_in_jwt(f, result):
@@ -641,7 +647,7 @@ def _sign_out(f: _Flow) -> None:
     spec = config.session_cookie(f.secure)
     cookies = request_cookies(request.environ)
     if config.strategy == "database":
-        from .database import sign_out_database
+        from ..sessions.database import sign_out_database
 
         session = sign_out_database(request.environ, config, spec)
         fire_event(config, "sign_out", session=session)

@@ -30,11 +30,11 @@ import typing as t
 import click
 from werkzeug.http import parse_cookie
 
-from . import _clock
-from . import jwt as _jwt
-from .cookies import session_values
-from .errors import ConfigurationError, InvalidTokenError, TokenError, TokenExpiredError
-from .options import secret_from_env
+from ..core import _clock
+from ..core import jwt as _jwt
+from ..core.cookies import session_values
+from ..core.errors import ConfigurationError, InvalidTokenError, TokenError, TokenExpiredError
+from ..core.options import secret_from_env
 
 #: The session cookie names Auth.js v5 salts its keys with (plain and secure).
 V5_SESSION_COOKIES = ("authjs.session-token", "__Secure-authjs.session-token")

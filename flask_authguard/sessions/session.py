@@ -37,15 +37,15 @@ import datetime as dt
 import logging
 import typing as t
 
-from . import _clock
-from ._compat import call_sync
-from .cookies import chunk, clean, is_session_cookie, session_values
-from .errors import ConfigurationError
-from .jwt import encode as jwe_encode
-from .options import NO_SECRET, AuthOptions, Config, resolve_options
-from .token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
-from .token import TOKEN_ENVIRON_KEY as _TOKEN_KEY
-from .token import Claims, decode_candidates, session_cookies
+from ..core import _clock
+from ..core._compat import call_sync
+from ..core.cookies import chunk, clean, is_session_cookie, session_values
+from ..core.errors import ConfigurationError
+from ..core.jwt import encode as jwe_encode
+from ..core.options import NO_SECRET, AuthOptions, Config, resolve_options
+from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
+from ..core.token import TOKEN_ENVIRON_KEY as _TOKEN_KEY
+from ..core.token import Claims, decode_candidates, session_cookies
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

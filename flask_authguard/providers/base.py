@@ -36,8 +36,8 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from ._compat import call_sync
-from .errors import AuthGuardError, ConfigurationError
+from ..core._compat import call_sync
+from ..core.errors import AuthGuardError, ConfigurationError
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response

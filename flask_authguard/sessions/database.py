@@ -39,18 +39,18 @@ import logging
 import typing as t
 import uuid
 
-from . import _clock
-from ._compat import call_sync
-from .cookies import chunk, clean, session_values
-from .errors import BackendUnavailableError, ConfigurationError
-from .options import Config, CookieSpec
+from ..core import _clock
+from ..core._compat import call_sync
+from ..core.cookies import chunk, clean, session_values
+from ..core.errors import BackendUnavailableError, ConfigurationError
+from ..core.options import Config, CookieSpec
+from ..core.token import Claims, session_cookies
 from .session import _NOT_UPDATE, SessionResult, fire_event, iso_ms
-from .token import Claims, session_cookies
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from .adapters import AdapterSession, AdapterUser, SessionAndUser
+    from ..adapters import AdapterSession, AdapterUser, SessionAndUser
 
 logger = logging.getLogger("flask_authguard")
 

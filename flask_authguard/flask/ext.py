@@ -48,11 +48,11 @@ from flask import (
 )
 from werkzeug.wrappers import Request, Response
 
-from .errors import BackendUnavailableError, ConfigurationError
-from .middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
-from .options import AuthOptions, Config, coerce_options
-from .session import Session, SessionResult, apply_cookies, read_session, request_config
-from .token import Claims
+from ..core.errors import BackendUnavailableError, ConfigurationError
+from ..core.options import AuthOptions, Config, coerce_options
+from ..core.token import Claims
+from ..sessions.session import Session, SessionResult, apply_cookies, read_session, request_config
+from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -225,7 +225,7 @@ class AuthGuard:
         app.context_processor(_template_context)
         app.register_error_handler(BackendUnavailableError, _backend_unavailable)
         if options.endpoints:
-            from .handler import make_blueprint
+            from ..endpoints.handler import make_blueprint
 
             app.register_blueprint(make_blueprint(state), url_prefix=core.config.base_path)
 

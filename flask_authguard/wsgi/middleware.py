@@ -1,0 +1,425 @@
+"""``with_auth``: next-auth's ``withAuth`` middleware for any WSGI app.
+
+.. code-block:: python
+
+    from flask_authguard import with_auth
+
+    def inner(request):
+        print(request.environ["authguard.token"])  # the decoded token
+
+    application = with_auth(application, inner, {"secret": "..."}, matcher=["/dashboard/:path*"])
+
+Per request, in order: ``OPTIONS``, paths outside ``matcher`` and the skip list (the auth base
+path, the exact sign-in and error pages, ``/_next``, ``/favicon.ico``) pass untouched; no secret
+redirects to the error page with ``error=Configuration``; the token is read from the session
+cookie or a Bearer header; ``callbacks.authorized`` decides; an authorized request runs the
+inner middleware and then the app; an anonymous one is redirected (307) to the sign-in page with
+a ``callbackUrl`` (401 JSON for API requests); a signed-in one that is refused gets 403.
+
+Behind a proxy, wrap the result in ``werkzeug.middleware.proxy_fix.ProxyFix`` so redirects use
+the public scheme and host.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import typing as t
+from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
+
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_host
+
+from ..core._compat import call_sync
+from ..core.errors import BackendUnavailableError
+from ..core.matcher import Matcher, compile_matcher
+from ..core.options import NO_SECRET, AuthOptions, Config, resolve_options
+from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
+from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
+from ..core.token import Claims, token_for
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger("flask_authguard")
+
+#: Where the decoded token (or ``None``) is left in the environ.
+_PATH_KEY = "authguard.path"
+_INNER_KEY = "authguard.inner_ran"
+
+#: ``middleware(request)``: ``None`` to go on, or a Response / WSGI app to answer with.
+InnerMiddleware = t.Callable[[Request], t.Any]
+OptionsArg = AuthOptions | t.Mapping[str, t.Any] | None
+
+_ALWAYS_PUBLIC = ("/_next", "/favicon.ico")
+_HOST = re.compile(r"[A-Za-z0-9.\-_]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+# WHATWG URL percent-encode sets: what a browser leaves escaped in a path and in a query.
+_PATH_SAFE = "!$&'()*+,-./:;=@_~|^[]\\%"
+_QUERY_SAFE = "!$&()*+,-./:;=?@_~|^[]\\%`{}"
+
+
+def normalize_path(path: str) -> str:
+    """Resolve ``.`` and ``..`` segments and collapse ``//``, keeping a trailing slash.
+
+    ``PATH_INFO`` arrives percent-decoded, so ``%2e%2e`` is already ``..`` here.
+    """
+    if not path:
+        return "/"
+    if "//" not in path and "/." not in path:
+        return path if path[0] == "/" else "/" + path
+    out: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(segment)
+    trailing = path.endswith(("/", "/.", "/..")) and bool(out)
+    return "/" + "/".join(out) + ("/" if trailing else "")
+
+
+def under(path: str, prefix: str) -> bool:
+    """``path`` is ``prefix`` or below it, on a segment boundary."""
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def form_encode(value: str) -> str:
+    """Encode a query value byte for byte as ``URLSearchParams`` does."""
+    return quote_plus(value, safe="*").replace("~", "%7E")
+
+
+def _wsgi_bytes(text: str) -> bytes:
+    return text.encode("latin-1", "replace")
+
+
+def _raw_path(environ: WSGIEnvironment, decoded: bytes) -> bytes | None:
+    """The request-line path (``RAW_URI``/``REQUEST_URI``, set by werkzeug, gunicorn, uWSGI) when
+    it decodes to exactly ``decoded``: it keeps escapes such as ``%2F`` that ``PATH_INFO`` lost."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not raw or not isinstance(raw, str):
+        return None
+    raw_path = _wsgi_bytes(raw).split(b"?", 1)[0].split(b"#", 1)[0]
+    if b"://" in raw_path:  # absolute-form request target
+        raw_path = urlsplit(raw_path).path or b"/"
+    return raw_path if unquote_to_bytes(raw_path) == decoded else None
+
+
+def browser_path(environ: WSGIEnvironment, path: str) -> str:
+    """``SCRIPT_NAME + path + ?query`` escaped as a browser's URL parser would show it.
+
+    When the server reports the raw request path and it is the one checked, that spelling is
+    kept (``/a%2Fb`` stays so, as in next-auth's ``callbackUrl``).
+    """
+    decoded = _wsgi_bytes(environ.get("SCRIPT_NAME", "") + path)
+    full = quote(_raw_path(environ, decoded) or decoded, safe=_PATH_SAFE)
+    query = environ.get("QUERY_STRING", "")
+    if query:
+        full += "?" + quote(_wsgi_bytes(query), safe=_QUERY_SAFE)
+    return full
+
+
+def request_origin(environ: WSGIEnvironment) -> str:
+    """``scheme://host`` of the request, as the WSGI server (or ``ProxyFix``) reports it.
+
+    ``""`` when the ``Host`` header is not a valid host (werkzeug's check), so that redirects
+    become relative rather than ``http:///path``, which browsers read as host ``path``.
+    """
+    host = get_host(environ)
+    if not host or not _HOST.fullmatch(host):  # werkzeug < 3 does not check the Host header
+        return ""
+    try:
+        _port = urlsplit(f"//{host}").port  # out of range: werkzeug would fail sending Location
+    except ValueError:
+        return ""
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+
+def _page_path(page: str) -> str | None:
+    """The path a relative sign-in or error page is served at (its query and fragment off)."""
+    if "://" in page or page.startswith("//"):
+        return None
+    return page.split("#", 1)[0].split("?", 1)[0] or None
+
+
+def _with_param(url: str, name: str, value: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{name}={form_encode(value)}"
+
+
+def is_api_request(environ: WSGIEnvironment) -> bool:
+    """A client that wants JSON, not a page: it prefers JSON over HTML, sends
+    ``X-Requested-With``, or authenticates with a Bearer header."""
+    if environ.get("HTTP_X_REQUESTED_WITH"):
+        return True
+    if environ.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
+        return True
+    accept = environ.get("HTTP_ACCEPT")
+    if not accept or ("json" not in accept and "application/*" not in accept):
+        return False  # what browsers send for pages: no need to parse it
+    mimes = parse_accept_header(accept, MIMEAccept)
+    return mimes.quality("application/json") > mimes.quality("text/html")
+
+
+def _json(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+_FORBIDDEN_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Access denied</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Access denied</h1>
+<p>You are signed in, but this page needs permissions your account does not have.</p>
+</main></body></html>
+"""
+
+_UNAVAILABLE_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Try again shortly</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Try again shortly</h1>
+<p>We cannot check your session right now. Reload the page in a few seconds.</p>
+</main></body></html>
+"""
+
+
+class AuthCore:
+    """The rules of ``withAuth``, shared by :func:`with_auth` and the Flask extension.
+
+    :param options: :class:`~flask_authguard.AuthOptions`, a dict, or ``None``.
+    :param matcher: Next.js ``config.matcher`` patterns; ``None`` protects every path.
+    :param middleware: the inner middleware, run for authorized requests.
+    """
+
+    def __init__(
+        self,
+        options: OptionsArg | Config = None,
+        *,
+        matcher: t.Any = None,
+        middleware: InnerMiddleware | None = None,
+        public_prefixes: t.Sequence[str] = (),
+    ) -> None:
+        #: The resolved options.
+        self.config = options if isinstance(options, Config) else resolve_options(options)
+        #: The compiled matcher.
+        self.matcher: Matcher = compile_matcher(matcher)
+        if middleware is not None and not callable(middleware):
+            raise TypeError(f"middleware must be callable, not {middleware!r}")
+        #: The inner middleware.
+        self.middleware = middleware
+        self._public = tuple(_ALWAYS_PUBLIC) + tuple(public_prefixes)
+        # A page configured with a query (``/login?src=mw``) is still served at its path: comparing
+        # the whole string, as next-auth does, would redirect the sign-in page to itself.
+        pages = (_page_path(self.config.sign_in_page), _page_path(self.config.error_page))
+        self._pages = frozenset(p for p in pages if p)
+        # The skip list, precomputed for the per-request check: exact paths and "<prefix>/".
+        base = self.config.base_path
+        self._skip_exact = self._pages | {base, *self._public}
+        self._skip_prefixes = tuple(p.rstrip("/") + "/" for p in (base, *self._public))
+        self._base_prefix = base.rstrip("/") + "/"
+
+    # -- the token -------------------------------------------------------------------------
+
+    def token(self, environ: WSGIEnvironment) -> Claims | None:
+        """The request's decoded token, decoded once per request and kept in the environ."""
+        if environ.get(_TOKEN_CONFIG_KEY) is self.config:  # set only once the token is read
+            return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
+        if self.config.strategy == "database":
+            from ..sessions.database import database_token
+
+            token = database_token(environ, self.config)
+        else:
+            token = t.cast("Claims | None", token_for(environ, self.config))
+        environ[TOKEN_ENVIRON_KEY] = token
+        environ[_TOKEN_CONFIG_KEY] = self.config
+        return token
+
+    # -- which requests are checked ----------------------------------------------------------
+
+    def path(self, environ: WSGIEnvironment) -> str:
+        """The normalised path; ``PATH_INFO`` is rewritten to it so the app serves what was checked.
+
+        Computed from the current ``PATH_INFO`` each time: a dispatcher between two layers may
+        have moved a prefix into ``SCRIPT_NAME`` since.
+        """
+        raw: str = environ.get("PATH_INFO", "")
+        if raw and environ.get(_PATH_KEY) == raw:
+            return raw  # normalised already in this request, and no one moved it since
+        path = normalize_path(raw)
+        if path != raw and raw:  # "" and "/" route alike; leave an empty PATH_INFO alone
+            environ["PATH_INFO"] = path
+        environ[_PATH_KEY] = path
+        return path
+
+    def is_skipped(self, environ: WSGIEnvironment, path: str) -> bool:
+        """Public whatever the matcher says: the auth endpoints, the sign-in and error pages,
+        ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries)."""
+        if path in self._skip_exact or path.startswith(self._skip_prefixes):
+            return True
+        script: str | None = environ.get("SCRIPT_NAME")
+        if script:
+            full = script + path
+            return full == self.config.base_path or full.startswith(self._base_prefix)
+        return False
+
+    def is_protected(self, environ: WSGIEnvironment) -> bool:
+        """Whether ``with_auth`` checks this request at all."""
+        path = self.path(environ)  # first: the app must see the normalised path in every case
+        if environ.get("REQUEST_METHOD") == "OPTIONS":
+            return False
+        if self.is_skipped(environ, path):
+            return False
+        return self.matcher.matches(path, environ)
+
+    # -- the decision ------------------------------------------------------------------------
+
+    def authorize(
+        self,
+        environ: WSGIEnvironment,
+        authorized: t.Callable[..., t.Any] | None = None,
+        *,
+        request: Request | None = None,
+    ) -> WSGIApplication | None:
+        """Check one request: ``None`` to let it through, or the response that refuses it.
+
+        :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
+        """
+        if not self.config.current_secrets():
+            logger.error(NO_SECRET)
+            return self.config_error(environ)
+        try:
+            token = self.token(environ)
+            check = authorized or self.config.callbacks.authorized
+            if check is None:
+                allowed = token is not None
+            else:
+                if request is None:
+                    request = Request(environ)
+                allowed = bool(call_sync(check, request=request, token=token))
+        except BackendUnavailableError as exc:
+            logger.error("session store unavailable, answering 503 for %s: %s", self.path(environ), exc)
+            return self.unavailable(environ)
+        if not allowed:
+            return self.deny(environ, token)
+        return None
+
+    def config_error(self, environ: WSGIEnvironment) -> Response:
+        """next-auth's answer to a missing secret: 307 to the error page, ``error=Configuration``."""
+        location = self._page_url(environ, self.config.error_page, "error", "Configuration")
+        return Response(status=307, headers={"Location": location})
+
+    def unavailable(self, environ: WSGIEnvironment) -> Response:
+        """503 with ``Retry-After`` when the session store fails: JSON for API requests, a
+        short page otherwise. Nobody is signed out."""
+        config = self.config
+        if config.api_mode == "json" or (config.api_mode == "auto" and is_api_request(environ)):
+            message = "The session store is unavailable. Try again shortly."
+            return _json(503, {"error": "ServiceUnavailable", "message": message}, {"Retry-After": "5"})
+        response = Response(_UNAVAILABLE_HTML, status=503, mimetype="text/html", headers={"Retry-After": "5"})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def deny(self, environ: WSGIEnvironment, token: Claims | None) -> WSGIApplication:
+        """The refusal: sign-in redirect (401 JSON for APIs) when anonymous, else 403."""
+        config = self.config
+        api = config.api_mode == "json" or (config.api_mode == "auto" and is_api_request(environ))
+        if token is not None:
+            if config.options.forbidden is not None:
+                answer = call_sync(config.options.forbidden, request=Request(environ), token=token)
+                if answer is not None:  # None: the default answer below; never "let it through"
+                    if not callable(answer):
+                        raise TypeError("forbidden must return None, a Response or a WSGI app")
+                    return t.cast("WSGIApplication", answer)
+            if api:
+                return _json(
+                    403, {"error": "Forbidden", "message": "You do not have access to this resource."}
+                )
+            return Response(_FORBIDDEN_HTML, status=403, mimetype="text/html")
+        callback = browser_path(environ, self.path(environ))
+        location = self._page_url(environ, config.sign_in_page, "callbackUrl", callback)
+        if api:
+            realm = get_host(environ).replace('"', "")
+            return _json(
+                401,
+                {"error": "Unauthorized", "message": "Sign in to access this resource.", "url": location},
+                {"WWW-Authenticate": f'Bearer realm="{realm}"'},
+            )
+        return Response(status=307, headers={"Location": location})
+
+    def _page_url(self, environ: WSGIEnvironment, page: str, param: str, value: str) -> str:
+        if "://" in page:
+            return _with_param(page, param, value)
+        script = environ.get("SCRIPT_NAME", "")
+        if script and under(page, script):
+            script = ""
+        return _with_param(request_origin(environ) + script + page, param, value)
+
+    def run_inner(self, environ: WSGIEnvironment) -> WSGIApplication | None:
+        """Run the inner middleware: its answer, or ``None`` to go on to the app."""
+        ran: tuple[AuthCore, ...] = environ.get(_INNER_KEY, ())
+        if self.middleware is None or any(core is self for core in ran):
+            return None  # once per request and core (a view check may follow the site-wide one)
+        environ[_INNER_KEY] = (*ran, self)
+        result = call_sync(self.middleware, Request(environ))
+        if result is not None and not callable(result):
+            raise TypeError("the inner middleware must return None, a Response or a WSGI app")
+        return t.cast("WSGIApplication | None", result)
+
+
+class WithAuth:
+    """The WSGI app :func:`with_auth` returns; :attr:`core` holds the rules."""
+
+    def __init__(self, app: WSGIApplication, core: AuthCore) -> None:
+        #: The wrapped app.
+        self.app = app
+        #: The shared rules.
+        self.core = core
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
+        core = self.core
+        if core.is_protected(environ):
+            refusal = core.authorize(environ)
+            if refusal is None:
+                refusal = core.run_inner(environ)
+            if refusal is not None:
+                return refusal(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def with_auth(
+    app: WSGIApplication,
+    middleware: InnerMiddleware | OptionsArg = None,
+    options: OptionsArg = None,
+    *,
+    matcher: t.Any = None,
+) -> WithAuth:
+    """Wrap a WSGI app with next-auth's ``withAuth`` semantics.
+
+    The forms of next-auth: ``with_auth(app)``, ``with_auth(app, middleware)``,
+    ``with_auth(app, middleware, options)``, ``with_auth(app, options=options)`` and
+    ``with_auth(app, options)`` (options in second place, told apart by type).
+
+    :param app: any WSGI application.
+    :param middleware: ``middleware(request)`` run for authorized requests: return ``None``
+        to go on to ``app``, or a werkzeug ``Response`` (any WSGI app) to answer instead.
+        The token is in ``request.environ["authguard.token"]``.
+    :param options: :class:`~flask_authguard.AuthOptions` or a dict with the same keys.
+    :param matcher: Next.js ``config.matcher`` patterns; ``None`` protects every path.
+    :raises ConfigurationError: a bad option or matcher pattern.
+    """
+    if not callable(app):
+        raise TypeError(f"with_auth needs a WSGI app, not {app!r}")
+    if middleware is not None and not callable(middleware):
+        if options is not None or not isinstance(middleware, (AuthOptions, t.Mapping)):
+            raise TypeError(
+                "with_auth(app, middleware, options): middleware must be callable, "
+                f"and options AuthOptions or a dict, not {middleware!r}"
+            )
+        middleware, options = None, t.cast(OptionsArg, middleware)
+    return WithAuth(
+        app, AuthCore(options, matcher=matcher, middleware=middleware)
+    )
