@@ -26,7 +26,7 @@ from flask_authguard import (
 )
 from flask_authguard.core import token as token_mod
 from flask_authguard.flask.ext import CONFIG_KEYS, GuardState, current_token, merged_options, state_of
-from flask_authguard.sessions import session as session_mod
+from flask_authguard.sessions import base as session_mod
 
 V4 = "next-auth.session-token"
 V5 = "authjs.session-token"

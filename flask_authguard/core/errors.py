@@ -36,3 +36,20 @@ class TokenExpiredError(TokenError):
 
 class BackendUnavailableError(AuthGuardError):
     """A session store (database) could not be reached; the request gets 503."""
+
+
+class SignInError(AuthGuardError):
+    """Raised by a provider (or an ``authorize`` function) to refuse a sign-in with a chosen
+    next-auth error code, as a thrown ``Error`` does in next-auth.
+
+    The code travels in the URL (``/api/auth/error?error=<code>``): keep it a short word
+    without personal data. Codes the sign-in page knows (``CredentialsSignin``,
+    ``AccessDenied``...) show its message; others show on ``pages.error``.
+
+    :param code: the error code, default ``"CredentialsSignin"``.
+    """
+
+    def __init__(self, code: str = "CredentialsSignin") -> None:
+        super().__init__(code)
+        #: The next-auth error code sent to the error route.
+        self.code = code

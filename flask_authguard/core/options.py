@@ -88,6 +88,10 @@ class Events:
     sign_in: Callback | None = None
     sign_out: Callback | None = None
     session: Callback | None = None
+    #: ``create_user(user=...)``: the database strategy created a user at sign-in.
+    create_user: Callback | None = None
+    #: ``link_account(user=..., account=..., profile=...)``: an account was linked to a user.
+    link_account: Callback | None = None
 
 
 @dataclasses.dataclass

@@ -34,15 +34,12 @@ from flask import Blueprint, render_template, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from ..core import _clock
 from ..core._compat import call_sync
 from ..core.cookies import (
-    chunk,
     clean,
     decode_value,
     delete_cookie_header,
     encode_value,
-    session_values,
     set_cookie_header,
 )
 from ..core.csrf import csrf_cookie_value, new_csrf_token, token_from_cookie, verify
@@ -50,13 +47,8 @@ from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.options import NO_SECRET, Config
 from ..core.token import request_cookies
 from ..providers.base import RESERVED_FIELDS, Provider, SignInError, check_providers
-from ..sessions.session import (
-    call_jwt_callback,
-    decode_session_cookie,
-    encode_token,
-    fire_event,
-    read_session,
-)
+from ..sessions import read_session, strategy_of
+from ..sessions.base import fire_event
 
 if t.TYPE_CHECKING:
     from ..flask.ext import GuardState
@@ -585,12 +577,20 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
                 return f.redirect(f.resolve_redirect(allowed))
             if not allowed:
                 return f.redirect(f.error_url("AccessDenied"))
-        if config.strategy == "database":
-            from ..sessions.database import sign_in_database
-
-            f.cookies.extend(sign_in_database(request.environ, config, user, f.secure, account=account))
-        elif not _sign_in_jwt(f, result):
+        cookies = strategy_of(config).create(
+            request.environ,
+            f.secure,
+            user=user,
+            account=account,
+            profile=result.profile,
+            is_new_user=result.is_new_user,
+            allow_email_linking=bool(getattr(provider, "allow_dangerous_email_account_linking", False)),
+        )
+        if cookies is None:
             return f.redirect(f.error_url("AccessDenied"))
+        f.cookies.extend(cookies)
+    except SignInError as exc:
+        return f.redirect(f.error_url(exc.code, provider=provider.id))
     except BackendUnavailableError:
         raise
     except Exception:
@@ -602,60 +602,13 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
     return f.redirect(callback_url)
 
 
-def _sign_in_jwt(f: _Flow, result: t.Any) -> bool:
-    """Issue the session token (``jwt.max_age``) in a cookie that lives ``session.max_age``;
-    ``False`` when ``callbacks.jwt`` refused (returned ``None``)."""
-    config = f.config
-    user = result.user
-    claims = {
-        key: user[field]
-        for key, field in (("name", "name"), ("email", "email"), ("picture", "image"), ("sub", "id"))
-        if user.get(field) is not None
-    }
-    if "sub" in claims:
-        claims["sub"] = str(claims["sub"])
-    token = call_jwt_callback(
-        config,
-        claims,
-        user=user,
-        account=result.account,
-        profile=result.profile,
-        trigger="signIn",
-        is_new_user=result.is_new_user,
-    )
-    if token is None:
-        return False
-    spec = config.session_cookie(f.secure)
-    salt = config.salt_for(spec.name)
-    encoded = encode_token(config, token, config.jwt_max_age, salt)
-    f.cookies.extend(
-        chunk(
-            spec,
-            encoded,
-            existing=request_cookies(request.environ),
-            chunk_size=config.chunk_size,
-            expires=_clock.now() + config.session_max_age,
-        )
-    )
-    return True
-
-
 def _sign_out(f: _Flow) -> None:
     """next-auth's sign-out: ``events.sign_out`` (when there was a session cookie), then every
     session cookie and chunk deleted."""
     config = f.config
     spec = config.session_cookie(f.secure)
     cookies = request_cookies(request.environ)
-    if config.strategy == "database":
-        from ..sessions.database import sign_out_database
-
-        session = sign_out_database(request.environ, config, spec)
-        fire_event(config, "sign_out", session=session)
-    else:
-        candidates = session_values(cookies, spec.name)
-        if candidates:
-            token = decode_session_cookie(request.environ, config, candidates, spec.name)
-            fire_event(config, "sign_out", token=token)
+    strategy_of(config).end(request.environ, f.secure)
     f.cookies.extend(clean(spec, existing=cookies))
     # The next person on this browser must not inherit the last sign-in target.
     callback_spec = config.cookie("callback_url", f.secure)

@@ -51,7 +51,7 @@ from werkzeug.wrappers import Request, Response
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.options import AuthOptions, Config, coerce_options
 from ..core.token import Claims
-from ..sessions.session import Session, SessionResult, apply_cookies, read_session, request_config
+from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
 
 if t.TYPE_CHECKING:

@@ -37,7 +37,8 @@ import dataclasses
 import typing as t
 
 from ..core._compat import call_sync
-from ..core.errors import AuthGuardError, ConfigurationError
+from ..core.errors import ConfigurationError
+from ..core.errors import SignInError as SignInError  # re-exported: raised by providers
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
@@ -60,23 +61,6 @@ class SignInResult:
     profile: dict[str, t.Any] | None = None
     #: Whether the user was just created (database adapters); ``False`` for credentials.
     is_new_user: bool = False
-
-
-class SignInError(AuthGuardError):
-    """Raised by a provider (or an ``authorize`` function) to refuse a sign-in with a chosen
-    next-auth error code, as a thrown ``Error`` does in next-auth.
-
-    The code travels in the URL (``/api/auth/error?error=<code>``): keep it a short word
-    without personal data. Codes the sign-in page knows (``CredentialsSignin``,
-    ``AccessDenied``...) show its message; others show on ``pages.error``.
-
-    :param code: the error code, default ``"CredentialsSignin"``.
-    """
-
-    def __init__(self, code: str = "CredentialsSignin") -> None:
-        super().__init__(code)
-        #: The next-auth error code sent to the error route.
-        self.code = code
 
 
 class Provider(t.Protocol):
@@ -125,12 +109,18 @@ class CredentialsProvider:
         endpoints' own (``csrfToken``, ``callbackUrl``, ``json``) does.
     :param id: the provider id in URLs (``/api/auth/callback/<id>``).
     :param name: shown on the sign-in page.
+    :param allow_dangerous_email_account_linking: database sessions only: sign in as an
+        existing user with the same email that this provider's account is not linked to yet
+        (and link it). Off by default, as in next-auth: then such a sign-in is refused with
+        ``OAuthAccountNotLinked``, so whoever controls an email elsewhere cannot take over the
+        user. Turn it on only when ``authorize`` proves the email belongs to the person.
     """
 
     authorize: t.Callable[..., t.Any]
     credentials: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     id: str = "credentials"
     name: str = "Credentials"
+    allow_dangerous_email_account_linking: bool = False
     type: str = dataclasses.field(default="credentials", init=False)
     #: The sign-in form posts to ``/callback/<id>``, with the CSRF token.
     callback_methods: tuple[str, ...] = dataclasses.field(default=("POST",), init=False)

@@ -39,7 +39,8 @@ from ..core.matcher import Matcher, compile_matcher
 from ..core.options import NO_SECRET, AuthOptions, Config, resolve_options
 from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
 from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
-from ..core.token import Claims, token_for
+from ..core.token import Claims
+from ..sessions import strategy_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -205,6 +206,9 @@ class AuthCore:
     ) -> None:
         #: The resolved options.
         self.config = options if isinstance(options, Config) else resolve_options(options)
+        #: Where sessions live, chosen once: :class:`~flask_authguard.sessions.JwtSessions` or
+        #: :class:`~flask_authguard.sessions.DatabaseSessions`.
+        self.sessions = strategy_of(self.config)
         #: The compiled matcher.
         self.matcher: Matcher = compile_matcher(matcher)
         if middleware is not None and not callable(middleware):
@@ -228,12 +232,7 @@ class AuthCore:
         """The request's decoded token, decoded once per request and kept in the environ."""
         if environ.get(_TOKEN_CONFIG_KEY) is self.config:  # set only once the token is read
             return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
-        if self.config.strategy == "database":
-            from ..sessions.database import database_token
-
-            token = database_token(environ, self.config)
-        else:
-            token = t.cast("Claims | None", token_for(environ, self.config))
+        token = self.sessions.token(environ)
         environ[TOKEN_ENVIRON_KEY] = token
         environ[_TOKEN_CONFIG_KEY] = self.config
         return token
