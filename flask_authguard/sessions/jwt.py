@@ -57,6 +57,10 @@ class JwtSessions:
     :param config: the resolved options.
     """
 
+    #: Whether a read may block on I/O (reading is CPU work only): the ASGI layer then reads in a
+    #: worker thread.
+    blocking = False
+
     def __init__(self, config: Config) -> None:
         #: The resolved options.
         self.config = config
