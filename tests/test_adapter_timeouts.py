@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
+import time
 import typing as t
 
 import pytest
@@ -213,6 +214,34 @@ def test_sqlite_default_lock_wait_is_short(tmp_path: t.Any) -> None:
     try:
         other.execute("BEGIN EXCLUSIVE")
         assert_unavailable(outcome(lambda: adapter.get_user_by_email("a@example.com")), "get_user_by_email")
+    finally:
+        other.close()
+        adapter.close()
+
+
+def test_sqlite_turns_of_this_process_are_bounded(tmp_path: t.Any) -> None:
+    """One operation stuck on another process's lock does not queue every other one behind it."""
+    path = tmp_path / "auth.sqlite3"
+    adapter = SQLAlchemyAdapter(str(path), create_tables=True, statement_timeout=3, pool_timeout=0.2)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        stuck = threading.Thread(target=lambda: outcome(lambda: adapter.get_user("1")))
+        stuck.start()  # holds this process's turn while it waits for the lock, up to 3 s
+        try:
+            lock = adapter._turns._lock
+            assert lock is not None
+            deadline = time.monotonic() + LIMIT
+            while lock.acquire(blocking=False):  # free: the stuck call has not started yet
+                lock.release()
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            error = assert_unavailable(outcome(lambda: adapter.get_user("2")), "get_user")
+            assert "another operation of this process" in str(error)
+        finally:
+            other.execute("ROLLBACK")
+            stuck.join(LIMIT)
+        assert adapter.get_user("1") is None
     finally:
         other.close()
         adapter.close()

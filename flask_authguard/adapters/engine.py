@@ -12,7 +12,8 @@ three bounds (in seconds; ``None`` leaves the driver's or server's own):
     whose sent data stays unacknowledged that long (``tcp_user_timeout``: lost packets). SQLite:
     how long to wait for another process's write lock (``timeout``).
 ``pool_timeout`` (default 3)
-    waiting for a free connection of the pool when all are in use.
+    waiting for a free connection of the pool when all are in use (SQLite: also for the turn
+    of this process's operation ahead, see :class:`Turns`).
 
 A value in the URL's query (``?connect_timeout=10``, ``?options=-c statement_timeout=0``,
 ``?timeout=30`` for SQLite) wins over these. The bounds apply to psycopg (3 or 2) and SQLite;
@@ -23,17 +24,19 @@ other drivers get the pool bound only.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import importlib
 import math
+import threading
 import typing as t
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
-from ..core.errors import ConfigurationError
+from ..core.errors import BackendUnavailableError, ConfigurationError
 
 #: Seconds to open a connection, unless told otherwise.
 DEFAULT_CONNECT_TIMEOUT = 3.0
@@ -200,12 +203,49 @@ def engine_for(
     )
 
 
+class Turns:
+    """Operations of this process on one SQLite database, one at a time: SQLite has one writer
+    per file and an in-memory database one shared connection, so they take turns instead of
+    failing with "database is locked". Other databases need no turns.
+
+    Waiting for a turn is bounded like waiting for a pooled connection (the pool's timeout,
+    else :data:`DEFAULT_POOL_TIMEOUT`): a database that holds one operation up cannot queue up
+    every other request behind it.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+        pool = engine.pool
+        #: Seconds to wait for a turn.
+        self.wait: float = pool.timeout() if isinstance(pool, QueuePool) else DEFAULT_POOL_TIMEOUT
+
+    @contextlib.contextmanager
+    def take(self, operation: str) -> t.Iterator[None]:
+        """Hold this process's turn during ``operation``.
+
+        :raises BackendUnavailableError: no turn within :attr:`wait` seconds.
+        """
+        if self._lock is None:
+            yield
+            return
+        if not self._lock.acquire(timeout=self.wait):
+            raise BackendUnavailableError(
+                f"{operation} failed on sqlite: another operation of this process held the database "
+                f"for over {self.wait:g} s"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
 __all__ = [
     "DEFAULT",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_POOL_TIMEOUT",
     "DEFAULT_STATEMENT_TIMEOUT",
     "Timeout",
+    "Turns",
     "create_engine",
     "engine_for",
     "seconds",

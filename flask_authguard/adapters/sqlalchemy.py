@@ -35,7 +35,6 @@ Needs the extra: ``pip install "flask-authguard[sqlalchemy]"``.
 from __future__ import annotations
 
 import contextlib
-import threading
 import typing as t
 
 try:
@@ -56,7 +55,7 @@ from . import (
     SessionAndUser,
     VerificationToken,
 )
-from .engine import DEFAULT, Timeout, create_engine, engine_for
+from .engine import DEFAULT, Timeout, Turns, create_engine, engine_for
 from .records import (
     USER_FIELDS,
     account_record,
@@ -127,11 +126,7 @@ class SQLAlchemyAdapter:
         #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``.
         self.tables = define_tables(self.metadata, table_names)
         self._session_lookup = self._session_and_user_query(self.tables)
-        # SQLite has one writer per file, and an in-memory database one shared connection:
-        # operations of this process take turns instead of failing with "database is locked".
-        self._lock: t.ContextManager[t.Any] = (
-            threading.RLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
+        self._turns = Turns(engine)  # SQLite: this process's operations one at a time
         if create_tables:
             self.create_tables()
 
@@ -194,7 +189,7 @@ class SQLAlchemyAdapter:
     @contextlib.contextmanager
     def _failures(self, operation: str) -> t.Iterator[None]:
         """Take this process's turn; database errors as :class:`BackendUnavailableError`."""
-        with self._lock:
+        with self._turns.take(operation):
             try:
                 yield
             except (sa_exc.IntegrityError, sa_exc.DataError):
