@@ -131,10 +131,32 @@ def define_tables(metadata: sa.MetaData, names: t.Mapping[str, str] | None = Non
     return Tables(users, accounts, sessions, verification_token)
 
 
+
+def session_and_user_query(tables: Tables) -> sa.Select[t.Any]:
+    """The session lookup: ``sessions`` joined to ``users`` by primary key, where the token is
+    the ``token`` parameter; one statement, to build once."""
+    users, sessions = tables.users, tables.sessions
+    return (
+        sa.select(
+            sessions.c.sessionToken,
+            sessions.c.userId,
+            sessions.c.expires,
+            users.c.id,
+            users.c.name,
+            users.c.email,
+            users.c.emailVerified,
+            users.c.image,
+        )
+        .select_from(sessions.join(users, users.c.id == sessions.c.userId))
+        .where(sessions.c.sessionToken == sa.bindparam("token", type_=sessions.c.sessionToken.type))
+    )
+
+
 __all__ = [
     "DEFAULT_TABLE_NAMES",
     "MAX_SESSION_TOKEN_LENGTH",
     "Tables",
     "UTCDateTime",
     "define_tables",
+    "session_and_user_query",
 ]

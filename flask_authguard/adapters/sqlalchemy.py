@@ -20,9 +20,8 @@ with the same email, an account linked twice) as SQLAlchemy's ``IntegrityError``
 column cannot hold as its ``DataError``. Lookups with text no row can hold (empty, NUL, longer
 than the column) find nothing instead of failing.
 
-A database that stops answering costs a prompt error, not a hung request: connections,
-statements and the wait for a pooled connection are bounded (``connect_timeout``,
-``statement_timeout``, ``pool_timeout``; see :mod:`flask_authguard.adapters.engine`).
+A database that stops answering costs a prompt error, not a hung request: see the timeouts of
+:mod:`flask_authguard.adapters.engine`.
 
 This module holds the queries; :mod:`~flask_authguard.adapters.engine` makes the engine and
 :mod:`~flask_authguard.adapters.records` turns rows into records.
@@ -68,7 +67,14 @@ from .records import (
     user_record,
     verification_record,
 )
-from .schema import DEFAULT_TABLE_NAMES, MAX_SESSION_TOKEN_LENGTH, Tables, UTCDateTime, define_tables
+from .schema import (
+    DEFAULT_TABLE_NAMES,
+    MAX_SESSION_TOKEN_LENGTH,
+    Tables,
+    UTCDateTime,
+    define_tables,
+    session_and_user_query,
+)
 
 
 def _describe(error: BaseException) -> str:
@@ -125,29 +131,10 @@ class SQLAlchemyAdapter:
         self.metadata = sa.MetaData(schema=schema)
         #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``.
         self.tables = define_tables(self.metadata, table_names)
-        self._session_lookup = self._session_and_user_query(self.tables)
+        self._session_lookup = session_and_user_query(self.tables)  # built once
         self._turns = Turns(engine)  # SQLite: this process's operations one at a time
         if create_tables:
             self.create_tables()
-
-    @staticmethod
-    def _session_and_user_query(tables: Tables) -> sa.Select[t.Any]:
-        """The session lookup, built once: sessions joined to users, by token."""
-        users, sessions = tables.users, tables.sessions
-        return (
-            sa.select(
-                sessions.c.sessionToken,
-                sessions.c.userId,
-                sessions.c.expires,
-                users.c.id,
-                users.c.name,
-                users.c.email,
-                users.c.emailVerified,
-                users.c.image,
-            )
-            .select_from(sessions.join(users, users.c.id == sessions.c.userId))
-            .where(sessions.c.sessionToken == sa.bindparam("token", type_=sessions.c.sessionToken.type))
-        )
 
     def __repr__(self) -> str:
         return f"<SQLAlchemyAdapter {self.engine.url.render_as_string(hide_password=True)}>"
