@@ -9,7 +9,7 @@ from ..errors import ConfigurationError
 from .conditions import Condition, ConditionalEntry, RequestView, conditions
 from .lexer import PatternError
 from .parse import FLAGS, Param, js_to_python, parse
-from .safety import check_repeatable
+from .safety import check_linear, check_repeatable, simplify
 
 #: One entry: a path pattern, or ``{"source": ..., "has": [...], "missing": [...]}``.
 MatcherEntry: t.TypeAlias = "str | t.Mapping[str, t.Any]"
@@ -52,7 +52,8 @@ def to_regex(tokens: list[str | Param]) -> str:
 def compile_source(source: str) -> str:
     """Check a ``source`` and return its regular expression; the pattern is named on error."""
     try:
-        regex = to_regex(parse(source))
+        tokens = simplify(parse(source))
+        regex = to_regex(tokens)
         compiled = re.compile(regex, FLAGS)
     except PatternError as exc:
         raise ConfigurationError(f"invalid matcher pattern {source!r}: {exc}") from None
@@ -64,8 +65,11 @@ def compile_source(source: str) -> str:
         raise ConfigurationError(
             f"invalid matcher pattern {source!r}: capturing or named groups are not allowed; use '(?:...)'"
         )
+    try:
+        check_linear(tokens)
+    except PatternError as exc:
+        raise ConfigurationError(f"invalid matcher pattern {source!r}: {exc}") from None
     return regex
-
 
 
 def entry_of(entry: t.Any) -> tuple[str, tuple[Condition, ...], tuple[Condition, ...]]:

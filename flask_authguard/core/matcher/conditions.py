@@ -10,7 +10,9 @@ from urllib.parse import parse_qsl
 from werkzeug.http import parse_cookie
 
 from ..errors import ConfigurationError
+from .lexer import PatternError
 from .parse import FLAGS, js_to_python
+from .safety import check_expression
 
 _CONDITION_KEYS = frozenset({"type", "key", "value"})
 _CONDITION_TYPES = ("header", "cookie", "query", "host")
@@ -138,6 +140,10 @@ def condition(item: t.Any, source: str, where: str) -> Condition:
             compiled = re.compile(js_to_python(value), FLAGS)
         except re.error as exc:
             raise fail(f"value {value!r} is not a valid regular expression ({exc})") from None
+        try:
+            check_expression(value, f"value {value!r}")
+        except PatternError as exc:
+            raise fail(str(exc)) from None
     environ_key = None
     if kind == "header":
         assert key is not None
@@ -155,4 +161,3 @@ def conditions(items: t.Any, source: str, where: str) -> tuple[Condition, ...]:
             f"invalid matcher entry {source!r}: {where} must be a list of conditions, not {items!r}"
         )
     return tuple(condition(item, source, where) for item in items)
-

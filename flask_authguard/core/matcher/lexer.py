@@ -16,7 +16,6 @@ class Token:
     value: str
 
 
-
 def lex(source: str) -> list[Token]:
     """path-to-regexp's lexer (v6.3)."""
     tokens: list[Token] = []
@@ -88,4 +87,3 @@ def lex_group(source: str, start: int, tokens: list[Token]) -> int:
         raise PatternError(f"empty pattern '()' at {start}")
     tokens.append(Token("PATTERN", start, pattern))
     return j + 1
-

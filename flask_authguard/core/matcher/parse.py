@@ -26,7 +26,8 @@ class Param:
     #: The parameter's regular expression (``""`` for a ``{...}`` group of text only).
     pattern: str
     modifier: str
-
+    #: Whether ``pattern`` is the user's own expression rather than path-to-regexp's segment form.
+    custom: bool = False
 
 
 def parse(source: str) -> list[str | Param]:
@@ -95,6 +96,7 @@ def parse(source: str) -> list[str | Param]:
                     suffix="",
                     pattern=pattern or safe_pattern(prefix),
                     modifier=try_consume("MODIFIER") or "",
+                    custom=bool(pattern),
                 )
             )
             continue
@@ -120,6 +122,7 @@ def parse(source: str) -> list[str | Param]:
                     suffix=suffix,
                     pattern=safe_pattern(prefix) if name and not pattern else pattern,
                     modifier=try_consume("MODIFIER") or "",
+                    custom=bool(pattern),
                 )
             )
             continue
@@ -133,4 +136,3 @@ EXPECTED = {"END": "the end of the pattern", "CLOSE": "'}'"}
 def js_to_python(regex: str) -> str:
     """Accept JavaScript's named groups; the names are never used, so they become plain groups."""
     return JS_NAMED_GROUP.sub(lambda m: f"{m.group(1)}(?:", regex)
-
