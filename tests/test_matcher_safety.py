@@ -134,6 +134,7 @@ REFUSED = [
     pytest.param("/:f([^/]+\\.[^/]+)/x", "n**2", id="overlapping-segment-repeats"),
     pytest.param("/:x([a-z.]+).:y([a-z.]+)/x", "n**2", id="overlapping-custom-params"),
     pytest.param("/:p(\\d+\\d+)*", "n**2", id="overlap-inside-repeated-param"),
+    pytest.param("/:p((?=.*x)[^/]+)*", "n**2", id="lookahead-rerun-by-each-repetition"),
     pytest.param("/((?:a+)+)/x", "exponentially", id="nested-repeat"),
     pytest.param("/((?:a|aa)+)/x", "exponentially", id="repeated-alternatives"),
     pytest.param("/:id((?:\\d+-)*)/x", "exponentially", id="repeated-group-with-repeat"),
@@ -158,8 +159,13 @@ def test_refusal_names_the_parts() -> None:
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [("(a+)+b", "exponentially"), ("(.*),(.*)", "n**2"), ("Bearer (.*) (.*)", "n**2")],
-    ids=["nested", "two-wildcards", "bearer-two-wildcards"],
+    [
+        ("(a+)+b", "exponentially"),
+        ("(.*),(.*)", "n**2"),
+        ("Bearer (.*) (.*)", "n**2"),
+        ("(?i)[a-z]+[A-Z]+", "n**2"),
+    ],
+    ids=["nested", "two-wildcards", "bearer-two-wildcards", "ignore-case-overlap"],
 )
 def test_super_linear_condition_values_are_refused(value: str, reason: str) -> None:
     entry = {"source": "/api/:path*", "has": [{"type": "header", "key": "x-test", "value": value}]}

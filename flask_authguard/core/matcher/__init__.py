@@ -54,14 +54,31 @@ Where this differs from Next.js, on purpose:
   ``^value$``, which for an alternation such as ``a|b`` anchors only its ends.
 - Unknown keys in an entry or condition are errors rather than ignored, to catch typos.
 
-Backtracking: Python's :mod:`re` has no time limit, so patterns are checked at start-up. The
-built-in parameter forms cannot backtrack badly (a segment never matches its separator), a
-repeated parameter (``*``/``+``) whose regular expression can match its own separator (as in
-``/:path(.*)*``) is refused because it would backtrack exponentially, and repeating a parameter
-without a separator is refused as path-to-regexp does. What remains is yours: several unbounded
-wildcards in one pattern (``/(.*)/(.*)/(.*)/x``) cost polynomial time on long paths, and a
-nested quantifier inside your own regular expression (``((?:a+)+)``) costs exponential time.
-Keep custom expressions simple; the built-in forms are always safe.
+``has``/``missing`` read headers, cookies, the query string and ``Host``: all sent by the client.
+They are routing conveniences, never security decisions: with
+``missing: [{"type": "header", "key": "x-skip"}]`` any client that sends ``x-skip`` turns the
+protection of that entry off.
+
+Linear-time matching: Python's :mod:`re` backtracks and has no time limit, so every pattern and
+every condition ``value`` is checked at start-up; one that could take more than linear time in the
+length of the path (or header, cookie, query value) is a
+:class:`~flask_authguard.errors.ConfigurationError` naming it and what to do:
+
+- two repeats that can take the same characters, with nothing required between them that the
+  later one cannot take: ``/(.*)/(.*)/x``, ``/:a*/:b*``, ``/(.*)/:rest*``, ``/(.*)-(.*)``,
+  ``/:f([^/]+-[^/]+)``. A long path that fails to match is split between *k* such repeats in
+  about n**k ways (``/(.*)/(.*)/(.*)/x`` used to take a minute on a 4 KB path). Keep one repeat
+  that takes the text between them and make the others stop at it: ``/(.*)/:id/x`` is linear
+  (``:id`` stops at ``/``), so is ``/:a-:b`` (path-to-regexp keeps ``-`` out of ``:b``);
+- a repeat of something repeated or with alternatives, ``((?:a+)+)``, ``((?:a|aa)+)``:
+  exponential. Repeat single characters (``[a-z0-9-]+``, ``(?:a|b)+`` is ``[ab]+``);
+- as before, a repeated parameter whose expression can match its separator (``/:path(.*)*``),
+  and a repeat without a separator.
+
+The check over-approximates what the expressions can take, so it may refuse a pattern that is in
+fact linear, never the reverse. ``/:name.:ext*`` and ``/:name.:ext?`` are compiled as
+``/:name`` (they match the same paths; the tail only made failures quadratic), ``/:name.:ext+``
+with a single ``.ext``.
 """
 
 from __future__ import annotations

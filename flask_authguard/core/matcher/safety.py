@@ -159,7 +159,7 @@ class _Walk:
         return (*state, _Open(chars, chain))
 
     def expression(
-        self, state: _State, items: t.Iterable[tuple[t.Any, t.Any]], what: str, icase: bool
+        self, state: _State, items: t.Iterable[tuple[t.Any, t.Any]], icase: bool, what: str
     ) -> _State:
         """Walk the parsed items of a regular expression."""
         for op, av in items:
@@ -169,16 +169,16 @@ class _Walk:
             elif name == "SUBPATTERN":
                 _group, add, delete, body = av
                 case = (icase or bool(add & re.IGNORECASE)) and not delete & re.IGNORECASE
-                state = self.expression(state, body, what, case)
+                state = self.expression(state, body, case, what)
             elif name == "ATOMIC_GROUP":
-                state = self.expression(state, av, what, icase)
+                state = self.expression(state, av, icase, what)
             elif name == "BRANCH":
                 merged: dict[_Open, None] = {}
                 for branch in av[1]:
-                    merged.update(dict.fromkeys(self.expression(state, branch, what, icase)))
+                    merged.update(dict.fromkeys(self.expression(state, branch, icase, what)))
                 state = tuple(merged)
             elif name in _ASSERTS:
-                self.expression(state, av[1], what, icase)  # re-run wherever it is reached
+                self.expression(state, av[1], icase, what)  # re-run wherever it is reached
             elif name in _REPEATS:
                 state = self._repeat(state, av, what, icase)
             elif name != "AT":  # anything else: assume the worst
@@ -190,7 +190,7 @@ class _Walk:
         if maximum == 0:
             return state
         if maximum == 1:
-            taken = self.expression(state, body, what, icase)
+            taken = self.expression(state, body, icase, what)
             return taken if minimum else tuple(dict.fromkeys((*state, *taken)))
         chars = _simple(body, icase)
         if chars is None:
@@ -201,7 +201,7 @@ class _Walk:
             )
         if minimum == maximum:
             for _ in range(min(minimum, 2)):
-                state = self.expression(state, body, what, icase)
+                state = self.expression(state, body, icase, what)
             return state
         return self.repeat(state, chars, minimum, what)
 
@@ -244,8 +244,10 @@ def _simple(items: t.Iterable[tuple[t.Any, t.Any]], icase: bool) -> frozenset[st
     return frozenset(chars)
 
 
-def _parse_expression(regex: str) -> t.Any:
-    return _parser.parse(js_to_python(regex), FLAGS)
+def _parse_expression(regex: str) -> tuple[t.Any, bool]:
+    """The parsed items of an expression, and whether it starts with a global ``(?i)``."""
+    parsed = _parser.parse(js_to_python(regex), FLAGS)
+    return parsed, bool(parsed.state.flags & re.IGNORECASE)
 
 
 def _describe(param: Param) -> str:
@@ -259,10 +261,10 @@ def _limit(walk: _Walk, subject: str) -> None:
     if len(walk.worst) > 1:
         parts = ", ".join(repr(p) for p in walk.worst)
         raise PatternError(
-            f"{len(walk.worst)} repeats (in {parts}) can take the same characters, so a long {subject} "
-            f"that fails to match is split between them in about n**{len(walk.worst)} ways (seconds "
-            "for 4 KB); keep one repeat that can take the text between them (a single ':path*' "
-            "or '(.*)') and make the others stop at that text ('/:id', '([^/]+)')"
+            f"{len(walk.worst)} repeats (in {parts}) can take the same characters, so a {subject} of n "
+            f"characters that fails to match is split between them in about n**{len(walk.worst)} ways "
+            "(not linear in n); keep one repeat that can take the text between them (a single "
+            "':path*' or '(.*)') and make the others stop at that text ('/:id', '([^/]+)')"
         )
 
 
@@ -311,16 +313,19 @@ def check_linear(tokens: t.Sequence[str | Param]) -> None:
         if token.modifier in ("*", "+"):
             body: frozenset[str] = frozenset()
             if token.pattern:
-                inner = _Walk()  # each repetition stops at the separator (check_repeatable)
-                inner.expression((), _parse_expression(token.pattern), what, False)
-                _limit(inner, "path")
                 body = _consumed(token.pattern)
             chars = body | frozenset(_char(ord(c)) for c in separators)
+            if token.pattern:
+                # One repetition, after the previous ones: each must stop at the separator.
+                previous = _Open(chars, (what,), tuple(frozenset(_char(ord(c))) for c in separators))
+                inner = _Walk()
+                inner.expression((previous,), *_parse_expression(token.pattern), what=what)
+                _limit(inner, "path")
             state = walk.repeat(state, chars, 1 if token.modifier == "+" else 0, what)
             continue
         taken = walk.text(state, token.prefix)
         if token.pattern:
-            taken = walk.expression(taken, _parse_expression(token.pattern), what, False)
+            taken = walk.expression(taken, *_parse_expression(token.pattern), what=what)
         taken = walk.text(taken, token.suffix)
         state = tuple(dict.fromkeys((*state, *taken))) if token.modifier == "?" else taken
     _limit(walk, "path")
@@ -347,7 +352,7 @@ def _consumed(regex: str) -> frozenset[str]:
             elif name not in _ASSERTS and name != "AT":
                 chars.update(_ALPHABET)
 
-    visit(_parse_expression(regex))
+    visit(_parse_expression(regex)[0])
     return frozenset(chars)
 
 
@@ -357,5 +362,5 @@ def check_expression(regex: str, what: str) -> None:
     :raises PatternError: as :func:`check_linear`.
     """
     walk = _Walk()
-    walk.expression((), _parse_expression(regex), what, False)
+    walk.expression((), *_parse_expression(regex), what=what)
     _limit(walk, "value")
