@@ -63,6 +63,10 @@ ALLOWED = [
     "/users{/:id}?/edit",
     "/((?!api|_next/static|_next/image|favicon.ico).*)",
     "/((?!api).*)/x",
+    "/(.*-?)/x",
+    "/:ip((?:\\d+\\.){3}\\d+)",
+    "/:v((?:\\d+\\.){1,3}\\d+)/x",
+    "/:id((?:ab|cd)(?:ab|cd){1,5})",
 ]
 
 CHILD = textwrap.dedent(

@@ -48,8 +48,8 @@ def check_repeatable(param: Param) -> None:
 # "open": everything the pattern required since R could also have been eaten by R. A later repeat
 # R2 multiplies the work when it is open to the same characters (it overlaps R) and nothing
 # required in between is a character R2 cannot take (which would stop R2 at the next one, so the
-# retries of R2 stay inside disjoint stretches). ``degree`` is the longest chain of repeats each
-# multiplying the previous: degree 1 matches in linear time, degree d costs about n**d steps.
+# retries of R2 stay inside disjoint stretches). The longest chain of repeats each multiplying the
+# previous one gives the cost: one repeat matches in linear time, a chain of d about n**d steps.
 # Character sets are over-approximated (every non-ASCII character is one symbol), which only
 # ever makes the check stricter.
 
@@ -78,10 +78,29 @@ class _Open:
 
     chars: frozenset[str]
     chain: tuple[str, ...]
-    between: tuple[frozenset[str], ...] = ()
+    #: The sets of the characters required since; one disjoint from a later repeat stops it.
+    between: frozenset[frozenset[str]] = frozenset()
 
 
 _State = tuple[_Open, ...]
+
+
+def _merge(*states: _State) -> _State:
+    """The repeats open after either of several alternatives, one per set and chain length.
+
+    Two versions of a repeat merge into one that stops a later repeat only when both would:
+    each pair of their required sets becomes one union set.
+    """
+    merged: dict[tuple[frozenset[str], int], _Open] = {}
+    for state in states:
+        for o in state:
+            key = (o.chars, len(o.chain))
+            known = merged.get(key)
+            if known is not None and known.between != o.between:
+                between = frozenset(a | b for a in known.between for b in o.between)
+                o = dataclasses.replace(known, between=between if len(between) <= 64 else frozenset())
+            merged[key] = o
+    return tuple(merged.values())
 
 
 def _op(constant: t.Any) -> str:
@@ -133,7 +152,7 @@ class _Walk:
     def required(self, state: _State, chars: frozenset[str]) -> _State:
         """One required character from ``chars``: it closes the repeats that cannot take it."""
         return tuple(
-            dataclasses.replace(o, between=(*o.between, chars))
+            dataclasses.replace(o, between=o.between | {chars})
             for o in state
             if not o.chars.isdisjoint(chars)
         )
@@ -167,16 +186,11 @@ class _Walk:
             if name in _SINGLE:
                 state = self.required(state, _single(name, av, icase))
             elif name == "SUBPATTERN":
-                _group, add, delete, body = av
-                case = (icase or bool(add & re.IGNORECASE)) and not delete & re.IGNORECASE
-                state = self.expression(state, body, case, what)
+                state = self.expression(state, av[3], _case(av, icase), what)
             elif name == "ATOMIC_GROUP":
                 state = self.expression(state, av, icase, what)
             elif name == "BRANCH":
-                merged: dict[_Open, None] = {}
-                for branch in av[1]:
-                    merged.update(dict.fromkeys(self.expression(state, branch, icase, what)))
-                state = tuple(merged)
+                state = _merge(*(self.expression(state, branch, icase, what) for branch in av[1]))
             elif name in _ASSERTS:
                 self.expression(state, av[1], icase, what)  # re-run wherever it is reached
             elif name in _REPEATS:
@@ -187,23 +201,27 @@ class _Walk:
 
     def _repeat(self, state: _State, av: t.Any, what: str, icase: bool) -> _State:
         minimum, maximum, body = av
-        if maximum == 0:
-            return state
-        if maximum == 1:
-            taken = self.expression(state, body, icase, what)
-            return taken if minimum else tuple(dict.fromkeys((*state, *taken)))
         chars = _simple(body, icase)
+        if maximum < _parser.MAXREPEAT and (chars is None or minimum == maximum or maximum == 1):
+            # ``x?``, ``x{3}`` and a bounded repeat of a group are the body written out (so ``x?``
+            # is no repeat); two copies show any chain that a third one would.
+            for copy in range(min(maximum, 2)):
+                taken = self.expression(state, body, icase, what)
+                state = taken if copy < minimum else _merge(state, taken)
+            return state
         if chars is None:
             raise PatternError(
                 f"the expression in {what} repeats a part that is itself repeated or has alternatives, "
                 "which backtracks exponentially on a long path; repeat single characters only "
                 "(e.g. '[a-z0-9-]+')"
             )
-        if minimum == maximum:
-            for _ in range(min(minimum, 2)):
-                state = self.expression(state, body, icase, what)
-            return state
         return self.repeat(state, chars, minimum, what)
+
+
+def _case(subpattern: t.Any, icase: bool) -> bool:
+    """Whether a group ``(?i:...)`` / ``(?-i:...)`` matches ignoring case."""
+    _group, add, delete, _body = subpattern
+    return (icase or bool(add & re.IGNORECASE)) and not delete & re.IGNORECASE
 
 
 def _single(name: str, av: t.Any, icase: bool) -> frozenset[str]:
@@ -236,7 +254,7 @@ def _simple(items: t.Iterable[tuple[t.Any, t.Any]], icase: bool) -> frozenset[st
             excluded = excluded | _single(_op(av[1][0][0]), av[1][0][1], icase)
         elif name in _ASSERTS and _simple(av[1], icase) is not None:
             excluded = frozenset()
-        elif name == "SUBPATTERN" and (inner := _simple(av[3], icase)) is not None:
+        elif name == "SUBPATTERN" and (inner := _simple(av[3], _case(av, icase))) is not None:
             chars |= inner
             excluded = frozenset()
         elif name != "AT":
@@ -317,7 +335,7 @@ def check_linear(tokens: t.Sequence[str | Param]) -> None:
             chars = body | frozenset(_char(ord(c)) for c in separators)
             if token.pattern:
                 # One repetition, after the previous ones: each must stop at the separator.
-                previous = _Open(chars, (what,), tuple(frozenset(_char(ord(c))) for c in separators))
+                previous = _Open(chars, (what,), frozenset(frozenset(_char(ord(c))) for c in separators))
                 inner = _Walk()
                 inner.expression((previous,), *_parse_expression(token.pattern), what=what)
                 _limit(inner, "path")
@@ -327,7 +345,7 @@ def check_linear(tokens: t.Sequence[str | Param]) -> None:
         if token.pattern:
             taken = walk.expression(taken, *_parse_expression(token.pattern), what=what)
         taken = walk.text(taken, token.suffix)
-        state = tuple(dict.fromkeys((*state, *taken))) if token.modifier == "?" else taken
+        state = _merge(state, taken) if token.modifier == "?" else taken
     _limit(walk, "path")
 
 
