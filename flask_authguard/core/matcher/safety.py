@@ -16,7 +16,8 @@ def check_repeatable(param: Param) -> None:
 
     ``(?:/(?:P)(?:/(?:P))*)`` splits a path one way only when ``P`` cannot match ``/``;
     otherwise every split is tried when a later part fails, which is exponential. The probe
-    strings catch the usual culprits (``.*``, ``.+``, ``[^x]+``...); it is a heuristic.
+    strings catch the usual culprits (``.*``, ``.+``, ``[^x]+``...) with a clear message;
+    :func:`check_linear` refuses any other repeat inside ``P`` that can take the separator.
     """
     separator = param.suffix + param.prefix
     try:
