@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pathlib
+import re
+import subprocess
 import sys
 import types
 import typing as t
@@ -156,3 +158,49 @@ def test_the_server_app_has_the_demo_shape() -> None:
     assert got.status_code == 200 and got.data == b"hello " + apps.CLAIMS["name"].encode()
     with pytest.raises(ValueError):
         apps.server_app("other")
+
+
+def _worktrees() -> str:
+    return subprocess.run(
+        ["git", "worktree", "list", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_compare_times_both_checkouts_and_removes_its_worktree(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/compare.py in its quickest form, HEAD against this working tree: structure only."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    compare = importlib.import_module("bench.compare")
+    out = tmp_path / "compare.md"
+    argv = ["--base", "HEAD", "--quick", "--rounds", "2", "--iterations", "3", "-o", str(out)]
+    assert compare.main(argv) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text == capsys.readouterr().out.rstrip("\n") + "\n"
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert f"\n- base: {head} " in text and "\n- head: working tree at " in text
+    assert "| row | scenario | base µs | head µs | change % |" in text
+    lines = {
+        ln.split(" | ")[0][2:]: ln for ln in text.splitlines() if ln.startswith("| ") and " µs" not in ln
+    }
+    number, change = re.compile(r"[\d,]+\.\d"), re.compile(r"[+-]\d[\d,]*\.\d")
+    for key in (*compare.DEFAULT_ROWS, "wsgi_bare", "flask_bare"):
+        cells = [c.strip() for c in lines[key].strip("|").split("|")]
+        assert len(cells) == 8, lines[key]
+        assert number.fullmatch(cells[2]) and number.fullmatch(cells[3]), lines[key]  # base, head µs
+        assert change.fullmatch(cells[4]) and change.fullmatch(cells[5]), lines[key]  # the two changes
+        if key in ("with_auth_valid", "with_auth_no_cookie", "authguard_valid", "get_server_session"):
+            assert change.fullmatch(cells[6]) and change.fullmatch(cells[7]), lines[key]  # over bare
+    assert "authguard-compare-" not in _worktrees()
+
+
+def test_compare_refuses_an_unknown_revision(capsys: pytest.CaptureFixture[str]) -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    compare = importlib.import_module("bench.compare")
+    assert compare.main(["--base", "no-such-revision-here", "--quick"]) == 2
+    assert "not a commit in this repository: 'no-such-revision-here'" in capsys.readouterr().err
+    assert "authguard-compare-" not in _worktrees()
