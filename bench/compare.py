@@ -10,7 +10,8 @@
 temporary directory, removed afterwards; without ``--head`` the head is this working tree as it
 is, uncommitted changes included. Each checkout is imported in its own long-lived subprocess
 running ``bench/compare_worker.py`` (this checkout's copy, passed to both, so both time exactly
-the same rows through the public API only, whatever the old checkout's ``bench/`` looks like).
+the same rows through the public API only, whatever the old checkout's ``bench/`` looks like);
+a row the old package cannot run (a name it lacks, an answer that differs) says why instead.
 
 Each row is warmed up in both processes and given the same number of calls per round on both
 sides; then the rounds interleave: every round times every row once in each process, one process

@@ -126,20 +126,21 @@ def build(key: str) -> Call:
     """The checked callable of row ``key``, built with the public API only."""
     from flask import Flask, g
 
-    from flask_authguard import AuthGuard, encode, get_server_session, get_token, with_auth
+    import flask_authguard as api  # each name looked up where a row needs it: old commits lack some
 
-    valid = _environ(f"{COOKIE}={encode(token=dict(CLAIMS), secret=SECRET)}; {NOISE}")
+    jwe = api.encode(token=dict(CLAIMS), secret=SECRET)
+    valid = _environ(f"{COOKIE}={jwe}; {NOISE}")
     anonymous = _environ(NOISE)
 
     def flask_app(guard: dict[str, t.Any] | None, view: t.Callable[[], str], matcher: t.Any = None) -> t.Any:
         app = Flask(f"compare_{key}")
         app.add_url_rule(PATH, "dashboard", view)
         if guard is not None:
-            AuthGuard(app, {"secret": SECRET, "endpoints": False, **guard}, matcher=matcher)
+            api.AuthGuard(app, {"secret": SECRET, "endpoints": False, **guard}, matcher=matcher)
         return app
 
     def session_view() -> str:
-        session = get_server_session()
+        session = api.get_server_session()
         return "hello " + (session["user"]["name"] if session else "stranger")
 
     def jwt_cb(*, token: dict[str, t.Any], **_: t.Any) -> dict[str, t.Any]:
@@ -152,7 +153,7 @@ def build(key: str) -> Call:
     if key == "wsgi_bare":
         return _check_and_call(_plain, valid, 200, b"hello", False)
     if key in ("with_auth_valid", "with_auth_no_cookie"):
-        app = with_auth(_plain, {"secret": SECRET})
+        app = api.with_auth(_plain, {"secret": SECRET})
         if key == "with_auth_valid":
             return _check_and_call(app, valid, 200, b"hello", False)
         return _check_and_call(app, anonymous, 307, None, False)
@@ -169,7 +170,7 @@ def build(key: str) -> Call:
     if key == "get_token":
 
         def token_call() -> object:
-            return get_token(dict(valid), secret=SECRET)
+            return api.get_token(dict(valid), secret=SECRET)
 
         if not isinstance(token_call(), dict):
             raise RuntimeError("get_token() did not read the token")

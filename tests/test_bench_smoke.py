@@ -1,4 +1,5 @@
-"""bench/: every row runs and is printed. Structure only: no timing is ever asserted here."""
+"""bench/: every row runs and is printed; compare.py times two checkouts. Structure only: no timing is ever
+asserted here."""
 
 from __future__ import annotations
 
@@ -160,6 +161,12 @@ def test_the_server_app_has_the_demo_shape() -> None:
         apps.server_app("other")
 
 
+def _compare() -> types.ModuleType:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("bench.compare")
+
+
 def _worktrees() -> str:
     return subprocess.run(
         ["git", "worktree", "list", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -170,9 +177,7 @@ def test_compare_times_both_checkouts_and_removes_its_worktree(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """bench/compare.py in its quickest form, HEAD against this working tree: structure only."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    compare = importlib.import_module("bench.compare")
+    compare = _compare()
     out = tmp_path / "compare.md"
     argv = ["--base", "HEAD", "--quick", "--rounds", "2", "--iterations", "3", "-o", str(out)]
     assert compare.main(argv) == 0
@@ -198,9 +203,48 @@ def test_compare_times_both_checkouts_and_removes_its_worktree(
 
 
 def test_compare_refuses_an_unknown_revision(capsys: pytest.CaptureFixture[str]) -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    compare = importlib.import_module("bench.compare")
+    compare = _compare()
     assert compare.main(["--base", "no-such-revision-here", "--quick"]) == 2
     assert "not a commit in this repository: 'no-such-revision-here'" in capsys.readouterr().err
     assert "authguard-compare-" not in _worktrees()
+
+
+def test_compare_reports_the_rows_an_old_checkout_cannot_run(tmp_path: pathlib.Path) -> None:
+    """A checkout whose package lacks some public names: those rows say why, the others are timed."""
+    package = tmp_path / "flask_authguard"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "def encode(**kwargs):\n    return 'not-a-token'\n\n\n"
+        "def get_token(environ, **kwargs):\n    return {'sub': '42'}\n",
+        encoding="utf-8",
+    )
+    compare = _compare()
+    old, head = compare.Worker("base", tmp_path), compare.Worker("head", ROOT)
+    try:
+        assert set(old.failed) == {
+            "with_auth_valid",
+            "with_auth_no_cookie",
+            "authguard_valid",
+            "authguard_no_cookie",
+            "get_server_session",
+        }
+        assert "no attribute 'with_auth'" in old.failed["with_auth_valid"]
+        assert head.failed == {}
+        keys = compare.with_baselines(compare.DEFAULT_ROWS, head.rows)
+        results = compare.time_both(old, head, keys, compare.Settings(rounds=2, iterations=2))
+    finally:
+        old.close()
+        head.close()
+    assert results["authguard_valid"].missing.startswith("base: AttributeError: ")
+    assert results["authguard_valid"].base == results["authguard_valid"].head == []
+    for key in ("wsgi_bare", "flask_bare", "get_token"):
+        assert results[key].missing == "" and len(results[key].base) == len(results[key].head) == 2
+    text = compare.render(results, "old", "head", compare.Settings(rounds=2, iterations=2))
+    assert "| authguard_valid | " in text and "base: AttributeError: " in text
+
+
+def test_compare_refuses_a_checkout_whose_package_comes_from_elsewhere(tmp_path: pathlib.Path) -> None:
+    """No flask_authguard in the checkout: the worker would time the installed one, so it is refused."""
+    compare = _compare()
+    with pytest.raises(compare.CompareError, match="not from "):
+        compare.Worker("base", tmp_path)
