@@ -137,6 +137,8 @@ class AuthHandler:
             return unsupported(request)
         request.environ[CONFIG_ENVIRON_KEY] = self.config
         f = Flow(request, self.config, self.providers, self.pages, script_root)
+        if method == "POST":
+            f.form  # noqa: B018 - read now: the body limit (413) holds on every route
         if name not in _NO_SECRET_NEEDED and not self.config.current_secrets():
             logger.error("auth endpoint: %s", NO_SECRET)
             return configuration_error(f, name)
