@@ -35,7 +35,9 @@ def location(url: str) -> str:
 
 def acceptable(url: t.Any) -> bool:
     """A non-empty string of sane length without controls, whitespace or backslashes."""
-    return isinstance(url, str) and bool(url) and len(url) <= MAX_REDIRECT_LENGTH and not _UNSAFE_URL.search(url)
+    return (
+        isinstance(url, str) and bool(url) and len(url) <= MAX_REDIRECT_LENGTH and not _UNSAFE_URL.search(url)
+    )
 
 
 def under(path: str, prefix: str) -> bool:

@@ -110,7 +110,7 @@ class AuthHandler:
         try:
             return self.respond(request)
         except HTTPException as exc:
-            return t.cast(Response, exc.get_response(request.environ))
+            return exc.get_response(request.environ)
 
     def respond(self, request: Request) -> Response:
         """The response to ``request``; HTTP errors are raised as ``werkzeug.exceptions``

@@ -14,9 +14,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 #: next-auth's body of a 500 for a configuration problem (no secret).
-SERVER_ERROR = (
-    "There is a problem with the server configuration. Check the server logs for more information."
-)
+SERVER_ERROR = "There is a problem with the server configuration. Check the server logs for more information."
 
 #: Error codes the error route sends on to the sign-in page (next-auth's list).
 SIGNIN_ERRORS = frozenset(

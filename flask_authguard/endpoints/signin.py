@@ -12,8 +12,8 @@ from ..core.errors import BackendUnavailableError
 from ..core.token import request_cookies
 from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult
 from ..sessions.session import call_jwt_callback, encode_token, fire_event
-from .messages import SIGNIN_MESSAGES
 from .flow import unsupported
+from .messages import SIGNIN_MESSAGES
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response

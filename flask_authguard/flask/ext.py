@@ -51,10 +51,10 @@ from werkzeug.wrappers import Request, Response
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.options import AuthOptions, Config, coerce_options
 from ..core.token import Claims
-from ..sessions.session import Session, SessionResult, apply_cookies, read_session, request_config
 from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
+from ..sessions.session import Session, SessionResult, apply_cookies, read_session, request_config
 from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg, is_api_request
 
 if t.TYPE_CHECKING:

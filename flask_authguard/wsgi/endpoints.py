@@ -44,7 +44,9 @@ class AuthEndpoints:
     :raises ConfigurationError: a bad option or provider.
     """
 
-    def __init__(self, options: OptionsArg | Config = None, *, template_loader: BaseLoader | None = None) -> None:
+    def __init__(
+        self, options: OptionsArg | Config = None, *, template_loader: BaseLoader | None = None
+    ) -> None:
         config = options if isinstance(options, Config) else resolve_options(options)
         pages = Pages(template_loader) if template_loader is not None else None
         #: The framework-free handler: ``handler(request) -> Response``.
