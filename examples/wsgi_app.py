@@ -75,10 +75,11 @@ def authorize(*, credentials: dict[str, str], **kwargs: t.Any) -> dict[str, t.An
     if not check_password_hash(user["hash"] if user else _DUMMY_HASH, credentials.get("password", "")):
         return None
     assert user is not None
-    return {"id": user["id"], "name": user["name"], "email": f"{user['id']}@example.com", "role": user["role"]}
+    email = f"{user['id']}@example.com"
+    return {"id": user["id"], "name": user["name"], "email": email, "role": user["role"]}
 
 
-def jwt(*, token: dict[str, t.Any], user: dict[str, t.Any] | None = None, **kwargs: t.Any) -> dict[str, t.Any]:
+def jwt(*, token: dict[str, t.Any], user: t.Any = None, **kwargs: t.Any) -> dict[str, t.Any]:
     """Keep the role in the token at sign-in, so the inner middleware can read it."""
     if user:
         token["role"] = user["role"]
