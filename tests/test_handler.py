@@ -1225,6 +1225,23 @@ def test_unsupported_actions_answer_400(client: t.Any, method: str, path: str) -
     )
 
 
+@pytest.mark.parametrize("path", ["/api/auth/session", "/api/auth/signin", "/api/auth/nope"])
+def test_options_is_unsupported_as_in_next_auth(client: t.Any, path: str) -> None:
+    response = client.open(path, method="OPTIONS")
+    assert response.status_code == 400
+    assert (
+        response.get_data(as_text=True)
+        == "Error: This action with HTTP OPTIONS is not supported by NextAuth.js"
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/auth/csrf", "/api/auth/session", "/api/auth/signin"])
+def test_head_answers_like_get_without_a_body(client: t.Any, path: str) -> None:
+    response = client.open(path, method="HEAD")
+    assert response.status_code == 200 and response.data == b""
+    assert response.headers["Content-Type"] == client.get(path).headers["Content-Type"]
+
+
 def test_endpoints_off() -> None:
     app = make_app(endpoints=False)
     assert client_of(app).get("/api/auth/session").status_code == 404

@@ -131,10 +131,7 @@ class AuthHandler:
         method = "GET" if request.method == "HEAD" else request.method
         action = routes.get(method) if routes else None
         if action is None:
-            if routes and method == "OPTIONS":
-                allow = ", ".join(sorted({*routes, "OPTIONS"} | ({"HEAD"} if "GET" in routes else set())))
-                return Response(status=200, headers={"Allow": allow})
-            return unsupported(request)
+            return unsupported(request)  # OPTIONS too, as in next-auth
         request.environ[CONFIG_ENVIRON_KEY] = self.config
         f = Flow(request, self.config, self.providers, self.pages, script_root)
         if method == "POST":

@@ -67,7 +67,7 @@ _EXEMPT_ATTR = "_authguard_exempt"
 _SESSION_HOOK_KEY = "authguard.session_hook"
 _PENDING_KEY = "authguard.pending_cookies"
 #: The methods routed to the auth endpoints (they answer next-auth's 400 for the ones they refuse).
-_ENDPOINT_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_ENDPOINT_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 #: ``AUTHGUARD_*`` config keys and the option each one sets; a key left at ``None`` leaves the
 #: option as given to :class:`AuthGuard`.
@@ -240,7 +240,13 @@ class AuthGuard:
 
             base = core.config.base_path
             for rule in (base, base + "/", base + "/<path:_action>"):
-                app.add_url_rule(rule, "authguard_endpoints", auth_endpoints, methods=_ENDPOINT_METHODS)
+                app.add_url_rule(
+                    rule,
+                    "authguard_endpoints",
+                    auth_endpoints,
+                    methods=_ENDPOINT_METHODS,
+                    provide_automatic_options=False,  # the handler answers OPTIONS as next-auth does
+                )
 
     def exempt(self, view: F) -> F:
         """Leave one view public under site-wide or blueprint protection (health checks,
