@@ -223,3 +223,27 @@ def test_flask_pages_see_the_apps_globals_and_context_processors(tmp_path: t.Any
     app.add_url_rule("/home", "home", lambda: "home")
     app.context_processor(lambda: {"shout": str.upper})
     assert app.test_client().get("/api/auth/signout").data == b"/home BYE None"
+
+
+def test_database_sessions_on_the_plain_wsgi_app() -> None:
+    """The database strategy through the same routes: the cookie holds a session token."""
+    pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
+    from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+
+    adapter = SQLAlchemyAdapter("sqlite://", create_tables=True)
+    try:
+        options = {**OPTIONS, "adapter": adapter, "session": {"strategy": "database"}}
+        client = Client(with_auth(site, options=options, matcher=["/private"]))
+        signed_in = sign_in(client, callbackUrl="/private")
+        assert signed_in.location == "http://localhost/private"
+        cookie = next(h for h in signed_in.headers.getlist("Set-Cookie") if h.startswith(V4 + "="))
+        token = cookie.split(";", 1)[0].split("=", 1)[1]
+        assert adapter.get_session_and_user(token) is not None
+        assert client.get("/private").get_data(as_text=True) == "site /private Ada"
+        assert client.get("/api/auth/session").get_json()["user"]["email"] == "ada@example.com"
+        csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+        assert client.post("/api/auth/signout", data={"csrfToken": csrf}).status_code == 302
+        assert adapter.get_session_and_user(token) is None
+        assert client.get("/private").status_code == 307
+    finally:
+        adapter.close()
