@@ -1358,18 +1358,21 @@ def test_a_big_chunked_body_answers_413() -> None:
     from werkzeug.test import EnvironBuilder, run_wsgi_app
 
     app = make_app()
-    for size, expected in ((70000, "413"), (100, "302")):
+    form = b"csrfToken=" + b"a" * 64 + b"&username=ada&password=pw&callbackUrl=%2Fprivate&pad="
+    for size, expected, location in ((70000, "413", None), (100, "302", f"{BASE}/private")):
         environ = EnvironBuilder(
             path="/api/auth/callback/credentials",
             method="POST",
             base_url=BASE,
             content_type="application/x-www-form-urlencoded",
+            headers={"Cookie": f"{CSRF_COOKIE}={_csrf_cookie('a' * 64)}"},
         ).get_environ()
         environ.pop("CONTENT_LENGTH", None)
-        environ["wsgi.input"] = io.BytesIO(b"a=" + b"x" * size)
+        environ["wsgi.input"] = io.BytesIO(form + b"x" * size)
         environ["wsgi.input_terminated"] = True
-        _, status, _ = run_wsgi_app(app, environ, buffered=True)
+        _, status, headers = run_wsgi_app(app, environ, buffered=True)
         assert status.startswith(expected), (size, status)
+        assert headers.get("Location") == location  # the small one signed in
 
 
 def test_bad_cookies_never_answer_500(client: t.Any) -> None:

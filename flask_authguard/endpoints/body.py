@@ -45,6 +45,7 @@ def _bound(request: Request) -> None:
     environ["wsgi.input"] = io.BytesIO(data)
     environ["CONTENT_LENGTH"] = str(len(data))
     del environ["wsgi.input_terminated"]
+    request.__dict__.pop("content_length", None)  # werkzeug caches it: read the new one
 
 
 def json_depth(text: str, limit: int = MAX_DEPTH) -> bool:

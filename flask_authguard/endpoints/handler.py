@@ -32,7 +32,7 @@ import json
 import logging
 import typing as t
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
@@ -121,8 +121,6 @@ class AuthHandler:
         """
         found = self.locate(request.environ)
         if found is None:
-            from werkzeug.exceptions import NotFound
-
             raise NotFound()
         script_root, action_path = found
         name, _, provider_id = action_path[1:].partition("/")
