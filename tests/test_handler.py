@@ -1213,6 +1213,9 @@ def test_client_log(client: t.Any) -> None:
         pytest.param("POST", "/api/auth/error", id="post-error"),
         pytest.param("GET", "/api/auth/_log", id="get-log"),
         pytest.param("GET", "/api/auth/session/extra", id="deeper"),
+        pytest.param("GET", "/api/auth/signin/", id="trailing-slash"),
+        pytest.param("POST", "/api/auth/callback/", id="empty-provider-id"),
+        pytest.param("POST", "/api/auth/callback/credentials/x", id="deeper-provider"),
         pytest.param("GET", "/api/auth/verify-request", id="verify-request"),
     ],
 )

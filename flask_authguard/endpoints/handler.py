@@ -123,9 +123,10 @@ class AuthHandler:
         if found is None:
             raise NotFound()
         script_root, action_path = found
-        name, _, provider_id = action_path[1:].partition("/")
-        has_id = bool(provider_id) and "/" not in provider_id
-        routes = ROUTES.get((name, has_id)) if has_id or not provider_id else None
+        # "/<action>" or "/<action>/<provider id>"; "/signin/" or deeper paths match nothing.
+        name, slash, provider_id = action_path[1:].partition("/")
+        valid = not slash or (provider_id and "/" not in provider_id)
+        routes = ROUTES.get((name, bool(slash))) if valid else None
         method = "GET" if request.method == "HEAD" else request.method
         action = routes.get(method) if routes else None
         if action is None:
