@@ -19,7 +19,9 @@ What it shows, as the JWT demo (``examples/demo``) does, but with ``adapter=...`
   directory, looked up by email: the ``users`` table has next-auth's columns only.
 
 The database is a SQLite file in the temporary directory (``DATABASE_URL`` to choose another,
-``sqlite://`` for memory); its tables are created on start.
+``sqlite://`` for memory); its tables are created on start. A database that stops answering
+costs a prompt 503 (nobody is signed out): opening a connection may take 3 s, a statement 5 s
+(the adapter's defaults, spelled out below).
 """
 
 from __future__ import annotations
@@ -114,7 +116,10 @@ def create_app(database_url: str | None = None, secret: str | None = None) -> Fl
     """The demo app on ``database_url`` (default ``DATABASE_URL``, else a SQLite file in the
     temporary directory); its tables are created when missing."""
     adapter = SQLAlchemyAdapter(
-        database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, create_tables=True
+        database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        create_tables=True,
+        connect_timeout=3,  # seconds to open a connection
+        statement_timeout=5,  # seconds a statement may run (SQLite: wait for a lock)
     )
     app = Flask(__name__)
     AuthGuard(

@@ -486,3 +486,99 @@ def test_demo_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
     assert len(shots) == 9
     for name in shots:
         assert (tmp_path / "screenshots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- the plain WSGI example (examples/wsgi_app.py) in Chromium -----------------------------------
+
+WSGI_EXAMPLE = ROOT / "examples" / "wsgi_app.py"
+
+
+@contextlib.contextmanager
+def running_wsgi_example(log: pathlib.Path) -> t.Iterator[str]:
+    """``python examples/wsgi_app.py`` on a free port; the base URL once it answers."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTAUTH_", "AUTH_"))}
+    env.update(PORT=str(port), PYTHONUNBUFFERED="1")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(WSGI_EXAMPLE)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"the example exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
+            )
+        try:
+            with urllib.request.urlopen(base + "/", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    try:
+        _wait_for(up, "the WSGI example to answer", START_TIMEOUT)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_wsgi_example_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
+    """Sign-in -> protected page -> session JSON -> sign-out on the plain WSGI app (no Flask)."""
+    spec = importlib.util.spec_from_file_location("authguard_wsgi_example", WSGI_EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    bob = ("bob", example.DEMO_CREDENTIALS["bob"][0])
+    with running_wsgi_example(tmp_path / "wsgi.log") as base:
+        # A protected page sends an anonymous visitor to the built-in sign-in page (no JavaScript).
+        browser.get(base + "/dashboard")
+        url = browser.wait_path("/api/auth/signin")
+        assert parse_qs(urlsplit(url).query)["callbackUrl"] == ["/dashboard"]
+        assert browser.text("h1") == "Sign in"
+        assert "<script" not in browser.source()
+        browser.screenshot("wsgi-sign-in-page")
+
+        _fill_sign_in(browser, bob[0], "not-the-password")
+        _wait_for(lambda: "error=CredentialsSignin" in browser.url, "the sign-in error")
+        assert "Sign in failed" in browser.text("[role=alert]")
+
+        _fill_sign_in(browser, *bob)
+        browser.wait_path("/dashboard")
+        assert browser.text("h1") == "Hello, Bob"
+        assert "role: user" in browser.text("#claims")
+        cookies = {c["name"]: c for c in browser.cookies()}
+        assert cookies["next-auth.session-token"]["httpOnly"] is True
+        browser.screenshot("wsgi-dashboard")
+
+        # The session JSON the same cookie gives.
+        browser.get(base + "/api/auth/session")
+        _wait_for(lambda: "bob@example.com" in browser.source(), "the session JSON")
+        assert '"name":"Bob"' in browser.source()
+
+        # Signed in, not an admin: the inner middleware's 403.
+        browser.get(base + "/admin")
+        assert browser.text("h1") == "Admins only"
+
+        # Sign out through the confirmation page.
+        browser.get(base + "/")
+        browser.click("#signout-link")
+        browser.wait_path("/api/auth/signout")
+        assert browser.text("h1") == "Sign out"
+        browser.screenshot("wsgi-sign-out-page")
+        browser.click("form[action$='/api/auth/signout'] button[type=submit]")
+        browser.wait_path("/")
+        _wait_for(
+            lambda: not any(c["name"].startswith("next-auth.session-token") for c in browser.cookies()),
+            "the session cookie to go",
+        )
+        browser.get(base + "/api/auth/session")
+        _wait_for(lambda: "{}" in browser.source(), "the empty session")
+        browser.get(base + "/dashboard")
+        browser.wait_path("/api/auth/signin")
+        browser.screenshot("wsgi-protected-again")

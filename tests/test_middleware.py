@@ -1216,31 +1216,44 @@ def example() -> t.Any:
 
 
 def test_example_wsgi_app(example: t.Any) -> None:
+    """Sign-in -> protected page -> session JSON -> sign-out, all through the one wrap."""
     assert isinstance(example.application, WithAuth)
     client = Client(example.make_app(secret=SECRET))
     assert client.get("/").status_code == 200
     anonymous = client.get("/dashboard/x?tab=1")
     assert (anonymous.status_code, anonymous.location) == (
         307,
-        "http://localhost/login?callbackUrl=%2Fdashboard%2Fx%3Ftab%3D1",
+        "http://localhost/api/auth/signin?callbackUrl=%2Fdashboard%2Fx%3Ftab%3D1",
     )
     assert client.get("/dashboard", headers={"Accept": "application/json"}).status_code == 401
-    assert client.get("/login?callbackUrl=%2Fadmin").status_code == 200  # the (demo) sign-in form
+    signin_page = client.get(anonymous.location).get_data(as_text=True)  # the built-in page
+    assert 'action="http://localhost/api/auth/callback/credentials"' in signin_page
 
-    signed_in = client.get("/login?user=bob&role=user&callbackUrl=/admin")
-    assert (signed_in.status_code, signed_in.location) == (303, "/admin")
-    assert "next-auth.session-token=" in signed_in.headers["Set-Cookie"]
+    def sign_in(username: str, password: str, callback: str = "/dashboard") -> t.Any:
+        csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+        form = {"csrfToken": csrf, "username": username, "password": password, "callbackUrl": callback}
+        return client.post("/api/auth/callback/credentials", data=form)
+
+    wrong = sign_in("bob", "nope")
+    assert wrong.status_code == 302 and "error=CredentialsSignin" in wrong.location
+    signed_in = sign_in("bob", example.DEMO_CREDENTIALS["bob"][0], "/admin")
+    assert (signed_in.status_code, signed_in.location) == (302, "http://localhost/admin")
+    assert any(h.startswith("next-auth.session-token=") for h in signed_in.headers.getlist("Set-Cookie"))
     assert b"bob@example.com" in client.get("/dashboard").data
     refused = client.get("/admin")  # the inner middleware reads the role
-    assert refused.status_code == 403 and b"bob is not an admin" in refused.data
+    assert refused.status_code == 403 and b"Bob is not an admin" in refused.data
+    session = client.get("/api/auth/session").get_json()
+    assert session["user"] == {"name": "Bob", "email": "bob@example.com"}
+    assert sign_in("eve", "x", "https://evil.example/").location.startswith("http://localhost/api/auth/error")
 
-    client.get("/login?user=ada&role=admin")
-    assert client.get("/admin").status_code == 200
-    assert client.get("/login?user=eve&callbackUrl=https://evil.example/").location == "/dashboard"
-    assert client.get("/login?user=eve&callbackUrl=//evil.example/").location == "/dashboard"
-
-    client.get("/logout")
+    csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+    out = client.post("/api/auth/signout", data={"csrfToken": csrf})
+    assert (out.status_code, out.location) == (302, "http://localhost")
+    assert client.get("/api/auth/session").get_json() == {}
     assert client.get("/dashboard").status_code == 307
+
+    sign_in("ada", example.DEMO_CREDENTIALS["ada"][0])
+    assert client.get("/admin").status_code == 200
 
 
 def test_example_runs_with_one_command() -> None:
@@ -1266,12 +1279,12 @@ def test_example_runs_with_one_command() -> None:
             except OSError:
                 time.sleep(0.1)
         assert status == 307, "the example did not start"
-        assert location == f"http://127.0.0.1:{port}/login?callbackUrl=%2Fdashboard"
+        assert location == f"http://127.0.0.1:{port}/api/auth/signin?callbackUrl=%2Fdashboard"
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/" in output
-    assert "/login?user=" in output and "Authorization: Bearer " in output
+    assert "/api/auth/signin" in output and "Authorization: Bearer " in output
 
 
 @pytest.mark.parametrize("host", ["x:99999", "x:-1", "x:abc", "[::1]:70000"])

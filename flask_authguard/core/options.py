@@ -258,6 +258,9 @@ def _path_of(url: str) -> str:
     return path
 
 
+#: What every entry point takes as options: :class:`AuthOptions`, a dict of its keys, or ``None``.
+OptionsArg = AuthOptions | t.Mapping[str, t.Any] | None
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Options after resolution: every default applied, every value checked."""

@@ -41,6 +41,8 @@ _COOKIES_KEY = "authguard.cookies"
 TOKEN_ENVIRON_KEY = "authguard.token"
 #: The resolved options the token in the environ was read with (set once it is read).
 TOKEN_CONFIG_KEY = "authguard.token_config"
+#: The resolved options of the auth endpoints serving the request (providers read it there).
+CONFIG_ENVIRON_KEY = "authguard.config"
 
 
 def environ_of(request_or_environ: Request | WSGIEnvironment) -> WSGIEnvironment:

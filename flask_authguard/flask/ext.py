@@ -49,10 +49,13 @@ from flask import (
 from werkzeug.wrappers import Request, Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.options import AuthOptions, Config, coerce_options
+from ..core.options import AuthOptions, Config, OptionsArg, coerce_options
 from ..core.token import Claims
+from ..endpoints.error_route import configuration_answer
+from ..endpoints.handler import AuthHandler
+from ..endpoints.pages import Pages
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
-from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
+from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, is_api_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -63,6 +66,8 @@ Authorized = t.Callable[..., t.Any]
 _EXEMPT_ATTR = "_authguard_exempt"
 _SESSION_HOOK_KEY = "authguard.session_hook"
 _PENDING_KEY = "authguard.pending_cookies"
+#: The methods routed to the auth endpoints (they answer next-auth's 400 for the ones they refuse).
+_ENDPOINT_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 #: ``AUTHGUARD_*`` config keys and the option each one sets; a key left at ``None`` leaves the
 #: option as given to :class:`AuthGuard`.
@@ -224,10 +229,24 @@ class AuthGuard:
         app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
         app.context_processor(_template_context)
         app.register_error_handler(BackendUnavailableError, _backend_unavailable)
+        # The app's templates override the built-in pages; its globals and context processors work in them.
+        pages = Pages(parent=lambda: app.jinja_env, update_context=app.update_template_context)
+        app.register_error_handler(ConfigurationError, functools.partial(_configuration_error, core, pages))
         if options.endpoints:
-            from ..endpoints.handler import make_blueprint
+            handler = AuthHandler(core.config, pages)
 
-            app.register_blueprint(make_blueprint(state), url_prefix=core.config.base_path)
+            def auth_endpoints(**_: t.Any) -> Response:
+                return handler.respond(request._get_current_object())  # type: ignore[attr-defined]
+
+            base = core.config.base_path
+            for rule in (base, base + "/", base + "/<path:_action>"):
+                app.add_url_rule(
+                    rule,
+                    "authguard_endpoints",
+                    auth_endpoints,
+                    methods=_ENDPOINT_METHODS,
+                    provide_automatic_options=False,  # the handler answers OPTIONS as next-auth does
+                )
 
     def exempt(self, view: F) -> F:
         """Leave one view public under site-wide or blueprint protection (health checks,
@@ -326,6 +345,15 @@ def _backend_unavailable(exc: BackendUnavailableError) -> Response:
     logger = logging.getLogger("flask_authguard")
     logger.error("session store unavailable, answering 503 for %s: %s", request.path, exc)
     return core.unavailable(request.environ)
+
+
+def _configuration_error(core: AuthCore, pages: Pages, exc: ConfigurationError) -> Response:
+    """next-auth's Configuration error when a view hits one (``get_server_session()`` with no
+    secret): the error page for browsers, 500 JSON for API clients."""
+    logging.getLogger("flask_authguard").error("configuration error in %s: %s", request.path, exc)
+    config = core.config
+    api = config.api_mode == "json" or (config.api_mode == "auto" and is_api_request(request.environ))
+    return configuration_answer(request._get_current_object(), config, pages, api=api)  # type: ignore[attr-defined]
 
 
 def _template_context() -> dict[str, t.Any]:

@@ -36,7 +36,7 @@ from werkzeug.wsgi import get_host
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
 from ..core.matcher import Matcher, compile_matcher
-from ..core.options import NO_SECRET, AuthOptions, Config, resolve_options
+from ..core.options import NO_SECRET, AuthOptions, Config, OptionsArg, resolve_options
 from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
 from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims
@@ -53,7 +53,6 @@ _INNER_KEY = "authguard.inner_ran"
 
 #: ``middleware(request)``: ``None`` to go on, or a Response / WSGI app to answer with.
 InnerMiddleware = t.Callable[[Request], t.Any]
-OptionsArg = AuthOptions | t.Mapping[str, t.Any] | None
 
 _ALWAYS_PUBLIC = ("/_next", "/favicon.ico")
 _HOST = re.compile(r"[A-Za-z0-9.\-_]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -170,14 +169,6 @@ def _json(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = 
     response.headers["Cache-Control"] = "no-store"
     return response
 
-
-_FORBIDDEN_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Access denied</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Access denied</h1>
-<p>You are signed in, but this page needs permissions your account does not have.</p>
-</main></body></html>
-"""
 
 _UNAVAILABLE_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Try again shortly</title>
@@ -337,7 +328,9 @@ class AuthCore:
                 return _json(
                     403, {"error": "Forbidden", "message": "You do not have access to this resource."}
                 )
-            return Response(_FORBIDDEN_HTML, status=403, mimetype="text/html")
+            from ..endpoints.pages import forbidden_response
+
+            return forbidden_response(environ, config)  # a way home and a way to sign out
         callback = browser_path(environ, self.path(environ))
         location = self._page_url(environ, config.sign_in_page, "callbackUrl", callback)
         if api:
@@ -406,7 +399,9 @@ def with_auth(
     :param middleware: ``middleware(request)`` run for authorized requests: return ``None``
         to go on to ``app``, or a werkzeug ``Response`` (any WSGI app) to answer instead.
         The token is in ``request.environ["authguard.token"]``.
-    :param options: :class:`~flask_authguard.AuthOptions` or a dict with the same keys.
+    :param options: :class:`~flask_authguard.AuthOptions` or a dict with the same keys. With
+        ``providers`` (and ``endpoints`` left on), the auth routes
+        (:class:`~flask_authguard.AuthEndpoints`) are served under the base path too.
     :param matcher: Next.js ``config.matcher`` patterns; ``None`` protects every path.
     :raises ConfigurationError: a bad option or matcher pattern.
     """
@@ -419,6 +414,10 @@ def with_auth(
                 f"and options AuthOptions or a dict, not {middleware!r}"
             )
         middleware, options = None, t.cast(OptionsArg, middleware)
-    return WithAuth(
-        app, AuthCore(options, matcher=matcher, middleware=middleware)
-    )
+    core = AuthCore(options, matcher=matcher, middleware=middleware)
+    if core.config.options.providers and core.config.options.endpoints:
+        from .endpoints import AuthEndpoints, EndpointsFirst
+
+        # One wrap gives a plain WSGI app sign-in, sign-out and the session route.
+        app = EndpointsFirst(AuthEndpoints(core.config), app)
+    return WithAuth(app, core)
