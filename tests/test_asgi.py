@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("starlette", reason="the ASGI tests need starlette: pip install -e '.[test]'")
 
 import httpx  # noqa: E402
+from conftest import SECRET, FrozenClock  # noqa: E402
 from fastapi import Depends, FastAPI  # noqa: E402
 from fastapi import Request as FastAPIRequest  # noqa: E402
 from fastapi import Response as FastAPIResponse  # noqa: E402
@@ -22,7 +23,6 @@ from starlette.routing import Route, WebSocketRoute  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocket, WebSocketDisconnect  # noqa: E402
 
-from conftest import SECRET, FrozenClock  # noqa: E402
 from flask_authguard import decode  # noqa: E402
 from flask_authguard.asgi import AuthMiddleware, get_server_session, require_auth  # noqa: E402
 from flask_authguard.asgi.fastapi import ServerSession, Token  # noqa: E402
@@ -199,7 +199,9 @@ def test_no_secret_is_the_configuration_error(caplog: pytest.LogCaptureFixture) 
 
 def test_websocket_handshake_is_checked_once(token: str) -> None:
     # the test client's websocket handshake carries no cookie jar: the header is sent by hand
-    with client(starlette_app()).websocket_connect("/dashboard/ws", headers={"cookie": f"{COOKIE}={token}"}) as ws:
+    with client(starlette_app()).websocket_connect(
+        "/dashboard/ws", headers={"cookie": f"{COOKIE}={token}"}
+    ) as ws:
         assert ws.receive_json()["token"]["sub"] == "u1"
     with pytest.raises(WebSocketDisconnect) as refused:
         with client(starlette_app()).websocket_connect("/dashboard/ws") as ws:
@@ -262,7 +264,9 @@ def test_fastapi_middleware_and_dependencies(token: str, admin_token: str) -> No
 
 
 @pytest.mark.parametrize("path", ["/api/session", "/api/session-by-hand"])
-def test_fastapi_session_dependency_rolls_the_cookie(path: str, token: str, frozen_clock: FrozenClock) -> None:
+def test_fastapi_session_dependency_rolls_the_cookie(
+    path: str, token: str, frozen_clock: FrozenClock
+) -> None:
     frozen_clock.now += 60
     response = client(fastapi_app(), token).get(path)
     assert response.json()["session"]["user"]["name"] == "Ann"

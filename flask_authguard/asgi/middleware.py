@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import typing as t
 
+from ..core.options import OptionsArg
 from ..core.token import TOKEN_ENVIRON_KEY
-from ..wsgi.middleware import AuthCore, InnerMiddleware, OptionsArg, under
+from ..wsgi.middleware import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, check, run_guard, runs_inline
 from .respond import Receive, Send, call_wsgi, collect, send_collected
 from .scope import Scope, environ_of
@@ -93,8 +94,8 @@ class AuthMiddleware:
         core = self.core
         scope[CORE_KEY] = core
         environ = environ_of(scope)
-        path = core.path(environ)
-        if self.endpoints is not None and kind == "http" and under(path, core.config.base_path):
+        core.path(environ)  # normalised once, before any rule looks at it
+        if self.endpoints is not None and kind == "http" and self.endpoints.serves(environ):
             await call_wsgi(self.endpoints, scope, receive, send)
             return
         refusal = None
@@ -146,7 +147,7 @@ def _routed_scope(scope: Scope, environ: t.Mapping[str, t.Any]) -> Scope:
 
 def _endpoints_for(core: AuthCore) -> t.Any:
     """The WSGI layer's ``AuthEndpoints`` for these options, or ``None`` without providers."""
-    if not core.config.options.providers:
+    if not (core.config.options.providers and core.config.options.endpoints):
         return None
     from ..wsgi.endpoints import AuthEndpoints
 

@@ -57,8 +57,8 @@ class JwtSessions:
     :param config: the resolved options.
     """
 
-    #: Whether a read may block on I/O (reading is CPU work only): the ASGI layer then reads in a
-    #: worker thread.
+    #: Whether a read may block on I/O (no: reading is CPU work only); the ASGI layer reads
+    #: in a worker thread when it may.
     blocking = False
 
     def __init__(self, config: Config) -> None:
