@@ -22,7 +22,7 @@ same core, sessions and endpoints as the WSGI and Flask layers: one options obje
 
 from __future__ import annotations
 
-from .middleware import AuthMiddleware, AuthRefusal
+from .middleware import AsgiEndpoints, AuthMiddleware, AuthRefusal
 from .session import core_of, get_server_session, require_auth
 
-__all__ = ["AuthMiddleware", "AuthRefusal", "core_of", "get_server_session", "require_auth"]
+__all__ = ["AsgiEndpoints", "AuthMiddleware", "AuthRefusal", "core_of", "get_server_session", "require_auth"]

@@ -124,6 +124,28 @@ class AuthMiddleware:
             await send_collected(collect(exc.response, exc.environ), send)
 
 
+class AsgiEndpoints:
+    """The ``/api/auth/*`` routes alone as an ASGI app, to mount under the base path (e.g.
+    Starlette's ``Mount("/api/auth", app=AsgiEndpoints(options))``): the WSGI layer's
+    :class:`~flask_authguard.AuthEndpoints`, run in a worker thread; 404 for anything else.
+
+    :param options: :class:`~flask_authguard.AuthOptions`, a dict, or resolved options.
+    """
+
+    def __init__(self, options: t.Any = None) -> None:
+        from ..wsgi.endpoints import AuthEndpoints
+
+        #: The WSGI endpoints this bridges to.
+        self.endpoints = AuthEndpoints(options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+            return
+        await call_wsgi(self.endpoints, scope, receive, send)
+
+
 def refusal_response(request: t.Any, exc: Exception) -> t.Any:
     """Starlette exception handler: the guard's refusal as a Starlette ``Response``."""
     from starlette.responses import Response

@@ -6,6 +6,7 @@ import typing as t
 
 import anyio.to_thread
 
+from ..endpoints.body import MAX_BODY as ENDPOINT_MAX_BODY
 from .scope import Scope, environ_from_scope
 
 if t.TYPE_CHECKING:
@@ -14,8 +15,9 @@ if t.TYPE_CHECKING:
 Receive = t.Callable[[], t.Awaitable[t.MutableMapping[str, t.Any]]]
 Send = t.Callable[[t.MutableMapping[str, t.Any]], t.Awaitable[None]]
 
-#: Largest request body the bridge reads for the auth endpoints (their forms are small).
-MAX_BODY = 64 * 1024
+#: The most of a request body the bridge reads: one byte past the endpoints' own limit, so
+#: that they, not the bridge, answer a body that is too large (their 413 page).
+MAX_BODY = ENDPOINT_MAX_BODY + 1
 
 
 class Collected(t.NamedTuple):
@@ -57,8 +59,8 @@ async def send_wsgi(app: WSGIApplication, environ: WSGIEnvironment, send: Send) 
     await send_collected(collect(app, environ), send)
 
 
-async def read_body(receive: Receive, limit: int = MAX_BODY) -> bytes | None:
-    """The request body, or ``None`` when it is longer than ``limit``."""
+async def read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
+    """The request body, cut after ``limit`` bytes."""
     parts: list[bytes] = []
     size = 0
     while True:
@@ -66,10 +68,10 @@ async def read_body(receive: Receive, limit: int = MAX_BODY) -> bytes | None:
         if message["type"] != "http.request":
             return b"".join(parts)  # the client went away: what came is all there is
         chunk = message.get("body", b"")
+        parts.append(chunk[: limit - size])
         size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
+        if size >= limit:
+            return b"".join(parts)
         if not message.get("more_body"):
             return b"".join(parts)
 
@@ -78,11 +80,6 @@ async def call_wsgi(app: WSGIApplication, scope: Scope, receive: Receive, send: 
     """Serve an ASGI ``http`` request with a WSGI app run in a worker thread (it may block on
     a database or an identity provider): the bridge that puts the endpoints under ASGI."""
     body = await read_body(receive)
-    if body is None:
-        await send_collected(
-            Collected(413, [(b"content-type", b"text/plain; charset=utf-8")], b"Request body too large"), send
-        )
-        return
     environ = environ_from_scope(scope, body)
     environ["CONTENT_LENGTH"] = str(len(body))
     answer = await anyio.to_thread.run_sync(collect, app, environ)
