@@ -144,6 +144,10 @@ class Browser:
     def source(self) -> str:
         return t.cast(str, self._call("GET", f"{self.session}/source"))
 
+    def execute(self, script: str, *args: t.Any) -> t.Any:
+        """Run ``script`` (a function body; ``arguments[i]`` are ``args``) in the page."""
+        return self._call("POST", f"{self.session}/execute/sync", {"script": script, "args": list(args)})
+
     def cookies(self) -> list[dict[str, t.Any]]:
         return t.cast("list[dict[str, t.Any]]", self._call("GET", f"{self.session}/cookie"))
 

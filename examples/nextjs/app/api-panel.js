@@ -1,7 +1,7 @@
 "use client";
 // Calls the Flask API through the /api/py rewrite: same origin, so the browser sends the
 // next-auth session cookie and Flask sees it.
-import { useState } from "react";
+import { useEffect, useState } from "react";
 
 const CALLS = [
   ["public", "GET", "/api/py/public"],
@@ -14,6 +14,8 @@ const CALLS = [
 export default function ApiPanel() {
   const [result, setResult] = useState(null);
   const [count, setCount] = useState(0);
+  const [ready, setReady] = useState(false);
+  useEffect(() => setReady(true), []); // the buttons work once React has hydrated the page
 
   async function call(method, path) {
     const init = { method, headers: { Accept: "application/json" } };
@@ -33,7 +35,7 @@ export default function ApiPanel() {
   }
 
   return (
-    <section>
+    <section id="api-panel" data-ready={ready ? "true" : "false"}>
       <h2>The Flask API</h2>
       {CALLS.map(([id, method, path]) => (
         <button key={id} id={`call-${id}`} type="button" onClick={() => call(method, path)} style={{ marginRight: "0.5rem" }}>

@@ -93,7 +93,7 @@ const databaseOptions = {
   providers: [email],
   callbacks: {
     async session({ session, user }) {
-      session.user.id = user.id;
+      session.user.id = String(user.id); // @auth/pg-adapter reads the serial id as a number; Flask says "1"
       session.user.role = roleOf(user.email);
       return session;
     },
