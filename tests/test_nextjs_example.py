@@ -129,7 +129,8 @@ class Stack:
 
     def _started(self) -> re.Match[str] | None:
         output = self.output()
-        match = re.search(r"running on (http://localhost:\d+)/.*\nPIDs: next (\d+), flask (\d+)", output, re.S)
+        printed = r"running on (http://localhost:\d+)/.*\nPIDs: next (\d+), flask (\d+)"
+        match = re.search(printed, output, re.S)
         if match is None and self.proc.poll() is not None:
             raise AssertionError(f"run.py exited with {self.proc.returncode}:\n{output}")
         return match
@@ -183,7 +184,11 @@ def call(browser: Browser, name: str) -> tuple[int, t.Any]:
     wait_for(lambda: browser.attribute("#api-panel", "data-ready") == "true", "the page to hydrate")
     before = int(browser.attribute("#api-result", "data-count") or 0)
     browser.click(f"#call-{name}")
-    wait_for(lambda: int(browser.attribute("#api-result", "data-count") or 0) > before, f"the answer to {name}")
+
+    def answered() -> bool:
+        return int(browser.attribute("#api-result", "data-count") or 0) > before
+
+    wait_for(answered, f"the answer to {name}")
     status = int(browser.attribute("#api-result", "data-status") or 0)
     return status, json.loads(browser.text("#api-body"))
 
@@ -314,12 +319,11 @@ def test_a_cross_site_post_is_refused(api_port: int, tmp_path: pathlib.Path) -> 
     with stack(api_port, tmp_path / "run.log") as app:
         send = _next_auth_sign_in(app.url, *BOB)
         body = json.dumps({"text": "a note"}).encode()
-        json_headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        same = send("/api/py/notes", body, Origin=app.url, **{"Sec-Fetch-Site": "same-origin"}, **json_headers)
-        assert same == (201, {"notes": ["a note"]})
-        status, answer = send(
-            "/api/py/notes", body, Origin="http://evil.example", **{"Sec-Fetch-Site": "cross-site"}, **json_headers
-        )
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        same_origin = {**headers, "Origin": app.url, "Sec-Fetch-Site": "same-origin"}
+        cross_site = {**headers, "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+        assert send("/api/py/notes", body, **same_origin) == (201, {"notes": ["a note"]})
+        status, answer = send("/api/py/notes", body, **cross_site)
         assert status == 403 and isinstance(answer, dict)  # JSON, whatever its wording
         assert send("/api/py/me", Accept="application/json")[1]["user"]["name"] == "Bob"  # still signed in
 
@@ -336,7 +340,8 @@ def test_a_cross_site_post_is_refused(api_port: int, tmp_path: pathlib.Path) -> 
 )
 def test_the_api_reads_the_cookie_name_nextauth_url_implies(url: str, name: str, other: str) -> None:
     client = api.create_app(secret=SECRET, url=url).test_client()
-    token = encode(token={"sub": "2", "name": "Bob", "email": "bob@example.com", "role": "user"}, secret=SECRET)
+    claims = {"sub": "2", "name": "Bob", "email": "bob@example.com", "role": "user"}
+    token = encode(token=claims, secret=SECRET)
     client.set_cookie(other, token)
     assert client.get("/api/py/me").status_code == 401
     client.set_cookie(name, token)
@@ -368,8 +373,9 @@ def test_database_sessions_in_chromium(api_port: int, tmp_path: pathlib.Path) ->
 
     engine = require_postgres()
     schema = f"authguard_nextjs_{os.getpid()}_{secrets.token_hex(4)}"
-    node_url = sa.engine.make_url(postgres_url()).set(drivername="postgresql").render_as_string(hide_password=False)
-    options = ("--database", "--database-url", node_url, "--schema", schema)
+    node_url = sa.engine.make_url(postgres_url()).set(drivername="postgresql")  # as node-postgres takes it
+    database_url = node_url.render_as_string(hide_password=False)
+    options = ("--database", "--database-url", database_url, "--schema", schema)
     try:
         with stack(api_port, tmp_path / "run.log", *options) as app, running_browser(tmp_path) as browser:
             adapter = SQLAlchemyAdapter(engine, schema=schema)  # the tables the API made at start-up

@@ -94,7 +94,8 @@ def create_app(
         from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
 
         # create_tables: the tables of @auth/pg-adapter, made here if missing; next-auth uses them too.
-        options["adapter"] = SQLAlchemyAdapter(sqlalchemy_url(database_url), schema=schema, create_tables=True)
+        adapter = SQLAlchemyAdapter(sqlalchemy_url(database_url), schema=schema, create_tables=True)
+        options["adapter"] = adapter
     AuthGuard(app, options, matcher=[])  # nothing site-wide: each view says what it needs
     # The Next.js rewrite proxies with X-Forwarded-*: redirects, the secure-cookie choice and the
     # same-origin check then see the browser's origin, not 127.0.0.1:<api port>.

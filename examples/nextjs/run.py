@@ -152,7 +152,8 @@ def _copy_sources(target: pathlib.Path) -> None:
 
 
 def cached_build_dir(cache_dir: pathlib.Path, api_url: str) -> pathlib.Path:
-    return cache_dir / content_hash(PACKAGE_FILES) / "builds" / content_hash((*PACKAGE_FILES, *SOURCES), api_url)
+    build = content_hash((*PACKAGE_FILES, *SOURCES), api_url)
+    return cache_dir / content_hash(PACKAGE_FILES) / "builds" / build
 
 
 def prepare(api_url: str, cache_dir: pathlib.Path | None = None) -> tuple[pathlib.Path, pathlib.Path]:
@@ -265,13 +266,17 @@ def main(argv: list[str] | None = None) -> int:
     shared = {"NEXTAUTH_SECRET": secret, "NEXTAUTH_URL": url, "PYTHONUNBUFFERED": "1"}
     api_argv = [sys.executable, str(EXAMPLE / "api.py"), "--port", str(api_port)]
     if args.database:
-        shared.update(AUTH_SESSION_STRATEGY="database", DATABASE_URL=args.database_url, DATABASE_SCHEMA=args.schema)
+        shared.update(
+            AUTH_SESSION_STRATEGY="database", DATABASE_URL=args.database_url, DATABASE_SCHEMA=args.schema
+        )
         api_argv += ["--database-url", args.database_url, "--schema", args.schema]
 
     signal.signal(signal.SIGTERM, _on_signal)
     started: list[subprocess.Popen[bytes]] = []
     try:
-        api = subprocess.Popen(api_argv, env=node_env(**shared), stdin=subprocess.DEVNULL, start_new_session=True)
+        api = subprocess.Popen(
+            api_argv, env=node_env(**shared), stdin=subprocess.DEVNULL, start_new_session=True
+        )
         started.append(api)
         _wait_for_port(api_port, api, "the Flask API")
         next_argv = [*next_cli(modules), "start", "-H", "127.0.0.1", "-p", str(port)]
