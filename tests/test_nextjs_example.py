@@ -97,15 +97,27 @@ def api_port() -> int:
 # -- the example's own command -----------------------------------------------------------------
 
 
-def alive(pid: int) -> bool:
+def _stat(pid: str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name: state, ppid, pgrp, ..."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError):  # a zombie (exited, not yet reaped) is not alive
-        if pathlib.Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """``pid`` or any process of its process group still runs (zombies do not count)."""
+    if not pathlib.Path("/proc/self/stat").exists():  # pragma: no cover - no procfs
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
             return False
-    return True
+        return True
+    for entry in os.listdir("/proc"):
+        fields = _stat(entry) if entry.isdigit() else None
+        if fields and fields[0] != "Z" and (int(entry) == pid or int(fields[2]) == pid):
+            return True
+    return False
 
 
 class Stack:
