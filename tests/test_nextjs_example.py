@@ -423,7 +423,7 @@ def test_database_sessions_in_chromium(api_port: int, tmp_path: pathlib.Path) ->
             email_sign_in(browser, app, "alice@example.com")
             assert page_session(browser)["user"]["role"] == "admin"
             assert call(browser, "admin")[0] == 200
-            assert app.stop() == 0
+            assert app.stop(signal.SIGTERM) == 0  # kill, as a service manager would
             assert not alive(app.next_pid) and not alive(app.flask_pid)
     finally:
         with engine.begin() as conn:

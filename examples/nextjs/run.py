@@ -176,6 +176,7 @@ def prepare(api_url: str, cache_dir: pathlib.Path | None = None) -> tuple[pathli
             _copy_sources(build)
             # node_modules is found one level up, as in a monorepo with hoisted packages.
             next_build(build, modules, api_url)
+            shutil.rmtree(build / ".next" / "cache", ignore_errors=True)  # the compiler's, not needed to run
     return build, modules
 
 
@@ -271,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         api_argv += ["--database-url", args.database_url, "--schema", args.schema]
 
-    signal.signal(signal.SIGTERM, _on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, kill, a closed terminal
+        signal.signal(sig, _on_signal)
     started: list[subprocess.Popen[bytes]] = []
     try:
         api = subprocess.Popen(
@@ -301,8 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the clean-up
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         for proc in reversed(started):
             stop(proc)
         log("stopped")
