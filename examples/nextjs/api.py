@@ -49,11 +49,15 @@ def role_of(token: t.Mapping[str, t.Any]) -> str:
 
 
 def is_admin(*, token: t.Mapping[str, t.Any] | None, **_: t.Any) -> bool:
+    """``authorized`` for the admin route: a signed-in user refused here gets 403."""
     return token is not None and role_of(token) == "admin"
 
 
 def session_callback(
-    *, session: dict[str, t.Any], token: dict[str, t.Any] | None = None, user: dict[str, t.Any] | None = None,
+    *,
+    session: dict[str, t.Any],
+    token: dict[str, t.Any] | None = None,
+    user: dict[str, t.Any] | None = None,
     **_: t.Any,
 ) -> dict[str, t.Any]:
     """The same session shape as next-auth's ``session`` callback in ``lib/auth.js``."""
