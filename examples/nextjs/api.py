@@ -163,7 +163,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL: database sessions")
     parser.add_argument("--schema", default=None, help="the PostgreSQL schema of the tables")
     args = parser.parse_args(argv)
-    app = create_app(database_url=args.database_url, schema=args.schema)
+    try:
+        app = create_app(database_url=args.database_url, schema=args.schema)
+    except Exception as exc:  # the database is down or the URL wrong: say so, without a traceback
+        if not args.database_url:
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SystemExit(f"cannot use the database of --database-url: {reason}") from None
     print(f" * Flask API running on http://{args.host}:{args.port}/", flush=True)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
 

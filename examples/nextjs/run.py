@@ -250,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
                         help="PostgreSQL, as node-postgres takes it (postgresql://user@host:port/db)")
     parser.add_argument("--schema", default="authguard_nextjs", help="the schema of the shared tables")
+    parser.add_argument("--url", default=None,
+                        help="the public URL (NEXTAUTH_URL on both sides; default http://localhost:PORT)")
     parser.add_argument("--cache-dir", type=pathlib.Path, default=None,
                         help="install and build there instead of in examples/nextjs")
     args = parser.parse_args(argv)
@@ -257,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     port = args.port or free_port()
     api_port = args.api_port or free_port()
     api_url = f"http://127.0.0.1:{api_port}"
-    url = f"http://localhost:{port}"  # Next.js calls 127.0.0.1 "localhost" in middleware URLs
+    # Next.js calls 127.0.0.1 "localhost" in the URLs its middleware builds: one name for both.
+    url = (args.url or f"http://localhost:{port}").rstrip("/")
     app_dir, modules = prepare(api_url, args.cache_dir)
 
     secret = os.environ.get("NEXTAUTH_SECRET")
