@@ -168,6 +168,15 @@ DEVIATIONS: dict[str, tuple[str, dict[str, t.Any]]] = {
     # Every candidate value is tried (joined chunks, each bare cookie): a valid one wins.
     "chunked_and_unchunked_both_present": ("strict-chunks", {"kind": "next"}),
     "duplicate_cookie_last_wins_garbage_last": ("strict-chunks", {"kind": "next"}),
+    # What is public is decided on PATH_INFO, the path the app routes on, never on SCRIPT_NAME
+    # (a client can set it): a mounted app sets base_path to the path it routes on.
+    "base_path_auth_route_nextauth_url_with_base": (
+        "routed-path-only",
+        {
+            "kind": "redirect",
+            "location": "http://localhost:3000/app/api/auth/signin?callbackUrl=%2Fapp%2Fapi%2Fauth%2Fsession",
+        },
+    ),
     # A Bearer header makes it an API request: 401 JSON instead of a redirect.
     "bearer_token_invalid": ("api-401-json", _JSON_401),
     "bad_cookie_shadows_valid_bearer": ("api-401-json", _JSON_401),

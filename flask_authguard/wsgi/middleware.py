@@ -220,7 +220,6 @@ class AuthCore:
         base = self.config.base_path
         self._skip_exact = self._pages | {base, *self._public}
         self._skip_prefixes = tuple(p.rstrip("/") + "/" for p in (base, *self._public))
-        self._base_prefix = base.rstrip("/") + "/"
 
     # -- the token -------------------------------------------------------------------------
 
@@ -257,14 +256,11 @@ class AuthCore:
 
     def is_skipped(self, environ: WSGIEnvironment, path: str) -> bool:
         """Public whatever the matcher says: the auth endpoints, the sign-in and error pages,
-        ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries)."""
-        if path in self._skip_exact or path.startswith(self._skip_prefixes):
-            return True
-        script: str | None = environ.get("SCRIPT_NAME")
-        if script:
-            full = script + path
-            return full == self.config.base_path or full.startswith(self._base_prefix)
-        return False
+        ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries), all of them
+        compared with ``path`` (``PATH_INFO``) alone."""
+        # Only the path the app routes on counts: ``SCRIPT_NAME`` can come from the client
+        # (gunicorn's SCRIPT_NAME header, ProxyFix's X-Forwarded-Prefix), so it never opens a path.
+        return path in self._skip_exact or path.startswith(self._skip_prefixes)
 
     def is_protected(self, environ: WSGIEnvironment) -> bool:
         """Whether ``with_auth`` checks this request at all."""

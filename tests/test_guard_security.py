@@ -1,0 +1,89 @@
+"""The guard's weak spots from issue 11, one regression test (or table) each, across every
+protection mode: ``with_auth``, site-wide (all paths, a matcher list), ``protect(blueprint)`` and
+``auth_required``."""
+
+from __future__ import annotations
+
+import pathlib
+import typing as t
+
+import pytest
+from conftest import SECRET, FrozenClock
+from flask import Blueprint, Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from flask_authguard import AuthGuard, auth_required, with_auth
+
+V4 = "next-auth.session-token"
+MODES = ("with_auth", "site-all", "site-list", "blueprint", "view")
+
+
+@pytest.fixture
+def user(make_token: t.Callable[..., str], frozen_clock: FrozenClock) -> str:
+    return make_token(sub="u1", name="Ada", role="user")
+
+
+def _secret_page(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+    """A plain WSGI app serving its protected page for any path and method."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"secret page"]
+
+
+def make_app(mode: str, options: dict[str, t.Any] | None = None, *, prefix_fix: bool = False) -> t.Any:
+    """``/private/page`` protected by ``mode``, as a WSGI app (``ProxyFix(x_prefix=1)`` outside
+    when ``prefix_fix``)."""
+    opts: dict[str, t.Any] = {"secret": SECRET, **(options or {})}
+    app: t.Any
+    if mode == "with_auth":
+        app = with_auth(_secret_page, opts, matcher=["/private/:path*"])
+    else:
+        flask_app = Flask(__name__)
+        matcher: t.Any = {"site-all": None, "site-list": ["/private/:path*"]}.get(mode, [])
+        guard = AuthGuard(flask_app, opts, matcher=matcher)
+        bp = Blueprint("private", __name__, url_prefix="/private")
+        if mode == "blueprint":
+            guard.protect(bp)
+
+        def page() -> str:
+            return "secret page"
+
+        if mode == "view":
+            page = auth_required(page)
+        bp.route("/page", methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)(page)
+        flask_app.register_blueprint(bp)
+        app = flask_app.wsgi_app
+    return ProxyFix(app, x_prefix=1) if prefix_fix else app
+
+
+def _get(app: t.Any, path: str = "/private/page", **kwargs: t.Any) -> Response:
+    return t.cast(Response, Client(app, Response).open(path, **kwargs))
+
+
+# --------------------------------------------------------------------------- SCRIPT_NAME
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("prefix", ["/api/auth", "/api/auth/x", "/_next", "/favicon.ico"])
+def test_a_client_set_script_name_opens_no_route(mode: str, prefix: str) -> None:
+    response = _get(make_app(mode), environ_overrides={"SCRIPT_NAME": prefix})
+    assert response.status_code == 307
+    assert b"secret" not in response.data
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_x_forwarded_prefix_through_proxy_fix_opens_no_route(mode: str) -> None:
+    app = make_app(mode, prefix_fix=True)
+    response = _get(app, headers={"X-Forwarded-Prefix": "/api/auth"})
+    assert response.status_code == 307
+    assert b"secret" not in response.data
+    assert response.headers["Location"].startswith("http://localhost/api/auth/signin?callbackUrl=")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_mounted_app_still_reaches_its_pages_when_signed_in(mode: str, user: str) -> None:
+    client = Client(make_app(mode), Response)
+    client.set_cookie(V4, user)
+    response = client.get("/private/page", environ_overrides={"SCRIPT_NAME": "/mounted"})
+    assert (response.status_code, response.data) == (200, b"secret page")
