@@ -4,17 +4,16 @@ protection mode: ``with_auth``, site-wide (all paths, a matcher list), ``protect
 
 from __future__ import annotations
 
-import pathlib
 import typing as t
 
 import pytest
 from conftest import SECRET, FrozenClock
-from flask import Blueprint, Flask, g
+from flask import Blueprint, Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from flask_authguard import AuthGuard, auth_required, with_auth
+from flask_authguard import AuthGuard, ConfigurationError, auth_required, with_auth
 
 V4 = "next-auth.session-token"
 MODES = ("with_auth", "site-all", "site-list", "blueprint", "view")
@@ -87,3 +86,48 @@ def test_a_mounted_app_still_reaches_its_pages_when_signed_in(mode: str, user: s
     client.set_cookie(V4, user)
     response = client.get("/private/page", environ_overrides={"SCRIPT_NAME": "/mounted"})
     assert (response.status_code, response.data) == (200, b"secret page")
+
+
+# --------------------------------------------------------------------------- OPTIONS
+
+PREFLIGHT = {"Origin": "https://spa.example", "Access-Control-Request-Method": "POST"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("options", "headers"),
+    [
+        pytest.param({}, {}, id="plain-options"),
+        pytest.param({}, PREFLIGHT, id="preflight-not-opted-in"),
+        pytest.param({"cors_preflight": True}, {}, id="opted-in-but-not-a-preflight"),
+        pytest.param({"cors_preflight": True}, {"Origin": "https://spa.example"}, id="origin-only"),
+        pytest.param(
+            {"cors_preflight": True}, {"Access-Control-Request-Method": "POST"}, id="method-only"
+        ),
+    ],
+)
+def test_options_is_checked_like_any_method(
+    mode: str, options: dict[str, t.Any], headers: dict[str, str]
+) -> None:
+    response = _get(make_app(mode, options), method="OPTIONS", headers=headers)
+    assert response.status_code == 307
+    assert b"secret" not in response.data
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_genuine_preflight_passes_when_opted_in(mode: str) -> None:
+    response = _get(make_app(mode, {"cors_preflight": True}), method="OPTIONS", headers=PREFLIGHT)
+    assert response.status_code == 200
+
+
+def test_cors_preflight_config_key_and_bad_values() -> None:
+    app = Flask(__name__)
+    app.config["AUTHGUARD_CORS_PREFLIGHT"] = True
+    AuthGuard(app, {"secret": SECRET})
+    assert app.extensions["authguard"].config.cors_preflight is True
+    bad = Flask(__name__)
+    bad.config["AUTHGUARD_CORS_PREFLIGHT"] = "yes"
+    with pytest.raises(ConfigurationError, match="AUTHGUARD_CORS_PREFLIGHT"):
+        AuthGuard(bad, {"secret": SECRET})
+    with pytest.raises(ConfigurationError, match="cors_preflight"):
+        with_auth(_secret_page, {"secret": SECRET, "cors_preflight": 1})

@@ -779,11 +779,15 @@ def test_normalize_path(path: str, normalised: str) -> None:
     assert normalize_path(normalised) == normalised
 
 
-def test_options_requests_pass_untouched_with_the_path_normalised(tokens: dict[str, str]) -> None:
-    app = with_auth(_who, {"secret": SECRET})
-    result = call(app, "/api/auth/../dashboard", method="OPTIONS")
+def test_preflights_pass_untouched_with_the_path_normalised(tokens: dict[str, str]) -> None:
+    # Issue 11: only a genuine CORS preflight, and only with cors_preflight, passes unchecked.
+    preflight = {"Origin": "https://spa.example", "Access-Control-Request-Method": "POST"}
+    app = with_auth(_who, {"secret": SECRET, "cors_preflight": True})
+    result = call(app, "/api/auth/../dashboard", method="OPTIONS", headers=preflight)
     assert (result.status, result.environ["PATH_INFO"]) == (200, "/api/dashboard")
-    assert call(with_auth(_who), "/dashboard", method="OPTIONS").status == 200  # even without a secret
+    no_secret = with_auth(_who, {"cors_preflight": True})
+    assert call(no_secret, "/dashboard", method="OPTIONS", headers=preflight).status == 200
+    assert call(with_auth(_who, {"secret": SECRET}), "/dashboard", method="OPTIONS").status == 307
 
 
 def test_pages_with_a_query_are_still_skipped() -> None:
@@ -1015,7 +1019,6 @@ def test_inner_runs_only_for_authorized_requests_on_protected_paths(tokens: dict
     call(app, "/dashboard", cookie=cookie_for(tokens["expired"]))
     call(app, "/public", cookie=cookie_for(tokens["user"]))  # outside the matcher
     call(app, "/api/auth/session", cookie=cookie_for(tokens["user"]))  # skipped
-    call(app, "/dashboard", method="OPTIONS", cookie=cookie_for(tokens["user"]))
     assert seen == []
     call(app, "/dashboard/x", cookie=cookie_for(tokens["user"]))
     assert seen == ["/dashboard/x"]

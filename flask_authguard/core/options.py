@@ -142,6 +142,9 @@ class AuthOptions:
     forbidden: Callback | None = None
     #: Register the ``/api/auth/...`` endpoints in ``AuthGuard`` (off when Next.js owns sign-in).
     endpoints: bool = True
+    #: Let CORS preflights (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``)
+    #: through unchecked; off, ``OPTIONS`` is checked like any method.
+    cors_preflight: bool = False
 
 
 _NESTED: dict[str, type] = {
@@ -279,6 +282,8 @@ class Config:
     events: Events
     jwt: JWTOptions
     cookies: CookiesOptions
+    #: CORS preflights pass unchecked (``cors_preflight``).
+    cors_preflight: bool = False
 
     def current_secrets(self) -> tuple[str, ...]:
         """The secrets, or, when none was configured, whatever the environment has now."""
@@ -382,6 +387,8 @@ def resolve_options(
     for name, page in (("sign_in", pages.sign_in), ("sign_out", pages.sign_out), ("error", pages.error)):
         if page is not None and (not isinstance(page, str) or not page):
             raise ConfigurationError(f"pages.{name} must be a non-empty path or URL, not {page!r}")
+    if not isinstance(opts.cors_preflight, bool):
+        raise ConfigurationError(f"cors_preflight must be True or False, not {opts.cors_preflight!r}")
     max_age = _check_seconds(session.max_age, "session.max_age")
     secure = opts.use_secure_cookies
     if secure is None and url:
@@ -408,4 +415,5 @@ def resolve_options(
         events=events,
         jwt=jwt_opts,
         cookies=t.cast(CookiesOptions, opts.cookies),
+        cors_preflight=opts.cors_preflight,
     )

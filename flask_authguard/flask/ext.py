@@ -19,10 +19,11 @@
 
 Every request gets ``g.auth_token`` (the decoded token or ``None``), decoded once per request.
 Site-wide (``matcher``), blueprint (:meth:`AuthGuard.protect`) and view (:func:`auth_required`)
-protection share one rule set, ``with_auth``'s: ``OPTIONS`` and the skip list (the auth
-endpoints, the sign-in and error pages, ``/_next``, ``/favicon.ico``) pass, and so do static
-files; ``authorized(request=..., token=...)`` decides; an anonymous request is redirected (307)
-to the sign-in page (401 JSON for API requests), a signed-in one that is refused gets 403.
+protection share one rule set, ``with_auth``'s: CORS preflights (with ``cors_preflight``) and
+the skip list (the auth endpoints, the sign-in and error pages, ``/_next``, ``/favicon.ico``)
+pass, and so do static files; ``authorized(request=..., token=...)`` decides; an anonymous
+request is redirected (307) to the sign-in page (401 JSON for API requests), a signed-in one
+that is refused gets 403.
 
 ``get_server_session()`` works anywhere in a request (views, blueprints, templates, error
 handlers): the refreshed session cookie reaches the response through ``after_this_request``,
@@ -81,6 +82,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "AUTHGUARD_USE_SECURE_COOKIES": ("use_secure_cookies",),
     "AUTHGUARD_API_MODE": ("api_mode",),
     "AUTHGUARD_ENDPOINTS": ("endpoints",),
+    "AUTHGUARD_CORS_PREFLIGHT": ("cors_preflight",),
 }
 
 
@@ -114,6 +116,7 @@ _CONFIG_CHECKS: dict[str, tuple[t.Callable[[t.Any], bool], str]] = {
     "AUTHGUARD_USE_SECURE_COOKIES": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_API_MODE": (lambda v: v in ("auto", "redirect", "json"), "'auto', 'redirect' or 'json'"),
     "AUTHGUARD_ENDPOINTS": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHGUARD_CORS_PREFLIGHT": (lambda v: isinstance(v, bool), "True or False"),
 }
 
 
@@ -238,7 +241,7 @@ class AuthGuard:
     def protect(self, blueprint: Blueprint, authorized: Authorized | None = None) -> Blueprint:
         """Protect every view of ``blueprint`` (call it before the blueprint is registered).
 
-        The blueprint's static files, ``OPTIONS`` requests, the skip list and views marked
+        The blueprint's static files, CORS preflights (``cors_preflight``), the skip list and views marked
         :meth:`exempt` stay public.
 
         :param authorized: ``authorized(request=..., token=...)`` for this blueprint; default
@@ -268,14 +271,13 @@ def state_of(app: Flask | None = None) -> GuardState:
 
 
 def _is_public_view() -> bool:
-    """``OPTIONS``, a static file, an exempt view, or a path of the skip list."""
-    if request.method == "OPTIONS":
-        return True
+    """A CORS preflight (``cors_preflight``), a static file, an exempt view, or a path of the
+    skip list."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if _is_open_endpoint(app, request.endpoint):
-        return True
     core = state_of(app).core
     environ = request.environ
+    if core.is_preflight(environ) or _is_open_endpoint(app, request.endpoint):
+        return True
     return core.is_skipped(environ, core.path(environ))
 
 
@@ -344,16 +346,17 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
     """Protect one view: ``@auth_required`` or ``@auth_required(authorized=fn)``.
 
     Refusals are the guard's: sign-in redirect (401 JSON for APIs) when anonymous, 403 when
-    signed in but refused. ``OPTIONS`` and the skip list pass; the guard's inner middleware
-    runs for an authorized request. ``async def`` views work (``flask[async]``).
+    signed in but refused. CORS preflights (``cors_preflight``) and the skip list pass; the
+    guard's inner middleware runs for an authorized request. ``async def`` views work (``flask[async]``).
     """
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            if request.method != "OPTIONS":
-                core = state_of().core
-                if not core.is_skipped(request.environ, core.path(request.environ)):
+            core = state_of().core
+            environ = request.environ
+            if not core.is_preflight(environ):
+                if not core.is_skipped(environ, core.path(environ)):
                     refusal = _check(authorized)
                     if refusal is not None:
                         return refusal

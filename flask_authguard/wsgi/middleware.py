@@ -9,8 +9,9 @@
 
     application = with_auth(application, inner, {"secret": "..."}, matcher=["/dashboard/:path*"])
 
-Per request, in order: ``OPTIONS``, paths outside ``matcher`` and the skip list (the auth base
-path, the exact sign-in and error pages, ``/_next``, ``/favicon.ico``) pass untouched; no secret
+Per request, in order: CORS preflights (only with ``cors_preflight``), paths outside ``matcher``
+and the skip list (the auth base path, the exact sign-in and error pages, ``/_next``,
+``/favicon.ico``) pass untouched; no secret
 redirects to the error page with ``error=Configuration``; the token is read from the session
 cookie or a Bearer header; ``callbacks.authorized`` decides; an authorized request runs the
 inner middleware and then the app; an anonymous one is redirected (307) to the sign-in page with
@@ -262,10 +263,21 @@ class AuthCore:
         # (gunicorn's SCRIPT_NAME header, ProxyFix's X-Forwarded-Prefix), so it never opens a path.
         return path in self._skip_exact or path.startswith(self._skip_prefixes)
 
+    def is_preflight(self, environ: WSGIEnvironment) -> bool:
+        """A CORS preflight the options let through: ``OPTIONS`` with ``Origin`` and
+        ``Access-Control-Request-Method``, and ``cors_preflight`` on. Any other ``OPTIONS``
+        is checked like any method: a plain WSGI app may well serve its page to it."""
+        return (
+            self.config.cors_preflight
+            and environ.get("REQUEST_METHOD") == "OPTIONS"
+            and bool(environ.get("HTTP_ORIGIN"))
+            and bool(environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
+        )
+
     def is_protected(self, environ: WSGIEnvironment) -> bool:
         """Whether ``with_auth`` checks this request at all."""
         path = self.path(environ)  # first: the app must see the normalised path in every case
-        if environ.get("REQUEST_METHOD") == "OPTIONS":
+        if self.is_preflight(environ):
             return False
         if self.is_skipped(environ, path):
             return False
