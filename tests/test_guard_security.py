@@ -4,6 +4,7 @@ protection mode: ``with_auth``, site-wide (all paths, a matcher list), ``protect
 
 from __future__ import annotations
 
+import pathlib
 import typing as t
 
 import pytest
@@ -131,3 +132,41 @@ def test_cors_preflight_config_key_and_bad_values() -> None:
         AuthGuard(bad, {"secret": SECRET})
     with pytest.raises(ConfigurationError, match="cors_preflight"):
         with_auth(_secret_page, {"secret": SECRET, "cors_preflight": 1})
+
+
+# --------------------------------------------------------------------------- static files
+
+
+def _static_app(tmp_path: pathlib.Path) -> Flask:
+    (tmp_path / "app.css").write_text("body{}")
+    bp_static = tmp_path / "bp"
+    bp_static.mkdir()
+    (bp_static / "admin.js").write_text("1")
+    app = Flask(__name__, static_folder=str(tmp_path), static_url_path="/static")
+    AuthGuard(app, {"secret": SECRET})  # site-wide
+    app.add_url_rule("/static/secret", "secret", lambda: "secret page")
+    app.add_url_rule("/named", "x.static", lambda: "secret page")
+    app.add_url_rule("/static-ish", "static_", lambda: "secret page")
+    admin = Blueprint(
+        "admin", __name__, static_folder=str(bp_static), static_url_path="/static", url_prefix="/admin"
+    )
+    admin.add_url_rule("/static", "static_page", lambda: "secret page")
+    app.register_blueprint(admin)
+    return app
+
+
+@pytest.mark.parametrize("path", ["/static/secret", "/named", "/static-ish", "/admin/static"])
+def test_user_views_named_or_routed_like_static_are_protected(tmp_path: pathlib.Path, path: str) -> None:
+    response = _static_app(tmp_path).test_client().get(path)
+    assert response.status_code == 307
+    assert b"secret" not in response.data
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/static/app.css", 200), ("/static/missing.css", 404), ("/admin/static/admin.js", 200)],
+)
+def test_the_real_static_files_stay_public(tmp_path: pathlib.Path, path: str, status: int) -> None:
+    response = _static_app(tmp_path).test_client().get(path)
+    assert response.status_code == status
+    response.close()

@@ -126,6 +126,8 @@ class GuardState:
 
     guard: AuthGuard
     core: AuthCore
+    #: The app's own static-file view (``None`` without a static folder): public by identity.
+    static_view: t.Callable[..., t.Any] | None = None
 
     @property
     def config(self) -> Config:
@@ -218,9 +220,11 @@ class AuthGuard:
         for key in CONFIG_KEYS:
             app.config.setdefault(key, None)
         options = merged_options(self.options, app.config)
-        public = [app.static_url_path] if app.static_folder and app.static_url_path else []
-        core = AuthCore(options, matcher=self.matcher, middleware=self.middleware, public_prefixes=public)
-        state = GuardState(self, core)
+        core = AuthCore(options, matcher=self.matcher, middleware=self.middleware)
+        # The static view Flask registered, recognised later by identity: a user view that is
+        # named "static" or routed under /static/ stays protected.
+        static_view = app.view_functions.get("static") if app.has_static_folder else None
+        state = GuardState(self, core, static_view)
         app.extensions["authguard"] = state
         app.wsgi_app = _PathLayer(app.wsgi_app, core)  # type: ignore[method-assign]
         # First of the app's hooks: g.auth_token is there for the user's own before_request.
@@ -313,13 +317,23 @@ def _before_request() -> t.Any:
 
 
 def _is_open_endpoint(app: Flask, endpoint: str | None) -> bool:
-    """A static file or an exempt view."""
+    """A static file (the app's or a registered blueprint's own static view) or an exempt view."""
     if endpoint is None:
         return False
-    if endpoint == "static" or endpoint.endswith(".static"):
-        return True
     view = app.view_functions.get(endpoint)
-    return view is not None and getattr(view, _EXEMPT_ATTR, False)
+    if view is None:
+        return False
+    if getattr(view, _EXEMPT_ATTR, False):
+        return True
+    if view is t.cast(GuardState, app.extensions["authguard"]).static_view:
+        return True
+    # A blueprint's static rule is its own bound send_static_file.
+    owner = getattr(view, "__self__", None)
+    return (
+        isinstance(owner, Blueprint)
+        and getattr(view, "__name__", None) == "send_static_file"
+        and any(owner is bp for bp in app.blueprints.values())
+    )
 
 
 def _backend_unavailable(exc: BackendUnavailableError) -> Response:
