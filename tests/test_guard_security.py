@@ -170,3 +170,72 @@ def test_the_real_static_files_stay_public(tmp_path: pathlib.Path, path: str, st
     response = _static_app(tmp_path).test_client().get(path)
     assert response.status_code == status
     response.close()
+
+
+# --------------------------------------------------------------------------- shared caches
+
+
+def _cache_app(mode: str, cache_control: str | None) -> t.Any:
+    """``make_app``'s protection, the protected page answering with ``cache_control``, plus a
+    public ``/open`` page."""
+    headers = [("Content-Type", "text/plain")]
+    if cache_control:
+        headers.append(("Cache-Control", cache_control))
+
+    def page(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [*headers, ("Vary", "Accept-Encoding")])
+        return [b"secret page"]
+
+    opts = {"secret": SECRET}
+    if mode == "with_auth":
+        return with_auth(page, opts, matcher=["/private/:path*"])
+    app = Flask(__name__)
+    guard = AuthGuard(app, opts, matcher={"site-all": None, "site-list": ["/private/:path*"]}.get(mode, []))
+    bp = Blueprint("private", __name__, url_prefix="/private")
+    if mode == "blueprint":
+        guard.protect(bp)
+
+    def view() -> Response:
+        return Response("secret page", headers=[*headers, ("Vary", "Accept-Encoding")])
+
+    bp.get("/page")(auth_required(view) if mode == "view" else view)
+    app.register_blueprint(bp)
+    app.get("/open")(guard.exempt(lambda: "open") if mode == "site-all" else lambda: "open")
+    return app
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param(None, {"private"}, id="none"),
+        pytest.param("public, max-age=60, s-maxage=600", {"private", "max-age=60"}, id="public"),
+        pytest.param("no-store", {"no-store"}, id="no-store-kept"),
+        pytest.param("private, max-age=5", {"private", "max-age=5"}, id="private-kept"),
+    ],
+)
+def test_guarded_responses_are_private_and_vary_on_cookie(
+    mode: str, given: str | None, expected: set[str], user: str
+) -> None:
+    client = Client(_cache_app(mode, given), Response)
+    anonymous = client.get("/private/page")
+    assert anonymous.status_code == 307
+    assert anonymous.vary.as_set() >= {"cookie"}
+    assert "private" in anonymous.headers["Cache-Control"]
+    client.set_cookie(V4, user)
+    signed_in = client.get("/private/page")
+    assert signed_in.status_code == 200
+    assert signed_in.vary.as_set() == {"accept-encoding", "cookie"}
+    assert {v.strip() for v in signed_in.headers["Cache-Control"].split(",")} == expected
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_refusals_keep_no_store_and_public_pages_are_unchanged(mode: str) -> None:
+    client = Client(_cache_app(mode, None), Response)
+    api = client.get("/private/page", headers={"Accept": "application/json"})
+    assert (api.status_code, api.headers["Cache-Control"]) == (401, "no-store")
+    assert "Cookie" in api.headers["Vary"]
+    public = client.get("/open")
+    assert public.status_code == 200
+    assert public.headers.get("Vary") == ("Accept-Encoding" if mode == "with_auth" else None)
+    assert "Cache-Control" not in public.headers

@@ -53,6 +53,7 @@ from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.options import AuthOptions, Config, coerce_options
 from ..core.token import Claims
 from ..sessions.session import Session, SessionResult, apply_cookies, read_session, request_config
+from ..wsgi.caching import private_start_response
 from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
 
 if t.TYPE_CHECKING:
@@ -161,7 +162,8 @@ def merged_options(options: OptionsArg, app_config: t.Mapping[str, t.Any]) -> Au
 
 class _PathLayer:
     """WSGI layer in front of Flask: normalises the path before Flask routes it, so the app
-    serves exactly the path that was checked (``/public/../admin`` is ``/admin``)."""
+    serves exactly the path that was checked (``/public/../admin`` is ``/admin``), and keeps the
+    responses to checked requests (any protection mode) out of shared caches."""
 
     def __init__(self, wsgi_app: WSGIApplication, core: AuthCore) -> None:
         self.wsgi_app = wsgi_app
@@ -169,7 +171,7 @@ class _PathLayer:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         self.core.path(environ)
-        return self.wsgi_app(environ, start_response)
+        return self.wsgi_app(environ, private_start_response(environ, start_response))
 
 
 class AuthGuard:

@@ -41,6 +41,7 @@ from ..core.options import NO_SECRET, AuthOptions, Config, resolve_options
 from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
 from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims, token_for
+from .caching import CHECKED_KEY, private_start_response
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -296,6 +297,7 @@ class AuthCore:
 
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
         """
+        environ[CHECKED_KEY] = True  # its answer, whatever it is, depends on who asks
         if not self.config.current_secrets():
             logger.error(NO_SECRET)
             return self.config_error(environ)
@@ -390,6 +392,7 @@ class WithAuth:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         core = self.core
         if core.is_protected(environ):
+            start_response = private_start_response(environ, start_response)
             refusal = core.authorize(environ)
             if refusal is None:
                 refusal = core.run_inner(environ)
