@@ -14,7 +14,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from flask_authguard import AuthGuard, ConfigurationError, auth_required, with_auth
+from flask_authguard import AuthGuard, AuthOptions, ConfigurationError, auth_required, with_auth
+from flask_authguard.core.options import resolve_options
+from flask_authguard.flask.ext import GuardState
 
 V4 = "next-auth.session-token"
 MODES = ("with_auth", "site-all", "site-list", "blueprint", "view")
@@ -239,3 +241,36 @@ def test_refusals_keep_no_store_and_public_pages_are_unchanged(mode: str) -> Non
     assert public.status_code == 200
     assert public.headers.get("Vary") == ("Accept-Encoding" if mode == "with_auth" else None)
     assert "Cache-Control" not in public.headers
+
+
+# --------------------------------------------------------------------------- repr
+
+
+def test_repr_of_options_and_config_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+
+    adapter = SQLAlchemyAdapter("postgresql://app:db-password-1@127.0.0.1:5432/test")
+    options = AuthOptions(
+        secret=["newest-secret-1", "older-secret-2"],
+        url="https://user:url-password-3@example.com/api/auth",
+        adapter=adapter,
+    )
+    monkeypatch.setenv("NEXTAUTH_SECRET", "env-secret-4")
+    shown = [
+        repr(options),
+        str(options),
+        repr(resolve_options(options)),
+        repr(resolve_options({"secret": "dict-secret-5"})),
+        repr(resolve_options(None)),  # the secret from the environment
+    ]
+    app = Flask(__name__)
+    AuthGuard(app, {"secret": "flask-secret-6"})
+    state: GuardState = app.extensions["authguard"]
+    shown += [repr(state), repr(state.config), repr(state.guard.options)]
+    text = "\n".join(shown)
+    secrets = ("newest-secret-1", "older-secret-2", "url-password-3", "db-password-1", "env-secret-4")
+    for secret in (*secrets, "dict-secret-5", "flask-secret-6"):
+        assert secret not in text
+    assert "secret=[***, ***]" in shown[0] and "secrets=[***]" in shown[3]
+    assert "https://user:***@example.com/api/auth" in shown[0]
+    assert "SQLAlchemyAdapter postgresql+psycopg://app:***@127.0.0.1:5432/test" in shown[0]

@@ -146,6 +146,31 @@ class AuthOptions:
     #: through unchecked; off, ``OPTIONS`` is checked like any method.
     cors_preflight: bool = False
 
+    def __repr__(self) -> str:
+        return _masked_repr(self)
+
+
+def _mask(name: str, value: t.Any) -> str:
+    """``repr`` of one field, secrets masked: logs and tracebacks show options safely."""
+    if value is None:
+        return "None"
+    if name in ("secret", "secrets"):
+        return "'***'" if isinstance(value, str) else f"[{', '.join(['***'] * len(value))}]"
+    if name == "url" and isinstance(value, str) and "@" in value:
+        parts = urlsplit(value if "://" in value else "https://" + value)
+        if parts.password is not None:
+            netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+            netloc += f":{parts.port}" if parts.port else ""
+            return repr(parts._replace(netloc=netloc).geturl())
+    return repr(value)
+
+
+def _masked_repr(obj: t.Any) -> str:
+    shown = (
+        f"{f.name}={_mask(f.name, getattr(obj, f.name))}" if f.repr else "" for f in dataclasses.fields(obj)
+    )
+    return f"{type(obj).__name__}({', '.join(x for x in shown if x)})"
+
 
 _NESTED: dict[str, type] = {
     "session": SessionOptions,
@@ -284,6 +309,9 @@ class Config:
     cookies: CookiesOptions
     #: CORS preflights pass unchecked (``cors_preflight``).
     cors_preflight: bool = False
+
+    def __repr__(self) -> str:
+        return _masked_repr(self)
 
     def current_secrets(self) -> tuple[str, ...]:
         """The secrets, or, when none was configured, whatever the environment has now."""
