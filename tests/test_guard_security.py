@@ -274,3 +274,57 @@ def test_repr_of_options_and_config_masks_secrets(monkeypatch: pytest.MonkeyPatc
     assert "secret=[***, ***]" in shown[0] and "secrets=[***]" in shown[3]
     assert "https://user:***@example.com/api/auth" in shown[0]
     assert "SQLAlchemyAdapter postgresql+psycopg://app:***@127.0.0.1:5432/test" in shown[0]
+
+
+# --------------------------------------------------------------------------- trusted hosts
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("example.com", 307),
+        ("example.com:8080", 307),
+        ("www.example.com", 307),
+        ("evil.example", 400),
+        ("example.com.evil.example", 400),
+    ],
+)
+def test_trusted_hosts_limit_the_redirect_origin(mode: str, host: str, status: int) -> None:
+    app = make_app(mode, {"trusted_hosts": ["example.com", ".www.example.com"]})
+    response = _get(app, base_url=f"http://{host}")
+    assert response.status_code == status
+    if status == 307:
+        assert response.headers["Location"].startswith(f"http://{host}/api/auth/signin?")
+    else:
+        assert "Location" not in response.headers and b"secret" not in response.data
+
+
+def test_flask_trusted_hosts_and_the_config_key_are_honoured() -> None:
+    for key in ("TRUSTED_HOSTS", "AUTHGUARD_TRUSTED_HOSTS"):
+        app = Flask(__name__)
+        app.config[key] = ["example.com"]
+        AuthGuard(app, {"secret": SECRET})
+        assert app.extensions["authguard"].config.trusted_hosts == ("example.com",)
+        app.get("/page")(lambda: "secret page")
+        assert app.test_client().get("/page", base_url="http://example.com").status_code == 307
+        assert app.test_client().get("/page", base_url="http://evil.example").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "value", ["example.com", [], [""], ["a b"], ["https://example.com"], [3], {"example.com": 1}]
+)
+def test_bad_trusted_hosts_fail_at_start_up(value: t.Any) -> None:
+    with pytest.raises(ConfigurationError, match="trusted_hosts"):
+        resolve_options({"secret": SECRET, "trusted_hosts": value})
+
+
+def test_trusted_host_is_the_one_check_for_every_origin() -> None:
+    from werkzeug.test import EnvironBuilder
+
+    from flask_authguard.core.hosts import trusted_host
+
+    environ = EnvironBuilder(base_url="http://evil.example:81").get_environ()
+    assert trusted_host(environ, None) == "evil.example:81"
+    assert trusted_host(environ, ("example.com",)) is None
+    assert trusted_host(environ, (".evil.example",)) == "evil.example:81"

@@ -16,6 +16,7 @@ import typing as t
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .hosts import check_trusted_hosts
 
 logger = logging.getLogger("flask_authguard")
 
@@ -145,6 +146,9 @@ class AuthOptions:
     #: Let CORS preflights (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``)
     #: through unchecked; off, ``OPTIONS`` is checked like any method.
     cors_preflight: bool = False
+    #: Hosts whose ``Host`` header may give redirects their origin (werkzeug's ``TRUSTED_HOSTS``
+    #: rules; ``".example.com"`` takes subdomains); ``None`` trusts any. Others get 400.
+    trusted_hosts: t.Sequence[str] | None = None
 
     def __repr__(self) -> str:
         return _masked_repr(self)
@@ -309,6 +313,8 @@ class Config:
     cookies: CookiesOptions
     #: CORS preflights pass unchecked (``cors_preflight``).
     cors_preflight: bool = False
+    #: The hosts a checked request may come from (``None``: any); see :mod:`.hosts`.
+    trusted_hosts: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         return _masked_repr(self)
@@ -444,4 +450,5 @@ def resolve_options(
         jwt=jwt_opts,
         cookies=t.cast(CookiesOptions, opts.cookies),
         cors_preflight=opts.cors_preflight,
+        trusted_hosts=check_trusted_hosts(opts.trusted_hosts),
     )

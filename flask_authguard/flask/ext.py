@@ -84,6 +84,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "AUTHGUARD_API_MODE": ("api_mode",),
     "AUTHGUARD_ENDPOINTS": ("endpoints",),
     "AUTHGUARD_CORS_PREFLIGHT": ("cors_preflight",),
+    "AUTHGUARD_TRUSTED_HOSTS": ("trusted_hosts",),
 }
 
 
@@ -118,6 +119,7 @@ _CONFIG_CHECKS: dict[str, tuple[t.Callable[[t.Any], bool], str]] = {
     "AUTHGUARD_API_MODE": (lambda v: v in ("auto", "redirect", "json"), "'auto', 'redirect' or 'json'"),
     "AUTHGUARD_ENDPOINTS": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_CORS_PREFLIGHT": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHGUARD_TRUSTED_HOSTS": (lambda v: isinstance(v, (list, tuple)), "a list of host names"),
 }
 
 
@@ -222,6 +224,9 @@ class AuthGuard:
         for key in CONFIG_KEYS:
             app.config.setdefault(key, None)
         options = merged_options(self.options, app.config)
+        if options.trusted_hosts is None and app.config.get("TRUSTED_HOSTS"):
+            # Flask's own list: the guard's redirects honour it as Flask's request.host does.
+            options = dataclasses.replace(options, trusted_hosts=tuple(app.config["TRUSTED_HOSTS"]))
         core = AuthCore(options, matcher=self.matcher, middleware=self.middleware)
         # The static view Flask registered, recognised later by identity: a user view that is
         # named "static" or routed under /static/ stays protected.

@@ -30,12 +30,14 @@ import typing as t
 from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
 
 from werkzeug.datastructures import MIMEAccept
+from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
+from ..core.hosts import trusted_host
 from ..core.matcher import Matcher, compile_matcher
 from ..core.options import NO_SECRET, AuthOptions, Config, resolve_options
 from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
@@ -298,6 +300,11 @@ class AuthCore:
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
         """
         environ[CHECKED_KEY] = True  # its answer, whatever it is, depends on who asks
+        trusted = self.config.trusted_hosts
+        if trusted is not None and trusted_host(environ, trusted) is None:
+            # No redirect may take its origin from a host we were not told to serve.
+            logger.warning("request for an untrusted host refused (400); see trusted_hosts")
+            return SecurityError("The request's host is not one this site serves.")
         if not self.config.current_secrets():
             logger.error(NO_SECRET)
             return self.config_error(environ)
