@@ -328,3 +328,78 @@ def test_trusted_host_is_the_one_check_for_every_origin() -> None:
     assert trusted_host(environ, None) == "evil.example:81"
     assert trusted_host(environ, ("example.com",)) is None
     assert trusted_host(environ, (".evil.example",)) == "evil.example:81"
+
+
+# --------------------------------------------------------------------------- options at start-up
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        pytest.param({"pages": {"sign_in": "/log in"}}, "pages.sign_in", id="page-space"),
+        pytest.param({"pages": {"sign_in": "/login\r\nX: 1"}}, "pages.sign_in", id="page-crlf"),
+        pytest.param({"pages": {"error": "//evil.example/e"}}, "pages.error", id="page-protocol-relative"),
+        pytest.param({"pages": {"sign_out": "ftp://x.example/"}}, "pages.sign_out", id="page-not-http"),
+        pytest.param({"pages": {"sign_in": "https://x.example:99999/"}}, "pages.sign_in", id="page-bad-port"),
+        pytest.param({"pages": {"sign_in": 3}}, "pages.sign_in", id="page-not-text"),
+        pytest.param({"url": "https://x.example:99999"}, "url", id="url-bad-port"),
+        pytest.param({"url": "https://x.example/a b"}, "url", id="url-space"),
+        pytest.param({"url": "ftp://x.example"}, "url", id="url-not-http"),
+        pytest.param({"base_path": "/api/auth?x"}, "base_path", id="base-path-query"),
+        pytest.param({"base_path": "//evil"}, "base_path", id="base-path-double-slash"),
+        pytest.param({"base_path": "api/auth"}, "base_path", id="base-path-relative"),
+        pytest.param({"use_secure_cookies": "yes"}, "use_secure_cookies", id="secure-not-bool"),
+        pytest.param({"endpoints": "no"}, "endpoints", id="endpoints-not-bool"),
+        pytest.param({"cors_preflight": "yes"}, "cors_preflight", id="preflight-not-bool"),
+        pytest.param(
+            {"cookies": {"session_token": {"name": "a b"}}}, "cookies.session_token.name", id="cookie-name"
+        ),
+        pytest.param(
+            {"cookies": {"session_token": {"name": "s", "options": {"sameSite": "sometimes"}}}},
+            "cookies.session_token.options.sameSite",
+            id="cookie-same-site",
+        ),
+        pytest.param(
+            {"cookies": {"csrf_token": {"name": "c", "options": {"path": "x"}}}},
+            "cookies.csrf_token.options.path",
+            id="cookie-path",
+        ),
+        pytest.param(
+            {"cookies": {"callback_url": {"name": "c", "options": {"secure": "1"}}}},
+            "cookies.callback_url.options.secure",
+            id="cookie-secure",
+        ),
+        pytest.param(
+            {"cookies": {"session_token": {"name": "s", "options": {"domain": "a;b"}}}},
+            "cookies.session_token.options.domain",
+            id="cookie-domain",
+        ),
+    ],
+)
+def test_bad_values_fail_at_start_up_naming_the_key(options: dict[str, t.Any], key: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        resolve_options({"secret": SECRET, **options})
+    assert str(info.value).startswith(key)
+
+
+@pytest.mark.parametrize("form", ["options", "with_auth", "config-key", "error-without-secret"])
+def test_a_page_without_a_leading_slash_is_resolved_against_the_site(form: str) -> None:
+    app: t.Any
+    if form == "with_auth":
+        app = with_auth(_secret_page, {"secret": SECRET, "pages": {"sign_in": "login"}})
+    elif form == "error-without-secret":
+        app = with_auth(_secret_page, {"pages": {"error": "oops"}})
+    else:
+        flask_app = Flask(__name__)
+        if form == "config-key":
+            flask_app.config["AUTHGUARD_SIGN_IN_PAGE"] = "login"
+            AuthGuard(flask_app, {"secret": SECRET})
+        else:
+            AuthGuard(flask_app, {"secret": SECRET, "pages": {"sign_in": "login"}})
+        flask_app.get("/private/page")(lambda: "secret page")
+        app = flask_app
+    response = _get(app, base_url="http://localhost:5007")
+    assert response.status_code == 307
+    page = "/oops?error=Configuration" if form == "error-without-secret" else "/login?callbackUrl="
+    assert response.headers["Location"].startswith(f"http://localhost:5007{page}")
+    assert _get(app, page.split("?")[0], base_url="http://localhost:5007").status_code != 307  # no loop

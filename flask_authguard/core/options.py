@@ -15,6 +15,7 @@ import os
 import typing as t
 from urllib.parse import urlsplit
 
+from . import validation
 from .errors import ConfigurationError
 from .hosts import check_trusted_hosts
 
@@ -396,11 +397,11 @@ def resolve_options(
     if url is None:
         names = ("NEXTAUTH_URL", "AUTH_URL") if opts.version == 4 else ("AUTH_URL", "NEXTAUTH_URL")
         url = next((os.environ[n] for n in names if os.environ.get(n)), None)
+    if url is not None:
+        validation.absolute_url(url if "://" in url else "https://" + url, "url (NEXTAUTH_URL)")
     url_path = _path_of(url) if url else ""
     base_path = opts.base_path if opts.base_path is not None else (url_path or DEFAULT_BASE_PATH)
-    if not base_path.startswith("/"):
-        raise ConfigurationError(f"base_path must start with '/', not {base_path!r}")
-    base_path = base_path.rstrip("/") or DEFAULT_BASE_PATH
+    base_path = validation.base_path(base_path).rstrip("/") or DEFAULT_BASE_PATH
     session = t.cast(SessionOptions, opts.session)
     jwt_opts = t.cast(JWTOptions, opts.jwt)
     callbacks = t.cast(Callbacks, opts.callbacks)
@@ -418,13 +419,20 @@ def resolve_options(
         raise ConfigurationError("session.strategy 'database' needs adapter=... (e.g. SQLAlchemyAdapter)")
     if opts.api_mode not in ("auto", "redirect", "json"):
         raise ConfigurationError(f"api_mode must be 'auto', 'redirect' or 'json', not {opts.api_mode!r}")
-    for name, page in (("sign_in", pages.sign_in), ("sign_out", pages.sign_out), ("error", pages.error)):
-        if page is not None and (not isinstance(page, str) or not page):
-            raise ConfigurationError(f"pages.{name} must be a non-empty path or URL, not {page!r}")
-    if not isinstance(opts.cors_preflight, bool):
-        raise ConfigurationError(f"cors_preflight must be True or False, not {opts.cors_preflight!r}")
+    sign_in, sign_out, error = (
+        validation.page(getattr(pages, name), f"pages.{name}") for name in ("sign_in", "sign_out", "error")
+    )
+    validation.flag(opts.cors_preflight, "cors_preflight")
+    validation.flag(opts.endpoints, "endpoints")
+    cookies = t.cast(CookiesOptions, opts.cookies)
+    for f in dataclasses.fields(CookiesOptions):
+        custom: CookieOption | None = getattr(cookies, f.name)
+        if custom is not None:
+            if not isinstance(custom.options, t.Mapping):
+                raise ConfigurationError(f"cookies.{f.name}.options must be a dict, not {custom.options!r}")
+            validation.cookie_options(custom.name, custom.options, f"cookies.{f.name}")
     max_age = _check_seconds(session.max_age, "session.max_age")
-    secure = opts.use_secure_cookies
+    secure = validation.optional_bool(opts.use_secure_cookies, "use_secure_cookies")
     if secure is None and url:
         secure = url.startswith("https://")
     return Config(
@@ -433,9 +441,9 @@ def resolve_options(
         secrets=secrets,
         url=url,
         base_path=base_path,
-        sign_in_page=pages.sign_in or f"{base_path}/signin",
-        sign_out_page=pages.sign_out or f"{base_path}/signout",
-        error_page=pages.error or f"{base_path}/error",
+        sign_in_page=sign_in or f"{base_path}/signin",
+        sign_out_page=sign_out or f"{base_path}/signout",
+        error_page=error or f"{base_path}/error",
         secure=secure,
         strategy=strategy,
         session_max_age=max_age,
@@ -448,7 +456,7 @@ def resolve_options(
         callbacks=callbacks,
         events=events,
         jwt=jwt_opts,
-        cookies=t.cast(CookiesOptions, opts.cookies),
+        cookies=cookies,
         cors_preflight=opts.cors_preflight,
         trusted_hosts=check_trusted_hosts(opts.trusted_hosts),
     )
