@@ -403,3 +403,79 @@ def test_a_page_without_a_leading_slash_is_resolved_against_the_site(form: str) 
     page = "/oops?error=Configuration" if form == "error-without-secret" else "/login?callbackUrl="
     assert response.headers["Location"].startswith(f"http://localhost:5007{page}")
     assert _get(app, page.split("?")[0], base_url="http://localhost:5007").status_code != 307  # no loop
+
+
+# --------------------------------------------------------------------------- cookie tossing
+
+
+def _chunks(token: str, size: int = 3933) -> list[tuple[str, str]]:
+    return [(f"{V4}.{i}", token[j : j + size]) for i, j in enumerate(range(0, len(token), size))]
+
+
+def _read(cookies: list[tuple[str, str]]) -> t.Any:
+    from werkzeug.test import EnvironBuilder
+
+    from flask_authguard import get_token
+
+    environ = EnvironBuilder().get_environ()
+    environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in cookies)
+    token = get_token(environ, secret=SECRET)
+    return None if token is None else t.cast(dict[str, t.Any], token)["sub"]
+
+
+@pytest.fixture
+def pair(make_token: t.Callable[..., str], frozen_clock: FrozenClock) -> dict[str, str]:
+    big = "x" * 6000
+    return {
+        "victim": make_token(sub="victim"),
+        "victim_big": make_token(sub="victim", pad=big),
+        "victim_newer_big": make_token(sub="victim", pad=big, max_age=7200),
+        "attacker": make_token(sub="attacker"),
+        "attacker_big": make_token(sub="attacker", pad=big),
+    }
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        pytest.param(lambda p: [(V4, p["victim"]), *_chunks(p["attacker_big"])], None, id="bare+chunks"),
+        pytest.param(lambda p: [*_chunks(p["attacker_big"]), (V4, p["victim"])], None, id="chunks-first"),
+        pytest.param(lambda p: [*_chunks(p["victim_big"]), (V4, p["attacker"])], None, id="chunks+bare"),
+        pytest.param(lambda p: [(V4, p["attacker"]), (V4, p["victim"])], None, id="duplicate-bare"),
+        pytest.param(
+            lambda p: [*_chunks(p["attacker_big"]), *_chunks(p["victim_big"])], None, id="duplicate-chunks"
+        ),
+        pytest.param(
+            lambda p: [*_chunks(p["attacker_big"]), *_chunks(p["victim_big"]), (V4, p["victim"])],
+            "victim",
+            id="duplicate-chunks-bare-decides",
+        ),
+        pytest.param(
+            lambda p: [(f"{V4}.0", _chunks(p["attacker_big"])[0][1]), *_chunks(p["victim_big"])],
+            None,
+            id="one-tossed-chunk",
+        ),
+        pytest.param(lambda p: [(V4, p["victim"]), (f"{V4}.0", "garbage")], "victim", id="garbage-chunk"),
+        pytest.param(
+            lambda p: [(V4, p["victim"]), *_chunks(p["victim_newer_big"])], "victim", id="same-identity"
+        ),
+        pytest.param(
+            lambda p: [*_chunks(p["victim_big"]), (f"{V4}.{len(_chunks(p['victim_big']))}", "stale")],
+            "victim",
+            id="stale-trailing-chunk",
+        ),
+    ],
+)
+def test_inconsistent_cookies_never_yield_another_identity(
+    pair: dict[str, str], layout: t.Callable[[dict[str, str]], list[tuple[str, str]]], expected: str | None
+) -> None:
+    assert _read(layout(pair)) == expected
+
+
+def test_a_tossed_cookie_signs_the_victim_out_of_a_protected_page(pair: dict[str, str]) -> None:
+    client = Client(make_app("with_auth"), Response)
+    for name, value in [(V4, pair["victim"]), *_chunks(pair["attacker_big"])]:
+        client.set_cookie(name, value)
+    assert client.get("/private/page").status_code == 307
+    client.delete_cookie(V4)
+    assert client.get("/private/page").status_code == 200  # the chunks alone: a session, as ever
