@@ -9,7 +9,7 @@ import typing as t
 
 import pytest
 from conftest import SECRET, FrozenClock
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
@@ -479,3 +479,61 @@ def test_a_tossed_cookie_signs_the_victim_out_of_a_protected_page(pair: dict[str
     assert client.get("/private/page").status_code == 307
     client.delete_cookie(V4)
     assert client.get("/private/page").status_code == 200  # the chunks alone: a session, as ever
+
+
+# --------------------------------------------------------------------------- lazy g.auth_token
+
+
+def _database_app(tmp_path: pathlib.Path, calls: list[str], read_in_hook: bool) -> Flask:
+    import datetime as dt
+
+    from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+
+    adapter = SQLAlchemyAdapter(f"sqlite:///{tmp_path / 'db.sqlite'}", create_tables=True)
+    user = adapter.create_user({"name": "Ann", "email": "a@x.example", "emailVerified": None, "image": None})
+    expires = dt.datetime.fromtimestamp(2_000_000_000, dt.timezone.utc)
+    adapter.create_session({"sessionToken": "tok-1", "userId": user["id"], "expires": expires})
+    original = adapter.get_session_and_user
+
+    def counted(token: str) -> t.Any:
+        calls.append(token)
+        return original(token)
+
+    adapter.get_session_and_user = counted  # type: ignore[method-assign]
+    (tmp_path / "app.css").write_text("body{}")
+    app = Flask(__name__, static_folder=str(tmp_path), static_url_path="/static")
+    AuthGuard(app, {"secret": SECRET, "adapter": adapter}, matcher=["/private"])
+    seen: list[t.Any] = []
+    app.config["SEEN"] = seen
+    if read_in_hook:
+
+        @app.before_request
+        def hook() -> None:
+            seen.append(g.auth_token["name"] if g.auth_token else None)
+
+    app.get("/public")(lambda: {"token": g.auth_token})
+    return app
+
+
+def test_a_static_file_costs_no_session_query(tmp_path: pathlib.Path, frozen_clock: FrozenClock) -> None:
+    calls: list[str] = []
+    client = _database_app(tmp_path, calls, read_in_hook=False).test_client()
+    client.set_cookie(V4, "tok-1")
+    for _ in range(3):
+        with client.get("/static/app.css") as response:
+            assert response.status_code == 200
+    assert calls == []
+    assert client.get("/public").json["token"]["name"] == "Ann"  # public pages still get the token
+    assert calls == ["tok-1"]
+
+
+def test_g_auth_token_on_a_static_file_resolves_on_first_use(
+    tmp_path: pathlib.Path, frozen_clock: FrozenClock
+) -> None:
+    calls: list[str] = []
+    app = _database_app(tmp_path, calls, read_in_hook=True)
+    client = app.test_client()
+    client.set_cookie(V4, "tok-1")
+    with client.get("/static/app.css") as response:
+        assert response.status_code == 200
+    assert (app.config["SEEN"], calls) == (["Ann"], ["tok-1"])  # asked for: one query, once

@@ -17,7 +17,8 @@
     def health():
         return "ok"
 
-Every request gets ``g.auth_token`` (the decoded token or ``None``), decoded once per request.
+Every request gets ``g.auth_token`` (the decoded token or ``None``), decoded once per request
+(static-file requests: a lazy proxy, decoded on first use, so assets cost no session query).
 Site-wide (``matcher``), blueprint (:meth:`AuthGuard.protect`) and view (:func:`auth_required`)
 protection share one rule set, ``with_auth``'s: CORS preflights (with ``cors_preflight``) and
 the skip list (the auth endpoints, the sign-in and error pages, ``/_next``, ``/favicon.ico``)
@@ -47,6 +48,7 @@ from flask import (
     has_request_context,
     request,
 )
+from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Request, Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
@@ -54,7 +56,7 @@ from ..core.options import AuthOptions, Config, coerce_options
 from ..core.token import Claims
 from ..sessions.session import Session, SessionResult, apply_cookies, read_session, request_config
 from ..wsgi.caching import private_start_response
-from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
+from ..wsgi.middleware import AuthCore, InnerMiddleware, OptionsArg
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -308,13 +310,12 @@ def _before_request() -> t.Any:
     req = request._get_current_object()  # type: ignore[attr-defined]
     core = t.cast(GuardState, app.extensions["authguard"]).core
     environ = req.environ
+    if _is_static_view(app, req.endpoint):
+        # A static file: no decode (with database sessions, no query) unless something asks.
+        g.auth_token = LocalProxy(functools.partial(_token_or_none, core, environ))
+        return None
     # Decoded here, after any WSGI middleware (ProxyFix) has set the scheme, and only once.
-    try:
-        g.auth_token = core.token(environ)
-    except BackendUnavailableError:
-        # The session store failed: public pages go on without a token; a protected one
-        # answers 503 from the check below (the failure is remembered, not retried).
-        g.auth_token = None
+    g.auth_token = _token_or_none(core, environ)
     if not core.is_protected(environ) or _is_open_endpoint(app, req.endpoint):
         return None
     refusal = core.authorize(environ, None, request=req)
@@ -323,15 +324,30 @@ def _before_request() -> t.Any:
     return refusal
 
 
+def _token_or_none(core: AuthCore, environ: WSGIEnvironment) -> Claims | None:
+    try:
+        return core.token(environ)
+    except BackendUnavailableError:
+        # The session store failed: public pages go on without a token; a protected one
+        # answers 503 from the check (the failure is remembered, not retried).
+        return None
+
+
 def _is_open_endpoint(app: Flask, endpoint: str | None) -> bool:
     """A static file (the app's or a registered blueprint's own static view) or an exempt view."""
     if endpoint is None:
         return False
     view = app.view_functions.get(endpoint)
-    if view is None:
-        return False
-    if getattr(view, _EXEMPT_ATTR, False):
-        return True
+    return view is not None and (getattr(view, _EXEMPT_ATTR, False) or _is_static(app, view))
+
+
+def _is_static_view(app: Flask, endpoint: str | None) -> bool:
+    view = app.view_functions.get(endpoint) if endpoint is not None else None
+    return view is not None and _is_static(app, view)
+
+
+def _is_static(app: Flask, view: t.Callable[..., t.Any]) -> bool:
+    """``view`` is the app's or a registered blueprint's own static-file view."""
     if view is t.cast(GuardState, app.extensions["authguard"]).static_view:
         return True
     # A blueprint's static rule is its own bound send_static_file.
@@ -479,5 +495,6 @@ def get_server_session(*args: t.Any) -> Session | None:
 
 
 def current_token() -> Claims | None:
-    """The decoded token of the current Flask request (``g.auth_token``)."""
-    return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
+    """The decoded token of the current Flask request (``g.auth_token``'s value), decoded now
+    if nothing asked for it yet (static-file requests)."""
+    return _token_or_none(state_of().core, request.environ)
