@@ -537,3 +537,43 @@ def test_g_auth_token_on_a_static_file_resolves_on_first_use(
     with client.get("/static/app.css") as response:
         assert response.status_code == 200
     assert (app.config["SEEN"], calls) == (["Ann"], ["tok-1"])  # asked for: one query, once
+
+
+# --------------------------------------------------------------------------- get_server_session late
+
+
+@pytest.mark.parametrize("where", ["app-hook-before-init", "app-hook-after-init", "blueprint-hook", "view"])
+def test_get_server_session_in_after_request_writes_its_cookie(where: str, user: str) -> None:
+    from flask_authguard import get_server_session
+
+    app = Flask(__name__)
+    seen: list[t.Any] = []
+
+    def hook(response: Response) -> Response:
+        seen.append(get_server_session())
+        return response
+
+    if where == "app-hook-before-init":
+        app.after_request(hook)
+    AuthGuard(app, {"secret": SECRET})
+    if where == "app-hook-after-init":
+        app.after_request(hook)
+    bp = Blueprint("bp", __name__)
+    if where == "blueprint-hook":
+        bp.after_request(hook)
+
+    @bp.get("/page")
+    def page() -> str:
+        if where == "view":
+            seen.append(get_server_session())
+        return "page"
+
+    app.register_blueprint(bp)
+    client = app.test_client()
+    client.set_cookie(V4, user)
+    response = client.get("/page")
+    assert response.status_code == 200
+    assert seen and seen[0]["user"]["name"] == "Ada"
+    cookies = response.headers.getlist("Set-Cookie")
+    assert len(cookies) == 1 and cookies[0].startswith(f"{V4}=")
+    assert "Cookie" in response.headers["Vary"]

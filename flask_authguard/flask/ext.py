@@ -238,6 +238,9 @@ class AuthGuard:
         app.wsgi_app = _PathLayer(app.wsgi_app, core)  # type: ignore[method-assign]
         # First of the app's hooks: g.auth_token is there for the user's own before_request.
         app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
+        # First in the list, so last to run (Flask runs them in reverse): the session cookies of
+        # get_server_session() calls made in any other after_request function still get written.
+        app.after_request_funcs.setdefault(None, []).insert(0, _after_request)
         app.context_processor(_template_context)
         app.register_error_handler(BackendUnavailableError, _backend_unavailable)
         if options.endpoints:
@@ -405,10 +408,18 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
 
 
 def _apply_pending(response: Response) -> Response:
-    pending: dict[int, tuple[SessionResult, Config, bool]] = request.environ.get(_PENDING_KEY, {})
+    pending: dict[int, tuple[SessionResult, Config, bool]] = request.environ.pop(_PENDING_KEY, {})
     for result, config, secure in pending.values():
         apply_cookies(response.headers, result, config, secure)
     response.vary.add("Cookie")
+    return response
+
+
+def _after_request(response: Response) -> Response:
+    """The guard's last after_request function: the cookies of every get_server_session() call
+    of the request, views and after_request functions alike."""
+    if request.environ.get(_SESSION_HOOK_KEY):
+        return _apply_pending(response)
     return response
 
 
@@ -421,7 +432,8 @@ def _flask_session(options: OptionsArg | Config) -> SessionResult:
         environ.setdefault(_PENDING_KEY, {})[id(config)] = (result, config, secure)
     if not environ.get(_SESSION_HOOK_KEY):
         environ[_SESSION_HOOK_KEY] = True
-        after_this_request(_apply_pending)
+        if "authguard" not in current_app.extensions:  # no guard hook: the view's response only
+            after_this_request(_apply_pending)
     return result
 
 
@@ -450,7 +462,7 @@ def get_server_session(*args: t.Any) -> Session | None:
 
     The cookie is refreshed with a new expiry (a rolling session); in Flask the Set-Cookie
     reaches the response from anywhere in the request (views, blueprints, templates, error
-    handlers, but not ``after_request`` functions: use the werkzeug form there). Repeated calls
+    handlers, and, on an app with ``AuthGuard``, ``after_request`` functions too). Repeated calls
     in one request decode and encode once. An invalid or expired cookie gives ``None`` and is
     cleared. A response that itself writes the session cookie (sign-out) gets no refresh.
 
