@@ -1,4 +1,4 @@
-"""The runnable examples: ``examples/flask_app.py`` and ``examples/blueprints.py`` driven
+"""The runnable examples: ``examples/flask_app.py`` and ``examples/blueprints.py``, driven
 through the built-in sign-in endpoints with the Flask test client, and started for real."""
 
 from __future__ import annotations

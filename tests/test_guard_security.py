@@ -577,3 +577,60 @@ def test_get_server_session_in_after_request_writes_its_cookie(where: str, user:
     cookies = response.headers.getlist("Set-Cookie")
     assert len(cookies) == 1 and cookies[0].startswith(f"{V4}=")
     assert "Cookie" in response.headers["Vary"]
+
+
+# --------------------------------------------------------------------------- a real gunicorn
+
+_GUNICORN_APP = '''
+from flask import Flask
+from flask_authguard import AuthGuard, with_auth
+
+def page(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"secret page"]
+
+plain = with_auth(page, {"secret": "%s"}, matcher=["/private/:path*"])
+flask_app = Flask(__name__)
+AuthGuard(flask_app, {"secret": "%s"}, matcher=["/private/:path*"])
+flask_app.get("/private/page")(lambda: "secret page")
+'''
+
+
+@pytest.mark.parametrize("target", ["plain", "flask_app"])
+def test_gunicorn_script_name_header_opens_no_route(target: str, tmp_path: pathlib.Path) -> None:
+    """gunicorn takes ``SCRIPT_NAME`` from a header of its forwarders (loopback by default)."""
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("gunicorn", reason="gunicorn (the bench extra) is not installed")
+    (tmp_path / "guni_app.py").write_text(_GUNICORN_APP % (SECRET, SECRET))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", f"guni_app:{target}"]
+    quiet = subprocess.DEVNULL
+    process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=quiet, stderr=quiet)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/api/auth/private/page", headers={"SCRIPT_NAME": "/api/auth"})
+                response = conn.getresponse()
+                break
+            except ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        body = response.read()
+        conn.close()
+        assert response.status == 307, body
+        assert b"secret" not in body
+        assert "callbackUrl=%2Fapi%2Fauth%2Fprivate%2Fpage" in (response.getheader("Location") or "")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
