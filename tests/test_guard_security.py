@@ -348,6 +348,8 @@ def test_trusted_host_is_the_one_check_for_every_origin() -> None:
         pytest.param({"base_path": "/api/auth?x"}, "base_path", id="base-path-query"),
         pytest.param({"base_path": "//evil"}, "base_path", id="base-path-double-slash"),
         pytest.param({"base_path": "api/auth"}, "base_path", id="base-path-relative"),
+        pytest.param({"session": {"max_age": 10**12}}, "session.max_age", id="max-age-overflows-expires"),
+        pytest.param({"jwt": {"max_age": 10**12}}, "jwt.max_age", id="jwt-max-age-overflows"),
         pytest.param({"use_secure_cookies": "yes"}, "use_secure_cookies", id="secure-not-bool"),
         pytest.param({"endpoints": "no"}, "endpoints", id="endpoints-not-bool"),
         pytest.param({"cors_preflight": "yes"}, "cors_preflight", id="preflight-not-bool"),

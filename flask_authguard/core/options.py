@@ -266,9 +266,15 @@ def _secrets(secret: t.Any) -> tuple[str, ...]:
     raise ConfigurationError("secret must be a non-empty string or a list of them (newest first)")
 
 
+#: Longest lifetime accepted: past it, cookie expiry dates stop being representable.
+MAX_SECONDS = 100 * 365 * 24 * 60 * 60
+
+
 def _check_seconds(value: t.Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(f"{where} must be a whole number of seconds >= 0, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS:
+        raise ConfigurationError(
+            f"{where} must be a whole number of seconds from 0 to {MAX_SECONDS} (100 years), not {value!r}"
+        )
     return value
 
 
