@@ -273,6 +273,8 @@ def test_repr_of_options_and_config_masks_secrets(monkeypatch: pytest.MonkeyPatc
         assert secret not in text
     assert "secret=[***, ***]" in shown[0] and "secrets=[***]" in shown[3]
     assert "https://user:***@example.com/api/auth" in shown[0]
+    bad_port = repr(AuthOptions(url="https://u:pw-7@x.example:99999/"))  # repr never raises
+    assert "pw-7" not in bad_port and "u:***@x.example:99999" in bad_port
     assert "SQLAlchemyAdapter postgresql+psycopg://app:***@127.0.0.1:5432/test" in shown[0]
 
 
@@ -365,6 +367,11 @@ def test_trusted_host_is_the_one_check_for_every_origin() -> None:
             {"cookies": {"csrf_token": {"name": "c", "options": {"path": "x"}}}},
             "cookies.csrf_token.options.path",
             id="cookie-path",
+        ),
+        pytest.param(
+            {"cookies": {"csrf_token": {"name": "c", "options": {"path": "/a;b"}}}},
+            "cookies.csrf_token.options.path",
+            id="cookie-path-semicolon",
         ),
         pytest.param(
             {"cookies": {"callback_url": {"name": "c", "options": {"secure": "1"}}}},

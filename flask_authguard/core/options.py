@@ -164,9 +164,8 @@ def _mask(name: str, value: t.Any) -> str:
     if name == "url" and isinstance(value, str) and "@" in value:
         parts = urlsplit(value if "://" in value else "https://" + value)
         if parts.password is not None:
-            netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-            netloc += f":{parts.port}" if parts.port else ""
-            return repr(parts._replace(netloc=netloc).geturl())
+            host = parts.netloc.rpartition("@")[2]
+            return repr(parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl())
     return repr(value)
 
 

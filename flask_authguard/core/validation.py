@@ -85,7 +85,9 @@ def cookie_options(name: t.Any, options: t.Mapping[str, t.Any], where: str) -> N
     if not isinstance(name, str) or not _COOKIE_NAME.fullmatch(name):
         raise ConfigurationError(f"{where}.name must be a cookie name (letters, digits, -_.), not {name!r}")
     path = options.get("path")
-    if path is not None and (not isinstance(path, str) or not path.startswith("/") or _UNSAFE.search(path)):
+    if path is not None and (
+        not isinstance(path, str) or not path.startswith("/") or _UNSAFE.search(path) or ";" in path
+    ):
         raise ConfigurationError(f"{where}.options.path must be a path starting with '/', not {path!r}")
     for key in ("http_only", "httpOnly", "secure"):
         if key in options and not isinstance(options[key], bool):
