@@ -27,8 +27,9 @@ request is redirected (307) to the sign-in page (401 JSON for API requests), a s
 that is refused gets 403.
 
 ``get_server_session()`` works anywhere in a request (views, blueprints, templates, error
-handlers): the refreshed session cookie reaches the response through ``after_this_request``,
-and repeated calls decode and encode once.
+handlers, after_request functions): the refreshed session cookie reaches the response through
+the guard's own after_request function, which runs last, and repeated calls decode and encode
+once.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from ..core.options import AuthOptions, Config, coerce_options
 from ..core.token import Claims
 from ..sessions.session import Session, SessionResult, apply_cookies, read_session, request_config
 from ..wsgi.caching import private_start_response
-from ..wsgi.middleware import AuthCore, InnerMiddleware, OptionsArg
+from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -509,4 +510,7 @@ def get_server_session(*args: t.Any) -> Session | None:
 def current_token() -> Claims | None:
     """The decoded token of the current Flask request (``g.auth_token``'s value), decoded now
     if nothing asked for it yet (static-file requests)."""
-    return _token_or_none(state_of().core, request.environ)
+    state = current_app.extensions.get("authguard")
+    if state is None:  # no guard on this app: whatever a with_auth layer left in the environ
+        return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
+    return _token_or_none(t.cast(GuardState, state).core, request.environ)
