@@ -11,9 +11,9 @@
 
 Per request, in order: CORS preflights (only with ``cors_preflight``), paths outside ``matcher``
 and the skip list (the auth base path, the exact sign-in and error pages, ``/_next``,
-``/favicon.ico``) pass untouched; no secret
-redirects to the error page with ``error=Configuration``; the token is read from the session
-cookie or a Bearer header; ``callbacks.authorized`` decides; an authorized request runs the
+``/favicon.ico``, all on ``PATH_INFO``) pass untouched; a ``Host`` outside ``trusted_hosts`` gets
+400; no secret redirects to the error page with ``error=Configuration``; the token is read from
+the session cookie or a Bearer header; ``callbacks.authorized`` decides; an authorized request runs the
 inner middleware and then the app; an anonymous one is redirected (307) to the sign-in page with
 a ``callbackUrl`` (401 JSON for API requests); a signed-in one that is refused gets 403.
 
