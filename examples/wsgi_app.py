@@ -2,7 +2,7 @@
 
 Run it with one command, from the repository root::
 
-    python examples/wsgi_app.py            # PORT=8000 python examples/wsgi_app.py for another port
+    python examples/wsgi_app.py            # http://127.0.0.1:5004; --port 8000 (or PORT=8000) for another
 
 What it shows:
 
@@ -44,6 +44,8 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 #: DEMO ONLY: used when ``NEXTAUTH_SECRET`` is not set. Never ship a secret in source code.
+#: Each example has its own default port, so any of them runs beside the others.
+DEFAULT_PORT = "5004"
 DEMO_SECRET = "demo-only-secret-do-not-use-in-production-0123456789"
 
 #: DEMO ONLY: the users, ``username: (password, role)``; only the hashes are kept below.
@@ -136,11 +138,18 @@ def make_app(secret: str | None = None) -> WithAuth:
 application = make_app()
 
 
-def main() -> None:
+def main(argv: t.Sequence[str] | None = None) -> None:
+    """Serve the example: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5004."""
+    import argparse
+
     from werkzeug.serving import run_simple
 
-    port = int(os.environ.get("PORT", "5000"))
-    base = f"http://127.0.0.1:{port}"
+    parser = argparse.ArgumentParser(description="flask_authguard WSGI example")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
+    args = parser.parse_args(argv)
+    port = args.port
+    base = f"http://{args.host}:{port}"
     config = application.core.config
     token = encode(
         token={"name": "curl", "sub": "curl", "role": "admin"},
@@ -158,7 +167,7 @@ def main() -> None:
     print(f"  session JSON:      {base}/api/auth/session")
     print(f"  sign out:          {base}/api/auth/signout")
     print(f'  with a token:      curl -H "Authorization: Bearer {token}" {base}/dashboard')
-    run_simple("127.0.0.1", port, application, use_reloader=False, use_debugger=False)
+    run_simple(args.host, port, application, use_reloader=False, use_debugger=False)
 
 
 if __name__ == "__main__":

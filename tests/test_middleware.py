@@ -165,9 +165,19 @@ DEVIATIONS: dict[str, tuple[str, dict[str, t.Any]]] = {
     "returns_zero_with_token": ("no-redirect-loop-403", _HTML_403),
     # Only a truthy `authorized` result authorizes (next-auth: null/undefined -> !!token).
     "returns_null_with_token": ("truthy-authorized", _HTML_403),
-    # Every candidate value is tried (joined chunks, each bare cookie): a valid one wins.
+    # Every candidate value is tried (joined chunks, each bare cookie): a valid one wins, unless
+    # two valid ones disagree on the identity (then no session: tests/test_guard_security.py).
     "chunked_and_unchunked_both_present": ("strict-chunks", {"kind": "next"}),
     "duplicate_cookie_last_wins_garbage_last": ("strict-chunks", {"kind": "next"}),
+    # What is public is decided on PATH_INFO, the path the app routes on, never on SCRIPT_NAME
+    # (a client can set it): a mounted app sets base_path to the path it routes on.
+    "base_path_auth_route_nextauth_url_with_base": (
+        "routed-path-only",
+        {
+            "kind": "redirect",
+            "location": "http://localhost:3000/app/api/auth/signin?callbackUrl=%2Fapp%2Fapi%2Fauth%2Fsession",
+        },
+    ),
     # A Bearer header makes it an API request: 401 JSON instead of a redirect.
     "bearer_token_invalid": ("api-401-json", _JSON_401),
     "bad_cookie_shadows_valid_bearer": ("api-401-json", _JSON_401),
@@ -770,11 +780,15 @@ def test_normalize_path(path: str, normalised: str) -> None:
     assert normalize_path(normalised) == normalised
 
 
-def test_options_requests_pass_untouched_with_the_path_normalised(tokens: dict[str, str]) -> None:
-    app = with_auth(_who, {"secret": SECRET})
-    result = call(app, "/api/auth/../dashboard", method="OPTIONS")
+def test_preflights_pass_untouched_with_the_path_normalised(tokens: dict[str, str]) -> None:
+    # Issue 11: only a genuine CORS preflight, and only with cors_preflight, passes unchecked.
+    preflight = {"Origin": "https://spa.example", "Access-Control-Request-Method": "POST"}
+    app = with_auth(_who, {"secret": SECRET, "cors_preflight": True})
+    result = call(app, "/api/auth/../dashboard", method="OPTIONS", headers=preflight)
     assert (result.status, result.environ["PATH_INFO"]) == (200, "/api/dashboard")
-    assert call(with_auth(_who), "/dashboard", method="OPTIONS").status == 200  # even without a secret
+    no_secret = with_auth(_who, {"cors_preflight": True})
+    assert call(no_secret, "/dashboard", method="OPTIONS", headers=preflight).status == 200
+    assert call(with_auth(_who, {"secret": SECRET}), "/dashboard", method="OPTIONS").status == 307
 
 
 def test_pages_with_a_query_are_still_skipped() -> None:
@@ -1006,7 +1020,6 @@ def test_inner_runs_only_for_authorized_requests_on_protected_paths(tokens: dict
     call(app, "/dashboard", cookie=cookie_for(tokens["expired"]))
     call(app, "/public", cookie=cookie_for(tokens["user"]))  # outside the matcher
     call(app, "/api/auth/session", cookie=cookie_for(tokens["user"]))  # skipped
-    call(app, "/dashboard", method="OPTIONS", cookie=cookie_for(tokens["user"]))
     assert seen == []
     call(app, "/dashboard/x", cookie=cookie_for(tokens["user"]))
     assert seen == ["/dashboard/x"]

@@ -9,10 +9,11 @@
 
     application = with_auth(application, inner, {"secret": "..."}, matcher=["/dashboard/:path*"])
 
-Per request, in order: ``OPTIONS``, paths outside ``matcher`` and the skip list (the auth base
-path, the exact sign-in and error pages, ``/_next``, ``/favicon.ico``) pass untouched; no secret
-redirects to the error page with ``error=Configuration``; the token is read from the session
-cookie or a Bearer header; ``callbacks.authorized`` decides; an authorized request runs the
+Per request, in order: CORS preflights (only with ``cors_preflight``), paths outside ``matcher``
+and the skip list (the auth base path, the exact sign-in and error pages, ``/_next``,
+``/favicon.ico``, all on ``PATH_INFO``) pass untouched; a ``Host`` outside ``trusted_hosts`` gets
+400; no secret redirects to the error page with ``error=Configuration``; the token is read from
+the session cookie or a Bearer header; ``callbacks.authorized`` decides; an authorized request runs the
 inner middleware and then the app; an anonymous one is redirected (307) to the sign-in page with
 a ``callbackUrl`` (401 JSON for API requests); a signed-in one that is refused gets 403.
 
@@ -29,18 +30,21 @@ import typing as t
 from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
 
 from werkzeug.datastructures import MIMEAccept
+from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
+from ..core.hosts import trusted_host
 from ..core.matcher import Matcher, compile_matcher
 from ..core.options import NO_SECRET, AuthOptions, Config, OptionsArg, resolve_options
 from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
 from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims
 from ..sessions import strategy_of
+from .caching import CHECKED_KEY, private_start_response
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -215,7 +219,6 @@ class AuthCore:
         base = self.config.base_path
         self._skip_exact = self._pages | {base, *self._public}
         self._skip_prefixes = tuple(p.rstrip("/") + "/" for p in (base, *self._public))
-        self._base_prefix = base.rstrip("/") + "/"
 
     # -- the token -------------------------------------------------------------------------
 
@@ -247,19 +250,27 @@ class AuthCore:
 
     def is_skipped(self, environ: WSGIEnvironment, path: str) -> bool:
         """Public whatever the matcher says: the auth endpoints, the sign-in and error pages,
-        ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries)."""
-        if path in self._skip_exact or path.startswith(self._skip_prefixes):
-            return True
-        script: str | None = environ.get("SCRIPT_NAME")
-        if script:
-            full = script + path
-            return full == self.config.base_path or full.startswith(self._base_prefix)
-        return False
+        ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries), all of them
+        compared with ``path`` (``PATH_INFO``) alone."""
+        # Only the path the app routes on counts: ``SCRIPT_NAME`` can come from the client
+        # (gunicorn's SCRIPT_NAME header, ProxyFix's X-Forwarded-Prefix), so it never opens a path.
+        return path in self._skip_exact or path.startswith(self._skip_prefixes)
+
+    def is_preflight(self, environ: WSGIEnvironment) -> bool:
+        """A CORS preflight the options let through: ``OPTIONS`` with ``Origin`` and
+        ``Access-Control-Request-Method``, and ``cors_preflight`` on. Any other ``OPTIONS``
+        is checked like any method: a plain WSGI app may well serve its page to it."""
+        return (
+            self.config.cors_preflight
+            and environ.get("REQUEST_METHOD") == "OPTIONS"
+            and bool(environ.get("HTTP_ORIGIN"))
+            and bool(environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
+        )
 
     def is_protected(self, environ: WSGIEnvironment) -> bool:
         """Whether ``with_auth`` checks this request at all."""
         path = self.path(environ)  # first: the app must see the normalised path in every case
-        if environ.get("REQUEST_METHOD") == "OPTIONS":
+        if self.is_preflight(environ):
             return False
         if self.is_skipped(environ, path):
             return False
@@ -278,6 +289,12 @@ class AuthCore:
 
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
         """
+        environ[CHECKED_KEY] = True  # its answer, whatever it is, depends on who asks
+        trusted = self.config.trusted_hosts
+        if trusted is not None and trusted_host(environ, trusted) is None:
+            # No redirect may take its origin from a host we were not told to serve.
+            logger.warning("request for an untrusted host refused (400); see trusted_hosts")
+            return SecurityError("The request's host is not one this site serves.")
         if not self.config.current_secrets():
             logger.error(NO_SECRET)
             return self.config_error(environ)
@@ -374,6 +391,7 @@ class WithAuth:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         core = self.core
         if core.is_protected(environ):
+            start_response = private_start_response(environ, start_response)
             refusal = core.authorize(environ)
             if refusal is None:
                 refusal = core.run_inner(environ)
