@@ -29,7 +29,7 @@ from ..core.options import OptionsArg
 from ..core.token import TOKEN_ENVIRON_KEY
 from ..wsgi.middleware import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, check, run_guard, runs_inline
-from .respond import Receive, Send, call_wsgi, collect, send_collected
+from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
 from .scope import Scope, environ_of
 
 ASGIApp = t.Callable[[Scope, Receive, Send], t.Awaitable[None]]
@@ -113,7 +113,9 @@ class AuthMiddleware:
 
         async def tracking_send(message: t.MutableMapping[str, t.Any]) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = private_if_checked(environ, list(message.get("headers", ())))
             await send(message)
 
         try:

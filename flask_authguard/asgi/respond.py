@@ -5,8 +5,10 @@ from __future__ import annotations
 import typing as t
 
 import anyio.to_thread
+from werkzeug.datastructures import Headers
 
 from ..endpoints.body import MAX_BODY as ENDPOINT_MAX_BODY
+from ..wsgi.caching import CHECKED_KEY, make_private
 from .scope import Scope, environ_from_scope
 
 if t.TYPE_CHECKING:
@@ -45,7 +47,19 @@ def collect(app: WSGIApplication, environ: WSGIEnvironment) -> Collected:
             close()
     status, headers = started
     encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-    return Collected(int(status.split(" ", 1)[0]), encoded, body)
+    return Collected(int(status.split(" ", 1)[0]), private_if_checked(environ, encoded), body)
+
+
+def private_if_checked(
+    environ: WSGIEnvironment, headers: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` with ``Vary: Cookie`` and ``Cache-Control: private`` when the guard checked
+    the request (the WSGI layer's rule, :func:`~flask_authguard.wsgi.caching.make_private`)."""
+    if not environ.get(CHECKED_KEY):
+        return headers
+    fixed = Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers])
+    make_private(fixed)
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fixed.to_wsgi_list()]
 
 
 async def send_collected(answer: Collected, send: Send) -> None:
