@@ -50,13 +50,21 @@ def collect(app: WSGIApplication, environ: WSGIEnvironment) -> Collected:
     return Collected(int(status.split(" ", 1)[0]), private_if_checked(environ, encoded), body)
 
 
+_PRIVATE = [(b"vary", b"Cookie"), (b"cache-control", b"private")]
+
+
 def private_if_checked(
     environ: WSGIEnvironment, headers: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
     """``headers`` with ``Vary: Cookie`` and ``Cache-Control: private`` when the guard checked
-    the request (the WSGI layer's rule, :func:`~flask_authguard.wsgi.caching.make_private`)."""
+    the request (the WSGI layer's rule, :func:`~flask_authguard.wsgi.caching.make_private`).
+
+    The usual response carries neither header: both are appended as they are; otherwise the
+    WSGI layer's merge decides."""
     if not environ.get(CHECKED_KEY):
         return headers
+    if not any(name in (b"vary", b"cache-control") for name, _ in headers):
+        return [*headers, *_PRIVATE]
     fixed = Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers])
     make_private(fixed)
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fixed.to_wsgi_list()]

@@ -8,6 +8,7 @@ unreadable cookie (``a=1,b=2``); cookies are joined with ``; `` as RFC 9113 §8.
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
 import typing as t
@@ -23,12 +24,25 @@ ENVIRON_KEY = "authguard.environ"
 
 def _latin1(text: str) -> str:
     """A decoded ASGI path as WSGI carries it: UTF-8 bytes, one ``str`` char a byte."""
+    if text.isascii():
+        return text
     return text.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
-def environ_from_scope(scope: Scope, body: bytes = b"") -> WSGIEnvironment:
+class _NoBody(io.BytesIO):
+    """The ``wsgi.input`` of a header-only view: always empty, whoever reads it."""
+
+    def write(self, data: t.Any) -> int:
+        raise io.UnsupportedOperation("the request body is not part of this view")
+
+
+_NO_BODY = _NoBody()
+_SCHEMES = {"ws": "http", "wss": "https"}
+
+
+def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironment:
     """The WSGI environ of an ``http`` or ``websocket`` scope (PEP 3333 keys, ``HTTP_*`` headers,
-    ``RAW_URI`` from ``raw_path``); ``body`` becomes ``wsgi.input``."""
+    ``RAW_URI`` from ``raw_path``); ``body`` becomes ``wsgi.input`` (none: an empty one)."""
     root = _latin1(scope.get("root_path", ""))
     path = _latin1(scope.get("path", "/"))
     if root and path.startswith(root):
@@ -47,8 +61,8 @@ def environ_from_scope(scope: Scope, body: bytes = b"") -> WSGIEnvironment:
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
         "wsgi.version": (1, 0),
         # the guard's cookie-name and redirect rules speak http(s); a websocket is its handshake
-        "wsgi.url_scheme": {"ws": "http", "wss": "https"}.get(scheme, scheme),
-        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": _SCHEMES.get(scheme, scheme),
+        "wsgi.input": _NO_BODY if body is None else io.BytesIO(body),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
@@ -59,16 +73,21 @@ def environ_from_scope(scope: Scope, body: bytes = b"") -> WSGIEnvironment:
     client = scope.get("client")
     if client:
         environ["REMOTE_ADDR"] = str(client[0])
-    headers: dict[str, list[str]] = {}
     for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        key = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}.get(name)
-        if key is None:
-            key = "HTTP_" + name.upper().replace("-", "_")
-        headers.setdefault(key, []).append(raw_value.decode("latin-1"))
-    for key, values in headers.items():
-        environ[key] = ("; " if key == "HTTP_COOKIE" else ",").join(values)
+        key = _environ_key(raw_name)
+        value = raw_value.decode("latin-1")
+        if key in environ:  # a repeated header
+            value = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + value
+        environ[key] = value
     return environ
+
+
+@functools.lru_cache(maxsize=512)
+def _environ_key(raw_name: bytes) -> str:
+    """``HTTP_X_NAME`` (or ``CONTENT_TYPE``/``CONTENT_LENGTH``) for a header name."""
+    name = raw_name.decode("latin-1").lower()
+    special = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}.get(name)
+    return special or "HTTP_" + name.upper().replace("-", "_")
 
 
 def environ_of(scope: Scope) -> WSGIEnvironment:
