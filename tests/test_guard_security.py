@@ -104,9 +104,7 @@ PREFLIGHT = {"Origin": "https://spa.example", "Access-Control-Request-Method": "
         pytest.param({}, PREFLIGHT, id="preflight-not-opted-in"),
         pytest.param({"cors_preflight": True}, {}, id="opted-in-but-not-a-preflight"),
         pytest.param({"cors_preflight": True}, {"Origin": "https://spa.example"}, id="origin-only"),
-        pytest.param(
-            {"cors_preflight": True}, {"Access-Control-Request-Method": "POST"}, id="method-only"
-        ),
+        pytest.param({"cors_preflight": True}, {"Access-Control-Request-Method": "POST"}, id="method-only"),
     ],
 )
 def test_options_is_checked_like_any_method(
@@ -521,6 +519,10 @@ def _database_app(tmp_path: pathlib.Path, calls: list[str], read_in_hook: bool) 
             seen.append(g.auth_token["name"] if g.auth_token else None)
 
     app.get("/public")(lambda: {"token": g.auth_token})
+    app.add_url_rule("/public/plain", "plain", lambda: "no token read here")
+    app.add_url_rule(
+        "/public/is-none", "is_none", lambda: {"none": g.auth_token is None, "has": "auth_token" in g}
+    )
     return app
 
 
@@ -546,6 +548,34 @@ def test_g_auth_token_on_a_static_file_resolves_on_first_use(
     with client.get("/static/app.css") as response:
         assert response.status_code == 200
     assert (app.config["SEEN"], calls) == (["Ann"], ["tok-1"])  # asked for: one query, once
+
+
+def test_a_public_page_that_never_reads_the_token_costs_no_query(
+    tmp_path: pathlib.Path, frozen_clock: FrozenClock
+) -> None:
+    calls: list[str] = []
+    client = _database_app(tmp_path, calls, read_in_hook=False).test_client()
+    client.set_cookie(V4, "tok-1")
+    assert client.get("/public/plain").text == "no token read here"
+    assert calls == []
+    # read: a plain value (is None works), decoded once however often it is read
+    assert client.get("/public/is-none").json == {"none": False, "has": True}
+    assert calls == ["tok-1"]
+    client.delete_cookie(V4)
+    assert client.get("/public/is-none").json == {"none": True, "has": True}
+
+
+def test_g_auth_token_does_not_leak_between_requests_of_one_app_context(
+    tmp_path: pathlib.Path, frozen_clock: FrozenClock
+) -> None:
+    calls: list[str] = []
+    app = _database_app(tmp_path, calls, read_in_hook=False)
+    client = app.test_client()
+    with app.app_context():  # an app context pushed by hand is reused by the requests inside it
+        client.set_cookie(V4, "tok-1")
+        assert client.get("/public").json["token"]["name"] == "Ann"
+        client.delete_cookie(V4)
+        assert client.get("/public").json["token"] is None
 
 
 # --------------------------------------------------------------------------- get_server_session late
@@ -590,7 +620,7 @@ def test_get_server_session_in_after_request_writes_its_cookie(where: str, user:
 
 # --------------------------------------------------------------------------- a real gunicorn
 
-_GUNICORN_APP = '''
+_GUNICORN_APP = """
 from flask import Flask
 from flask_authguard import AuthGuard, with_auth
 
@@ -602,7 +632,7 @@ plain = with_auth(page, {"secret": "%s"}, matcher=["/private/:path*"])
 flask_app = Flask(__name__)
 AuthGuard(flask_app, {"secret": "%s"}, matcher=["/private/:path*"])
 flask_app.get("/private/page")(lambda: "secret page")
-'''
+"""
 
 
 @pytest.mark.parametrize("target", ["plain", "flask_app"])

@@ -49,7 +49,6 @@ from flask import (
     has_request_context,
     request,
 )
-from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Request, Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
@@ -242,6 +241,7 @@ class AuthGuard:
         state = GuardState(self, core, static_view)
         app.extensions["authguard"] = state
         app.wsgi_app = _PathLayer(app.wsgi_app, core)  # type: ignore[method-assign]
+        app.app_ctx_globals_class = _lazy_token_globals(app.app_ctx_globals_class)
         # First of the app's hooks: g.auth_token is there for the user's own before_request.
         app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
         # First in the list, so last to run (Flask runs them in reverse): the session cookies of
@@ -333,18 +333,47 @@ def _before_request() -> t.Any:
     req = request._get_current_object()  # type: ignore[attr-defined]
     core = t.cast(GuardState, app.extensions["authguard"]).core
     environ = req.environ
-    if _is_static_view(app, req.endpoint):
-        # A static file: no decode (with database sessions, no query) unless something asks.
-        g.auth_token = LocalProxy(functools.partial(_token_or_none, core, environ))
-        return None
-    # Decoded here, after any WSGI middleware (ProxyFix) has set the scheme, and only once.
-    g.auth_token = _token_or_none(core, environ)
+    # g.auth_token is computed on first use (see _lazy_token_globals): a public page or a static
+    # file that never reads it costs no decode (with database sessions, no query). An app
+    # context may outlive one request (pushed by hand): drop the last request's value.
+    g.__dict__.pop("auth_token", None)
     if not core.is_protected(environ) or _is_open_endpoint(app, req.endpoint):
         return None
     refusal = core.authorize(environ, None, request=req)
     if refusal is None:
         refusal = core.run_inner(environ)
     return refusal
+
+
+def _lazy_token_globals(base: type[t.Any]) -> type[t.Any]:
+    """The app's ``g`` class (kept, whatever it is) with ``auth_token`` computed on first use in
+    a request: the decoded token or ``None``, decoded once per request (the guard's check and
+    ``g.auth_token`` share it), then an ordinary attribute."""
+    if getattr(base, "_authguard_lazy", False):
+        return base
+
+    class AuthGuardGlobals(base):  # type: ignore[misc]
+        _authguard_lazy = True
+
+        def __getattr__(self, name: str) -> t.Any:
+            if name == "auth_token" and has_request_context() and "authguard" in current_app.extensions:
+                value = current_token()
+                self.__dict__["auth_token"] = value
+                return value
+            return super().__getattr__(name)
+
+        def get(self, name: str, default: t.Any = None) -> t.Any:
+            if name == "auth_token" and name not in self.__dict__ and has_request_context():
+                return getattr(self, name, default)
+            return super().get(name, default)
+
+        def __contains__(self, item: str) -> bool:
+            if item == "auth_token" and has_request_context():
+                return True
+            return bool(super().__contains__(item))
+
+    AuthGuardGlobals.__name__ = AuthGuardGlobals.__qualname__ = f"AuthGuard{base.__name__}"
+    return AuthGuardGlobals
 
 
 def _token_or_none(core: AuthCore, environ: WSGIEnvironment) -> Claims | None:
@@ -362,11 +391,6 @@ def _is_open_endpoint(app: Flask, endpoint: str | None) -> bool:
         return False
     view = app.view_functions.get(endpoint)
     return view is not None and (getattr(view, _EXEMPT_ATTR, False) or _is_static(app, view))
-
-
-def _is_static_view(app: Flask, endpoint: str | None) -> bool:
-    view = app.view_functions.get(endpoint) if endpoint is not None else None
-    return view is not None and _is_static(app, view)
 
 
 def _is_static(app: Flask, view: t.Callable[..., t.Any]) -> bool:
@@ -537,7 +561,7 @@ def get_server_session(*args: t.Any) -> Session | None:
 
 def current_token() -> Claims | None:
     """The decoded token of the current Flask request (``g.auth_token``'s value), decoded now
-    if nothing asked for it yet (static-file requests)."""
+    if nothing asked for it yet."""
     state = current_app.extensions.get("authguard")
     if state is None:  # no guard on this app: whatever a with_auth layer left in the environ
         return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
