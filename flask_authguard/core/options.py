@@ -15,6 +15,7 @@ import os
 import typing as t
 from urllib.parse import urlsplit
 
+from .checks import check_limits, check_store, normalize_origins
 from .errors import ConfigurationError
 
 logger = logging.getLogger("flask_authguard")
@@ -42,6 +43,9 @@ class SessionOptions:
     max_age: int = DEFAULT_MAX_AGE
     #: Database strategy: write the expiry at most once per this many seconds (1 day).
     update_age: int = DEFAULT_UPDATE_AGE
+    #: JWT strategy: end a session this many seconds after sign-in however often it is
+    #: refreshed (OWASP ASVS 3.3); ``None`` (default, as next-auth): no absolute limit.
+    max_lifetime: int | None = None
 
 
 @dataclasses.dataclass
@@ -112,6 +116,19 @@ class CookiesOptions:
 
 
 @dataclasses.dataclass
+class ThrottleOptions:
+    """``throttle``: limits on sign-in attempts (credentials and email), in the ``limits``
+    library's notation (``"5/minute"``, several joined with ``;``)."""
+
+    #: Throttle at all (on by default).
+    enabled: bool = True
+    #: Attempts per identifier (the username or email submitted); a success resets it.
+    per_identifier: str = "5/minute;30/hour"
+    #: Attempts per client address (``REMOTE_ADDR``: use ``ProxyFix`` behind a proxy).
+    per_address: str = "20/minute;200/hour"
+
+
+@dataclasses.dataclass
 class AuthOptions:
     """The one options object, shared by ``with_auth``, ``AuthGuard``, the endpoints and
     ``get_server_session`` (next-auth's ``authOptions``).
@@ -146,6 +163,17 @@ class AuthOptions:
     forbidden: Callback | None = None
     #: Register the ``/api/auth/...`` endpoints in ``AuthGuard`` (off when Next.js owns sign-in).
     endpoints: bool = True
+    #: Refuse cookie-authenticated POST/PUT/PATCH/DELETE from another origin (403).
+    cross_site_protection: bool = True
+    #: Origins (``"http://localhost:3000"``, ``"https://*.example.com"``) whose pages may send
+    #: cookie-authenticated mutations cross-origin: your front ends.
+    trusted_origins: t.Sequence[str] = ()
+    #: Where throttling counters and revocations live: ``"memory://"`` (one process) or
+    #: ``"redis://host:port/db"`` (many workers and hosts; ``pip install flask-authguard[redis]``).
+    store: str = "memory://"
+    #: Prefix of every key written to the store (share one Redis between apps).
+    store_prefix: str = "authguard:"
+    throttle: ThrottleOptions | dict[str, t.Any] = dataclasses.field(default_factory=ThrottleOptions)
 
 
 _NESTED: dict[str, type] = {
@@ -154,6 +182,7 @@ _NESTED: dict[str, type] = {
     "callbacks": Callbacks,
     "pages": Pages,
     "events": Events,
+    "throttle": ThrottleOptions,
 }
 
 
@@ -283,6 +312,18 @@ class Config:
     events: Events
     jwt: JWTOptions
     cookies: CookiesOptions
+    #: ``session.max_lifetime``: seconds from sign-in after which a session ends, or ``None``.
+    max_lifetime: int | None = None
+    #: Whether cookie-authenticated mutations from other origins are refused.
+    cross_site_protection: bool = True
+    #: The trusted origins, normalised (``scheme://host[:port]``, lower case, no default port).
+    trusted_origins: tuple[str, ...] = ()
+    #: The store URI (``memory://`` or ``redis://...``) and its key prefix.
+    store: str = "memory://"
+    store_prefix: str = "authguard:"
+    #: The throttle limits (``None`` when throttling is off).
+    throttle_identifier: str | None = None
+    throttle_address: str | None = None
 
     def current_secrets(self) -> tuple[str, ...]:
         """The secrets, or, when none was configured, whatever the environment has now."""
@@ -387,6 +428,18 @@ def resolve_options(
         if page is not None and (not isinstance(page, str) or not page):
             raise ConfigurationError(f"pages.{name} must be a non-empty path or URL, not {page!r}")
     max_age = _check_seconds(session.max_age, "session.max_age")
+    max_lifetime = None
+    if session.max_lifetime is not None:
+        max_lifetime = _check_seconds(session.max_lifetime, "session.max_lifetime")
+        if strategy == "database":
+            raise ConfigurationError(
+                "session.max_lifetime applies to JWT sessions (the sign-in time travels in the "
+                "token); database sessions end when their row expires or is deleted"
+            )
+    throttle = t.cast(ThrottleOptions, opts.throttle)
+    enabled = throttle.enabled
+    if not isinstance(enabled, bool):
+        raise ConfigurationError(f"throttle.enabled must be True or False, not {enabled!r}")
     secure = opts.use_secure_cookies
     if secure is None and url:
         secure = url.startswith("https://")
@@ -412,4 +465,23 @@ def resolve_options(
         events=events,
         jwt=jwt_opts,
         cookies=t.cast(CookiesOptions, opts.cookies),
+        max_lifetime=max_lifetime,
+        cross_site_protection=_check_bool(opts.cross_site_protection, "cross_site_protection"),
+        trusted_origins=normalize_origins(opts.trusted_origins),
+        store=check_store(opts.store),
+        store_prefix=_check_prefix(opts.store_prefix),
+        throttle_identifier=check_limits(throttle.per_identifier, "throttle.per_identifier") if enabled else None,
+        throttle_address=check_limits(throttle.per_address, "throttle.per_address") if enabled else None,
     )
+
+
+def _check_bool(value: t.Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{where} must be True or False, not {value!r}")
+    return value
+
+
+def _check_prefix(value: t.Any) -> str:
+    if not isinstance(value, str) or not value or not value.isprintable() or " " in value:
+        raise ConfigurationError(f"store_prefix must be a non-empty string without spaces, not {value!r}")
+    return value

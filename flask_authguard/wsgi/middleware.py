@@ -33,6 +33,7 @@ from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
+from ..core import crosssite
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
 from ..core.matcher import Matcher, compile_matcher
@@ -292,6 +293,9 @@ class AuthCore:
             return self.config_error(environ)
         try:
             token = self.token(environ)
+            refused = self.cross_site(environ, token)  # defence: cross-site mutations
+            if refused is not None:
+                return refused
             check = authorized or self.config.callbacks.authorized
             if check is None:
                 allowed = token is not None
@@ -305,6 +309,17 @@ class AuthCore:
         if not allowed:
             return self.deny(environ, token)
         return None
+
+    def cross_site(self, environ: WSGIEnvironment, token: Claims | None) -> Response | None:
+        """403 JSON for a state-changing request the session cookie authenticates that comes
+        from another origin (see :mod:`flask_authguard.core.crosssite`), else ``None``."""
+        if token is None or not self.config.cross_site_protection:
+            return None
+        reason = crosssite.cross_site_reason(environ, self.config)
+        if reason is None or not crosssite.by_session_cookie(environ, self.config):
+            return None
+        logger.info("cross-site request refused: %s", reason)
+        return _json(403, crosssite.refusal_body(reason))
 
     def config_error(self, environ: WSGIEnvironment) -> Response:
         """next-auth's answer to a missing secret: 307 to the error page, ``error=Configuration``."""
