@@ -123,9 +123,9 @@ class ThrottleOptions:
     #: Throttle at all (on by default).
     enabled: bool = True
     #: Attempts per identifier (the username or email submitted); a success resets it.
-    per_identifier: str = "5/minute;30/hour"
+    per_identifier: str = "10/minute;50/hour"
     #: Attempts per client address (``REMOTE_ADDR``: use ``ProxyFix`` behind a proxy).
-    per_address: str = "20/minute;200/hour"
+    per_address: str = "30/minute;300/hour"
 
 
 @dataclasses.dataclass

@@ -49,6 +49,8 @@ from ..core.token import request_cookies
 from ..providers.base import RESERVED_FIELDS, Provider, SignInError, check_providers
 from ..sessions import read_session, strategy_of
 from ..sessions.base import fire_event
+from ..sessions.revoke import Revoker
+from . import throttling
 
 if t.TYPE_CHECKING:
     from ..flask.ext import GuardState
@@ -459,6 +461,11 @@ def make_blueprint(state: GuardState) -> Blueprint:
         provider = providers.get(provider_id)
         if provider is None:
             return f.redirect(f"{f.auth_url}/signin?error=Signin")
+        wait, _ = throttling.check_sign_in(f.config, provider, _form(), request.environ, "start")  # defence
+        if wait is not None:
+            return throttling.too_many(
+                wait, wants_json=_wants_json(), error_url=f"{f.auth_url}/error", provider_id=provider.id
+            )
         try:
             response = provider.begin_sign_in(
                 request._get_current_object(),  # type: ignore[attr-defined]
@@ -546,6 +553,11 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
     """Finish a sign-in: the provider's result, ``callbacks.sign_in``, the session, ``events.sign_in``."""
     config = f.config
     form = _form()
+    wait, identifier = throttling.check_sign_in(config, provider, form, request.environ, "callback")  # defence
+    if wait is not None:
+        return throttling.too_many(
+            wait, wants_json=_wants_json(), error_url=f"{f.auth_url}/error", provider_id=provider.id
+        )
     try:
         result = provider.handle_callback(request._get_current_object(), form)  # type: ignore[attr-defined]
     except SignInError as exc:
@@ -596,6 +608,7 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
     except Exception:
         logger.exception("signing in with %s failed in a callback or while encoding the token", provider.id)
         return f.redirect(f.error_url("Callback", provider=provider.id))
+    throttling.succeeded(config, provider, identifier)  # defence
     fire_event(
         config, "sign_in", user=user, account=account, profile=result.profile, is_new_user=result.is_new_user
     )
@@ -608,7 +621,11 @@ def _sign_out(f: _Flow) -> None:
     config = f.config
     spec = config.session_cookie(f.secure)
     cookies = request_cookies(request.environ)
+    everywhere = str(_form().get("everywhere", "")).lower() == "true"  # defence: every session
+    token = strategy_of(config).token(request.environ) if everywhere else None
     strategy_of(config).end(request.environ, f.secure)
+    if token is not None and token.get("sub"):
+        Revoker(config).revoke_user(token["sub"])
     f.cookies.extend(clean(spec, existing=cookies))
     # The next person on this browser must not inherit the last sign-in target.
     callback_spec = config.cookie("callback_url", f.secure)

@@ -52,6 +52,7 @@ from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.options import AuthOptions, Config, coerce_options
 from ..core.token import Claims
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
+from ..sessions.revoke import Revoker
 from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
 
 if t.TYPE_CHECKING:
@@ -81,6 +82,10 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "AUTHGUARD_USE_SECURE_COOKIES": ("use_secure_cookies",),
     "AUTHGUARD_API_MODE": ("api_mode",),
     "AUTHGUARD_ENDPOINTS": ("endpoints",),
+    "AUTHGUARD_TRUSTED_ORIGINS": ("trusted_origins",),
+    "AUTHGUARD_CROSS_SITE_PROTECTION": ("cross_site_protection",),
+    "AUTHGUARD_STORE": ("store",),
+    "AUTHGUARD_SESSION_MAX_LIFETIME": ("session", "max_lifetime"),
 }
 
 
@@ -114,6 +119,13 @@ _CONFIG_CHECKS: dict[str, tuple[t.Callable[[t.Any], bool], str]] = {
     "AUTHGUARD_USE_SECURE_COOKIES": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_API_MODE": (lambda v: v in ("auto", "redirect", "json"), "'auto', 'redirect' or 'json'"),
     "AUTHGUARD_ENDPOINTS": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHGUARD_TRUSTED_ORIGINS": (
+        lambda v: isinstance(v, (list, tuple)) and all(_is_text(o) for o in v),
+        "a list of origins such as ['http://localhost:3000']",
+    ),
+    "AUTHGUARD_CROSS_SITE_PROTECTION": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHGUARD_STORE": (_is_text, "'memory://' or a Redis URI such as 'redis://127.0.0.1:6379/0'"),
+    "AUTHGUARD_SESSION_MAX_LIFETIME": (_is_seconds, "a whole number of seconds >= 0"),
 }
 
 
@@ -253,6 +265,29 @@ class AuthGuard:
 
         blueprint.before_request(check)
         return blueprint
+
+    # -- revocation (defence) --------------------------------------------------------------------
+
+    def revoke_user(self, user_id: t.Any, *, app: Flask | None = None) -> None:
+        """End every session of ``user_id`` (a token's ``sub``) that started until now: JWT
+        sessions through the ``store`` (refused on every worker that shares it, from their next
+        request), database sessions by deleting their rows.
+
+        :param app: the app whose options to use (default ``current_app``).
+        :raises BackendUnavailableError: the store cannot be reached.
+        """
+        Revoker(state_of(app).config).revoke_user(user_id)
+
+    def revoke_token(self, token: str | t.Mapping[str, t.Any], *, app: Flask | None = None) -> str:
+        """End one session: ``token`` is the encoded session token or its claims (JWT: the
+        session's ``sid`` is revoked, so its later refreshes are refused too; a token without
+        one by its ``jti``); with database sessions, the session token.
+
+        :returns: what was revoked: ``"sid"``, ``"jti"`` or ``"session"``.
+        :raises InvalidTokenError: the token does not decrypt with the app's secrets.
+        :raises BackendUnavailableError: the store cannot be reached.
+        """
+        return Revoker(state_of(app).config).revoke_token(token)
 
 
 def state_of(app: Flask | None = None) -> GuardState:
