@@ -279,8 +279,9 @@ def test_one_store_round_trip_per_request(clock: FrozenClock, monkeypatch: pytes
 
 def test_store_down_answers_503_and_signs_nobody_out(clock: FrozenClock) -> None:
     app, _ = make_app(store="redis://127.0.0.1:1/0")
-    data = {"csrfToken": csrf_of(client_of(app)), "username": "ada", "password": "pw"}
-    assert client_of(app).post("/api/auth/callback/credentials", data=data).status_code == 503  # throttle
+    first = client_of(app)
+    data = {"csrfToken": csrf_of(first), "username": "ada", "password": "pw"}
+    assert first.post("/api/auth/callback/credentials", data=data).status_code == 503  # throttle
     app, _ = make_app(store="redis://127.0.0.1:1/0", throttle={"enabled": False})
     client, _ = signed_in(app)
     response = client.get("/private", headers={"Accept": "application/json"})
