@@ -30,7 +30,9 @@ def token(**claims: t.Any) -> str:
 
 
 def environ(method: str = "POST", **headers: str) -> dict[str, t.Any]:
-    builder = EnvironBuilder(path="/api/items", method=method, base_url="http://api.example.com", headers=headers)
+    builder = EnvironBuilder(
+        path="/api/items", method=method, base_url="http://api.example.com", headers=headers
+    )
     return t.cast("dict[str, t.Any]", builder.get_environ())
 
 
@@ -49,9 +51,14 @@ CONFIG = resolve_options({"secret": SECRET, "trusted_origins": [FRONT, "https://
         pytest.param("DELETE", {"Sec-Fetch-Site": "cross-site"}, True, id="fetch-cross-site"),
         pytest.param("PUT", {"Sec-Fetch-Site": "CROSS-SITE"}, True, id="fetch-case"),
         pytest.param("PATCH", {"Sec-Fetch-Site": "bogus"}, True, id="fetch-unknown-value"),
-        pytest.param("POST", {"Sec-Fetch-Site": "same-site", "Origin": FRONT}, False, id="fetch-trusted-front"),
         pytest.param(
-            "POST", {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.test"}, True, id="fetch-untrusted"
+            "POST", {"Sec-Fetch-Site": "same-site", "Origin": FRONT}, False, id="fetch-trusted-front"
+        ),
+        pytest.param(
+            "POST",
+            {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.test"},
+            True,
+            id="fetch-untrusted",
         ),
         pytest.param(
             "POST",
@@ -147,8 +154,14 @@ def wsgi_client(**options: t.Any) -> Client:
     return Client(with_auth(inner_app, {"secret": SECRET, **options}), use_cookies=False)
 
 
-def post(client: Client, *, cookie: str | None = None, bearer: str | None = None, method: str = "POST",
-         **headers: str) -> t.Any:
+def post(
+    client: Client,
+    *,
+    cookie: str | None = None,
+    bearer: str | None = None,
+    method: str = "POST",
+    **headers: str,
+) -> t.Any:
     if cookie is not None:
         headers["Cookie"] = f"{COOKIE}={cookie}"
     if bearer is not None:
@@ -195,7 +208,9 @@ def test_with_auth_an_anonymous_cross_site_post_is_the_usual_401() -> None:
 
 
 def test_with_auth_option_off() -> None:
-    response = post(wsgi_client(cross_site_protection=False), cookie=token(), Origin="https://evil.example.com")
+    response = post(
+        wsgi_client(cross_site_protection=False), cookie=token(), Origin="https://evil.example.com"
+    )
     assert response.get_data() == b"ran"
 
 

@@ -93,5 +93,7 @@ def check_limits(value: t.Any, where: str) -> str:
     except ValueError:
         items = []
     if not items:
-        raise ConfigurationError(f"{where} must be a limit such as '5/minute' or '5/minute;30/hour', not {value!r}")
-    return value
+        raise ConfigurationError(
+            f"{where} must be a limit such as '5/minute' or '5/minute;30/hour', not {value!r}"
+        )
+    return t.cast(str, value)

@@ -105,7 +105,9 @@ def cross_site_reason(environ: WSGIEnvironment, config: Config) -> str | None:
         if _allowed(referer, environ, config):
             return None
         referer_origin = normalize_origin(referer) or "unreadable"
-        return f"{method} with the session cookie from another origin (Referer origin: {_shown(referer_origin)})"
+        return (
+            f"{method} with the session cookie from another origin (Referer origin: {_shown(referer_origin)})"
+        )
     return None
 
 

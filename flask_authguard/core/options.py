@@ -470,7 +470,9 @@ def resolve_options(
         trusted_origins=normalize_origins(opts.trusted_origins),
         store=check_store(opts.store),
         store_prefix=_check_prefix(opts.store_prefix),
-        throttle_identifier=check_limits(throttle.per_identifier, "throttle.per_identifier") if enabled else None,
+        throttle_identifier=(
+            check_limits(throttle.per_identifier, "throttle.per_identifier") if enabled else None
+        ),
         throttle_address=check_limits(throttle.per_address, "throttle.per_address") if enabled else None,
     )
 

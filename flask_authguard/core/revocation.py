@@ -33,7 +33,7 @@ AUTH_TIME = "auth_time"
 SESSION_ID = "sid"
 
 
-def _is_number(value: t.Any) -> bool:
+def _is_number(value: t.Any) -> t.TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
@@ -116,10 +116,12 @@ class RevocationList:
         values = self.store.get_many(keys)
         return self.decide(claims, keys, values)
 
-    def decide(self, claims: t.Mapping[str, t.Any], keys: t.Sequence[str], values: t.Sequence[str | None]) -> bool:
+    def decide(
+        self, claims: t.Mapping[str, t.Any], keys: t.Sequence[str], values: t.Sequence[str | None]
+    ) -> bool:
         """The verdict from the stored ``values`` of ``keys`` (see :meth:`keys_for`)."""
         user_prefix = f"{self.store.prefix}u:"
-        for key, value in zip(keys, values):
+        for key, value in zip(keys, values, strict=True):
             if value is None:
                 continue
             if not key.startswith(user_prefix):

@@ -553,7 +553,8 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
     """Finish a sign-in: the provider's result, ``callbacks.sign_in``, the session, ``events.sign_in``."""
     config = f.config
     form = _form()
-    wait, identifier = throttling.check_sign_in(config, provider, form, request.environ, "callback")  # defence
+    # defence: count the attempt before the password is checked
+    wait, identifier = throttling.check_sign_in(config, provider, form, request.environ, "callback")
     if wait is not None:
         return throttling.too_many(
             wait, wants_json=_wants_json(), error_url=f"{f.auth_url}/error", provider_id=provider.id
