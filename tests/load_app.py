@@ -1,0 +1,63 @@
+"""The app the load test (``tests/test_load.py``) serves under gunicorn with several workers.
+
+Its options come from the environment the test sets: ``LOAD_STORE``, ``LOAD_PREFIX``.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from flask import Flask, g
+
+from flask_authguard import AuthGuard, CredentialsProvider
+
+SECRET = "load-test-secret-0123456789abcdef0123456789"
+PASSWORD = "right-password"
+
+
+def options() -> dict[str, t.Any]:
+    """The options every worker (and the test, to revoke) resolves."""
+    return {
+        "secret": SECRET,
+        "store": os.environ.get("LOAD_STORE", "memory://"),
+        "store_prefix": os.environ.get("LOAD_PREFIX", "load:"),
+        "throttle": {"per_identifier": "5/minute", "per_address": "10000/minute"},
+    }
+
+
+def authorize(*, credentials: dict[str, str], **_: t.Any) -> dict[str, t.Any] | None:
+    if credentials.get("password") == PASSWORD:
+        return {"id": credentials.get("username"), "name": credentials.get("username")}
+    return None
+
+
+app = Flask(__name__)
+AuthGuard(
+    app,
+    {
+        **options(),
+        "providers": [
+            CredentialsProvider(
+                authorize=authorize, credentials={"username": {}, "password": {"type": "password"}}
+            )
+        ],
+    },
+    matcher=["/api/private/:path*"],
+)
+
+
+@app.after_request
+def worker_header(response: t.Any) -> t.Any:
+    response.headers["X-Worker"] = str(os.getpid())  # which worker answered, refusals included
+    return response
+
+
+@app.get("/api/private/whoami")
+def whoami() -> t.Any:
+    return {"sub": g.auth_token["sub"]}
+
+
+@app.get("/health")
+def health() -> str:
+    return "ok"
