@@ -6,6 +6,7 @@ Its options come from the environment the test sets: ``LOAD_STORE``, ``LOAD_PREF
 from __future__ import annotations
 
 import os
+import time
 import typing as t
 
 from flask import Flask, g
@@ -45,6 +46,20 @@ AuthGuard(
     },
     matcher=["/api/private/:path*"],
 )
+
+
+_guarded_app = app.wsgi_app
+
+
+def _paced(environ: t.Any, start_response: t.Any) -> t.Any:
+    # 10 ms per protected request, so that concurrent requests keep one worker busy long enough
+    # for the others to take their share (a sync worker serves one request at a time).
+    if environ.get("PATH_INFO", "").startswith("/api/private"):
+        time.sleep(0.01)
+    return _guarded_app(environ, start_response)
+
+
+app.wsgi_app = _paced  # type: ignore[method-assign]
 
 
 @app.after_request
