@@ -70,8 +70,10 @@ def normalize_path(path: str) -> str:
     """
     if not path:
         return "/"
+    if path[0] != "/":  # before the fast path: "." and ".." are dot segments too (property test)
+        path = "/" + path
     if "//" not in path and "/." not in path:
-        return path if path[0] == "/" else "/" + path
+        return path
     out: list[str] = []
     for segment in path.split("/"):
         if segment in ("", "."):
