@@ -29,6 +29,7 @@ from .core.options import (
     JWTOptions,
     Pages,
     SessionOptions,
+    ThrottleOptions,
 )
 from .core.token import get_token
 from .flask.ext import AuthGuard, auth_required, get_server_session
@@ -58,6 +59,7 @@ __all__ = [
     "Provider",
     "SessionOptions",
     "SignInResult",
+    "ThrottleOptions",
     "TOKEN_ENVIRON_KEY",
     "TokenError",
     "TokenExpiredError",
