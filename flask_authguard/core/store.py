@@ -30,8 +30,11 @@ _STORE_KEY = "_authguard_store"
 class Store(t.Protocol):
     """What throttling and revocation need from a store."""
 
-    #: The ``limits`` rate limiter over this store.
-    limiter: RateLimiter
+    @property
+    def limiter(self) -> RateLimiter:
+        """The ``limits`` rate limiter over this store."""
+        ...
+
     #: Prefix of every key (``store_prefix``).
     prefix: str
 
@@ -58,12 +61,21 @@ class MemoryStore:
     """Counters and entries in this process (thread-safe)."""
 
     def __init__(self, prefix: str) -> None:
-        from limits.storage import MemoryStorage
-
         self.prefix = prefix
-        self.limiter: RateLimiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter: RateLimiter | None = None
         self._entries: dict[str, tuple[str, float | None]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The ``limits`` limiter, made on first use (its storage starts a timer thread)."""
+        if self._limiter is None:
+            from limits.storage import MemoryStorage
+
+            with self._lock:
+                if self._limiter is None:
+                    self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        return self._limiter
 
     def get_many(self, keys: t.Sequence[str]) -> list[str | None]:
         now = _clock.now()
@@ -96,9 +108,14 @@ class RedisStore:
         storage = RedisStorage(
             uri, wrap_exceptions=True, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
         )
-        self.limiter = _GuardedLimiter(MovingWindowRateLimiter(storage))
+        self._limiter = t.cast(RateLimiter, _GuardedLimiter(MovingWindowRateLimiter(storage)))
         #: The ``redis.Redis`` client (``limits``' own, so both share the pool).
         self.client: t.Any = storage.storage
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The ``limits`` limiter on Redis (failures become 503)."""
+        return self._limiter
 
     def get_many(self, keys: t.Sequence[str]) -> list[str | None]:
         if not keys:
@@ -153,7 +170,7 @@ def open_store(uri: str, prefix: str) -> Store:
     """
     if uri.startswith("memory://"):
         return MemoryStore(prefix)
-    return t.cast(Store, RedisStore(uri, prefix))
+    return RedisStore(uri, prefix)
 
 
 def store_of(config: Config) -> Store:

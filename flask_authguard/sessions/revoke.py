@@ -56,6 +56,8 @@ def live_claims(environ: WSGIEnvironment, config: Config, claims: Claims | None)
         logger.debug("session past session.max_lifetime: no session")
         return None
     revocations = revocations_of(config)
+    if revocations.store.is_empty():  # a memory store nobody revoked in: nothing to ask
+        return claims
     keys = revocations.keys_for(claims)
     if not keys:
         return claims
