@@ -411,3 +411,28 @@ def test_revoker_is_framework_free() -> None:
     value = encode(token={"sub": "9", "sid": "abc"}, secret=SECRET)
     assert revoker.revoke_token(value) == "sid"
     assert RevocationList(store_module.store_of(config), config).is_revoked({"sub": "9", "sid": "abc"})
+
+
+def test_the_store_config_key(redis_store: dict[str, str]) -> None:
+    app = Flask(__name__)
+    app.config["AUTHGUARD_STORE"] = redis_store["store"]
+    guard = AuthGuard(app, {"secret": SECRET, "store_prefix": redis_store["store_prefix"]})
+    assert app.extensions["authguard"].config.store == redis_store["store"]
+    guard.revoke_user("7", app=app)
+    assert store_module.store_of(app.extensions["authguard"].config).get_many(
+        [redis_store["store_prefix"] + "u:7"]
+    ) != [None]
+    bad = Flask(__name__)
+    bad.config["AUTHGUARD_STORE"] = 6379
+    with pytest.raises(ConfigurationError, match="AUTHGUARD_STORE"):
+        AuthGuard(bad, {"secret": SECRET})
+
+
+def test_sign_out_everywhere_without_a_user_id_signs_out_here_only(clock: FrozenClock) -> None:
+    app, guard = make_app()
+    client = client_of(app)
+    client.set_cookie(V4, encode(token={"name": "anonymous-ish"}, secret=SECRET))
+    response = sign_out(client, everywhere="true")
+    assert response.status_code == 302
+    assert any(h.startswith(V4 + "=;") for h in response.headers.getlist("Set-Cookie"))
+    assert store_module.store_of(app.extensions["authguard"].config).is_empty()
