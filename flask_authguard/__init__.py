@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from .core.defence_options import ThrottleOptions
 from .core.errors import (
     AuthGuardError,
     BackendUnavailableError,
@@ -29,17 +30,18 @@ from .core.options import (
     JWTOptions,
     Pages,
     SessionOptions,
-    ThrottleOptions,
 )
 from .core.token import get_token
 from .flask.ext import AuthGuard, auth_required, get_server_session
 from .providers.base import CredentialsProvider, Provider, SignInResult
+from .wsgi.endpoints import AuthEndpoints
 from .wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AuthCore",
+    "AuthEndpoints",
     "AuthGuard",
     "auth_required",
     "get_server_session",

@@ -465,7 +465,9 @@ def test_sign_in_refuses_a_user_of_another_account_with_the_same_email(adapter: 
     assert count(adapter, "users") == 1 and adapter.get_user(existing["id"]) == existing
 
 
-def test_sign_in_links_a_user_with_the_same_email_when_the_provider_opts_in(adapter: SQLAlchemyAdapter) -> None:
+def test_sign_in_links_a_user_with_the_same_email_when_the_provider_opts_in(
+    adapter: SQLAlchemyAdapter,
+) -> None:
     existing = adapter.create_user({"name": "Ann (from Next.js)", "email": "ann@example.com"})
     provider = CredentialsProvider(
         authorize=authorize,

@@ -132,7 +132,7 @@ def test_throttling_and_revocation_hold_across_workers(server: Server) -> None:
     # 1. Throttling: 20 concurrent wrong guesses for one user, spread over the workers: exactly
     #    the limit (5) reach the password check, every other one is 429.
     statuses = list(pool.map(lambda _: attempt_sign_in(port, "victim", "guess"), range(20)))
-    assert sorted(statuses) == [200] * 5 + [429] * 15, statuses  # json=true: 200 {url: ...error}
+    assert sorted(statuses) == [401] * 5 + [429] * 15, statuses  # json=true: 401 {url: ...error}
     assert attempt_sign_in(port, "victim", PASSWORD) == 429  # even the right password, for now
     assert attempt_sign_in(port, "someone-else", PASSWORD) == 200
 

@@ -6,6 +6,7 @@ naming the option and what to set.
 
 from __future__ import annotations
 
+import re
 import typing as t
 from urllib.parse import urlsplit
 
@@ -14,6 +15,15 @@ from .errors import ConfigurationError
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Store URI schemes: ``memory://`` for one process, Redis (``limits``' storage-URI form) for many.
 STORE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+_PASSWORD = re.compile(r"(://[^/?#@]*?:)[^/?#@]*@|([?&]password=)[^&#]*")
+
+
+def masked_uri(value: t.Any) -> str:
+    """``repr`` of a store URI with its password (``redis://:pw@host``, ``?password=pw``) as
+    ``***``: for error messages, which must never show a secret."""
+    if not isinstance(value, str):
+        return repr(value)
+    return repr(_PASSWORD.sub(lambda m: f"{m.group(1)}***@" if m.group(1) else f"{m.group(2)}***", value))
 
 
 def normalize_origin(value: str) -> str | None:
@@ -69,14 +79,15 @@ def check_store(value: t.Any) -> str:
     """
     if not isinstance(value, str) or value.split("://", 1)[0] not in STORE_SCHEMES or "://" not in value:
         raise ConfigurationError(
-            f"store must be 'memory://' or a Redis URI such as 'redis://127.0.0.1:6379/0', not {value!r}"
+            "store must be 'memory://' or a Redis URI such as 'redis://127.0.0.1:6379/0', "
+            f"not {masked_uri(value)}"
         )
     if not value.startswith("memory://"):
         try:
             import redis  # noqa: F401
         except ImportError:
             raise ConfigurationError(
-                f"store={value!r} needs the redis client: pip install 'flask-authguard[redis]'"
+                f"store={masked_uri(value)} needs the redis client: pip install 'flask-authguard[redis]'"
             ) from None
     return value
 

@@ -15,8 +15,11 @@ import os
 import typing as t
 from urllib.parse import urlsplit
 
-from .checks import check_limits, check_store, normalize_origins
+from . import validation
+from .checks import masked_uri
+from .defence_options import ThrottleOptions, resolve_defences
 from .errors import ConfigurationError
+from .hosts import check_trusted_hosts
 
 logger = logging.getLogger("flask_authguard")
 
@@ -116,19 +119,6 @@ class CookiesOptions:
 
 
 @dataclasses.dataclass
-class ThrottleOptions:
-    """``throttle``: limits on sign-in attempts (credentials and email), in the ``limits``
-    library's notation (``"5/minute"``, several joined with ``;``)."""
-
-    #: Throttle at all (on by default).
-    enabled: bool = True
-    #: Attempts per identifier (the username or email submitted); a success resets it.
-    per_identifier: str = "10/minute;50/hour"
-    #: Attempts per client address (``REMOTE_ADDR``: use ``ProxyFix`` behind a proxy).
-    per_address: str = "30/minute;300/hour"
-
-
-@dataclasses.dataclass
 class AuthOptions:
     """The one options object, shared by ``with_auth``, ``AuthGuard``, the endpoints and
     ``get_server_session`` (next-auth's ``authOptions``).
@@ -163,6 +153,12 @@ class AuthOptions:
     forbidden: Callback | None = None
     #: Register the ``/api/auth/...`` endpoints in ``AuthGuard`` (off when Next.js owns sign-in).
     endpoints: bool = True
+    #: Let CORS preflights (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``)
+    #: through unchecked; off, ``OPTIONS`` is checked like any method.
+    cors_preflight: bool = False
+    #: Hosts whose ``Host`` header may give redirects their origin (werkzeug's ``TRUSTED_HOSTS``
+    #: rules; ``".example.com"`` takes subdomains); ``None`` trusts any. Others get 400.
+    trusted_hosts: t.Sequence[str] | None = None
     #: Refuse cookie-authenticated POST/PUT/PATCH/DELETE from another origin (403).
     cross_site_protection: bool = True
     #: Origins (``"http://localhost:3000"``, ``"https://*.example.com"``) whose pages may send
@@ -174,6 +170,32 @@ class AuthOptions:
     #: Prefix of every key written to the store (share one Redis between apps).
     store_prefix: str = "authguard:"
     throttle: ThrottleOptions | dict[str, t.Any] = dataclasses.field(default_factory=ThrottleOptions)
+
+    def __repr__(self) -> str:
+        return _masked_repr(self)
+
+
+def _mask(name: str, value: t.Any) -> str:
+    """``repr`` of one field, secrets masked: logs and tracebacks show options safely."""
+    if value is None:
+        return "None"
+    if name in ("secret", "secrets"):
+        return "'***'" if isinstance(value, str) else f"[{', '.join(['***'] * len(value))}]"
+    if name == "store":
+        return masked_uri(value)
+    if name == "url" and isinstance(value, str) and "@" in value:
+        parts = urlsplit(value if "://" in value else "https://" + value)
+        if parts.password is not None:
+            host = parts.netloc.rpartition("@")[2]
+            return repr(parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl())
+    return repr(value)
+
+
+def _masked_repr(obj: t.Any) -> str:
+    shown = (
+        f"{f.name}={_mask(f.name, getattr(obj, f.name))}" if f.repr else "" for f in dataclasses.fields(obj)
+    )
+    return f"{type(obj).__name__}({', '.join(x for x in shown if x)})"
 
 
 _NESTED: dict[str, type] = {
@@ -266,12 +288,6 @@ def _secrets(secret: t.Any) -> tuple[str, ...]:
     raise ConfigurationError("secret must be a non-empty string or a list of them (newest first)")
 
 
-def _check_seconds(value: t.Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(f"{where} must be a whole number of seconds >= 0, not {value!r}")
-    return value
-
-
 def _check_callable(value: t.Any, where: str) -> None:
     if value is not None and not callable(value):
         raise ConfigurationError(f"{where} must be callable, not {value!r}")
@@ -286,6 +302,9 @@ def _path_of(url: str) -> str:
     path = parts.path.rstrip("/")
     return path
 
+
+#: What every entry point takes as options: :class:`AuthOptions`, a dict of its keys, or ``None``.
+OptionsArg = AuthOptions | t.Mapping[str, t.Any] | None
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -312,6 +331,10 @@ class Config:
     events: Events
     jwt: JWTOptions
     cookies: CookiesOptions
+    #: CORS preflights pass unchecked (``cors_preflight``).
+    cors_preflight: bool = False
+    #: The hosts a checked request may come from (``None``: any); see :mod:`.hosts`.
+    trusted_hosts: tuple[str, ...] | None = None
     #: ``session.max_lifetime``: seconds from sign-in after which a session ends, or ``None``.
     max_lifetime: int | None = None
     #: Whether cookie-authenticated mutations from other origins are refused.
@@ -324,6 +347,9 @@ class Config:
     #: The throttle limits (``None`` when throttling is off).
     throttle_identifier: str | None = None
     throttle_address: str | None = None
+
+    def __repr__(self) -> str:
+        return _masked_repr(self)
 
     def current_secrets(self) -> tuple[str, ...]:
         """The secrets, or, when none was configured, whatever the environment has now."""
@@ -402,11 +428,11 @@ def resolve_options(
     if url is None:
         names = ("NEXTAUTH_URL", "AUTH_URL") if opts.version == 4 else ("AUTH_URL", "NEXTAUTH_URL")
         url = next((os.environ[n] for n in names if os.environ.get(n)), None)
+    if url is not None:
+        validation.absolute_url(url if "://" in url else "https://" + url, "url (NEXTAUTH_URL)")
     url_path = _path_of(url) if url else ""
     base_path = opts.base_path if opts.base_path is not None else (url_path or DEFAULT_BASE_PATH)
-    if not base_path.startswith("/"):
-        raise ConfigurationError(f"base_path must start with '/', not {base_path!r}")
-    base_path = base_path.rstrip("/") or DEFAULT_BASE_PATH
+    base_path = validation.base_path(base_path).rstrip("/") or DEFAULT_BASE_PATH
     session = t.cast(SessionOptions, opts.session)
     jwt_opts = t.cast(JWTOptions, opts.jwt)
     callbacks = t.cast(Callbacks, opts.callbacks)
@@ -424,23 +450,20 @@ def resolve_options(
         raise ConfigurationError("session.strategy 'database' needs adapter=... (e.g. SQLAlchemyAdapter)")
     if opts.api_mode not in ("auto", "redirect", "json"):
         raise ConfigurationError(f"api_mode must be 'auto', 'redirect' or 'json', not {opts.api_mode!r}")
-    for name, page in (("sign_in", pages.sign_in), ("sign_out", pages.sign_out), ("error", pages.error)):
-        if page is not None and (not isinstance(page, str) or not page):
-            raise ConfigurationError(f"pages.{name} must be a non-empty path or URL, not {page!r}")
-    max_age = _check_seconds(session.max_age, "session.max_age")
-    max_lifetime = None
-    if session.max_lifetime is not None:
-        max_lifetime = _check_seconds(session.max_lifetime, "session.max_lifetime")
-        if strategy == "database":
-            raise ConfigurationError(
-                "session.max_lifetime applies to JWT sessions (the sign-in time travels in the "
-                "token); database sessions end when their row expires or is deleted"
-            )
-    throttle = t.cast(ThrottleOptions, opts.throttle)
-    enabled = throttle.enabled
-    if not isinstance(enabled, bool):
-        raise ConfigurationError(f"throttle.enabled must be True or False, not {enabled!r}")
-    secure = opts.use_secure_cookies
+    sign_in, sign_out, error = (
+        validation.page(getattr(pages, name), f"pages.{name}") for name in ("sign_in", "sign_out", "error")
+    )
+    validation.flag(opts.cors_preflight, "cors_preflight")
+    validation.flag(opts.endpoints, "endpoints")
+    cookies = t.cast(CookiesOptions, opts.cookies)
+    for f in dataclasses.fields(CookiesOptions):
+        custom: CookieOption | None = getattr(cookies, f.name)
+        if custom is not None:
+            if not isinstance(custom.options, t.Mapping):
+                raise ConfigurationError(f"cookies.{f.name}.options must be a dict, not {custom.options!r}")
+            validation.cookie_options(custom.name, custom.options, f"cookies.{f.name}")
+    max_age = validation.seconds(session.max_age, "session.max_age")
+    secure = validation.optional_bool(opts.use_secure_cookies, "use_secure_cookies")
     if secure is None and url:
         secure = url.startswith("https://")
     return Config(
@@ -449,14 +472,14 @@ def resolve_options(
         secrets=secrets,
         url=url,
         base_path=base_path,
-        sign_in_page=pages.sign_in or f"{base_path}/signin",
-        sign_out_page=pages.sign_out or f"{base_path}/signout",
-        error_page=pages.error or f"{base_path}/error",
+        sign_in_page=sign_in or f"{base_path}/signin",
+        sign_out_page=sign_out or f"{base_path}/signout",
+        error_page=error or f"{base_path}/error",
         secure=secure,
         strategy=strategy,
         session_max_age=max_age,
-        update_age=_check_seconds(session.update_age, "session.update_age"),
-        jwt_max_age=_check_seconds(
+        update_age=validation.seconds(session.update_age, "session.update_age"),
+        jwt_max_age=validation.seconds(
             jwt_opts.max_age if jwt_opts.max_age is not None else max_age, "jwt.max_age"
         ),
         chunk_size=CHUNK_SIZES[opts.version],
@@ -464,26 +487,8 @@ def resolve_options(
         callbacks=callbacks,
         events=events,
         jwt=jwt_opts,
-        cookies=t.cast(CookiesOptions, opts.cookies),
-        max_lifetime=max_lifetime,
-        cross_site_protection=_check_bool(opts.cross_site_protection, "cross_site_protection"),
-        trusted_origins=normalize_origins(opts.trusted_origins),
-        store=check_store(opts.store),
-        store_prefix=_check_prefix(opts.store_prefix),
-        throttle_identifier=(
-            check_limits(throttle.per_identifier, "throttle.per_identifier") if enabled else None
-        ),
-        throttle_address=check_limits(throttle.per_address, "throttle.per_address") if enabled else None,
+        cookies=cookies,
+        cors_preflight=opts.cors_preflight,
+        trusted_hosts=check_trusted_hosts(opts.trusted_hosts),
+        **resolve_defences(opts, session, strategy),
     )
-
-
-def _check_bool(value: t.Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{where} must be True or False, not {value!r}")
-    return value
-
-
-def _check_prefix(value: t.Any) -> str:
-    if not isinstance(value, str) or not value or not value.isprintable() or " " in value:
-        raise ConfigurationError(f"store_prefix must be a non-empty string without spaces, not {value!r}")
-    return value

@@ -19,6 +19,7 @@ import typing as t
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 
 from . import _clock
+from .checks import masked_uri
 from .errors import BackendUnavailableError, ConfigurationError
 from .options import Config
 
@@ -102,7 +103,7 @@ class RedisStore:
             from limits.storage import RedisStorage
         except ImportError:
             raise ConfigurationError(
-                f"store={uri!r} needs the redis client: pip install 'flask-authguard[redis]'"
+                f"store={masked_uri(uri)} needs the redis client: pip install 'flask-authguard[redis]'"
             ) from None
         self.prefix = prefix
         storage = RedisStorage(

@@ -11,9 +11,7 @@ else a short page.
 
 from __future__ import annotations
 
-import json
 import typing as t
-from urllib.parse import urlencode
 
 from werkzeug.wrappers import Response
 
@@ -22,6 +20,8 @@ from ..core.throttle import Throttle
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+
+    from .flow import Flow
 
 #: The error code of a throttled sign-in.
 TOO_MANY_REQUESTS = "TooManyRequests"
@@ -89,10 +89,13 @@ def succeeded(config: Config, provider: t.Any, identifier: str | None) -> None:
         throttle_of(config).succeeded(identifier)
 
 
-def too_many(seconds: int, *, wants_json: bool, error_url: str, provider_id: str) -> Response:
-    """The 429 answer, with ``Retry-After``."""
+def too_many(f: Flow, seconds: int, provider: t.Any) -> Response:
+    """The 429 answer, with ``Retry-After``: for ``json=true`` clients ``{"url": <error page>}``
+    with ``error=TooManyRequests`` (next-auth's shape, as the 401 of refused credentials), else a
+    short page."""
     headers = {"Retry-After": str(seconds), "Cache-Control": "no-store"}
-    if wants_json:
-        url = f"{error_url}?{urlencode({'error': TOO_MANY_REQUESTS, 'provider': provider_id})}"
-        return Response(json.dumps({"url": url}), status=429, mimetype="application/json", headers=headers)
-    return Response(_PAGE.format(seconds=seconds), status=429, mimetype="text/html", headers=headers)
+    if f.wants_json():
+        url = f.error_url(TOO_MANY_REQUESTS, provider=provider.id)
+        return f.json({"url": url}, status=429, headers=headers)
+    page = Response(_PAGE.format(seconds=seconds), status=429, mimetype="text/html", headers=headers)
+    return f.finish(page)

@@ -1,0 +1,163 @@
+"""Signing in: ``GET /signin`` (the page), ``POST /signin/<id>`` (start), ``/callback/<id>`` (finish)."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+from ..core._compat import call_sync
+from ..core.errors import BackendUnavailableError
+from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult
+from ..sessions import strategy_of
+from ..sessions.base import fire_event
+from . import throttling
+from .flow import unsupported
+from .messages import SIGNIN_MESSAGES
+
+if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+    from ..providers.base import Provider
+    from .flow import Flow
+
+logger = logging.getLogger("flask_authguard")
+
+
+def signin_page(f: Flow, provider_id: str | None = None) -> Response:
+    """The sign-in page (a form per provider, no JavaScript), or a redirect to ``pages.sign_in``."""
+    config = f.config
+    args = f.request.args
+    callback_url = f.callback_url(args.get("callbackUrl"))
+    code = args.get("error", "")
+    if config.options.pages.sign_in:  # type: ignore[union-attr]
+        params = [("callbackUrl", callback_url)] + ([("error", code)] if code else [])
+        return f.redirect(f.page_url(config.sign_in_page, params))
+    return f.page(
+        "authguard/signin.html",
+        providers=list(f.providers.values()),
+        callback_url=callback_url,
+        error_code=code,
+        error=SIGNIN_MESSAGES.get(code, SIGNIN_MESSAGES["Default"]) if code else "",
+        csrf_failed=args.get("csrf") == "true",
+    )
+
+
+def signin_start(f: Flow, provider_id: str | None) -> Response:
+    """``POST /signin/<id>`` (CSRF): the provider's first step (an OAuth redirect), or the page."""
+    callback_url = f.callback_url(f.callback_param())
+    if not f.csrf_ok():
+        return f.redirect(f"{f.auth_url}/signin?csrf=true")
+    provider = f.providers.get(provider_id or "")
+    if provider is None:
+        return f.redirect(f"{f.auth_url}/signin?error=Signin")
+    wait, _ = throttling.check_sign_in(f.config, provider, f.form, f.environ, "start")  # defence
+    if wait is not None:
+        return throttling.too_many(f, wait, provider)
+    try:
+        response = provider.begin_sign_in(
+            f.request, callback_url=callback_url, redirect_uri=f"{f.auth_url}/callback/{provider.id}"
+        )
+    except SignInError as exc:
+        return f.redirect(f.error_url(exc.code, provider=provider.id))
+    except BackendUnavailableError:
+        raise
+    except Exception:
+        logger.exception("provider %s failed to start signing in", provider.id)
+        return f.redirect(f.error_url("Signin", provider=provider.id))
+    if response is None:
+        return f.redirect(f"{f.auth_url}/signin")
+    return f.provider_response(response)
+
+
+def callback(f: Flow, provider_id: str | None) -> Response:
+    """``/callback/<id>``: the methods the provider accepts; CSRF when it needs it."""
+    provider = f.providers.get(provider_id or "")
+    if provider is None or f.request.method not in provider.callback_methods:
+        return unsupported(f.request)
+    callback_url = f.callback_url(f.callback_param())
+    if provider.callback_csrf and not f.csrf_ok():
+        return f.redirect(f"{f.auth_url}/signin?csrf=true")
+    return sign_in(f, provider, callback_url)
+
+
+def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
+    """Finish a sign-in: the provider's result, ``callbacks.sign_in``, the session, ``events.sign_in``.
+
+    A refused credentials sign-in posted with ``json=true`` answers 401 (403 when a callback
+    refused), as next-auth does: its client reads ``res.ok``; a throttled one 429 with
+    ``Retry-After`` (:mod:`.throttling`).
+    """
+    config = f.config
+    form = f.form
+    # defence: count the attempt before the password is checked
+    wait, identifier = throttling.check_sign_in(config, provider, form, f.environ, "callback")
+    if wait is not None:
+        return throttling.too_many(f, wait, provider)
+    credentials_type = provider.type == "credentials"
+    refused = 401 if credentials_type else 200
+    try:
+        result = provider.handle_callback(f.request, form)
+    except SignInError as exc:
+        return f.redirect(f.error_url(exc.code, provider=provider.id), json_status=refused)
+    except BackendUnavailableError:
+        raise
+    except Exception:
+        logger.exception("provider %s failed during sign-in", provider.id)
+        return f.redirect(f.error_url("Callback", provider=provider.id), json_status=refused)
+    if result is None:
+        code = "CredentialsSignin" if credentials_type else "Callback"
+        return f.redirect(f.error_url(code, provider=provider.id), json_status=refused)
+    denied = 403 if credentials_type else 200
+    user, account = result.user, result.account
+    credentials = {k: v for k, v in form.items() if k not in RESERVED_FIELDS} if credentials_type else None
+    try:
+        if config.callbacks.sign_in is not None:
+            allowed = call_sync(
+                config.callbacks.sign_in,
+                user=user,
+                account=account,
+                profile=result.profile,
+                credentials=credentials,
+            )
+            if isinstance(allowed, str):
+                return f.redirect(f.resolve_redirect(allowed))
+            if not allowed:
+                return f.redirect(f.error_url("AccessDenied"), json_status=denied)
+        if not _sign_in_session(f, provider, result):
+            return f.redirect(f.error_url("AccessDenied"), json_status=denied)
+    except SignInError as exc:
+        return f.redirect(f.error_url(exc.code, provider=provider.id), json_status=denied)
+    except BackendUnavailableError:
+        raise
+    except Exception:
+        logger.exception("signing in with %s failed in a callback or while encoding the token", provider.id)
+        return f.redirect(f.error_url("Callback", provider=provider.id))
+    throttling.succeeded(config, provider, identifier)  # defence
+    fire_event(
+        config, "sign_in", user=user, account=account, profile=result.profile, is_new_user=result.is_new_user
+    )
+    return f.redirect(callback_url)
+
+
+def _sign_in_session(f: Flow, provider: Provider, result: SignInResult) -> bool:
+    """Start the signed-in user's session through the strategy and add its cookies to the
+    answer; ``False`` when ``callbacks.jwt`` refused (returned ``None``).
+
+    :raises SignInError: the strategy refused (``OAuthAccountNotLinked``).
+    """
+    cookies = strategy_of(f.config).create(
+        f.environ,
+        f.secure,
+        user=result.user,
+        account=result.account,
+        profile=result.profile,
+        is_new_user=result.is_new_user,
+        allow_email_linking=bool(getattr(provider, "allow_dangerous_email_account_linking", False)),
+    )
+    if cookies is None:
+        return False
+    f.cookies.extend(cookies)
+    return True
+
+
+__all__ = ["callback", "sign_in", "signin_page", "signin_start"]
