@@ -225,6 +225,28 @@ def test_auth_endpoints_revoke_with_a_shared_redis_store(
     assert response.status_code == 401
 
 
+def test_auth_endpoints_revoke_database_sessions(tmp_path: t.Any, frozen_clock: FrozenClock) -> None:
+    pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
+    from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+
+    adapter = SQLAlchemyAdapter(f"sqlite:///{tmp_path}/auth.db", create_tables=True)
+    endpoints = AuthEndpoints(options(adapter=adapter))
+    clients = [client_of(endpoints) for _ in range(3)]
+    for client in clients:
+        assert attempt(client, password="pw").status_code == 302
+    first, second, third = (cookie_of(c) for c in clients)
+    assert endpoints.revoke_token(first) == "session"
+    assert adapter.get_session_and_user(first) is None
+    assert session_of(clients[0]) == {} and session_of(clients[1])["user"]["name"] == "Ada"
+    found = adapter.get_session_and_user(second)
+    assert found is not None
+    endpoints.revoke_user(found["user"]["id"])
+    assert adapter.get_session_and_user(second) is None and adapter.get_session_and_user(third) is None
+    assert session_of(clients[2]) == {}
+    with pytest.raises(ValueError):
+        endpoints.revoke_token({"sub": "1"})  # database sessions are revoked by their token
+
+
 # -- cross-site: decided before the cookie is decoded ------------------------------------------
 
 

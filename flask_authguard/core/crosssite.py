@@ -17,7 +17,7 @@ somewhere allowed, as OWASP's Fetch-Metadata resource-isolation policy and Djang
    sends ``Origin`` on a ``POST``), so it passes.
 
 Bearer-token requests and safe methods are not concerned: the caller asks only for requests
-the session cookie authenticated.
+that carry the session cookie, and asks before decoding it (a forged mutation costs no decode).
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def _allowed(value: str, environ: WSGIEnvironment, config: Config) -> bool:
 def cross_site_reason(environ: WSGIEnvironment, config: Config) -> str | None:
     """Why this cookie-authenticated request must be refused, or ``None`` to let it through.
 
-    Only the method and the headers are looked at; the caller knows the session cookie
-    authenticated the request.
+    Only the method and the headers are looked at; the caller checks that the request
+    carries the session cookie (:func:`by_session_cookie`).
     """
     if not config.cross_site_protection or environ.get("REQUEST_METHOD", "GET") not in UNSAFE_METHODS:
         return None
