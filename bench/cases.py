@@ -9,13 +9,11 @@ rows are defined here by key and label only (``bench/node.py`` and ``bench/run.p
 
 from __future__ import annotations
 
-import dataclasses
 import typing as t
 import warnings
 
 from bench import apps
-
-Timed = t.Callable[[], object]
+from bench.rows import Case, Context, Skip, Timed
 
 # -- the table's groups -----------------------------------------------------------------------
 
@@ -25,30 +23,6 @@ HTTP = "get_server_session(): in-process vs fetching /api/auth/session over loop
 DATABASE = "Database sessions (the session looked up in SQLite or PostgreSQL on every request)"
 NODE = "The real next-auth v4 under Node.js (per call, same token and cookies)"
 SERVER = "Throughput: gunicorn on 127.0.0.1, bounded keep-alive clients"
-
-
-@dataclasses.dataclass
-class Context:
-    """What the cases share: tokens, cookies, the loopback server for the HTTP row."""
-
-    token: str
-    cookie: str
-    session_port: int | None = None
-
-
-@dataclasses.dataclass
-class Case:
-    """One in-process row: ``setup(context)`` checks the row and returns what to time."""
-
-    key: str
-    group: str
-    label: str
-    baseline: str | None
-    setup: t.Callable[[Context], Timed]
-
-
-class Skip(Exception):
-    """The row cannot run here; the message says why."""
 
 
 def _wsgi(
@@ -401,6 +375,11 @@ SERVER_ROWS = [
     ("server_bare", "bare Flask app, GET /dashboard", None),
     ("server_guarded", "AuthGuard (matcher /dashboard/:path*), valid cookie, GET /dashboard", "server_bare"),
 ]
+
+# The ASGI rows build Starlette apps in their own module.
+from bench.asgi_cases import ASGI_CASES  # noqa: E402
+
+CASES += ASGI_CASES
 
 #: Every row key, in table order.
 ROW_KEYS: list[str] = [c.key for c in CASES] + [k for k, _, _ in NODE_ROWS] + [k for k, _, _ in SERVER_ROWS]

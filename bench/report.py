@@ -13,6 +13,7 @@ import subprocess
 from importlib import metadata
 
 from bench import apps
+from bench.asgi_cases import ASGI
 from bench.cases import DATABASE, HTTP, NODE, REQUEST, SCALING, SERVER
 from bench.timing import Settings
 
@@ -43,7 +44,7 @@ class Row:
 
 
 #: Targets: µs added over the baseline row (anchors from a 2-core machine, bare Flask ≈ 64 µs).
-OVERHEAD_TARGETS = {"with_auth_valid": 15.0, "authguard_valid": 20.0}
+OVERHEAD_TARGETS = {"with_auth_valid": 15.0, "authguard_valid": 20.0, "asgi_valid": 15.0}
 MATCHER_FLAT_US = 2.0
 THROUGHPUT_TARGET = 0.90
 
@@ -82,6 +83,12 @@ def add_targets(rows: dict[str, Row]) -> None:
         if delta is not None:
             verdict = "met" if delta <= limit else "missed"
             rows[key].target = f"{verdict}: {delta:+.1f} µs (≤ +{limit:g} µs)"
+    ours, peer = _delta(rows, "asgi_valid"), _delta(rows, "asgi_fastapi_nextauth_jwt")
+    if ours is not None and peer is not None:
+        verdict = "met" if ours <= 15.0 and ours < peer / 2 else "missed"
+        rows["asgi_valid"].target = (
+            f"{verdict}: {ours:+.1f} µs (≤ +15 µs and under half of fastapi-nextauth-jwt's {peer:+.1f})"
+        )
     m1, m100 = rows["matcher_1"].us, rows["matcher_100"].us
     if m1 is not None and m100 is not None:
         growth = m100 - m1
@@ -201,6 +208,7 @@ def render(rows: list[Row], settings: Settings) -> str:
     per_request_table(SCALING, ("wsgi_bare", "with_auth_valid"))
     per_request_table(HTTP, ("get_server_session",))
     per_request_table(DATABASE, ("authguard_valid", "get_server_session"))
+    per_request_table(ASGI)
 
     out.extend(
         [

@@ -2,7 +2,7 @@
 
 Run it from a clone of the repository::
 
-    python examples/defences.py            # http://127.0.0.1:5005, memory store, one process
+    python examples/defences.py            # http://127.0.0.1:5006, memory store, one process
     REDIS_URL=redis://127.0.0.1:6379/0 python examples/defences.py   # shared by many workers
 
 What it shows:
@@ -38,7 +38,7 @@ except ImportError:  # run from a clone without installing: use the package besi
 
 # DEMO ONLY: anyone can read this secret. Set NEXTAUTH_SECRET (or AUTHGUARD_SECRET) for real use.
 DEMO_SECRET = "flask-authguard-defences-example-DO-NOT-USE-IN-PRODUCTION"
-DEFAULT_PORT = "5005"
+DEFAULT_PORT = "5006"
 
 DEMO_USERS: dict[str, tuple[str, dict[str, str]]] = {
     "admin": ("admin-pw", {"id": "1", "name": "Grace Admin", "role": "admin"}),
@@ -122,7 +122,7 @@ def revoke(user_id: str) -> tuple[dict[str, t.Any], int]:
 
 
 def main(argv: t.Sequence[str] | None = None) -> None:
-    """Serve the example: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5005."""
+    """Serve the example: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5006."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))

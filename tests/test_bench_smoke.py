@@ -94,9 +94,11 @@ def test_table_names_every_row(bench: types.ModuleType, tiny_run: tuple[t.Any, l
         line = next((ln for ln in text.splitlines() if ln.startswith(f"| {row.key} | ")), None)
         assert line is not None, row.key
         assert row.label in line
-    for group in (bench.REQUEST, bench.SCALING, bench.HTTP, bench.NODE, bench.SERVER):
+    from bench.asgi_cases import ASGI
+
+    for group in (bench.REQUEST, bench.SCALING, bench.HTTP, bench.NODE, bench.SERVER, ASGI):
         assert f"## {group}\n" in text
-    assert text.count("| target |") == 5  # every table but the node one has a target column
+    assert text.count("| target |") == 6  # every table but the node one has a target column
     assert "\nTargets: " in text
 
 

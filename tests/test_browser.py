@@ -310,17 +310,19 @@ def test_demo_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
 # -- the plain WSGI example (examples/wsgi_app.py) in Chromium -----------------------------------
 
 WSGI_EXAMPLE = ROOT / "examples" / "wsgi_app.py"
+FASTAPI_EXAMPLE = ROOT / "examples" / "fastapi_app.py"
 
 
 @contextlib.contextmanager
-def running_wsgi_example(log: pathlib.Path) -> t.Iterator[str]:
-    """``python examples/wsgi_app.py`` on a free port; the base URL once it answers."""
+def running_wsgi_example(log: pathlib.Path, script: pathlib.Path = WSGI_EXAMPLE) -> t.Iterator[str]:
+    """``python examples/wsgi_app.py`` (or another example ``script``) on a free port; the base
+    URL once it answers."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTAUTH_", "AUTH_"))}
     env.update(PORT=str(port), PYTHONUNBUFFERED="1")
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(WSGI_EXAMPLE)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env
+            [sys.executable, str(script)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env
         )
     base = f"http://127.0.0.1:{port}"
 
@@ -401,3 +403,48 @@ def test_wsgi_example_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> N
         browser.get(base + "/dashboard")
         browser.wait_path("/api/auth/signin")
         browser.screenshot("wsgi-protected-again")
+
+
+def test_fastapi_example_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
+    """The ASGI layer under uvicorn: sign-in through the built-in pages -> protected page ->
+    the FastAPI dependencies -> sign-out, on ``examples/fastapi_app.py``."""
+    pytest.importorskip("uvicorn", reason="the FastAPI browser test needs uvicorn: pip install -e '.[test]'")
+    with running_wsgi_example(tmp_path / "fastapi.log", FASTAPI_EXAMPLE) as base:
+        browser.get(base + "/dashboard")
+        url = browser.wait_path("/api/auth/signin")
+        assert parse_qs(urlsplit(url).query)["callbackUrl"] == ["/dashboard"]
+        assert browser.text("h1") == "Sign in"
+        browser.screenshot("fastapi-sign-in-page")
+
+        _fill_sign_in(browser, "bob", "not-the-password")
+        _wait_for(lambda: "error=CredentialsSignin" in browser.url, "the sign-in error")
+
+        _fill_sign_in(browser, "bob", "bob-user-pw")
+        browser.wait_path("/dashboard")
+        assert browser.text("h1") == "Hello, Bob"
+        assert "role: user" in browser.text("#claims")
+        assert {c["name"]: c for c in browser.cookies()}["next-auth.session-token"]["httpOnly"] is True
+        browser.screenshot("fastapi-dashboard")
+
+        # The dependencies: the token, the role check (403), the session with its rolled cookie.
+        browser.get(base + "/api/me")
+        _wait_for(lambda: '"sub":"bob"' in browser.source(), "the token from the Token dependency")
+        browser.get(base + "/api/admin")
+        _wait_for(lambda: "Access denied" in browser.source(), "the 403 page of require_auth(authorized=)")
+        browser.get(base + "/api/session")
+        _wait_for(lambda: "bob@example.com" in browser.source(), "the session from ServerSession")
+        browser.get(base + "/api/auth/session")
+        _wait_for(lambda: '"name":"Bob"' in browser.source(), "the session JSON of the endpoints")
+
+        browser.get(base + "/")
+        browser.click("#signout-link")
+        browser.wait_path("/api/auth/signout")
+        browser.click("form[action$='/api/auth/signout'] button[type=submit]")
+        browser.wait_path("/")
+        _wait_for(
+            lambda: not any(c["name"].startswith("next-auth.session-token") for c in browser.cookies()),
+            "the session cookie to go",
+        )
+        browser.get(base + "/dashboard")
+        browser.wait_path("/api/auth/signin")
+        browser.screenshot("fastapi-protected-again")

@@ -26,6 +26,7 @@ import typing as t
 from urllib.parse import parse_qs, unquote_to_bytes, urljoin, urlsplit
 
 import pytest
+from asgi_driver import run_asgi
 from conftest import SECRET, FrozenClock, load_vectors
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
@@ -333,8 +334,30 @@ def _replay_params() -> list[t.Any]:
     return params
 
 
+def asgi_twin(app: WithAuth, recorder: Recorder) -> t.Any:
+    """The same rules (one resolved options object) as ASGI: ``AuthMiddleware`` in front of an
+    ASGI app that records what it sees, as :meth:`Recorder.app` does."""
+    from flask_authguard.asgi import AuthMiddleware
+
+    async def recorded_app(scope: t.Any, receive: t.Any, send: t.Any) -> None:
+        path = scope["path"][len(scope.get("root_path", "")) :]
+        token = scope.get("state", {}).get("auth_token", MISSING)
+        recorder.app_calls.append((token, path.encode("utf-8", "surrogateescape").decode("latin-1")))
+        headers = [(b"content-type", b"text/plain"), (b"x-app", b"reached")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"the app"})
+
+    return AuthMiddleware(recorded_app, app.core.config, middleware=app.core.middleware)
+
+
+#: The front ends the recorded cases run through: ``with_auth`` and the ASGI middleware.
+FRONT_ENDS = ("wsgi", "asgi")
+
+
+@pytest.mark.parametrize("front", FRONT_ENDS)
 @pytest.mark.parametrize("case", _replay_params())
 def test_recorded_case(
+    front: str,
     case: dict[str, t.Any],
     monkeypatch: pytest.MonkeyPatch,
     frozen_clock: FrozenClock,
@@ -345,13 +368,16 @@ def test_recorded_case(
     recorder = Recorder()
     with caplog.at_level(logging.DEBUG, logger="flask_authguard"):
         app = case_app(case, recorder)
+        run: t.Callable[..., t.Any] = run_wsgi_app
+        if front == "asgi":
+            app, run = asgi_twin(app, recorder), run_asgi
         caplog.clear()  # the construction warning (no secret) is checked elsewhere
         expect = case["expect"]
         if expect["kind"] == "throws":
             with pytest.raises(RuntimeError):
-                run_wsgi_app(app, case_environ(case))
+                run(app, case_environ(case))
             return
-        app_iter, status, headers = run_wsgi_app(app, case_environ(case))
+        app_iter, status, headers = run(app, case_environ(case))
         body = b"".join(app_iter)
     status_code = int(status.split()[0])
     deviation = DEVIATIONS.get(case["name"])

@@ -44,6 +44,8 @@ class SessionStrategy(t.Protocol):
 
     #: The resolved options the strategy was made for.
     config: Config
+    #: Whether a read may block on I/O (a database): async front ends run it in a thread.
+    blocking: bool
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The token the guard hands on (``authorized``, inner middleware, ``g.auth_token``);

@@ -82,6 +82,10 @@ class DatabaseSessions:
     :param config: the resolved options (with an ``adapter``).
     """
 
+    #: Whether a read may block on I/O (every read asks the adapter, a database): the ASGI
+    #: layer then reads in a worker thread.
+    blocking = True
+
     def __init__(self, config: Config) -> None:
         #: The resolved options.
         self.config = config

@@ -59,9 +59,15 @@ class JwtSessions:
     :param config: the resolved options.
     """
 
+    #: Whether a read may block on I/O: with the memory store, no (reading is CPU work only);
+    #: with a Redis ``store`` yes (every read asks it about revocations); the ASGI layer reads
+    #: in a worker thread when it may.
+    blocking = False
+
     def __init__(self, config: Config) -> None:
         #: The resolved options.
         self.config = config
+        self.blocking = not config.store.startswith("memory://")  # defence: the store's round trip
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The decoded session cookie or Bearer token, as ``withAuth``'s ``getToken`` reads it;

@@ -1,0 +1,47 @@
+"""The guard's decision for an ASGI request: the same :class:`~flask_authguard.wsgi.AuthCore`
+rules as ``with_auth``, run on the loop's thread when they cannot block, else in a worker thread."""
+
+from __future__ import annotations
+
+import inspect
+import typing as t
+
+import anyio.to_thread
+
+from ..wsgi.middleware import AuthCore
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+#: Where :class:`~flask_authguard.asgi.AuthMiddleware` leaves its core in the scope.
+CORE_KEY = "authguard.core"
+
+T = t.TypeVar("T")
+
+
+def runs_inline(core: AuthCore) -> bool:
+    """Whether the guard's work for a request is CPU only: JWT sessions and plain-function
+    hooks. A database, or a coroutine hook (run to completion by ``call_sync``), needs a thread
+    so the event loop is never held up."""
+    config = core.config
+    hooks = (config.callbacks.authorized, config.callbacks.jwt, config.jwt.decode, core.middleware)
+    if any(hook is not None and inspect.iscoroutinefunction(hook) for hook in hooks):
+        return False
+    return not core.sessions.blocking
+
+
+async def run_guard(inline: bool, fn: t.Callable[..., T], *args: t.Any) -> T:
+    """``fn(*args)`` on the loop's thread when ``inline``, else in a worker thread."""
+    if inline:
+        return fn(*args)
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
+def check(
+    core: AuthCore, environ: WSGIEnvironment, authorized: t.Callable[..., t.Any] | None = None
+) -> WSGIApplication | None:
+    """``authorize`` then the inner middleware: the refusal, or ``None`` to go on."""
+    refusal = core.authorize(environ, authorized)
+    if refusal is None:
+        refusal = core.run_inner(environ)
+    return refusal

@@ -1,0 +1,178 @@
+"""``AuthMiddleware``: next-auth's ``withAuth`` for any ASGI app (Starlette, FastAPI).
+
+.. code-block:: python
+
+    from fastapi import FastAPI, Request
+    from flask_authguard.asgi import AuthMiddleware
+
+    app = FastAPI()
+    app.add_middleware(AuthMiddleware, options={"secret": "..."}, matcher=["/api/private/:path*"])
+
+    @app.get("/api/private/me")
+    def me(request: Request):
+        return request.state.auth_token
+
+Per request the rules of :func:`~flask_authguard.with_auth` (one :class:`AuthCore`, the same
+options): matcher and skip list on the normalised path, ``authorized``, 307 to sign-in with
+``callbackUrl`` (401 JSON for API requests), 403 for a signed-in user who is refused. The token
+of a checked request is in ``scope["state"]["auth_token"]`` (``request.state.auth_token``).
+With ``providers`` in the options the ``/api/auth/*`` routes are served too, by the very
+endpoints of the WSGI layer, run in a worker thread. ``websocket`` connections are checked once,
+at the handshake, and refused with close code 1008; ``lifespan`` passes through.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ..core.options import OptionsArg
+from ..core.token import TOKEN_ENVIRON_KEY
+from ..wsgi.middleware import AuthCore, InnerMiddleware
+from .guard import CORE_KEY, check, run_guard, runs_inline
+from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
+from .scope import Scope, environ_of
+
+ASGIApp = t.Callable[[Scope, Receive, Send], t.Awaitable[None]]
+
+#: The WebSocket close code for a refused handshake (RFC 6455: policy violation).
+POLICY_VIOLATION = 1008
+
+
+class AuthRefusal(Exception):
+    """Raised by :func:`~flask_authguard.asgi.require_auth` to answer with the guard's refusal
+    (sign-in redirect, 401 or 403 JSON); :class:`AuthMiddleware` sends it.
+
+    :param response: the refusal, a WSGI app (a werkzeug ``Response``).
+    :param environ: the request it answers.
+    """
+
+    def __init__(self, response: t.Any, environ: t.Any) -> None:
+        super().__init__("refused by the guard")
+        #: The refusal.
+        self.response = response
+        #: The request's environ.
+        self.environ = environ
+
+
+class AuthMiddleware:
+    """Protect an ASGI app with NextAuth.js sessions.
+
+    :param app: any ASGI application.
+    :param options: :class:`~flask_authguard.AuthOptions` or a dict with the same keys.
+    :param matcher: Next.js ``config.matcher`` patterns; ``None`` protects every path.
+    :param middleware: ``middleware(request)`` run for authorized requests, with a werkzeug
+        ``Request``, as in :func:`~flask_authguard.with_auth`.
+    :raises ConfigurationError: a bad option or matcher pattern.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        options: OptionsArg = None,
+        *,
+        matcher: t.Any = None,
+        middleware: InnerMiddleware | None = None,
+    ) -> None:
+        #: The wrapped app.
+        self.app = app
+        #: The shared rules.
+        self.core = AuthCore(options, matcher=matcher, middleware=middleware)
+        #: The ``/api/auth/*`` routes, when the options have providers.
+        self.endpoints = _endpoints_for(self.core)
+        self._inline = runs_inline(self.core)
+        add_handler = getattr(app, "add_exception_handler", None)
+        if callable(add_handler):
+            # A Starlette app wrapped whole: its own error middleware, inside this one, would
+            # turn a refusal into a 500 before it got here.
+            add_handler(AuthRefusal, refusal_response)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        core = self.core
+        scope[CORE_KEY] = core
+        environ = environ_of(scope)
+        core.path(environ)  # normalised once, before any rule looks at it
+        if self.endpoints is not None and kind == "http" and self.endpoints.serves(environ):
+            await call_wsgi(self.endpoints, scope, receive, send)
+            return
+        refusal = None
+        if core.is_protected(environ):
+            refusal = await run_guard(self._inline, check, core, environ)
+        if refusal is not None:
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+            else:
+                await send_collected(collect(refusal, environ), send)
+            return
+        inner = _routed_scope(scope, environ)
+        inner.setdefault("state", {})["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
+        started = False
+
+        async def tracking_send(message: t.MutableMapping[str, t.Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = private_if_checked(environ, list(message.get("headers", ())))
+            await send(message)
+
+        try:
+            await self.app(inner, receive, tracking_send)
+        except AuthRefusal as exc:  # require_auth() in a view or dependency refused
+            if started or kind != "http":
+                raise
+            await send_collected(collect(exc.response, exc.environ), send)
+
+
+class AsgiEndpoints:
+    """The ``/api/auth/*`` routes alone as an ASGI app, to mount under the base path (e.g.
+    Starlette's ``Mount("/api/auth", app=AsgiEndpoints(options))``): the WSGI layer's
+    :class:`~flask_authguard.AuthEndpoints`, run in a worker thread; 404 for anything else.
+
+    :param options: :class:`~flask_authguard.AuthOptions`, a dict, or resolved options.
+    """
+
+    def __init__(self, options: t.Any = None) -> None:
+        from ..wsgi.endpoints import AuthEndpoints
+
+        #: The WSGI endpoints this bridges to.
+        self.endpoints = AuthEndpoints(options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+            return
+        await call_wsgi(self.endpoints, scope, receive, send)
+
+
+def refusal_response(request: t.Any, exc: Exception) -> t.Any:
+    """Starlette exception handler: the guard's refusal as a Starlette ``Response``."""
+    from starlette.responses import Response
+
+    assert isinstance(exc, AuthRefusal)
+    answer = collect(exc.response, exc.environ)
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers = answer.headers
+    return response
+
+
+def _routed_scope(scope: Scope, environ: t.Mapping[str, t.Any]) -> Scope:
+    """The scope with the path the guard checked (``..`` and ``//`` resolved), so the app
+    routes on exactly that path."""
+    checked = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "surrogateescape")
+    root = scope.get("root_path", "")
+    if scope.get("path") == root + checked:
+        return scope
+    return {**scope, "path": root + checked}
+
+
+def _endpoints_for(core: AuthCore) -> t.Any:
+    """The WSGI layer's ``AuthEndpoints`` for these options, or ``None`` without providers."""
+    if not (core.config.options.providers and core.config.options.endpoints):
+        return None
+    from ..wsgi.endpoints import AuthEndpoints
+
+    return AuthEndpoints(core.config)

@@ -1,0 +1,92 @@
+"""``await get_server_session(request, response, options)``: next-auth's ``getServerSession``
+for ASGI apps, and ``require_auth`` for views and FastAPI dependencies."""
+
+from __future__ import annotations
+
+import inspect
+import typing as t
+
+from starlette.requests import HTTPConnection  # at run time: FastAPI reads the annotations
+
+from ..core.errors import ConfigurationError
+from ..core.token import TOKEN_ENVIRON_KEY, Claims
+from ..sessions import Session, apply_cookies, read_session, request_config, strategy_of
+from ..wsgi.middleware import AuthCore
+from .guard import CORE_KEY, run_guard, runs_inline
+from .middleware import AuthRefusal
+from .scope import environ_of
+
+if t.TYPE_CHECKING:
+    from starlette.responses import Response
+
+
+class _HeaderList:
+    """Starlette's mutable headers seen as the werkzeug ``Headers`` the session code writes to."""
+
+    def __init__(self, response: Response) -> None:
+        self._headers = response.headers
+
+    def getlist(self, name: str) -> list[str]:
+        return self._headers.getlist(name)
+
+    def add(self, name: str, value: str) -> None:
+        self._headers.append(name, value)
+
+
+def core_of(connection: HTTPConnection) -> AuthCore | None:
+    """The :class:`AuthMiddleware`'s core for this request, if one is installed."""
+    return t.cast("AuthCore | None", connection.scope.get(CORE_KEY))
+
+
+async def get_server_session(
+    request: HTTPConnection, response: Response | None = None, options: t.Any = None
+) -> Session | None:
+    """The session, as the Flask layer's ``get_server_session``: ``callbacks.jwt`` and
+    ``callbacks.session`` run, and the rolled cookie is set on ``response`` (pass ``None`` to
+    write no cookie; in FastAPI, declare a ``response: Response`` parameter and pass it).
+
+    :param options: default: the options of the :class:`AuthMiddleware` in front of the app,
+        else the environment (``NEXTAUTH_SECRET``...).
+    :returns: the session ``dict`` or ``None``.
+    :raises ConfigurationError: no secret is configured, or bad options.
+    """
+    environ = environ_of(request.scope)
+    core = core_of(request)
+    config = core.config if options is None and core is not None else request_config(environ, options)
+    if core is not None and core.config is config:
+        inline = runs_inline(core)
+    else:
+        inline = not strategy_of(config).blocking
+    result = await run_guard(inline, read_session, environ, config)
+    if response is not None:
+        secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
+        apply_cookies(_HeaderList(response), result, config, secure)
+        vary = [v.strip() for v in response.headers.get("vary", "").split(",") if v.strip()]
+        if "cookie" not in (v.lower() for v in vary):
+            response.headers["vary"] = ", ".join([*vary, "Cookie"])
+    return result.session
+
+
+def require_auth(
+    authorized: t.Callable[..., t.Any] | None = None,
+) -> t.Callable[[HTTPConnection], t.Awaitable[Claims]]:
+    """A dependency (FastAPI ``Depends(require_auth())``) or an awaitable check for a view:
+    the token when the request passes, else the guard's refusal (sign-in redirect or 401 JSON
+    when anonymous, 403 when signed in but refused), sent by :class:`AuthMiddleware`.
+
+    :param authorized: ``authorized(request=..., token=...)`` for this route; default
+        ``callbacks.authorized``, else "a token is present". Only a truthy result passes.
+    """
+
+    async def dependency(request: HTTPConnection) -> Claims:
+        core = core_of(request)
+        if core is None:
+            raise ConfigurationError("require_auth() needs AuthMiddleware in front of the app")
+        environ = environ_of(request.scope)
+        inline = runs_inline(core) and not inspect.iscoroutinefunction(authorized)
+        refusal = await run_guard(inline, core.authorize, environ, authorized)
+        if refusal is not None:
+            raise AuthRefusal(refusal, environ)
+        return t.cast(Claims, environ[TOKEN_ENVIRON_KEY])
+
+    return dependency
