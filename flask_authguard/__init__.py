@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from .core.defence_options import ThrottleOptions
 from .core.errors import (
     AuthGuardError,
     BackendUnavailableError,
@@ -60,6 +61,7 @@ __all__ = [
     "Provider",
     "SessionOptions",
     "SignInResult",
+    "ThrottleOptions",
     "TOKEN_ENVIRON_KEY",
     "TokenError",
     "TokenExpiredError",

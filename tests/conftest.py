@@ -59,3 +59,31 @@ def make_token() -> t.Callable[..., str]:
         return encode(token=claims, secret=secret, max_age=max_age, version=version, salt=salt)
 
     return factory
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_store() -> t.Iterator[dict[str, str]]:
+    """Options for the Redis store (``store``, and a ``store_prefix`` of this test only, whose
+    keys are deleted afterwards). Skips without a Redis on 127.0.0.1:6379 (fails under
+    ``CI=true``: CI starts one)."""
+    import os
+    import uuid
+
+    try:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
+        client.ping()
+    except Exception as exc:
+        reason = f"no Redis on 127.0.0.1:6379 ({type(exc).__name__}); install redis-server to run this test"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    yield {"store": REDIS_URL, "store_prefix": prefix}
+    for key in client.scan_iter(match=f"*{prefix}*", count=500):
+        client.delete(key)
+    client.close()

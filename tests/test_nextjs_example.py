@@ -326,7 +326,6 @@ def _next_auth_sign_in(base: str, username: str, password: str) -> t.Callable[..
     return send
 
 
-@pytest.mark.xfail(strict=True, reason="cross-site defence lands with issue 14")
 def test_a_cross_site_post_is_refused(api_port: int, tmp_path: pathlib.Path) -> None:
     with stack(api_port, tmp_path / "run.log") as app:
         send = _next_auth_sign_in(app.url, *BOB)

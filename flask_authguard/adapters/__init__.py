@@ -17,6 +17,8 @@ Any object with the methods of :class:`Adapter` works. Conventions every adapter
 - ids (``id``, ``userId``) are strings in records, as in next-auth;
 - times (``expires``, ``emailVerified``) are timezone-aware :class:`~datetime.datetime` in UTC;
 - a lookup that finds nothing returns ``None``; it never raises for a missing row;
+- optional: ``delete_user_sessions(user_id) -> int`` deletes every session of a user; revoking
+  a user (``AuthGuard.revoke_user``, sign out everywhere) with database sessions needs it;
 - a store that cannot be reached (down, timeout, lost connection) raises
   :class:`~flask_authguard.errors.BackendUnavailableError`: the request then gets 503 and
   nobody is signed out.

@@ -368,6 +368,18 @@ class SQLAlchemyAdapter:
             deleted = conn.execute(sa.delete(sessions).where(where)).rowcount
         return session_record(row) if deleted else None
 
+    def delete_user_sessions(self, user_id: str) -> int:
+        """Delete every session of a user (sign out everywhere, revoke a user); how many.
+
+        .. versionadded:: 0.2
+        """
+        uid = as_id(user_id)
+        if uid is None:
+            return 0
+        sessions = self.tables.sessions
+        with self._transaction("delete_user_sessions") as conn:
+            return int(conn.execute(sa.delete(sessions).where(sessions.c.userId == uid)).rowcount)
+
     # -- verification tokens -----------------------------------------------------------------
 
     def create_verification_token(self, token: t.Mapping[str, t.Any]) -> VerificationToken:

@@ -16,6 +16,8 @@ import typing as t
 from urllib.parse import urlsplit
 
 from . import validation
+from .checks import masked_uri
+from .defence_options import ThrottleOptions, resolve_defences
 from .errors import ConfigurationError
 from .hosts import check_trusted_hosts
 
@@ -44,6 +46,9 @@ class SessionOptions:
     max_age: int = DEFAULT_MAX_AGE
     #: Database strategy: write the expiry at most once per this many seconds (1 day).
     update_age: int = DEFAULT_UPDATE_AGE
+    #: JWT strategy: end a session this many seconds after sign-in however often it is
+    #: refreshed (OWASP ASVS 3.3); ``None`` (default, as next-auth): no absolute limit.
+    max_lifetime: int | None = None
 
 
 @dataclasses.dataclass
@@ -154,6 +159,17 @@ class AuthOptions:
     #: Hosts whose ``Host`` header may give redirects their origin (werkzeug's ``TRUSTED_HOSTS``
     #: rules; ``".example.com"`` takes subdomains); ``None`` trusts any. Others get 400.
     trusted_hosts: t.Sequence[str] | None = None
+    #: Refuse cookie-authenticated POST/PUT/PATCH/DELETE from another origin (403).
+    cross_site_protection: bool = True
+    #: Origins (``"http://localhost:3000"``, ``"https://*.example.com"``) whose pages may send
+    #: cookie-authenticated mutations cross-origin: your front ends.
+    trusted_origins: t.Sequence[str] = ()
+    #: Where throttling counters and revocations live: ``"memory://"`` (one process) or
+    #: ``"redis://host:port/db"`` (many workers and hosts; ``pip install flask-authguard[redis]``).
+    store: str = "memory://"
+    #: Prefix of every key written to the store (share one Redis between apps).
+    store_prefix: str = "authguard:"
+    throttle: ThrottleOptions | dict[str, t.Any] = dataclasses.field(default_factory=ThrottleOptions)
 
     def __repr__(self) -> str:
         return _masked_repr(self)
@@ -165,6 +181,8 @@ def _mask(name: str, value: t.Any) -> str:
         return "None"
     if name in ("secret", "secrets"):
         return "'***'" if isinstance(value, str) else f"[{', '.join(['***'] * len(value))}]"
+    if name == "store":
+        return masked_uri(value)
     if name == "url" and isinstance(value, str) and "@" in value:
         parts = urlsplit(value if "://" in value else "https://" + value)
         if parts.password is not None:
@@ -186,6 +204,7 @@ _NESTED: dict[str, type] = {
     "callbacks": Callbacks,
     "pages": Pages,
     "events": Events,
+    "throttle": ThrottleOptions,
 }
 
 
@@ -269,18 +288,6 @@ def _secrets(secret: t.Any) -> tuple[str, ...]:
     raise ConfigurationError("secret must be a non-empty string or a list of them (newest first)")
 
 
-#: Longest lifetime accepted: past it, cookie expiry dates stop being representable.
-MAX_SECONDS = 100 * 365 * 24 * 60 * 60
-
-
-def _check_seconds(value: t.Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS:
-        raise ConfigurationError(
-            f"{where} must be a whole number of seconds from 0 to {MAX_SECONDS} (100 years), not {value!r}"
-        )
-    return value
-
-
 def _check_callable(value: t.Any, where: str) -> None:
     if value is not None and not callable(value):
         raise ConfigurationError(f"{where} must be callable, not {value!r}")
@@ -328,6 +335,18 @@ class Config:
     cors_preflight: bool = False
     #: The hosts a checked request may come from (``None``: any); see :mod:`.hosts`.
     trusted_hosts: tuple[str, ...] | None = None
+    #: ``session.max_lifetime``: seconds from sign-in after which a session ends, or ``None``.
+    max_lifetime: int | None = None
+    #: Whether cookie-authenticated mutations from other origins are refused.
+    cross_site_protection: bool = True
+    #: The trusted origins, normalised (``scheme://host[:port]``, lower case, no default port).
+    trusted_origins: tuple[str, ...] = ()
+    #: The store URI (``memory://`` or ``redis://...``) and its key prefix.
+    store: str = "memory://"
+    store_prefix: str = "authguard:"
+    #: The throttle limits (``None`` when throttling is off).
+    throttle_identifier: str | None = None
+    throttle_address: str | None = None
 
     def __repr__(self) -> str:
         return _masked_repr(self)
@@ -443,7 +462,7 @@ def resolve_options(
             if not isinstance(custom.options, t.Mapping):
                 raise ConfigurationError(f"cookies.{f.name}.options must be a dict, not {custom.options!r}")
             validation.cookie_options(custom.name, custom.options, f"cookies.{f.name}")
-    max_age = _check_seconds(session.max_age, "session.max_age")
+    max_age = validation.seconds(session.max_age, "session.max_age")
     secure = validation.optional_bool(opts.use_secure_cookies, "use_secure_cookies")
     if secure is None and url:
         secure = url.startswith("https://")
@@ -459,8 +478,8 @@ def resolve_options(
         secure=secure,
         strategy=strategy,
         session_max_age=max_age,
-        update_age=_check_seconds(session.update_age, "session.update_age"),
-        jwt_max_age=_check_seconds(
+        update_age=validation.seconds(session.update_age, "session.update_age"),
+        jwt_max_age=validation.seconds(
             jwt_opts.max_age if jwt_opts.max_age is not None else max_age, "jwt.max_age"
         ),
         chunk_size=CHUNK_SIZES[opts.version],
@@ -471,4 +490,5 @@ def resolve_options(
         cookies=cookies,
         cors_preflight=opts.cors_preflight,
         trusted_hosts=check_trusted_hosts(opts.trusted_hosts),
+        **resolve_defences(opts, session, strategy),
     )

@@ -18,6 +18,8 @@ _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 # RFC 6265 cookie-name (an RFC 7230 token).
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SAME_SITE = ("strict", "lax", "none")
+#: Longest lifetime accepted: past it, cookie expiry dates stop being representable.
+MAX_SECONDS = 100 * 365 * 24 * 60 * 60
 
 
 def absolute_url(value: t.Any, where: str) -> str:
@@ -77,6 +79,15 @@ def flag(value: t.Any, where: str) -> bool:
     """``True`` or ``False``."""
     if not isinstance(value, bool):
         raise ConfigurationError(f"{where} must be True or False, not {value!r}")
+    return value
+
+
+def seconds(value: t.Any, where: str) -> int:
+    """A lifetime: whole seconds from 0 to :data:`MAX_SECONDS` (100 years)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS:
+        raise ConfigurationError(
+            f"{where} must be a whole number of seconds from 0 to {MAX_SECONDS} (100 years), not {value!r}"
+        )
     return value
 
 

@@ -10,6 +10,7 @@ from ..core.errors import BackendUnavailableError
 from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult
 from ..sessions import strategy_of
 from ..sessions.base import fire_event
+from . import throttling
 from .flow import unsupported
 from .messages import SIGNIN_MESSAGES
 
@@ -49,6 +50,9 @@ def signin_start(f: Flow, provider_id: str | None) -> Response:
     provider = f.providers.get(provider_id or "")
     if provider is None:
         return f.redirect(f"{f.auth_url}/signin?error=Signin")
+    wait, _ = throttling.check_sign_in(f.config, provider, f.form, f.environ, "start")  # defence
+    if wait is not None:
+        return throttling.too_many(f, wait, provider)
     try:
         response = provider.begin_sign_in(
             f.request, callback_url=callback_url, redirect_uri=f"{f.auth_url}/callback/{provider.id}"
@@ -80,10 +84,15 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
     """Finish a sign-in: the provider's result, ``callbacks.sign_in``, the session, ``events.sign_in``.
 
     A refused credentials sign-in posted with ``json=true`` answers 401 (403 when a callback
-    refused), as next-auth does: its client reads ``res.ok``.
+    refused), as next-auth does: its client reads ``res.ok``; a throttled one 429 with
+    ``Retry-After`` (:mod:`.throttling`).
     """
     config = f.config
     form = f.form
+    # defence: count the attempt before the password is checked
+    wait, identifier = throttling.check_sign_in(config, provider, form, f.environ, "callback")
+    if wait is not None:
+        return throttling.too_many(f, wait, provider)
     credentials_type = provider.type == "credentials"
     refused = 401 if credentials_type else 200
     try:
@@ -123,6 +132,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
     except Exception:
         logger.exception("signing in with %s failed in a callback or while encoding the token", provider.id)
         return f.redirect(f.error_url("Callback", provider=provider.id))
+    throttling.succeeded(config, provider, identifier)  # defence
     fire_event(
         config, "sign_in", user=user, account=account, profile=result.profile, is_new_user=result.is_new_user
     )

@@ -7,6 +7,7 @@ import typing as t
 from ..core.cookies import clean, delete_cookie_header
 from ..core.token import request_cookies
 from ..sessions import strategy_of
+from ..sessions.revoke import Revoker
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -43,7 +44,16 @@ def signout(f: Flow, provider_id: str | None = None) -> Response:
 def _sign_out_session(f: Flow) -> None:
     """End the request's session through the strategy (``events.sign_out``; a database row is
     deleted, and a failing database raises so the cookie stays), then delete every session
-    cookie and chunk."""
-    strategy_of(f.config).end(f.environ, f.secure)
+    cookie and chunk. With ``everywhere=true`` in the body, every session of the user ends
+    (:meth:`~flask_authguard.sessions.revoke.Revoker.revoke_user`).
+
+    :raises BackendUnavailableError: the database or the store cannot be reached.
+    """
+    strategy = strategy_of(f.config)
+    everywhere = str(f.form.get("everywhere", "")).lower() == "true"  # defence: every session
+    token = strategy.token(f.environ) if everywhere else None
+    strategy.end(f.environ, f.secure)
+    if token is not None and token.get("sub"):
+        Revoker(f.config).revoke_user(token["sub"])
     spec = f.config.session_cookie(f.secure)
     f.cookies.extend(clean(spec, existing=request_cookies(f.environ)))

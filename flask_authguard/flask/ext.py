@@ -58,6 +58,7 @@ from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
+from ..sessions.revoke import Revoker
 from ..wsgi.caching import private_start_response
 from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, is_api_request
 
@@ -92,6 +93,10 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "AUTHGUARD_ENDPOINTS": ("endpoints",),
     "AUTHGUARD_CORS_PREFLIGHT": ("cors_preflight",),
     "AUTHGUARD_TRUSTED_HOSTS": ("trusted_hosts",),
+    "AUTHGUARD_TRUSTED_ORIGINS": ("trusted_origins",),
+    "AUTHGUARD_CROSS_SITE_PROTECTION": ("cross_site_protection",),
+    "AUTHGUARD_STORE": ("store",),
+    "AUTHGUARD_SESSION_MAX_LIFETIME": ("session", "max_lifetime"),
 }
 
 
@@ -127,6 +132,13 @@ _CONFIG_CHECKS: dict[str, tuple[t.Callable[[t.Any], bool], str]] = {
     "AUTHGUARD_ENDPOINTS": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_CORS_PREFLIGHT": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_TRUSTED_HOSTS": (lambda v: isinstance(v, (list, tuple)), "a list of host names"),
+    "AUTHGUARD_TRUSTED_ORIGINS": (
+        lambda v: isinstance(v, (list, tuple)) and all(_is_text(o) for o in v),
+        "a list of origins such as ['http://localhost:3000']",
+    ),
+    "AUTHGUARD_CROSS_SITE_PROTECTION": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHGUARD_STORE": (_is_text, "'memory://' or a Redis URI such as 'redis://127.0.0.1:6379/0'"),
+    "AUTHGUARD_SESSION_MAX_LIFETIME": (_is_seconds, "a whole number of seconds >= 0"),
 }
 
 
@@ -293,6 +305,29 @@ class AuthGuard:
         blueprint.before_request(check)
         return blueprint
 
+    # -- revocation (defence) --------------------------------------------------------------------
+
+    def revoke_user(self, user_id: t.Any, *, app: Flask | None = None) -> None:
+        """End every session of ``user_id`` (a token's ``sub``) that started until now: JWT
+        sessions through the ``store`` (refused on every worker that shares it, from their next
+        request), database sessions by deleting their rows.
+
+        :param app: the app whose options to use (default ``current_app``).
+        :raises BackendUnavailableError: the store cannot be reached.
+        """
+        Revoker(state_of(app).config).revoke_user(user_id)
+
+    def revoke_token(self, token: str | t.Mapping[str, t.Any], *, app: Flask | None = None) -> str:
+        """End one session: ``token`` is the encoded session token or its claims (JWT: the
+        session's ``sid`` is revoked, so its later refreshes are refused too; a token without
+        one by its ``jti``); with database sessions, the session token.
+
+        :returns: what was revoked: ``"sid"``, ``"jti"`` or ``"session"``.
+        :raises InvalidTokenError: the token does not decrypt with the app's secrets.
+        :raises BackendUnavailableError: the store cannot be reached.
+        """
+        return Revoker(state_of(app).config).revoke_token(token)
+
 
 def state_of(app: Flask | None = None) -> GuardState:
     """The :class:`GuardState` of ``app`` (default ``current_app``).
@@ -334,8 +369,9 @@ def _before_request() -> t.Any:
     core = t.cast(GuardState, app.extensions["authguard"]).core
     environ = req.environ
     # g.auth_token is computed on first use (see _lazy_token_globals): a public page or a static
-    # file that never reads it costs no decode (with database sessions, no query). An app
-    # context may outlive one request (pushed by hand): drop the last request's value.
+    # file that never reads it, or a cross-site mutation refused before any decode, costs no
+    # decode (with database sessions, no query). An app context may outlive one request
+    # (pushed by hand): drop the last request's value.
     g.__dict__.pop("auth_token", None)
     if not core.is_protected(environ) or _is_open_endpoint(app, req.endpoint):
         return None

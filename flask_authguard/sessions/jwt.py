@@ -23,6 +23,7 @@ from ..core import _clock
 from ..core._compat import call_sync
 from ..core.cookies import chunk, clean, session_values
 from ..core.options import Config
+from ..core.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
 from ..core.token import (
     TOKEN_CONFIG_KEY,
     TOKEN_ENVIRON_KEY,
@@ -41,6 +42,7 @@ from .base import (
     fire_event,
     iso_ms,
 )
+from .revoke import live_claims
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -57,17 +59,24 @@ class JwtSessions:
     :param config: the resolved options.
     """
 
-    #: Whether a read may block on I/O (no: reading is CPU work only); the ASGI layer reads
+    #: Whether a read may block on I/O: with the memory store, no (reading is CPU work only);
+    #: with a Redis ``store`` yes (every read asks it about revocations); the ASGI layer reads
     #: in a worker thread when it may.
     blocking = False
 
     def __init__(self, config: Config) -> None:
         #: The resolved options.
         self.config = config
+        self.blocking = not config.store.startswith("memory://")  # defence: the store's round trip
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
-        """The decoded session cookie or Bearer token, as ``withAuth``'s ``getToken`` reads it."""
-        return t.cast("Claims | None", token_for(environ, self.config))
+        """The decoded session cookie or Bearer token, as ``withAuth``'s ``getToken`` reads it;
+        ``None`` when revoked or past ``session.max_lifetime``.
+
+        :raises BackendUnavailableError: the store (revocations) cannot be reached.
+        """
+        claims = t.cast("Claims | None", token_for(environ, self.config))
+        return live_claims(environ, self.config, claims)  # defence: revocation, absolute lifetime
 
     def _decode_cookie(
         self, environ: WSGIEnvironment, candidates: t.Sequence[str], cookie_name: str
@@ -94,10 +103,16 @@ class JwtSessions:
         if not candidates:
             return SessionResult(None, [], None)
         decoded = self._decode_cookie(environ, candidates, spec.name)
+        decoded = live_claims(environ, config, decoded)  # defence: revocation, absolute lifetime
         if decoded is None:
-            logger.debug("session cookie invalid or expired: clearing it")
+            logger.debug("session cookie invalid, expired or revoked: clearing it")
             return SessionResult(None, clean(spec, existing=cookies), None)
-        expires_at = _clock.now() + config.session_max_age
+        # defence: an absolute lifetime caps the refreshed token and cookie
+        max_age = config.session_max_age
+        left = lifetime_left(decoded, config)
+        if left is not None:
+            max_age = max(1, min(max_age, int(left)))
+        expires_at = _clock.now() + max_age
         try:
             if update is NOT_UPDATE:
                 token = call_jwt_callback(config, dict(decoded))
@@ -106,6 +121,7 @@ class JwtSessions:
             if token is None:  # Auth.js v5's rule: a jwt callback returning None signs out
                 logger.debug("callbacks.jwt returned None: signing out")
                 return SessionResult(None, clean(spec, existing=cookies), None)
+            token = carry_sign_in_claims(decoded, token)  # defence: sign-in time and sid stay
             # v4 builds the default session from the token as decoded; v5 from the callback's result.
             profile = decoded if config.version == 4 else token
             session: t.Any = default_session(profile, iso_ms(expires_at))
@@ -122,7 +138,7 @@ class JwtSessions:
                 logger.debug("callbacks.session returned a %s: no session", type(session).__name__)
             session = None
         try:
-            new_token = encode_token(config, token, config.session_max_age, config.salt_for(spec.name))
+            new_token = encode_token(config, token, max_age, config.salt_for(spec.name))
         except Exception:
             # Keep the cookie the user has: a failed refresh must not sign anyone out.
             logger.exception("re-encoding the session token failed; the cookie is left as it was")
@@ -151,6 +167,8 @@ class JwtSessions:
         claims = {key: user[field] for key, field in _USER_CLAIMS if user.get(field) is not None}
         if "sub" in claims:
             claims["sub"] = str(claims["sub"])
+        started = sign_in_claims()  # defence: auth_time and sid, kept on every refresh
+        claims.update(started)
         token = call_jwt_callback(
             config,
             claims,
@@ -162,14 +180,19 @@ class JwtSessions:
         )
         if token is None:
             return None
+        token = carry_sign_in_claims(started, token)
         spec = config.session_cookie(secure)
-        encoded = encode_token(config, token, config.jwt_max_age, config.salt_for(spec.name))
+        jwt_max_age, cookie_max_age = config.jwt_max_age, config.session_max_age
+        if config.max_lifetime is not None:  # defence: never past the absolute lifetime
+            jwt_max_age = min(jwt_max_age, config.max_lifetime)
+            cookie_max_age = min(cookie_max_age, config.max_lifetime)
+        encoded = encode_token(config, token, jwt_max_age, config.salt_for(spec.name))
         return chunk(
             spec,
             encoded,
             existing=session_cookies(environ, spec.name),
             chunk_size=config.chunk_size,
-            expires=_clock.now() + config.session_max_age,
+            expires=_clock.now() + cookie_max_age,
         )
 
     def end(self, environ: WSGIEnvironment, secure: bool) -> None:

@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request
 from ..core.options import Config, OptionsArg, resolve_options
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
+from ..sessions.revoke import Revoker
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -62,6 +63,30 @@ class AuthEndpoints:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         return self.handler(Request(environ))(environ, start_response)
+
+    # -- revocation (defence) --------------------------------------------------------------------
+
+    def revoke_user(self, user_id: t.Any) -> None:
+        """End every session of ``user_id`` (a token's ``sub``) that started until now: JWT
+        sessions through the ``store`` (refused on every worker that shares it, from their next
+        request), database sessions by deleting their rows. As
+        :meth:`AuthGuard.revoke_user <flask_authguard.AuthGuard.revoke_user>`.
+
+        :raises BackendUnavailableError: the store cannot be reached.
+        """
+        Revoker(self.config).revoke_user(user_id)
+
+    def revoke_token(self, token: str | t.Mapping[str, t.Any]) -> str:
+        """End one session: ``token`` is the encoded session token or its claims (JWT: the
+        session's ``sid`` is revoked, so its later refreshes are refused too; a token without
+        one by its ``jti``); with database sessions, the session token. As
+        :meth:`AuthGuard.revoke_token <flask_authguard.AuthGuard.revoke_token>`.
+
+        :returns: what was revoked: ``"sid"``, ``"jti"`` or ``"session"``.
+        :raises InvalidTokenError: the token does not decrypt with the configured secrets.
+        :raises BackendUnavailableError: the store cannot be reached.
+        """
+        return Revoker(self.config).revoke_token(token)
 
 
 class EndpointsFirst:

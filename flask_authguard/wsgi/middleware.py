@@ -35,6 +35,7 @@ from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
+from ..core import crosssite
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
 from ..core.hosts import trusted_host
@@ -72,8 +73,10 @@ def normalize_path(path: str) -> str:
     """
     if not path:
         return "/"
+    if path[0] != "/":  # before the fast path: "." and ".." are dot segments too (property test)
+        path = "/" + path
     if "//" not in path and "/." not in path:
-        return path if path[0] == "/" else "/" + path
+        return path
     out: list[str] = []
     for segment in path.split("/"):
         if segment in ("", "."):
@@ -298,6 +301,9 @@ class AuthCore:
         if not self.config.current_secrets():
             logger.error(NO_SECRET)
             return self.config_error(environ)
+        refused = self.cross_site(environ)  # defence: before the token is read, so it costs no decode
+        if refused is not None:
+            return refused
         try:
             token = self.token(environ)
             check = authorized or self.config.callbacks.authorized
@@ -313,6 +319,22 @@ class AuthCore:
         if not allowed:
             return self.deny(environ, token)
         return None
+
+    def cross_site(self, environ: WSGIEnvironment) -> Response | None:
+        """403 JSON for a state-changing request that carries the session cookie and comes from
+        another origin (see :mod:`flask_authguard.core.crosssite`), else ``None``.
+
+        Decided on the headers alone, before the cookie is decoded (or a database session
+        looked up): a forged mutation costs no decode, and is refused whether or not the cookie
+        still holds a valid session.
+        """
+        if not self.config.cross_site_protection:
+            return None
+        reason = crosssite.cross_site_reason(environ, self.config)
+        if reason is None or not crosssite.by_session_cookie(environ, self.config):
+            return None
+        logger.info("cross-site request refused: %s", reason)
+        return _json(403, crosssite.refusal_body(reason))
 
     def config_error(self, environ: WSGIEnvironment) -> Response:
         """next-auth's answer to a missing secret: 307 to the error page, ``error=Configuration``."""

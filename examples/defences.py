@@ -1,0 +1,136 @@
+"""A Flask API behind a Next.js front end, with the defences of issue 14 configured.
+
+Run it from a clone of the repository::
+
+    python examples/defences.py            # http://127.0.0.1:5006, memory store, one process
+    REDIS_URL=redis://127.0.0.1:6379/0 python examples/defences.py   # shared by many workers
+
+What it shows:
+
+- **cross-site defence**: ``POST /api/notes`` with the session cookie is refused (403 JSON) when it
+  comes from another origin; the Next.js front end at ``http://localhost:3000`` is listed in
+  ``trusted_origins``, so its ``fetch(..., {credentials: "include"})`` goes through;
+- **sign-in throttling**: five wrong passwords a minute for one user, then 429 with ``Retry-After``;
+- **sign out everywhere**: the home page's form posts ``everywhere=true`` to ``/api/auth/signout``;
+- **revocation by an admin**: ``POST /admin/revoke/<user_id>`` (admins only) ends every session of
+  that user, on every worker sharing the store;
+- **absolute lifetime**: a session ends 12 hours after sign-in, however often it is refreshed.
+
+Demo users: ``admin``/``admin-pw`` and ``ada``/``ada-pw``. Behind a proxy, wrap ``app.wsgi_app`` in
+werkzeug's ``ProxyFix`` so throttling counts the client's address, not the proxy's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import os
+import sys
+import typing as t
+
+from flask import Flask, g, render_template_string
+
+try:
+    from flask_authguard import AuthGuard, CredentialsProvider, get_server_session
+except ImportError:  # run from a clone without installing: use the package beside this folder
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from flask_authguard import AuthGuard, CredentialsProvider, get_server_session
+
+# DEMO ONLY: anyone can read this secret. Set NEXTAUTH_SECRET (or AUTHGUARD_SECRET) for real use.
+DEMO_SECRET = "flask-authguard-defences-example-DO-NOT-USE-IN-PRODUCTION"
+DEFAULT_PORT = "5006"
+
+DEMO_USERS: dict[str, tuple[str, dict[str, str]]] = {
+    "admin": ("admin-pw", {"id": "1", "name": "Grace Admin", "role": "admin"}),
+    "ada": ("ada-pw", {"id": "2", "name": "Ada Lovelace", "role": "user"}),
+}
+NOTES: list[str] = []
+
+
+def authorize(*, credentials: dict[str, str], **_: t.Any) -> dict[str, str] | None:
+    password, user = DEMO_USERS.get(credentials.get("username", ""), ("", {}))
+    if not user or not hmac.compare_digest(password.encode(), credentials.get("password", "").encode()):
+        return None
+    return user
+
+
+def keep_role(
+    *, token: dict[str, t.Any], user: dict[str, t.Any] | None = None, **_: t.Any
+) -> dict[str, t.Any]:
+    if user is not None:
+        token["role"] = user.get("role", "user")
+    return token
+
+
+app = Flask(__name__)
+app.config["AUTHGUARD_SECRET"] = os.environ.get("NEXTAUTH_SECRET") or DEMO_SECRET
+guard = AuthGuard(
+    app,
+    {
+        "providers": [
+            CredentialsProvider(
+                authorize=authorize,
+                credentials={
+                    "username": {"label": "Username"},
+                    "password": {"label": "Password", "type": "password"},
+                },
+            )
+        ],
+        "callbacks": {"jwt": keep_role},
+        "trusted_origins": ["http://localhost:3000"],  # the Next.js front end
+        "store": os.environ.get("REDIS_URL", "memory://"),
+        "throttle": {"per_identifier": "5/minute;20/hour"},
+        "session": {"max_lifetime": 12 * 60 * 60},
+    },
+    matcher=["/api/notes", "/admin/:path*"],
+)
+
+# "Sign out everywhere" as next-auth's client signs out: fetch the CSRF token, then POST
+# /api/auth/signout (here with everywhere=true).
+HOME = """<!doctype html><title>Defences</title>
+{% if session %}<p>Signed in as {{ session.user.name }}.</p>
+<button id="everywhere">Sign out everywhere</button>
+<script>
+document.getElementById("everywhere").onclick = async () => {
+  const { csrfToken } = await (await fetch("/api/auth/csrf")).json();
+  const body = new URLSearchParams({ csrfToken, everywhere: "true", json: "true" });
+  await fetch("/api/auth/signout", { method: "POST", body });
+  location.reload();
+};
+</script>
+{% else %}<p><a href="/api/auth/signin">Sign in</a></p>{% endif %}
+"""
+
+
+@app.get("/")
+def home() -> str:
+    return render_template_string(HOME, session=get_server_session())
+
+
+@app.post("/api/notes")
+def add_note() -> dict[str, t.Any]:
+    NOTES.append(f"note by {g.auth_token['sub']}")
+    return {"notes": NOTES}
+
+
+@app.post("/admin/revoke/<user_id>")
+def revoke(user_id: str) -> tuple[dict[str, t.Any], int]:
+    if g.auth_token.get("role") != "admin":
+        return {"error": "Forbidden"}, 403
+    guard.revoke_user(user_id)
+    return {"revoked": user_id}, 200
+
+
+def main(argv: t.Sequence[str] | None = None) -> None:
+    """Serve the example: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5006."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
+    args = parser.parse_args(argv)
+    print(f"flask_authguard defences example: http://{args.host}:{args.port}/")
+    print("demo users: " + ", ".join(f"{name} / {pw}" for name, (pw, _) in DEMO_USERS.items()))
+    app.run(host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

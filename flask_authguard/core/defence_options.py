@@ -1,0 +1,72 @@
+"""The defence options (issue 14), checked at start-up: cross-site protection, trusted
+origins, the store, sign-in throttling and the absolute session lifetime.
+
+:class:`ThrottleOptions` is the ``throttle`` group of :class:`~flask_authguard.AuthOptions`;
+:func:`resolve_defences` turns the user's values into the matching fields of
+:class:`~flask_authguard.core.options.Config`, raising
+:class:`~flask_authguard.ConfigurationError` naming the key and what to set, as
+:mod:`.validation` does for the other options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from . import validation
+from .checks import check_limits, check_store, normalize_origins
+from .errors import ConfigurationError
+
+
+@dataclasses.dataclass
+class ThrottleOptions:
+    """``throttle``: limits on sign-in attempts (credentials and email), in the ``limits``
+    library's notation (``"5/minute"``, several joined with ``;``)."""
+
+    #: Throttle at all (on by default).
+    enabled: bool = True
+    #: Attempts per identifier (the username or email submitted); a success resets it.
+    per_identifier: str = "10/minute;50/hour"
+    #: Attempts per client address (``REMOTE_ADDR``: use ``ProxyFix`` behind a proxy).
+    per_address: str = "30/minute;300/hour"
+
+
+def store_prefix(value: t.Any) -> str:
+    """``store_prefix``: a non-empty printable string without spaces (it starts every key)."""
+    if not isinstance(value, str) or not value or not value.isprintable() or " " in value:
+        raise ConfigurationError(f"store_prefix must be a non-empty string without spaces, not {value!r}")
+    return value
+
+
+def max_lifetime(value: t.Any, strategy: str) -> int | None:
+    """``session.max_lifetime``: ``None`` or whole seconds, JWT sessions only."""
+    if value is None:
+        return None
+    seconds = validation.seconds(value, "session.max_lifetime")
+    if strategy == "database":
+        raise ConfigurationError(
+            "session.max_lifetime applies to JWT sessions (the sign-in time travels in the "
+            "token); database sessions end when their row expires or is deleted"
+        )
+    return seconds
+
+
+def resolve_defences(opts: t.Any, session: t.Any, strategy: str) -> dict[str, t.Any]:
+    """The :class:`~flask_authguard.core.options.Config` fields of the defences, from the
+    coerced :class:`~flask_authguard.AuthOptions` ``opts`` and its ``session`` group.
+
+    :raises ConfigurationError: a value is invalid; the message names it and what to set.
+    """
+    throttle = t.cast(ThrottleOptions, opts.throttle)
+    enabled = validation.flag(throttle.enabled, "throttle.enabled")
+    return {
+        "max_lifetime": max_lifetime(session.max_lifetime, strategy),
+        "cross_site_protection": validation.flag(opts.cross_site_protection, "cross_site_protection"),
+        "trusted_origins": normalize_origins(opts.trusted_origins),
+        "store": check_store(opts.store),
+        "store_prefix": store_prefix(opts.store_prefix),
+        "throttle_identifier": (
+            check_limits(throttle.per_identifier, "throttle.per_identifier") if enabled else None
+        ),
+        "throttle_address": check_limits(throttle.per_address, "throttle.per_address") if enabled else None,
+    }

@@ -1,0 +1,164 @@
+"""Server-side ends for JWT sessions: revocation entries in the store, and the sign-in time.
+
+A JWT session lives in the browser; to end it anywhere else the guard keeps, in the store:
+
+- ``<prefix>u:<sub>`` = the time before which every sign-in of that user is revoked
+  (:meth:`RevocationList.revoke_user`: sign out everywhere, ban a user);
+- ``<prefix>s:<sid>`` = one revoked session (:meth:`RevocationList.revoke_session`), or
+  ``<prefix>j:<jti>`` for a token without a ``sid``.
+
+Tokens are re-issued on every rolling refresh, with a new ``iat``, ``exp`` and ``jti``. So the
+tokens we issue carry two claims set at sign-in and kept on every refresh: ``auth_time`` (the
+sign-in time, seconds with milliseconds) and ``sid`` (a random session id). A user revocation
+compares ``auth_time`` (a refreshed descendant of an old sign-in is still refused); a session
+revocation names the ``sid`` (every refresh of that session is refused). A token issued by
+next-auth without these claims falls back to ``iat`` and ``jti``, which next-auth renews on each
+of its refreshes: see the README for the two lines of ``callbacks.jwt`` that add them there.
+
+Checking a token is one round trip: one ``MGET`` of its user key and its session key.
+"""
+
+from __future__ import annotations
+
+import typing as t
+import uuid
+
+from . import _clock
+from .jwt import CLOCK_TOLERANCE
+from .options import Config
+from .store import Store
+
+#: The sign-in time claim (OpenID Connect's name) and the stable session id claim.
+AUTH_TIME = "auth_time"
+SESSION_ID = "sid"
+
+
+def _is_number(value: t.Any) -> t.TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def sign_in_claims() -> dict[str, t.Any]:
+    """The claims a new session starts with: ``auth_time`` (now) and a random ``sid``."""
+    return {AUTH_TIME: round(_clock.now(), 3), SESSION_ID: str(uuid.uuid4())}
+
+
+def carry_sign_in_claims(previous: t.Mapping[str, t.Any], token: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``token`` (after ``callbacks.jwt``) with ``previous``'s ``auth_time`` and ``sid``: the
+    sign-in time and the session id never change on a refresh, whatever the callback returned."""
+    for name in (AUTH_TIME, SESSION_ID):
+        if name in previous:
+            token[name] = previous[name]
+    return token
+
+
+def sign_in_time(claims: t.Mapping[str, t.Any]) -> float | None:
+    """When the session of ``claims`` started: ``auth_time``, else ``iat``, else ``None``."""
+    for name in (AUTH_TIME, "iat"):
+        value = claims.get(name)
+        if _is_number(value):
+            return float(value)
+    return None
+
+
+def lifetime_left(claims: t.Mapping[str, t.Any], config: Config) -> float | None:
+    """Seconds left before ``session.max_lifetime`` ends this session (``<= 0``: ended);
+    ``None`` when there is no absolute limit. A token without ``auth_time`` has none left:
+    its sign-in time is unknown, and an absolute limit must not be dodged by dropping it."""
+    if config.max_lifetime is None:
+        return None
+    started = claims.get(AUTH_TIME)
+    if not _is_number(started):
+        return 0.0
+    return float(started) + config.max_lifetime - _clock.now()
+
+
+def _session_ttl(config: Config) -> float:
+    """How long a session entry must last: as long as any token of that session may still be
+    accepted (refreshes stop once it is revoked)."""
+    if config.max_lifetime is not None:
+        return config.max_lifetime + CLOCK_TOLERANCE
+    return max(config.session_max_age, config.jwt_max_age) + CLOCK_TOLERANCE
+
+
+class RevocationList:
+    """The revocation entries of one store.
+
+    :param store: where they live.
+    :param config: the resolved options (lifetimes bound how long entries are kept).
+    """
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+
+    def keys_for(self, claims: t.Mapping[str, t.Any]) -> tuple[str, ...]:
+        """The store keys that may revoke ``claims``: its user's and its session's."""
+        prefix = self.store.prefix
+        keys: list[str] = []
+        sub = claims.get("sub")
+        if isinstance(sub, str) and sub:
+            keys.append(f"{prefix}u:{sub}")
+        sid, jti = claims.get(SESSION_ID), claims.get("jti")
+        if isinstance(sid, str) and sid:
+            keys.append(f"{prefix}s:{sid}")
+        elif isinstance(jti, str) and jti:
+            keys.append(f"{prefix}j:{jti}")
+        return tuple(keys)
+
+    def is_revoked(self, claims: t.Mapping[str, t.Any]) -> bool:
+        """Whether ``claims`` were revoked; one round trip to the store.
+
+        :raises BackendUnavailableError: the store cannot be reached.
+        """
+        keys = self.keys_for(claims)
+        if not keys or self.store.is_empty():
+            return False
+        values = self.store.get_many(keys)
+        return self.decide(claims, keys, values)
+
+    def decide(
+        self, claims: t.Mapping[str, t.Any], keys: t.Sequence[str], values: t.Sequence[str | None]
+    ) -> bool:
+        """The verdict from the stored ``values`` of ``keys`` (see :meth:`keys_for`)."""
+        user_prefix = f"{self.store.prefix}u:"
+        for key, value in zip(keys, values, strict=True):
+            if value is None:
+                continue
+            if not key.startswith(user_prefix):
+                return True  # the session (or this very token) was revoked
+            try:
+                before = float(value)
+            except ValueError:
+                return True  # an unreadable entry: refuse rather than guess
+            started = sign_in_time(claims)
+            if started is None or started <= before:
+                return True
+        return False
+
+    def revoke_user(self, user_id: str) -> None:
+        """Revoke every session of ``user_id`` that started until now (its ``sub``).
+
+        :raises BackendUnavailableError: the store cannot be reached.
+        """
+        ttl = None if self.config.max_lifetime is None else self.config.max_lifetime + CLOCK_TOLERANCE
+        self.store.put(f"{self.store.prefix}u:{user_id}", repr(round(_clock.now(), 3)), ttl)
+
+    def revoke_session(self, claims: t.Mapping[str, t.Any]) -> str:
+        """Revoke the session of ``claims``: its ``sid`` (every refresh of it), else its ``jti``
+        (this token only, until its ``exp``).
+
+        :returns: ``"sid"`` or ``"jti"``, what was revoked.
+        :raises ValueError: the token has neither claim.
+        :raises BackendUnavailableError: the store cannot be reached.
+        """
+        prefix = self.store.prefix
+        sid, jti = claims.get(SESSION_ID), claims.get("jti")
+        if isinstance(sid, str) and sid:
+            self.store.put(f"{prefix}s:{sid}", "1", _session_ttl(self.config))
+            return "sid"
+        if isinstance(jti, str) and jti:
+            exp = claims.get("exp")
+            left = float(exp) - _clock.now() if _is_number(exp) else _session_ttl(self.config)
+            self.store.put(f"{prefix}j:{jti}", "1", max(1.0, left + CLOCK_TOLERANCE))
+            return "jti"
+        raise ValueError("the token has neither a 'sid' nor a 'jti' claim: revoke its user instead")
