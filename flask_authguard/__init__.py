@@ -32,7 +32,9 @@ from .core.options import (
 )
 from .core.token import get_token
 from .flask.ext import AuthGuard, auth_required, get_server_session
-from .providers.base import CredentialsProvider, Provider, SignInResult
+from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
+from .providers.oauth import OAuthProvider
+from .providers.oidc import OIDCProvider
 from .wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
 
 __version__ = "0.1.0"
@@ -54,9 +56,12 @@ __all__ = [
     "Events",
     "InvalidTokenError",
     "JWTOptions",
+    "OAuthProvider",
+    "OIDCProvider",
     "Pages",
     "Provider",
     "SessionOptions",
+    "SignInError",
     "SignInResult",
     "TOKEN_ENVIRON_KEY",
     "TokenError",

@@ -79,6 +79,8 @@ class Pages:
     sign_in: str | None = None
     sign_out: str | None = None
     error: str | None = None
+    #: Shown after an email sign-in link was sent (default ``<base>/verify-request``).
+    verify_request: str | None = None
 
 
 @dataclasses.dataclass
@@ -88,6 +90,12 @@ class Events:
     sign_in: Callback | None = None
     sign_out: Callback | None = None
     session: Callback | None = None
+    #: ``create_user(*, user)``: an OAuth or email sign-in created a user in the adapter.
+    create_user: Callback | None = None
+    #: ``link_account(*, user, account, profile)``: an OAuth account was linked to a user.
+    link_account: Callback | None = None
+    #: ``update_user(*, user)``: an email sign-in marked the address verified.
+    update_user: Callback | None = None
 
 
 @dataclasses.dataclass
@@ -379,7 +387,12 @@ def resolve_options(
         raise ConfigurationError("session.strategy 'database' needs adapter=... (e.g. SQLAlchemyAdapter)")
     if opts.api_mode not in ("auto", "redirect", "json"):
         raise ConfigurationError(f"api_mode must be 'auto', 'redirect' or 'json', not {opts.api_mode!r}")
-    for name, page in (("sign_in", pages.sign_in), ("sign_out", pages.sign_out), ("error", pages.error)):
+    for name, page in (
+        ("sign_in", pages.sign_in),
+        ("sign_out", pages.sign_out),
+        ("error", pages.error),
+        ("verify_request", pages.verify_request),
+    ):
         if page is not None and (not isinstance(page, str) or not page):
             raise ConfigurationError(f"pages.{name} must be a non-empty path or URL, not {page!r}")
     max_age = _check_seconds(session.max_age, "session.max_age")

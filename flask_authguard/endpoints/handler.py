@@ -375,7 +375,7 @@ def make_blueprint(state: GuardState) -> Blueprint:
 
     :raises ConfigurationError: a provider is not usable (checked here, at start-up).
     """
-    providers = check_providers(state.config.options.providers)
+    providers = check_providers(state.config.options.providers, state.config)  # issue 13: bind(config)
     bp = Blueprint("authguard", __name__, template_folder="templates")
 
     def flow() -> _Flow:
@@ -474,6 +474,7 @@ def make_blueprint(state: GuardState) -> Blueprint:
                 redirect_uri=f"{f.auth_url}/callback/{provider.id}",
             )
         except SignInError as exc:
+            f.cookies.extend(exc.cookies)
             return f.redirect(f.error_url(exc.code, provider=provider.id))
         except BackendUnavailableError:
             raise
@@ -536,6 +537,15 @@ def make_blueprint(state: GuardState) -> Blueprint:
         )
         return Response(html, status=page.status, mimetype="text/html", headers=PAGE_HEADERS)
 
+    @bp.get("/verify-request")
+    def verify_request_page() -> Response:  # issue 13: where the email provider sends people
+        f = flow()
+        page = state.config.options.pages.verify_request  # type: ignore[union-attr]
+        if page:
+            return f.redirect(f.page_url(page))
+        html = render_template("authguard/verify_request.html", auth_url=f.auth_url, base_url=f.base_url)
+        return Response(html, mimetype="text/html", headers=PAGE_HEADERS)
+
     @bp.post("/_log")
     def client_log() -> Response:
         return flow().json({})
@@ -557,6 +567,7 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
     try:
         result = provider.handle_callback(request._get_current_object(), form)  # type: ignore[attr-defined]
     except SignInError as exc:
+        f.cookies.extend(exc.cookies)  # issue 13: an OAuth provider clears its check cookies
         return f.redirect(f.error_url(exc.code, provider=provider.id))
     except BackendUnavailableError:
         raise
@@ -566,6 +577,7 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
     if result is None:
         code = "CredentialsSignin" if provider.type == "credentials" else "Callback"
         return f.redirect(f.error_url(code, provider=provider.id))
+    f.cookies.extend(result.cookies)  # issue 13
     user, account = result.user, result.account
     credentials = (
         {k: v for k, v in form.items() if k not in RESERVED_FIELDS}
@@ -585,12 +597,23 @@ def _sign_in(f: _Flow, provider: Provider, callback_url: str) -> Response:
                 return f.redirect(f.resolve_redirect(allowed))
             if not allowed:
                 return f.redirect(f.error_url("AccessDenied"))
+        # issue 13: OAuth/email providers find or create the adapter's user once sign-in is allowed.
+        complete = getattr(provider, "complete_sign_in", None)
+        if complete is not None:
+            result = complete(result)
+            user, account = result.user, result.account
         if config.strategy == "database":
             from ..sessions.database import sign_in_database
 
-            f.cookies.extend(sign_in_database(request.environ, config, user, f.secure, account=account))
+            f.cookies.extend(
+                sign_in_database(
+                    request.environ, config, user, f.secure, account=account, linked=complete is not None
+                )
+            )
         elif not _sign_in_jwt(f, result):
             return f.redirect(f.error_url("AccessDenied"))
+    except SignInError as exc:  # issue 13: OAuthAccountNotLinked, OAuthCreateAccount...
+        return f.redirect(f.error_url(exc.code, provider=provider.id))
     except BackendUnavailableError:
         raise
     except Exception:
@@ -620,7 +643,7 @@ def _sign_in_jwt(f: _Flow, result: t.Any) -> bool:
         user=user,
         account=result.account,
         profile=result.profile,
-        trigger="signIn",
+        trigger="signUp" if result.is_new_user else "signIn",  # issue 13: next-auth's OAuth trigger
         is_new_user=result.is_new_user,
     )
     if token is None:

@@ -11,10 +11,14 @@ from .base import (
     User,
     check_providers,
 )
+from .oauth import OAuthProvider
+from .oidc import OIDCProvider
 
 __all__ = [
     "RESERVED_FIELDS",
     "CredentialsProvider",
+    "OAuthProvider",
+    "OIDCProvider",
     "Provider",
     "SignInError",
     "SignInResult",

@@ -42,6 +42,8 @@ from ..core.errors import AuthGuardError, ConfigurationError
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
 
+    from ..core.options import Config
+
 User = dict[str, t.Any]
 
 #: Form fields the sign-in form carries for the endpoints, never for ``authorize``.
@@ -60,6 +62,8 @@ class SignInResult:
     profile: dict[str, t.Any] | None = None
     #: Whether the user was just created (database adapters); ``False`` for credentials.
     is_new_user: bool = False
+    #: ``Set-Cookie`` values for the response (an OAuth provider clears its check cookies).
+    cookies: list[str] = dataclasses.field(default_factory=list)
 
 
 class SignInError(AuthGuardError):
@@ -71,12 +75,16 @@ class SignInError(AuthGuardError):
     ``AccessDenied``...) show its message; others show on ``pages.error``.
 
     :param code: the error code, default ``"CredentialsSignin"``.
+    :param cookies: ``Set-Cookie`` values the error response still carries (an OAuth
+        provider's check cookies being cleared).
     """
 
-    def __init__(self, code: str = "CredentialsSignin") -> None:
+    def __init__(self, code: str = "CredentialsSignin", *, cookies: t.Sequence[str] = ()) -> None:
         super().__init__(code)
         #: The next-auth error code sent to the error route.
         self.code = code
+        #: ``Set-Cookie`` values for the error response.
+        self.cookies = list(cookies)
 
 
 class Provider(t.Protocol):
@@ -194,8 +202,11 @@ def check_provider_id(provider_id: t.Any) -> None:
         raise ConfigurationError(f"a provider id must be a non-empty URL segment, not {provider_id!r}")
 
 
-def check_providers(providers: t.Iterable[t.Any]) -> dict[str, Provider]:
+def check_providers(providers: t.Iterable[t.Any], config: Config | None = None) -> dict[str, Provider]:
     """The providers by id, checked once at start-up.
+
+    A provider with a ``bind(config)`` method (OAuth, OIDC, email) is handed the resolved
+    options here: the secret, the cookie rules, the base path, the adapter.
 
     :raises ConfigurationError: a provider misses part of the :class:`Provider` protocol, or
         two share an id.
@@ -223,4 +234,9 @@ def check_providers(providers: t.Iterable[t.Any]) -> dict[str, Provider]:
         if provider.id in out:
             raise ConfigurationError(f"two providers share the id {provider.id!r}: give one another id=...")
         out[provider.id] = t.cast(Provider, provider)
+    if config is not None:
+        for provider in out.values():
+            bind = getattr(provider, "bind", None)
+            if callable(bind):
+                bind(config)
     return out

@@ -377,18 +377,21 @@ def sign_in_database(
     user: t.Mapping[str, t.Any],
     secure: bool,
     account: t.Mapping[str, t.Any] | None = None,
+    linked: bool = False,
 ) -> list[str]:
     """Create a session for a signed-in user; the ``Set-Cookie`` values that carry it.
 
     :param user: what the provider's ``authorize`` returned.
     :param account: the provider's account (its ``provider`` names the linked account);
         default: the provider id of the request path.
+    :param linked: ``user`` is the adapter's user already (OAuth and email providers find or
+        create it themselves, next-auth's way): only the session is created.
     :raises BackendUnavailableError: the adapter failed; no cookie is set.
     """
     provider = (
         str(account.get("provider")) if account and account.get("provider") else _provider_from_path(environ)
     )
-    db_user = resolve_user(config, user, provider)
+    db_user = t.cast("AdapterUser", user) if linked else resolve_user(config, user, provider)  # issue 13
     token = generate_session_token()
     expires = expiry(_clock.now() + config.session_max_age)
     call_adapter(
