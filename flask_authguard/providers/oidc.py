@@ -122,16 +122,16 @@ class OIDCProvider(OAuthProvider):
             expired, or not a JWT.
         """
         from joserfc import jwt
-        from joserfc.errors import JoseError
+        from joserfc.errors import InvalidKeyIdError, JoseError, MissingKeyError
 
         allowed = [a for a in self.endpoints()["algorithms"] if a in ID_TOKEN_ALGORITHMS] or ["RS256"]
         keys = self._key_set()
         try:
             try:
                 token = jwt.decode(id_token, keys, algorithms=allowed)
-            except ValueError:
-                # A key id the cached set lacks (JoseError is a ValueError too): the issuer may
-                # have rotated its keys; read them once more.
+            except (InvalidKeyIdError, MissingKeyError):
+                # A key id the cached set lacks: the issuer may have rotated its keys; read them
+                # once more (at most every JWKS_REFRESH_INTERVAL seconds).
                 token = jwt.decode(id_token, self._key_set(refresh=True), algorithms=allowed)
             options: dict[str, t.Any] = {
                 "iss": {"essential": True, "value": self.issuer_claim()},
