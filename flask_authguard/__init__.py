@@ -35,6 +35,13 @@ from .flask.ext import AuthGuard, auth_required, get_server_session
 from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
 from .providers.oauth import OAuthProvider
 from .providers.oidc import OIDCProvider
+from .providers.presets import (
+    DiscordProvider,
+    GitHubProvider,
+    GitLabProvider,
+    GoogleProvider,
+    MicrosoftEntraIDProvider,
+)
 from .wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
 
 __version__ = "0.1.0"
@@ -53,7 +60,12 @@ __all__ = [
     "CookieOption",
     "CredentialsProvider",
     "CookiesOptions",
+    "DiscordProvider",
     "Events",
+    "GitHubProvider",
+    "GitLabProvider",
+    "GoogleProvider",
+    "MicrosoftEntraIDProvider",
     "InvalidTokenError",
     "JWTOptions",
     "OAuthProvider",

@@ -13,10 +13,16 @@ from .base import (
 )
 from .oauth import OAuthProvider
 from .oidc import OIDCProvider
+from .presets import DiscordProvider, GitHubProvider, GitLabProvider, GoogleProvider, MicrosoftEntraIDProvider
 
 __all__ = [
     "RESERVED_FIELDS",
     "CredentialsProvider",
+    "DiscordProvider",
+    "GitHubProvider",
+    "GitLabProvider",
+    "GoogleProvider",
+    "MicrosoftEntraIDProvider",
     "OAuthProvider",
     "OIDCProvider",
     "Provider",
