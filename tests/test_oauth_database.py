@@ -1,0 +1,127 @@
+"""OAuth/OIDC sign-in with an adapter (issue 13): the database strategy creates the user, links
+the account and creates the session in Auth.js's tables; next-auth's account-linking rule."""
+
+from __future__ import annotations
+
+import pathlib
+import typing as t
+
+import pytest
+from conftest import SECRET
+from oauth_flow import cookie_of, query, sign_in
+from oidc_server import OIDCServer, idp, oidc_server  # noqa: F401
+from test_handler import client_of, make_app
+from test_oauth import BASE, PROFILE_CLAIMS, oidc
+
+from flask_authguard import decode
+
+pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
+from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
+
+SESSION = "next-auth.session-token"
+
+
+@pytest.fixture
+def adapter(tmp_path: pathlib.Path) -> SQLAlchemyAdapter:
+    return SQLAlchemyAdapter(f"sqlite:///{tmp_path / 'auth.db'}", create_tables=True)
+
+
+def recorder() -> tuple[list[tuple[str, dict[str, t.Any]]], dict[str, t.Any]]:
+    seen: list[tuple[str, dict[str, t.Any]]] = []
+    events = {
+        name: (lambda name: lambda **kw: seen.append((name, kw)))(name)
+        for name in ("sign_in", "create_user", "link_account")
+    }
+    return seen, events
+
+
+def test_database_strategy_creates_user_account_and_session(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+    idp.scenario(claims=PROFILE_CLAIMS)
+    seen, events = recorder()
+    client = client_of(make_app(providers=[oidc(idp)], adapter=adapter, events=events))
+    response = sign_in(client, "corp")
+    assert response.headers["Location"] == f"{BASE}/private"
+    user = adapter.get_user_by_account({"provider": "corp", "providerAccountId": "johndoe"})
+    assert user is not None
+    assert (user["email"], user["name"], user["image"]) == ("jo@example.com", "Jo Doe", "https://example.com/jo.png")
+    assert user["emailVerified"] is None
+    token = cookie_of(client, SESSION)
+    assert token is not None
+    found = adapter.get_session_and_user(token)
+    assert found is not None and found["user"]["id"] == user["id"]
+    assert client.get("/api/auth/session").get_json()["user"]["email"] == "jo@example.com"
+    assert [name for name, _ in seen] == ["create_user", "link_account", "sign_in"]
+    linked = seen[1][1]
+    assert linked["account"]["access_token"] and linked["account"]["id_token"]
+    assert linked["user"]["id"] == user["id"]
+    assert seen[2][1]["is_new_user"] is True
+    with adapter.engine.connect() as conn:
+        from sqlalchemy import select
+
+        row = conn.execute(select(adapter.tables.accounts)).one()
+    assert row.type == "oidc" and row.provider == "corp" and row.providerAccountId == "johndoe"
+    assert row.access_token and row.id_token and row.token_type and row.expires_at
+
+    # The second sign-in finds the same user; nothing is created.
+    seen.clear()
+    again = client_of(client.application)
+    sign_in(again, "corp")
+    assert [name for name, _ in seen] == ["sign_in"] and seen[0][1]["is_new_user"] is False
+    second = adapter.get_session_and_user(cookie_of(again, SESSION) or "")
+    assert second is not None and second["user"]["id"] == user["id"]
+
+
+def test_jwt_strategy_with_adapter_uses_the_database_user(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+    idp.scenario(claims=PROFILE_CLAIMS)
+    triggers: list[t.Any] = []
+
+    def jwt(*, token: dict[str, t.Any], **kw: t.Any) -> dict[str, t.Any]:
+        triggers.append((kw.get("trigger"), kw.get("is_new_user")))
+        return token
+
+    app = make_app(providers=[oidc(idp)], adapter=adapter, session={"strategy": "jwt"}, callbacks={"jwt": jwt})
+    client = client_of(app)
+    sign_in(client, "corp")
+    user = adapter.get_user_by_email("jo@example.com")
+    assert user is not None
+    claims = decode(token=cookie_of(client, SESSION), secret=SECRET)
+    assert claims is not None and claims["sub"] == user["id"]
+    assert triggers[0] == ("signUp", True)
+
+
+def test_same_email_under_another_provider_is_not_linked(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+    idp.scenario(claims=PROFILE_CLAIMS)
+    existing = adapter.create_user({"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None})
+    client = client_of(make_app(providers=[oidc(idp)], adapter=adapter))
+    response = sign_in(client, "corp")
+    assert query(response.headers["Location"])["error"] == "OAuthAccountNotLinked"
+    assert cookie_of(client, SESSION) is None
+    assert adapter.get_user_by_account({"provider": "corp", "providerAccountId": "johndoe"}) is None
+    page = client.get(client.get(response.headers["Location"]).headers["Location"]).get_data(as_text=True)
+    assert "sign in with the same account you used originally" in page
+    assert adapter.get_user(existing["id"]) is not None
+
+
+def test_dangerous_email_account_linking(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+    idp.scenario(claims=PROFILE_CLAIMS)
+    existing = adapter.create_user({"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None})
+    provider = oidc(idp, allow_dangerous_email_account_linking=True)
+    client = client_of(make_app(providers=[provider], adapter=adapter))
+    assert sign_in(client, "corp").headers["Location"] == f"{BASE}/private"
+    linked = adapter.get_user_by_account({"provider": "corp", "providerAccountId": "johndoe"})
+    assert linked is not None and linked["id"] == existing["id"]
+
+
+def test_sign_in_refused_creates_nothing(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+    idp.scenario(claims=PROFILE_CLAIMS)
+    client = client_of(make_app(providers=[oidc(idp)], adapter=adapter, callbacks={"sign_in": lambda **kw: False}))
+    assert query(sign_in(client, "corp").headers["Location"])["error"] == "AccessDenied"
+    assert adapter.get_user_by_email("jo@example.com") is None
+
+
+def test_failed_callback_creates_nothing(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+    idp.scenario(claims={**PROFILE_CLAIMS, "aud": "someone-else"})
+    client = client_of(make_app(providers=[oidc(idp)], adapter=adapter))
+    assert query(sign_in(client, "corp").headers["Location"])["error"] == "OAuthCallback"
+    assert adapter.get_user_by_email("jo@example.com") is None
+    assert cookie_of(client, SESSION) is None
