@@ -33,6 +33,7 @@ from .core.options import (
 from .core.token import get_token
 from .flask.ext import AuthGuard, auth_required, get_server_session
 from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
+from .providers.email import EmailProvider
 from .providers.oauth import OAuthProvider
 from .providers.oidc import OIDCProvider
 from .providers.presets import (
@@ -61,6 +62,7 @@ __all__ = [
     "CredentialsProvider",
     "CookiesOptions",
     "DiscordProvider",
+    "EmailProvider",
     "Events",
     "GitHubProvider",
     "GitLabProvider",

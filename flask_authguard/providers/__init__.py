@@ -11,6 +11,7 @@ from .base import (
     User,
     check_providers,
 )
+from .email import EmailProvider
 from .oauth import OAuthProvider
 from .oidc import OIDCProvider
 from .presets import DiscordProvider, GitHubProvider, GitLabProvider, GoogleProvider, MicrosoftEntraIDProvider
@@ -19,6 +20,7 @@ __all__ = [
     "RESERVED_FIELDS",
     "CredentialsProvider",
     "DiscordProvider",
+    "EmailProvider",
     "GitHubProvider",
     "GitLabProvider",
     "GoogleProvider",
