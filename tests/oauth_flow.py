@@ -14,7 +14,9 @@ from flask_authguard.core.cookies import decode_value
 def start(client: Client, provider_id: str, callback_url: str = "/private") -> t.Any:
     """``POST /signin/<id>`` with a fresh CSRF token: the response (a 302 to the provider)."""
     csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
-    return client.post(f"/api/auth/signin/{provider_id}", data={"csrfToken": csrf, "callbackUrl": callback_url})
+    return client.post(
+        f"/api/auth/signin/{provider_id}", data={"csrfToken": csrf, "callbackUrl": callback_url}
+    )
 
 
 def consent(authorization_url: str) -> str:

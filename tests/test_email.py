@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import hashlib
 import pathlib
 import re
@@ -38,7 +39,10 @@ class Inbox:
     async def handle_DATA(self, server: t.Any, session: t.Any, envelope: t.Any) -> str:  # noqa: N802
         self.envelopes.append(envelope)
         self.messages.append(
-            t.cast(email.message.EmailMessage, email.message_from_bytes(envelope.content, policy=email.policy.default))
+            t.cast(
+                email.message.EmailMessage,
+                email.message_from_bytes(envelope.content, policy=email.policy.default),
+            )
         )
         self.arrived.set()
         return "250 Message accepted for delivery"
@@ -49,6 +53,10 @@ class Inbox:
         match = re.search(r"https?://\S+", body.get_content())
         assert match is not None
         return match.group(0)
+
+
+def record(events: list[str], name: str, **kwargs: t.Any) -> None:
+    events.append(name)
 
 
 def free_port() -> int:
@@ -81,7 +89,9 @@ def email_app(adapter: t.Any, port: int, **options: t.Any) -> t.Any:
 
 def request_link(client: t.Any, address: str = "Jo@Example.COM", callback_url: str = "/private") -> t.Any:
     csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
-    return client.post("/api/auth/signin/email", data={"csrfToken": csrf, "email": address, "callbackUrl": callback_url})
+    return client.post(
+        "/api/auth/signin/email", data={"csrfToken": csrf, "email": address, "callbackUrl": callback_url}
+    )
 
 
 def follow(client: t.Any, link: str) -> t.Any:
@@ -93,7 +103,11 @@ def test_magic_link_signs_in_once(smtp: tuple[Inbox, int], adapter: SQLAlchemyAd
     inbox, port = smtp
     events: list[str] = []
     client = client_of(
-        email_app(adapter, port, events={n: (lambda n: lambda **kw: events.append(n))(n) for n in ("create_user", "sign_in")})
+        email_app(
+            adapter,
+            port,
+            events={n: functools.partial(record, events, n) for n in ("create_user", "sign_in")},
+        )
     )
     response = request_link(client)
     assert response.status_code == 302
@@ -133,9 +147,13 @@ def test_magic_link_signs_in_once(smtp: tuple[Inbox, int], adapter: SQLAlchemyAd
     assert page.status_code == 403 and "no longer valid" in page.get_data(as_text=True)
 
 
-def test_existing_user_is_verified_not_duplicated(smtp: tuple[Inbox, int], adapter: SQLAlchemyAdapter) -> None:
+def test_existing_user_is_verified_not_duplicated(
+    smtp: tuple[Inbox, int], adapter: SQLAlchemyAdapter
+) -> None:
     inbox, port = smtp
-    existing = adapter.create_user({"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None})
+    existing = adapter.create_user(
+        {"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None}
+    )
     client = client_of(email_app(adapter, port))
     request_link(client)
     assert inbox.arrived.wait(5)
@@ -177,8 +195,10 @@ def test_forged_link(smtp: tuple[Inbox, int], adapter: SQLAlchemyAdapter, change
     assert inbox.arrived.wait(5)
     link = inbox.link()
     value = query(link)[change]
-    forged = link.replace(f"{change}={value}" if change == "token" else "email=jo%40example.com",
-                          f"{change}={'0' * 64}" if change == "token" else "email=eve%40example.com")
+    forged = link.replace(
+        f"{change}={value}" if change == "token" else "email=jo%40example.com",
+        f"{change}={'0' * 64}" if change == "token" else "email=eve%40example.com",
+    )
     assert forged != link
     assert query(follow(client, forged).headers["Location"])["error"] == "Verification"
 
@@ -188,7 +208,10 @@ def test_callback_without_token(smtp: tuple[Inbox, int], adapter: SQLAlchemyAdap
     assert query(client.get("/api/auth/callback/email").headers["Location"])["error"] == "Verification"
 
 
-@pytest.mark.parametrize("address", ["", "no-at-sign", "a@b@c", '"quoted"@example.com', "@example.com", "jo@example.com,eve@evil.com"])
+@pytest.mark.parametrize(
+    "address",
+    ["", "no-at-sign", "a@b@c", '"quoted"@example.com', "@example.com", "jo@example.com,eve@evil.com"],
+)
 def test_bad_address(smtp: tuple[Inbox, int], adapter: SQLAlchemyAdapter, address: str) -> None:
     inbox, port = smtp
     client = client_of(email_app(adapter, port))
@@ -245,3 +268,10 @@ def test_needs_a_server_or_sender() -> None:
 )
 def test_normalize_identifier(raw: str, normal: str) -> None:
     assert normalize_identifier(raw) == normal
+
+
+def test_verify_request_page_override(adapter: SQLAlchemyAdapter) -> None:
+    provider = EmailProvider(send_verification_request=print)
+    app = make_app(providers=[provider], adapter=adapter, pages={"verify_request": "/check-inbox"})
+    response = client_of(app).get("/api/auth/verify-request")
+    assert response.status_code == 302 and response.headers["Location"] == f"{BASE}/check-inbox"

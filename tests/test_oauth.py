@@ -10,10 +10,14 @@ import typing as t
 import pytest
 from conftest import SECRET
 from oauth_flow import back, consent, cookie_of, query, sign_in, start
-from oidc_server import OIDCServer, idp, oidc_server  # noqa: F401
 from test_handler import client_of, make_app
 
 from flask_authguard import ConfigurationError, OAuthProvider, OIDCProvider, decode
+
+pytest_plugins = ["oidc_server"]
+
+if t.TYPE_CHECKING:
+    from oidc_server import OIDCServer
 
 BASE = "http://app.example.com"
 SESSION = "next-auth.session-token"
@@ -64,7 +68,11 @@ def test_oidc_happy_path_jwt(idp: OIDCServer) -> None:
     assert seen["profile"]["iss"] == idp.issuer
     assert seen["trigger"] == "signIn" and seen["is_new_user"] is False
     session = client.get("/api/auth/session").get_json()
-    assert session["user"] == {"name": "Jo Doe", "email": "jo@example.com", "image": "https://example.com/jo.png"}
+    assert session["user"] == {
+        "name": "Jo Doe",
+        "email": "jo@example.com",
+        "image": "https://example.com/jo.png",
+    }
 
 
 # -- helpers for the failures -------------------------------------------------------------------
@@ -96,17 +104,25 @@ def test_check_cookies_as_next_auth_writes_them(corp_client: t.Any, idp: OIDCSer
     url = query(begun.headers["Location"])
     for name in ("next-auth.state", "next-auth.pkce.code_verifier", "next-auth.nonce"):
         header = headers[name]
-        assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header and "Expires=" in header
+        assert (
+            "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header and "Expires=" in header
+        )
         assert ("Max-Age=900" in header) == (name != "next-auth.nonce")
         claims = decode(token=cookie_of(corp_client, name), secret=SECRET, salt=name)
         assert claims is not None and claims["provider"] == "corp"
         assert claims["exp"] - claims["iat"] == 900
-    assert decode(token=cookie_of(corp_client, "next-auth.state"), secret=SECRET, salt="next-auth.state")[
-        "value"
-    ] == url["state"]
-    assert url["nonce"] == decode(
-        token=cookie_of(corp_client, "next-auth.nonce"), secret=SECRET, salt="next-auth.nonce"
-    )["value"]
+    assert (
+        decode(token=cookie_of(corp_client, "next-auth.state"), secret=SECRET, salt="next-auth.state")[
+            "value"
+        ]
+        == url["state"]
+    )
+    assert (
+        url["nonce"]
+        == decode(token=cookie_of(corp_client, "next-auth.nonce"), secret=SECRET, salt="next-auth.nonce")[
+            "value"
+        ]
+    )
     assert url["code_challenge_method"] == "S256" and url["client_id"] == "client-1"
     assert url["redirect_uri"] == f"{BASE}/api/auth/callback/corp"
     assert url["scope"] == "openid email profile"
@@ -117,10 +133,16 @@ def test_check_cookies_as_next_auth_writes_them(corp_client: t.Any, idp: OIDCSer
 
 
 def test_secure_cookie_names_on_https(idp: OIDCServer) -> None:
-    client = client_of(make_app(providers=[oidc(idp)], url="https://app.example.com"), "https://app.example.com")
+    client = client_of(
+        make_app(providers=[oidc(idp)], url="https://app.example.com"), "https://app.example.com"
+    )
     begun = start(client, "corp")
     names = {h.split("=", 1)[0] for h in begun.headers.getlist("Set-Cookie")}
-    assert {"__Secure-next-auth.state", "__Secure-next-auth.pkce.code_verifier", "__Secure-next-auth.nonce"} <= names
+    assert {
+        "__Secure-next-auth.state",
+        "__Secure-next-auth.pkce.code_verifier",
+        "__Secure-next-auth.nonce",
+    } <= names
     assert all("Secure" in h for h in begun.headers.getlist("Set-Cookie") if "next-auth.state" in h)
     done = back(client, consent(begun.headers["Location"]))
     assert done.headers["Location"] == "https://app.example.com/private"
@@ -159,7 +181,10 @@ def test_forged_state_cookie(corp_client: t.Any) -> None:
 def test_state_cookie_of_another_provider(idp: OIDCServer) -> None:
     client = client_of(make_app(providers=[oidc(idp), oidc(idp, id="other", name="Other")]))
     other = start(client, "other")
-    other_cookies = {n: cookie_of(client, n) for n in ("next-auth.state", "next-auth.pkce.code_verifier", "next-auth.nonce")}
+    other_cookies = {
+        n: cookie_of(client, n)
+        for n in ("next-auth.state", "next-auth.pkce.code_verifier", "next-auth.nonce")
+    }
     redirect = consent(other.headers["Location"]).replace("/callback/other", "/callback/corp")
     refused(back(client, redirect), "OAuthCallback")
     assert all(other_cookies.values())
@@ -167,7 +192,10 @@ def test_state_cookie_of_another_provider(idp: OIDCServer) -> None:
 
 def test_replayed_state(corp_client: t.Any) -> None:
     begun = start(corp_client, "corp")
-    cookies = {n: cookie_of(corp_client, n) for n in ("next-auth.state", "next-auth.pkce.code_verifier", "next-auth.nonce")}
+    cookies = {
+        n: cookie_of(corp_client, n)
+        for n in ("next-auth.state", "next-auth.pkce.code_verifier", "next-auth.nonce")
+    }
     redirect = consent(begun.headers["Location"])
     assert back(corp_client, redirect).status_code == 302 and cookie_of(corp_client, SESSION)
     # An attacker who copied the cookies and the callback URL replays them in a fresh browser.
@@ -265,7 +293,12 @@ def test_no_secret_in_logs(corp_client: t.Any, idp: OIDCServer, caplog: pytest.L
     refused(back(corp_client, redirect), "OAuthCallback")
     text = caplog.text
     assert "invalid_grant" in text
-    for secret in ("client-secret-1", SECRET, query(redirect)["code"], cookie_of(corp_client, "next-auth.state") or "x"):
+    for secret in (
+        "client-secret-1",
+        SECRET,
+        query(redirect)["code"],
+        cookie_of(corp_client, "next-auth.state") or "x",
+    ):
         assert secret not in text
 
 
@@ -300,7 +333,11 @@ def test_issuer_down_at_sign_in(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_issuer_hanging_at_sign_in(silent_port: int) -> None:
     provider = OIDCProvider(
-        id="corp", name="Corp", issuer=f"http://127.0.0.1:{silent_port}", client_id="c", client_secret="s",
+        id="corp",
+        name="Corp",
+        issuer=f"http://127.0.0.1:{silent_port}",
+        client_id="c",
+        client_secret="s",
         timeout=0.5,
     )
     client = client_of(make_app(providers=[provider]))
@@ -404,9 +441,7 @@ def test_sign_in_callback_refuses(idp: OIDCServer) -> None:
 
 def test_events_sign_in(idp: OIDCServer) -> None:
     events: list[t.Any] = []
-    client = client_of(
-        make_app(providers=[oidc(idp)], events={"sign_in": lambda **kw: events.append(kw)})
-    )
+    client = client_of(make_app(providers=[oidc(idp)], events={"sign_in": lambda **kw: events.append(kw)}))
     sign_in(client, "corp")
     assert events[0]["account"]["provider"] == "corp" and events[0]["is_new_user"] is False
 

@@ -3,13 +3,13 @@ the account and creates the session in Auth.js's tables; next-auth's account-lin
 
 from __future__ import annotations
 
+import functools
 import pathlib
 import typing as t
 
 import pytest
 from conftest import SECRET
 from oauth_flow import cookie_of, query, sign_in
-from oidc_server import OIDCServer, idp, oidc_server  # noqa: F401
 from test_handler import client_of, make_app
 from test_oauth import BASE, PROFILE_CLAIMS, oidc
 
@@ -17,6 +17,11 @@ from flask_authguard import decode
 
 pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
+
+pytest_plugins = ["oidc_server"]
+
+if t.TYPE_CHECKING:
+    from oidc_server import OIDCServer
 
 SESSION = "next-auth.session-token"
 
@@ -28,14 +33,17 @@ def adapter(tmp_path: pathlib.Path) -> SQLAlchemyAdapter:
 
 def recorder() -> tuple[list[tuple[str, dict[str, t.Any]]], dict[str, t.Any]]:
     seen: list[tuple[str, dict[str, t.Any]]] = []
-    events = {
-        name: (lambda name: lambda **kw: seen.append((name, kw)))(name)
-        for name in ("sign_in", "create_user", "link_account")
-    }
+
+    def record(name: str, **kwargs: t.Any) -> None:
+        seen.append((name, kwargs))
+
+    events = {name: functools.partial(record, name) for name in ("sign_in", "create_user", "link_account")}
     return seen, events
 
 
-def test_database_strategy_creates_user_account_and_session(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+def test_database_strategy_creates_user_account_and_session(
+    idp: OIDCServer, adapter: SQLAlchemyAdapter
+) -> None:
     idp.scenario(claims=PROFILE_CLAIMS)
     seen, events = recorder()
     client = client_of(make_app(providers=[oidc(idp)], adapter=adapter, events=events))
@@ -43,7 +51,11 @@ def test_database_strategy_creates_user_account_and_session(idp: OIDCServer, ada
     assert response.headers["Location"] == f"{BASE}/private"
     user = adapter.get_user_by_account({"provider": "corp", "providerAccountId": "johndoe"})
     assert user is not None
-    assert (user["email"], user["name"], user["image"]) == ("jo@example.com", "Jo Doe", "https://example.com/jo.png")
+    assert (user["email"], user["name"], user["image"]) == (
+        "jo@example.com",
+        "Jo Doe",
+        "https://example.com/jo.png",
+    )
     assert user["emailVerified"] is None
     token = cookie_of(client, SESSION)
     assert token is not None
@@ -71,7 +83,9 @@ def test_database_strategy_creates_user_account_and_session(idp: OIDCServer, ada
     assert second is not None and second["user"]["id"] == user["id"]
 
 
-def test_jwt_strategy_with_adapter_uses_the_database_user(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+def test_jwt_strategy_with_adapter_uses_the_database_user(
+    idp: OIDCServer, adapter: SQLAlchemyAdapter
+) -> None:
     idp.scenario(claims=PROFILE_CLAIMS)
     triggers: list[t.Any] = []
 
@@ -79,7 +93,9 @@ def test_jwt_strategy_with_adapter_uses_the_database_user(idp: OIDCServer, adapt
         triggers.append((kw.get("trigger"), kw.get("is_new_user")))
         return token
 
-    app = make_app(providers=[oidc(idp)], adapter=adapter, session={"strategy": "jwt"}, callbacks={"jwt": jwt})
+    app = make_app(
+        providers=[oidc(idp)], adapter=adapter, session={"strategy": "jwt"}, callbacks={"jwt": jwt}
+    )
     client = client_of(app)
     sign_in(client, "corp")
     user = adapter.get_user_by_email("jo@example.com")
@@ -91,7 +107,9 @@ def test_jwt_strategy_with_adapter_uses_the_database_user(idp: OIDCServer, adapt
 
 def test_same_email_under_another_provider_is_not_linked(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
     idp.scenario(claims=PROFILE_CLAIMS)
-    existing = adapter.create_user({"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None})
+    existing = adapter.create_user(
+        {"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None}
+    )
     client = client_of(make_app(providers=[oidc(idp)], adapter=adapter))
     response = sign_in(client, "corp")
     assert query(response.headers["Location"])["error"] == "OAuthAccountNotLinked"
@@ -104,7 +122,9 @@ def test_same_email_under_another_provider_is_not_linked(idp: OIDCServer, adapte
 
 def test_dangerous_email_account_linking(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
     idp.scenario(claims=PROFILE_CLAIMS)
-    existing = adapter.create_user({"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None})
+    existing = adapter.create_user(
+        {"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None}
+    )
     provider = oidc(idp, allow_dangerous_email_account_linking=True)
     client = client_of(make_app(providers=[provider], adapter=adapter))
     assert sign_in(client, "corp").headers["Location"] == f"{BASE}/private"
@@ -114,7 +134,9 @@ def test_dangerous_email_account_linking(idp: OIDCServer, adapter: SQLAlchemyAda
 
 def test_sign_in_refused_creates_nothing(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
     idp.scenario(claims=PROFILE_CLAIMS)
-    client = client_of(make_app(providers=[oidc(idp)], adapter=adapter, callbacks={"sign_in": lambda **kw: False}))
+    client = client_of(
+        make_app(providers=[oidc(idp)], adapter=adapter, callbacks={"sign_in": lambda **kw: False})
+    )
     assert query(sign_in(client, "corp").headers["Location"])["error"] == "AccessDenied"
     assert adapter.get_user_by_email("jo@example.com") is None
 

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 import pytest
 from conftest import SECRET
 from oauth_flow import back, consent, cookie_of, query, sign_in, start
-from oidc_server import OIDCServer, idp, oidc_server  # noqa: F401
 from test_handler import client_of, make_app
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -26,6 +25,11 @@ from flask_authguard import (
     decode,
 )
 
+pytest_plugins = ["oidc_server"]
+
+if t.TYPE_CHECKING:
+    from oidc_server import OIDCServer
+
 BASE = "http://app.example.com"
 
 
@@ -33,8 +37,13 @@ class GitHubAPI:
     """github.com's OAuth endpoints and api.github.com's /user and /user/emails, on loopback."""
 
     def __init__(self) -> None:
-        self.user: dict[str, t.Any] = {"id": 1234, "login": "octocat", "name": None, "email": None,
-                                       "avatar_url": "https://avatars.example/u/1234"}
+        self.user: dict[str, t.Any] = {
+            "id": 1234,
+            "login": "octocat",
+            "name": None,
+            "email": None,
+            "avatar_url": "https://avatars.example/u/1234",
+        }
         self.emails: t.Any = [
             {"email": "old@example.com", "primary": False, "verified": True},
             {"email": "octo@example.com", "primary": True, "verified": True},
@@ -52,7 +61,9 @@ class GitHubAPI:
         if request.path == "/login/oauth/authorize":
             code = f"code-{len(self.codes)}"
             self.codes[code] = request.args["client_id"]
-            target = request.args["redirect_uri"] + "?" + urlencode({"code": code, "state": request.args["state"]})
+            target = (
+                request.args["redirect_uri"] + "?" + urlencode({"code": code, "state": request.args["state"]})
+            )
             return Response(status=302, headers={"Location": target})
         if request.path == "/login/oauth/access_token":
             if self.codes.pop(request.form.get("code", ""), None) is None:

@@ -539,6 +539,8 @@ def make_blueprint(state: GuardState) -> Blueprint:
 
     @bp.get("/verify-request")
     def verify_request_page() -> Response:  # issue 13: where the email provider sends people
+        if not any(p.type == "email" for p in providers.values()):
+            return _unsupported()
         f = flow()
         page = state.config.options.pages.verify_request  # type: ignore[union-attr]
         if page:

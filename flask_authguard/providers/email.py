@@ -125,7 +125,9 @@ class EmailProvider:
         """
         adapter = config.options.adapter
         if adapter is None:
-            raise ConfigurationError("EmailProvider needs adapter=... (e.g. SQLAlchemyAdapter) for its tokens")
+            raise ConfigurationError(
+                "EmailProvider needs adapter=... (e.g. SQLAlchemyAdapter) for its tokens"
+            )
         missing = [m for m in ADAPTER_METHODS if not callable(getattr(adapter, m, None))]
         if missing:
             raise ConfigurationError(f"EmailProvider: the adapter lacks {', '.join(missing)}")
@@ -162,31 +164,52 @@ class EmailProvider:
         adapter = config.options.adapter
         if config.callbacks.sign_in is not None:
             user = call_sync(adapter.get_user_by_email, identifier) or {"id": identifier, "email": identifier}
-            account = {"providerAccountId": identifier, "userId": identifier, "type": "email", "provider": self.id}
+            account = {
+                "providerAccountId": identifier,
+                "userId": identifier,
+                "type": "email",
+                "provider": self.id,
+            }
             allowed = call_sync(
-                config.callbacks.sign_in, user=dict(user), account=account, profile=None, credentials=None,
+                config.callbacks.sign_in,
+                user=dict(user),
+                account=account,
+                profile=None,
+                credentials=None,
                 email={"verificationRequest": True},
             )
             if not allowed or isinstance(allowed, str):
                 raise SignInError("AccessDenied")
-        token = self.generate_verification_token() if self.generate_verification_token else secrets.token_hex(32)
+        token = (
+            self.generate_verification_token() if self.generate_verification_token else secrets.token_hex(32)
+        )
         expires = dt.datetime.fromtimestamp(_clock.now() + self.max_age, dt.timezone.utc)
         try:
             call_sync(
                 adapter.create_verification_token,
-                {"identifier": identifier, "token": hash_token(token, self._secret(config)), "expires": expires},
+                {
+                    "identifier": identifier,
+                    "token": hash_token(token, self._secret(config)),
+                    "expires": expires,
+                },
             )
         except BackendUnavailableError:
             raise
         except Exception as exc:
             logger.error("adapter.create_verification_token failed: %s", type(exc).__name__)
             raise SignInError("EmailSignin") from None
-        url = f"{redirect_uri}?{urlencode({'callbackUrl': callback_url, 'token': token, 'email': identifier})}"
+        url = (
+            f"{redirect_uri}?{urlencode({'callbackUrl': callback_url, 'token': token, 'email': identifier})}"
+        )
         try:
             if self.send_verification_request is not None:
                 call_sync(
                     self.send_verification_request,
-                    identifier=identifier, url=url, provider=self, token=token, expires=expires,
+                    identifier=identifier,
+                    url=url,
+                    provider=self,
+                    token=token,
+                    expires=expires,
                 )
             else:
                 send_email(self.server, self.from_address, identifier, url)  # type: ignore[arg-type]

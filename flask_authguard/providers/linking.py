@@ -125,7 +125,10 @@ def email_user(config: Config, result: SignInResult) -> SignInResult:
         is_new = False
     else:
         user = _create(
-            config, adapter, {"name": None, "email": email, "emailVerified": now, "image": None}, "EmailCreateAccount"
+            config,
+            adapter,
+            {"name": None, "email": email, "emailVerified": now, "image": None},
+            "EmailCreateAccount",
         )
         is_new = True
     account = {**result.account, "userId": user["id"]}

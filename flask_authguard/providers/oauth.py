@@ -130,7 +130,8 @@ class OAuthProvider:
         unknown = set(self.checks) - set(CHECK_COOKIES)
         if unknown or isinstance(self.checks, str):
             raise ConfigurationError(
-                f"provider {self.id!r}: checks must be a list of 'state', 'pkce', 'nonce', not {self.checks!r}"
+                f"provider {self.id!r}: checks must be a list of 'state', 'pkce', 'nonce', "
+                f"not {self.checks!r}"
             )
         if self.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post", "none"):
             raise ConfigurationError(
@@ -353,5 +354,11 @@ def _describe(exc: BaseException) -> str:
 def _check_url(provider_id: str, name: str, value: t.Any, *, required: bool) -> None:
     if value is None and not required:
         return
-    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
-        raise ConfigurationError(f"provider {provider_id!r}: {name}=... must be an http(s) URL, not {value!r}")
+    if (
+        not isinstance(value, str)
+        or urlsplit(value).scheme not in ("http", "https")
+        or not urlsplit(value).netloc
+    ):
+        raise ConfigurationError(
+            f"provider {provider_id!r}: {name}=... must be an http(s) URL, not {value!r}"
+        )

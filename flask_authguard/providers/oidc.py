@@ -26,7 +26,18 @@ from .oauth import ExchangeFailed, OAuthProvider, _check_url, get_json
 #: Seconds the discovery document is kept before it is read again.
 DISCOVERY_TTL = 3600
 #: Signature algorithms accepted for ID tokens (never ``none`` nor a shared-key HMAC).
-ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+ID_TOKEN_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
 #: Clock skew allowed on ``exp``/``iat``/``nbf``, seconds.
 LEEWAY = 60
 #: Fewest seconds between two JWKS reads caused by unknown key ids.

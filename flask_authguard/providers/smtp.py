@@ -40,7 +40,9 @@ def check_server(server: t.Any) -> SMTPServer:
     if isinstance(server, str):
         parts = urlsplit(server)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ConfigurationError("EmailProvider(server=...) must be 'smtp://user:pass@host:port' or 'smtps://...'")
+            raise ConfigurationError(
+                "EmailProvider(server=...) must be 'smtp://user:pass@host:port' or 'smtps://...'"
+            )
         secure = parts.scheme == "smtps"
         try:
             port = parts.port or (465 if secure else 587)
@@ -59,7 +61,9 @@ def check_server(server: t.Any) -> SMTPServer:
         port = server.get("port", 465 if secure else 587)
         if isinstance(port, bool) or not isinstance(port, int):
             raise ConfigurationError("EmailProvider(server={'port': ...}) must be a number")
-        return SMTPServer(host=server["host"], port=port, secure=secure, user=auth.get("user"), password=auth.get("pass"))
+        return SMTPServer(
+            host=server["host"], port=port, secure=secure, user=auth.get("user"), password=auth.get("pass")
+        )
     raise ConfigurationError(
         "EmailProvider(server=...) must be 'smtp://user:pass@host:port' or {'host': ..., 'port': ...}"
     )
