@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from oauth_flow import consent, start
-from test_browser import DEMO, Browser, browser, demo, running_demo  # noqa: F401
+from test_browser import DEMO, Browser, demo, running_demo
+from test_browser import browser as browser_fixture  # noqa: F401 - the "browser" fixture
 
 pytest_plugins = ["oidc_server"]
 
