@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from oauth_flow import consent, start
-from test_browser import DEMO, Browser, demo, running_demo
-from test_browser import browser as browser_fixture  # noqa: F401 - the "browser" fixture
+from test_browser import DEMO, Browser, browser, demo, running_demo  # noqa: F401 - browser: a fixture
 
 pytest_plugins = ["oidc_server"]
 
@@ -66,7 +65,10 @@ def test_demo_signs_in_through_the_local_oidc_provider(
 
 
 def test_browser_signs_in_to_the_demo_through_oidc(
-    browser: Browser, idp: OIDCServer, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+    browser: Browser,  # noqa: F811 - the fixture imported above
+    idp: OIDCServer,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _oidc_env(monkeypatch, idp)
     idp.scenario(claims=CLAIMS)
