@@ -20,7 +20,10 @@ import typing as t
 import urllib.request
 
 import pytest
-from nodejs import INSTALL_TIMEOUT, NodeUnavailable, _check_node_version, _node_env, _tool, cached_install
+
+# ``nodejs`` (the installer) is imported inside the functions: imported here, it would be loaded
+# before the interop modules register it as a plugin (``pytest_plugins = ["nodejs"]``), which
+# pytest refuses.
 
 NODE_OIDC_DIR = pathlib.Path(__file__).parent / "node_oidc"
 PACKAGE_FILES = ("package.json", "package-lock.json")
@@ -35,6 +38,8 @@ def package_hash() -> str:
 
 
 def _npm_install(npm: str, where: pathlib.Path) -> None:
+    from nodejs import INSTALL_TIMEOUT, NodeUnavailable
+
     for name in PACKAGE_FILES:
         shutil.copyfile(NODE_OIDC_DIR / name, where / name)
     argv = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
@@ -51,6 +56,8 @@ def _npm_install(npm: str, where: pathlib.Path) -> None:
 
 def install() -> pathlib.Path:
     """The install directory (with ``server.mjs``), installed unless cached."""
+    from nodejs import _check_node_version, _tool, cached_install
+
     node, npm = _tool("node"), _tool("npm")
     _check_node_version(node)
     return cached_install(
@@ -99,6 +106,8 @@ def start() -> OIDCServer:
 
     :raises NodeUnavailable: no Node.js/npm, the install failed, or the server did not start.
     """
+    from nodejs import NodeUnavailable, _node_env, _tool
+
     where = install()
     process = subprocess.Popen(
         [_tool("node"), "server.mjs"],
@@ -121,6 +130,8 @@ def start() -> OIDCServer:
 @pytest.fixture(scope="session")
 def oidc_server() -> t.Iterator[OIDCServer]:
     """The provider, started once per test run (skipped, or failed under ``CI=true``)."""
+    from nodejs import NodeUnavailable
+
     try:
         server = start()
     except NodeUnavailable as exc:
