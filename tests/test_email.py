@@ -275,3 +275,32 @@ def test_verify_request_page_override(adapter: SQLAlchemyAdapter) -> None:
     app = make_app(providers=[provider], adapter=adapter, pages={"verify_request": "/check-inbox"})
     response = client_of(app).get("/api/auth/verify-request")
     assert response.status_code == 302 and response.headers["Location"] == f"{BASE}/check-inbox"
+
+
+def test_email_with_jwt_sessions(adapter: SQLAlchemyAdapter) -> None:
+    from flask_authguard import decode
+
+    sent: list[dict[str, t.Any]] = []
+    provider = EmailProvider(send_verification_request=lambda **kw: sent.append(kw))
+    client = client_of(make_app(providers=[provider], adapter=adapter, session={"strategy": "jwt"}))
+    request_link(client)
+    follow(client, sent[0]["url"])
+    user = adapter.get_user_by_email("jo@example.com")
+    claims = decode(token=cookie_of(client, SESSION), secret=SECRET)
+    assert user is not None and claims is not None and claims["sub"] == user["id"]
+    assert claims["email"] == "jo@example.com"
+
+
+def test_sign_in_callback_can_refuse_the_address(adapter: SQLAlchemyAdapter) -> None:
+    sent: list[dict[str, t.Any]] = []
+    seen: list[dict[str, t.Any]] = []
+
+    def sign_in(**kwargs: t.Any) -> bool:
+        seen.append(kwargs)
+        return not kwargs["user"]["email"].endswith("@blocked.example")
+
+    provider = EmailProvider(send_verification_request=lambda **kw: sent.append(kw))
+    client = client_of(make_app(providers=[provider], adapter=adapter, callbacks={"sign_in": sign_in}))
+    response = request_link(client, "eve@blocked.example")
+    assert query(response.headers["Location"])["error"] == "AccessDenied"
+    assert not sent and seen[0]["email"] == {"verificationRequest": True}

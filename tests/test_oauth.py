@@ -512,3 +512,18 @@ def test_json_sign_in_start(idp: OIDCServer) -> None:
 def test_callback_methods(idp: OIDCServer) -> None:
     client = client_of(make_app(providers=[oidc(idp)]))
     assert client.put("/api/auth/callback/corp").status_code == 400
+
+
+def test_auth_js_v5_cookie_names(idp: OIDCServer) -> None:
+    idp.scenario(claims=PROFILE_CLAIMS)
+    client = client_of(make_app(providers=[oidc(idp)], version=5))
+    begun = start(client, "corp")
+    names = {h.split("=", 1)[0] for h in begun.headers.getlist("Set-Cookie")}
+    assert {"authjs.state", "authjs.pkce.code_verifier", "authjs.nonce"} <= names
+    assert decode(token=cookie_of(client, "authjs.state"), secret=SECRET, salt="authjs.state", version=5)
+    done = back(client, consent(begun.headers["Location"]))
+    assert done.headers["Location"] == f"{BASE}/private"
+    claims = decode(
+        token=cookie_of(client, "authjs.session-token"), secret=SECRET, salt="authjs.session-token", version=5
+    )
+    assert claims is not None and claims["email"] == "jo@example.com"
