@@ -28,7 +28,12 @@ without touching them: its ``begin_sign_in`` answers ``POST /signin/<id>`` with 
 identity provider (setting its own state/PKCE cookies on that response), its
 ``callback_methods`` include ``GET``, ``callback_csrf`` is ``False`` (the state check replaces
 the CSRF token on the way back) and ``handle_callback`` turns the identity provider's answer into
-a :class:`SignInResult`.
+a :class:`SignInResult` (its ``cookies`` clear the check cookies).
+
+Two optional methods extend the protocol (OAuth, OIDC and email providers have them):
+``bind(config)`` is called once at start-up with the resolved options (secret, cookie naming,
+base path, adapter), and ``complete_sign_in(result)`` runs after ``callbacks.sign_in`` allowed the
+sign-in, returning the result with the adapter's user (found, or created and linked).
 """
 
 from __future__ import annotations
