@@ -527,3 +527,13 @@ def test_auth_js_v5_cookie_names(idp: OIDCServer) -> None:
         token=cookie_of(client, "authjs.session-token"), secret=SECRET, salt="authjs.session-token", version=5
     )
     assert claims is not None and claims["email"] == "jo@example.com"
+
+
+def test_form_post_callback(corp_client: t.Any) -> None:
+    """``response_mode=form_post``: the identity provider POSTs the code and state back (no CSRF
+    token: the state check replaces it)."""
+    begun = start(corp_client, "corp")
+    redirect = consent(begun.headers["Location"])
+    response = corp_client.post("/api/auth/callback/corp", data=query(redirect))
+    assert response.headers["Location"] == f"{BASE}/private"
+    assert cookie_of(corp_client, SESSION)

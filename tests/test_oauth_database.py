@@ -147,3 +147,19 @@ def test_failed_callback_creates_nothing(idp: OIDCServer, adapter: SQLAlchemyAda
     assert query(sign_in(client, "corp").headers["Location"])["error"] == "OAuthCallback"
     assert adapter.get_user_by_email("jo@example.com") is None
     assert cookie_of(client, SESSION) is None
+
+
+class RefusingAdapter(SQLAlchemyAdapter):
+    """An adapter whose ``link_account`` refuses (a constraint, a trigger...)."""
+
+    def link_account(self, account: t.Mapping[str, t.Any]) -> t.Any:
+        raise ValueError("refused by the database")
+
+
+def test_adapter_refusing_the_account(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    idp.scenario(claims=PROFILE_CLAIMS)
+    adapter = RefusingAdapter(f"sqlite:///{tmp_path / 'refuse.db'}", create_tables=True)
+    client = client_of(make_app(providers=[oidc(idp)], adapter=adapter))
+    response = sign_in(client, "corp")
+    assert query(response.headers["Location"])["error"] == "OAuthCreateAccount"
+    assert cookie_of(client, SESSION) is None
