@@ -2,7 +2,7 @@
 
 Run it from a clone of the repository (after ``pip install -e ".[sqlalchemy]"``)::
 
-    python examples/database_app.py                   # http://127.0.0.1:5000
+    python examples/database_app.py                   # http://127.0.0.1:5003
     python examples/database_app.py --port 8000
     DATABASE_URL=postgresql://me@localhost/app python examples/database_app.py
 
@@ -19,7 +19,9 @@ What it shows, as the JWT demo (``examples/demo``) does, but with ``adapter=...`
   directory, looked up by email: the ``users`` table has next-auth's columns only.
 
 The database is a SQLite file in the temporary directory (``DATABASE_URL`` to choose another,
-``sqlite://`` for memory); its tables are created on start.
+``sqlite://`` for memory); its tables are created on start. A database that stops answering
+costs a prompt 503 (nobody is signed out): opening a connection may take 3 s, a statement 5 s
+(the adapter's defaults, spelled out below).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
 
 # DEMO ONLY: a secret anyone can read (it signs the CSRF cookie here). Set NEXTAUTH_SECRET to
 # use your own; a real app must never embed one.
+#: Each example has its own default port, so any of them runs beside the others.
+DEFAULT_PORT = "5003"
 DEMO_SECRET = "flask-authguard-database-demo-secret-DO-NOT-USE-IN-PRODUCTION"
 DEFAULT_DATABASE_URL = "sqlite:///" + os.path.join(tempfile.gettempdir(), "flask_authguard_demo.sqlite3")
 
@@ -114,7 +118,10 @@ def create_app(database_url: str | None = None, secret: str | None = None) -> Fl
     """The demo app on ``database_url`` (default ``DATABASE_URL``, else a SQLite file in the
     temporary directory); its tables are created when missing."""
     adapter = SQLAlchemyAdapter(
-        database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, create_tables=True
+        database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        create_tables=True,
+        connect_timeout=3,  # seconds to open a connection
+        statement_timeout=5,  # seconds a statement may run (SQLite: wait for a lock)
     )
     app = Flask(__name__)
     AuthGuard(
@@ -168,11 +175,11 @@ def create_app(database_url: str | None = None, secret: str | None = None) -> Fl
 
 
 def main(argv: t.Sequence[str] | None = None) -> None:
-    """Start the demo: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5000."""
+    """Start the demo: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5003."""
     parser = argparse.ArgumentParser(description="flask_authguard database-session demo")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("PORT", "5000")), help="0 picks a free port"
+        "--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="0 picks a free port"
     )
     parser.add_argument("--database-url", default=None, help="default: DATABASE_URL, else a SQLite file")
     args = parser.parse_args(argv)

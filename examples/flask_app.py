@@ -2,7 +2,7 @@
 
 Run it from a clone of the repository::
 
-    python examples/flask_app.py              # http://127.0.0.1:5000
+    python examples/flask_app.py              # http://127.0.0.1:5001
     python examples/flask_app.py --port 8000
 
 What it shows:
@@ -39,6 +39,8 @@ except ImportError:  # run from a clone without installing: use the package besi
     from flask_authguard import AuthGuard, CredentialsProvider, get_server_session
 
 # DEMO ONLY: anyone can read this secret. Set NEXTAUTH_SECRET (or AUTHGUARD_SECRET) for real use.
+#: Each example has its own default port, so any of them runs beside the others.
+DEFAULT_PORT = "5001"
 DEMO_SECRET = "flask-authguard-example-secret-DO-NOT-USE-IN-PRODUCTION"
 
 #: Demo users: username -> (password, profile). A real app keeps password hashes.
@@ -147,10 +149,10 @@ def create_app(secret: str | None = None) -> Flask:
 
 
 def main(argv: t.Sequence[str] | None = None) -> None:
-    """Serve the example: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5000."""
+    """Serve the example: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5001."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
     args = parser.parse_args(argv)
     app = create_app()
     print(f"flask_authguard example: http://{args.host}:{args.port}/")

@@ -1,23 +1,25 @@
-"""A plain WSGI app (no Flask) behind ``with_auth``, next-auth's ``withAuth`` for any WSGI app.
+"""A plain WSGI app (no Flask) that signs users in and out through ``AuthEndpoints``.
 
 Run it with one command, from the repository root::
 
-    python examples/wsgi_app.py            # PORT=8000 python examples/wsgi_app.py for another port
+    python examples/wsgi_app.py            # http://127.0.0.1:5004; --port 8000 (or PORT=8000) for another
 
 What it shows:
 
+- One wrap: ``with_auth(site, admins_only, options, matcher=...)``. Because the options have
+  ``providers``, the same wrapper serves next-auth's routes under ``/api/auth``: the sign-in
+  page, sign-in, the session JSON, the sign-out page and sign-out. The site itself writes no
+  cookie.
 - ``matcher``: only ``/dashboard`` and ``/admin`` (and below) are protected; ``/`` is public.
 - The token: ``with_auth`` reads the next-auth session cookie (or an ``Authorization: Bearer``
   header), decodes it and leaves the claims in ``environ["authguard.token"]``.
 - An inner middleware that reads the token: it lets only admins into ``/admin`` and answers
   403 to everyone else.
-- Refusals: anonymous browsers are redirected (307) to ``/login?callbackUrl=...``, API clients
-  (``Accept: application/json`` or a Bearer header) get 401 JSON.
+- Refusals: anonymous browsers are redirected (307) to ``/api/auth/signin?callbackUrl=...``,
+  API clients (``Accept: application/json`` or a Bearer header) get 401 JSON.
 
-DEMO ONLY: ``/login?user=...&role=...`` signs anyone in as anyone, without a password, by
-writing the session cookie itself (``flask_authguard.cookies.chunk`` + ``encode``). In a real
-deployment the cookie comes from your Next.js app (next-auth) or from ``AuthGuard``'s
-``/api/auth`` endpoints, and the secret comes from ``NEXTAUTH_SECRET``.
+DEMO ONLY: the users and their passwords are listed below (stored as hashes) and the secret
+falls back to a built-in one; a real deployment takes it from ``NEXTAUTH_SECRET``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import sys
 import typing as t
 
+from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Request, Response
 
 try:
@@ -34,21 +37,33 @@ try:
 except ImportError:  # run from a clone without installing: use the package beside this folder
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from flask_authguard import TOKEN_ENVIRON_KEY, encode, with_auth  # noqa: E402
-from flask_authguard.cookies import chunk, clean  # noqa: E402
+from flask_authguard import TOKEN_ENVIRON_KEY, CredentialsProvider, encode, with_auth  # noqa: E402
 from flask_authguard.middleware import WithAuth  # noqa: E402
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 #: DEMO ONLY: used when ``NEXTAUTH_SECRET`` is not set. Never ship a secret in source code.
+#: Each example has its own default port, so any of them runs beside the others.
+DEFAULT_PORT = "5004"
 DEMO_SECRET = "demo-only-secret-do-not-use-in-production-0123456789"
+
+#: DEMO ONLY: the users, ``username: (password, role)``; only the hashes are kept below.
+DEMO_CREDENTIALS = {"ada": ("ada-admin-pw", "admin"), "bob": ("bob-user-pw", "user")}
+USERS = {
+    name: {"id": name, "name": name.capitalize(), "role": role, "hash": generate_password_hash(password)}
+    for name, (password, role) in DEMO_CREDENTIALS.items()
+}
+# Checked for an unknown username too, so it costs as much time as a wrong password.
+_DUMMY_HASH = generate_password_hash("no such user")
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body><main><h1>{title}</h1>{body}
 <p><a href="/">home</a> · <a href="/dashboard">dashboard</a> · <a href="/admin">admin</a>
-· <a href="/login">sign in</a> · <a href="/logout">sign out</a></p></main></body></html>
+· <a id="signin-link" href="/api/auth/signin">sign in</a>
+· <a id="signout-link" href="/api/auth/signout">sign out</a>
+· <a href="/api/auth/session">session JSON</a></p></main></body></html>
 """
 
 
@@ -56,82 +71,42 @@ def page(title: str, body: str, status: int = 200) -> Response:
     return Response(PAGE.format(title=html.escape(title), body=body), status=status, mimetype="text/html")
 
 
-def safe_callback(url: str | None) -> str:
-    """Only local paths: ``callbackUrl`` comes from the query string (no open redirect)."""
-    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
-        return url
-    return "/dashboard"
+def authorize(*, credentials: dict[str, str], **kwargs: t.Any) -> dict[str, t.Any] | None:
+    """The credentials provider's check: the user (without the hash), or ``None``."""
+    user = USERS.get(credentials.get("username", "").strip().lower())
+    if not check_password_hash(user["hash"] if user else _DUMMY_HASH, credentials.get("password", "")):
+        return None
+    assert user is not None
+    email = f"{user['id']}@example.com"
+    return {"id": user["id"], "name": user["name"], "email": email, "role": user["role"]}
 
 
-class Site:
+def jwt(*, token: dict[str, t.Any], user: t.Any = None, **kwargs: t.Any) -> dict[str, t.Any]:
+    """Keep the role in the token at sign-in, so the inner middleware can read it."""
+    if user:
+        token["role"] = user["role"]
+    return token
+
+
+def site(environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
     """The application itself: it knows nothing about authentication but the token it is given."""
-
-    def __init__(self) -> None:
-        #: Set by :func:`make_app` once ``with_auth`` has resolved the options.
-        self.guarded: WithAuth | None = None
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
-        request = Request(environ)
-        return self.route(request)(environ, start_response)
-
-    def route(self, request: Request) -> Response:
-        # with_auth leaves the decoded token here on the paths it protects (and lets through)
-        token = request.environ.get(TOKEN_ENVIRON_KEY) or {}
-        path = request.path
-        if path == "/":
-            return page("Public home", "<p>Anyone can see this page.</p>")
-        if path == "/login":
-            return self.login(request)
-        if path == "/logout":
-            return self.logout(request)
-        if path == "/dashboard" or path.startswith("/dashboard/"):
-            claims = "".join(
-                f"<li><code>{html.escape(str(k))}</code>: {html.escape(str(v))}</li>"
-                for k, v in token.items()
-            )
-            return page(f"Hello, {token.get('name')}", f"<p>Your token:</p><ul>{claims}</ul>")
-        if path == "/admin" or path.startswith("/admin/"):
-            return page("Admin area", "<p>Only admins get here (the inner middleware checked).</p>")
-        return page("Not found", "", status=404)
-
-    # -- DEMO ONLY: signing in and out without any check ---------------------------------------
-
-    def login(self, request: Request) -> Response:
-        user = request.args.get("user", "").strip()
-        callback = safe_callback(request.args.get("callbackUrl"))
-        if not user:
-            form = (
-                '<form method="get" action="/login">'
-                '<p><label>user <input name="user" value="ada"></label> '
-                '<label>role <select name="role"><option>admin</option><option>user</option></select></label>'
-                f'<input type="hidden" name="callbackUrl" value="{html.escape(callback)}"> '
-                "<button>sign in</button></p></form>"
-                "<p><strong>Demo only:</strong> no password, anyone can be anyone.</p>"
-            )
-            return page("Sign in", form)
-        assert self.guarded is not None
-        config = self.guarded.core.config
-        spec = config.session_cookie(config.is_secure(request.scheme))
-        claims = {
-            "name": user,
-            "email": f"{user}@example.com",
-            "sub": user,
-            "role": request.args.get("role", "user"),
-        }
-        value = encode(token=claims, secret=config.current_secrets()[0], max_age=config.session_max_age)
-        response = Response(status=303, headers={"Location": callback})
-        for header in chunk(spec, value, existing=request.cookies, chunk_size=config.chunk_size):
-            response.headers.add("Set-Cookie", header)
-        return response
-
-    def logout(self, request: Request) -> Response:
-        assert self.guarded is not None
-        config = self.guarded.core.config
-        spec = config.session_cookie(config.is_secure(request.scheme))
-        response = Response(status=303, headers={"Location": "/"})
-        for header in clean(spec, existing=request.cookies):
-            response.headers.add("Set-Cookie", header)
-        return response
+    request = Request(environ)
+    # with_auth leaves the decoded token here on the paths it protects (and lets through)
+    token = request.environ.get(TOKEN_ENVIRON_KEY) or {}
+    path = request.path
+    if path == "/":
+        response = page("Public home", '<p id="status">Anyone can see this page.</p>')
+    elif path == "/dashboard" or path.startswith("/dashboard/"):
+        claims = "".join(
+            f"<li><code>{html.escape(str(k))}</code>: {html.escape(str(v))}</li>" for k, v in token.items()
+        )
+        body = f"<p>Your token:</p><ul id='claims'>{claims}</ul>"
+        response = page(f"Hello, {token.get('name')}", body)
+    elif path == "/admin" or path.startswith("/admin/"):
+        response = page("Admin area", "<p>Only admins get here (the inner middleware checked).</p>")
+    else:
+        response = page("Not found", "", status=404)
+    return response(environ, start_response)
 
 
 def admins_only(request: Request) -> Response | None:
@@ -144,23 +119,37 @@ def admins_only(request: Request) -> Response | None:
 
 def make_app(secret: str | None = None) -> WithAuth:
     """The protected app; the secret defaults to ``NEXTAUTH_SECRET``, then the demo secret."""
-    site = Site()
     options = {
         "secret": secret or os.environ.get("NEXTAUTH_SECRET") or DEMO_SECRET,
-        "pages": {"sign_in": "/login"},
+        "providers": [
+            CredentialsProvider(
+                authorize=authorize,
+                credentials={
+                    "username": {"label": "Username", "placeholder": "ada"},
+                    "password": {"label": "Password", "type": "password"},
+                },
+            )
+        ],
+        "callbacks": {"jwt": jwt},
     }
-    site.guarded = with_auth(site, admins_only, options, matcher=["/dashboard/:path*", "/admin/:path*"])
-    return site.guarded
+    return with_auth(site, admins_only, options, matcher=["/dashboard/:path*", "/admin/:path*"])
 
 
 application = make_app()
 
 
-def main() -> None:
+def main(argv: t.Sequence[str] | None = None) -> None:
+    """Serve the example: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5004."""
+    import argparse
+
     from werkzeug.serving import run_simple
 
-    port = int(os.environ.get("PORT", "5000"))
-    base = f"http://127.0.0.1:{port}"
+    parser = argparse.ArgumentParser(description="flask_authguard WSGI example")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
+    args = parser.parse_args(argv)
+    port = args.port
+    base = f"http://{args.host}:{port}"
     config = application.core.config
     token = encode(
         token={"name": "curl", "sub": "curl", "role": "admin"},
@@ -172,10 +161,13 @@ def main() -> None:
     print(f"flask_authguard WSGI demo on {base}/")
     print(f"  public:            {base}/")
     print(f"  protected:         {base}/dashboard   {base}/admin (admins only)")
-    print(f"  sign in (DEMO):    {base}/login?user=ada&role=admin   (role=user is refused on /admin)")
-    print(f"  sign out:          {base}/logout")
+    print(f"  sign in:           {base}/api/auth/signin   (DEMO users below)")
+    for name, (password, role) in DEMO_CREDENTIALS.items():
+        print(f"                     {name} / {password} / {role}")
+    print(f"  session JSON:      {base}/api/auth/session")
+    print(f"  sign out:          {base}/api/auth/signout")
     print(f'  with a token:      curl -H "Authorization: Bearer {token}" {base}/dashboard')
-    run_simple("127.0.0.1", port, application, use_reloader=False, use_debugger=False)
+    run_simple(args.host, port, application, use_reloader=False, use_debugger=False)
 
 
 if __name__ == "__main__":

@@ -43,12 +43,14 @@ from .providers.presets import (
     GoogleProvider,
     MicrosoftEntraIDProvider,
 )
+from .wsgi.endpoints import AuthEndpoints
 from .wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AuthCore",
+    "AuthEndpoints",
     "AuthGuard",
     "auth_required",
     "get_server_session",

@@ -627,3 +627,43 @@ def test_missing_tables_raise_backend_unavailable(request: pytest.FixtureRequest
 def test_create_tables_at_start_fails_clearly() -> None:
     with pytest.raises(BackendUnavailableError, match="create_tables failed"):
         SQLAlchemyAdapter(CLOSED_PG_URL, create_tables=True)
+
+
+# --------------------------------------------------------------------------- the read path
+
+
+def test_reads_run_outside_a_transaction(request: pytest.FixtureRequest) -> None:
+    """A single read is one statement in autocommit: no BEGIN before it, no COMMIT after, and
+    an idle connection back to the pool (psycopg sends no ROLLBACK for it). Writes keep their
+    transaction."""
+    import psycopg
+
+    idle, in_transaction = psycopg.pq.TransactionStatus.IDLE, psycopg.pq.TransactionStatus.INTRANS
+    adapter = make_adapter("postgresql", request)
+    twin = SQLAlchemyAdapter(
+        postgres_url(),
+        schema=adapter.metadata.schema,
+        table_names={role: table.name for role, table in adapter.tables._asdict().items()},
+    )
+    request.addfinalizer(twin.close)
+    user = new_user(twin)
+    during: list[t.Any] = []
+    at_reset: list[t.Any] = []
+
+    def after_execute(conn: t.Any, *args: t.Any) -> None:
+        during.append(conn.connection.dbapi_connection.info.transaction_status)
+
+    def on_reset(dbapi_connection: t.Any, *args: t.Any) -> None:
+        at_reset.append(dbapi_connection.info.transaction_status)
+
+    sa.event.listen(twin.engine, "after_cursor_execute", after_execute)
+    sa.event.listen(twin.engine, "reset", on_reset)
+    twin.create_session({"sessionToken": "tok", "userId": user["id"], "expires": in_days(1)})
+    assert during == [in_transaction] and at_reset == [idle]
+    during.clear()
+    at_reset.clear()
+    assert twin.get_session_and_user("tok") is not None
+    assert twin.get_user(user["id"]) == user
+    assert twin.get_user_by_email("ann@example.com") == user
+    assert twin.get_user_by_account({"provider": "p", "providerAccountId": "1"}) is None
+    assert during == [idle] * 4 and at_reset == [idle] * 4

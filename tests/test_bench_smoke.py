@@ -1,9 +1,12 @@
-"""bench/: every row runs and is printed. Structure only: no timing is ever asserted here."""
+"""bench/: every row runs and is printed; compare.py times two checkouts. Structure only: no timing is ever
+asserted here."""
 
 from __future__ import annotations
 
 import importlib
 import pathlib
+import re
+import subprocess
 import sys
 import types
 import typing as t
@@ -119,14 +122,15 @@ def test_target_verdicts_follow_the_figures(bench: types.ModuleType) -> None:
         rows[key].us = us
     rows["server_bare"].rps, rows["server_bare"].errors = 1000.0, 0
     rows["server_guarded"].rps, rows["server_guarded"].errors = 950.0, 0
-    bench._targets(rows)
+    report = importlib.import_module("bench.report")
+    report.add_targets(rows)
     assert rows["with_auth_valid"].target.startswith("met: +10.0 µs")
     assert rows["authguard_valid"].target.startswith("missed: +30.0 µs")
     assert rows["matcher_100"].target.startswith("met: flat")
     assert rows["cookie_12k"].target.startswith("missed: at most linear")
     assert rows["server_guarded"].target.startswith("met: 0.95× bare")
     rows["server_guarded"].errors = 1
-    bench._targets(rows)
+    report.add_targets(rows)
     assert rows["server_guarded"].target.startswith("missed: ")
 
 
@@ -155,3 +159,92 @@ def test_the_server_app_has_the_demo_shape() -> None:
     assert got.status_code == 200 and got.data == b"hello " + apps.CLAIMS["name"].encode()
     with pytest.raises(ValueError):
         apps.server_app("other")
+
+
+def _compare() -> types.ModuleType:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("bench.compare")
+
+
+def _worktrees() -> str:
+    return subprocess.run(
+        ["git", "worktree", "list", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_compare_times_both_checkouts_and_removes_its_worktree(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/compare.py in its quickest form, HEAD against this working tree: structure only."""
+    compare = _compare()
+    out = tmp_path / "compare.md"
+    argv = ["--base", "HEAD", "--quick", "--rounds", "2", "--iterations", "3", "-o", str(out)]
+    assert compare.main(argv) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text == capsys.readouterr().out.rstrip("\n") + "\n"
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert f"\n- base: {head} " in text and "\n- head: working tree at " in text
+    assert "| row | scenario | base µs | head µs | change % |" in text
+    lines = {
+        ln.split(" | ")[0][2:]: ln for ln in text.splitlines() if ln.startswith("| ") and " µs" not in ln
+    }
+    number, change = re.compile(r"[\d,]+\.\d"), re.compile(r"[+-]\d[\d,]*\.\d")
+    for key in (*compare.DEFAULT_ROWS, "wsgi_bare", "flask_bare"):
+        cells = [c.strip() for c in lines[key].strip("|").split("|")]
+        assert len(cells) == 8, lines[key]
+        assert number.fullmatch(cells[2]) and number.fullmatch(cells[3]), lines[key]  # base, head µs
+        assert change.fullmatch(cells[4]) and change.fullmatch(cells[5]), lines[key]  # the two changes
+        if key in ("with_auth_valid", "with_auth_no_cookie", "authguard_valid", "get_server_session"):
+            assert change.fullmatch(cells[6]) and change.fullmatch(cells[7]), lines[key]  # over bare
+    assert "authguard-compare-" not in _worktrees()
+
+
+def test_compare_refuses_an_unknown_revision(capsys: pytest.CaptureFixture[str]) -> None:
+    compare = _compare()
+    assert compare.main(["--base", "no-such-revision-here", "--quick"]) == 2
+    assert "not a commit in this repository: 'no-such-revision-here'" in capsys.readouterr().err
+    assert "authguard-compare-" not in _worktrees()
+
+
+def test_compare_reports_the_rows_an_old_checkout_cannot_run(tmp_path: pathlib.Path) -> None:
+    """A checkout whose package lacks some public names: those rows say why, the others are timed."""
+    package = tmp_path / "flask_authguard"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "def encode(**kwargs):\n    return 'not-a-token'\n\n\n"
+        "def get_token(environ, **kwargs):\n    return {'sub': '42'}\n",
+        encoding="utf-8",
+    )
+    compare = _compare()
+    old, head = compare.Worker("base", tmp_path), compare.Worker("head", ROOT)
+    try:
+        assert set(old.failed) == {
+            "with_auth_valid",
+            "with_auth_no_cookie",
+            "authguard_valid",
+            "authguard_no_cookie",
+            "get_server_session",
+        }
+        assert "no attribute 'with_auth'" in old.failed["with_auth_valid"]
+        assert head.failed == {}
+        keys = compare.with_baselines(compare.DEFAULT_ROWS, head.rows)
+        results = compare.time_both(old, head, keys, compare.Settings(rounds=2, iterations=2))
+    finally:
+        old.close()
+        head.close()
+    assert results["authguard_valid"].missing.startswith("base: AttributeError: ")
+    assert results["authguard_valid"].base == results["authguard_valid"].head == []
+    for key in ("wsgi_bare", "flask_bare", "get_token"):
+        assert results[key].missing == "" and len(results[key].base) == len(results[key].head) == 2
+    text = compare.render(results, "old", "head", compare.Settings(rounds=2, iterations=2))
+    assert "| authguard_valid | " in text and "base: AttributeError: " in text
+
+
+def test_compare_refuses_a_checkout_whose_package_comes_from_elsewhere(tmp_path: pathlib.Path) -> None:
+    """No flask_authguard in the checkout: the worker would time the installed one, so it is refused."""
+    compare = _compare()
+    with pytest.raises(compare.CompareError, match="not from "):
+        compare.Worker("base", tmp_path)

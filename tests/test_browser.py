@@ -8,53 +8,36 @@ Two layers:
   ``/usr/bin/chromedriver``) signing in and out of the running demo for real, with a screenshot
   of every step under the test's ``tmp_path``.
 
-The browser is driven over the W3C WebDriver protocol with the standard library (a few JSON
-calls to chromedriver), so no Python dependency is needed. Without Chromium or chromedriver the
-browser test is skipped with the reason, except under ``CI=true``, where it fails: CI must run it.
+The browser is driven over the W3C WebDriver protocol with the standard library
+(``tests/webdriver.py``: a few JSON calls to chromedriver), so no Python dependency is needed.
+Without Chromium or chromedriver the browser test is skipped with the reason, except under
+``CI=true``, where it fails: CI must run it.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import importlib.util
 import json
 import os
 import pathlib
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import typing as t
 import urllib.error
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from webdriver import START_TIMEOUT, Browser, running_browser
+from webdriver import free_port as _free_port
+from webdriver import wait_for as _wait_for
 
 from flask_authguard import decode
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo" / "app.py"
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
-CHROMEDRIVER = pathlib.Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--password-store=basic",
-    "--window-size=1200,900",
-]
-START_TIMEOUT = 30.0
-STEP_TIMEOUT = 15.0
 
 
 def _load_demo() -> t.Any:
@@ -69,23 +52,6 @@ def _load_demo() -> t.Any:
 demo = _load_demo()
 BOB = ("bob", demo.DEMO_CREDENTIALS["bob"][0])
 ALICE = ("alice", demo.DEMO_CREDENTIALS["alice"][0])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(condition: t.Callable[[], t.Any], what: str, timeout: float = STEP_TIMEOUT) -> t.Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 # -- the demo's command ---------------------------------------------------------------------
@@ -259,157 +225,10 @@ def test_demo_sign_out(demo_client: t.Any) -> None:
 # -- headless Chromium -------------------------------------------------------------------------
 
 
-def _require_browser() -> None:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
-    if missing:
-        reason = (
-            f"the browser test needs Debian's chromium and chromium-driver ({', '.join(missing)} missing): "
-            "apt-get install -y chromium chromium-driver"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-
-
-class WebDriverError(AssertionError):
-    """chromedriver answered an error."""
-
-
-class Browser:
-    """A W3C WebDriver session on chromedriver: just the commands this test needs."""
-
-    ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
-
-    def __init__(self, driver_url: str, profile: pathlib.Path, shots: pathlib.Path) -> None:
-        self.driver_url = driver_url
-        self.shots = shots
-        self.shot_count = 0
-        capabilities = {
-            "browserName": "chrome",
-            "pageLoadStrategy": "normal",
-            "goog:chromeOptions": {
-                "binary": str(CHROMIUM),
-                "args": [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"],
-            },
-        }
-        value = self._call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
-        self.session = f"/session/{value['sessionId']}"
-        self._call("POST", f"{self.session}/timeouts", {"implicit": 5000, "pageLoad": 30000, "script": 10000})
-
-    def _call(self, method: str, path: str, body: t.Any = None) -> t.Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.driver_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                payload = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("value", {})
-            raise WebDriverError(f"{method} {path}: {detail.get('error')}: {detail.get('message')}") from None
-        return payload.get("value")
-
-    def quit(self) -> None:
-        with contextlib.suppress(Exception):
-            self._call("DELETE", self.session)
-
-    # -- navigation and reading --------------------------------------------------------------
-
-    def get(self, url: str) -> None:
-        self._call("POST", f"{self.session}/url", {"url": url})
-
-    @property
-    def url(self) -> str:
-        return t.cast(str, self._call("GET", f"{self.session}/url"))
-
-    def wait_path(self, path: str) -> str:
-        """Wait until the page's path is ``path``; the URL."""
-        return t.cast(
-            str, _wait_for(lambda: self.url if urlsplit(self.url).path == path else None, f"path {path}")
-        )
-
-    def find(self, css: str) -> str:
-        value = self._call("POST", f"{self.session}/element", {"using": "css selector", "value": css})
-        return t.cast(str, value[self.ELEMENT])
-
-    def text(self, css: str) -> str:
-        return t.cast(str, self._call("GET", f"{self.session}/element/{self.find(css)}/text"))
-
-    def attribute(self, css: str, name: str) -> str | None:
-        return t.cast(
-            "str | None", self._call("GET", f"{self.session}/element/{self.find(css)}/attribute/{name}")
-        )
-
-    def source(self) -> str:
-        return t.cast(str, self._call("GET", f"{self.session}/source"))
-
-    def cookies(self) -> list[dict[str, t.Any]]:
-        return t.cast("list[dict[str, t.Any]]", self._call("GET", f"{self.session}/cookie"))
-
-    def active_element_id(self) -> str | None:
-        value = self._call("GET", f"{self.session}/element/active")
-        element = value[self.ELEMENT]
-        return t.cast("str | None", self._call("GET", f"{self.session}/element/{element}/attribute/id"))
-
-    # -- acting ------------------------------------------------------------------------------
-
-    def type(self, css: str, text: str) -> None:
-        element = self.find(css)
-        self._call("POST", f"{self.session}/element/{element}/clear", {})
-        self._call("POST", f"{self.session}/element/{element}/value", {"text": text})
-
-    def click(self, css: str) -> None:
-        self._call("POST", f"{self.session}/element/{self.find(css)}/click", {})
-
-    def screenshot(self, name: str) -> pathlib.Path:
-        self.shot_count += 1
-        path = self.shots / f"{self.shot_count:02d}-{name}.png"
-        path.write_bytes(base64.b64decode(self._call("GET", f"{self.session}/screenshot")))
-        return path
-
-
 @pytest.fixture
 def browser(tmp_path: pathlib.Path) -> t.Iterator[Browser]:
-    _require_browser()
-    port = _free_port()
-    log = tmp_path / "chromedriver.log"
-    with open(log, "wb") as out:
-        driver = subprocess.Popen(
-            [str(CHROMEDRIVER), f"--port={port}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    driver_url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if driver.poll() is not None:
-            raise AssertionError(
-                f"chromedriver exited with {driver.returncode}:\n{log.read_text(errors='replace')}"
-            )
-        try:
-            with urllib.request.urlopen(driver_url + "/status", timeout=2) as response:
-                return bool(json.loads(response.read())["value"]["ready"])
-        except OSError:
-            return False
-
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    session: Browser | None = None
-    try:
-        _wait_for(ready, "chromedriver to start", START_TIMEOUT)
-        session = Browser(driver_url, tmp_path / "chromium-profile", shots)
+    with running_browser(tmp_path) as session:
         yield session
-    finally:
-        if session is not None:
-            session.quit()
-        driver.terminate()
-        try:
-            driver.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            driver.kill()
-            driver.wait(timeout=10)
-        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
 
 
 def _fill_sign_in(browser: Browser, username: str, password: str) -> None:
@@ -486,3 +305,99 @@ def test_demo_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
     assert len(shots) == 9
     for name in shots:
         assert (tmp_path / "screenshots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- the plain WSGI example (examples/wsgi_app.py) in Chromium -----------------------------------
+
+WSGI_EXAMPLE = ROOT / "examples" / "wsgi_app.py"
+
+
+@contextlib.contextmanager
+def running_wsgi_example(log: pathlib.Path) -> t.Iterator[str]:
+    """``python examples/wsgi_app.py`` on a free port; the base URL once it answers."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTAUTH_", "AUTH_"))}
+    env.update(PORT=str(port), PYTHONUNBUFFERED="1")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(WSGI_EXAMPLE)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"the example exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
+            )
+        try:
+            with urllib.request.urlopen(base + "/", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    try:
+        _wait_for(up, "the WSGI example to answer", START_TIMEOUT)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_wsgi_example_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
+    """Sign-in -> protected page -> session JSON -> sign-out on the plain WSGI app (no Flask)."""
+    spec = importlib.util.spec_from_file_location("authguard_wsgi_example", WSGI_EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    bob = ("bob", example.DEMO_CREDENTIALS["bob"][0])
+    with running_wsgi_example(tmp_path / "wsgi.log") as base:
+        # A protected page sends an anonymous visitor to the built-in sign-in page (no JavaScript).
+        browser.get(base + "/dashboard")
+        url = browser.wait_path("/api/auth/signin")
+        assert parse_qs(urlsplit(url).query)["callbackUrl"] == ["/dashboard"]
+        assert browser.text("h1") == "Sign in"
+        assert "<script" not in browser.source()
+        browser.screenshot("wsgi-sign-in-page")
+
+        _fill_sign_in(browser, bob[0], "not-the-password")
+        _wait_for(lambda: "error=CredentialsSignin" in browser.url, "the sign-in error")
+        assert "Sign in failed" in browser.text("[role=alert]")
+
+        _fill_sign_in(browser, *bob)
+        browser.wait_path("/dashboard")
+        assert browser.text("h1") == "Hello, Bob"
+        assert "role: user" in browser.text("#claims")
+        cookies = {c["name"]: c for c in browser.cookies()}
+        assert cookies["next-auth.session-token"]["httpOnly"] is True
+        browser.screenshot("wsgi-dashboard")
+
+        # The session JSON the same cookie gives.
+        browser.get(base + "/api/auth/session")
+        _wait_for(lambda: "bob@example.com" in browser.source(), "the session JSON")
+        assert '"name":"Bob"' in browser.source()
+
+        # Signed in, not an admin: the inner middleware's 403.
+        browser.get(base + "/admin")
+        assert browser.text("h1") == "Admins only"
+
+        # Sign out through the confirmation page.
+        browser.get(base + "/")
+        browser.click("#signout-link")
+        browser.wait_path("/api/auth/signout")
+        assert browser.text("h1") == "Sign out"
+        browser.screenshot("wsgi-sign-out-page")
+        browser.click("form[action$='/api/auth/signout'] button[type=submit]")
+        browser.wait_path("/")
+        _wait_for(
+            lambda: not any(c["name"].startswith("next-auth.session-token") for c in browser.cookies()),
+            "the session cookie to go",
+        )
+        browser.get(base + "/api/auth/session")
+        _wait_for(lambda: "{}" in browser.source(), "the empty session")
+        browser.get(base + "/dashboard")
+        browser.wait_path("/api/auth/signin")
+        browser.screenshot("wsgi-protected-again")

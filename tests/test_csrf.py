@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import typing as t
 
 import pytest
 from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.test import Client
 
-from flask_authguard import AuthGuard
+from flask_authguard import AuthEndpoints, AuthGuard
 from flask_authguard.core import csrf
 from flask_authguard.core.cookies import encode_value
 
@@ -106,11 +108,23 @@ def test_round_trip(token: str, secret: str) -> None:
     assert csrf.verify(csrf.token_from_cookie(cookie, [secret]), token)
 
 
-def test_a_cookie_next_auth_wrote_is_accepted_by_the_endpoints() -> None:
-    """The cookie exactly as next-auth sets it (``csrf%7C<hash>``) yields its token."""
+def _flask_endpoints() -> t.Any:
     app = Flask(__name__)
     AuthGuard(app, {"secret": SECRET}, matcher=[])
-    client = app.test_client()
+    return app.test_client()
+
+
+def _wsgi_endpoints() -> t.Any:
+    return Client(AuthEndpoints({"secret": SECRET}))
+
+
+@pytest.mark.parametrize(
+    "make_client",
+    [pytest.param(_flask_endpoints, id="flask"), pytest.param(_wsgi_endpoints, id="wsgi")],
+)
+def test_a_cookie_next_auth_wrote_is_accepted_by_the_endpoints(make_client: t.Callable[[], t.Any]) -> None:
+    """The cookie exactly as next-auth sets it (``csrf%7C<hash>``) yields its token."""
+    client = make_client()
     client.set_cookie("next-auth.csrf-token", f"csrf%7C{VECTOR_HASH}")
     response = client.get("/api/auth/csrf")
     assert response.get_json() == {"csrfToken": "csrf"}

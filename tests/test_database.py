@@ -32,8 +32,8 @@ from flask_authguard import (  # noqa: E402
     with_auth,
 )
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
-from flask_authguard.sessions.database import expiry, generate_session_token  # noqa: E402
-from flask_authguard.sessions.session import iso_ms  # noqa: E402
+from flask_authguard.sessions.adapter_calls import expiry, generate_session_token  # noqa: E402
+from flask_authguard.sessions.base import iso_ms  # noqa: E402
 
 SECRET = "database-session-secret-0123456789abcdef"
 NOW = 1_700_000_000
@@ -455,12 +455,46 @@ def test_sign_in_again_reuses_the_user(adapter: SQLAlchemyAdapter) -> None:
     )
 
 
-def test_sign_in_links_a_user_with_the_same_email(adapter: SQLAlchemyAdapter) -> None:
-    existing = adapter.create_user({"name": "Ann (from Next.js)", "email": "ann@example.com"})
+def test_sign_in_refuses_a_user_of_another_account_with_the_same_email(adapter: SQLAlchemyAdapter) -> None:
+    # next-auth's rule: an email match alone never signs in as someone else's user.
+    existing = adapter.create_user({"name": "Ann (from GitHub)", "email": "ann@example.com"})
     response = sign_in(make_app(adapter).test_client(), "ann")
+    assert response.status_code == 302 and "error=OAuthAccountNotLinked" in response.headers["Location"]
+    assert session_cookie(response) is None and count(adapter, "sessions") == 0
+    assert adapter.get_user_by_account({"provider": "credentials", "providerAccountId": "u-ann"}) is None
+    assert count(adapter, "users") == 1 and adapter.get_user(existing["id"]) == existing
+
+
+def test_sign_in_links_a_user_with_the_same_email_when_the_provider_opts_in(
+    adapter: SQLAlchemyAdapter,
+) -> None:
+    existing = adapter.create_user({"name": "Ann (from Next.js)", "email": "ann@example.com"})
+    provider = CredentialsProvider(
+        authorize=authorize,
+        credentials={"username": {}, "password": {}},
+        allow_dangerous_email_account_linking=True,
+    )
+    linked: list[t.Any] = []
+    app = make_app(
+        adapter, providers=[provider], events={"link_account": lambda **kw: linked.append(kw["account"])}
+    )
+    response = sign_in(app.test_client(), "ann")
     found = adapter.get_session_and_user(session_cookie(response)["value"])  # type: ignore[index]
     assert found is not None and found["user"] == existing  # the stored profile is kept
     assert adapter.get_user_by_account({"provider": "credentials", "providerAccountId": "u-ann"}) == existing
+    assert [a["provider"] for a in linked] == ["credentials"]
+
+
+def test_first_sign_in_fires_create_user_and_link_account(adapter: SQLAlchemyAdapter) -> None:
+    seen: list[str] = []
+    events = {
+        "create_user": lambda **kw: seen.append("create_user:" + kw["user"]["email"]),
+        "link_account": lambda **kw: seen.append("link_account:" + kw["account"]["providerAccountId"]),
+    }
+    client = make_app(adapter, events=events).test_client()
+    sign_in(client, "ann")
+    sign_in(client, "ann")
+    assert seen == ["create_user:ann@example.com", "link_account:u-ann"]
 
 
 def test_sign_in_never_takes_authorize_ids_for_database_ids(adapter: SQLAlchemyAdapter) -> None:

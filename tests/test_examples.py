@@ -187,9 +187,22 @@ def test_blueprints_app_factory_runs_twice(
 # --------------------------------------------------------------------------- really runnable
 
 
-@pytest.mark.parametrize("name", ["flask_app", "blueprints"])
-def test_the_example_runs_as_a_script(name: str, tmp_path: pathlib.Path) -> None:
-    """``python examples/<name>.py --port N`` prints its URL and serves it (loopback only)."""
+@pytest.mark.parametrize(
+    ("name", "extra", "path", "port_by"),
+    [
+        ("flask_app", [], "api/auth/providers", "flag"),
+        ("blueprints", [], "api/auth/providers", "flag"),
+        ("wsgi_app", [], "", "flag"),
+        ("wsgi_app", [], "", "env"),
+        ("database_app", ["--database-url", "sqlite:///{tmp}/db.sqlite3"], "api/auth/providers", "flag"),
+        ("demo/app", [], "api/auth/providers", "env"),
+    ],
+)
+def test_the_example_runs_as_a_script(
+    name: str, extra: list[str], path: str, port_by: str, tmp_path: pathlib.Path
+) -> None:
+    """``python examples/<name>.py --port N`` (or ``PORT=N``) prints its URL and serves it
+    (loopback only)."""
     import socket
 
     with socket.socket() as probe:
@@ -200,8 +213,11 @@ def test_the_example_runs_as_a_script(name: str, tmp_path: pathlib.Path) -> None
     env.update(PYTHONUNBUFFERED="1", NEXTAUTH_SECRET=SECRET)
     log = tmp_path / "out.txt"
     with log.open("w") as out:
+        if port_by == "env":
+            env["PORT"] = str(port)
+        args = ["--port", str(port)] if port_by == "flag" else []
         process = subprocess.Popen(
-            [sys.executable, str(EXAMPLES / f"{name}.py"), "--port", str(port)],
+            [sys.executable, str(EXAMPLES / f"{name}.py"), *args, *(a.format(tmp=tmp_path) for a in extra)],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
@@ -213,7 +229,7 @@ def test_the_example_runs_as_a_script(name: str, tmp_path: pathlib.Path) -> None
         status = None
         while time.monotonic() < deadline and status is None:
             try:
-                with urllib.request.urlopen(url + "api/auth/providers", timeout=2) as response:
+                with urllib.request.urlopen(url + path, timeout=2) as response:
                     status = response.status
             except (urllib.error.URLError, ConnectionError):
                 if process.poll() is not None:
@@ -224,6 +240,23 @@ def test_the_example_runs_as_a_script(name: str, tmp_path: pathlib.Path) -> None
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_every_serving_example_has_its_own_default_port() -> None:
+    names = ["demo/app", "flask_app", "blueprints", "database_app", "wsgi_app"]
+    ports = {}
+    for name in names:
+        text = (EXAMPLES / f"{name}.py").read_text()
+        line = next(x for x in text.splitlines() if x.startswith("DEFAULT_PORT = "))
+        ports[name] = int(line.split("=", 1)[1].strip().strip('"'))
+        assert '"--port"' in text and '"PORT"' in text, name
+    assert len(set(ports.values())) == len(names), ports
+
+
+def test_the_readme_lists_every_example() -> None:
+    readme = (EXAMPLES.parent / "README.rst").read_text()
+    for path in sorted(EXAMPLES.glob("*.py")) + [EXAMPLES / "demo" / "app.py"]:
+        assert f"python examples/{path.relative_to(EXAMPLES).as_posix()}" in readme, path.name
 
 
 def test_tokens_example_round_trips_both_versions(capsys: pytest.CaptureFixture[str]) -> None:

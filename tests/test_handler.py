@@ -1,4 +1,10 @@
-"""The ``/api/auth/...`` endpoints (spec 5.5, 6, 7): every route, method and error path."""
+"""The ``/api/auth/...`` endpoints (spec 5.5, 6, 7): every route, method and error path.
+
+Every test runs twice, against a Flask app (``AuthGuard``) and a plain WSGI app (``with_auth``
+with providers serves the routes itself), through the ``app_kind`` fixture that
+:func:`make_app` and :func:`client_of` follow; tests marked :func:`flask_only` are about Flask
+itself (its template folders).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,19 @@ import pytest
 from conftest import SECRET, FrozenClock
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.test import Client as WerkzeugClient
 from werkzeug.wrappers import Response
 
-from flask_authguard import AuthGuard, ConfigurationError, CredentialsProvider, SignInResult, decode
+from flask_authguard import (
+    AuthEndpoints,
+    AuthGuard,
+    ConfigurationError,
+    CredentialsProvider,
+    SignInResult,
+    decode,
+    with_auth,
+)
 from flask_authguard.endpoints.handler import ERROR_PAGES, SIGNIN_ERRORS, SIGNIN_MESSAGES, safe_redirect
 from flask_authguard.providers.base import SignInError
 
@@ -41,13 +57,44 @@ def authorize(*, credentials: dict[str, str], request: t.Any) -> dict[str, t.Any
     return None
 
 
+#: The kind of app :func:`make_app` builds in the running test: ``"flask"`` or ``"wsgi"``.
+_KIND = ["flask"]
+
+
+def flask_only(test: t.Callable[..., None]) -> t.Callable[..., None]:
+    """Run ``test`` against the Flask app only (it is about Flask itself)."""
+    test.flask_only = True  # type: ignore[attr-defined]
+    return test
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "app_kind" in metafunc.fixturenames:
+        kinds = ["flask"] if getattr(metafunc.function, "flask_only", False) else ["flask", "wsgi"]
+        metafunc.parametrize("app_kind", kinds, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def app_kind(request: pytest.FixtureRequest) -> t.Iterator[str]:
+    """Every test runs against both kinds of app."""
+    _KIND[0] = request.param
+    yield request.param
+    _KIND[0] = "flask"
+
+
+def _site(environ: t.Any, start_response: t.Any) -> t.Iterable[bytes]:
+    """The plain WSGI app: a protected ``/private``, nothing else."""
+    if environ.get("PATH_INFO") == "/private":
+        return Response("private")(environ, start_response)
+    return Response("not found", status=404)(environ, start_response)
+
+
 def make_app(
     *,
     providers: t.Sequence[t.Any] | None = None,
     template_folder: str | None = None,
     **options: t.Any,
-) -> Flask:
-    app = Flask(__name__, template_folder=template_folder) if template_folder else Flask(__name__)
+) -> t.Any:
+    """The test app, a Flask app or a plain WSGI one (``app_kind``), protecting ``/private``."""
     opts: dict[str, t.Any] = {
         "secret": SECRET,
         "url": BASE,
@@ -56,6 +103,15 @@ def make_app(
         else providers,
     }
     opts.update(options)
+    if _KIND[0] == "wsgi":
+        assert template_folder is None, "template folders are Flask's: mark the test flask_only"
+        if not opts["providers"]:
+            # with_auth serves the routes only with providers: mount them beside the app instead.
+            base = opts.get("base_path") or "/api/auth"
+            mounted = DispatcherMiddleware(_site, {base: AuthEndpoints(opts)})
+            return with_auth(mounted, options=opts, matcher=["/private"])
+        return with_auth(_site, options=opts, matcher=["/private"])
+    app = Flask(__name__, template_folder=template_folder) if template_folder else Flask(__name__)
     AuthGuard(app, opts, matcher=["/private"])
 
     @app.get("/private")
@@ -65,13 +121,11 @@ def make_app(
     return app
 
 
-class Client(FlaskClient):
-    """A test client for one origin: requests and ``set_cookie`` default to its host."""
+class _OneOrigin:
+    """Requests and ``set_cookie`` default to the client's origin."""
 
-    def __init__(self, *args: t.Any, base_url: str = BASE, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.base = base_url
-        self.host = t.cast(str, urlsplit(base_url).hostname)
+    base: str
+    host: str
 
     def open(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         if args and isinstance(args[0], str):
@@ -84,16 +138,36 @@ class Client(FlaskClient):
 
     def delete_cookie(self, key: str, **kwargs: t.Any) -> None:
         kwargs.setdefault("domain", self.host)
-        super().delete_cookie(key, **kwargs)
+        super().delete_cookie(key, **kwargs)  # type: ignore[misc]
 
 
-def client_of(app: Flask, base_url: str = BASE) -> t.Any:
+class Client(_OneOrigin, FlaskClient):
+    """A Flask test client for one origin."""
+
+    def __init__(self, *args: t.Any, base_url: str = BASE, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.base = base_url
+        self.host = t.cast(str, urlsplit(base_url).hostname)
+
+
+class WsgiClient(_OneOrigin, WerkzeugClient):
+    """A werkzeug test client for one origin, for the plain WSGI app."""
+
+    def __init__(self, app: t.Any, base_url: str = BASE) -> None:
+        super().__init__(app)
+        self.base = base_url
+        self.host = t.cast(str, urlsplit(base_url).hostname)
+
+
+def client_of(app: t.Any, base_url: str = BASE) -> t.Any:
+    if not isinstance(app, Flask):
+        return WsgiClient(app, base_url)
     app.test_client_class = Client
     return app.test_client(base_url=base_url)
 
 
 @pytest.fixture
-def app() -> Flask:
+def app() -> t.Any:
     return make_app()
 
 
@@ -443,6 +517,7 @@ def test_signin_page_lists_other_providers_as_buttons() -> None:
     assert "Sign in with Fake IdP" in html
 
 
+@flask_only
 def test_app_templates_override_the_built_in_pages(tmp_path: t.Any) -> None:
     folder = tmp_path / "templates" / "authguard"
     folder.mkdir(parents=True)
@@ -659,6 +734,48 @@ def test_callback_json_answers_the_url(client: t.Any) -> None:
     failed = sign_in(client, password="x", json="true")
     error = query_of(failed.get_json()["url"])["error"]
     assert error == ["CredentialsSignin"]  # what next-auth/react's signIn() reads
+
+
+@pytest.mark.parametrize(
+    "behaviour, status, error",
+    [
+        pytest.param(None, 401, "error=CredentialsSignin&provider=credentials", id="refused"),
+        pytest.param(SignInError("Locked"), 401, "error=Locked&provider=credentials", id="sign-in-error"),
+        pytest.param(ValueError("x"), 401, "error=Callback&provider=credentials", id="raises"),
+    ],
+)
+def test_callback_json_refusal_is_not_ok(behaviour: t.Any, status: int, error: str) -> None:
+    """next-auth answers a refused credentials sign-in with ``json=true`` 401: its client reads
+    ``res.ok``, so a 200 would look like success to ``next-auth/react``."""
+
+    def refuse(**_: t.Any) -> t.Any:
+        if isinstance(behaviour, BaseException):
+            raise behaviour
+        return behaviour
+
+    client = client_of(make_app(providers=[CredentialsProvider(authorize=refuse, credentials=FIELDS)]))
+    response = sign_in(client, json="true")
+    assert response.status_code == status
+    assert response.get_json() == {"url": f"{BASE}/api/auth/error?{error}"}
+    assert V4 not in cookie_names(response)
+    as_json = client.post(
+        "/api/auth/callback/credentials",
+        json={"csrfToken": csrf_of(client), "username": "a", "password": "b", "json": "true"},
+    )
+    assert as_json.status_code == status
+
+
+@pytest.mark.parametrize(
+    "callbacks",
+    [
+        pytest.param({"sign_in": lambda **_: False}, id="sign-in-callback"),
+        pytest.param({"jwt": lambda **_: None}, id="jwt-callback"),
+    ],
+)
+def test_callback_json_access_denied_is_403(callbacks: dict[str, t.Any]) -> None:
+    response = sign_in(client_of(make_app(callbacks=callbacks)), json="true")
+    assert response.status_code == 403
+    assert response.get_json() == {"url": f"{BASE}/api/auth/error?error=AccessDenied"}
 
 
 def test_callback_accepts_a_json_body(client: t.Any) -> None:
@@ -1045,9 +1162,32 @@ def test_error_page_renders_without_a_secret() -> None:
 
 def test_other_routes_without_a_secret_answer_500_json() -> None:
     client = client_of(make_app(secret=None))
-    for path in ("/api/auth/signin", "/api/auth/csrf", "/api/auth/providers"):
+    for path in ("/api/auth/csrf", "/api/auth/providers", "/api/auth/session"):
         response = client.get(path)
         assert response.status_code == 500 and "message" in response.get_json()
+    for path in ("/api/auth/signin/credentials", "/api/auth/callback/credentials", "/api/auth/signout"):
+        response = client.post(path, data={"csrfToken": "x"})
+        assert response.status_code == 500 and "message" in response.get_json()
+        assert set_cookies(response) == []
+
+
+@pytest.mark.parametrize("path", ["/api/auth/signin", "/api/auth/signout"])
+def test_pages_without_a_secret_render_the_configuration_error(path: str) -> None:
+    """next-auth renders its Configuration error page for the page routes, not raw JSON."""
+    response = client_of(make_app(secret=None)).get(path, headers={"Accept": "text/html"})
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert '<h1 id="page-title">Server error</h1>' in html
+    assert f'href="{BASE}/"' in html  # a way home
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
+    assert set_cookies(response) == []
+
+
+@pytest.mark.parametrize("path", ["/api/auth/signin", "/api/auth/signout"])
+def test_pages_without_a_secret_go_to_a_custom_error_page(path: str) -> None:
+    response = client_of(make_app(secret=None, pages={"error": "/oops"})).get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"{BASE}/oops?error=Configuration"
 
 
 # -- /_log and unsupported actions -------------------------------------------------------------
@@ -1073,6 +1213,9 @@ def test_client_log(client: t.Any) -> None:
         pytest.param("POST", "/api/auth/error", id="post-error"),
         pytest.param("GET", "/api/auth/_log", id="get-log"),
         pytest.param("GET", "/api/auth/session/extra", id="deeper"),
+        pytest.param("GET", "/api/auth/signin/", id="trailing-slash"),
+        pytest.param("POST", "/api/auth/callback/", id="empty-provider-id"),
+        pytest.param("POST", "/api/auth/callback/credentials/x", id="deeper-provider"),
         pytest.param("GET", "/api/auth/verify-request", id="verify-request"),
     ],
 )
@@ -1083,6 +1226,23 @@ def test_unsupported_actions_answer_400(client: t.Any, method: str, path: str) -
     assert response.get_data(as_text=True) == (
         f"Error: This action with HTTP {method} is not supported by NextAuth.js"
     )
+
+
+@pytest.mark.parametrize("path", ["/api/auth/session", "/api/auth/signin", "/api/auth/nope"])
+def test_options_is_unsupported_as_in_next_auth(client: t.Any, path: str) -> None:
+    response = client.open(path, method="OPTIONS")
+    assert response.status_code == 400
+    assert (
+        response.get_data(as_text=True)
+        == "Error: This action with HTTP OPTIONS is not supported by NextAuth.js"
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/auth/csrf", "/api/auth/session", "/api/auth/signin"])
+def test_head_answers_like_get_without_a_body(client: t.Any, path: str) -> None:
+    response = client.open(path, method="HEAD")
+    assert response.status_code == 200 and response.data == b""
+    assert response.headers["Content-Type"] == client.get(path).headers["Content-Type"]
 
 
 def test_endpoints_off() -> None:
@@ -1143,6 +1303,79 @@ def test_bad_bodies_never_answer_500(client: t.Any, path: str, kwargs: dict[str,
     location = response.headers.get("Location")
     if location:
         location.encode("ascii")
+
+
+POST_ROUTES = [
+    "/api/auth/callback/credentials",
+    "/api/auth/signin/credentials",
+    "/api/auth/signout",
+    "/api/auth/session",
+    "/api/auth/_log",
+]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("[" * 30000 + "]" * 30000, id="arrays"),
+        pytest.param('{"a":' * 10000 + "1" + "}" * 10000, id="objects"),
+        pytest.param('{"csrfToken": "x", "data": ' + "[" * 33 + "]" * 33 + "}", id="just-over-the-limit"),
+    ],
+)
+@pytest.mark.parametrize("path", POST_ROUTES)
+def test_deeply_nested_json_is_no_body_not_a_500(client: t.Any, path: str, body: str) -> None:
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code < 500
+    if path == "/api/auth/session":
+        assert response.status_code == 400  # no body: no CSRF token
+
+
+def test_json_nested_to_the_limit_is_read(client: t.Any) -> None:
+    sign_in(client)
+    data: t.Any = "deep"
+    for _ in range(30):
+        data = [data]
+    response = client.post("/api/auth/session", json={"csrfToken": csrf_of(client), "data": {"x": data}})
+    assert response.status_code == 200 and response.get_json()["user"]["name"] == "Ada"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"data": {"csrfToken": "x", "password": "p" * 70000}}, id="form"),
+        pytest.param({"json": {"csrfToken": "x", "password": "p" * 70000}}, id="json"),
+    ],
+)
+@pytest.mark.parametrize("path", POST_ROUTES)
+def test_big_bodies_answer_413(client: t.Any, path: str, kwargs: dict[str, t.Any]) -> None:
+    response = client.post(path, **kwargs)
+    assert response.status_code == 413
+    assert "64 KB" in response.get_data(as_text=True)
+    assert V4 not in cookie_names(response)
+
+
+def test_a_big_chunked_body_answers_413() -> None:
+    """No ``Content-Length`` (chunked): read up to the limit, no further."""
+    import io
+
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    app = make_app()
+    form = b"csrfToken=" + b"a" * 64 + b"&username=ada&password=pw&callbackUrl=%2Fprivate&pad="
+    for size, expected, location in ((70000, "413", None), (100, "302", f"{BASE}/private")):
+        environ = EnvironBuilder(
+            path="/api/auth/callback/credentials",
+            method="POST",
+            base_url=BASE,
+            content_type="application/x-www-form-urlencoded",
+            headers={"Cookie": f"{CSRF_COOKIE}={_csrf_cookie('a' * 64)}"},
+        ).get_environ()
+        environ.pop("CONTENT_LENGTH", None)
+        environ["wsgi.input"] = io.BytesIO(form + b"x" * size)
+        environ["wsgi.input_terminated"] = True
+        _, status, headers = run_wsgi_app(app, environ, buffered=True)
+        assert status.startswith(expected), (size, status)
+        assert headers.get("Location") == location  # the small one signed in
 
 
 def test_bad_cookies_never_answer_500(client: t.Any) -> None:

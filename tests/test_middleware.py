@@ -165,9 +165,19 @@ DEVIATIONS: dict[str, tuple[str, dict[str, t.Any]]] = {
     "returns_zero_with_token": ("no-redirect-loop-403", _HTML_403),
     # Only a truthy `authorized` result authorizes (next-auth: null/undefined -> !!token).
     "returns_null_with_token": ("truthy-authorized", _HTML_403),
-    # Every candidate value is tried (joined chunks, each bare cookie): a valid one wins.
+    # Every candidate value is tried (joined chunks, each bare cookie): a valid one wins, unless
+    # two valid ones disagree on the identity (then no session: tests/test_guard_security.py).
     "chunked_and_unchunked_both_present": ("strict-chunks", {"kind": "next"}),
     "duplicate_cookie_last_wins_garbage_last": ("strict-chunks", {"kind": "next"}),
+    # What is public is decided on PATH_INFO, the path the app routes on, never on SCRIPT_NAME
+    # (a client can set it): a mounted app sets base_path to the path it routes on.
+    "base_path_auth_route_nextauth_url_with_base": (
+        "routed-path-only",
+        {
+            "kind": "redirect",
+            "location": "http://localhost:3000/app/api/auth/signin?callbackUrl=%2Fapp%2Fapi%2Fauth%2Fsession",
+        },
+    ),
     # A Bearer header makes it an API request: 401 JSON instead of a redirect.
     "bearer_token_invalid": ("api-401-json", _JSON_401),
     "bad_cookie_shadows_valid_bearer": ("api-401-json", _JSON_401),
@@ -770,11 +780,15 @@ def test_normalize_path(path: str, normalised: str) -> None:
     assert normalize_path(normalised) == normalised
 
 
-def test_options_requests_pass_untouched_with_the_path_normalised(tokens: dict[str, str]) -> None:
-    app = with_auth(_who, {"secret": SECRET})
-    result = call(app, "/api/auth/../dashboard", method="OPTIONS")
+def test_preflights_pass_untouched_with_the_path_normalised(tokens: dict[str, str]) -> None:
+    # Issue 11: only a genuine CORS preflight, and only with cors_preflight, passes unchecked.
+    preflight = {"Origin": "https://spa.example", "Access-Control-Request-Method": "POST"}
+    app = with_auth(_who, {"secret": SECRET, "cors_preflight": True})
+    result = call(app, "/api/auth/../dashboard", method="OPTIONS", headers=preflight)
     assert (result.status, result.environ["PATH_INFO"]) == (200, "/api/dashboard")
-    assert call(with_auth(_who), "/dashboard", method="OPTIONS").status == 200  # even without a secret
+    no_secret = with_auth(_who, {"cors_preflight": True})
+    assert call(no_secret, "/dashboard", method="OPTIONS", headers=preflight).status == 200
+    assert call(with_auth(_who, {"secret": SECRET}), "/dashboard", method="OPTIONS").status == 307
 
 
 def test_pages_with_a_query_are_still_skipped() -> None:
@@ -1006,7 +1020,6 @@ def test_inner_runs_only_for_authorized_requests_on_protected_paths(tokens: dict
     call(app, "/dashboard", cookie=cookie_for(tokens["expired"]))
     call(app, "/public", cookie=cookie_for(tokens["user"]))  # outside the matcher
     call(app, "/api/auth/session", cookie=cookie_for(tokens["user"]))  # skipped
-    call(app, "/dashboard", method="OPTIONS", cookie=cookie_for(tokens["user"]))
     assert seen == []
     call(app, "/dashboard/x", cookie=cookie_for(tokens["user"]))
     assert seen == ["/dashboard/x"]
@@ -1216,31 +1229,44 @@ def example() -> t.Any:
 
 
 def test_example_wsgi_app(example: t.Any) -> None:
+    """Sign-in -> protected page -> session JSON -> sign-out, all through the one wrap."""
     assert isinstance(example.application, WithAuth)
     client = Client(example.make_app(secret=SECRET))
     assert client.get("/").status_code == 200
     anonymous = client.get("/dashboard/x?tab=1")
     assert (anonymous.status_code, anonymous.location) == (
         307,
-        "http://localhost/login?callbackUrl=%2Fdashboard%2Fx%3Ftab%3D1",
+        "http://localhost/api/auth/signin?callbackUrl=%2Fdashboard%2Fx%3Ftab%3D1",
     )
     assert client.get("/dashboard", headers={"Accept": "application/json"}).status_code == 401
-    assert client.get("/login?callbackUrl=%2Fadmin").status_code == 200  # the (demo) sign-in form
+    signin_page = client.get(anonymous.location).get_data(as_text=True)  # the built-in page
+    assert 'action="http://localhost/api/auth/callback/credentials"' in signin_page
 
-    signed_in = client.get("/login?user=bob&role=user&callbackUrl=/admin")
-    assert (signed_in.status_code, signed_in.location) == (303, "/admin")
-    assert "next-auth.session-token=" in signed_in.headers["Set-Cookie"]
+    def sign_in(username: str, password: str, callback: str = "/dashboard") -> t.Any:
+        csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+        form = {"csrfToken": csrf, "username": username, "password": password, "callbackUrl": callback}
+        return client.post("/api/auth/callback/credentials", data=form)
+
+    wrong = sign_in("bob", "nope")
+    assert wrong.status_code == 302 and "error=CredentialsSignin" in wrong.location
+    signed_in = sign_in("bob", example.DEMO_CREDENTIALS["bob"][0], "/admin")
+    assert (signed_in.status_code, signed_in.location) == (302, "http://localhost/admin")
+    assert any(h.startswith("next-auth.session-token=") for h in signed_in.headers.getlist("Set-Cookie"))
     assert b"bob@example.com" in client.get("/dashboard").data
     refused = client.get("/admin")  # the inner middleware reads the role
-    assert refused.status_code == 403 and b"bob is not an admin" in refused.data
+    assert refused.status_code == 403 and b"Bob is not an admin" in refused.data
+    session = client.get("/api/auth/session").get_json()
+    assert session["user"] == {"name": "Bob", "email": "bob@example.com"}
+    assert sign_in("eve", "x", "https://evil.example/").location.startswith("http://localhost/api/auth/error")
 
-    client.get("/login?user=ada&role=admin")
-    assert client.get("/admin").status_code == 200
-    assert client.get("/login?user=eve&callbackUrl=https://evil.example/").location == "/dashboard"
-    assert client.get("/login?user=eve&callbackUrl=//evil.example/").location == "/dashboard"
-
-    client.get("/logout")
+    csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+    out = client.post("/api/auth/signout", data={"csrfToken": csrf})
+    assert (out.status_code, out.location) == (302, "http://localhost")
+    assert client.get("/api/auth/session").get_json() == {}
     assert client.get("/dashboard").status_code == 307
+
+    sign_in("ada", example.DEMO_CREDENTIALS["ada"][0])
+    assert client.get("/admin").status_code == 200
 
 
 def test_example_runs_with_one_command() -> None:
@@ -1266,12 +1292,12 @@ def test_example_runs_with_one_command() -> None:
             except OSError:
                 time.sleep(0.1)
         assert status == 307, "the example did not start"
-        assert location == f"http://127.0.0.1:{port}/login?callbackUrl=%2Fdashboard"
+        assert location == f"http://127.0.0.1:{port}/api/auth/signin?callbackUrl=%2Fdashboard"
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/" in output
-    assert "/login?user=" in output and "Authorization: Bearer " in output
+    assert "/api/auth/signin" in output and "Authorization: Bearer " in output
 
 
 @pytest.mark.parametrize("host", ["x:99999", "x:-1", "x:abc", "[::1]:70000"])

@@ -23,15 +23,9 @@ from werkzeug.wrappers import Request, Response
 from flask_authguard import ConfigurationError, decode, encode, get_server_session
 from flask_authguard.core import token as token_mod
 from flask_authguard.core.options import resolve_options
-from flask_authguard.sessions import session as session_mod
-from flask_authguard.sessions.session import (
-    apply_cookies,
-    default_session,
-    iso_ms,
-    read_session,
-    request_config,
-    writes_session_cookie,
-)
+from flask_authguard.sessions import apply_cookies, read_session, request_config, writes_session_cookie
+from flask_authguard.sessions import base as session_mod
+from flask_authguard.sessions.base import default_session, iso_ms
 
 DATA = load_vectors("session.json")
 CASES = {c["name"]: c for c in DATA["cases"]}

@@ -41,6 +41,8 @@ from flask_authguard import AuthGuard, CredentialsProvider, auth_required, get_s
 
 # DEMO ONLY: a secret anyone can read. It signs and encrypts the session cookies of this demo
 # and nothing else. Set NEXTAUTH_SECRET to use your own; a real app must never embed one.
+#: Each example has its own default port, so any of them runs beside the others.
+DEFAULT_PORT = "5000"
 DEMO_SECRET = "flask-authguard-demo-secret-DO-NOT-USE-IN-PRODUCTION"
 
 #: The demo users and their passwords (shown on start-up; stored only as hashes below).
@@ -184,7 +186,7 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="flask_authguard demo app")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("PORT", "5000")), help="0 picks a free port"
+        "--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="0 picks a free port"
     )
     args = parser.parse_args(argv)
     app = create_app()

@@ -66,17 +66,24 @@ def session_values(cookies: t.Any, name: str) -> list[str]:
     First the chunks ``name.0..name.N-1`` joined, then each bare ``name`` cookie, then shorter
     runs of chunks (a stale trailing chunk left by a failed rewrite). Values are percent-decoded
     as Next.js does (next-auth writes them with ``encodeURIComponent``).
+
+    A chunk sent twice with different values (one planted from a sibling subdomain, say) makes
+    the chunk set ambiguous: no chunk candidate is offered then, only the bare cookies.
     """
     first = _getlist(cookies, f"{name}.0")
     if not first:  # the usual case: one unchunked cookie
         bare = _getlist(cookies, name)
         return bare if len(bare) == 1 and bare[0] else [c for c in dict.fromkeys(bare) if c]
     chunks = [first[0]]
+    ambiguous = len(set(first)) > 1
     for i in range(1, MAX_CHUNKS):
         values = _getlist(cookies, f"{name}.{i}")
         if not values:
             break
+        ambiguous = ambiguous or len(set(values)) > 1
         chunks.append(values[0])
+    if ambiguous:
+        return [c for c in dict.fromkeys(_getlist(cookies, name)) if c]
     candidates: list[str] = []
     if chunks:
         candidates.append("".join(chunks))

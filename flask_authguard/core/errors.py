@@ -5,6 +5,8 @@ Every exception carries a short reason for logs and never the secret or the raw 
 
 from __future__ import annotations
 
+import typing as t
+
 
 class AuthGuardError(Exception):
     """Base class of every error raised by flask_authguard."""
@@ -36,3 +38,24 @@ class TokenExpiredError(TokenError):
 
 class BackendUnavailableError(AuthGuardError):
     """A session store (database) could not be reached; the request gets 503."""
+
+
+class SignInError(AuthGuardError):
+    """Raised by a provider (or an ``authorize`` function) to refuse a sign-in with a chosen
+    next-auth error code, as a thrown ``Error`` does in next-auth.
+
+    The code travels in the URL (``/api/auth/error?error=<code>``): keep it a short word
+    without personal data. Codes the sign-in page knows (``CredentialsSignin``,
+    ``AccessDenied``...) show its message; others show on ``pages.error``.
+
+    :param code: the error code, default ``"CredentialsSignin"``.
+    :param cookies: ``Set-Cookie`` values the error response still carries (an OAuth
+        provider's check cookies being cleared).
+    """
+
+    def __init__(self, code: str = "CredentialsSignin", *, cookies: t.Sequence[str] = ()) -> None:
+        super().__init__(code)
+        #: The next-auth error code sent to the error route.
+        self.code = code
+        #: ``Set-Cookie`` values for the error response.
+        self.cookies = list(cookies)

@@ -15,7 +15,9 @@ import os
 import typing as t
 from urllib.parse import urlsplit
 
+from . import validation
 from .errors import ConfigurationError
+from .hosts import check_trusted_hosts
 
 logger = logging.getLogger("flask_authguard")
 
@@ -90,7 +92,7 @@ class Events:
     sign_in: Callback | None = None
     sign_out: Callback | None = None
     session: Callback | None = None
-    #: ``create_user(*, user)``: an OAuth or email sign-in created a user in the adapter.
+    #: ``create_user(*, user)``: a sign-in created a user in the adapter.
     create_user: Callback | None = None
     #: ``link_account(*, user, account, profile)``: an OAuth account was linked to a user.
     link_account: Callback | None = None
@@ -150,6 +152,36 @@ class AuthOptions:
     forbidden: Callback | None = None
     #: Register the ``/api/auth/...`` endpoints in ``AuthGuard`` (off when Next.js owns sign-in).
     endpoints: bool = True
+    #: Let CORS preflights (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``)
+    #: through unchecked; off, ``OPTIONS`` is checked like any method.
+    cors_preflight: bool = False
+    #: Hosts whose ``Host`` header may give redirects their origin (werkzeug's ``TRUSTED_HOSTS``
+    #: rules; ``".example.com"`` takes subdomains); ``None`` trusts any. Others get 400.
+    trusted_hosts: t.Sequence[str] | None = None
+
+    def __repr__(self) -> str:
+        return _masked_repr(self)
+
+
+def _mask(name: str, value: t.Any) -> str:
+    """``repr`` of one field, secrets masked: logs and tracebacks show options safely."""
+    if value is None:
+        return "None"
+    if name in ("secret", "secrets"):
+        return "'***'" if isinstance(value, str) else f"[{', '.join(['***'] * len(value))}]"
+    if name == "url" and isinstance(value, str) and "@" in value:
+        parts = urlsplit(value if "://" in value else "https://" + value)
+        if parts.password is not None:
+            host = parts.netloc.rpartition("@")[2]
+            return repr(parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl())
+    return repr(value)
+
+
+def _masked_repr(obj: t.Any) -> str:
+    shown = (
+        f"{f.name}={_mask(f.name, getattr(obj, f.name))}" if f.repr else "" for f in dataclasses.fields(obj)
+    )
+    return f"{type(obj).__name__}({', '.join(x for x in shown if x)})"
 
 
 _NESTED: dict[str, type] = {
@@ -241,9 +273,15 @@ def _secrets(secret: t.Any) -> tuple[str, ...]:
     raise ConfigurationError("secret must be a non-empty string or a list of them (newest first)")
 
 
+#: Longest lifetime accepted: past it, cookie expiry dates stop being representable.
+MAX_SECONDS = 100 * 365 * 24 * 60 * 60
+
+
 def _check_seconds(value: t.Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(f"{where} must be a whole number of seconds >= 0, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS:
+        raise ConfigurationError(
+            f"{where} must be a whole number of seconds from 0 to {MAX_SECONDS} (100 years), not {value!r}"
+        )
     return value
 
 
@@ -262,6 +300,9 @@ def _path_of(url: str) -> str:
     return path
 
 
+#: What every entry point takes as options: :class:`AuthOptions`, a dict of its keys, or ``None``.
+OptionsArg = AuthOptions | t.Mapping[str, t.Any] | None
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Options after resolution: every default applied, every value checked."""
@@ -275,6 +316,8 @@ class Config:
     sign_in_page: str
     sign_out_page: str
     error_page: str
+    #: Where the email provider sends people once the link is sent (``pages.verify_request``).
+    verify_request_page: str
     #: ``True``/``False`` when fixed by option or URL; ``None``: follow the request's scheme.
     secure: bool | None
     strategy: str
@@ -287,6 +330,13 @@ class Config:
     events: Events
     jwt: JWTOptions
     cookies: CookiesOptions
+    #: CORS preflights pass unchecked (``cors_preflight``).
+    cors_preflight: bool = False
+    #: The hosts a checked request may come from (``None``: any); see :mod:`.hosts`.
+    trusted_hosts: tuple[str, ...] | None = None
+
+    def __repr__(self) -> str:
+        return _masked_repr(self)
 
     def current_secrets(self) -> tuple[str, ...]:
         """The secrets, or, when none was configured, whatever the environment has now."""
@@ -365,11 +415,11 @@ def resolve_options(
     if url is None:
         names = ("NEXTAUTH_URL", "AUTH_URL") if opts.version == 4 else ("AUTH_URL", "NEXTAUTH_URL")
         url = next((os.environ[n] for n in names if os.environ.get(n)), None)
+    if url is not None:
+        validation.absolute_url(url if "://" in url else "https://" + url, "url (NEXTAUTH_URL)")
     url_path = _path_of(url) if url else ""
     base_path = opts.base_path if opts.base_path is not None else (url_path or DEFAULT_BASE_PATH)
-    if not base_path.startswith("/"):
-        raise ConfigurationError(f"base_path must start with '/', not {base_path!r}")
-    base_path = base_path.rstrip("/") or DEFAULT_BASE_PATH
+    base_path = validation.base_path(base_path).rstrip("/") or DEFAULT_BASE_PATH
     session = t.cast(SessionOptions, opts.session)
     jwt_opts = t.cast(JWTOptions, opts.jwt)
     callbacks = t.cast(Callbacks, opts.callbacks)
@@ -387,16 +437,21 @@ def resolve_options(
         raise ConfigurationError("session.strategy 'database' needs adapter=... (e.g. SQLAlchemyAdapter)")
     if opts.api_mode not in ("auto", "redirect", "json"):
         raise ConfigurationError(f"api_mode must be 'auto', 'redirect' or 'json', not {opts.api_mode!r}")
-    for name, page in (
-        ("sign_in", pages.sign_in),
-        ("sign_out", pages.sign_out),
-        ("error", pages.error),
-        ("verify_request", pages.verify_request),
-    ):
-        if page is not None and (not isinstance(page, str) or not page):
-            raise ConfigurationError(f"pages.{name} must be a non-empty path or URL, not {page!r}")
+    sign_in, sign_out, error, verify_request = (
+        validation.page(getattr(pages, name), f"pages.{name}")
+        for name in ("sign_in", "sign_out", "error", "verify_request")
+    )
+    validation.flag(opts.cors_preflight, "cors_preflight")
+    validation.flag(opts.endpoints, "endpoints")
+    cookies = t.cast(CookiesOptions, opts.cookies)
+    for f in dataclasses.fields(CookiesOptions):
+        custom: CookieOption | None = getattr(cookies, f.name)
+        if custom is not None:
+            if not isinstance(custom.options, t.Mapping):
+                raise ConfigurationError(f"cookies.{f.name}.options must be a dict, not {custom.options!r}")
+            validation.cookie_options(custom.name, custom.options, f"cookies.{f.name}")
     max_age = _check_seconds(session.max_age, "session.max_age")
-    secure = opts.use_secure_cookies
+    secure = validation.optional_bool(opts.use_secure_cookies, "use_secure_cookies")
     if secure is None and url:
         secure = url.startswith("https://")
     return Config(
@@ -405,9 +460,10 @@ def resolve_options(
         secrets=secrets,
         url=url,
         base_path=base_path,
-        sign_in_page=pages.sign_in or f"{base_path}/signin",
-        sign_out_page=pages.sign_out or f"{base_path}/signout",
-        error_page=pages.error or f"{base_path}/error",
+        sign_in_page=sign_in or f"{base_path}/signin",
+        sign_out_page=sign_out or f"{base_path}/signout",
+        error_page=error or f"{base_path}/error",
+        verify_request_page=verify_request or f"{base_path}/verify-request",
         secure=secure,
         strategy=strategy,
         session_max_age=max_age,
@@ -420,5 +476,7 @@ def resolve_options(
         callbacks=callbacks,
         events=events,
         jwt=jwt_opts,
-        cookies=t.cast(CookiesOptions, opts.cookies),
+        cookies=cookies,
+        cors_preflight=opts.cors_preflight,
+        trusted_hosts=check_trusted_hosts(opts.trusted_hosts),
     )

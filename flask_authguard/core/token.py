@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import re
@@ -41,6 +42,8 @@ _COOKIES_KEY = "authguard.cookies"
 TOKEN_ENVIRON_KEY = "authguard.token"
 #: The resolved options the token in the environ was read with (set once it is read).
 TOKEN_CONFIG_KEY = "authguard.token_config"
+#: The resolved options of the auth endpoints serving the request (providers read it there).
+CONFIG_ENVIRON_KEY = "authguard.config"
 
 
 def environ_of(request_or_environ: Request | WSGIEnvironment) -> WSGIEnvironment:
@@ -184,7 +187,13 @@ def decode_candidates(
     version: int,
     decode: DecodeHook | None = None,
 ) -> Claims | None:
-    """The claims of the first candidate that decodes, or ``None``; reasons are logged."""
+    """The claims of the first candidate that decodes, or ``None``; reasons are logged.
+
+    Every candidate is tried: when two of them decode to different identities (a cookie planted
+    from a sibling subdomain beside the user's own), the answer is ``None``, "no session",
+    never the other identity.
+    """
+    found: Claims | None = None
     for value in candidates:
         if len(value) > MAX_TOKEN_LENGTH:
             logger.debug("session token refused: longer than %d characters", MAX_TOKEN_LENGTH)
@@ -205,8 +214,25 @@ def decode_candidates(
         if not isinstance(claims, t.Mapping):
             logger.debug("session token refused: the decode hook returned a %s", type(claims).__name__)
             continue
-        return claims if isinstance(claims, dict) else dict(claims)
-    return None
+        claims = claims if isinstance(claims, dict) else dict(claims)
+        if found is None:
+            found = claims
+        elif _identity(claims) != _identity(found):
+            logger.debug("session cookies refused: they hold tokens of different identities")
+            return None
+    return found
+
+
+#: Claims that change with every issue of the same identity's token.
+_VOLATILE = frozenset({"iat", "exp", "nbf", "jti"})
+
+
+def _identity(claims: Claims) -> str:
+    """Who a token is for: its ``sub``, else every claim but the timestamps."""
+    if "sub" in claims:
+        return "sub:" + json.dumps(claims["sub"], sort_keys=True, default=str)
+    rest = {k: v for k, v in claims.items() if k not in _VOLATILE}
+    return "claims:" + json.dumps(rest, sort_keys=True, default=str)
 
 
 def _secret_arg(secrets: tuple[str, ...]) -> Secret:

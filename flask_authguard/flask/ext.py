@@ -17,16 +17,19 @@
     def health():
         return "ok"
 
-Every request gets ``g.auth_token`` (the decoded token or ``None``), decoded once per request.
+Every request gets ``g.auth_token`` (the decoded token or ``None``), decoded once per request
+(static-file requests: a lazy proxy, decoded on first use, so assets cost no session query).
 Site-wide (``matcher``), blueprint (:meth:`AuthGuard.protect`) and view (:func:`auth_required`)
-protection share one rule set, ``with_auth``'s: ``OPTIONS`` and the skip list (the auth
-endpoints, the sign-in and error pages, ``/_next``, ``/favicon.ico``) pass, and so do static
-files; ``authorized(request=..., token=...)`` decides; an anonymous request is redirected (307)
-to the sign-in page (401 JSON for API requests), a signed-in one that is refused gets 403.
+protection share one rule set, ``with_auth``'s: CORS preflights (with ``cors_preflight``) and
+the skip list (the auth endpoints, the sign-in and error pages, ``/_next``, ``/favicon.ico``)
+pass, and so do static files; ``authorized(request=..., token=...)`` decides; an anonymous
+request is redirected (307) to the sign-in page (401 JSON for API requests), a signed-in one
+that is refused gets 403.
 
 ``get_server_session()`` works anywhere in a request (views, blueprints, templates, error
-handlers): the refreshed session cookie reaches the response through ``after_this_request``,
-and repeated calls decode and encode once.
+handlers, after_request functions): the refreshed session cookie reaches the response through
+the guard's own after_request function, which runs last, and repeated calls decode and encode
+once.
 """
 
 from __future__ import annotations
@@ -46,13 +49,18 @@ from flask import (
     has_request_context,
     request,
 )
+from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Request, Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.options import AuthOptions, Config, coerce_options
+from ..core.options import AuthOptions, Config, OptionsArg, coerce_options
 from ..core.token import Claims
-from ..sessions.session import Session, SessionResult, apply_cookies, read_session, request_config
-from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, OptionsArg
+from ..endpoints.error_route import configuration_answer
+from ..endpoints.handler import AuthHandler
+from ..endpoints.pages import Pages
+from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
+from ..wsgi.caching import private_start_response
+from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, is_api_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -63,6 +71,8 @@ Authorized = t.Callable[..., t.Any]
 _EXEMPT_ATTR = "_authguard_exempt"
 _SESSION_HOOK_KEY = "authguard.session_hook"
 _PENDING_KEY = "authguard.pending_cookies"
+#: The methods routed to the auth endpoints (they answer next-auth's 400 for the ones they refuse).
+_ENDPOINT_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 #: ``AUTHGUARD_*`` config keys and the option each one sets; a key left at ``None`` leaves the
 #: option as given to :class:`AuthGuard`.
@@ -81,6 +91,8 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "AUTHGUARD_USE_SECURE_COOKIES": ("use_secure_cookies",),
     "AUTHGUARD_API_MODE": ("api_mode",),
     "AUTHGUARD_ENDPOINTS": ("endpoints",),
+    "AUTHGUARD_CORS_PREFLIGHT": ("cors_preflight",),
+    "AUTHGUARD_TRUSTED_HOSTS": ("trusted_hosts",),
 }
 
 
@@ -114,6 +126,8 @@ _CONFIG_CHECKS: dict[str, tuple[t.Callable[[t.Any], bool], str]] = {
     "AUTHGUARD_USE_SECURE_COOKIES": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_API_MODE": (lambda v: v in ("auto", "redirect", "json"), "'auto', 'redirect' or 'json'"),
     "AUTHGUARD_ENDPOINTS": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHGUARD_CORS_PREFLIGHT": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHGUARD_TRUSTED_HOSTS": (lambda v: isinstance(v, (list, tuple)), "a list of host names"),
 }
 
 
@@ -123,6 +137,8 @@ class GuardState:
 
     guard: AuthGuard
     core: AuthCore
+    #: The app's own static-file view (``None`` without a static folder): public by identity.
+    static_view: t.Callable[..., t.Any] | None = None
 
     @property
     def config(self) -> Config:
@@ -156,7 +172,8 @@ def merged_options(options: OptionsArg, app_config: t.Mapping[str, t.Any]) -> Au
 
 class _PathLayer:
     """WSGI layer in front of Flask: normalises the path before Flask routes it, so the app
-    serves exactly the path that was checked (``/public/../admin`` is ``/admin``)."""
+    serves exactly the path that was checked (``/public/../admin`` is ``/admin``), and keeps the
+    responses to checked requests (any protection mode) out of shared caches."""
 
     def __init__(self, wsgi_app: WSGIApplication, core: AuthCore) -> None:
         self.wsgi_app = wsgi_app
@@ -164,7 +181,7 @@ class _PathLayer:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         self.core.path(environ)
-        return self.wsgi_app(environ, start_response)
+        return self.wsgi_app(environ, private_start_response(environ, start_response))
 
 
 class AuthGuard:
@@ -215,19 +232,41 @@ class AuthGuard:
         for key in CONFIG_KEYS:
             app.config.setdefault(key, None)
         options = merged_options(self.options, app.config)
-        public = [app.static_url_path] if app.static_folder and app.static_url_path else []
-        core = AuthCore(options, matcher=self.matcher, middleware=self.middleware, public_prefixes=public)
-        state = GuardState(self, core)
+        if options.trusted_hosts is None and app.config.get("TRUSTED_HOSTS"):
+            # Flask's own list: the guard's redirects honour it as Flask's request.host does.
+            options = dataclasses.replace(options, trusted_hosts=tuple(app.config["TRUSTED_HOSTS"]))
+        core = AuthCore(options, matcher=self.matcher, middleware=self.middleware)
+        # The static view Flask registered, recognised later by identity: a user view that is
+        # named "static" or routed under /static/ stays protected.
+        static_view = app.view_functions.get("static") if app.has_static_folder else None
+        state = GuardState(self, core, static_view)
         app.extensions["authguard"] = state
         app.wsgi_app = _PathLayer(app.wsgi_app, core)  # type: ignore[method-assign]
         # First of the app's hooks: g.auth_token is there for the user's own before_request.
         app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
+        # First in the list, so last to run (Flask runs them in reverse): the session cookies of
+        # get_server_session() calls made in any other after_request function still get written.
+        app.after_request_funcs.setdefault(None, []).insert(0, _after_request)
         app.context_processor(_template_context)
         app.register_error_handler(BackendUnavailableError, _backend_unavailable)
+        # The app's templates override the built-in pages; its globals and context processors work in them.
+        pages = Pages(parent=lambda: app.jinja_env, update_context=app.update_template_context)
+        app.register_error_handler(ConfigurationError, functools.partial(_configuration_error, core, pages))
         if options.endpoints:
-            from ..endpoints.handler import make_blueprint
+            handler = AuthHandler(core.config, pages)
 
-            app.register_blueprint(make_blueprint(state), url_prefix=core.config.base_path)
+            def auth_endpoints(**_: t.Any) -> Response:
+                return handler.respond(request._get_current_object())  # type: ignore[attr-defined]
+
+            base = core.config.base_path
+            for rule in (base, base + "/", base + "/<path:_action>"):
+                app.add_url_rule(
+                    rule,
+                    "authguard_endpoints",
+                    auth_endpoints,
+                    methods=_ENDPOINT_METHODS,
+                    provide_automatic_options=False,  # the handler answers OPTIONS as next-auth does
+                )
 
     def exempt(self, view: F) -> F:
         """Leave one view public under site-wide or blueprint protection (health checks,
@@ -238,7 +277,7 @@ class AuthGuard:
     def protect(self, blueprint: Blueprint, authorized: Authorized | None = None) -> Blueprint:
         """Protect every view of ``blueprint`` (call it before the blueprint is registered).
 
-        The blueprint's static files, ``OPTIONS`` requests, the skip list and views marked
+        The blueprint's static files, CORS preflights (``cors_preflight``), the skip list and views marked
         :meth:`exempt` stay public.
 
         :param authorized: ``authorized(request=..., token=...)`` for this blueprint; default
@@ -268,14 +307,13 @@ def state_of(app: Flask | None = None) -> GuardState:
 
 
 def _is_public_view() -> bool:
-    """``OPTIONS``, a static file, an exempt view, or a path of the skip list."""
-    if request.method == "OPTIONS":
-        return True
+    """A CORS preflight (``cors_preflight``), a static file, an exempt view, or a path of the
+    skip list."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if _is_open_endpoint(app, request.endpoint):
-        return True
     core = state_of(app).core
     environ = request.environ
+    if core.is_preflight(environ) or _is_open_endpoint(app, request.endpoint):
+        return True
     return core.is_skipped(environ, core.path(environ))
 
 
@@ -295,13 +333,12 @@ def _before_request() -> t.Any:
     req = request._get_current_object()  # type: ignore[attr-defined]
     core = t.cast(GuardState, app.extensions["authguard"]).core
     environ = req.environ
+    if _is_static_view(app, req.endpoint):
+        # A static file: no decode (with database sessions, no query) unless something asks.
+        g.auth_token = LocalProxy(functools.partial(_token_or_none, core, environ))
+        return None
     # Decoded here, after any WSGI middleware (ProxyFix) has set the scheme, and only once.
-    try:
-        g.auth_token = core.token(environ)
-    except BackendUnavailableError:
-        # The session store failed: public pages go on without a token; a protected one
-        # answers 503 from the check below (the failure is remembered, not retried).
-        g.auth_token = None
+    g.auth_token = _token_or_none(core, environ)
     if not core.is_protected(environ) or _is_open_endpoint(app, req.endpoint):
         return None
     refusal = core.authorize(environ, None, request=req)
@@ -310,14 +347,39 @@ def _before_request() -> t.Any:
     return refusal
 
 
+def _token_or_none(core: AuthCore, environ: WSGIEnvironment) -> Claims | None:
+    try:
+        return core.token(environ)
+    except BackendUnavailableError:
+        # The session store failed: public pages go on without a token; a protected one
+        # answers 503 from the check (the failure is remembered, not retried).
+        return None
+
+
 def _is_open_endpoint(app: Flask, endpoint: str | None) -> bool:
-    """A static file or an exempt view."""
+    """A static file (the app's or a registered blueprint's own static view) or an exempt view."""
     if endpoint is None:
         return False
-    if endpoint == "static" or endpoint.endswith(".static"):
-        return True
     view = app.view_functions.get(endpoint)
-    return view is not None and getattr(view, _EXEMPT_ATTR, False)
+    return view is not None and (getattr(view, _EXEMPT_ATTR, False) or _is_static(app, view))
+
+
+def _is_static_view(app: Flask, endpoint: str | None) -> bool:
+    view = app.view_functions.get(endpoint) if endpoint is not None else None
+    return view is not None and _is_static(app, view)
+
+
+def _is_static(app: Flask, view: t.Callable[..., t.Any]) -> bool:
+    """``view`` is the app's or a registered blueprint's own static-file view."""
+    if view is t.cast(GuardState, app.extensions["authguard"]).static_view:
+        return True
+    # A blueprint's static rule is its own bound send_static_file.
+    owner = getattr(view, "__self__", None)
+    return (
+        isinstance(owner, Blueprint)
+        and getattr(view, "__name__", None) == "send_static_file"
+        and any(owner is bp for bp in app.blueprints.values())
+    )
 
 
 def _backend_unavailable(exc: BackendUnavailableError) -> Response:
@@ -326,6 +388,15 @@ def _backend_unavailable(exc: BackendUnavailableError) -> Response:
     logger = logging.getLogger("flask_authguard")
     logger.error("session store unavailable, answering 503 for %s: %s", request.path, exc)
     return core.unavailable(request.environ)
+
+
+def _configuration_error(core: AuthCore, pages: Pages, exc: ConfigurationError) -> Response:
+    """next-auth's Configuration error when a view hits one (``get_server_session()`` with no
+    secret): the error page for browsers, 500 JSON for API clients."""
+    logging.getLogger("flask_authguard").error("configuration error in %s: %s", request.path, exc)
+    config = core.config
+    api = config.api_mode == "json" or (config.api_mode == "auto" and is_api_request(request.environ))
+    return configuration_answer(request._get_current_object(), config, pages, api=api)  # type: ignore[attr-defined]
 
 
 def _template_context() -> dict[str, t.Any]:
@@ -344,16 +415,17 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
     """Protect one view: ``@auth_required`` or ``@auth_required(authorized=fn)``.
 
     Refusals are the guard's: sign-in redirect (401 JSON for APIs) when anonymous, 403 when
-    signed in but refused. ``OPTIONS`` and the skip list pass; the guard's inner middleware
-    runs for an authorized request. ``async def`` views work (``flask[async]``).
+    signed in but refused. CORS preflights (``cors_preflight``) and the skip list pass; the
+    guard's inner middleware runs for an authorized request. ``async def`` views work (``flask[async]``).
     """
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            if request.method != "OPTIONS":
-                core = state_of().core
-                if not core.is_skipped(request.environ, core.path(request.environ)):
+            core = state_of().core
+            environ = request.environ
+            if not core.is_preflight(environ):
+                if not core.is_skipped(environ, core.path(environ)):
                     refusal = _check(authorized)
                     if refusal is not None:
                         return refusal
@@ -365,10 +437,18 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
 
 
 def _apply_pending(response: Response) -> Response:
-    pending: dict[int, tuple[SessionResult, Config, bool]] = request.environ.get(_PENDING_KEY, {})
+    pending: dict[int, tuple[SessionResult, Config, bool]] = request.environ.pop(_PENDING_KEY, {})
     for result, config, secure in pending.values():
         apply_cookies(response.headers, result, config, secure)
     response.vary.add("Cookie")
+    return response
+
+
+def _after_request(response: Response) -> Response:
+    """The guard's last after_request function: the cookies of every get_server_session() call
+    of the request, views and after_request functions alike."""
+    if request.environ.get(_SESSION_HOOK_KEY):
+        return _apply_pending(response)
     return response
 
 
@@ -381,7 +461,8 @@ def _flask_session(options: OptionsArg | Config) -> SessionResult:
         environ.setdefault(_PENDING_KEY, {})[id(config)] = (result, config, secure)
     if not environ.get(_SESSION_HOOK_KEY):
         environ[_SESSION_HOOK_KEY] = True
-        after_this_request(_apply_pending)
+        if "authguard" not in current_app.extensions:  # no guard hook: the view's response only
+            after_this_request(_apply_pending)
     return result
 
 
@@ -410,7 +491,7 @@ def get_server_session(*args: t.Any) -> Session | None:
 
     The cookie is refreshed with a new expiry (a rolling session); in Flask the Set-Cookie
     reaches the response from anywhere in the request (views, blueprints, templates, error
-    handlers, but not ``after_request`` functions: use the werkzeug form there). Repeated calls
+    handlers, and, on an app with ``AuthGuard``, ``after_request`` functions too). Repeated calls
     in one request decode and encode once. An invalid or expired cookie gives ``None`` and is
     cleared. A response that itself writes the session cookie (sign-out) gets no refresh.
 
@@ -455,5 +536,9 @@ def get_server_session(*args: t.Any) -> Session | None:
 
 
 def current_token() -> Claims | None:
-    """The decoded token of the current Flask request (``g.auth_token``)."""
-    return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
+    """The decoded token of the current Flask request (``g.auth_token``'s value), decoded now
+    if nothing asked for it yet (static-file requests)."""
+    state = current_app.extensions.get("authguard")
+    if state is None:  # no guard on this app: whatever a with_auth layer left in the environ
+        return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
+    return _token_or_none(t.cast(GuardState, state).core, request.environ)

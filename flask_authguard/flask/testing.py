@@ -31,7 +31,8 @@ import typing as t
 from ..core.cookies import MAX_CHUNKS, encode_value, is_session_cookie
 from ..core.errors import ConfigurationError
 from ..core.options import NO_SECRET, AuthOptions, Config
-from ..sessions.session import config_of, encode_token
+from ..sessions import config_of
+from ..sessions.base import encode_token
 
 if t.TYPE_CHECKING:
     from flask import Flask

@@ -30,10 +30,11 @@ identity provider (setting its own state/PKCE cookies on that response), its
 the CSRF token on the way back) and ``handle_callback`` turns the identity provider's answer into
 a :class:`SignInResult` (its ``cookies`` clear the check cookies).
 
-Two optional methods extend the protocol (OAuth, OIDC and email providers have them):
+An optional method extends the protocol (OAuth, OIDC and email providers have it):
 ``bind(config)`` is called once at start-up with the resolved options (secret, cookie naming,
-base path, adapter), and ``complete_sign_in(result)`` runs after ``callbacks.sign_in`` allowed the
-sign-in, returning the result with the adapter's user (found, or created and linked).
+base path, adapter). Providers never store users or accounts: once ``callbacks.sign_in``
+allowed a sign-in, the endpoints hand the result's ``user`` and ``account`` to the session
+strategy, which finds or creates the adapter's user (:mod:`flask_authguard.sessions.accounts`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ import dataclasses
 import typing as t
 
 from ..core._compat import call_sync
-from ..core.errors import AuthGuardError, ConfigurationError
+from ..core.errors import ConfigurationError
+from ..core.errors import SignInError as SignInError  # re-exported: raised by providers
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
@@ -69,27 +71,6 @@ class SignInResult:
     is_new_user: bool = False
     #: ``Set-Cookie`` values for the response (an OAuth provider clears its check cookies).
     cookies: list[str] = dataclasses.field(default_factory=list)
-
-
-class SignInError(AuthGuardError):
-    """Raised by a provider (or an ``authorize`` function) to refuse a sign-in with a chosen
-    next-auth error code, as a thrown ``Error`` does in next-auth.
-
-    The code travels in the URL (``/api/auth/error?error=<code>``): keep it a short word
-    without personal data. Codes the sign-in page knows (``CredentialsSignin``,
-    ``AccessDenied``...) show its message; others show on ``pages.error``.
-
-    :param code: the error code, default ``"CredentialsSignin"``.
-    :param cookies: ``Set-Cookie`` values the error response still carries (an OAuth
-        provider's check cookies being cleared).
-    """
-
-    def __init__(self, code: str = "CredentialsSignin", *, cookies: t.Sequence[str] = ()) -> None:
-        super().__init__(code)
-        #: The next-auth error code sent to the error route.
-        self.code = code
-        #: ``Set-Cookie`` values for the error response.
-        self.cookies = list(cookies)
 
 
 class Provider(t.Protocol):
@@ -138,12 +119,18 @@ class CredentialsProvider:
         endpoints' own (``csrfToken``, ``callbackUrl``, ``json``) does.
     :param id: the provider id in URLs (``/api/auth/callback/<id>``).
     :param name: shown on the sign-in page.
+    :param allow_dangerous_email_account_linking: database sessions only: sign in as an
+        existing user with the same email that this provider's account is not linked to yet
+        (and link it). Off by default, as in next-auth: then such a sign-in is refused with
+        ``OAuthAccountNotLinked``, so whoever controls an email elsewhere cannot take over the
+        user. Turn it on only when ``authorize`` proves the email belongs to the person.
     """
 
     authorize: t.Callable[..., t.Any]
     credentials: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     id: str = "credentials"
     name: str = "Credentials"
+    allow_dangerous_email_account_linking: bool = False
     type: str = dataclasses.field(default="credentials", init=False)
     #: The sign-in form posts to ``/callback/<id>``, with the CSRF token.
     callback_methods: tuple[str, ...] = dataclasses.field(default=("POST",), init=False)

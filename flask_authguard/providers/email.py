@@ -31,7 +31,6 @@ from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.options import Config
 from .base import SignInError, SignInResult, check_provider_id
-from .linking import email_user
 from .smtp import check_server, send_email
 
 if t.TYPE_CHECKING:
@@ -246,10 +245,6 @@ class EmailProvider:
         user = dict(existing) if existing else {"id": identifier, "email": identifier, "emailVerified": None}
         account = {"providerAccountId": identifier, "type": "email", "provider": self.id}
         return SignInResult(user=user, account=account, profile=dict(user))
-
-    def complete_sign_in(self, result: SignInResult) -> SignInResult:
-        """After ``callbacks.sign_in`` allowed it: the adapter's user, created or verified."""
-        return email_user(self._bound(), result)
 
 
 def _timestamp(value: t.Any) -> float:

@@ -36,7 +36,6 @@ from ..core.options import Config
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id
 from .checks import CHECK_COOKIES, CheckFailed, clear_checks, mark_used, read_check, set_check
-from .linking import link_oauth_account
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -298,15 +297,6 @@ class OAuthProvider:
         if self.userinfo_request is not None:
             return call_sync(self.userinfo_request, session=session, tokens=dict(tokens), provider=self)
         return get_json(session, self.endpoints()["userinfo_endpoint"], self.timeout)
-
-    def complete_sign_in(self, result: SignInResult) -> SignInResult:
-        """After ``callbacks.sign_in`` allowed it: with an adapter, the adapter's user for the
-        account (found, or created and linked; next-auth's account linking rule); without one,
-        the result as it is.
-
-        :raises SignInError: ``OAuthAccountNotLinked``, ``OAuthCreateAccount``.
-        """
-        return link_oauth_account(self._bound(), self, result)
 
     def redirect_uri(self, request: Request) -> str:
         """This provider's ``/callback/<id>`` URL, as the endpoints built it for the first step."""

@@ -9,10 +9,11 @@
 
     application = with_auth(application, inner, {"secret": "..."}, matcher=["/dashboard/:path*"])
 
-Per request, in order: ``OPTIONS``, paths outside ``matcher`` and the skip list (the auth base
-path, the exact sign-in and error pages, ``/_next``, ``/favicon.ico``) pass untouched; no secret
-redirects to the error page with ``error=Configuration``; the token is read from the session
-cookie or a Bearer header; ``callbacks.authorized`` decides; an authorized request runs the
+Per request, in order: CORS preflights (only with ``cors_preflight``), paths outside ``matcher``
+and the skip list (the auth base path, the exact sign-in and error pages, ``/_next``,
+``/favicon.ico``, all on ``PATH_INFO``) pass untouched; a ``Host`` outside ``trusted_hosts`` gets
+400; no secret redirects to the error page with ``error=Configuration``; the token is read from
+the session cookie or a Bearer header; ``callbacks.authorized`` decides; an authorized request runs the
 inner middleware and then the app; an anonymous one is redirected (307) to the sign-in page with
 a ``callbackUrl`` (401 JSON for API requests); a signed-in one that is refused gets 403.
 
@@ -29,17 +30,21 @@ import typing as t
 from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
 
 from werkzeug.datastructures import MIMEAccept
+from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
+from ..core.hosts import trusted_host
 from ..core.matcher import Matcher, compile_matcher
-from ..core.options import NO_SECRET, AuthOptions, Config, resolve_options
+from ..core.options import NO_SECRET, AuthOptions, Config, OptionsArg, resolve_options
 from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
 from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
-from ..core.token import Claims, token_for
+from ..core.token import Claims
+from ..sessions import strategy_of
+from .caching import CHECKED_KEY, private_start_response
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -52,7 +57,6 @@ _INNER_KEY = "authguard.inner_ran"
 
 #: ``middleware(request)``: ``None`` to go on, or a Response / WSGI app to answer with.
 InnerMiddleware = t.Callable[[Request], t.Any]
-OptionsArg = AuthOptions | t.Mapping[str, t.Any] | None
 
 _ALWAYS_PUBLIC = ("/_next", "/favicon.ico")
 _HOST = re.compile(r"[A-Za-z0-9.\-_]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -170,14 +174,6 @@ def _json(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = 
     return response
 
 
-_FORBIDDEN_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Access denied</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Access denied</h1>
-<p>You are signed in, but this page needs permissions your account does not have.</p>
-</main></body></html>
-"""
-
 _UNAVAILABLE_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Try again shortly</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -205,6 +201,9 @@ class AuthCore:
     ) -> None:
         #: The resolved options.
         self.config = options if isinstance(options, Config) else resolve_options(options)
+        #: Where sessions live, chosen once: :class:`~flask_authguard.sessions.JwtSessions` or
+        #: :class:`~flask_authguard.sessions.DatabaseSessions`.
+        self.sessions = strategy_of(self.config)
         #: The compiled matcher.
         self.matcher: Matcher = compile_matcher(matcher)
         if middleware is not None and not callable(middleware):
@@ -220,7 +219,6 @@ class AuthCore:
         base = self.config.base_path
         self._skip_exact = self._pages | {base, *self._public}
         self._skip_prefixes = tuple(p.rstrip("/") + "/" for p in (base, *self._public))
-        self._base_prefix = base.rstrip("/") + "/"
 
     # -- the token -------------------------------------------------------------------------
 
@@ -228,12 +226,7 @@ class AuthCore:
         """The request's decoded token, decoded once per request and kept in the environ."""
         if environ.get(_TOKEN_CONFIG_KEY) is self.config:  # set only once the token is read
             return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
-        if self.config.strategy == "database":
-            from ..sessions.database import database_token
-
-            token = database_token(environ, self.config)
-        else:
-            token = t.cast("Claims | None", token_for(environ, self.config))
+        token = self.sessions.token(environ)
         environ[TOKEN_ENVIRON_KEY] = token
         environ[_TOKEN_CONFIG_KEY] = self.config
         return token
@@ -257,19 +250,27 @@ class AuthCore:
 
     def is_skipped(self, environ: WSGIEnvironment, path: str) -> bool:
         """Public whatever the matcher says: the auth endpoints, the sign-in and error pages,
-        ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries)."""
-        if path in self._skip_exact or path.startswith(self._skip_prefixes):
-            return True
-        script: str | None = environ.get("SCRIPT_NAME")
-        if script:
-            full = script + path
-            return full == self.config.base_path or full.startswith(self._base_prefix)
-        return False
+        ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries), all of them
+        compared with ``path`` (``PATH_INFO``) alone."""
+        # Only the path the app routes on counts: ``SCRIPT_NAME`` can come from the client
+        # (gunicorn's SCRIPT_NAME header, ProxyFix's X-Forwarded-Prefix), so it never opens a path.
+        return path in self._skip_exact or path.startswith(self._skip_prefixes)
+
+    def is_preflight(self, environ: WSGIEnvironment) -> bool:
+        """A CORS preflight the options let through: ``OPTIONS`` with ``Origin`` and
+        ``Access-Control-Request-Method``, and ``cors_preflight`` on. Any other ``OPTIONS``
+        is checked like any method: a plain WSGI app may well serve its page to it."""
+        return (
+            self.config.cors_preflight
+            and environ.get("REQUEST_METHOD") == "OPTIONS"
+            and bool(environ.get("HTTP_ORIGIN"))
+            and bool(environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
+        )
 
     def is_protected(self, environ: WSGIEnvironment) -> bool:
         """Whether ``with_auth`` checks this request at all."""
         path = self.path(environ)  # first: the app must see the normalised path in every case
-        if environ.get("REQUEST_METHOD") == "OPTIONS":
+        if self.is_preflight(environ):
             return False
         if self.is_skipped(environ, path):
             return False
@@ -288,6 +289,12 @@ class AuthCore:
 
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
         """
+        environ[CHECKED_KEY] = True  # its answer, whatever it is, depends on who asks
+        trusted = self.config.trusted_hosts
+        if trusted is not None and trusted_host(environ, trusted) is None:
+            # No redirect may take its origin from a host we were not told to serve.
+            logger.warning("request for an untrusted host refused (400); see trusted_hosts")
+            return SecurityError("The request's host is not one this site serves.")
         if not self.config.current_secrets():
             logger.error(NO_SECRET)
             return self.config_error(environ)
@@ -338,7 +345,9 @@ class AuthCore:
                 return _json(
                     403, {"error": "Forbidden", "message": "You do not have access to this resource."}
                 )
-            return Response(_FORBIDDEN_HTML, status=403, mimetype="text/html")
+            from ..endpoints.pages import forbidden_response
+
+            return forbidden_response(environ, config)  # a way home and a way to sign out
         callback = browser_path(environ, self.path(environ))
         location = self._page_url(environ, config.sign_in_page, "callbackUrl", callback)
         if api:
@@ -382,6 +391,7 @@ class WithAuth:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         core = self.core
         if core.is_protected(environ):
+            start_response = private_start_response(environ, start_response)
             refusal = core.authorize(environ)
             if refusal is None:
                 refusal = core.run_inner(environ)
@@ -407,7 +417,9 @@ def with_auth(
     :param middleware: ``middleware(request)`` run for authorized requests: return ``None``
         to go on to ``app``, or a werkzeug ``Response`` (any WSGI app) to answer instead.
         The token is in ``request.environ["authguard.token"]``.
-    :param options: :class:`~flask_authguard.AuthOptions` or a dict with the same keys.
+    :param options: :class:`~flask_authguard.AuthOptions` or a dict with the same keys. With
+        ``providers`` (and ``endpoints`` left on), the auth routes
+        (:class:`~flask_authguard.AuthEndpoints`) are served under the base path too.
     :param matcher: Next.js ``config.matcher`` patterns; ``None`` protects every path.
     :raises ConfigurationError: a bad option or matcher pattern.
     """
@@ -420,6 +432,10 @@ def with_auth(
                 f"and options AuthOptions or a dict, not {middleware!r}"
             )
         middleware, options = None, t.cast(OptionsArg, middleware)
-    return WithAuth(
-        app, AuthCore(options, matcher=matcher, middleware=middleware)
-    )
+    core = AuthCore(options, matcher=matcher, middleware=middleware)
+    if core.config.options.providers and core.config.options.endpoints:
+        from .endpoints import AuthEndpoints, EndpointsFirst
+
+        # One wrap gives a plain WSGI app sign-in, sign-out and the session route.
+        app = EndpointsFirst(AuthEndpoints(core.config), app)
+    return WithAuth(app, core)

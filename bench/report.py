@@ -1,0 +1,248 @@
+"""The table of ``bench/run.py``: its rows, the issue's targets and their verdicts, the notes
+that relate rows to each other, the lines saying where the figures were taken, and the markdown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import pathlib
+import platform
+import subprocess
+from importlib import metadata
+
+from bench import apps
+from bench.cases import DATABASE, HTTP, NODE, REQUEST, SCALING, SERVER
+from bench.timing import Settings
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the table."""
+
+    key: str
+    group: str
+    label: str
+    #: The row this one is compared with (ratio and difference).
+    baseline: str | None = None
+    #: Median µs per request (or per call), and half the inter-quartile range of the rounds.
+    us: float | None = None
+    spread: float | None = None
+    samples: list[float] = dataclasses.field(default_factory=list)
+    #: Why there is no figure ("not installed: ...", "skipped: ...", "error: ...").
+    missing: str = ""
+    note: str = ""
+    target: str = ""
+    #: Server rows.
+    rps: float | None = None
+    errors: int | None = None
+    server_cpu_us: float | None = None
+
+
+#: Targets: µs added over the baseline row (anchors from a 2-core machine, bare Flask ≈ 64 µs).
+OVERHEAD_TARGETS = {"with_auth_valid": 15.0, "authguard_valid": 20.0}
+MATCHER_FLAT_US = 2.0
+THROUGHPUT_TARGET = 0.90
+
+
+def _delta(rows: dict[str, Row], key: str) -> float | None:
+    row = rows[key]
+    base = rows[row.baseline] if row.baseline else None
+    if row.us is None or base is None or base.us is None:
+        return None
+    return row.us - base.us
+
+
+def add_notes(rows: dict[str, Row]) -> None:
+    """The notes that compare rows: in-process vs HTTP, flask_authguard vs next-auth."""
+    http, local = rows["gss_http"], rows["get_server_session"]
+    if http.us is not None and local.us is not None:
+        faster, extra = http.us / local.us, http.us - local.us
+        http.note = f"in-process is {faster:.1f}× faster ({extra:+.0f} µs per request over HTTP)"
+    for key in ("node_get_token", "node_decode"):
+        row = rows[key]
+        if row.us is not None and row.baseline and rows[row.baseline].us is not None:
+            row.note += f"; flask_authguard {rows[row.baseline].us:.1f} µs"
+    for key, base in (
+        ("node_with_auth", "with_auth_valid"),
+        ("node_get_server_session", "get_server_session"),
+    ):
+        row, delta = rows[key], _delta(rows, base)
+        if row.us is not None and delta is not None:
+            row.note += f"; flask_authguard adds {delta:.1f} µs to a request"
+
+
+def add_targets(rows: dict[str, Row]) -> None:
+    """Each target's verdict ("met: ..." / "missed: ...") on the row it concerns."""
+    for key, limit in OVERHEAD_TARGETS.items():
+        delta = _delta(rows, key)
+        if delta is not None:
+            verdict = "met" if delta <= limit else "missed"
+            rows[key].target = f"{verdict}: {delta:+.1f} µs (≤ +{limit:g} µs)"
+    m1, m100 = rows["matcher_1"].us, rows["matcher_100"].us
+    if m1 is not None and m100 is not None:
+        growth = m100 - m1
+        verdict = "met" if growth <= MATCHER_FLAT_US else "missed"
+        rows[
+            "matcher_100"
+        ].target = f"{verdict}: flat, {growth:+.1f} µs from 1 to 100 (≤ +{MATCHER_FLAT_US:g} µs)"
+    c1, c5, c12 = (rows[f"cookie_{n}k"].us for n in (1, 5, 12))
+    if c1 is not None and c5 is not None and c12 is not None:
+        slope_a, slope_b = (c5 - c1) / 4, (c12 - c5) / 7
+        linear = slope_b <= 1.5 * max(slope_a, 0.0) + 0.25
+        rows["cookie_5k"].note = f"{slope_a:.2f} µs per KB from 1 to 5 KB"
+        rows["cookie_12k"].note = f"{slope_b:.2f} µs per KB from 5 to 12 KB"
+        rows["cookie_12k"].target = (
+            f"{'met' if linear else 'missed'}: at most linear "
+            f"({slope_b:.2f} ≤ 1.5 × {slope_a:.2f} + 0.25 µs/KB)"
+        )
+    bare, guarded = rows["server_bare"], rows["server_guarded"]
+    if bare.rps and guarded.rps is not None:
+        ratio = guarded.rps / bare.rps
+        errors = (bare.errors or 0) + (guarded.errors or 0)
+        verdict = "met" if ratio >= THROUGHPUT_TARGET and errors == 0 else "missed"
+        guarded.target = f"{verdict}: {ratio:.2f}× bare (≥ {THROUGHPUT_TARGET:.2f}×), {errors} errors (= 0)"
+
+
+# -- the markdown ----------------------------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def _versions() -> str:
+    names = [
+        "flask",
+        "werkzeug",
+        "cryptography",
+        "gunicorn",
+        "flask-jwt-extended",
+        "flask-login",
+        "fastapi-nextauth-jwt",
+    ]
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
+def _git() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return out.stdout.strip() or "?"
+
+
+def meta(settings: Settings) -> list[str]:
+    """The lines that say where and how the figures were taken."""
+    try:
+        load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except (OSError, AttributeError):
+        load = "load average ?"
+    rounds = (
+        f"{settings.iterations} iterations a round"
+        if settings.iterations
+        else f"~{settings.round_seconds * 1000:g} ms a round, calibrated"
+    )
+    return [
+        f"- {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {_git()}",
+        f"- Python {platform.python_version()} ({platform.python_implementation()}), {platform.system()} "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {load}",
+        f"- {_versions()}",
+        f"- {settings.rounds} interleaved rounds per row ({rounds}), warm-up first; figures are medians "
+        "of the rounds, ± is half their inter-quartile range; GC enabled",
+        "- Every request carries the same headers and next-auth's csrf-token and callback-url cookies; "
+        "the token carries name, email, picture and sub (v4 cookie "
+        f"{len(apps.make_token())} characters)",
+    ]
+
+
+def render(rows: list[Row], settings: Settings) -> str:
+    """The markdown document: a few lines of context, then one table per group."""
+    by_key = {row.key: row for row in rows}
+    out = ["# flask_authguard benchmarks", "", *meta(settings), ""]
+
+    def per_request_table(group: str, extra: tuple[str, ...] = ()) -> None:
+        out.extend(
+            [
+                f"## {group}",
+                "",
+                "| row | scenario | µs | ± | vs baseline | Δ µs | target | note |",
+                "| --- | --- | ---: | ---: | --- | ---: | --- | --- |",
+            ]
+        )
+        members = [by_key[k] for k in extra] + [r for r in rows if r.group == group]
+        for row in members:
+            if row.us is None:
+                out.append(f"| {row.key} | {row.label} | | | | | | {row.missing} |")
+                continue
+            base = by_key.get(row.baseline) if row.baseline else None
+            ratio = delta = ""
+            if base is not None and base.us:
+                ratio = f"{row.us / base.us:.2f}× {base.key}"
+                delta = f"{row.us - base.us:+.1f}"
+            out.append(
+                f"| {row.key} | {row.label} | {_num(row.us)} | {_num(row.spread)} | {ratio} | {delta} "
+                f"| {row.target} | {row.note} |"
+            )
+        out.append("")
+
+    per_request_table(REQUEST)
+    per_request_table(SCALING, ("wsgi_bare", "with_auth_valid"))
+    per_request_table(HTTP, ("get_server_session",))
+    per_request_table(DATABASE, ("authguard_valid", "get_server_session"))
+
+    out.extend(
+        [
+            f"## {NODE}",
+            "",
+            "| row | scenario | µs per call | ± | flask_authguard counterpart | note |",
+            "| --- | --- | ---: | ---: | --- | --- |",
+        ]
+    )
+    for row in (r for r in rows if r.group == NODE):
+        if row.us is None:
+            out.append(f"| {row.key} | {row.label} | | | {row.baseline} | {row.missing} |")
+        else:
+            out.append(
+                f"| {row.key} | {row.label} | {_num(row.us)} | {_num(row.spread)} | {row.baseline} "
+                f"| {row.note} |"
+            )
+    out.append("")
+
+    out.extend(
+        [
+            f"## {SERVER}",
+            "",
+            "| row | scenario | req/s | vs bare | errors | server CPU µs/req | target | note |",
+            "| --- | --- | ---: | --- | ---: | ---: | --- | --- |",
+        ]
+    )
+    bare_rps = by_key["server_bare"].rps
+    for row in (r for r in rows if r.group == SERVER):
+        if row.rps is None:
+            out.append(f"| {row.key} | {row.label} | | | | | | {row.missing} |")
+            continue
+        ratio = f"{row.rps / bare_rps:.2f}×" if bare_rps else ""
+        out.append(
+            f"| {row.key} | {row.label} | {_num(row.rps, 0)} | {ratio} | {row.errors} "
+            f"| {_num(row.server_cpu_us)} | {row.target} | {row.note} |"
+        )
+    out.append("")
+
+    verdicts = [r.target.split(":")[0] for r in rows if r.target]
+    out.append(
+        f"Targets: {verdicts.count('met')} met, {verdicts.count('missed')} missed "
+        f"(of {len(OVERHEAD_TARGETS) + 3}; a target without a verdict could not be measured here)."
+    )
+    return "\n".join(out) + "\n"

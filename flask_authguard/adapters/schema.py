@@ -1,0 +1,162 @@
+"""The default schema: the tables of Auth.js's ``@auth/pg-adapter`` (``schema.sql``) in SQLAlchemy Core.
+
+Tables ``users``, ``accounts``, ``sessions`` and ``verification_token`` with next-auth's quoted
+camelCase column names (``"userId"``, ``"sessionToken"``, ``"emailVerified"``...), serial ids,
+``ON DELETE CASCADE`` from accounts and sessions to users, so that a Next.js app on
+``@auth/pg-adapter`` and a Flask app share one database.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+from ..core.errors import ConfigurationError
+
+#: The default table names (``@auth/pg-adapter``'s); ``table_names`` overrides any of them.
+DEFAULT_TABLE_NAMES: dict[str, str] = {
+    "users": "users",
+    "accounts": "accounts",
+    "sessions": "sessions",
+    "verification_token": "verification_token",
+}
+#: ``"sessionToken"`` is ``VARCHAR(255)``: a longer cookie cannot name a session.
+MAX_SESSION_TOKEN_LENGTH = 255
+_UTC = dt.timezone.utc
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """``TIMESTAMPTZ`` that always hands back aware UTC datetimes.
+
+    Databases without time zones (SQLite) store naive UTC; a naive value given to us is UTC.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: t.Any, dialect: t.Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, not {type(value).__name__}")
+        moment: dt.datetime = value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+        if dialect.name in ("sqlite", "mysql", "mariadb"):
+            return moment.replace(tzinfo=None)
+        return moment
+
+    def process_result_value(self, value: t.Any, dialect: t.Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # a row written by something else than SQLAlchemy (SQLite)
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment: dt.datetime = value
+        return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
+
+
+class Tables(t.NamedTuple):
+    """The four tables of the default schema."""
+
+    users: sa.Table
+    accounts: sa.Table
+    sessions: sa.Table
+    verification_token: sa.Table
+
+
+def define_tables(metadata: sa.MetaData, names: t.Mapping[str, str] | None = None) -> Tables:
+    """The default schema (``@auth/pg-adapter``'s ``schema.sql``) on ``metadata``.
+
+    :param names: table names by role (``users``, ``accounts``, ``sessions``,
+        ``verification_token``); missing roles keep the default name.
+    :raises ConfigurationError: an unknown role or an empty name.
+    """
+    chosen = dict(DEFAULT_TABLE_NAMES)
+    for role, name in (names or {}).items():
+        if role not in DEFAULT_TABLE_NAMES:
+            roles = ", ".join(DEFAULT_TABLE_NAMES)
+            raise ConfigurationError(f"unknown table role {role!r} in table_names (expected some of {roles})")
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"table_names[{role!r}] must be a non-empty string, not {name!r}")
+        chosen[role] = name
+    if len(set(chosen.values())) != len(chosen):
+        raise ConfigurationError(f"table_names must give four different names, not {chosen!r}")
+    users = sa.Table(
+        chosen["users"],
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(255)),
+        sa.Column("email", sa.String(255), unique=True),
+        sa.Column("emailVerified", UTCDateTime()),
+        sa.Column("image", sa.Text),
+    )
+    accounts = sa.Table(
+        chosen["accounts"],
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("userId", sa.Integer, sa.ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False),
+        sa.Column("type", sa.String(255), nullable=False),
+        sa.Column("provider", sa.String(255), nullable=False),
+        sa.Column("providerAccountId", sa.String(255), nullable=False),
+        sa.Column("refresh_token", sa.Text),
+        sa.Column("access_token", sa.Text),
+        sa.Column("expires_at", sa.BigInteger),
+        sa.Column("id_token", sa.Text),
+        sa.Column("scope", sa.Text),
+        sa.Column("session_state", sa.Text),
+        sa.Column("token_type", sa.Text),
+        sa.UniqueConstraint("provider", "providerAccountId"),
+    )
+    sessions = sa.Table(
+        chosen["sessions"],
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("userId", sa.Integer, sa.ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False),
+        sa.Column("expires", UTCDateTime(), nullable=False),
+        sa.Column("sessionToken", sa.String(255), unique=True, nullable=False),
+    )
+    verification_token = sa.Table(
+        chosen["verification_token"],
+        metadata,
+        sa.Column("identifier", sa.Text, primary_key=True, nullable=False),
+        sa.Column("expires", UTCDateTime(), nullable=False),
+        sa.Column("token", sa.Text, primary_key=True, nullable=False),
+    )
+    return Tables(users, accounts, sessions, verification_token)
+
+
+
+def session_and_user_query(tables: Tables) -> sa.Select[t.Any]:
+    """The session lookup: ``sessions`` joined to ``users`` by primary key, where the token is
+    the ``token`` parameter; one statement, to build once."""
+    users, sessions = tables.users, tables.sessions
+    return (
+        sa.select(
+            sessions.c.sessionToken,
+            sessions.c.userId,
+            sessions.c.expires,
+            users.c.id,
+            users.c.name,
+            users.c.email,
+            users.c.emailVerified,
+            users.c.image,
+        )
+        .select_from(sessions.join(users, users.c.id == sessions.c.userId))
+        .where(sessions.c.sessionToken == sa.bindparam("token", type_=sessions.c.sessionToken.type))
+    )
+
+
+__all__ = [
+    "DEFAULT_TABLE_NAMES",
+    "MAX_SESSION_TOKEN_LENGTH",
+    "Tables",
+    "UTCDateTime",
+    "define_tables",
+    "session_and_user_query",
+]

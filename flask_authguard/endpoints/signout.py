@@ -1,0 +1,49 @@
+"""Signing out: ``GET /signout`` (the confirmation page) and ``POST /signout`` (CSRF)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ..core.cookies import clean, delete_cookie_header
+from ..core.token import request_cookies
+from ..sessions import strategy_of
+
+if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+    from .flow import Flow
+
+
+def signout_page(f: Flow, provider_id: str | None = None) -> Response:
+    """The sign-out page (a form, no JavaScript), or a redirect to ``pages.sign_out``."""
+    if f.config.options.pages.sign_out:  # type: ignore[union-attr]
+        return f.redirect(f.page_url(f.config.sign_out_page))
+    args = f.request.args
+    return f.page(
+        "authguard/signout.html",
+        callback_url=f.sign_out_url(args.get("callbackUrl")),
+        csrf_failed=args.get("csrf") == "true",
+    )
+
+
+def signout(f: Flow, provider_id: str | None = None) -> Response:
+    """Sign out (CSRF), then go to ``callbackUrl`` (checked) or the base URL."""
+    callback_url = f.sign_out_url(f.callback_param())
+    if not f.csrf_ok():
+        return f.redirect(f"{f.auth_url}/signout?csrf=true")
+    _sign_out_session(f)
+    cookies = request_cookies(f.environ)
+    # The next person on this browser must not inherit the last sign-in target.
+    callback_spec = f.config.cookie("callback_url", f.secure)
+    if callback_spec.name in cookies:
+        f.cookies.append(delete_cookie_header(callback_spec))
+    return f.redirect(callback_url)
+
+
+def _sign_out_session(f: Flow) -> None:
+    """End the request's session through the strategy (``events.sign_out``; a database row is
+    deleted, and a failing database raises so the cookie stays), then delete every session
+    cookie and chunk."""
+    strategy_of(f.config).end(f.environ, f.secure)
+    spec = f.config.session_cookie(f.secure)
+    f.cookies.extend(clean(spec, existing=request_cookies(f.environ)))

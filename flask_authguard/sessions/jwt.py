@@ -1,0 +1,194 @@
+"""The JWT session strategy: the session is the encrypted token in the cookie.
+
+Reading (next-auth's session route, spec section 5.1): decode the cookie,
+``callbacks.jwt(token=..., ...)``, ``callbacks.session(session=..., token=...)``, re-encode with a
+fresh expiry (``session.max_age``) and set the (chunked) cookie again, a rolling session. An
+invalid or expired token clears the session cookies.
+
+Where this deliberately differs from next-auth:
+
+- a ``jwt`` callback returning ``None`` signs the user out (Auth.js v5's rule): no session and
+  the cookies are cleared (next-auth v4 returns the session and clears the cookie);
+- a session callback returning anything but a non-empty ``dict`` gives no session (the
+  refreshed cookie is still set, as next-auth does for ``{}``);
+- a failure to re-encode keeps the cookie the user has instead of clearing it.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+from ..core import _clock
+from ..core._compat import call_sync
+from ..core.cookies import chunk, clean, session_values
+from ..core.options import Config
+from ..core.token import (
+    TOKEN_CONFIG_KEY,
+    TOKEN_ENVIRON_KEY,
+    Claims,
+    decode_candidates,
+    session_cookies,
+    token_for,
+)
+from .accounts import resolve_user
+from .base import (
+    NOT_UPDATE,
+    SessionResult,
+    call_jwt_callback,
+    cookie_spec,
+    default_session,
+    encode_token,
+    fire_event,
+    iso_ms,
+)
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+logger = logging.getLogger("flask_authguard")
+
+#: Claims a sign-in copies from the provider's user: ``(claim, user field)``.
+_USER_CLAIMS = (("name", "name"), ("email", "email"), ("picture", "image"), ("sub", "id"))
+
+
+class JwtSessions:
+    """Sessions held in the encrypted session cookie (``session.strategy = "jwt"``).
+
+    :param config: the resolved options.
+    """
+
+    def __init__(self, config: Config) -> None:
+        #: The resolved options.
+        self.config = config
+
+    def token(self, environ: WSGIEnvironment) -> Claims | None:
+        """The decoded session cookie or Bearer token, as ``withAuth``'s ``getToken`` reads it."""
+        return t.cast("Claims | None", token_for(environ, self.config))
+
+    def _decode_cookie(
+        self, environ: WSGIEnvironment, candidates: t.Sequence[str], cookie_name: str
+    ) -> Claims | None:
+        """The claims of the session cookie's candidate values: the guard's decode of this very
+        request when it used the same options, else decoded now (never twice per request)."""
+        config = self.config
+        if environ.get(TOKEN_CONFIG_KEY) is config:
+            return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
+        return decode_candidates(
+            candidates,
+            secrets=config.current_secrets(),
+            salt=config.salt_for(cookie_name),
+            version=config.version,
+            decode=config.jwt.decode,
+        )
+
+    def read(self, environ: WSGIEnvironment, update: t.Any = NOT_UPDATE) -> SessionResult:
+        """The session from the cookie (never a Bearer header), with the cookie rolled."""
+        config = self.config
+        spec = cookie_spec(environ, config)
+        cookies = session_cookies(environ, spec.name)
+        candidates = session_values(cookies, spec.name)
+        if not candidates:
+            return SessionResult(None, [], None)
+        decoded = self._decode_cookie(environ, candidates, spec.name)
+        if decoded is None:
+            logger.debug("session cookie invalid or expired: clearing it")
+            return SessionResult(None, clean(spec, existing=cookies), None)
+        expires_at = _clock.now() + config.session_max_age
+        try:
+            if update is NOT_UPDATE:
+                token = call_jwt_callback(config, dict(decoded))
+            else:
+                token = call_jwt_callback(config, dict(decoded), trigger="update", session=update)
+            if token is None:  # Auth.js v5's rule: a jwt callback returning None signs out
+                logger.debug("callbacks.jwt returned None: signing out")
+                return SessionResult(None, clean(spec, existing=cookies), None)
+            # v4 builds the default session from the token as decoded; v5 from the callback's result.
+            profile = decoded if config.version == 4 else token
+            session: t.Any = default_session(profile, iso_ms(expires_at))
+            if config.callbacks.session is not None:
+                extra = {} if update is NOT_UPDATE else {"trigger": "update", "new_session": update}
+                session = call_sync(
+                    config.callbacks.session, session=session, token=token, user=None, **extra
+                )
+        except Exception:
+            logger.exception("a session callback raised: no session for this request")
+            return SessionResult(None, clean(spec, existing=cookies), None)
+        if not isinstance(session, dict) or not session:
+            if session is not None and not isinstance(session, dict):
+                logger.debug("callbacks.session returned a %s: no session", type(session).__name__)
+            session = None
+        try:
+            new_token = encode_token(config, token, config.session_max_age, config.salt_for(spec.name))
+        except Exception:
+            # Keep the cookie the user has: a failed refresh must not sign anyone out.
+            logger.exception("re-encoding the session token failed; the cookie is left as it was")
+            set_cookies: list[str] = []
+        else:
+            set_cookies = chunk(
+                spec, new_token, existing=cookies, chunk_size=config.chunk_size, expires=expires_at
+            )
+        fire_event(config, "session", session=session, token=token)
+        return SessionResult(session, set_cookies, token)
+
+    def account_user(
+        self,
+        user: t.Mapping[str, t.Any],
+        account: t.Mapping[str, t.Any],
+        *,
+        profile: t.Mapping[str, t.Any] | None = None,
+        allow_email_linking: bool = False,
+    ) -> tuple[t.Mapping[str, t.Any], bool]:
+        """With an adapter, an OAuth or email sign-in is stored as next-auth stores it (the
+        token's ``sub`` is then the adapter's user id); credentials and sign-ins without an
+        adapter keep the provider's user."""
+        if self.config.options.adapter is None or account.get("type") == "credentials":
+            return user, False
+        return resolve_user(
+            self.config, user, account, profile=profile, allow_email_linking=allow_email_linking
+        )
+
+    def create(
+        self,
+        environ: WSGIEnvironment,
+        secure: bool,
+        *,
+        user: t.Mapping[str, t.Any],
+        account: t.Mapping[str, t.Any],
+        profile: t.Mapping[str, t.Any] | None = None,
+        is_new_user: bool = False,
+        allow_email_linking: bool = False,
+    ) -> list[str] | None:
+        """Issue the session token (``jwt.max_age``) in a cookie that lives ``session.max_age``;
+        ``None`` when ``callbacks.jwt`` refused (returned ``None``)."""
+        config = self.config
+        claims = {key: user[field] for key, field in _USER_CLAIMS if user.get(field) is not None}
+        if "sub" in claims:
+            claims["sub"] = str(claims["sub"])
+        token = call_jwt_callback(
+            config,
+            claims,
+            user=user,
+            account=account,
+            profile=profile,
+            trigger="signUp" if is_new_user else "signIn",  # next-auth: signUp for a new user
+            is_new_user=is_new_user,
+        )
+        if token is None:
+            return None
+        spec = config.session_cookie(secure)
+        encoded = encode_token(config, token, config.jwt_max_age, config.salt_for(spec.name))
+        return chunk(
+            spec,
+            encoded,
+            existing=session_cookies(environ, spec.name),
+            chunk_size=config.chunk_size,
+            expires=_clock.now() + config.session_max_age,
+        )
+
+    def end(self, environ: WSGIEnvironment, secure: bool) -> None:
+        """``events.sign_out(token=...)`` when there was a session cookie; nothing is stored."""
+        spec = self.config.session_cookie(secure)
+        candidates = session_values(session_cookies(environ, spec.name), spec.name)
+        if candidates:
+            fire_event(self.config, "sign_out", token=self._decode_cookie(environ, candidates, spec.name))

@@ -1,0 +1,128 @@
+"""``get_server_session`` without a framework: the session read, once per request and options.
+
+.. code-block:: python
+
+    from werkzeug.wrappers import Request, Response
+    from flask_authguard import get_server_session
+
+    def app(environ, start_response):
+        request, response = Request(environ), Response()
+        session = get_server_session(request, response, options)
+        response.set_data("hello " + (session["user"]["name"] if session else "stranger"))
+        return response(environ, start_response)
+
+The strategy (:mod:`~flask_authguard.sessions.jwt` or :mod:`~flask_authguard.sessions.database`)
+does the reading; this module resolves the options, keeps the result in the environ, and puts
+its cookies on a response. Where this deliberately differs from next-auth:
+
+- no CSRF or callback-url cookie is ever set by a session read (next-auth's ``init()`` does);
+- without a secret a read always raises :exc:`~flask_authguard.ConfigurationError` (next-auth
+  derives a throw-away secret outside production);
+- a response that already writes the session cookie (a sign-out deleting it, a sign-in setting
+  a new one) is never given the refresh on top: the response's own word wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+from ..core.cookies import is_session_cookie
+from ..core.errors import ConfigurationError
+from ..core.options import NO_SECRET, AuthOptions, Config, resolve_options
+from .base import NOT_UPDATE, SessionResult
+from .strategy import strategy_of
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+logger = logging.getLogger("flask_authguard")
+
+OptionsLike = AuthOptions | t.Mapping[str, t.Any] | Config | None
+
+_RESULT_KEY = "authguard.session"
+_CONFIGS_KEY = "authguard.configs"
+_NO_SECRET = (
+    "There is a problem with the server configuration: no secret. "
+    "Set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=..."
+)
+
+
+_CONFIG_CACHE_KEY = "_authguard_config"
+
+
+def config_of(options: OptionsLike) -> Config:
+    """Resolve options once: an :class:`AuthOptions` keeps its resolution; a dict resolves each call
+    (see :func:`request_config` to resolve it once per request)."""
+    if isinstance(options, Config):
+        return options
+    if isinstance(options, AuthOptions):
+        cached = options.__dict__.get(_CONFIG_CACHE_KEY)
+        if cached is None:
+            cached = resolve_options(options)
+            options.__dict__[_CONFIG_CACHE_KEY] = cached
+        return t.cast(Config, cached)
+    return resolve_options(options)
+
+
+def request_config(environ: WSGIEnvironment, options: OptionsLike) -> Config:
+    """:func:`config_of`, and the same :class:`Config` for the same options object all through
+    one request, so that repeated reads with a plain ``dict`` decode and encode once."""
+    if options is None or isinstance(options, (Config, AuthOptions)):
+        return config_of(options)
+    configs: dict[int, tuple[t.Any, Config]] = environ.setdefault(_CONFIGS_KEY, {})
+    entry = configs.get(id(options))
+    if entry is None or entry[0] is not options:
+        entry = (options, config_of(options))  # the options are kept so that the id stays theirs
+        configs[id(options)] = entry
+    return entry[1]
+
+
+def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = NOT_UPDATE) -> SessionResult:
+    """The session of a request, computed once per request and options.
+
+    :param update: for a session update (``POST /session``): the posted data, handed to
+        ``callbacks.jwt`` with ``trigger="update"``; never cached.
+
+    :raises ConfigurationError: no secret is configured.
+    :raises BackendUnavailableError: the session store failed (database strategy).
+    """
+    cached = environ.get(_RESULT_KEY)
+    if cached is not None and cached[0] is config and update is NOT_UPDATE:
+        return t.cast(SessionResult, cached[1])
+    if not config.current_secrets():
+        logger.error("NO_SECRET: %s", NO_SECRET)
+        raise ConfigurationError(_NO_SECRET)
+    result = strategy_of(config).read(environ, update)
+    environ[_RESULT_KEY] = (config, result)
+    return result
+
+
+def _cookie_name(set_cookie_header: str) -> str:
+    return set_cookie_header.split(";", 1)[0].partition("=")[0].strip()
+
+
+def writes_session_cookie(set_cookie_headers: t.Iterable[str], session_name: str) -> bool:
+    """Whether a response already sets or deletes the session cookie or a chunk of it."""
+    return any(is_session_cookie(_cookie_name(h), session_name) for h in set_cookie_headers)
+
+
+def apply_cookies(headers: t.Any, result: SessionResult, config: Config, secure: bool) -> bool:
+    """Add ``result``'s cookies to werkzeug ``Headers``, unless the response writes the session
+    cookie itself (sign-out, sign-in): its own word wins.
+
+    :returns: whether the cookies were added.
+    """
+    if not result.set_cookies:
+        return False
+    existing = headers.getlist("Set-Cookie")
+    name = config.session_cookie(secure).name
+    if writes_session_cookie(existing, name):
+        ours = set(result.set_cookies)
+        if not all(h in ours for h in existing if is_session_cookie(_cookie_name(h), name)):
+            logger.debug("the response writes the session cookie itself: no refresh")
+            return False
+    for header in result.set_cookies:
+        if header not in existing:
+            headers.add("Set-Cookie", header)
+    return True
