@@ -1,4 +1,7 @@
-"""Helpers for driving an OAuth sign-in through the endpoints and a real identity provider."""
+"""Helpers for driving an OAuth sign-in through the endpoints and a real identity provider.
+
+``client`` is either test client of ``test_handler`` (a Flask app's or a plain WSGI app's).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,11 @@ import typing as t
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from test_handler import Client
 
 from flask_authguard.core.cookies import decode_value
 
 
-def start(client: Client, provider_id: str, callback_url: str = "/private") -> t.Any:
+def start(client: t.Any, provider_id: str, callback_url: str = "/private") -> t.Any:
     """``POST /signin/<id>`` with a fresh CSRF token: the response (a 302 to the provider)."""
     csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
     return client.post(
@@ -27,13 +29,13 @@ def consent(authorization_url: str) -> str:
     return t.cast(str, response.headers["Location"])
 
 
-def back(client: Client, redirect: str) -> t.Any:
+def back(client: t.Any, redirect: str) -> t.Any:
     """Follow the identity provider's redirect to ``/callback/<id>`` with the test client."""
     parts = urlsplit(redirect)
     return client.get(f"{parts.path}?{parts.query}")
 
 
-def sign_in(client: Client, provider_id: str, callback_url: str = "/private") -> t.Any:
+def sign_in(client: t.Any, provider_id: str, callback_url: str = "/private") -> t.Any:
     """The whole round trip: the callback's response."""
     begun = start(client, provider_id, callback_url)
     assert begun.status_code == 302, begun.data[:500]
@@ -44,6 +46,6 @@ def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def cookie_of(client: Client, name: str) -> str | None:
+def cookie_of(client: t.Any, name: str) -> str | None:
     cookie = client.get_cookie(name, domain=client.host)
     return None if cookie is None else decode_value(cookie.value)

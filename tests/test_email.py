@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import SECRET, FrozenClock
 from oauth_flow import cookie_of, query
-from test_handler import BASE, client_of, make_app
+from test_handler import _KIND, BASE, client_of, make_app
 
 from flask_authguard import ConfigurationError, EmailProvider
 from flask_authguard.providers.email import normalize_identifier
@@ -304,3 +304,106 @@ def test_sign_in_callback_can_refuse_the_address(adapter: SQLAlchemyAdapter) -> 
     response = request_link(client, "eve@blocked.example")
     assert query(response.headers["Location"])["error"] == "AccessDenied"
     assert not sent and seen[0]["email"] == {"verificationRequest": True}
+
+
+def test_existing_user_fires_update_user_and_is_not_new(adapter: SQLAlchemyAdapter) -> None:
+    """next-auth's email rule: the user with the address is verified (``events.update_user``);
+    ``is_new_user`` is false and ``account.userId`` names that user."""
+    existing = adapter.create_user(
+        {"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None}
+    )
+    sent: list[dict[str, t.Any]] = []
+    seen: list[tuple[str, dict[str, t.Any]]] = []
+
+    def recorder(name: str) -> t.Callable[..., None]:
+        return lambda **kw: seen.append((name, kw))
+
+    events = {name: recorder(name) for name in ("create_user", "update_user", "sign_in")}
+    provider = EmailProvider(send_verification_request=lambda **kw: sent.append(kw))
+    client = client_of(make_app(providers=[provider], adapter=adapter, events=events))
+    request_link(client)
+    follow(client, sent[0]["url"])
+    assert [name for name, _ in seen] == ["update_user", "sign_in"]
+    assert seen[0][1]["user"]["id"] == existing["id"] and seen[0][1]["user"]["emailVerified"] is not None
+    assert seen[1][1]["is_new_user"] is False
+    assert seen[1][1]["account"]["userId"] == existing["id"]
+
+
+def test_new_email_user_is_a_sign_up_for_the_jwt_callback(adapter: SQLAlchemyAdapter) -> None:
+    sent: list[dict[str, t.Any]] = []
+    triggers: list[tuple[t.Any, t.Any]] = []
+
+    def jwt(*, token: dict[str, t.Any], **kw: t.Any) -> dict[str, t.Any]:
+        triggers.append((kw.get("trigger"), kw.get("is_new_user")))
+        return token
+
+    provider = EmailProvider(send_verification_request=lambda **kw: sent.append(kw))
+    app = make_app(providers=[provider], adapter=adapter, session={"strategy": "jwt"}, callbacks={"jwt": jwt})
+    client = client_of(app)
+    request_link(client)
+    follow(client, sent[0]["url"])
+    assert triggers[0] == ("signUp", True)
+
+
+class RefusingUsers(SQLAlchemyAdapter):
+    """An adapter whose ``create_user`` refuses (a constraint, a trigger...) while the
+    database answers."""
+
+    def create_user(self, user: t.Mapping[str, t.Any]) -> t.Any:
+        raise ValueError("refused by the database")
+
+
+def test_adapter_refusing_the_user_is_email_create_account(tmp_path: pathlib.Path) -> None:
+    adapter = RefusingUsers(f"sqlite:///{tmp_path / 'refuse.db'}", create_tables=True)
+    sent: list[dict[str, t.Any]] = []
+    provider = EmailProvider(send_verification_request=lambda **kw: sent.append(kw))
+    client = client_of(make_app(providers=[provider], adapter=adapter))
+    request_link(client)
+    response = follow(client, sent[0]["url"])
+    assert response.status_code == 302
+    assert query(response.headers["Location"])["error"] == "EmailCreateAccount"
+    assert cookie_of(client, SESSION) is None
+
+
+@pytest.mark.parametrize(
+    ("page", "location"),
+    [("check-inbox", f"{BASE}/check-inbox"), ("https://other.example/inbox", "https://other.example/inbox")],
+)
+def test_verify_request_page_is_resolved_like_the_other_pages(
+    adapter: SQLAlchemyAdapter, page: str, location: str
+) -> None:
+    provider = EmailProvider(send_verification_request=print)
+    app = make_app(providers=[provider], adapter=adapter, pages={"verify_request": page})
+    assert client_of(app).get("/api/auth/verify-request").headers["Location"] == location
+
+
+@pytest.mark.parametrize("page", ["", "//evil.example/x", "/a b", 7])
+def test_verify_request_page_is_validated_at_start_up(adapter: SQLAlchemyAdapter, page: t.Any) -> None:
+    provider = EmailProvider(send_verification_request=print)
+    with pytest.raises(ConfigurationError, match="pages.verify_request"):
+        make_app(providers=[provider], adapter=adapter, pages={"verify_request": page})
+
+
+def test_verify_request_without_an_email_provider_is_next_auths_400() -> None:
+    response = client_of(make_app()).get("/api/auth/verify-request")
+    assert response.status_code == 400
+
+
+@pytest.fixture(params=["flask", "wsgi"])
+def kind(request: pytest.FixtureRequest) -> t.Iterator[str]:
+    """``make_app`` builds a Flask app (AuthGuard), then a plain WSGI app (with_auth)."""
+    _KIND[0] = request.param
+    yield request.param
+    _KIND[0] = "flask"
+
+
+def test_magic_link_in_both_kinds_of_app(adapter: SQLAlchemyAdapter, kind: str) -> None:
+    sent: list[dict[str, t.Any]] = []
+    provider = EmailProvider(send_verification_request=lambda **kw: sent.append(kw))
+    client = client_of(make_app(providers=[provider], adapter=adapter))
+    begun = request_link(client)
+    assert begun.headers["Location"] == f"{BASE}/api/auth/verify-request?provider=email&type=email"
+    page = client.get(begun.headers["Location"])
+    assert page.status_code == 200 and "Check your email" in page.get_data(as_text=True)
+    assert follow(client, sent[0]["url"]).headers["Location"] == f"{BASE}/private"
+    assert client.get("/api/auth/session").get_json()["user"]["email"] == "jo@example.com"

@@ -9,8 +9,9 @@ import typing as t
 
 import pytest
 from conftest import SECRET
+from flask import Flask
 from oauth_flow import back, consent, cookie_of, query, sign_in, start
-from test_handler import client_of, make_app
+from test_handler import _KIND, client_of, make_app
 
 from flask_authguard import ConfigurationError, OAuthProvider, OIDCProvider, decode
 
@@ -41,7 +42,16 @@ def session_token(client: t.Any) -> dict[str, t.Any] | None:
     return None if value is None else decode(token=value, secret=SECRET)
 
 
-def test_oidc_happy_path_jwt(idp: OIDCServer) -> None:
+@pytest.fixture(params=["flask", "wsgi"])
+def kind(request: pytest.FixtureRequest) -> t.Iterator[str]:
+    """``make_app`` builds a Flask app (AuthGuard), then a plain WSGI app (with_auth)."""
+    _KIND[0] = request.param
+    yield request.param
+    _KIND[0] = "flask"
+
+
+def test_oidc_happy_path_jwt(idp: OIDCServer, kind: str) -> None:
+    """The whole round trip, in a Flask app and in a plain WSGI app."""
     idp.scenario(claims=PROFILE_CLAIMS)
     seen: dict[str, t.Any] = {}
 
@@ -51,7 +61,9 @@ def test_oidc_happy_path_jwt(idp: OIDCServer) -> None:
             token["access_token"] = kwargs["account"]["access_token"]
         return token
 
-    client = client_of(make_app(providers=[oidc(idp)], callbacks={"jwt": jwt}))
+    app = make_app(providers=[oidc(idp)], callbacks={"jwt": jwt})
+    assert (kind == "flask") == isinstance(app, Flask)
+    client = client_of(app)
     response = sign_in(client, "corp")
     assert response.status_code == 302
     assert response.headers["Location"] == f"{BASE}/private"

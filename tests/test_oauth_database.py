@@ -10,6 +10,7 @@ import typing as t
 import pytest
 from conftest import SECRET
 from oauth_flow import cookie_of, query, sign_in
+from test_adapter_sqlalchemy import CLOSED_PG_URL
 from test_handler import client_of, make_app
 from test_oauth import BASE, PROFILE_CLAIMS, oidc
 
@@ -163,3 +164,58 @@ def test_adapter_refusing_the_account(idp: OIDCServer, tmp_path: pathlib.Path) -
     response = sign_in(client, "corp")
     assert query(response.headers["Location"])["error"] == "OAuthCreateAccount"
     assert cookie_of(client, SESSION) is None
+
+
+class VanishingAdapter(SQLAlchemyAdapter):
+    """An adapter whose database goes away while the account is being linked: nothing it is
+    asked afterwards answers."""
+
+    gone = False
+
+    def link_account(self, account: t.Mapping[str, t.Any]) -> t.Any:
+        self.gone = True
+        raise ConnectionError("the database went away")
+
+    def get_user_by_account(self, key: t.Mapping[str, t.Any]) -> t.Any:
+        if self.gone:
+            raise ConnectionError("the database went away")
+        return super().get_user_by_account(key)
+
+
+def test_unreachable_database_is_503_not_a_sign_in_error(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    """``OAuthCreateAccount`` only when the adapter refuses and the database still answers; a
+    database that cannot be reached is the session store's 503, as for every other route."""
+    idp.scenario(claims=PROFILE_CLAIMS)
+    adapter = VanishingAdapter(f"sqlite:///{tmp_path / 'gone.db'}", create_tables=True)
+    client = client_of(make_app(providers=[oidc(idp)], adapter=adapter))
+    response = sign_in(client, "corp")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert cookie_of(client, SESSION) is None
+
+
+def test_closed_database_port_is_503(idp: OIDCServer) -> None:
+    idp.scenario(claims=PROFILE_CLAIMS)
+    adapter = SQLAlchemyAdapter(CLOSED_PG_URL)
+    client = client_of(make_app(providers=[oidc(idp)], adapter=adapter))
+    assert sign_in(client, "corp").status_code == 503
+    assert cookie_of(client, SESSION) is None
+
+
+def test_jwt_strategy_returning_user_is_not_new(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+    """With an adapter, the JWT strategy also stores the user once: the second sign-in finds it
+    (``trigger="signIn"``, ``is_new_user`` false for ``callbacks.jwt`` and ``events.sign_in``)."""
+    idp.scenario(claims=PROFILE_CLAIMS)
+    seen, events = recorder()
+    triggers: list[t.Any] = []
+
+    def jwt(*, token: dict[str, t.Any], **kw: t.Any) -> dict[str, t.Any]:
+        triggers.append((kw.get("trigger"), kw.get("is_new_user")))
+        return token
+
+    options = {"adapter": adapter, "session": {"strategy": "jwt"}, "callbacks": {"jwt": jwt}}
+    options["events"] = events
+    sign_in(client_of(make_app(providers=[oidc(idp)], **options)), "corp")
+    sign_in(client_of(make_app(providers=[oidc(idp)], **options)), "corp")
+    assert [name for name, _ in seen] == ["create_user", "link_account", "sign_in", "sign_in"]
+    assert [kw["is_new_user"] for name, kw in seen if name == "sign_in"] == [True, False]
+    assert [tr for tr in triggers if tr[0] is not None] == [("signUp", True), ("signIn", False)]
