@@ -187,3 +187,22 @@ def test_other_presets() -> None:
     assert entra.issuer == "https://login.microsoftonline.com/t-1/v2.0"
     with pytest.raises(ConfigurationError, match="tenant_id"):
         MicrosoftEntraIDProvider(client_id="i", client_secret="s", tenant_id="common")
+
+
+def test_repr_of_options_never_shows_a_provider_secret() -> None:
+    """Issue 11's masked repr holds for the OAuth and email providers inside the options."""
+    from flask_authguard import AuthOptions, EmailProvider, OIDCProvider
+    from flask_authguard.core.options import resolve_options
+
+    providers = [
+        GitHubProvider(client_id="gh-id", client_secret="gh-secret-1"),
+        OIDCProvider(
+            id="corp", name="Corp", issuer="https://id.example", client_id="c", client_secret="oidc-2"
+        ),
+        EmailProvider(server="smtp://u:smtp-pass-3@smtp.example:587", secret="email-secret-4"),
+    ]
+    options = AuthOptions(secret="app-secret-5", providers=providers)
+    shown = repr(options) + repr(resolve_options(options)) + "".join(repr(p) for p in providers)
+    assert "gh-id" in shown and "GitHubProvider(" in shown
+    for secret in ("gh-secret-1", "oidc-2", "smtp-pass-3", "email-secret-4", "app-secret-5"):
+        assert secret not in shown

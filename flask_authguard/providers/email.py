@@ -90,13 +90,14 @@ class EmailProvider:
     :param normalize_identifier: ``(email) -> str``; default :func:`normalize_identifier`.
     """
 
-    server: str | t.Mapping[str, t.Any] | None = None
+    #: Left out of ``repr`` with ``secret`` (it may hold the SMTP password).
+    server: str | t.Mapping[str, t.Any] | None = dataclasses.field(default=None, repr=False)
     from_address: str = "no-reply@localhost"
     send_verification_request: t.Callable[..., t.Any] | None = None
     id: str = "email"
     name: str = "Email"
     max_age: int = DEFAULT_MAX_AGE
-    secret: str | None = None
+    secret: str | None = dataclasses.field(default=None, repr=False)
     generate_verification_token: t.Callable[[], str] | None = None
     normalize_identifier: t.Callable[[str], str] | None = None
     type: str = dataclasses.field(default="email", init=False)

@@ -103,7 +103,8 @@ class OAuthProvider:
     id: str
     name: str
     client_id: str
-    client_secret: str | None = None
+    #: Left out of ``repr`` (options are logged): never a secret in logs or tracebacks.
+    client_secret: str | None = dataclasses.field(default=None, repr=False)
     authorization_url: str | None = None
     token_url: str | None = None
     userinfo_url: str | None = None
