@@ -219,3 +219,32 @@ def test_jwt_strategy_returning_user_is_not_new(idp: OIDCServer, adapter: SQLAlc
     assert [name for name, _ in seen] == ["create_user", "link_account", "sign_in", "sign_in"]
     assert [kw["is_new_user"] for name, kw in seen if name == "sign_in"] == [True, False]
     assert [tr for tr in triggers if tr[0] is not None] == [("signUp", True), ("signIn", False)]
+
+
+def test_credentials_with_jwt_sessions_store_nothing(adapter: SQLAlchemyAdapter) -> None:
+    """As in next-auth, only OAuth and email sign-ins are stored with JWT sessions: a
+    credentials sign-in keeps the provider's user (``sub`` is its id), the adapter is untouched."""
+    from test_handler import sign_in as credentials_sign_in
+
+    seen, events = recorder()
+    client = client_of(make_app(adapter=adapter, session={"strategy": "jwt"}, events=events))
+    assert credentials_sign_in(client).status_code == 302
+    claims = decode(token=cookie_of(client, SESSION), secret=SECRET)
+    assert claims is not None and claims["sub"] == "1"
+    assert adapter.get_user_by_email("ada@example.com") is None
+    assert [name for name, _ in seen] == ["sign_in"] and seen[0][1]["is_new_user"] is False
+
+
+def test_credentials_with_database_sessions_report_a_new_user(adapter: SQLAlchemyAdapter) -> None:
+    """The database strategy stores every sign-in: ``events.sign_in`` gets the adapter's user
+    and ``is_new_user`` true the first time only."""
+    from test_handler import sign_in as credentials_sign_in
+
+    seen, events = recorder()
+    credentials_sign_in(client_of(make_app(adapter=adapter, events=events)))
+    credentials_sign_in(client_of(make_app(adapter=adapter, events=events)))
+    user = adapter.get_user_by_email("ada@example.com")
+    assert user is not None
+    signed = [kw for name, kw in seen if name == "sign_in"]
+    assert [kw["is_new_user"] for kw in signed] == [True, False]
+    assert {kw["user"]["id"] for kw in signed} == {user["id"]}

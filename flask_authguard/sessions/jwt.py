@@ -48,6 +48,8 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_authguard")
 
+#: The account types next-auth stores through the adapter with JWT sessions too.
+_STORED_TYPES = frozenset({"oauth", "oidc", "email"})
 #: Claims a sign-in copies from the provider's user: ``(claim, user field)``.
 _USER_CLAIMS = (("name", "name"), ("email", "email"), ("picture", "image"), ("sub", "id"))
 
@@ -140,9 +142,9 @@ class JwtSessions:
         allow_email_linking: bool = False,
     ) -> tuple[t.Mapping[str, t.Any], bool]:
         """With an adapter, an OAuth or email sign-in is stored as next-auth stores it (the
-        token's ``sub`` is then the adapter's user id); credentials and sign-ins without an
-        adapter keep the provider's user."""
-        if self.config.options.adapter is None or account.get("type") == "credentials":
+        token's ``sub`` is then the adapter's user id); credentials (and any other type) and
+        sign-ins without an adapter keep the provider's user."""
+        if self.config.options.adapter is None or account.get("type") not in _STORED_TYPES:
             return user, False
         return resolve_user(
             self.config, user, account, profile=profile, allow_email_linking=allow_email_linking
