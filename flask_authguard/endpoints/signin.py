@@ -124,7 +124,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
             if not allowed:
                 return f.redirect(f.error_url("AccessDenied"), json_status=denied)
         result = _account_user(f, provider, result)
-        if not _sign_in_session(f, provider, result):
+        if not _sign_in_session(f, result):
             return f.redirect(f.error_url("AccessDenied"), json_status=denied)
     except SignInError as exc:  # OAuthAccountNotLinked, OAuthCreateAccount, EmailCreateAccount
         f.cookies.extend(exc.cookies)
@@ -167,7 +167,7 @@ def _account_user(f: Flow, provider: Provider, result: SignInResult) -> SignInRe
     )
 
 
-def _sign_in_session(f: Flow, provider: Provider, result: SignInResult) -> bool:
+def _sign_in_session(f: Flow, result: SignInResult) -> bool:
     """Start the signed-in user's session through the strategy and add its cookies to the
     answer; ``False`` when ``callbacks.jwt`` refused (returned ``None``).
 
@@ -180,7 +180,6 @@ def _sign_in_session(f: Flow, provider: Provider, result: SignInResult) -> bool:
         account=result.account,
         profile=result.profile,
         is_new_user=result.is_new_user,
-        allow_email_linking=bool(getattr(provider, "allow_dangerous_email_account_linking", False)),
     )
     if cookies is None:
         return False

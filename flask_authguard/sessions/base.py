@@ -90,7 +90,6 @@ class SessionStrategy(t.Protocol):
         account: t.Mapping[str, t.Any],
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
-        allow_email_linking: bool = False,
     ) -> list[str] | None:
         """Start a session for a user who just signed in: the ``Set-Cookie`` values that carry
         it, or ``None`` when ``callbacks.jwt`` refused.
@@ -98,7 +97,6 @@ class SessionStrategy(t.Protocol):
         :param user: what :meth:`account_user` returned.
         :param is_new_user: what :meth:`account_user` returned (``callbacks.jwt`` then gets
             ``trigger="signUp"``).
-        :param allow_email_linking: the provider's ``allow_dangerous_email_account_linking``.
         :raises SignInError: the sign-in must be refused with that code.
         :raises BackendUnavailableError: the session store failed; no cookie is set.
         """

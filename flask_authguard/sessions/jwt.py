@@ -159,7 +159,6 @@ class JwtSessions:
         account: t.Mapping[str, t.Any],
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
-        allow_email_linking: bool = False,
     ) -> list[str] | None:
         """Issue the session token (``jwt.max_age``) in a cookie that lives ``session.max_age``;
         ``None`` when ``callbacks.jwt`` refused (returned ``None``)."""
