@@ -33,7 +33,17 @@ from .core.options import (
 )
 from .core.token import get_token
 from .flask.ext import AuthGuard, auth_required, get_server_session
-from .providers.base import CredentialsProvider, Provider, SignInResult
+from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
+from .providers.email import EmailProvider
+from .providers.oauth import OAuthProvider
+from .providers.oidc import OIDCProvider
+from .providers.presets import (
+    DiscordProvider,
+    GitHubProvider,
+    GitLabProvider,
+    GoogleProvider,
+    MicrosoftEntraIDProvider,
+)
 from .wsgi.endpoints import AuthEndpoints
 from .wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, with_auth
 
@@ -54,12 +64,21 @@ __all__ = [
     "CookieOption",
     "CredentialsProvider",
     "CookiesOptions",
+    "DiscordProvider",
+    "EmailProvider",
     "Events",
+    "GitHubProvider",
+    "GitLabProvider",
+    "GoogleProvider",
+    "MicrosoftEntraIDProvider",
     "InvalidTokenError",
     "JWTOptions",
+    "OAuthProvider",
+    "OIDCProvider",
     "Pages",
     "Provider",
     "SessionOptions",
+    "SignInError",
     "SignInResult",
     "ThrottleOptions",
     "TOKEN_ENVIRON_KEY",

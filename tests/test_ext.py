@@ -206,6 +206,9 @@ def test_bad_options_fail_at_construction() -> None:
         pytest.param("AUTHGUARD_SIGN_IN_PAGE", "/login", "sign_in_page", "/login", id="sign-in-page"),
         pytest.param("AUTHGUARD_SIGN_OUT_PAGE", "/logout", "sign_out_page", "/logout", id="sign-out-page"),
         pytest.param("AUTHGUARD_ERROR_PAGE", "/oops", "error_page", "/oops", id="error-page"),
+        pytest.param(
+            "AUTHGUARD_VERIFY_REQUEST_PAGE", "/inbox", "verify_request_page", "/inbox", id="verify-page"
+        ),
         pytest.param("AUTHGUARD_SESSION_STRATEGY", "jwt", "strategy", "jwt", id="strategy"),
         pytest.param("AUTHGUARD_SESSION_MAX_AGE", 600, "session_max_age", 600, id="session-max-age"),
         pytest.param("AUTHGUARD_SESSION_UPDATE_AGE", 60, "update_age", 60, id="update-age"),

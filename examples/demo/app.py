@@ -18,6 +18,12 @@ What it shows:
   ``werkzeug.security``.
 
 No database and no other service: the session lives in the (encrypted) next-auth cookie.
+
+Sign in with GitHub, Google or any OpenID Connect issuer too (``pip install -e ".[oauth]"``):
+set ``GITHUB_ID``/``GITHUB_SECRET``, ``GOOGLE_ID``/``GOOGLE_SECRET`` or
+``OIDC_ISSUER``/``OIDC_ID``/``OIDC_SECRET`` and the sign-in page shows their buttons (register
+``http://127.0.0.1:5000/api/auth/callback/<github|google|oidc>`` as the callback URL). Without
+them the demo needs no network.
 """
 
 from __future__ import annotations
@@ -99,6 +105,32 @@ def forbidden(*, request: t.Any, token: dict[str, t.Any] | None, **kwargs: t.Any
     return Response(html, status=403, mimetype="text/html")
 
 
+def oauth_providers(env: t.Mapping[str, str]) -> list[t.Any]:
+    """The OAuth/OIDC providers whose environment variables are set (next-auth's names)."""
+    providers: list[t.Any] = []
+    if env.get("GITHUB_ID") and env.get("GITHUB_SECRET"):
+        from flask_authguard import GitHubProvider
+
+        providers.append(GitHubProvider(client_id=env["GITHUB_ID"], client_secret=env["GITHUB_SECRET"]))
+    if env.get("GOOGLE_ID") and env.get("GOOGLE_SECRET"):
+        from flask_authguard import GoogleProvider
+
+        providers.append(GoogleProvider(client_id=env["GOOGLE_ID"], client_secret=env["GOOGLE_SECRET"]))
+    if env.get("OIDC_ISSUER") and env.get("OIDC_ID"):
+        from flask_authguard import OIDCProvider
+
+        providers.append(
+            OIDCProvider(
+                id="oidc",
+                name=env.get("OIDC_NAME") or "OpenID Connect",
+                issuer=env["OIDC_ISSUER"],
+                client_id=env["OIDC_ID"],
+                client_secret=env.get("OIDC_SECRET"),
+            )
+        )
+    return providers
+
+
 def create_app(secret: str | None = None) -> Flask:
     """The demo app. The secret: ``secret``, else ``NEXTAUTH_SECRET``, else the demo's own."""
     app = Flask(
@@ -116,7 +148,8 @@ def create_app(secret: str | None = None) -> Flask:
                         "username": {"label": "Username", "placeholder": "alice or bob"},
                         "password": {"label": "Password", "type": "password"},
                     },
-                )
+                ),
+                *oauth_providers(os.environ),
             ],
             "callbacks": {"jwt": jwt_callback, "session": session_callback},
             "forbidden": forbidden,

@@ -5,6 +5,8 @@ Every exception carries a short reason for logs and never the secret or the raw 
 
 from __future__ import annotations
 
+import typing as t
+
 
 class AuthGuardError(Exception):
     """Base class of every error raised by flask_authguard."""
@@ -47,9 +49,13 @@ class SignInError(AuthGuardError):
     ``AccessDenied``...) show its message; others show on ``pages.error``.
 
     :param code: the error code, default ``"CredentialsSignin"``.
+    :param cookies: ``Set-Cookie`` values the error response still carries (an OAuth
+        provider's check cookies being cleared).
     """
 
-    def __init__(self, code: str = "CredentialsSignin") -> None:
+    def __init__(self, code: str = "CredentialsSignin", *, cookies: t.Sequence[str] = ()) -> None:
         super().__init__(code)
         #: The next-auth error code sent to the error route.
         self.code = code
+        #: ``Set-Cookie`` values for the error response.
+        self.cookies = list(cookies)

@@ -86,6 +86,8 @@ class Pages:
     sign_in: str | None = None
     sign_out: str | None = None
     error: str | None = None
+    #: Shown after an email sign-in link was sent (default ``<base>/verify-request``).
+    verify_request: str | None = None
 
 
 @dataclasses.dataclass
@@ -95,10 +97,12 @@ class Events:
     sign_in: Callback | None = None
     sign_out: Callback | None = None
     session: Callback | None = None
-    #: ``create_user(user=...)``: the database strategy created a user at sign-in.
+    #: ``create_user(*, user)``: a sign-in created a user in the adapter.
     create_user: Callback | None = None
-    #: ``link_account(user=..., account=..., profile=...)``: an account was linked to a user.
+    #: ``link_account(*, user, account, profile)``: an OAuth account was linked to a user.
     link_account: Callback | None = None
+    #: ``update_user(*, user)``: an email sign-in marked the address verified.
+    update_user: Callback | None = None
 
 
 @dataclasses.dataclass
@@ -319,6 +323,8 @@ class Config:
     sign_in_page: str
     sign_out_page: str
     error_page: str
+    #: Where the email provider sends people once the link is sent (``pages.verify_request``).
+    verify_request_page: str
     #: ``True``/``False`` when fixed by option or URL; ``None``: follow the request's scheme.
     secure: bool | None
     strategy: str
@@ -450,8 +456,9 @@ def resolve_options(
         raise ConfigurationError("session.strategy 'database' needs adapter=... (e.g. SQLAlchemyAdapter)")
     if opts.api_mode not in ("auto", "redirect", "json"):
         raise ConfigurationError(f"api_mode must be 'auto', 'redirect' or 'json', not {opts.api_mode!r}")
-    sign_in, sign_out, error = (
-        validation.page(getattr(pages, name), f"pages.{name}") for name in ("sign_in", "sign_out", "error")
+    sign_in, sign_out, error, verify_request = (
+        validation.page(getattr(pages, name), f"pages.{name}")
+        for name in ("sign_in", "sign_out", "error", "verify_request")
     )
     validation.flag(opts.cors_preflight, "cors_preflight")
     validation.flag(opts.endpoints, "endpoints")
@@ -475,6 +482,7 @@ def resolve_options(
         sign_in_page=sign_in or f"{base_path}/signin",
         sign_out_page=sign_out or f"{base_path}/signout",
         error_page=error or f"{base_path}/error",
+        verify_request_page=verify_request or f"{base_path}/verify-request",
         secure=secure,
         strategy=strategy,
         session_max_age=max_age,

@@ -17,6 +17,9 @@ base path to it.
 ``GET  /signout``             the sign-out page (or a redirect to ``pages.sign_out``)
 ``POST /signout``             sign out (CSRF)
 ``GET  /error``               the error page (or a redirect to ``pages.error``)
+``GET  /verify-request``      "check your email" after an email link was sent (or a
+                              redirect to ``pages.verify_request``; 400 without an email
+                              provider)
 ``POST /_log``                next-auth's client logger (``{}``)
 ============================  ==========================================================
 
@@ -65,6 +68,7 @@ ROUTES: dict[tuple[str, bool], dict[str, Action]] = {
     ("callback", True): {"GET": signin.callback, "POST": signin.callback},
     ("signout", False): {"GET": signout.signout_page, "POST": signout.signout},
     ("error", False): {"GET": error_route.error_page},
+    ("verify-request", False): {"GET": signin.verify_request_page},
     ("_log", False): {"POST": session_route.client_log},
 }
 #: The routes that answer without a secret: the error page is where a missing secret sends people.
@@ -83,7 +87,7 @@ class AuthHandler:
         #: The resolved options.
         self.config = config
         #: The providers by id.
-        self.providers: dict[str, Provider] = check_providers(config.options.providers)
+        self.providers: dict[str, Provider] = check_providers(config.options.providers, config)
         #: The page renderer.
         self.pages = pages or default_pages()
         base = config.base_path.rstrip("/")

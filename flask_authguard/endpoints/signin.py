@@ -1,7 +1,13 @@
-"""Signing in: ``GET /signin`` (the page), ``POST /signin/<id>`` (start), ``/callback/<id>`` (finish)."""
+"""Signing in: ``GET /signin`` (the page), ``POST /signin/<id>`` (start), ``/callback/<id>`` (finish),
+``GET /verify-request`` (the email provider's "check your email" page).
+
+A provider's cookies (an OAuth provider's state/PKCE/nonce checks, set on the way out and
+cleared on the way back) ride on every answer, refusals included.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import typing as t
 
@@ -58,6 +64,7 @@ def signin_start(f: Flow, provider_id: str | None) -> Response:
             f.request, callback_url=callback_url, redirect_uri=f"{f.auth_url}/callback/{provider.id}"
         )
     except SignInError as exc:
+        f.cookies.extend(exc.cookies)
         return f.redirect(f.error_url(exc.code, provider=provider.id))
     except BackendUnavailableError:
         raise
@@ -98,6 +105,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
     try:
         result = provider.handle_callback(f.request, form)
     except SignInError as exc:
+        f.cookies.extend(exc.cookies)  # an OAuth provider clears its check cookies
         return f.redirect(f.error_url(exc.code, provider=provider.id), json_status=refused)
     except BackendUnavailableError:
         raise
@@ -107,6 +115,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
     if result is None:
         code = "CredentialsSignin" if credentials_type else "Callback"
         return f.redirect(f.error_url(code, provider=provider.id), json_status=refused)
+    f.cookies.extend(result.cookies)
     denied = 403 if credentials_type else 200
     user, account = result.user, result.account
     credentials = {k: v for k, v in form.items() if k not in RESERVED_FIELDS} if credentials_type else None
@@ -123,9 +132,11 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
                 return f.redirect(f.resolve_redirect(allowed))
             if not allowed:
                 return f.redirect(f.error_url("AccessDenied"), json_status=denied)
-        if not _sign_in_session(f, provider, result):
+        result = _account_user(f, provider, result)
+        if not _sign_in_session(f, result):
             return f.redirect(f.error_url("AccessDenied"), json_status=denied)
-    except SignInError as exc:
+    except SignInError as exc:  # OAuthAccountNotLinked, OAuthCreateAccount, EmailCreateAccount
+        f.cookies.extend(exc.cookies)
         return f.redirect(f.error_url(exc.code, provider=provider.id), json_status=denied)
     except BackendUnavailableError:
         raise
@@ -134,16 +145,43 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
         return f.redirect(f.error_url("Callback", provider=provider.id))
     throttling.succeeded(config, provider, identifier)  # defence
     fire_event(
-        config, "sign_in", user=user, account=account, profile=result.profile, is_new_user=result.is_new_user
+        config,
+        "sign_in",
+        user=result.user,
+        account=result.account,
+        profile=result.profile,
+        is_new_user=result.is_new_user,
     )
     return f.redirect(callback_url)
 
 
-def _sign_in_session(f: Flow, provider: Provider, result: SignInResult) -> bool:
+def _account_user(f: Flow, provider: Provider, result: SignInResult) -> SignInResult:
+    """The result with the user the strategy signs in: the adapter's user when the sign-in is
+    stored (next-auth's account linking, once ``callbacks.sign_in`` allowed it), else as it is.
+
+    :raises SignInError: ``OAuthAccountNotLinked``, ``OAuthCreateAccount``, ``EmailCreateAccount``.
+    """
+    user, created = strategy_of(f.config).account_user(
+        result.user,
+        result.account,
+        profile=result.profile,
+        allow_email_linking=bool(getattr(provider, "allow_dangerous_email_account_linking", False)),
+    )
+    if user is result.user:
+        return result
+    account = result.account
+    if account.get("type") == "email":  # next-auth's email account names the verified user
+        account = {**account, "userId": user["id"]}
+    return dataclasses.replace(
+        result, user=dict(user), account=account, is_new_user=created or result.is_new_user
+    )
+
+
+def _sign_in_session(f: Flow, result: SignInResult) -> bool:
     """Start the signed-in user's session through the strategy and add its cookies to the
     answer; ``False`` when ``callbacks.jwt`` refused (returned ``None``).
 
-    :raises SignInError: the strategy refused (``OAuthAccountNotLinked``).
+    :raises BackendUnavailableError: the session store failed; no cookie is set.
     """
     cookies = strategy_of(f.config).create(
         f.environ,
@@ -152,7 +190,6 @@ def _sign_in_session(f: Flow, provider: Provider, result: SignInResult) -> bool:
         account=result.account,
         profile=result.profile,
         is_new_user=result.is_new_user,
-        allow_email_linking=bool(getattr(provider, "allow_dangerous_email_account_linking", False)),
     )
     if cookies is None:
         return False
@@ -160,4 +197,14 @@ def _sign_in_session(f: Flow, provider: Provider, result: SignInResult) -> bool:
     return True
 
 
-__all__ = ["callback", "sign_in", "signin_page", "signin_start"]
+def verify_request_page(f: Flow, provider_id: str | None = None) -> Response:
+    """``GET /verify-request``: where the email provider sends people once the link is sent
+    (or a redirect to ``pages.verify_request``); next-auth's 400 without an email provider."""
+    if not any(p.type == "email" for p in f.providers.values()):
+        return unsupported(f.request)
+    if f.config.options.pages.verify_request:  # type: ignore[union-attr]
+        return f.redirect(f.page_url(f.config.verify_request_page))
+    return f.page("authguard/verify_request.html")
+
+
+__all__ = ["callback", "sign_in", "signin_page", "signin_start", "verify_request_page"]

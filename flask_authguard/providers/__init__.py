@@ -11,10 +11,22 @@ from .base import (
     User,
     check_providers,
 )
+from .email import EmailProvider
+from .oauth import OAuthProvider
+from .oidc import OIDCProvider
+from .presets import DiscordProvider, GitHubProvider, GitLabProvider, GoogleProvider, MicrosoftEntraIDProvider
 
 __all__ = [
     "RESERVED_FIELDS",
     "CredentialsProvider",
+    "DiscordProvider",
+    "EmailProvider",
+    "GitHubProvider",
+    "GitLabProvider",
+    "GoogleProvider",
+    "MicrosoftEntraIDProvider",
+    "OAuthProvider",
+    "OIDCProvider",
     "Provider",
     "SignInError",
     "SignInResult",

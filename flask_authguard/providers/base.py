@@ -28,7 +28,13 @@ without touching them: its ``begin_sign_in`` answers ``POST /signin/<id>`` with 
 identity provider (setting its own state/PKCE cookies on that response), its
 ``callback_methods`` include ``GET``, ``callback_csrf`` is ``False`` (the state check replaces
 the CSRF token on the way back) and ``handle_callback`` turns the identity provider's answer into
-a :class:`SignInResult`.
+a :class:`SignInResult` (its ``cookies`` clear the check cookies).
+
+An optional method extends the protocol (OAuth, OIDC and email providers have it):
+``bind(config)`` is called once at start-up with the resolved options (secret, cookie naming,
+base path, adapter). Providers never store users or accounts: once ``callbacks.sign_in``
+allowed a sign-in, the endpoints hand the result's ``user`` and ``account`` to the session
+strategy, which finds or creates the adapter's user (:mod:`flask_authguard.sessions.accounts`).
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from ..core.errors import SignInError as SignInError  # re-exported: raised by p
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
+
+    from ..core.options import Config
 
 User = dict[str, t.Any]
 
@@ -61,6 +69,8 @@ class SignInResult:
     profile: dict[str, t.Any] | None = None
     #: Whether the user was just created (database adapters); ``False`` for credentials.
     is_new_user: bool = False
+    #: ``Set-Cookie`` values for the response (an OAuth provider clears its check cookies).
+    cookies: list[str] = dataclasses.field(default_factory=list)
 
 
 class Provider(t.Protocol):
@@ -184,8 +194,11 @@ def check_provider_id(provider_id: t.Any) -> None:
         raise ConfigurationError(f"a provider id must be a non-empty URL segment, not {provider_id!r}")
 
 
-def check_providers(providers: t.Iterable[t.Any]) -> dict[str, Provider]:
+def check_providers(providers: t.Iterable[t.Any], config: Config | None = None) -> dict[str, Provider]:
     """The providers by id, checked once at start-up.
+
+    A provider with a ``bind(config)`` method (OAuth, OIDC, email) is handed the resolved
+    options here: the secret, the cookie rules, the base path, the adapter.
 
     :raises ConfigurationError: a provider misses part of the :class:`Provider` protocol, or
         two share an id.
@@ -213,4 +226,9 @@ def check_providers(providers: t.Iterable[t.Any]) -> dict[str, Provider]:
         if provider.id in out:
             raise ConfigurationError(f"two providers share the id {provider.id!r}: give one another id=...")
         out[provider.id] = t.cast(Provider, provider)
+    if config is not None:
+        for provider in out.values():
+            bind = getattr(provider, "bind", None)
+            if callable(bind):
+                bind(config)
     return out

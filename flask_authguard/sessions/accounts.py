@@ -12,13 +12,25 @@ A provider identity is an *account* ``(provider, providerAccountId)`` linked to 
 A sign-in whose user has no id (a credentials ``authorize`` returning only an ``email``) has no
 account to link: its email is the identity the provider vouches for, and it signs in as the user
 with that email (created when missing).
+
+An email (magic link) sign-in (``account["type"] == "email"``) has no account row either, as in
+next-auth: the user with the address gets ``emailVerified`` now (``events.update_user``), or a
+new user is created with it (``events.create_user``).
+
+An adapter that refuses to create the user or link the account while the database still
+answers refuses the sign-in with next-auth's code (``OAuthCreateAccount`` for OAuth/OIDC,
+``EmailCreateAccount`` for email); a database that cannot be reached raises
+:class:`~flask_authguard.errors.BackendUnavailableError` (503, nobody signed out).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import time
 import typing as t
 
+from ..core import _clock
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError, ConfigurationError, SignInError
 from ..core.options import Config
@@ -28,8 +40,12 @@ from .base import fire_event
 if t.TYPE_CHECKING:
     from ..adapters import AdapterUser
 
+logger = logging.getLogger("flask_authguard")
+
 #: The error code next-auth gives a sign-in whose email belongs to another provider's user.
 ACCOUNT_NOT_LINKED = "OAuthAccountNotLinked"
+#: next-auth's code when the adapter refuses to store the user or account, by account type.
+CREATE_REFUSED = {"oauth": "OAuthCreateAccount", "oidc": "OAuthCreateAccount", "email": "EmailCreateAccount"}
 _RELINK_CHECKS, _RELINK_WAIT = 5, 0.05
 
 
@@ -45,11 +61,26 @@ def _raw(config: Config, name: str, *args: t.Any) -> t.Any:
     return call_sync(adapter_method(config, name), *args)
 
 
-def _create_user(config: Config, user: t.Mapping[str, t.Any], email: str | None) -> AdapterUser:
+def _refused(refused: str | None, what: str, exc: Exception) -> Exception:
+    """The adapter failed although the database answered the check after it: next-auth's
+    refusal code when the account type has one, else a backend failure (503)."""
+    if refused is None:
+        return BackendUnavailableError(f"adapter.{what} failed: {type(exc).__name__}: {exc}")
+    logger.error("adapter.%s refused the sign-in: %s", what, type(exc).__name__)
+    return SignInError(refused)
+
+
+def _create_user(
+    config: Config,
+    user: t.Mapping[str, t.Any],
+    email: str | None,
+    refused: str | None,
+    email_verified: dt.datetime | None = None,
+) -> AdapterUser:
     profile = {
         "name": _text(user.get("name")),
         "email": email,
-        "emailVerified": None,
+        "emailVerified": email_verified,
         "image": _text(user.get("image")),
     }
     try:
@@ -59,14 +90,18 @@ def _create_user(config: Config, user: t.Mapping[str, t.Any], email: str | None)
     except Exception as exc:  # most likely a concurrent first sign-in created the user first
         found = call_adapter(config, "get_user_by_email", email) if email is not None else None
         if found is None:
-            raise BackendUnavailableError(f"adapter.create_user failed: {type(exc).__name__}: {exc}") from exc
+            raise _refused(refused, "create_user", exc) from exc
         return t.cast("AdapterUser", found)
     fire_event(config, "create_user", user=created)
     return created
 
 
 def _link(
-    config: Config, found: AdapterUser, account: dict[str, t.Any], profile: t.Mapping[str, t.Any] | None
+    config: Config,
+    found: AdapterUser,
+    account: dict[str, t.Any],
+    profile: t.Mapping[str, t.Any] | None,
+    refused: str | None,
 ) -> AdapterUser:
     key = {"provider": account["provider"], "providerAccountId": account["providerAccountId"]}
     try:
@@ -76,9 +111,7 @@ def _link(
     except Exception as exc:  # linked by a concurrent sign-in: take the user it linked
         linked = call_adapter(config, "get_user_by_account", key)
         if linked is None:
-            raise BackendUnavailableError(
-                f"adapter.link_account failed: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise _refused(refused, "link_account", exc) from exc
         return t.cast("AdapterUser", linked)
     fire_event(config, "link_account", user=found, account=account, profile=profile)
     return found
@@ -112,11 +145,16 @@ def resolve_user(
     one user.
 
     :param account: the provider's account: ``provider``, ``type``, ``providerAccountId``
-        (default: the user's id) and any OAuth token fields, stored as they are.
-    :raises SignInError: ``OAuthAccountNotLinked``, see rule 2.
+        (default: the user's id) and any OAuth token fields, stored as they are; ``type``
+        ``"email"`` follows the email rule (no account row).
+    :raises SignInError: ``OAuthAccountNotLinked``, see rule 2; ``OAuthCreateAccount`` or
+        ``EmailCreateAccount``: the adapter refused to store the user or account.
     :raises ConfigurationError: the user has neither an id nor an ``email``.
     :raises BackendUnavailableError: the adapter failed.
     """
+    refused = CREATE_REFUSED.get(str(account.get("type")))
+    if account.get("type") == "email":
+        return _email_user(config, user, refused)
     account_id = _text(account.get("providerAccountId")) or _text(user.get("id"))
     email = _text(user.get("email"))
     if account_id is None and email is None:
@@ -128,7 +166,7 @@ def resolve_user(
         found = call_adapter(config, "get_user_by_email", email)
         if found is not None:
             return t.cast("AdapterUser", found), False
-        return _create_user(config, user, email), True
+        return _create_user(config, user, email, refused), True
     linked_account = {**account, "providerAccountId": account_id}
     key = {"provider": linked_account["provider"], "providerAccountId": account_id}
     linked = call_adapter(config, "get_user_by_account", key)
@@ -142,5 +180,27 @@ def resolve_user(
         return linked, False
     is_new = found is None
     if found is None:
-        found = _create_user(config, user, email)
-    return _link(config, t.cast("AdapterUser", found), linked_account, profile), is_new
+        found = _create_user(config, user, email, refused)
+    return _link(config, t.cast("AdapterUser", found), linked_account, profile, refused), is_new
+
+
+def _email_user(config: Config, user: t.Mapping[str, t.Any], refused: str | None) -> tuple[AdapterUser, bool]:
+    """next-auth's email rule: the user with the address, ``emailVerified`` set now
+    (``events.update_user``), or a new user with it (``events.create_user``)."""
+    email = _text(user.get("email"))
+    if email is None:
+        raise ConfigurationError("an email sign-in needs the user's 'email'")
+    now = dt.datetime.fromtimestamp(_clock.now(), dt.timezone.utc)
+    found = call_adapter(config, "get_user_by_email", email)
+    if found is None:
+        return _create_user(config, {}, email, refused, email_verified=now), True
+    try:
+        updated = _raw(config, "update_user", {"id": found["id"], "emailVerified": now})
+    except BackendUnavailableError:
+        raise
+    except Exception as exc:
+        call_adapter(config, "get_user", found["id"])  # it answers: the adapter refused the update
+        raise _refused(refused, "update_user", exc) from exc
+    verified = t.cast("AdapterUser", dict(updated or found))
+    fire_event(config, "update_user", user=verified)
+    return verified, False

@@ -63,6 +63,26 @@ class SessionStrategy(t.Protocol):
         """
         ...
 
+    def account_user(
+        self,
+        user: t.Mapping[str, t.Any],
+        account: t.Mapping[str, t.Any],
+        *,
+        profile: t.Mapping[str, t.Any] | None = None,
+        allow_email_linking: bool = False,
+    ) -> tuple[t.Mapping[str, t.Any], bool]:
+        """The user a sign-in that ``callbacks.sign_in`` allowed is for, and whether it was just
+        created: the adapter's user (found, or created and linked with next-auth's rule,
+        :func:`~flask_authguard.sessions.accounts.resolve_user`) whenever the sign-in is
+        stored (database sessions; OAuth and email sign-ins with any adapter), else the
+        provider's user as it is.
+
+        :param allow_email_linking: the provider's ``allow_dangerous_email_account_linking``.
+        :raises SignInError: ``OAuthAccountNotLinked``, ``OAuthCreateAccount``, ``EmailCreateAccount``.
+        :raises BackendUnavailableError: the adapter failed.
+        """
+        ...
+
     def create(
         self,
         environ: WSGIEnvironment,
@@ -72,12 +92,13 @@ class SessionStrategy(t.Protocol):
         account: t.Mapping[str, t.Any],
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
-        allow_email_linking: bool = False,
     ) -> list[str] | None:
         """Start a session for a user who just signed in: the ``Set-Cookie`` values that carry
         it, or ``None`` when ``callbacks.jwt`` refused.
 
-        :param allow_email_linking: the provider's ``allow_dangerous_email_account_linking``.
+        :param user: what :meth:`account_user` returned.
+        :param is_new_user: what :meth:`account_user` returned (``callbacks.jwt`` then gets
+            ``trigger="signUp"``).
         :raises SignInError: the sign-in must be refused with that code.
         :raises BackendUnavailableError: the session store failed; no cookie is set.
         """

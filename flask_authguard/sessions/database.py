@@ -22,10 +22,10 @@ hands ``authorized``, the inner middleware and ``g.auth_token`` the session's us
 of next-auth's JWT: ``sub`` (the user id), ``name``, ``email``, ``picture``, plus ``expires``.
 The guard only reads: it neither extends nor deletes sessions.
 
-Signing in (:meth:`DatabaseSessions.create`) finds or creates the user with next-auth's
-account-linking rule (:mod:`flask_authguard.sessions.accounts`), creates a session row with a
-random UUID token and sets the cookie; signing out (:meth:`DatabaseSessions.end`) deletes the
-row.
+Signing in (:meth:`DatabaseSessions.account_user`) finds or creates the user with next-auth's
+account-linking rule (:mod:`flask_authguard.sessions.accounts`); :meth:`DatabaseSessions.create`
+then creates a session row with a random UUID token and sets the cookie; signing out
+(:meth:`DatabaseSessions.end`) deletes the row.
 
 A database that fails raises :class:`~flask_authguard.errors.BackendUnavailableError` (the
 request gets 503): no cookie is cleared and no session deleted because of a failure. Every
@@ -173,6 +173,20 @@ class DatabaseSessions:
         session = {**record, "user": dict(user)} if self.config.version == 5 else default
         return call_sync(callback, session=session, token=None, user=dict(user), **extra)
 
+    def account_user(
+        self,
+        user: t.Mapping[str, t.Any],
+        account: t.Mapping[str, t.Any],
+        *,
+        profile: t.Mapping[str, t.Any] | None = None,
+        allow_email_linking: bool = False,
+    ) -> tuple[t.Mapping[str, t.Any], bool]:
+        """The adapter's user, found or created
+        (:func:`~flask_authguard.sessions.accounts.resolve_user`), for every provider."""
+        return resolve_user(
+            self.config, user, account, profile=profile, allow_email_linking=allow_email_linking
+        )
+
     def create(
         self,
         environ: WSGIEnvironment,
@@ -182,18 +196,14 @@ class DatabaseSessions:
         account: t.Mapping[str, t.Any],
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
-        allow_email_linking: bool = False,
     ) -> list[str] | None:
-        """Find or create the user (:func:`~flask_authguard.sessions.accounts.resolve_user`),
-        create a session row and return the cookie that carries its token.
+        """Create a session row for the adapter's user (:meth:`account_user`) and return the
+        cookie that carries its token.
 
-        :raises SignInError: ``OAuthAccountNotLinked``.
         :raises BackendUnavailableError: the adapter failed; no cookie is set.
         """
         config = self.config
-        db_user, _created = resolve_user(
-            config, user, account, profile=profile, allow_email_linking=allow_email_linking
-        )
+        db_user = user
         token = generate_session_token()
         expires = expiry(_clock.now() + config.session_max_age)
         call_adapter(

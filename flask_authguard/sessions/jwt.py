@@ -32,6 +32,7 @@ from ..core.token import (
     session_cookies,
     token_for,
 )
+from .accounts import resolve_user
 from .base import (
     NOT_UPDATE,
     SessionResult,
@@ -49,6 +50,8 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_authguard")
 
+#: The account types next-auth stores through the adapter with JWT sessions too.
+_STORED_TYPES = frozenset({"oauth", "oidc", "email"})
 #: Claims a sign-in copies from the provider's user: ``(claim, user field)``.
 _USER_CLAIMS = (("name", "name"), ("email", "email"), ("picture", "image"), ("sub", "id"))
 
@@ -150,6 +153,23 @@ class JwtSessions:
         fire_event(config, "session", session=session, token=token)
         return SessionResult(session, set_cookies, token)
 
+    def account_user(
+        self,
+        user: t.Mapping[str, t.Any],
+        account: t.Mapping[str, t.Any],
+        *,
+        profile: t.Mapping[str, t.Any] | None = None,
+        allow_email_linking: bool = False,
+    ) -> tuple[t.Mapping[str, t.Any], bool]:
+        """With an adapter, an OAuth or email sign-in is stored as next-auth stores it (the
+        token's ``sub`` is then the adapter's user id); credentials (and any other type) and
+        sign-ins without an adapter keep the provider's user."""
+        if self.config.options.adapter is None or account.get("type") not in _STORED_TYPES:
+            return user, False
+        return resolve_user(
+            self.config, user, account, profile=profile, allow_email_linking=allow_email_linking
+        )
+
     def create(
         self,
         environ: WSGIEnvironment,
@@ -159,7 +179,6 @@ class JwtSessions:
         account: t.Mapping[str, t.Any],
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
-        allow_email_linking: bool = False,
     ) -> list[str] | None:
         """Issue the session token (``jwt.max_age``) in a cookie that lives ``session.max_age``;
         ``None`` when ``callbacks.jwt`` refused (returned ``None``)."""
@@ -175,7 +194,7 @@ class JwtSessions:
             user=user,
             account=account,
             profile=profile,
-            trigger="signIn",
+            trigger="signUp" if is_new_user else "signIn",  # next-auth: signUp for a new user
             is_new_user=is_new_user,
         )
         if token is None:

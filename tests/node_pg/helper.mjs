@@ -11,6 +11,7 @@
 //   getServerSession {cookies}  getServerSession(req, res, authOptions), pages-router form;
 //                  answers {session, setCookie}
 //   signOut        {cookies}    GET /csrf, then POST /signout; answers {status, setCookie}
+//   getUserByAccount {provider, providerAccountId}   @auth/pg-adapter's getUserByAccount
 //
 // A result is {ok: true, value} or {ok: false, error: {name, message}}.
 
@@ -109,6 +110,9 @@ async function csrf(options, jar) {
 }
 
 const ops = {
+  async getUserByAccount(p, pool) {
+    return PostgresAdapter(pool).getUserByAccount({ provider: p.provider, providerAccountId: p.providerAccountId });
+  },
   async emailSignIn(p, pool) {
     const mailbox = [];
     const options = authOptions(p, pool, mailbox);

@@ -1,0 +1,355 @@
+"""``OAuthProvider``: sign in with any OAuth 2.0 provider, next-auth v4's flow.
+
+``POST /signin/<id>`` (CSRF checked by the endpoints) answers 302 to the authorization URL, with
+the check values (:mod:`.checks`) in next-auth's cookies; ``GET /callback/<id>`` verifies every
+check, exchanges the code (Authlib), reads the profile and maps it to a user with ``profile``.
+Every failure is a :class:`~.base.SignInError` with next-auth's code: ``Callback`` when the
+identity provider answered with an ``error`` (the user denied consent), ``OAuthCallback`` for a
+failed check or exchange, ``OAuthSignin`` when the first step cannot be built.
+
+.. code-block:: python
+
+    OAuthProvider(
+        id="acme", name="Acme",
+        authorization_url="https://acme.example/oauth/authorize",
+        token_url="https://acme.example/oauth/token",
+        userinfo_url="https://acme.example/api/me",
+        client_id=os.environ["ACME_ID"], client_secret=os.environ["ACME_SECRET"],
+        scope="read:user",
+        profile=lambda profile, tokens: {"id": profile["uid"], "name": profile["display_name"]},
+    )
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import typing as t
+from urllib.parse import urlsplit
+
+from werkzeug.wrappers import Response
+
+from ..core._compat import call_sync
+from ..core.errors import ConfigurationError
+from ..core.options import Config
+from . import _authlib
+from .base import SignInError, SignInResult, check_provider_id
+from .checks import CHECK_COOKIES, CheckFailed, clear_checks, mark_used, read_check, set_check
+
+if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Request
+
+logger = logging.getLogger("flask_authguard")
+
+#: next-auth's HTTP timeout for the identity provider (``httpOptions.timeout``: 3500 ms).
+DEFAULT_TIMEOUT = 3.5
+#: Token response fields kept in next-auth's ``account``.
+TOKEN_FIELDS = (
+    "access_token",
+    "token_type",
+    "expires_at",
+    "refresh_token",
+    "scope",
+    "id_token",
+    "session_state",
+)
+
+Profile = t.Callable[..., t.Any]
+
+
+class ExchangeFailed(Exception):
+    """The identity provider's answer cannot be used (its text is never logged in full)."""
+
+
+def default_profile(profile: t.Mapping[str, t.Any], tokens: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """next-auth's generic mapping: ``id`` from ``sub`` or ``id``; ``name``, ``email``, and
+    ``image`` from ``picture`` (or ``avatar_url``)."""
+    return {
+        "id": profile.get("sub", profile.get("id")),
+        "name": profile.get("name"),
+        "email": profile.get("email"),
+        "image": profile.get("picture", profile.get("avatar_url")),
+    }
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class OAuthProvider:
+    """A generic OAuth 2.0 provider (next-auth's ``type: "oauth"``), keyword arguments only.
+
+    :param id: the provider id in URLs (``/api/auth/callback/<id>``).
+    :param name: shown on the sign-in page.
+    :param client_id: the client registered with the identity provider.
+    :param client_secret: its secret (``None`` for a public client using PKCE).
+    :param authorization_url: where users are sent to consent.
+    :param token_url: where the code is exchanged for tokens.
+    :param userinfo_url: where the profile is read with the access token.
+    :param scope: the scopes asked for, space-separated.
+    :param authorization_params: extra query parameters of the authorization URL.
+    :param checks: next-auth's ``checks``: any of ``"state"``, ``"pkce"`` (S256), ``"nonce"``;
+        default ``("state",)`` as in next-auth.
+    :param profile: ``profile(profile, tokens)`` returns the user (``id``, ``name``, ``email``,
+        ``image``); default :func:`default_profile`. May be ``async def``.
+    :param userinfo_request: ``userinfo_request(session=..., tokens=..., provider=...)`` reads the
+        profile instead of a GET of ``userinfo_url`` (``session`` is Authlib's
+        ``OAuth2Session`` holding the token); next-auth's ``userinfo.request``.
+    :param allow_dangerous_email_account_linking: with an adapter, let this provider sign in to
+        an existing user with the same email (next-auth's option of that name).
+    :param token_endpoint_auth_method: ``"client_secret_basic"`` (default),
+        ``"client_secret_post"`` or ``"none"``.
+    :param timeout: seconds for each request to the identity provider (next-auth: 3.5).
+    """
+
+    id: str
+    name: str
+    client_id: str
+    #: Left out of ``repr`` (options are logged): never a secret in logs or tracebacks.
+    client_secret: str | None = dataclasses.field(default=None, repr=False)
+    authorization_url: str | None = None
+    token_url: str | None = None
+    userinfo_url: str | None = None
+    scope: str | None = None
+    authorization_params: t.Mapping[str, str] = dataclasses.field(default_factory=dict)
+    checks: t.Sequence[str] = ("state",)
+    profile: Profile | None = None
+    userinfo_request: t.Callable[..., t.Any] | None = None
+    allow_dangerous_email_account_linking: bool = False
+    token_endpoint_auth_method: str = "client_secret_basic"
+    timeout: float = DEFAULT_TIMEOUT
+    type: str = dataclasses.field(default="oauth", init=False)
+    #: The identity provider redirects back with GET (``response_mode=form_post`` POSTs).
+    callback_methods: tuple[str, ...] = dataclasses.field(default=("GET", "POST"), init=False)
+    #: The ``state`` check replaces the CSRF token on the way back.
+    callback_csrf: bool = dataclasses.field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        check_provider_id(self.id)
+        _authlib.require_authlib()
+        if not isinstance(self.client_id, str) or not self.client_id:
+            raise ConfigurationError(f"provider {self.id!r}: client_id=... is required")
+        unknown = set(self.checks) - set(CHECK_COOKIES)
+        if unknown or isinstance(self.checks, str):
+            raise ConfigurationError(
+                f"provider {self.id!r}: checks must be a list of 'state', 'pkce', 'nonce', "
+                f"not {self.checks!r}"
+            )
+        if self.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post", "none"):
+            raise ConfigurationError(
+                f"provider {self.id!r}: token_endpoint_auth_method must be 'client_secret_basic', "
+                f"'client_secret_post' or 'none'"
+            )
+        if self.profile is not None and not callable(self.profile):
+            raise ConfigurationError(f"provider {self.id!r}: profile must be callable")
+        self._check_urls()
+        self._config: Config | None = None
+
+    def _check_urls(self) -> None:
+        for name in ("authorization_url", "token_url"):
+            _check_url(self.id, name, getattr(self, name), required=True)
+        if self.userinfo_request is None:
+            _check_url(self.id, "userinfo_url", self.userinfo_url, required=True)
+
+    # -- start-up ----------------------------------------------------------------------------------
+
+    def bind(self, config: Config) -> None:
+        """Called once at start-up by the endpoints: the secret, cookie rules and base path."""
+        self._config = config
+
+    def _bound(self) -> Config:
+        if self._config is None:
+            raise ConfigurationError(f"provider {self.id!r} was not set up by the endpoints (bind)")
+        return self._config
+
+    # -- the identity provider's endpoints (OIDC discovers them) -----------------------------------
+
+    def endpoints(self) -> dict[str, t.Any]:
+        """The authorization, token and userinfo URLs."""
+        return {
+            "authorization_endpoint": self.authorization_url,
+            "token_endpoint": self.token_url,
+            "userinfo_endpoint": self.userinfo_url,
+        }
+
+    def _session(self, redirect_uri: str, token: t.Mapping[str, t.Any] | None = None) -> t.Any:
+        return _authlib.oauth_session(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_endpoint_auth_method=self.token_endpoint_auth_method,
+            scope=self.scope,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+            token=dict(token) if token is not None else None,
+            default_timeout=self.timeout,
+        )
+
+    # -- POST /signin/<id> -------------------------------------------------------------------------
+
+    def begin_sign_in(self, request: Request, *, callback_url: str, redirect_uri: str) -> Response | None:
+        """302 to the authorization URL, the check cookies set.
+
+        :raises SignInError: ``OAuthSignin`` when the URL cannot be built (discovery failed).
+        """
+        config = self._bound()
+        secure = config.is_secure(request.scheme)
+        try:
+            endpoints = self.endpoints()
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, ExchangeFailed) else type(exc).__name__
+            logger.error("provider %s: discovery failed: %s", self.id, reason)
+            raise SignInError("OAuthSignin") from None
+        cookies: list[str] = []
+        values: dict[str, str] = {}
+        for check, length in (("state", 43), ("pkce", 64), ("nonce", 43)):
+            if check in self.checks:
+                values[check] = _authlib.generate_token(length)
+                cookies.append(set_check(config, check, secure, values[check], self.id))
+        params = dict(self.authorization_params)
+        if "nonce" in values:
+            params["nonce"] = values["nonce"]
+        session = self._session(redirect_uri)
+        url, _ = session.create_authorization_url(
+            endpoints["authorization_endpoint"],
+            state=values.get("state"),
+            code_verifier=values.get("pkce"),
+            **params,
+        )
+        response = Response(status=302, headers={"Location": url})
+        for header in cookies:
+            response.headers.add("Set-Cookie", header)
+        return response
+
+    # -- GET /callback/<id> ------------------------------------------------------------------------
+
+    def handle_callback(self, request: Request, form: t.Mapping[str, t.Any]) -> SignInResult | None:
+        """Verify the checks, exchange the code, read the profile: the user and account.
+
+        :raises SignInError: ``Callback`` (the identity provider sent an ``error``), else
+            ``OAuthCallback``; the check cookies are cleared either way.
+        """
+        config = self._bound()
+        secure = config.is_secure(request.scheme)
+        cookies = clear_checks(config, request, secure)
+        params = {**request.args.to_dict(), **{k: v for k, v in form.items() if isinstance(v, str)}}
+        if params.get("error"):
+            logger.warning("provider %s answered error=%.64r", self.id, params["error"])
+            raise SignInError("Callback", cookies=cookies)
+        try:
+            checked = self._verify_checks(config, request, secure, params)
+            tokens, profile = self._exchange(request, params, checked)
+            user = call_sync(self.profile or default_profile, profile, tokens)
+        except (CheckFailed, ExchangeFailed) as exc:
+            logger.warning("provider %s: sign-in refused: %s", self.id, exc)
+            raise SignInError("OAuthCallback", cookies=cookies) from None
+        except Exception as exc:
+            logger.error("provider %s: sign-in failed: %s", self.id, type(exc).__name__)
+            raise SignInError("OAuthCallback", cookies=cookies) from None
+        if not isinstance(user, t.Mapping) or user.get("id") in (None, ""):
+            logger.warning("provider %s: the profile mapped to no user id", self.id)
+            raise SignInError("OAuthCallback", cookies=cookies)
+        user = dict(user)
+        user["id"] = str(user["id"])
+        account: dict[str, t.Any] = {k: tokens[k] for k in TOKEN_FIELDS if tokens.get(k) is not None}
+        if "expires_at" in account:
+            account["expires_at"] = int(account["expires_at"])
+        account.update(provider=self.id, type=self.type, providerAccountId=user["id"])
+        return SignInResult(user=user, account=account, profile=dict(profile), cookies=cookies)
+
+    def _verify_checks(
+        self, config: Config, request: Request, secure: bool, params: t.Mapping[str, str]
+    ) -> dict[str, str]:
+        checked: dict[str, str] = {}
+        if "state" in self.checks:
+            expected = read_check(config, request, "state", secure, self.id)
+            if not hmac.compare_digest(expected.encode(), str(params.get("state", "")).encode()):
+                raise CheckFailed("state does not match its cookie")
+            if not mark_used(expected):
+                raise CheckFailed("state was used already (replay)")
+        for check in ("pkce", "nonce"):
+            if check in self.checks:
+                checked[check] = read_check(config, request, check, secure, self.id)
+        return checked
+
+    def _exchange(
+        self, request: Request, params: t.Mapping[str, str], checked: t.Mapping[str, str]
+    ) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+        code = params.get("code")
+        if not code:
+            raise ExchangeFailed("no code in the callback")
+        endpoints = self.endpoints()
+        session = self._session(self.redirect_uri(request))
+        extra = {"code_verifier": checked["pkce"]} if "pkce" in checked else {}
+        try:
+            tokens = dict(session.fetch_token(endpoints["token_endpoint"], code=code, **extra))
+        except ValueError:
+            raise ExchangeFailed("the token endpoint answered no JSON object") from None
+        except Exception as exc:
+            raise ExchangeFailed(f"the token request failed: {_describe(exc)}") from None
+        if not isinstance(tokens.get("access_token"), str) or not tokens["access_token"]:
+            raise ExchangeFailed("the token endpoint answered no access_token")
+        profile = self.read_profile(session, tokens, checked)
+        if not isinstance(profile, t.Mapping):
+            raise ExchangeFailed("the profile is not a JSON object")
+        return tokens, dict(profile)
+
+    def read_profile(
+        self, session: t.Any, tokens: t.Mapping[str, t.Any], checked: t.Mapping[str, str]
+    ) -> t.Any:
+        """The identity provider's profile: ``userinfo_request`` or a GET of the userinfo URL."""
+        if self.userinfo_request is not None:
+            return call_sync(self.userinfo_request, session=session, tokens=dict(tokens), provider=self)
+        return get_json(session, self.endpoints()["userinfo_endpoint"], self.timeout)
+
+    def redirect_uri(self, request: Request) -> str:
+        """This provider's ``/callback/<id>`` URL, as the endpoints built it for the first step."""
+        config = self._bound()
+        if config.url:
+            url = config.url if "://" in config.url else "https://" + config.url
+            parts = urlsplit(url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+        else:
+            origin = f"{request.scheme}://{request.host}"
+        return f"{origin}{request.script_root}{config.base_path}/callback/{self.id}"
+
+
+def get_json(session: t.Any, url: str, timeout: float, *, with_token: bool = True) -> t.Any:
+    """GET ``url`` (with the session's token unless ``with_token`` is false); the JSON answer.
+
+    :raises ExchangeFailed: not a 2xx JSON answer.
+    """
+    try:
+        response = session.get(
+            url, timeout=timeout, headers={"Accept": "application/json"}, withhold_token=not with_token
+        )
+    except Exception as exc:
+        raise ExchangeFailed(f"GET {_origin(url)} failed: {_describe(exc)}") from None
+    if not 200 <= response.status_code < 300:
+        raise ExchangeFailed(f"GET {_origin(url)} answered {response.status_code}")
+    try:
+        return response.json()
+    except ValueError:
+        raise ExchangeFailed(f"GET {_origin(url)} answered no JSON") from None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception for the log: its type, and the OAuth ``error`` code when it has one (never a
+    token, never a secret)."""
+    error = getattr(exc, "error", None)
+    return f"{type(exc).__name__}({error})" if isinstance(error, str) else type(exc).__name__
+
+
+def _check_url(provider_id: str, name: str, value: t.Any, *, required: bool) -> None:
+    if value is None and not required:
+        return
+    if (
+        not isinstance(value, str)
+        or urlsplit(value).scheme not in ("http", "https")
+        or not urlsplit(value).netloc
+    ):
+        raise ConfigurationError(
+            f"provider {provider_id!r}: {name}=... must be an http(s) URL, not {value!r}"
+        )

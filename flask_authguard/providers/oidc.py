@@ -1,0 +1,184 @@
+"""``OIDCProvider``: sign in with an OpenID Connect issuer (Keycloak, Okta, Auth0, Entra ID...).
+
+The endpoints come from ``<issuer>/.well-known/openid-configuration`` (read on the first
+sign-in, not at start-up, so an app starts without network). The ID token is verified with
+joserfc (Authlib's JOSE library): the signature against the issuer's JWKS (fetched again once
+when a token names a key it does not hold: key rotation), ``iss``, ``aud`` (the client id),
+``exp``, ``iat`` and, with the ``nonce`` check, ``nonce``. The profile is the ID token's claims.
+
+.. code-block:: python
+
+    OIDCProvider(id="corp", name="Corp", issuer="https://id.example.com",
+                 client_id=os.environ["CORP_ID"], client_secret=os.environ["CORP_SECRET"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import typing as t
+
+from ..core import _clock
+from ..core.errors import ConfigurationError
+from . import _authlib
+from .oauth import ExchangeFailed, OAuthProvider, _check_url, get_json
+
+#: Seconds the discovery document is kept before it is read again.
+DISCOVERY_TTL = 3600
+#: Signature algorithms accepted for ID tokens (never ``none`` nor a shared-key HMAC).
+ID_TOKEN_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+#: Clock skew allowed on ``exp``/``iat``/``nbf``, seconds.
+LEEWAY = 60
+#: Fewest seconds between two JWKS reads caused by unknown key ids.
+JWKS_REFRESH_INTERVAL = 5
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class OIDCProvider(OAuthProvider):
+    """An OpenID Connect provider (``type: "oidc"``): :class:`OAuthProvider`'s options, and
+
+    :param issuer: the issuer URL; its ``/.well-known/openid-configuration`` gives the
+        endpoints unless ``authorization_url``/``token_url`` are given.
+    :param scope: default ``"openid email profile"``.
+    :param checks: default ``("state", "pkce", "nonce")``.
+    """
+
+    issuer: str
+    scope: str | None = "openid email profile"
+    checks: t.Sequence[str] = ("state", "pkce", "nonce")
+    type: str = dataclasses.field(default="oidc", init=False)
+
+    def __post_init__(self) -> None:
+        _check_url(self.id, "issuer", self.issuer, required=True)
+        self.issuer = self.issuer.rstrip("/")
+        super().__post_init__()
+        self._lock = threading.Lock()
+        self._discovered: tuple[float, dict[str, t.Any]] | None = None
+        self._jwks: t.Any = None
+        self._jwks_refreshed = float("-inf")
+
+    def _check_urls(self) -> None:
+        for name in ("authorization_url", "token_url", "userinfo_url"):
+            _check_url(self.id, name, getattr(self, name), required=False)
+
+    @property
+    def well_known(self) -> str:
+        """The discovery document's URL."""
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    def discover(self) -> dict[str, t.Any]:
+        """The issuer's discovery document (cached for an hour).
+
+        :raises ExchangeFailed: it cannot be read, or names another issuer.
+        """
+        now = _clock.now()
+        cached = self._discovered
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        session = _authlib.oauth_session(client_id=self.client_id)
+        document = get_json(session, self.well_known, self.timeout, with_token=False)
+        if not isinstance(document, dict) or str(document.get("issuer", "")).rstrip("/") != self.issuer:
+            raise ExchangeFailed("the discovery document names another issuer")
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not isinstance(document.get(name), str):
+                raise ExchangeFailed(f"the discovery document has no {name}")
+        self._discovered = (now + DISCOVERY_TTL, document)
+        return document
+
+    def endpoints(self) -> dict[str, t.Any]:
+        """The configured URLs, else the discovered ones."""
+        needs_discovery = self.authorization_url is None or self.token_url is None
+        document = self.discover() if needs_discovery or self._discovered else {}
+        return {
+            "authorization_endpoint": self.authorization_url or document.get("authorization_endpoint"),
+            "token_endpoint": self.token_url or document.get("token_endpoint"),
+            "userinfo_endpoint": self.userinfo_url or document.get("userinfo_endpoint"),
+            "jwks_uri": document.get("jwks_uri"),
+            "algorithms": document.get("id_token_signing_alg_values_supported") or ["RS256"],
+        }
+
+    def _key_set(self, *, refresh: bool = False) -> t.Any:
+        from joserfc.jwk import KeySet
+
+        with self._lock:
+            now = _clock.now()
+            if self._jwks is not None and (not refresh or self._jwks_refreshed + JWKS_REFRESH_INTERVAL > now):
+                return self._jwks
+            if refresh:
+                self._jwks_refreshed = now
+            session = _authlib.oauth_session(client_id=self.client_id)
+            document = get_json(session, self.discover()["jwks_uri"], self.timeout, with_token=False)
+            try:
+                keys = KeySet.import_key_set(document)
+            except Exception:
+                raise ExchangeFailed("the JWKS is not a key set") from None
+            self._jwks = keys
+            return keys
+
+    def verify_id_token(self, id_token: str, nonce: str | None) -> dict[str, t.Any]:
+        """The claims of a verified ID token.
+
+        :raises ExchangeFailed: bad signature, unknown key, wrong ``iss``/``aud``/``nonce``,
+            expired, or not a JWT.
+        """
+        from joserfc import jwt
+        from joserfc.errors import InvalidKeyIdError, JoseError, MissingKeyError
+
+        allowed = [a for a in self.endpoints()["algorithms"] if a in ID_TOKEN_ALGORITHMS] or ["RS256"]
+        keys = self._key_set()
+        try:
+            try:
+                token = jwt.decode(id_token, keys, algorithms=allowed)
+            except (InvalidKeyIdError, MissingKeyError):
+                # A key id the cached set lacks: the issuer may have rotated its keys; read them
+                # once more (at most every JWKS_REFRESH_INTERVAL seconds).
+                token = jwt.decode(id_token, self._key_set(refresh=True), algorithms=allowed)
+            options: dict[str, t.Any] = {
+                "iss": {"essential": True, "value": self.issuer_claim()},
+                "aud": {"essential": True, "value": self.client_id},
+                "exp": {"essential": True},
+                "sub": {"essential": True},
+            }
+            if nonce is not None:
+                options["nonce"] = {"essential": True, "value": nonce}
+            registry = jwt.JWTClaimsRegistry(now=lambda: int(_clock.now()), leeway=LEEWAY, **options)
+            registry.validate(token.claims)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise ExchangeFailed(f"the ID token was refused: {type(exc).__name__}") from None
+        return dict(token.claims)
+
+    def issuer_claim(self) -> str:
+        """The ``iss`` an ID token must carry: the discovery document's issuer."""
+        return str(self.discover().get("issuer", self.issuer))
+
+    def read_profile(
+        self, session: t.Any, tokens: t.Mapping[str, t.Any], checked: t.Mapping[str, str]
+    ) -> t.Any:
+        """The verified ID token's claims (``userinfo_request``, when given, instead)."""
+        if self.userinfo_request is not None:
+            return super().read_profile(session, tokens, checked)
+        id_token = tokens.get("id_token")
+        if not isinstance(id_token, str) or not id_token:
+            raise ExchangeFailed("the token endpoint answered no id_token")
+        return self.verify_id_token(id_token, checked.get("nonce"))
+
+
+def check_issuer(issuer: t.Any, where: str) -> str:
+    """A preset's issuer URL, checked.
+
+    :raises ConfigurationError: not an http(s) URL.
+    """
+    if not isinstance(issuer, str) or not issuer.startswith(("https://", "http://")):
+        raise ConfigurationError(f"{where}: issuer must be an https URL, not {issuer!r}")
+    return issuer
