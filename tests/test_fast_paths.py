@@ -35,3 +35,65 @@ def test_private_headers_match_the_general_path(headers: list[tuple[str, t.Any]]
 def test_private_headers_refuse_newlines_as_werkzeug_does(value: str) -> None:
     with pytest.raises(ValueError):
         _private_headers([("X-Bad", value)])
+
+
+def _run(app: t.Any, environ: dict[str, t.Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    seen: list[t.Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> None:
+        seen.extend((status, headers))
+
+    body = b"".join(app(environ, start_response))
+    return seen[0], list(seen[1]), body
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://localhost:5000/api/auth/signin?callbackUrl=%2Fdashboard",
+        "/login?src=mw&callbackUrl=%2Fa%2Fb%3Fq%3D1",
+        "http://xn--n3h.example/p\u00e5th?q=\u00e8ry",
+        "https://sso.example.com:8443/signin?x=1&callbackUrl=%2F",
+    ],
+)
+def test_redirect_is_the_response_it_replaces(method: str, location: str) -> None:
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Response
+
+    from flask_authguard.wsgi.middleware import Redirect
+
+    environ = EnvironBuilder(path="/x", method=method).get_environ()
+    expected = _run(Response(status=307, headers={"Location": location}), environ)
+    redirect = Redirect(location)
+    assert _run(redirect, environ) == expected
+    assert _run(redirect, environ) == expected  # reused
+    assert _run(redirect.to_response(), environ) == expected
+
+
+def test_sign_in_redirects_are_kept_apart_by_what_the_url_is_made_of() -> None:
+    from werkzeug.test import EnvironBuilder
+
+    from flask_authguard.wsgi import middleware
+    from flask_authguard.wsgi.middleware import AuthCore
+
+    core = AuthCore({"secret": "s" * 32})
+    requests = [
+        {"path": "/a", "base_url": "http://one.example/"},
+        {"path": "/a", "base_url": "http://two.example/"},
+        {"path": "/a", "base_url": "https://one.example/"},
+        {"path": "/a", "base_url": "http://one.example/app"},
+        {"path": "/a", "base_url": "http://one.example/", "query_string": "q=1"},
+        {"path": "/b", "base_url": "http://one.example/"},
+    ]
+    locations = set()
+    for _ in range(2):  # the second time from the cache
+        for kwargs in requests:
+            environ = EnvironBuilder(**kwargs).get_environ()
+            status, headers, _ = _run(core.deny(environ, None), environ)
+            assert status.startswith("307")
+            locations.add(dict(headers)["Location"])
+    assert len(locations) == len(requests)
+    for i in range(middleware.REDIRECT_CACHE_SIZE + 5):  # bounded
+        core.deny(EnvironBuilder(path=f"/p{i}").get_environ(), None)
+    assert len(core._redirects) <= middleware.REDIRECT_CACHE_SIZE
