@@ -97,3 +97,16 @@ def test_sign_in_redirects_are_kept_apart_by_what_the_url_is_made_of() -> None:
     for i in range(middleware.REDIRECT_CACHE_SIZE + 5):  # bounded
         core.deny(EnvironBuilder(path=f"/p{i}").get_environ(), None)
     assert len(core._redirects) <= middleware.REDIRECT_CACHE_SIZE
+
+
+def test_redirect_as_a_flask_response_is_the_same_answer() -> None:
+    from flask import Flask
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Response
+
+    from flask_authguard.wsgi.middleware import Redirect
+
+    location = "http://localhost/api/auth/signin?callbackUrl=%2Fdashboard"
+    environ = EnvironBuilder(path="/dashboard").get_environ()
+    as_flask = Redirect(location).to_response(Flask("x").response_class)
+    assert _run(as_flask, environ) == _run(Response(status=307, headers={"Location": location}), environ)

@@ -60,7 +60,7 @@ from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from ..wsgi.caching import private_start_response
-from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, is_api_request
+from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, Redirect, is_api_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -344,6 +344,8 @@ def _before_request() -> t.Any:
     refusal = core.authorize(environ, None, request=req)
     if refusal is None:
         refusal = core.run_inner(environ)
+    if type(refusal) is Redirect:  # as the app's own Response: Flask would run a WSGI app to get one
+        return refusal.to_response(app.response_class)
     return refusal
 
 

@@ -175,6 +175,9 @@ def _json(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = 
     return response
 
 
+_REDIRECT_TYPE = "text/plain; charset=utf-8"  # werkzeug's default for a bodiless Response
+
+
 class Redirect:
     """A bodiless 307 to ``location``: the answer ``Response(status=307, headers={"Location":
     location})`` gives, byte for byte (same status line, same headers in the same order),
@@ -198,15 +201,16 @@ class Redirect:
         if headers is None:
             headers = self._headers = (
                 ("Location", iri_to_uri(self.location)),
-                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Type", _REDIRECT_TYPE),
                 ("Content-Length", "0"),
             )
         start_response(self.status, list(headers))
         return ()
 
-    def to_response(self) -> Response:
-        """The same answer as a werkzeug ``Response`` (for frameworks that want one)."""
-        return Response(status=307, headers={"Location": self.location})
+    def to_response(self, cls: type[Response] = Response) -> Response:
+        """The same answer as a ``Response`` of class ``cls`` (a framework's own response class,
+        whatever its default mimetype)."""
+        return cls(status=307, headers={"Location": self.location}, content_type=_REDIRECT_TYPE)
 
 
 #: Distinct sign-in redirects kept per :class:`AuthCore` (they depend on the request's host,
