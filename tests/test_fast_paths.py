@@ -110,3 +110,47 @@ def test_redirect_as_a_flask_response_is_the_same_answer() -> None:
     environ = EnvironBuilder(path="/dashboard").get_environ()
     as_flask = Redirect(location).to_response(Flask("x").response_class)
     assert _run(as_flask, environ) == _run(Response(status=307, headers={"Location": location}), environ)
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 3, 17, 64])
+def test_v5_decryption_matches_cryptographys_cbc(blocks: int) -> None:
+    import os
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from flask_authguard.core import jwt as jwt_mod
+
+    key = os.urandom(64)
+    for _ in range(20):
+        iv, ciphertext = os.urandom(16), os.urandom(16 * blocks)
+        decryptor = Cipher(algorithms.AES(key[32:]), modes.CBC(iv)).decryptor()
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        tag = jwt_mod._cbc_hmac_tag(key[:32], b"aad", iv, ciphertext)
+        parts = jwt_mod._Parts("aad", "A256CBC-HS512", None, iv, ciphertext, tag)
+        pad = padded[-1]
+        valid = 1 <= pad <= 16 and padded[-pad:] == bytes([pad]) * pad
+        assert jwt_mod._decrypt(parts, key) == (padded[:-pad] if valid else None)
+
+
+def test_v5_tokens_of_every_padding_length_round_trip() -> None:
+    from flask_authguard.core import jwt as jwt_mod
+
+    salt = "authjs.session-token"
+    for size in range(40):
+        token = jwt_mod.encode(token={"sub": "x" * size}, secret="s" * 32, salt=salt, version=5)
+        claims = jwt_mod.decrypt(token=token, secret="s" * 32, salt=salt, version=5)
+        assert claims["sub"] == "x" * size
+
+
+def test_cbc_tag_is_stdlib_hmac_sha512() -> None:
+    import hashlib
+    import hmac
+    import os
+
+    from flask_authguard.core import jwt as jwt_mod
+
+    for size in (0, 1, 15, 16, 111, 112, 127, 128, 129, 1000):
+        key, aad, iv, ciphertext = os.urandom(32), os.urandom(7), os.urandom(16), os.urandom(size)
+        message = aad + iv + ciphertext + (len(aad) * 8).to_bytes(8, "big")
+        expected = hmac.new(key, message, hashlib.sha512).digest()[:32]
+        assert jwt_mod._cbc_hmac_tag(key, aad, iv, ciphertext) == expected

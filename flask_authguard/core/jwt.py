@@ -147,16 +147,25 @@ def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
         return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
 @functools.lru_cache(maxsize=64)
-def _hmac_sha512(mac_key: bytes) -> hmac.HMAC:
-    """An HMAC-SHA512 keyed once per key: each tag copies it instead of keying a new one."""
-    return hmac.new(mac_key, digestmod=hashlib.sha512)
+def _hmac_sha512(mac_key: bytes) -> tuple[t.Any, t.Any]:
+    """HMAC-SHA512's inner and outer hash states for ``mac_key`` (RFC 2104, as the stdlib's
+    ``hmac`` builds them): each tag copies them instead of keying from scratch."""
+    block = mac_key.ljust(128, b"\0")  # the key (32 bytes) is shorter than SHA-512's block
+    return hashlib.sha512(block.translate(_IPAD)), hashlib.sha512(block.translate(_OPAD))
 
 
 def _cbc_hmac_tag(mac_key: bytes, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
-    mac = _hmac_sha512(mac_key).copy()
-    mac.update(aad + iv + ciphertext + (len(aad) * 8).to_bytes(8, "big"))
-    return mac.digest()[:32]
+    inner_state, outer_state = _hmac_sha512(mac_key)
+    inner = inner_state.copy()
+    inner.update(aad + iv + ciphertext + (len(aad) * 8).to_bytes(8, "big"))
+    outer = outer_state.copy()
+    outer.update(inner.digest())
+    return t.cast(bytes, outer.digest())[:32]
 
 
 def encode(
@@ -249,6 +258,25 @@ def _aes(key: bytes) -> algorithms.AES:
     return algorithms.AES(key)
 
 
+_THREAD = threading.local()
+#: AES block decryptors kept per thread (a cipher context is not shared between threads).
+_BLOCK_DECRYPTORS_PER_THREAD = 16
+
+
+def _block_decryptor(key: bytes) -> t.Any:
+    """This thread's raw AES block decryptor for ``key`` (ECB over whole blocks: the CBC
+    chaining is applied by the caller). ``update`` of whole blocks keeps no state between calls."""
+    contexts: dict[bytes, t.Any] | None = getattr(_THREAD, "aes", None)
+    if contexts is None:
+        contexts = _THREAD.aes = {}
+    context = contexts.get(key)
+    if context is None:
+        if len(contexts) >= _BLOCK_DECRYPTORS_PER_THREAD:
+            contexts.clear()
+        context = contexts[key] = Cipher(_aes(key), modes.ECB()).decryptor()
+    return context
+
+
 def _parse(token: str, version: int) -> _Parts:
     if len(token) > MAX_TOKEN_LENGTH:
         raise InvalidTokenError("token is too long")
@@ -276,8 +304,15 @@ def _decrypt(parts: _Parts, key: bytes) -> bytes | None:
     expected = _cbc_hmac_tag(key[:32], aad, parts.iv, parts.ciphertext)
     if not hmac.compare_digest(expected, parts.tag) or len(parts.ciphertext) % 16:
         return None
-    decryptor = Cipher(_aes(key[32:]), modes.CBC(parts.iv)).decryptor()
-    padded = decryptor.update(parts.ciphertext) + decryptor.finalize()
+    ciphertext = parts.ciphertext
+    if not ciphertext:
+        return None  # no block, so no padding: cryptography's unpadder refuses it too
+    # CBC decryption is P_i = D(C_i) xor C_(i-1), C_0 = IV: the block decryptions come from one
+    # AES context kept per key and thread (no Cipher object built per token), the chaining is
+    # one integer xor. The tag is verified above, so only authentic ciphertext gets here.
+    blocks = _block_decryptor(key[32:]).update(ciphertext)
+    chained = int.from_bytes(blocks, "little") ^ int.from_bytes(parts.iv + ciphertext[:-16], "little")
+    padded = chained.to_bytes(len(blocks), "little")
     # PKCS#7, checked as cryptography's unpadder does (the tag above is already verified, so
     # this check cannot serve as a padding oracle).
     pad = padded[-1] if padded else 0
@@ -286,20 +321,15 @@ def _decrypt(parts: _Parts, key: bytes) -> bytes | None:
     return padded[:-pad]
 
 
-def _keys_for(
-    secrets: tuple[str, ...], salt: str, version: int, length: int
-) -> t.Sequence[tuple[bytes, str]]:
-    """``(key, kid)`` per secret, in order (cached: no request derives a key)."""
-    if version == 4:
-        return [(derive_key(s, salt), "") for s in secrets]
-    return _v5_keys(secrets, salt, length)
-
-
 @functools.lru_cache(maxsize=64)
-def _v5_keys(secrets: tuple[str, ...], salt: str, length: int) -> tuple[tuple[bytes, str], ...]:
-    """Auth.js keys and their ``kid`` per secret, derived once per salt (the cookie name)."""
+def _v5_keys(secrets: tuple[str, ...], salt: str, length: int) -> tuple[bytes, dict[str, list[bytes]]]:
+    """Auth.js keys derived once per salt (the cookie name): the newest secret's key, and the
+    keys by ``kid`` (a key's public thumbprint, in every token it issues), in secret order."""
+    by_kid: dict[str, list[bytes]] = {}
     keys = [derive_key(s, salt, version=5, length=length) for s in secrets]
-    return tuple((k, key_thumbprint(k)) for k in keys)
+    for key in keys:
+        by_kid.setdefault(key_thumbprint(key), []).append(key)
+    return keys[0], by_kid
 
 
 #: v4, per secrets/salt/version/enc: the index of the secret that verified a token last. It is tried
@@ -309,18 +339,16 @@ _last_good: dict[tuple[tuple[str, ...], str, int, str], int] = {}
 
 
 def _candidate_keys(parts: _Parts, secrets: tuple[str, ...], salt: str, version: int) -> list[bytes]:
-    length = 64 if parts.enc == _CBC else 32
-    pairs = _keys_for(secrets, salt, version, length)
     if version == 4:
-        keys = [k for k, _ in pairs]
+        keys = [derive_key(s, salt) for s in secrets]  # cached: no request derives a key
         last = _last_good.get((secrets, salt, version, parts.enc), 0) if len(keys) > 1 else 0
         if 0 < last < len(keys):
             keys.insert(0, keys.pop(last))
         return keys
+    newest, by_kid = _v5_keys(secrets, salt, 64 if parts.enc == _CBC else 32)
     if parts.kid is None:
-        return [pairs[0][0]]  # Auth.js tries a token without kid with the newest secret only
-    kid = parts.kid  # v5: the kid picks the key, so there is nothing to remember
-    return [k for k, thumb in pairs if hmac.compare_digest(thumb, kid)]
+        return [newest]  # Auth.js tries a token without kid with the newest secret only
+    return list(by_kid.get(parts.kid, ()))  # v5: the kid picks the key, nothing to remember
 
 
 def _remember(parts: _Parts, secrets: tuple[str, ...], salt: str, version: int, index: int) -> None:
