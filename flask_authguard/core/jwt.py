@@ -443,29 +443,46 @@ class VerifiedTokenCache:
     def __init__(self, maxsize: int = 1024, max_token_length: int = 16 * 1024) -> None:
         self.maxsize = maxsize
         self.max_token_length = max_token_length
-        self._entries: dict[tuple[t.Any, ...], dict[str, t.Any]] = {}
+        # claims, and for claims whose timestamps are numbers (all that decode() stores): exp,
+        # nbf and whether every value is atomic (then a shallow copy is a fresh copy).
+        self._entries: dict[tuple[t.Any, ...], tuple[dict[str, t.Any], t.Any, t.Any, bool]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: tuple[t.Any, ...]) -> dict[str, t.Any] | None:
         """A copy of the claims stored under ``key`` (checked against the clock), or ``None``."""
-        claims = self._entries.get(key)
-        if claims is None:
+        entry = self._entries.get(key)
+        if entry is None:
             return None
-        try:
-            _check_claims(claims)
-        except TokenError:
-            self._entries.pop(key, None)
-            raise
-        return _fresh_copy(claims)
+        claims, exp, nbf, atomic = entry
+        if exp is None:  # claims put() got without numeric timestamps: the full check
+            try:
+                _check_claims(claims)
+            except TokenError:
+                self._entries.pop(key, None)
+                raise
+        else:  # what _check_claims decides, on the timestamps it checked when the entry was made
+            now = _clock.now()
+            if now >= exp + CLOCK_TOLERANCE:
+                self._entries.pop(key, None)
+                raise TokenExpiredError("token has expired")
+            if nbf is not None and nbf > now + CLOCK_TOLERANCE:
+                self._entries.pop(key, None)
+                raise InvalidTokenError("token is not valid yet (nbf)")
+        return claims.copy() if atomic else _fresh_copy(claims)
 
     def put(self, key: tuple[t.Any, ...], claims: dict[str, t.Any]) -> None:
         """Keep a copy of verified ``claims``."""
         if len(key[0]) > self.max_token_length or self.maxsize <= 0:
             return
+        stored = _fresh_copy(claims)
+        atomic = all(isinstance(v, _ATOMIC) for v in stored.values())
+        exp, nbf = stored.get("exp"), stored.get("nbf")
+        timed = _is_number(exp) and all(n not in stored or _is_number(stored[n]) for n in ("iat", "nbf"))
+        entry = (stored, exp, nbf, atomic) if timed else (stored, None, None, atomic)
         with self._lock:
             while len(self._entries) >= self.maxsize:
                 self._entries.pop(next(iter(self._entries)), None)
-            self._entries[key] = _fresh_copy(claims)
+            self._entries[key] = entry
 
     def clear(self) -> None:
         """Forget every token."""
