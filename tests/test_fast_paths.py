@@ -181,3 +181,35 @@ def test_cache_hits_check_the_clock_as_the_full_check_does(monkeypatch: pytest.M
     with pytest.raises(TokenExpiredError):
         cache.get(("a",))
     assert cache.get(("a",)) is None
+
+
+def test_rolled_cookie_is_shared_within_a_second_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask_authguard.core import _clock
+    from flask_authguard.core import jwt as jwt_mod
+    from flask_authguard.core.options import resolve_options
+    from flask_authguard.sessions import read_session
+
+    secret = "r" * 32
+    config = resolve_options({"secret": secret})
+    now = [1_700_000_000.25]
+    monkeypatch.setattr(_clock, "now", lambda: now[0])
+
+    def environ(claims: dict[str, t.Any]) -> dict[str, t.Any]:
+        token = jwt_mod.encode(token=claims, secret=secret)
+        return {"HTTP_COOKIE": f"next-auth.session-token={token}", "wsgi.url_scheme": "http"}
+
+    def cookie_claims(env: dict[str, t.Any]) -> tuple[list[str], dict[str, t.Any]]:
+        cookies = read_session(env, config).set_cookies
+        value = cookies[0].split(";", 1)[0].split("=", 1)[1]
+        return cookies, jwt_mod.decode(token=value, secret=secret) or {}
+
+    first, claims = cookie_claims(environ({"sub": "1", "name": "Ann"}))
+    again, _ = cookie_claims(environ({"sub": "1", "name": "Ann"}))  # another cookie, same claims
+    assert again == first and claims["iat"] == 1_700_000_000
+    other, other_claims = cookie_claims(environ({"sub": "2", "name": "Bob"}))
+    assert other != first and other_claims["sub"] == "2"
+    now[0] += 1  # the next second: iat, exp and Expires move, so a new token is issued
+    later, later_claims = cookie_claims(environ({"sub": "1", "name": "Ann"}))
+    assert later != first
+    assert later_claims["iat"] == claims["iat"] + 1 and later_claims["exp"] == claims["exp"] + 1
+    assert later_claims["jti"] != claims["jti"]

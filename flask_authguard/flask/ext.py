@@ -442,7 +442,10 @@ def _apply_pending(response: Response) -> Response:
     pending: dict[int, tuple[SessionResult, Config, bool]] = request.environ.pop(_PENDING_KEY, {})
     for result, config, secure in pending.values():
         apply_cookies(response.headers, result, config, secure)
-    response.vary.add("Cookie")
+    if "Vary" in response.headers:
+        response.vary.add("Cookie")
+    else:
+        response.headers["Vary"] = "Cookie"  # what vary.add gives, without the header-set round trip
     return response
 
 
