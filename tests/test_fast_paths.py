@@ -203,13 +203,16 @@ def test_rolled_cookie_is_shared_within_a_second_only(monkeypatch: pytest.Monkey
         value = cookies[0].split(";", 1)[0].split("=", 1)[1]
         return cookies, jwt_mod.decode(token=value, secret=secret) or {}
 
-    first, claims = cookie_claims(environ({"sub": "1", "name": "Ann"}))
-    again, _ = cookie_claims(environ({"sub": "1", "name": "Ann"}))  # another cookie, same claims
+    ann = environ({"sub": "1", "name": "Ann"})
+    first, claims = cookie_claims(dict(ann))
+    again, _ = cookie_claims(dict(ann))  # the same cookie again, in the same second
     assert again == first and claims["iat"] == 1_700_000_000
+    device, _ = cookie_claims(environ({"sub": "1", "name": "Ann"}))  # same claims, another token
+    assert device != first
     other, other_claims = cookie_claims(environ({"sub": "2", "name": "Bob"}))
     assert other != first and other_claims["sub"] == "2"
     now[0] += 1  # the next second: iat, exp and Expires move, so a new token is issued
-    later, later_claims = cookie_claims(environ({"sub": "1", "name": "Ann"}))
+    later, later_claims = cookie_claims(dict(ann))
     assert later != first
     assert later_claims["iat"] == claims["iat"] + 1 and later_claims["exp"] == claims["exp"] + 1
     assert later_claims["jti"] != claims["jti"]

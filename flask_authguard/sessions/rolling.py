@@ -5,9 +5,11 @@ next-auth re-issues the JWT on every session read: ``iat`` is now, ``exp`` now p
 ``Expires`` moves with it. Two reads in the same second of the same claims therefore issue
 tokens that differ only in their random parts (``jti``, IV, and so the ciphertext), never in
 what any reader decides on. So the ``Set-Cookie`` values made for such a read are kept for the
-rest of that second and handed to the next read with the same claims, cookie names and
-options: the same ``iat``, ``exp`` and ``Expires`` a fresh encode would give, without the
-encryption. A new second, other claims (after ``callbacks.jwt``), another ``Expires`` or a
+rest of that second and handed to the next read of the same token (its ``jti``) with the same
+claims, cookie names and options: the same ``iat``, ``exp`` and ``Expires`` a fresh encode would
+give, without the encryption. Keyed by the incoming ``jti`` too, so two sessions (two devices)
+never share a re-issued token, whatever their claims: revoking one's ``jti`` never touches the
+other. A new second, other claims (after ``callbacks.jwt``), another ``Expires`` or a
 custom ``jwt.encode`` always encode anew, so the rolling window is exactly next-auth's.
 
 At most :data:`MAX_ENTRIES` sets of cookies are kept, all of the current second.
@@ -25,7 +27,9 @@ from ..core import _clock
 #: Entries kept (all of the current second): one per distinct identity reading in that second.
 MAX_ENTRIES = 1024
 
-_REISSUED = ("iat", "exp", "jti")  # set by encode(): their values never reach the new token
+# Set by encode(): their values never reach the new token. (``jti`` is kept in the key: it tells
+# one incoming token, so one session, from another.)
+_REISSUED = ("iat", "exp")
 
 
 class RolledCookies:
@@ -51,7 +55,7 @@ class RolledCookies:
         :param expires: the cookies' ``Expires`` timestamp.
         """
         try:
-            # Key order matters (encode keeps the caller's), the re-issued claims' values do not.
+            # Key order matters (encode keeps the caller's), the re-stamped claims' values do not.
             shape = {k: (None if k in _REISSUED else v) for k, v in claims.items()}
             text = json.dumps(shape, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
             # ``Expires`` is written in whole seconds; a timestamp this close to the next one
