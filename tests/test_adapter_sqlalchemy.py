@@ -667,3 +667,28 @@ def test_reads_run_outside_a_transaction(request: pytest.FixtureRequest) -> None
     assert twin.get_user_by_email("ann@example.com") == user
     assert twin.get_user_by_account({"provider": "p", "providerAccountId": "1"}) is None
     assert during == [idle] * 4 and at_reset == [idle] * 4
+
+
+def test_a_read_after_the_server_dropped_the_connection_succeeds(
+    pg_engine: sa.engine.Engine, pg_schema: str
+) -> None:
+    """No connection is pinged before use: a dropped one fails the read, which is tried once more."""
+    prefix = f"t{next(_counter)}_"
+    names = {role: prefix + name for role, name in DEFAULT_TABLE_NAMES.items()}
+    adapter = SQLAlchemyAdapter(postgres_url(), schema=pg_schema, table_names=names, create_tables=True)
+    try:
+        user = new_user(adapter)
+        adapter.create_session({"sessionToken": "tok-restart", "userId": user["id"], "expires": in_days(1)})
+        assert adapter.get_session_and_user("tok-restart") is not None
+        with adapter.engine.connect() as conn:  # the pool's connection, as the next read gets it
+            pids = {conn.execute(sa.text("select pg_backend_pid()")).scalar_one()}
+        assert adapter.get_user(user["id"]) is not None
+        with pg_engine.begin() as conn:
+            for pid in pids:
+                conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": pid})
+        found = adapter.get_session_and_user("tok-restart")
+        assert found is not None and found["user"]["id"] == user["id"]
+        assert adapter.get_user(user["id"]) is not None
+    finally:
+        adapter.drop_tables()
+        adapter.close()

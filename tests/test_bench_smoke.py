@@ -250,3 +250,40 @@ def test_compare_refuses_a_checkout_whose_package_comes_from_elsewhere(tmp_path:
     compare = _compare()
     with pytest.raises(compare.CompareError, match="not from "):
         compare.Worker("base", tmp_path)
+
+
+def test_issue_15_targets_have_verdicts(bench: types.ModuleType) -> None:
+    """Every row of issue 15's table gets a verdict, on made-up figures."""
+    rows = {key: bench.Row(key, "g", key) for key in bench.ROW_KEYS}
+    for case in bench.CASES:
+        rows[case.key].baseline = case.baseline
+    for key, _, base in bench.SERVER_ROWS:
+        rows[key].baseline = base
+    figures = {
+        "flask_bare": 60.0,
+        "wsgi_bare": 1.0,
+        "authguard_valid": 80.0,
+        "get_server_session": 90.0,
+        "with_auth_no_cookie": 14.0,
+        "authguard_no_cookie": 80.0,
+        "token_v4": 10.0,
+        "token_v5": 12.0,
+        "secrets_1": 10.0,
+        "secrets_3": 11.5,
+        "db_guard_postgresql": 300.0,
+        "db_guard_sqlite": 200.0,
+    }
+    for key, us in figures.items():
+        rows[key].us = us
+    rows["server_bare"].rps, rows["server_bare"].errors = 1000.0, 0
+    rows["server_guarded"].rps, rows["server_guarded"].errors = 980.0, 0
+    report = importlib.import_module("bench.report")
+    report.add_targets(rows)
+    assert rows["get_server_session"].target.startswith("met: +30.0 µs (≤ +35 µs)")
+    assert rows["with_auth_no_cookie"].target.startswith("missed: +13.0 µs (≤ +12 µs)")
+    assert rows["authguard_no_cookie"].target.startswith("met: +20.0 µs (≤ +25 µs)")
+    assert rows["token_v5"].target.startswith("met: 1.20× token_v4 (≤ 1.3×)")
+    assert rows["secrets_3"].target.startswith("missed: +1.5 µs over secrets_1 (≤ +1 µs)")
+    assert rows["db_guard_postgresql"].target.startswith("met: +220.0 µs (≤ +250 µs)")
+    assert rows["db_guard_sqlite"].target.startswith("missed: +120.0 µs (≤ +90 µs)")
+    assert rows["server_guarded"].target.endswith("issue 15 met: ≥ 0.97×")

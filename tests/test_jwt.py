@@ -595,3 +595,28 @@ def test_get_token_never_raises_on_garbage(value: str) -> None:
     ):
         assert get_token(environ, secret=SECRET_A) is None
         assert get_token(dict(environ), secret=SECRET_A, version=5) is None
+
+
+def test_the_secret_that_verified_last_is_tried_first(
+    frozen_clock: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jwt_mod.verified_tokens, "maxsize", 0)  # every decode decrypts
+    secrets = ["rotate-" + uuid.uuid4().hex for _ in range(3)]
+    old_token = encode(token={"sub": "old"}, secret=secrets[2])
+    new_token = encode(token={"sub": "new"}, secret=secrets[0])
+    tried: list[bytes] = []
+    real = jwt_mod._decrypt
+
+    def counting(parts: t.Any, key: bytes) -> t.Any:
+        tried.append(key)
+        return real(parts, key)
+
+    monkeypatch.setattr(jwt_mod, "_decrypt", counting)
+    assert decode(token=old_token, secret=secrets)["sub"] == "old"
+    assert len(tried) == 3  # first time: every key in turn
+    tried.clear()
+    assert decode(token=old_token, secret=secrets)["sub"] == "old"
+    assert len(tried) == 1  # then the one that verified, first
+    tried.clear()
+    assert decode(token=new_token, secret=secrets)["sub"] == "new"  # the others still answer
+    assert decode(token=encode(token={"sub": "mid"}, secret=secrets[1]), secret=secrets)["sub"] == "mid"

@@ -122,8 +122,9 @@ def create_engine(
     - A string without ``://`` is a SQLite file path (``":memory:"``: in memory).
     - In-memory SQLite uses one shared connection (``StaticPool``) so every thread sees the
       same database; SQLite enforces foreign keys (``ON DELETE CASCADE``).
-    - ``postgresql://`` (and ``postgres://``) without a driver means psycopg 3; connections are
-      checked before use (a restarted server costs no failed request).
+    - ``postgresql://`` (and ``postgres://``) without a driver means psycopg 3. Connections are
+      not pinged before use (a round trip per request): the adapter's reads try once more on a
+      new connection when the server dropped theirs, so a restarted server costs no failed request.
     - The timeouts (seconds, ``None``: the driver's own) are described in this module's
       documentation; a setting in the URL's query wins.
     - Statement parameters (session tokens) never appear in error messages.
@@ -155,10 +156,8 @@ def create_engine(
         if backend == "sqlite":
             if statement is not None and "timeout" not in parsed.query:
                 kwargs["connect_args"] = {"timeout": statement}
-        else:
-            kwargs["pool_pre_ping"] = True
-            if backend == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
-                kwargs["connect_args"] = _libpq_timeouts(parsed, connect, statement)
+        elif backend == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
+            kwargs["connect_args"] = _libpq_timeouts(parsed, connect, statement)
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (ImportError, sa_exc.NoSuchModuleError) as exc:

@@ -34,6 +34,7 @@ Needs the extra: ``pip install "flask-authguard[sqlalchemy]"``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import typing as t
 
 try:
@@ -75,6 +76,8 @@ from .schema import (
     define_tables,
     session_and_user_query,
 )
+
+logger = logging.getLogger("flask_authguard")
 
 
 def _describe(error: BaseException) -> str:
@@ -124,9 +127,12 @@ class SQLAlchemyAdapter:
         )
         #: The engine every operation runs on.
         self.engine: Engine = engine
-        # Single reads run in autocommit: no BEGIN before them, no ROLLBACK when the connection
-        # goes back to the pool (psycopg sends none for an idle connection).
-        self._reader: Engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Single reads send one statement: no BEGIN before it, no ROLLBACK when the connection
+        # goes back to the pool. PostgreSQL: autocommit (psycopg sends nothing for an idle
+        # connection). SQLite: the driver begins no transaction for a SELECT anyway, and the
+        # isolation switch would cost a PRAGMA on every checkin.
+        sqlite = engine.dialect.name == "sqlite"
+        self._reader: Engine = engine if sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         #: The schema's metadata (``create_all``/``drop_all``, Alembic's ``target_metadata``).
         self.metadata = sa.MetaData(schema=schema)
         #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``.
@@ -167,11 +173,25 @@ class SQLAlchemyAdapter:
         with self._failures(operation), self.engine.begin() as conn:
             yield conn
 
-    @contextlib.contextmanager
-    def _read(self, operation: str) -> t.Iterator[Connection]:
-        """A connection in autocommit, for one read statement (no transaction to end)."""
-        with self._failures(operation), self._reader.connect() as conn:
-            yield conn
+    def _first(self, operation: str, statement: t.Any, params: dict[str, t.Any] | None = None) -> t.Any:
+        """The first row of one read statement (no transaction to end), or ``None``.
+
+        No connection is pinged before use (that is a round trip per request): a connection the
+        server dropped (a restart) fails the read, SQLAlchemy then invalidates the pool, and the
+        read is tried once more on a new connection, so a restart still costs no failed request.
+        """
+        with self._failures(operation):
+            try:
+                return self._run_first(statement, params)
+            except sa_exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                logger.info("%s: the database dropped the connection; trying once more", operation)
+                return self._run_first(statement, params)
+
+    def _run_first(self, statement: t.Any, params: dict[str, t.Any] | None) -> t.Any:
+        with self._reader.connect() as conn:
+            return conn.execute(statement, params).first()
 
     @contextlib.contextmanager
     def _failures(self, operation: str) -> t.Iterator[None]:
@@ -207,8 +227,7 @@ class SQLAlchemyAdapter:
         if number is None:
             return None
         users = self.tables.users
-        with self._read("get_user") as conn:
-            row = conn.execute(sa.select(users).where(users.c.id == number)).first()
+        row = self._first("get_user", sa.select(users).where(users.c.id == number))
         return None if row is None else user_record(row)
 
     def get_user_by_email(self, email: str) -> AdapterUser | None:
@@ -216,8 +235,7 @@ class SQLAlchemyAdapter:
         if not usable(email):
             return None
         users = self.tables.users
-        with self._read("get_user_by_email") as conn:
-            row = conn.execute(sa.select(users).where(users.c.email == email)).first()
+        row = self._first("get_user_by_email", sa.select(users).where(users.c.email == email))
         return None if row is None else user_record(row)
 
     def get_user_by_account(self, provider_account: t.Mapping[str, t.Any]) -> AdapterUser | None:
@@ -231,8 +249,7 @@ class SQLAlchemyAdapter:
             .join(accounts, accounts.c.userId == users.c.id)
             .where(accounts.c.provider == provider, accounts.c.providerAccountId == account_id)
         )
-        with self._read("get_user_by_account") as conn:
-            row = conn.execute(query).first()
+        row = self._first("get_user_by_account", query)
         return None if row is None else user_record(row)
 
     def update_user(self, user: t.Mapping[str, t.Any]) -> AdapterUser:
@@ -326,8 +343,7 @@ class SQLAlchemyAdapter:
         """The session and its user, in one statement (one consistent read)."""
         if not usable_token(session_token):
             return None
-        with self._read("get_session_and_user") as conn:
-            row = conn.execute(self._session_lookup, {"token": session_token}).first()
+        row = self._first("get_session_and_user", self._session_lookup, {"token": session_token})
         if row is None:
             return None
         return {"session": session_record(row), "user": user_record(row)}

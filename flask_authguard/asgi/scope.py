@@ -56,17 +56,13 @@ def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironme
         "SCRIPT_NAME": root,
         "PATH_INFO": path,
         "QUERY_STRING": query.decode("latin-1"),
-        "SERVER_NAME": str(server[0]),
-        "SERVER_PORT": str(server[1] if server[1] is not None else 80),
-        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        **_server_keys(server[0], server[1], scope.get("http_version", "1.1")),
         "wsgi.version": (1, 0),
         # the guard's cookie-name and redirect rules speak http(s); a websocket is its handshake
         "wsgi.url_scheme": _SCHEMES.get(scheme, scheme),
         "wsgi.input": _NO_BODY if body is None else io.BytesIO(body),
         "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
+        **_WSGI_FLAGS,
     }
     if raw_path:
         environ["RAW_URI"] = raw_path.decode("latin-1") + ("?" + environ["QUERY_STRING"] if query else "")
@@ -80,6 +76,20 @@ def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironme
             value = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + value
         environ[key] = value
     return environ
+
+
+_WSGI_FLAGS = {"wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False}
+
+
+@functools.lru_cache(maxsize=64)
+def _server_keys(host: t.Any, port: t.Any, http_version: t.Any) -> dict[str, str]:
+    """``SERVER_NAME``, ``SERVER_PORT`` and ``SERVER_PROTOCOL``: the same for every request a
+    server takes, so made once (read-only: the caller copies them into its environ)."""
+    return {
+        "SERVER_NAME": str(host),
+        "SERVER_PORT": str(port if port is not None else 80),
+        "SERVER_PROTOCOL": f"HTTP/{http_version}",
+    }
 
 
 @functools.lru_cache(maxsize=512)

@@ -7,6 +7,9 @@ import concurrent.futures
 import inspect
 import typing as t
 
+#: Results no hook can await (the usual ones): no awaitable check needed.
+_PLAIN = frozenset({dict, str, bool, type(None), list, int, float, tuple})
+
 
 def call_sync(fn: t.Callable[..., t.Any], /, *args: t.Any, **kwargs: t.Any) -> t.Any:
     """Call ``fn``; run the result to completion when it is awaitable (``async def`` hooks).
@@ -15,7 +18,7 @@ def call_sync(fn: t.Callable[..., t.Any], /, *args: t.Any, **kwargs: t.Any) -> t
     fresh loop in a worker thread, since this thread's loop cannot be re-entered.
     """
     result = fn(*args, **kwargs)
-    if not inspect.isawaitable(result):
+    if type(result) in _PLAIN or not inspect.isawaitable(result):
         return result
     try:
         asyncio.get_running_loop()

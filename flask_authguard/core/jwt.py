@@ -19,6 +19,7 @@ canonical unpadded base64url, a UTF-8 JSON object as plaintext, ``exp`` required
 from __future__ import annotations
 
 import base64
+import binascii
 import copy
 import functools
 import hashlib
@@ -55,6 +56,7 @@ _CBC = "A256CBC-HS512"
 _B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _V4_HEADER_KEYS = frozenset({"alg", "enc"})
 _V5_HEADER_KEYS = frozenset({"alg", "enc", "kid"})
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 def b64url_encode(data: bytes) -> str:
@@ -78,7 +80,8 @@ def b64url_decode(text: str) -> bytes:
     # The unused low bits of the last character must be zero (RFC 4648, section 3.5).
     if rest and _B64URL_ALPHABET.index(raw[-1]) & (0x0F if rest == 2 else 0x03):
         raise InvalidTokenError("segment is not canonical base64url")
-    return base64.urlsafe_b64decode(raw + b"=" * (-rest % 4))
+    # The alphabet is checked above, so the C decoder sees only valid standard base64.
+    return binascii.a2b_base64(raw.translate(_TO_STANDARD) + b"=" * (-rest % 4))
 
 
 def _secrets(secret: Secret) -> tuple[str, ...]:
@@ -144,9 +147,16 @@ def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
         return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
+@functools.lru_cache(maxsize=64)
+def _hmac_sha512(mac_key: bytes) -> hmac.HMAC:
+    """An HMAC-SHA512 keyed once per key: each tag copies it instead of keying a new one."""
+    return hmac.new(mac_key, digestmod=hashlib.sha512)
+
+
 def _cbc_hmac_tag(mac_key: bytes, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
-    al = (len(aad) * 8).to_bytes(8, "big")
-    return hmac.new(mac_key, aad + iv + ciphertext + al, hashlib.sha512).digest()[:32]
+    mac = _hmac_sha512(mac_key).copy()
+    mac.update(aad + iv + ciphertext + (len(aad) * 8).to_bytes(8, "big"))
+    return mac.digest()[:32]
 
 
 def encode(
@@ -234,6 +244,11 @@ def _aesgcm(key: bytes) -> AESGCM:
     return AESGCM(key)
 
 
+@functools.lru_cache(maxsize=64)
+def _aes(key: bytes) -> algorithms.AES:
+    return algorithms.AES(key)
+
+
 def _parse(token: str, version: int) -> _Parts:
     if len(token) > MAX_TOKEN_LENGTH:
         raise InvalidTokenError("token is too long")
@@ -261,23 +276,56 @@ def _decrypt(parts: _Parts, key: bytes) -> bytes | None:
     expected = _cbc_hmac_tag(key[:32], aad, parts.iv, parts.ciphertext)
     if not hmac.compare_digest(expected, parts.tag) or len(parts.ciphertext) % 16:
         return None
-    decryptor = Cipher(algorithms.AES(key[32:]), modes.CBC(parts.iv)).decryptor()
+    decryptor = Cipher(_aes(key[32:]), modes.CBC(parts.iv)).decryptor()
     padded = decryptor.update(parts.ciphertext) + decryptor.finalize()
-    unpadder = padding.PKCS7(128).unpadder()
-    try:
-        return unpadder.update(padded) + unpadder.finalize()
-    except ValueError:
+    # PKCS#7, checked as cryptography's unpadder does (the tag above is already verified, so
+    # this check cannot serve as a padding oracle).
+    pad = padded[-1] if padded else 0
+    if not 1 <= pad <= 16 or padded[-pad:] != bytes((pad,)) * pad:
         return None
+    return padded[:-pad]
+
+
+@functools.lru_cache(maxsize=64)
+def _v5_keys(secrets: tuple[str, ...], salt: str, length: int) -> tuple[bytes, dict[str, list[bytes]]]:
+    """Auth.js keys derived once per salt (the cookie name): the newest secret's key, and the
+    keys by ``kid`` (a key's public thumbprint, in every token it issues), in secret order."""
+    by_kid: dict[str, list[bytes]] = {}
+    keys = [derive_key(s, salt, version=5, length=length) for s in secrets]
+    for key in keys:
+        by_kid.setdefault(key_thumbprint(key), []).append(key)
+    return keys[0], by_kid
+
+
+#: v4, per secrets/salt/version/enc: the index of the secret that verified a token last. It is tried
+#: first (after a rotation, most tokens are still signed by the same, older secret); the others
+#: follow in order. Only the order of the attempts changes: a key either opens a token or not.
+_last_good: dict[tuple[tuple[str, ...], str, int, str], int] = {}
 
 
 def _candidate_keys(parts: _Parts, secrets: tuple[str, ...], salt: str, version: int) -> list[bytes]:
     if version == 4:
-        return [derive_key(s, salt) for s in secrets]
-    length = 64 if parts.enc == _CBC else 32
-    keys = [derive_key(s, salt, version=5, length=length) for s in secrets]
+        keys = [derive_key(s, salt) for s in secrets]  # cached: no request derives a key
+        last = _last_good.get((secrets, salt, version, parts.enc), 0) if len(keys) > 1 else 0
+        if 0 < last < len(keys):
+            keys.insert(0, keys.pop(last))
+        return keys
+    newest, by_kid = _v5_keys(secrets, salt, 64 if parts.enc == _CBC else 32)
     if parts.kid is None:
-        return keys[:1]  # Auth.js tries a token without kid with the newest secret only
-    return [k for k in keys if hmac.compare_digest(key_thumbprint(k), parts.kid)]
+        return [newest]  # Auth.js tries a token without kid with the newest secret only
+    return list(by_kid.get(parts.kid, ()))  # v5: the kid picks the key, nothing to remember
+
+
+def _remember(parts: _Parts, secrets: tuple[str, ...], salt: str, version: int, index: int) -> None:
+    if len(_last_good) > 64:
+        _last_good.clear()  # bounded: a handful of configurations per process
+    key = (secrets, salt, version, parts.enc)
+    # ``index`` counts in the reordered list; store it in the configured order.
+    last = _last_good.get(key, 0)
+    order = list(range(len(secrets)))
+    if 0 < last < len(order):
+        order.insert(0, order.pop(last))
+    _last_good[key] = order[index] if index < len(order) else 0
 
 
 def _reject_constant(name: str) -> t.NoReturn:
@@ -327,9 +375,11 @@ def decrypt(*, token: str, secret: Secret, salt: str = "", version: int = 4) -> 
     secrets = _secrets(secret)
     parts = _parse(token, version)
     plaintext = None
-    for key in _candidate_keys(parts, secrets, salt, version):
+    for index, key in enumerate(_candidate_keys(parts, secrets, salt, version)):
         plaintext = _decrypt(parts, key)
         if plaintext is not None:
+            if index and version == 4:
+                _remember(parts, secrets, salt, version, index)
             break
     if plaintext is None:
         raise InvalidTokenError("decryption failed (wrong secret, salt or version, or tampered)")
@@ -358,29 +408,46 @@ class VerifiedTokenCache:
     def __init__(self, maxsize: int = 1024, max_token_length: int = 16 * 1024) -> None:
         self.maxsize = maxsize
         self.max_token_length = max_token_length
-        self._entries: dict[tuple[t.Any, ...], dict[str, t.Any]] = {}
+        # claims, and for claims whose timestamps are numbers (all that decode() stores): exp,
+        # nbf and whether every value is atomic (then a shallow copy is a fresh copy).
+        self._entries: dict[tuple[t.Any, ...], tuple[dict[str, t.Any], t.Any, t.Any, bool]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: tuple[t.Any, ...]) -> dict[str, t.Any] | None:
         """A copy of the claims stored under ``key`` (checked against the clock), or ``None``."""
-        claims = self._entries.get(key)
-        if claims is None:
+        entry = self._entries.get(key)
+        if entry is None:
             return None
-        try:
-            _check_claims(claims)
-        except TokenError:
-            self._entries.pop(key, None)
-            raise
-        return _fresh_copy(claims)
+        claims, exp, nbf, atomic = entry
+        if exp is None:  # claims put() got without numeric timestamps: the full check
+            try:
+                _check_claims(claims)
+            except TokenError:
+                self._entries.pop(key, None)
+                raise
+        else:  # what _check_claims decides, on the timestamps it checked when the entry was made
+            now = _clock.now()
+            if now >= exp + CLOCK_TOLERANCE:
+                self._entries.pop(key, None)
+                raise TokenExpiredError("token has expired")
+            if nbf is not None and nbf > now + CLOCK_TOLERANCE:
+                self._entries.pop(key, None)
+                raise InvalidTokenError("token is not valid yet (nbf)")
+        return claims.copy() if atomic else _fresh_copy(claims)
 
     def put(self, key: tuple[t.Any, ...], claims: dict[str, t.Any]) -> None:
         """Keep a copy of verified ``claims``."""
         if len(key[0]) > self.max_token_length or self.maxsize <= 0:
             return
+        stored = _fresh_copy(claims)
+        atomic = all(isinstance(v, _ATOMIC) for v in stored.values())
+        exp, nbf = stored.get("exp"), stored.get("nbf")
+        timed = _is_number(exp) and all(n not in stored or _is_number(stored[n]) for n in ("iat", "nbf"))
+        entry = (stored, exp, nbf, atomic) if timed else (stored, None, None, atomic)
         with self._lock:
             while len(self._entries) >= self.maxsize:
                 self._entries.pop(next(iter(self._entries)), None)
-            self._entries[key] = _fresh_copy(claims)
+            self._entries[key] = entry
 
     def clear(self) -> None:
         """Forget every token."""

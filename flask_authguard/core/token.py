@@ -260,6 +260,13 @@ def token_for(
                 except TokenError as exc:
                     logger.debug("session token refused: %s", exc.reason)
                     return None
+    header = environ.get("HTTP_COOKIE")
+    if (
+        (not header or cookie_name not in header)
+        and not environ.get("HTTP_AUTHORIZATION")
+        and _COOKIES_KEY not in environ
+    ):
+        return None  # no session cookie and no Bearer header: what the general path finds too
     candidates = token_candidates(environ, cookie_name)
     if raw:
         return candidates[0] if candidates else None

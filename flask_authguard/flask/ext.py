@@ -60,7 +60,7 @@ from ..endpoints.pages import Pages
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from ..sessions.revoke import Revoker
 from ..wsgi.caching import private_start_response
-from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, is_api_request
+from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, Redirect, is_api_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -380,6 +380,8 @@ def _before_request() -> t.Any:
     refusal = core.authorize(environ, None, request=req)
     if refusal is None:
         refusal = core.run_inner(environ)
+    if type(refusal) is Redirect:  # as the app's own Response: Flask would run a WSGI app to get one
+        return refusal.to_response(app.response_class)
     return refusal
 
 
@@ -502,7 +504,10 @@ def _apply_pending(response: Response) -> Response:
     pending: dict[int, tuple[SessionResult, Config, bool]] = request.environ.pop(_PENDING_KEY, {})
     for result, config, secure in pending.values():
         apply_cookies(response.headers, result, config, secure)
-    response.vary.add("Cookie")
+    if "Vary" in response.headers:
+        response.vary.add("Cookie")
+    else:
+        response.headers["Vary"] = "Cookie"  # what vary.add gives, without the header-set round trip
     return response
 
 

@@ -44,6 +44,7 @@ from .base import (
     iso_ms,
 )
 from .revoke import live_claims
+from .rolling import RolledCookies
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -71,6 +72,7 @@ class JwtSessions:
         #: The resolved options.
         self.config = config
         self.blocking = not config.store.startswith("memory://")  # defence: the store's round trip
+        self._rolled = RolledCookies()
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The decoded session cookie or Bearer token, as ``withAuth``'s ``getToken`` reads it;
@@ -140,16 +142,23 @@ class JwtSessions:
             if session is not None and not isinstance(session, dict):
                 logger.debug("callbacks.session returned a %s: no session", type(session).__name__)
             session = None
-        try:
-            new_token = encode_token(config, token, max_age, config.salt_for(spec.name))
-        except Exception:
-            # Keep the cookie the user has: a failed refresh must not sign anyone out.
-            logger.exception("re-encoding the session token failed; the cookie is left as it was")
-            set_cookies: list[str] = []
+        salt = config.salt_for(spec.name)
+
+        def roll() -> list[str] | None:
+            try:
+                new_token = encode_token(config, token, max_age, salt)
+            except Exception:
+                # Keep the cookie the user has: a failed refresh must not sign anyone out.
+                logger.exception("re-encoding the session token failed; the cookie is left as it was")
+                return None
+            return chunk(spec, new_token, existing=cookies, chunk_size=config.chunk_size, expires=expires_at)
+
+        if config.jwt.encode is None:  # the same claims in the same second: the same cookies
+            shared = (config.current_secrets(), salt, config.version, max_age, spec)
+            options = (*shared, config.chunk_size, tuple(cookies))
+            set_cookies = self._rolled.issue(token, options, expires_at, roll) or []
         else:
-            set_cookies = chunk(
-                spec, new_token, existing=cookies, chunk_size=config.chunk_size, expires=expires_at
-            )
+            set_cookies = roll() or []
         fire_event(config, "session", session=session, token=token)
         return SessionResult(session, set_cookies, token)
 

@@ -36,15 +36,37 @@ def make_private(headers: Headers) -> None:
     headers["Cache-Control"] = control.to_header()
 
 
+_PRIVATE_HEADERS = (("Vary", "Cookie"), ("Cache-Control", "private"))
+
+
+def _private_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` with :func:`make_private` applied, as a WSGI list.
+
+    The usual response sets neither ``Vary`` nor ``Cache-Control``: then the answer is the list
+    with the two headers appended, exactly what ``Headers`` would build, without building it.
+    Anything else (either header present, a value that is not a plain one-line string) takes
+    the general path.
+    """
+    for name, value in headers:
+        if (
+            type(value) is not str
+            or "\n" in value
+            or "\r" in value
+            or name.lower() in ("vary", "cache-control")
+        ):
+            fixed = Headers(headers)
+            make_private(fixed)
+            return fixed.to_wsgi_list()
+    return [*headers, *_PRIVATE_HEADERS]
+
+
 def private_start_response(environ: WSGIEnvironment, start_response: StartResponse) -> StartResponse:
     """``start_response`` that applies :func:`make_private` when, by the time the response
     starts, the guard has checked the request (``environ[CHECKED_KEY]``)."""
 
     def wrapped(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
         if environ.get(CHECKED_KEY):
-            fixed = Headers(headers)
-            make_private(fixed)
-            headers = fixed.to_wsgi_list()
+            headers = _private_headers(headers)
         return start_response(status, headers, exc_info)
 
     return t.cast("StartResponse", wrapped)

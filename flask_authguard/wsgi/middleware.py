@@ -32,6 +32,7 @@ from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_accept_header
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
@@ -177,6 +178,48 @@ def _json(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = 
     return response
 
 
+_REDIRECT_TYPE = "text/plain; charset=utf-8"  # werkzeug's default for a bodiless Response
+
+
+class Redirect:
+    """A bodiless 307 to ``location``: the answer ``Response(status=307, headers={"Location":
+    location})`` gives, byte for byte (same status line, same headers in the same order),
+    without building a ``Response`` per request. Immutable, so one instance can be reused.
+
+    :param location: the target, as given to ``Response`` (``iri_to_uri`` is applied when the
+        answer is first sent, as werkzeug does when it sends the header).
+    """
+
+    __slots__ = ("location", "_headers")
+
+    status = "307 TEMPORARY REDIRECT"
+
+    def __init__(self, location: str) -> None:
+        #: The ``Location`` as given (before ``iri_to_uri``).
+        self.location = location
+        self._headers: tuple[tuple[str, str], ...] | None = None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = (
+                ("Location", iri_to_uri(self.location)),
+                ("Content-Type", _REDIRECT_TYPE),
+                ("Content-Length", "0"),
+            )
+        start_response(self.status, list(headers))
+        return ()
+
+    def to_response(self, cls: type[Response] = Response) -> Response:
+        """The same answer as a ``Response`` of class ``cls`` (a framework's own response class,
+        whatever its default mimetype)."""
+        return cls(status=307, headers={"Location": self.location}, content_type=_REDIRECT_TYPE)
+
+
+#: Distinct sign-in redirects kept per :class:`AuthCore` (they depend on the request's host,
+#: script root, path and query); when full, the cache starts again.
+REDIRECT_CACHE_SIZE = 256
+
 _UNAVAILABLE_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Try again shortly</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -222,6 +265,7 @@ class AuthCore:
         base = self.config.base_path
         self._skip_exact = self._pages | {base, *self._public}
         self._skip_prefixes = tuple(p.rstrip("/") + "/" for p in (base, *self._public))
+        self._redirects: dict[tuple[t.Any, ...], Redirect] = {}
 
     # -- the token -------------------------------------------------------------------------
 
@@ -336,10 +380,9 @@ class AuthCore:
         logger.info("cross-site request refused: %s", reason)
         return _json(403, crosssite.refusal_body(reason))
 
-    def config_error(self, environ: WSGIEnvironment) -> Response:
+    def config_error(self, environ: WSGIEnvironment) -> Redirect:
         """next-auth's answer to a missing secret: 307 to the error page, ``error=Configuration``."""
-        location = self._page_url(environ, self.config.error_page, "error", "Configuration")
-        return Response(status=307, headers={"Location": location})
+        return Redirect(self._page_url(environ, self.config.error_page, "error", "Configuration"))
 
     def unavailable(self, environ: WSGIEnvironment) -> Response:
         """503 with ``Retry-After`` when the session store fails: JSON for API requests, a
@@ -370,16 +413,47 @@ class AuthCore:
             from ..endpoints.pages import forbidden_response
 
             return forbidden_response(environ, config)  # a way home and a way to sign out
-        callback = browser_path(environ, self.path(environ))
+        path = self.path(environ)
+        if not api:
+            return self.sign_in_redirect(environ, path)
+        callback = browser_path(environ, path)
         location = self._page_url(environ, config.sign_in_page, "callbackUrl", callback)
-        if api:
-            realm = get_host(environ).replace('"', "")
-            return _json(
-                401,
-                {"error": "Unauthorized", "message": "Sign in to access this resource.", "url": location},
-                {"WWW-Authenticate": f'Bearer realm="{realm}"'},
-            )
-        return Response(status=307, headers={"Location": location})
+        realm = get_host(environ).replace('"', "")
+        return _json(
+            401,
+            {"error": "Unauthorized", "message": "Sign in to access this resource.", "url": location},
+            {"WWW-Authenticate": f'Bearer realm="{realm}"'},
+        )
+
+    def sign_in_redirect(self, environ: WSGIEnvironment, path: str) -> Redirect:
+        """The 307 to the sign-in page with this request's ``callbackUrl``.
+
+        Kept per request origin, script root, path and query (what the URL is made of), so a
+        repeat of the same refusal builds nothing."""
+        get = environ.get
+        key: tuple[t.Any, ...] | None = (
+            get("wsgi.url_scheme"),
+            get("HTTP_HOST"),
+            get("SERVER_NAME"),
+            get("SERVER_PORT"),
+            get("SCRIPT_NAME", ""),
+            path,
+            get("RAW_URI"),
+            get("REQUEST_URI"),
+            get("QUERY_STRING", ""),
+        )
+        try:
+            redirect = self._redirects.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable environ value: build it without the cache
+            key, redirect = None, None
+        if redirect is None:
+            callback = browser_path(environ, path)
+            redirect = Redirect(self._page_url(environ, self.config.sign_in_page, "callbackUrl", callback))
+            if key is not None:
+                if len(self._redirects) >= REDIRECT_CACHE_SIZE:
+                    self._redirects.clear()
+                self._redirects[key] = redirect
+        return redirect
 
     def _page_url(self, environ: WSGIEnvironment, page: str, param: str, value: str) -> str:
         if "://" in page:

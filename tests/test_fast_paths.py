@@ -1,0 +1,235 @@
+"""The per-request shortcuts answer exactly as the general code they stand in for."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from werkzeug.datastructures import Headers
+
+from flask_authguard.wsgi.caching import _private_headers, make_private
+
+HEADER_LISTS: list[list[tuple[str, t.Any]]] = [
+    [],
+    [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "5")],
+    [("Location", "http://x/y"), ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "0")],
+    [("Vary", "Accept-Encoding")],
+    [("vary", "cookie")],
+    [("VARY", "*"), ("X", "1")],
+    [("Cache-Control", "public, max-age=60, s-maxage=600")],
+    [("cache-control", "no-store")],
+    [("Cache-Control", "private, max-age=5"), ("Vary", "Origin"), ("Vary", "Cookie")],
+    [("Content-Length", 5)],  # not a string: werkzeug converts it
+    [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")],
+]
+
+
+@pytest.mark.parametrize("headers", HEADER_LISTS)
+def test_private_headers_match_the_general_path(headers: list[tuple[str, t.Any]]) -> None:
+    general = Headers(headers)
+    make_private(general)
+    assert _private_headers(list(headers)) == general.to_wsgi_list()
+
+
+@pytest.mark.parametrize("value", ["a\nb", "a\rb"])
+def test_private_headers_refuse_newlines_as_werkzeug_does(value: str) -> None:
+    with pytest.raises(ValueError):
+        _private_headers([("X-Bad", value)])
+
+
+def _run(app: t.Any, environ: dict[str, t.Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    seen: list[t.Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> None:
+        seen.extend((status, headers))
+
+    body = b"".join(app(environ, start_response))
+    return seen[0], list(seen[1]), body
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://localhost:5000/api/auth/signin?callbackUrl=%2Fdashboard",
+        "/login?src=mw&callbackUrl=%2Fa%2Fb%3Fq%3D1",
+        "http://xn--n3h.example/p\u00e5th?q=\u00e8ry",
+        "https://sso.example.com:8443/signin?x=1&callbackUrl=%2F",
+    ],
+)
+def test_redirect_is_the_response_it_replaces(method: str, location: str) -> None:
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Response
+
+    from flask_authguard.wsgi.middleware import Redirect
+
+    environ = EnvironBuilder(path="/x", method=method).get_environ()
+    expected = _run(Response(status=307, headers={"Location": location}), environ)
+    redirect = Redirect(location)
+    assert _run(redirect, environ) == expected
+    assert _run(redirect, environ) == expected  # reused
+    assert _run(redirect.to_response(), environ) == expected
+
+
+def test_sign_in_redirects_are_kept_apart_by_what_the_url_is_made_of() -> None:
+    from werkzeug.test import EnvironBuilder
+
+    from flask_authguard.wsgi import middleware
+    from flask_authguard.wsgi.middleware import AuthCore
+
+    core = AuthCore({"secret": "s" * 32})
+    requests = [
+        {"path": "/a", "base_url": "http://one.example/"},
+        {"path": "/a", "base_url": "http://two.example/"},
+        {"path": "/a", "base_url": "https://one.example/"},
+        {"path": "/a", "base_url": "http://one.example/app"},
+        {"path": "/a", "base_url": "http://one.example/", "query_string": "q=1"},
+        {"path": "/b", "base_url": "http://one.example/"},
+    ]
+    locations = set()
+    for _ in range(2):  # the second time from the cache
+        for kwargs in requests:
+            environ = EnvironBuilder(**kwargs).get_environ()
+            status, headers, _ = _run(core.deny(environ, None), environ)
+            assert status.startswith("307")
+            locations.add(dict(headers)["Location"])
+    assert len(locations) == len(requests)
+    for i in range(middleware.REDIRECT_CACHE_SIZE + 5):  # bounded
+        core.deny(EnvironBuilder(path=f"/p{i}").get_environ(), None)
+    assert len(core._redirects) <= middleware.REDIRECT_CACHE_SIZE
+
+
+def test_redirect_as_a_flask_response_is_the_same_answer() -> None:
+    from flask import Flask
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Response
+
+    from flask_authguard.wsgi.middleware import Redirect
+
+    location = "http://localhost/api/auth/signin?callbackUrl=%2Fdashboard"
+    environ = EnvironBuilder(path="/dashboard").get_environ()
+    as_flask = Redirect(location).to_response(Flask("x").response_class)
+    assert _run(as_flask, environ) == _run(Response(status=307, headers={"Location": location}), environ)
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 3, 17, 64])
+def test_v5_decryption_matches_cryptographys_cbc(blocks: int) -> None:
+    import os
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from flask_authguard.core import jwt as jwt_mod
+
+    key = os.urandom(64)
+    for _ in range(20):
+        iv, ciphertext = os.urandom(16), os.urandom(16 * blocks)
+        decryptor = Cipher(algorithms.AES(key[32:]), modes.CBC(iv)).decryptor()
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        tag = jwt_mod._cbc_hmac_tag(key[:32], b"aad", iv, ciphertext)
+        parts = jwt_mod._Parts("aad", "A256CBC-HS512", None, iv, ciphertext, tag)
+        pad = padded[-1]
+        valid = 1 <= pad <= 16 and padded[-pad:] == bytes([pad]) * pad
+        assert jwt_mod._decrypt(parts, key) == (padded[:-pad] if valid else None)
+
+
+def test_v5_tokens_of_every_padding_length_round_trip() -> None:
+    from flask_authguard.core import jwt as jwt_mod
+
+    salt = "authjs.session-token"
+    for size in range(40):
+        token = jwt_mod.encode(token={"sub": "x" * size}, secret="s" * 32, salt=salt, version=5)
+        claims = jwt_mod.decrypt(token=token, secret="s" * 32, salt=salt, version=5)
+        assert claims["sub"] == "x" * size
+
+
+def test_cbc_tag_is_stdlib_hmac_sha512() -> None:
+    import hashlib
+    import hmac
+    import os
+
+    from flask_authguard.core import jwt as jwt_mod
+
+    for size in (0, 1, 15, 16, 111, 112, 127, 128, 129, 1000):
+        key, aad, iv, ciphertext = os.urandom(32), os.urandom(7), os.urandom(16), os.urandom(size)
+        message = aad + iv + ciphertext + (len(aad) * 8).to_bytes(8, "big")
+        expected = hmac.new(key, message, hashlib.sha512).digest()[:32]
+        assert jwt_mod._cbc_hmac_tag(key, aad, iv, ciphertext) == expected
+
+
+def test_cache_hits_check_the_clock_as_the_full_check_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask_authguard.core import _clock
+    from flask_authguard.core import jwt as jwt_mod
+    from flask_authguard.core.errors import InvalidTokenError, TokenExpiredError
+
+    cache = jwt_mod.VerifiedTokenCache(maxsize=8)
+    now = 1_700_000_000.0
+    monkeypatch.setattr(_clock, "now", lambda: now)
+    cache.put(("a",), {"sub": "1", "exp": now + 10, "nbf": now + 5, "tags": ["x"]})
+    cache.put(("b",), {"sub": "2"})  # no exp: only a direct put() makes such an entry
+    cache.put(("c",), {"sub": "3", "exp": now + 100, "nbf": now + 20})
+    got = cache.get(("a",))
+    assert got == {"sub": "1", "exp": now + 10, "nbf": now + 5, "tags": ["x"]}
+    assert got is not None
+    got["tags"].append("y")  # a fresh copy: the next hit is untouched
+    assert cache.get(("a",)) == {"sub": "1", "exp": now + 10, "nbf": now + 5, "tags": ["x"]}
+    with pytest.raises(InvalidTokenError, match="exp claim missing"):
+        cache.get(("b",))
+    with pytest.raises(InvalidTokenError, match="not valid yet"):
+        cache.get(("c",))
+    assert cache.get(("c",)) is None  # refused entries are dropped
+    now += 10 + jwt_mod.CLOCK_TOLERANCE
+    with pytest.raises(TokenExpiredError):
+        cache.get(("a",))
+    assert cache.get(("a",)) is None
+
+
+def test_rolled_cookie_is_shared_within_a_second_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask_authguard.core import _clock
+    from flask_authguard.core import jwt as jwt_mod
+    from flask_authguard.core.options import resolve_options
+    from flask_authguard.sessions import read_session
+
+    secret = "r" * 32
+    config = resolve_options({"secret": secret})
+    now = [1_700_000_000.25]
+    monkeypatch.setattr(_clock, "now", lambda: now[0])
+
+    def environ(claims: dict[str, t.Any]) -> dict[str, t.Any]:
+        token = jwt_mod.encode(token=claims, secret=secret)
+        return {"HTTP_COOKIE": f"next-auth.session-token={token}", "wsgi.url_scheme": "http"}
+
+    def cookie_claims(env: dict[str, t.Any]) -> tuple[list[str], dict[str, t.Any]]:
+        cookies = read_session(env, config).set_cookies
+        value = cookies[0].split(";", 1)[0].split("=", 1)[1]
+        return cookies, jwt_mod.decode(token=value, secret=secret) or {}
+
+    ann = environ({"sub": "1", "name": "Ann"})
+    first, claims = cookie_claims(dict(ann))
+    again, _ = cookie_claims(dict(ann))  # the same cookie again, in the same second
+    assert again == first and claims["iat"] == 1_700_000_000
+    device, _ = cookie_claims(environ({"sub": "1", "name": "Ann"}))  # same claims, another token
+    assert device != first
+    other, other_claims = cookie_claims(environ({"sub": "2", "name": "Bob"}))
+    assert other != first and other_claims["sub"] == "2"
+    now[0] += 1  # the next second: iat, exp and Expires move, so a new token is issued
+    later, later_claims = cookie_claims(dict(ann))
+    assert later != first
+    assert later_claims["iat"] == claims["iat"] + 1 and later_claims["exp"] == claims["exp"] + 1
+    assert later_claims["jti"] != claims["jti"]
+
+
+def test_iso_ms_matches_the_strftime_spelling() -> None:
+    import datetime as dt
+    import random
+
+    from flask_authguard.sessions.base import iso_ms
+
+    def general(timestamp: float) -> str:
+        moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+    rng = random.Random(15)
+    stamps = [0.0, 1e9, 1_700_000_000.9999, 1_700_000_000.0005, 253402300799.999]
+    stamps += [rng.uniform(-30000000000.0, 253402300799.0) for _ in range(2000)]
+    for stamp in stamps:
+        assert iso_ms(stamp) == general(stamp), stamp
