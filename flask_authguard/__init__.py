@@ -32,7 +32,8 @@ from .core.options import (
     SessionOptions,
 )
 from .core.token import get_token
-from .flask.ext import AuthGuard, auth_required, get_server_session
+from .flask.ext import AuthGuard, auth_required
+from .flask.session import get_server_session
 from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
 from .providers.email import EmailProvider
 from .providers.oauth import OAuthProvider

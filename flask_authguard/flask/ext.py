@@ -18,7 +18,7 @@
         return "ok"
 
 Every request gets ``g.auth_token`` (the decoded token or ``None``), decoded once per request
-(static-file requests: a lazy proxy, decoded on first use, so assets cost no session query).
+and only on first use, so a page or asset that never reads it costs no decode (no session query).
 Site-wide (``matcher``), blueprint (:meth:`AuthGuard.protect`) and view (:func:`auth_required`)
 protection share one rule set, ``with_auth``'s: CORS preflights (with ``cors_preflight``) and
 the skip list (the auth endpoints, the sign-in and error pages, ``/_next``, ``/favicon.ico``)
@@ -26,10 +26,8 @@ pass, and so do static files; ``authorized(request=..., token=...)`` decides; an
 request is redirected (307) to the sign-in page (401 JSON for API requests), a signed-in one
 that is refused gets 403.
 
-``get_server_session()`` works anywhere in a request (views, blueprints, templates, error
-handlers, after_request functions): the refreshed session cookie reaches the response through
-the guard's own after_request function, which runs last, and repeated calls decode and encode
-once.
+``get_server_session()`` (:mod:`flask_authguard.flask.session`) works anywhere in a request;
+the ``AUTHGUARD_*`` config keys are in :mod:`flask_authguard.flask.config`.
 """
 
 from __future__ import annotations
@@ -42,25 +40,24 @@ import typing as t
 from flask import (
     Blueprint,
     Flask,
-    after_this_request,
     current_app,
     g,
-    has_app_context,
     has_request_context,
     request,
 )
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.options import AuthOptions, Config, OptionsArg, coerce_options
-from ..core.token import Claims
+from ..core.options import OptionsArg, coerce_options
 from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
-from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from ..sessions.revoke import Revoker
 from ..wsgi.caching import private_start_response
-from ..wsgi.middleware import TOKEN_ENVIRON_KEY, AuthCore, InnerMiddleware, Redirect, is_api_request
+from ..wsgi.middleware import AuthCore, InnerMiddleware, Redirect, is_api_request
+from .config import CONFIG_KEYS, merged_options
+from .session import _after_request, get_server_session
+from .state import GuardState, current_token, state_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -69,118 +66,8 @@ F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 Authorized = t.Callable[..., t.Any]
 
 _EXEMPT_ATTR = "_authguard_exempt"
-_SESSION_HOOK_KEY = "authguard.session_hook"
-_PENDING_KEY = "authguard.pending_cookies"
 #: The methods routed to the auth endpoints (they answer next-auth's 400 for the ones they refuse).
 _ENDPOINT_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-#: ``AUTHGUARD_*`` config keys and the option each one sets; a key left at ``None`` leaves the
-#: option as given to :class:`AuthGuard`.
-CONFIG_KEYS: dict[str, tuple[str, ...]] = {
-    "AUTHGUARD_SECRET": ("secret",),
-    "AUTHGUARD_URL": ("url",),
-    "AUTHGUARD_VERSION": ("version",),
-    "AUTHGUARD_BASE_PATH": ("base_path",),
-    "AUTHGUARD_SIGN_IN_PAGE": ("pages", "sign_in"),
-    "AUTHGUARD_SIGN_OUT_PAGE": ("pages", "sign_out"),
-    "AUTHGUARD_ERROR_PAGE": ("pages", "error"),
-    "AUTHGUARD_VERIFY_REQUEST_PAGE": ("pages", "verify_request"),
-    "AUTHGUARD_SESSION_STRATEGY": ("session", "strategy"),
-    "AUTHGUARD_SESSION_MAX_AGE": ("session", "max_age"),
-    "AUTHGUARD_SESSION_UPDATE_AGE": ("session", "update_age"),
-    "AUTHGUARD_JWT_MAX_AGE": ("jwt", "max_age"),
-    "AUTHGUARD_USE_SECURE_COOKIES": ("use_secure_cookies",),
-    "AUTHGUARD_API_MODE": ("api_mode",),
-    "AUTHGUARD_ENDPOINTS": ("endpoints",),
-    "AUTHGUARD_CORS_PREFLIGHT": ("cors_preflight",),
-    "AUTHGUARD_TRUSTED_HOSTS": ("trusted_hosts",),
-    "AUTHGUARD_TRUSTED_ORIGINS": ("trusted_origins",),
-    "AUTHGUARD_CROSS_SITE_PROTECTION": ("cross_site_protection",),
-    "AUTHGUARD_STORE": ("store",),
-    "AUTHGUARD_SESSION_MAX_LIFETIME": ("session", "max_lifetime"),
-}
-
-
-def _is_text(value: t.Any) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
-def _is_seconds(value: t.Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _is_secret(value: t.Any) -> bool:
-    if _is_text(value):
-        return True
-    return isinstance(value, (list, tuple)) and bool(value) and all(_is_text(s) for s in value)
-
-
-#: What each config key accepts: a check and the words for the error message.
-_CONFIG_CHECKS: dict[str, tuple[t.Callable[[t.Any], bool], str]] = {
-    "AUTHGUARD_SECRET": (_is_secret, "a non-empty string or a list of them (newest first)"),
-    "AUTHGUARD_URL": (_is_text, "the app's URL, e.g. 'https://example.com'"),
-    "AUTHGUARD_VERSION": (lambda v: v in (4, 5) and not isinstance(v, bool), "4 (next-auth) or 5 (Auth.js)"),
-    "AUTHGUARD_BASE_PATH": (lambda v: _is_text(v) and v.startswith("/"), "a path starting with '/'"),
-    "AUTHGUARD_SIGN_IN_PAGE": (_is_text, "a non-empty path or URL"),
-    "AUTHGUARD_SIGN_OUT_PAGE": (_is_text, "a non-empty path or URL"),
-    "AUTHGUARD_ERROR_PAGE": (_is_text, "a non-empty path or URL"),
-    "AUTHGUARD_VERIFY_REQUEST_PAGE": (_is_text, "a non-empty path or URL"),
-    "AUTHGUARD_SESSION_STRATEGY": (lambda v: v in ("jwt", "database"), "'jwt' or 'database'"),
-    "AUTHGUARD_SESSION_MAX_AGE": (_is_seconds, "a whole number of seconds >= 0"),
-    "AUTHGUARD_SESSION_UPDATE_AGE": (_is_seconds, "a whole number of seconds >= 0"),
-    "AUTHGUARD_JWT_MAX_AGE": (_is_seconds, "a whole number of seconds >= 0"),
-    "AUTHGUARD_USE_SECURE_COOKIES": (lambda v: isinstance(v, bool), "True or False"),
-    "AUTHGUARD_API_MODE": (lambda v: v in ("auto", "redirect", "json"), "'auto', 'redirect' or 'json'"),
-    "AUTHGUARD_ENDPOINTS": (lambda v: isinstance(v, bool), "True or False"),
-    "AUTHGUARD_CORS_PREFLIGHT": (lambda v: isinstance(v, bool), "True or False"),
-    "AUTHGUARD_TRUSTED_HOSTS": (lambda v: isinstance(v, (list, tuple)), "a list of host names"),
-    "AUTHGUARD_TRUSTED_ORIGINS": (
-        lambda v: isinstance(v, (list, tuple)) and all(_is_text(o) for o in v),
-        "a list of origins such as ['http://localhost:3000']",
-    ),
-    "AUTHGUARD_CROSS_SITE_PROTECTION": (lambda v: isinstance(v, bool), "True or False"),
-    "AUTHGUARD_STORE": (_is_text, "'memory://' or a Redis URI such as 'redis://127.0.0.1:6379/0'"),
-    "AUTHGUARD_SESSION_MAX_LIFETIME": (_is_seconds, "a whole number of seconds >= 0"),
-}
-
-
-@dataclasses.dataclass
-class GuardState:
-    """Per-app state, kept in ``app.extensions["authguard"]``."""
-
-    guard: AuthGuard
-    core: AuthCore
-    #: The app's own static-file view (``None`` without a static folder): public by identity.
-    static_view: t.Callable[..., t.Any] | None = None
-
-    @property
-    def config(self) -> Config:
-        """The app's resolved options."""
-        return self.core.config
-
-
-def merged_options(options: OptionsArg, app_config: t.Mapping[str, t.Any]) -> AuthOptions:
-    """``options`` with the ``AUTHGUARD_*`` keys of ``app_config`` applied.
-
-    :raises ConfigurationError: a key holds a value of the wrong type; the message names the key.
-    """
-    opts = coerce_options(options)
-    for key, target in CONFIG_KEYS.items():
-        value: t.Any = app_config.get(key)
-        if value is None:
-            continue
-        check, expected = _CONFIG_CHECKS[key]
-        if not check(value):
-            shown = type(value).__name__ if key == "AUTHGUARD_SECRET" else repr(value)  # never a secret
-            raise ConfigurationError(f"app.config[{key!r}] must be {expected}, not {shown}")
-        if isinstance(value, list):
-            value = tuple(value)
-        if len(target) == 1:
-            opts = dataclasses.replace(opts, **{target[0]: value})
-        else:
-            group = dataclasses.replace(getattr(opts, target[0]), **{target[1]: value})
-            opts = dataclasses.replace(opts, **{target[0]: group})
-    return opts
 
 
 class _PathLayer:
@@ -331,18 +218,6 @@ class AuthGuard:
         return Revoker(state_of(app).config).revoke_token(token)
 
 
-def state_of(app: Flask | None = None) -> GuardState:
-    """The :class:`GuardState` of ``app`` (default ``current_app``).
-
-    :raises ConfigurationError: ``AuthGuard`` was not initialised on the app.
-    """
-    app = app or current_app
-    try:
-        return t.cast(GuardState, app.extensions["authguard"])
-    except KeyError:
-        raise ConfigurationError("AuthGuard is not initialised on this app: call AuthGuard(app)") from None
-
-
 def _is_public_view() -> bool:
     """A CORS preflight (``cors_preflight``), a static file, an exempt view, or a path of the
     skip list."""
@@ -414,15 +289,6 @@ def _lazy_token_globals(base: type[t.Any]) -> type[t.Any]:
 
     AuthGuardGlobals.__name__ = AuthGuardGlobals.__qualname__ = f"AuthGuard{base.__name__}"
     return AuthGuardGlobals
-
-
-def _token_or_none(core: AuthCore, environ: WSGIEnvironment) -> Claims | None:
-    try:
-        return core.token(environ)
-    except BackendUnavailableError:
-        # The session store failed: public pages go on without a token; a protected one
-        # answers 503 from the check (the failure is remembered, not retried).
-        return None
 
 
 def _is_open_endpoint(app: Flask, endpoint: str | None) -> bool:
@@ -500,112 +366,15 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
     return decorate(view) if view is not None else decorate
 
 
-def _apply_pending(response: Response) -> Response:
-    pending: dict[int, tuple[SessionResult, Config, bool]] = request.environ.pop(_PENDING_KEY, {})
-    for result, config, secure in pending.values():
-        apply_cookies(response.headers, result, config, secure)
-    if "Vary" in response.headers:
-        response.vary.add("Cookie")
-    else:
-        response.headers["Vary"] = "Cookie"  # what vary.add gives, without the header-set round trip
-    return response
 
 
-def _after_request(response: Response) -> Response:
-    """The guard's last after_request function: the cookies of every get_server_session() call
-    of the request, views and after_request functions alike."""
-    if request.environ.get(_SESSION_HOOK_KEY):
-        return _apply_pending(response)
-    return response
-
-
-def _flask_session(options: OptionsArg | Config) -> SessionResult:
-    environ = request.environ
-    config = state_of().config if options is None else request_config(environ, options)
-    result = read_session(environ, config)
-    if result.set_cookies:
-        secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
-        environ.setdefault(_PENDING_KEY, {})[id(config)] = (result, config, secure)
-    if not environ.get(_SESSION_HOOK_KEY):
-        environ[_SESSION_HOOK_KEY] = True
-        if "authguard" not in current_app.extensions:  # no guard hook: the view's response only
-            after_this_request(_apply_pending)
-    return result
-
-
-@t.overload
-def get_server_session() -> Session | None: ...
-
-
-@t.overload
-def get_server_session(options: OptionsArg | Config, /) -> Session | None: ...
-
-
-@t.overload
-def get_server_session(
-    request: Request, response: Response | None, options: OptionsArg | Config = None, /
-) -> Session | None: ...
-
-
-def get_server_session(*args: t.Any) -> Session | None:
-    """The session, next-auth's ``getServerSession``, in three forms:
-
-    - ``get_server_session()`` in a Flask request: the guard's options;
-    - ``get_server_session(options)`` in a Flask request;
-    - ``get_server_session(request, response, options)`` with werkzeug objects, anywhere
-      (``response`` may be ``None`` to write no cookie; ``options`` default to the guard's
-      inside a Flask app with one, else to the environment).
-
-    The cookie is refreshed with a new expiry (a rolling session); in Flask the Set-Cookie
-    reaches the response from anywhere in the request (views, blueprints, templates, error
-    handlers, and, on an app with ``AuthGuard``, ``after_request`` functions too). Repeated calls
-    in one request decode and encode once. An invalid or expired cookie gives ``None`` and is
-    cleared. A response that itself writes the session cookie (sign-out) gets no refresh.
-
-    :returns: the session ``dict`` or ``None``.
-    :raises ConfigurationError: no secret is configured, or bad options.
-    :raises TypeError: arguments that fit none of the forms.
-    :raises RuntimeError: the short forms outside a Flask request.
-    """
-    if len(args) > 3:
-        raise TypeError(f"get_server_session takes at most 3 arguments ({len(args)} given)")
-    if len(args) >= 2:
-        req, resp = args[0], args[1]
-        options = args[2] if len(args) > 2 else None
-        if not isinstance(req, Request):
-            raise TypeError("get_server_session(request, response, options) needs a werkzeug Request")
-        if resp is not None and not hasattr(getattr(resp, "headers", None), "getlist"):
-            raise TypeError(
-                "get_server_session(request, response, options): response must be a werkzeug Response"
-            )
-        environ = req.environ
-        if options is None and has_app_context() and "authguard" in current_app.extensions:
-            config = state_of().config
-        else:
-            config = request_config(environ, options)
-        result = read_session(environ, config)
-        if resp is not None:
-            apply_cookies(
-                resp.headers, result, config, config.is_secure(environ.get("wsgi.url_scheme", "http"))
-            )
-            vary = getattr(resp, "vary", None)
-            if vary is not None:
-                vary.add("Cookie")  # the response depends on the session cookie
-        return result.session
-    if len(args) == 1 and isinstance(args[0], Request):
-        raise TypeError("get_server_session(request, response, options): pass the response too (or None)")
-    if not has_request_context():
-        raise RuntimeError(
-            "get_server_session() without arguments needs a Flask request; "
-            "elsewhere call get_server_session(request, response, options)"
-        )
-    return _flask_session(args[0] if args else None).session
-
-
-def current_token() -> Claims | None:
-    """The decoded token of the current Flask request (``g.auth_token``'s value), decoded now
-    if nothing asked for it yet."""
-    state = current_app.extensions.get("authguard")
-    if state is None:  # no guard on this app: whatever a with_auth layer left in the environ
-        return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
-    return _token_or_none(t.cast(GuardState, state).core, request.environ)
+__all__ = [
+    "CONFIG_KEYS",
+    "AuthGuard",
+    "GuardState",
+    "auth_required",
+    "current_token",
+    "get_server_session",
+    "merged_options",
+    "state_of",
+]

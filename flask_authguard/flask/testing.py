@@ -55,7 +55,7 @@ def config_for(app_or_options: AppOrOptions) -> Config:
     """
     extensions = getattr(app_or_options, "extensions", None)
     if isinstance(extensions, dict):
-        from .ext import state_of
+        from .state import state_of
 
         return state_of(t.cast("Flask", app_or_options)).config
     return config_of(t.cast("AuthOptions | t.Mapping[str, t.Any] | Config", app_or_options))

@@ -1,0 +1,62 @@
+"""The guard's per-app state in ``app.extensions["authguard"]`` and the request's token."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from flask import Flask, current_app, request
+
+from ..core.errors import BackendUnavailableError, ConfigurationError
+from ..core.options import Config
+from ..core.token import TOKEN_ENVIRON_KEY, Claims
+from ..wsgi.middleware import AuthCore
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+
+@dataclasses.dataclass
+class GuardState:
+    """Per-app state, kept in ``app.extensions["authguard"]``."""
+
+    #: The :class:`~flask_authguard.AuthGuard` installed on the app.
+    guard: t.Any
+    core: AuthCore
+    #: The app's own static-file view (``None`` without a static folder): public by identity.
+    static_view: t.Callable[..., t.Any] | None = None
+
+    @property
+    def config(self) -> Config:
+        """The app's resolved options."""
+        return self.core.config
+
+
+def state_of(app: Flask | None = None) -> GuardState:
+    """The :class:`GuardState` of ``app`` (default ``current_app``).
+
+    :raises ConfigurationError: ``AuthGuard`` was not initialised on the app.
+    """
+    app = app or current_app
+    try:
+        return t.cast(GuardState, app.extensions["authguard"])
+    except KeyError:
+        raise ConfigurationError("AuthGuard is not initialised on this app: call AuthGuard(app)") from None
+
+
+def _token_or_none(core: AuthCore, environ: WSGIEnvironment) -> Claims | None:
+    try:
+        return core.token(environ)
+    except BackendUnavailableError:
+        # The session store failed: public pages go on without a token; a protected one
+        # answers 503 from the check (the failure is remembered, not retried).
+        return None
+
+
+def current_token() -> Claims | None:
+    """The decoded token of the current Flask request (``g.auth_token``'s value), decoded now
+    if nothing asked for it yet."""
+    state = current_app.extensions.get("authguard")
+    if state is None:  # no guard on this app: whatever a with_auth layer left in the environ
+        return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
+    return _token_or_none(t.cast(GuardState, state).core, request.environ)
