@@ -23,16 +23,10 @@ the public scheme and host.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import typing as t
-from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
 
-from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import SecurityError
-from werkzeug.http import parse_accept_header
-from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
@@ -45,8 +39,19 @@ from ..core.options import NO_SECRET, AuthOptions, Config, OptionsArg, resolve_o
 from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
 from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims
+from ..core.urls import under
 from ..sessions import strategy_of
+from .answers import _UNAVAILABLE_HTML, Redirect, _json
 from .caching import CHECKED_KEY, private_start_response
+from .incoming import (
+    _page_path,
+    _with_param,
+    browser_path,
+    form_encode,
+    is_api_request,
+    normalize_path,
+    request_origin,
+)
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -61,172 +66,11 @@ _INNER_KEY = "authguard.inner_ran"
 InnerMiddleware = t.Callable[[Request], t.Any]
 
 _ALWAYS_PUBLIC = ("/_next", "/favicon.ico")
-_HOST = re.compile(r"[A-Za-z0-9.\-_]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
-# WHATWG URL percent-encode sets: what a browser leaves escaped in a path and in a query.
-_PATH_SAFE = "!$&'()*+,-./:;=@_~|^[]\\%"
-_QUERY_SAFE = "!$&()*+,-./:;=?@_~|^[]\\%`{}"
-
-
-def normalize_path(path: str) -> str:
-    """Resolve ``.`` and ``..`` segments and collapse ``//``, keeping a trailing slash.
-
-    ``PATH_INFO`` arrives percent-decoded, so ``%2e%2e`` is already ``..`` here.
-    """
-    if not path:
-        return "/"
-    if path[0] != "/":  # before the fast path: "." and ".." are dot segments too (property test)
-        path = "/" + path
-    if "//" not in path and "/." not in path:
-        return path
-    out: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if out:
-                out.pop()
-            continue
-        out.append(segment)
-    trailing = path.endswith(("/", "/.", "/..")) and bool(out)
-    return "/" + "/".join(out) + ("/" if trailing else "")
-
-
-def under(path: str, prefix: str) -> bool:
-    """``path`` is ``prefix`` or below it, on a segment boundary."""
-    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
-
-
-def form_encode(value: str) -> str:
-    """Encode a query value byte for byte as ``URLSearchParams`` does."""
-    return quote_plus(value, safe="*").replace("~", "%7E")
-
-
-def _wsgi_bytes(text: str) -> bytes:
-    return text.encode("latin-1", "replace")
-
-
-def _raw_path(environ: WSGIEnvironment, decoded: bytes) -> bytes | None:
-    """The request-line path (``RAW_URI``/``REQUEST_URI``, set by werkzeug, gunicorn, uWSGI) when
-    it decodes to exactly ``decoded``: it keeps escapes such as ``%2F`` that ``PATH_INFO`` lost."""
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if not raw or not isinstance(raw, str):
-        return None
-    raw_path = _wsgi_bytes(raw).split(b"?", 1)[0].split(b"#", 1)[0]
-    if b"://" in raw_path:  # absolute-form request target
-        raw_path = urlsplit(raw_path).path or b"/"
-    return raw_path if unquote_to_bytes(raw_path) == decoded else None
-
-
-def browser_path(environ: WSGIEnvironment, path: str) -> str:
-    """``SCRIPT_NAME + path + ?query`` escaped as a browser's URL parser would show it.
-
-    When the server reports the raw request path and it is the one checked, that spelling is
-    kept (``/a%2Fb`` stays so, as in next-auth's ``callbackUrl``).
-    """
-    decoded = _wsgi_bytes(environ.get("SCRIPT_NAME", "") + path)
-    full = quote(_raw_path(environ, decoded) or decoded, safe=_PATH_SAFE)
-    query = environ.get("QUERY_STRING", "")
-    if query:
-        full += "?" + quote(_wsgi_bytes(query), safe=_QUERY_SAFE)
-    return full
-
-
-def request_origin(environ: WSGIEnvironment) -> str:
-    """``scheme://host`` of the request, as the WSGI server (or ``ProxyFix``) reports it.
-
-    ``""`` when the ``Host`` header is not a valid host (werkzeug's check), so that redirects
-    become relative rather than ``http:///path``, which browsers read as host ``path``.
-    """
-    host = get_host(environ)
-    if not host or not _HOST.fullmatch(host):  # werkzeug < 3 does not check the Host header
-        return ""
-    try:
-        _port = urlsplit(f"//{host}").port  # out of range: werkzeug would fail sending Location
-    except ValueError:
-        return ""
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
-
-
-def _page_path(page: str) -> str | None:
-    """The path a relative sign-in or error page is served at (its query and fragment off)."""
-    if "://" in page or page.startswith("//"):
-        return None
-    return page.split("#", 1)[0].split("?", 1)[0] or None
-
-
-def _with_param(url: str, name: str, value: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{name}={form_encode(value)}"
-
-
-def is_api_request(environ: WSGIEnvironment) -> bool:
-    """A client that wants JSON, not a page: it prefers JSON over HTML, sends
-    ``X-Requested-With``, or authenticates with a Bearer header."""
-    if environ.get("HTTP_X_REQUESTED_WITH"):
-        return True
-    if environ.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
-        return True
-    accept = environ.get("HTTP_ACCEPT")
-    if not accept or ("json" not in accept and "application/*" not in accept):
-        return False  # what browsers send for pages: no need to parse it
-    mimes = parse_accept_header(accept, MIMEAccept)
-    return mimes.quality("application/json") > mimes.quality("text/html")
-
-
-def _json(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = None) -> Response:
-    response = Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-_REDIRECT_TYPE = "text/plain; charset=utf-8"  # werkzeug's default for a bodiless Response
-
-
-class Redirect:
-    """A bodiless 307 to ``location``: the answer ``Response(status=307, headers={"Location":
-    location})`` gives, byte for byte (same status line, same headers in the same order),
-    without building a ``Response`` per request. Immutable, so one instance can be reused.
-
-    :param location: the target, as given to ``Response`` (``iri_to_uri`` is applied when the
-        answer is first sent, as werkzeug does when it sends the header).
-    """
-
-    __slots__ = ("location", "_headers")
-
-    status = "307 TEMPORARY REDIRECT"
-
-    def __init__(self, location: str) -> None:
-        #: The ``Location`` as given (before ``iri_to_uri``).
-        self.location = location
-        self._headers: tuple[tuple[str, str], ...] | None = None
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
-        headers = self._headers
-        if headers is None:
-            headers = self._headers = (
-                ("Location", iri_to_uri(self.location)),
-                ("Content-Type", _REDIRECT_TYPE),
-                ("Content-Length", "0"),
-            )
-        start_response(self.status, list(headers))
-        return ()
-
-    def to_response(self, cls: type[Response] = Response) -> Response:
-        """The same answer as a ``Response`` of class ``cls`` (a framework's own response class,
-        whatever its default mimetype)."""
-        return cls(status=307, headers={"Location": self.location}, content_type=_REDIRECT_TYPE)
 
 
 #: Distinct sign-in redirects kept per :class:`AuthCore` (they depend on the request's host,
 #: script root, path and query); when full, the cache starts again.
 REDIRECT_CACHE_SIZE = 256
-
-_UNAVAILABLE_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Try again shortly</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Try again shortly</h1>
-<p>We cannot check your session right now. Reload the page in a few seconds.</p>
-</main></body></html>
-"""
 
 
 class AuthCore:
@@ -535,3 +379,20 @@ def with_auth(
         # One wrap gives a plain WSGI app sign-in, sign-out and the session route.
         app = EndpointsFirst(AuthEndpoints(core.config), app)
     return WithAuth(app, core)
+
+
+__all__ = [
+    "TOKEN_ENVIRON_KEY",
+    "AuthCore",
+    "InnerMiddleware",
+    "OptionsArg",
+    "Redirect",
+    "WithAuth",
+    "browser_path",
+    "form_encode",
+    "is_api_request",
+    "normalize_path",
+    "request_origin",
+    "under",
+    "with_auth",
+]

@@ -1,0 +1,125 @@
+"""Reading a WSGI request as the guard sees it: the normalised path, the path and query a
+browser would show (``callbackUrl``), the request's origin, and whether it is an API client."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
+
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+from werkzeug.wsgi import get_host
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+
+_HOST = re.compile(r"[A-Za-z0-9.\-_]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+
+
+# WHATWG URL percent-encode sets: what a browser leaves escaped in a path and in a query.
+_PATH_SAFE = "!$&'()*+,-./:;=@_~|^[]\\%"
+
+
+_QUERY_SAFE = "!$&()*+,-./:;=?@_~|^[]\\%`{}"
+
+
+def normalize_path(path: str) -> str:
+    """Resolve ``.`` and ``..`` segments and collapse ``//``, keeping a trailing slash.
+
+    ``PATH_INFO`` arrives percent-decoded, so ``%2e%2e`` is already ``..`` here.
+    """
+    if not path:
+        return "/"
+    if path[0] != "/":  # before the fast path: "." and ".." are dot segments too (property test)
+        path = "/" + path
+    if "//" not in path and "/." not in path:
+        return path
+    out: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(segment)
+    trailing = path.endswith(("/", "/.", "/..")) and bool(out)
+    return "/" + "/".join(out) + ("/" if trailing else "")
+
+
+def form_encode(value: str) -> str:
+    """Encode a query value byte for byte as ``URLSearchParams`` does."""
+    return quote_plus(value, safe="*").replace("~", "%7E")
+
+
+def _wsgi_bytes(text: str) -> bytes:
+    return text.encode("latin-1", "replace")
+
+
+def _raw_path(environ: WSGIEnvironment, decoded: bytes) -> bytes | None:
+    """The request-line path (``RAW_URI``/``REQUEST_URI``, set by werkzeug, gunicorn, uWSGI) when
+    it decodes to exactly ``decoded``: it keeps escapes such as ``%2F`` that ``PATH_INFO`` lost."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not raw or not isinstance(raw, str):
+        return None
+    raw_path = _wsgi_bytes(raw).split(b"?", 1)[0].split(b"#", 1)[0]
+    if b"://" in raw_path:  # absolute-form request target
+        raw_path = urlsplit(raw_path).path or b"/"
+    return raw_path if unquote_to_bytes(raw_path) == decoded else None
+
+
+def browser_path(environ: WSGIEnvironment, path: str) -> str:
+    """``SCRIPT_NAME + path + ?query`` escaped as a browser's URL parser would show it.
+
+    When the server reports the raw request path and it is the one checked, that spelling is
+    kept (``/a%2Fb`` stays so, as in next-auth's ``callbackUrl``).
+    """
+    decoded = _wsgi_bytes(environ.get("SCRIPT_NAME", "") + path)
+    full = quote(_raw_path(environ, decoded) or decoded, safe=_PATH_SAFE)
+    query = environ.get("QUERY_STRING", "")
+    if query:
+        full += "?" + quote(_wsgi_bytes(query), safe=_QUERY_SAFE)
+    return full
+
+
+def request_origin(environ: WSGIEnvironment) -> str:
+    """``scheme://host`` of the request, as the WSGI server (or ``ProxyFix``) reports it.
+
+    ``""`` when the ``Host`` header is not a valid host (werkzeug's check), so that redirects
+    become relative rather than ``http:///path``, which browsers read as host ``path``.
+    """
+    host = get_host(environ)
+    if not host or not _HOST.fullmatch(host):  # werkzeug < 3 does not check the Host header
+        return ""
+    try:
+        _port = urlsplit(f"//{host}").port  # out of range: werkzeug would fail sending Location
+    except ValueError:
+        return ""
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+
+def _page_path(page: str) -> str | None:
+    """The path a relative sign-in or error page is served at (its query and fragment off)."""
+    if "://" in page or page.startswith("//"):
+        return None
+    return page.split("#", 1)[0].split("?", 1)[0] or None
+
+
+def _with_param(url: str, name: str, value: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{name}={form_encode(value)}"
+
+
+def is_api_request(environ: WSGIEnvironment) -> bool:
+    """A client that wants JSON, not a page: it prefers JSON over HTML, sends
+    ``X-Requested-With``, or authenticates with a Bearer header."""
+    if environ.get("HTTP_X_REQUESTED_WITH"):
+        return True
+    if environ.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
+        return True
+    accept = environ.get("HTTP_ACCEPT")
+    if not accept or ("json" not in accept and "application/*" not in accept):
+        return False  # what browsers send for pages: no need to parse it
+    mimes = parse_accept_header(accept, MIMEAccept)
+    return mimes.quality("application/json") > mimes.quality("text/html")
