@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import functools
 import hashlib
 import hmac
 import json
 import math
 import os
-import threading
 import typing as t
 import uuid
 
@@ -38,12 +36,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import _clock
-from .errors import ConfigurationError, InvalidTokenError, TokenError, TokenExpiredError
+from .claims import _JSON, _check_claims
+from .claims import CLOCK_TOLERANCE as CLOCK_TOLERANCE  # re-exported: part of the codec's API
+from .claims import _reject_constant as _reject_constant  # noqa: F401 (the bench's step breakdown)
+from .errors import ConfigurationError, InvalidTokenError
+from .token_cache import VerifiedTokenCache as VerifiedTokenCache  # re-exported
+from .token_cache import verified_tokens
 
 #: Default lifetime of an issued token, in seconds (30 days, as next-auth).
 DEFAULT_MAX_AGE = 30 * 24 * 60 * 60
-#: Seconds of clock skew tolerated on ``exp`` and ``nbf`` (next-auth's value).
-CLOCK_TOLERANCE = 15
 #: Longest token accepted; anything longer is refused before any work (16 cookie chunks).
 MAX_TOKEN_LENGTH = 64 * 1024
 
@@ -328,35 +329,6 @@ def _remember(parts: _Parts, secrets: tuple[str, ...], salt: str, version: int, 
     _last_good[key] = order[index] if index < len(order) else 0
 
 
-def _reject_constant(name: str) -> t.NoReturn:
-    raise ValueError(f"non-finite number {name}")
-
-
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _is_number(value: object) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return True  # math.isfinite would overflow on a huge int
-    return isinstance(value, float) and math.isfinite(value)
-
-
-def _check_claims(claims: dict[str, t.Any]) -> None:
-    now = _clock.now()
-    exp = claims.get("exp")
-    if not _is_number(exp):
-        raise InvalidTokenError("exp claim missing or not a number")
-    for name in ("iat", "nbf"):
-        if name in claims and not _is_number(claims[name]):
-            raise InvalidTokenError(f"{name} claim is not a number")
-    if now >= exp + CLOCK_TOLERANCE:  # type: ignore[operator]
-        raise TokenExpiredError("token has expired")
-    if "nbf" in claims and claims["nbf"] > now + CLOCK_TOLERANCE:
-        raise InvalidTokenError("token is not valid yet (nbf)")
-
-
 def decrypt(*, token: str, secret: Secret, salt: str = "", version: int = 4) -> dict[str, t.Any]:
     """Decrypt a session token and parse its claims, without checking ``exp``/``nbf``.
 
@@ -390,83 +362,6 @@ def decrypt(*, token: str, secret: Secret, salt: str = "", version: int = 4) -> 
     if not isinstance(claims, dict):
         raise InvalidTokenError("plaintext is not a JSON object")
     return claims
-
-
-class VerifiedTokenCache:
-    """Tokens that decrypted and checked out, so a session's repeat requests skip the crypto.
-
-    Bounded (oldest out first); keyed by the exact token text *and* the secrets, salt and
-    version it was verified with; failures are never stored; ``exp`` and ``nbf`` are checked
-    again on every hit; each hit hands out a fresh copy, so no caller can change what others
-    get. Only tokens that authenticated decryption accepted get in, so a hit is as good as a
-    decryption.
-
-    :param maxsize: entries kept.
-    :param max_token_length: longer tokens are not kept (a memory bound).
-    """
-
-    def __init__(self, maxsize: int = 1024, max_token_length: int = 16 * 1024) -> None:
-        self.maxsize = maxsize
-        self.max_token_length = max_token_length
-        # claims, and for claims whose timestamps are numbers (all that decode() stores): exp,
-        # nbf and whether every value is atomic (then a shallow copy is a fresh copy).
-        self._entries: dict[tuple[t.Any, ...], tuple[dict[str, t.Any], t.Any, t.Any, bool]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[t.Any, ...]) -> dict[str, t.Any] | None:
-        """A copy of the claims stored under ``key`` (checked against the clock), or ``None``."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        claims, exp, nbf, atomic = entry
-        if exp is None:  # claims put() got without numeric timestamps: the full check
-            try:
-                _check_claims(claims)
-            except TokenError:
-                self._entries.pop(key, None)
-                raise
-        else:  # what _check_claims decides, on the timestamps it checked when the entry was made
-            now = _clock.now()
-            if now >= exp + CLOCK_TOLERANCE:
-                self._entries.pop(key, None)
-                raise TokenExpiredError("token has expired")
-            if nbf is not None and nbf > now + CLOCK_TOLERANCE:
-                self._entries.pop(key, None)
-                raise InvalidTokenError("token is not valid yet (nbf)")
-        return claims.copy() if atomic else _fresh_copy(claims)
-
-    def put(self, key: tuple[t.Any, ...], claims: dict[str, t.Any]) -> None:
-        """Keep a copy of verified ``claims``."""
-        if len(key[0]) > self.max_token_length or self.maxsize <= 0:
-            return
-        stored = _fresh_copy(claims)
-        atomic = all(isinstance(v, _ATOMIC) for v in stored.values())
-        exp, nbf = stored.get("exp"), stored.get("nbf")
-        timed = _is_number(exp) and all(n not in stored or _is_number(stored[n]) for n in ("iat", "nbf"))
-        entry = (stored, exp, nbf, atomic) if timed else (stored, None, None, atomic)
-        with self._lock:
-            while len(self._entries) >= self.maxsize:
-                self._entries.pop(next(iter(self._entries)), None)
-            self._entries[key] = entry
-
-    def clear(self) -> None:
-        """Forget every token."""
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-_ATOMIC = (str, int, float, bool, type(None))
-
-
-def _fresh_copy(claims: dict[str, t.Any]) -> dict[str, t.Any]:
-    return {k: v if isinstance(v, _ATOMIC) else copy.deepcopy(v) for k, v in claims.items()}
-
-
-#: The process-wide cache :func:`decode` uses; ``verified_tokens.maxsize = 0`` turns it off.
-verified_tokens = VerifiedTokenCache()
 
 
 def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 4) -> dict[str, t.Any] | None:
