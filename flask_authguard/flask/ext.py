@@ -49,6 +49,7 @@ from werkzeug.wrappers import Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.options import OptionsArg, coerce_options
+from ..core.token import TOKEN_ENVIRON_KEY
 from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
@@ -57,7 +58,7 @@ from ..wsgi.caching import private_start_response
 from ..wsgi.middleware import AuthCore, InnerMiddleware, Redirect, is_api_request
 from .config import CONFIG_KEYS, merged_options
 from .session import _after_request, get_server_session
-from .state import GuardState, current_token, state_of
+from .state import GuardState, _token_or_none, current_token, state_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -249,11 +250,14 @@ def _before_request() -> t.Any:
     # file that never reads it, or a cross-site mutation refused before any decode, costs no
     # decode (with database sessions, no query). An app context may outlive one request
     # (pushed by hand): drop the last request's value.
-    g.__dict__.pop("auth_token", None)
+    g_dict = g.__dict__
+    g_dict.pop("auth_token", None)
     if not core.is_protected(environ) or _is_open_endpoint(app, req.endpoint):
         return None
     refusal = core.authorize(environ, None, request=req)
     if refusal is None:
+        # the check decoded it: hand it over now rather than through the lazy lookup
+        g_dict["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
         refusal = core.run_inner(environ)
     if type(refusal) is Redirect:  # as the app's own Response: Flask would run a WSGI app to get one
         return refusal.to_response(app.response_class)
@@ -271,10 +275,12 @@ def _lazy_token_globals(base: type[t.Any]) -> type[t.Any]:
         _authguard_lazy = True
 
         def __getattr__(self, name: str) -> t.Any:
-            if name == "auth_token" and has_request_context() and "authguard" in current_app.extensions:
-                value = current_token()
-                self.__dict__["auth_token"] = value
-                return value
+            if name == "auth_token" and has_request_context():
+                state = current_app.extensions.get("authguard")
+                if state is not None:
+                    value = _token_or_none(state.core, request.environ)
+                    self.__dict__["auth_token"] = value
+                    return value
             return super().__getattr__(name)
 
         def get(self, name: str, default: t.Any = None) -> t.Any:
