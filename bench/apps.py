@@ -23,7 +23,7 @@ from flask import Flask, g, request
 from werkzeug.test import EnvironBuilder
 
 from flask_authguard import AuthGuard, encode, get_server_session, with_auth
-from flask_authguard.core.options import resolve_options
+from flask_authguard.core.config import resolve_options
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

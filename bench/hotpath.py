@@ -231,8 +231,8 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
 
     from flask_authguard.core import jwt as codec
     from flask_authguard.core import token as token_mod
+    from flask_authguard.core.config import resolve_options
     from flask_authguard.core.cookies import session_values
-    from flask_authguard.core.options import resolve_options
     from flask_authguard.flask import ext
     from flask_authguard.wsgi import middleware
 

@@ -18,8 +18,9 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from flask_authguard import encode
+from flask_authguard.core.config import resolve_options
 from flask_authguard.core.cookies import chunk
-from flask_authguard.core.options import CHUNK_SIZES, resolve_options
+from flask_authguard.core.options import CHUNK_SIZES
 from flask_authguard.flask import cli
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -16,7 +16,8 @@ from werkzeug.http import parse_cookie
 from werkzeug.test import create_environ
 
 from flask_authguard.core import cookies
-from flask_authguard.core.options import CHUNK_SIZES, CookieSpec
+from flask_authguard.core.config import CookieSpec
+from flask_authguard.core.options import CHUNK_SIZES
 from flask_authguard.core.token import get_token
 
 pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:DeprecationWarning")

@@ -18,8 +18,8 @@ from werkzeug.wrappers import Request, Response
 
 from flask_authguard import AuthGuard, ConfigurationError, auth_required, encode, with_auth
 from flask_authguard.core.checks import normalize_origin, normalize_origins
+from flask_authguard.core.config import resolve_options
 from flask_authguard.core.crosssite import cross_site_reason, is_trusted
-from flask_authguard.core.options import resolve_options
 
 COOKIE = "next-auth.session-token"
 FRONT = "http://localhost:3000"

@@ -25,8 +25,8 @@ from flask_authguard import (
     encode,
     with_auth,
 )
+from flask_authguard.core.config import resolve_options
 from flask_authguard.core.jwt import decrypt
-from flask_authguard.core.options import resolve_options
 
 BASE = "http://api.example.com"
 V4 = "next-auth.session-token"

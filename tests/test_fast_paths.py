@@ -186,7 +186,7 @@ def test_cache_hits_check_the_clock_as_the_full_check_does(monkeypatch: pytest.M
 def test_rolled_cookie_is_shared_within_a_second_only(monkeypatch: pytest.MonkeyPatch) -> None:
     from flask_authguard.core import _clock
     from flask_authguard.core import jwt as jwt_mod
-    from flask_authguard.core.options import resolve_options
+    from flask_authguard.core.config import resolve_options
     from flask_authguard.sessions import read_session
 
     secret = "r" * 32

@@ -15,7 +15,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from flask_authguard import AuthGuard, AuthOptions, ConfigurationError, auth_required, with_auth
-from flask_authguard.core.options import resolve_options
+from flask_authguard.core.config import resolve_options
 from flask_authguard.flask.ext import GuardState
 
 V4 = "next-auth.session-token"

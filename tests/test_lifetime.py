@@ -10,7 +10,7 @@ from test_handler import V4, cookie_header, cookie_value
 from test_revocation import bearer, make_app, signed_in
 
 from flask_authguard import AuthGuard, ConfigurationError, decode, encode
-from flask_authguard.core.options import resolve_options
+from flask_authguard.core.config import resolve_options
 
 HOUR = 3600
 

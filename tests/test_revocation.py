@@ -309,7 +309,7 @@ def test_revoking_with_the_store_down_raises() -> None:
 
 
 def test_the_revocation_list_refuses_an_unreadable_entry() -> None:
-    from flask_authguard.core.options import resolve_options
+    from flask_authguard.core.config import resolve_options
 
     config = resolve_options({"secret": SECRET})
     store = MemoryStore("p:")
@@ -404,7 +404,7 @@ def test_database_revoke_user_needs_the_adapter_method() -> None:
 
 
 def test_revoker_is_framework_free() -> None:
-    from flask_authguard.core.options import resolve_options
+    from flask_authguard.core.config import resolve_options
 
     config = resolve_options({"secret": SECRET})
     revoker = Revoker(config)

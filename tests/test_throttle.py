@@ -11,7 +11,7 @@ from test_handler import BASE, authorize, client_of, csrf_of
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_authguard import AuthGuard, ConfigurationError, CredentialsProvider
-from flask_authguard.core.options import resolve_options
+from flask_authguard.core.config import resolve_options
 from flask_authguard.core.throttle import Throttle, normalize_identifier
 from flask_authguard.endpoints.throttling import identifier_of
 from flask_authguard.providers.base import SignInResult

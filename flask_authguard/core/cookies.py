@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 from werkzeug.http import dump_cookie
 
-from .options import CookieSpec
+from .config import CookieSpec
 
 #: More chunks than this are not read: a session token never needs them.
 MAX_CHUNKS = 16

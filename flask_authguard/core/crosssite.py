@@ -27,8 +27,8 @@ import typing as t
 from werkzeug.wsgi import get_host
 
 from .checks import normalize_origin
+from .config import Config
 from .cookies import session_values
-from .options import Config
 from .token import session_cookies
 
 if t.TYPE_CHECKING:

@@ -24,8 +24,8 @@ import typing as t
 import uuid
 
 from . import _clock
+from .config import Config
 from .jwt import CLOCK_TOLERANCE
-from .options import Config
 from .store import Store
 
 #: The sign-in time claim (OpenID Connect's name) and the stable session id claim.

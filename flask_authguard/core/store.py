@@ -20,8 +20,8 @@ from limits.strategies import MovingWindowRateLimiter, RateLimiter
 
 from . import _clock
 from .checks import masked_uri
+from .config import Config
 from .errors import BackendUnavailableError, ConfigurationError
-from .options import Config
 
 #: Seconds to wait for Redis before answering 503.
 REDIS_TIMEOUT = 1.0

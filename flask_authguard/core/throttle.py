@@ -22,7 +22,7 @@ import math
 import time
 import typing as t
 
-from .options import Config
+from .config import Config
 from .store import Store, store_of
 
 if t.TYPE_CHECKING:

@@ -21,11 +21,12 @@ from urllib.parse import unquote
 from werkzeug.http import parse_cookie
 
 from ._compat import call_sync
+from .config import Config, resolve_options, secret_from_env
 from .cookies import session_values
 from .errors import ConfigurationError, TokenError
 from .jwt import MAX_TOKEN_LENGTH, Secret
 from .jwt import decode as jwe_decode
-from .options import NO_SECRET, Config, resolve_options, secret_from_env
+from .options import NO_SECRET
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

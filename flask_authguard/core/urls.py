@@ -16,7 +16,7 @@ from werkzeug.exceptions import BadRequest
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-    from .options import Config
+    from .config import Config
 
 #: Characters never allowed in a redirect target: controls, space, backslash (browsers read
 #: ``\\`` as ``/`` and drop tabs and newlines, which turns ``/\\evil.com`` into ``//evil.com``).

@@ -15,7 +15,7 @@ from .messages import SERVER_ERROR, SIGNIN_ERRORS
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-    from ..core.options import Config
+    from ..core.config import Config
     from .pages import Pages
 
 #: The routes next-auth answers with a page (not JSON) when the configuration is broken.

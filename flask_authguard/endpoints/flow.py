@@ -19,7 +19,7 @@ from .body import read_body
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-    from ..core.options import Config
+    from ..core.config import Config
     from ..providers.base import Provider
     from .pages import Pages
 

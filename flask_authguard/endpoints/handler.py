@@ -38,8 +38,9 @@ import typing as t
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
+from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.options import NO_SECRET, Config
+from ..core.options import NO_SECRET
 from ..core.token import CONFIG_ENVIRON_KEY
 from ..core.urls import safe_redirect
 from ..providers.base import check_providers

@@ -20,7 +20,7 @@ from .messages import ERROR_PAGES, PAGE_HEADERS
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from ..core.options import Config
+    from ..core.config import Config
 
 #: The package's own templates, the last place a page is looked up.
 BUILT_IN = PackageLoader("flask_authguard.endpoints", "templates")

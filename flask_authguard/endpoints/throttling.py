@@ -15,7 +15,7 @@ import typing as t
 
 from werkzeug.wrappers import Response
 
-from ..core.options import Config
+from ..core.config import Config
 from ..core.throttle import Throttle
 
 if t.TYPE_CHECKING:

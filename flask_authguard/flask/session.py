@@ -9,7 +9,8 @@ import typing as t
 from flask import after_this_request, current_app, has_app_context, has_request_context, request
 from werkzeug.wrappers import Request, Response
 
-from ..core.options import Config, OptionsArg
+from ..core.config import Config
+from ..core.options import OptionsArg
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from .state import state_of
 

@@ -7,8 +7,8 @@ import typing as t
 
 from flask import Flask, current_app, request
 
+from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.options import Config
 from ..core.token import TOKEN_ENVIRON_KEY, Claims
 from ..wsgi.middleware import AuthCore
 

@@ -14,9 +14,9 @@ import threading
 import typing as t
 
 from ..core import _clock, jwt
+from ..core.config import Config, CookieSpec
 from ..core.cookies import decode_value, delete_cookie_header, set_cookie_header
 from ..core.errors import TokenError
-from ..core.options import Config, CookieSpec
 from ..core.token import request_cookies
 
 if t.TYPE_CHECKING:

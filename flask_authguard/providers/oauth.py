@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 from werkzeug.wrappers import Response
 
 from ..core._compat import call_sync
+from ..core.config import Config
 from ..core.errors import ConfigurationError
-from ..core.options import Config
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id
 from .checks import CHECK_COOKIES, CheckFailed, clear_checks, mark_used, read_check, set_check

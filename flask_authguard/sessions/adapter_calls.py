@@ -10,9 +10,9 @@ import typing as t
 import uuid
 
 from ..core._compat import call_sync
+from ..core.config import Config
 from ..core.cookies import session_values
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.options import Config
 from ..core.token import session_cookies
 from .base import cookie_spec
 

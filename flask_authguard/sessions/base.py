@@ -12,8 +12,8 @@ import logging
 import typing as t
 
 from ..core._compat import call_sync
+from ..core.config import Config, CookieSpec
 from ..core.jwt import encode as jwe_encode
-from ..core.options import Config, CookieSpec
 from ..core.token import Claims
 
 if t.TYPE_CHECKING:

@@ -40,9 +40,9 @@ import typing as t
 
 from ..core import _clock
 from ..core._compat import call_sync
+from ..core.config import Config
 from ..core.cookies import chunk, clean, session_values
 from ..core.errors import BackendUnavailableError
-from ..core.options import Config
 from ..core.token import Claims, session_cookies
 from .accounts import resolve_user
 from .adapter_calls import (

@@ -21,8 +21,8 @@ import typing as t
 
 from ..core import _clock
 from ..core._compat import call_sync
+from ..core.config import Config
 from ..core.cookies import chunk, clean, session_values
-from ..core.options import Config
 from ..core.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
 from ..core.token import (
     TOKEN_CONFIG_KEY,

@@ -27,9 +27,10 @@ from __future__ import annotations
 import logging
 import typing as t
 
+from ..core.config import Config, resolve_options
 from ..core.cookies import is_session_cookie
 from ..core.errors import ConfigurationError
-from ..core.options import NO_SECRET, AuthOptions, Config, resolve_options
+from ..core.options import NO_SECRET, AuthOptions
 from .base import NOT_UPDATE, SessionResult
 from .strategy import strategy_of
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import typing as t
 
+from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError, InvalidTokenError
 from ..core.jwt import decrypt
-from ..core.options import Config
 from ..core.revocation import RevocationList, lifetime_left
 from ..core.store import store_of
 from ..core.token import Claims, decode_candidates

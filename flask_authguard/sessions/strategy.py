@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.options import Config
+from ..core.config import Config
 from .base import SessionStrategy
 from .database import DatabaseSessions
 from .jwt import JwtSessions

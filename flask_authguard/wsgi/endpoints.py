@@ -24,7 +24,8 @@ import typing as t
 
 from werkzeug.wrappers import Request
 
-from ..core.options import Config, OptionsArg, resolve_options
+from ..core.config import Config, resolve_options
+from ..core.options import OptionsArg
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..sessions.revoke import Revoker
@@ -32,7 +33,6 @@ from ..sessions.revoke import Revoker
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from jinja2 import BaseLoader
-
 
 
 class AuthEndpoints:

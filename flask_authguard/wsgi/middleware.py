@@ -32,10 +32,11 @@ from werkzeug.wsgi import get_host
 
 from ..core import crosssite
 from ..core._compat import call_sync
+from ..core.config import Config, resolve_options
 from ..core.errors import BackendUnavailableError
 from ..core.hosts import trusted_host
 from ..core.matcher import Matcher, compile_matcher
-from ..core.options import NO_SECRET, AuthOptions, Config, OptionsArg, resolve_options
+from ..core.options import NO_SECRET, AuthOptions, OptionsArg
 from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
 from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims
