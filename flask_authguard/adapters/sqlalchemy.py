@@ -33,20 +33,17 @@ Needs the extra: ``pip install "flask-authguard[sqlalchemy]"``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import typing as t
 
 try:
     import sqlalchemy as sa
-    from sqlalchemy import exc as sa_exc
-    from sqlalchemy.engine import URL, Connection, Engine
+    from sqlalchemy.engine import URL, Engine
 except ImportError as _error:  # pragma: no cover - the extra is not installed
     raise ImportError(
         'SQLAlchemyAdapter needs SQLAlchemy 2: pip install "flask-authguard[sqlalchemy]"'
     ) from _error
 
-from ..core.errors import BackendUnavailableError
 from . import (
     ACCOUNT_TOKEN_FIELDS,
     AdapterAccount,
@@ -55,6 +52,7 @@ from . import (
     SessionAndUser,
     VerificationToken,
 )
+from .connections import Connections
 from .engine import DEFAULT, Timeout, Turns, create_engine, engine_for
 from .records import (
     USER_FIELDS,
@@ -80,13 +78,7 @@ from .schema import (
 logger = logging.getLogger("flask_authguard")
 
 
-def _describe(error: BaseException) -> str:
-    cause = getattr(error, "orig", None) or error
-    text = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {text[0] if text else 'no details'}"
-
-
-class SQLAlchemyAdapter:
+class SQLAlchemyAdapter(Connections):
     """next-auth's adapter on SQLAlchemy Core, with ``@auth/pg-adapter``'s schema.
 
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, a database URL, or a SQLite
@@ -166,45 +158,6 @@ class SQLAlchemyAdapter:
         """Close the connections of an engine this adapter made from a URL."""
         if self._owns_engine:
             self.engine.dispose()
-
-    @contextlib.contextmanager
-    def _transaction(self, operation: str) -> t.Iterator[Connection]:
-        """A connection in a transaction, committed at the end (the writes)."""
-        with self._failures(operation), self.engine.begin() as conn:
-            yield conn
-
-    def _first(self, operation: str, statement: t.Any, params: dict[str, t.Any] | None = None) -> t.Any:
-        """The first row of one read statement (no transaction to end), or ``None``.
-
-        No connection is pinged before use (that is a round trip per request): a connection the
-        server dropped (a restart) fails the read, SQLAlchemy then invalidates the pool, and the
-        read is tried once more on a new connection, so a restart still costs no failed request.
-        """
-        with self._failures(operation):
-            try:
-                return self._run_first(statement, params)
-            except sa_exc.DBAPIError as exc:
-                if not exc.connection_invalidated:
-                    raise
-                logger.info("%s: the database dropped the connection; trying once more", operation)
-                return self._run_first(statement, params)
-
-    def _run_first(self, statement: t.Any, params: dict[str, t.Any] | None) -> t.Any:
-        with self._reader.connect() as conn:
-            return conn.execute(statement, params).first()
-
-    @contextlib.contextmanager
-    def _failures(self, operation: str) -> t.Iterator[None]:
-        """Take this process's turn; database errors as :class:`BackendUnavailableError`."""
-        with self._turns.take(operation):
-            try:
-                yield
-            except (sa_exc.IntegrityError, sa_exc.DataError):
-                raise  # the data's fault, not the database's
-            except sa_exc.SQLAlchemyError as exc:
-                raise BackendUnavailableError(
-                    f"{operation} failed on {self.engine.dialect.name}: {_describe(exc)}"
-                ) from exc
 
     # -- users -------------------------------------------------------------------------------
 

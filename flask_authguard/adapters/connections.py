@@ -1,0 +1,74 @@
+"""How the SQLAlchemy adapter talks to its database: writes in a short transaction, single reads
+outside one (no BEGIN/COMMIT round trips), one retry when the server dropped the connection, and
+every database failure as :class:`~flask_authguard.errors.BackendUnavailableError`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import typing as t
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
+
+from ..core.errors import BackendUnavailableError
+from .engine import Turns
+
+logger = logging.getLogger("flask_authguard")
+
+
+def _describe(error: BaseException) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0] if text else 'no details'}"
+
+
+class Connections:
+    """The adapter's connection handling (a base of
+    :class:`~flask_authguard.adapters.sqlalchemy.SQLAlchemyAdapter`)."""
+
+    #: The engine writes go through.
+    engine: Engine
+    #: The engine single reads go through (autocommit: nothing to end).
+    _reader: Engine
+    #: This process's operations one at a time where the database needs it (SQLite).
+    _turns: Turns
+
+    @contextlib.contextmanager
+    def _transaction(self, operation: str) -> t.Iterator[Connection]:
+        """A connection in a transaction, committed at the end (the writes)."""
+        with self._failures(operation), self.engine.begin() as conn:
+            yield conn
+
+    def _first(self, operation: str, statement: t.Any, params: dict[str, t.Any] | None = None) -> t.Any:
+        """The first row of one read statement (no transaction to end), or ``None``.
+
+        No connection is pinged before use (that is a round trip per request): a connection the
+        server dropped (a restart) fails the read, SQLAlchemy then invalidates the pool, and the
+        read is tried once more on a new connection, so a restart still costs no failed request.
+        """
+        with self._failures(operation):
+            try:
+                return self._run_first(statement, params)
+            except sa_exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                logger.info("%s: the database dropped the connection; trying once more", operation)
+                return self._run_first(statement, params)
+
+    def _run_first(self, statement: t.Any, params: dict[str, t.Any] | None) -> t.Any:
+        with self._reader.connect() as conn:
+            return conn.execute(statement, params).first()
+
+    @contextlib.contextmanager
+    def _failures(self, operation: str) -> t.Iterator[None]:
+        """Take this process's turn; database errors as :class:`BackendUnavailableError`."""
+        with self._turns.take(operation):
+            try:
+                yield
+            except (sa_exc.IntegrityError, sa_exc.DataError):
+                raise  # the data's fault, not the database's
+            except sa_exc.SQLAlchemyError as exc:
+                raise BackendUnavailableError(
+                    f"{operation} failed on {self.engine.dialect.name}: {_describe(exc)}"
+                ) from exc
