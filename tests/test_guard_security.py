@@ -550,6 +550,49 @@ def test_g_auth_token_on_a_static_file_resolves_on_first_use(
     assert (app.config["SEEN"], calls) == (["Ann"], ["tok-1"])  # asked for: one query, once
 
 
+def _database_pair(tmp_path: pathlib.Path) -> tuple[Flask, list[str]]:
+    """A guarded app on database sessions with two users' sessions: tok-victim, tok-attacker."""
+    import datetime as dt
+
+    from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+
+    adapter = SQLAlchemyAdapter(f"sqlite:///{tmp_path / 'pair.sqlite'}", create_tables=True)
+    expires = dt.datetime.fromtimestamp(2_000_000_000, dt.timezone.utc)
+    for name in ("victim", "attacker"):
+        user = adapter.create_user(
+            {"name": name, "email": f"{name}@x.example", "emailVerified": None, "image": None}
+        )
+        adapter.create_session({"sessionToken": f"tok-{name}", "userId": user["id"], "expires": expires})
+    app = Flask(__name__)
+    AuthGuard(app, {"secret": SECRET, "adapter": adapter}, matcher=["/private"])
+    app.get("/private")(lambda: {"name": g.auth_token["name"]})
+    return app, []
+
+
+@pytest.mark.parametrize(
+    "cookie, name",
+    [
+        pytest.param(f"{V4}=tok-victim", "victim", id="bare"),
+        pytest.param(f"{V4}.0=tok-attacker; {V4}=tok-victim", "victim", id="planted-chunk-first"),
+        pytest.param(f"{V4}=tok-victim; {V4}.0=tok-attacker", "victim", id="planted-chunk-after"),
+        pytest.param(f"{V4}.0=tok-attacker", None, id="chunk-only"),
+        pytest.param(f"{V4}=tok-attacker; {V4}=tok-victim", None, id="two-bare-cookies"),
+    ],
+)
+def test_planted_cookies_never_swap_a_database_session(
+    tmp_path: pathlib.Path, frozen_clock: FrozenClock, cookie: str, name: str | None
+) -> None:
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    app, _ = _database_pair(tmp_path)
+    environ = EnvironBuilder(path="/private", headers={"Cookie": cookie}).get_environ()
+    body, status, _headers = run_wsgi_app(app, environ, buffered=True)
+    if name is None:  # no session rather than a guess: the sign-in redirect
+        assert status.startswith("307")
+    else:
+        assert status.startswith("200") and b"".join(body) == b'{"name":"' + name.encode() + b'"}\n'
+
+
 def test_a_public_page_that_never_reads_the_token_costs_no_query(
     tmp_path: pathlib.Path, frozen_clock: FrozenClock
 ) -> None:

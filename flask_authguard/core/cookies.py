@@ -60,6 +60,18 @@ def chunk_names(cookies: t.Iterable[str], name: str) -> list[str]:
     return [key for key in dict.fromkeys(cookies) if is_session_cookie(key, name)]
 
 
+def opaque_session_value(cookies: t.Any, name: str) -> str | None:
+    """The one session token of a database session cookie, or ``None``.
+
+    Such a token (a UUID) is never chunked, so chunk cookies (``name.0``...) are never read for
+    it: a sibling subdomain that plants them cannot swap in a session of its own. Two different
+    ``name`` cookies (one tossed in for another domain or path) are no session rather than a
+    guess at which one is the victim's, as next-auth signs such a request out.
+    """
+    values = [v for v in dict.fromkeys(_getlist(cookies, name)) if v]
+    return values[0] if len(values) == 1 else None
+
+
 def session_values(cookies: t.Any, name: str) -> list[str]:
     """Candidate session token values, most likely first, empty ones dropped.
 

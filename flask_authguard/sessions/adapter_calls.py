@@ -11,7 +11,7 @@ import uuid
 
 from ..core._compat import call_sync
 from ..core.config import Config
-from ..core.cookies import session_values
+from ..core.cookies import opaque_session_value
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.token import session_cookies
 from .base import cookie_spec
@@ -96,10 +96,10 @@ def call_adapter(config: Config, name: str, *args: t.Any) -> t.Any:
 
 
 def session_token(environ: WSGIEnvironment, config: Config) -> str | None:
-    """The session token the request's cookie holds (chunks joined, as next-auth reads it)."""
+    """The session token the request's cookie holds (see
+    :func:`~flask_authguard.core.cookies.opaque_session_value`: never from chunks)."""
     name = cookie_spec(environ, config).name
-    values = session_values(session_cookies(environ, name), name)
-    return values[0] if values else None
+    return opaque_session_value(session_cookies(environ, name), name)
 
 
 def plausible_token(token: str) -> bool:

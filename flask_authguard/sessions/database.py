@@ -41,7 +41,7 @@ import typing as t
 from ..core import _clock
 from ..core._compat import call_sync
 from ..core.config import Config
-from ..core.cookies import chunk, clean, session_values
+from ..core.cookies import chunk, clean, opaque_session_value
 from ..core.errors import BackendUnavailableError
 from ..core.token import Claims, session_cookies
 from .accounts import resolve_user
@@ -120,10 +120,9 @@ class DatabaseSessions:
         config = self.config
         spec = cookie_spec(environ, config)
         cookies = session_cookies(environ, spec.name)
-        values = session_values(cookies, spec.name)
-        if not values:
+        token = opaque_session_value(cookies, spec.name)
+        if token is None:
             return SessionResult(None, [], None)
-        token = values[0]
         found = lookup(environ, config, token)
         now = _clock.now()
         if found is not None and timestamp_of(found["session"]["expires"]) < now:
@@ -221,9 +220,9 @@ class DatabaseSessions:
         :raises BackendUnavailableError: the adapter failed: the session still exists.
         """
         spec = self.config.session_cookie(secure)
-        values = session_values(session_cookies(environ, spec.name), spec.name)
+        token = opaque_session_value(session_cookies(environ, spec.name), spec.name)
         deleted = None
-        if values and plausible_token(values[0]):
-            deleted = call_adapter(self.config, "delete_session", values[0])
+        if token is not None and plausible_token(token):
+            deleted = call_adapter(self.config, "delete_session", token)
             forget(environ)
         fire_event(self.config, "sign_out", session=deleted)
