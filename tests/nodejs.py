@@ -124,12 +124,19 @@ class _Lock:
         self.file.close()
 
 
-def _npm_install(npm: str, where: pathlib.Path) -> None:
-    for name in PACKAGE_FILES:
-        if (NODE_DIR / name).exists():
-            shutil.copyfile(NODE_DIR / name, where / name)
+def npm_install(
+    npm: str, where: pathlib.Path, source: pathlib.Path, files: t.Iterable[str], *extra: str
+) -> None:
+    """Copy the package files from ``source`` into ``where`` and run ``npm ci`` there (``npm
+    install`` without a lock file).
+
+    :raises NodeUnavailable: npm failed, hung past :data:`INSTALL_TIMEOUT` or could not start.
+    """
+    for name in files:
+        if (source / name).exists():
+            shutil.copyfile(source / name, where / name)
     command = "ci" if (where / "package-lock.json").exists() else "install"
-    argv = [npm, command, "--no-audit", "--no-fund", "--legacy-peer-deps", "--loglevel=error"]
+    argv = [npm, command, "--no-audit", "--no-fund", *extra, "--loglevel=error"]
     try:
         proc = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -139,6 +146,10 @@ def _npm_install(npm: str, where: pathlib.Path) -> None:
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:]) or "(no output)"
         raise NodeUnavailable(f"`npm {command}` in {where} failed (exit {proc.returncode}):\n{tail}")
+
+
+def _npm_install(npm: str, where: pathlib.Path) -> None:
+    npm_install(npm, where, NODE_DIR, PACKAGE_FILES, "--legacy-peer-deps")
 
 
 def _copy_if_changed(source: pathlib.Path, target: pathlib.Path) -> None:

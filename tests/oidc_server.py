@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import typing as t
 import urllib.request
@@ -38,20 +37,9 @@ def package_hash() -> str:
 
 
 def _npm_install(npm: str, where: pathlib.Path) -> None:
-    from nodejs import INSTALL_TIMEOUT, NodeUnavailable
+    from nodejs import npm_install
 
-    for name in PACKAGE_FILES:
-        shutil.copyfile(NODE_OIDC_DIR / name, where / name)
-    argv = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
-    try:
-        proc = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise NodeUnavailable(f"`npm ci` took longer than {INSTALL_TIMEOUT} s") from None
-    except OSError as exc:
-        raise NodeUnavailable(f"`npm ci` could not start: {exc}") from None
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise NodeUnavailable(f"`npm ci` in {where} failed (exit {proc.returncode}):\n{tail}")
+    npm_install(npm, where, NODE_OIDC_DIR, PACKAGE_FILES)
 
 
 def install() -> pathlib.Path:

@@ -12,8 +12,6 @@ import pytest
 from oauth_flow import consent, start
 from test_browser import DEMO, Browser, browser, demo, running_demo  # noqa: F401 - browser: a fixture
 
-pytest_plugins = ["oidc_server"]
-
 if t.TYPE_CHECKING:
     from oidc_server import OIDCServer
 

@@ -17,8 +17,6 @@ from flask_authguard.core.config import resolve_options
 from flask_authguard.core.cookies import chunk
 from flask_authguard.core.options import CHUNK_SIZES
 
-pytest_plugins = ["nodejs"]
-
 if t.TYPE_CHECKING:
     from nodejs import NextAuth
 

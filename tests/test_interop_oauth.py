@@ -19,8 +19,6 @@ from oauth_flow import cookie_of, sign_in, start
 from test_handler import client_of, make_app
 from test_oauth import BASE, PROFILE_CLAIMS, oidc
 
-pytest_plugins = ["nodejs", "oidc_server"]
-
 if t.TYPE_CHECKING:
     from nodejs import NextAuth
     from oidc_server import OIDCServer

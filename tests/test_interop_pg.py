@@ -20,7 +20,6 @@ import json
 import os
 import pathlib
 import secrets
-import shutil
 import subprocess
 import typing as t
 
@@ -29,13 +28,13 @@ import pytest
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
 from nodejs import (  # noqa: E402
-    INSTALL_TIMEOUT,
     RUN_TIMEOUT,
     NodeUnavailable,
     _check_node_version,
     _node_env,
     _tool,
     cached_install,
+    npm_install,
 )
 from test_adapter_sqlalchemy import postgres_url, require_postgres  # noqa: E402
 from werkzeug.test import create_environ  # noqa: E402
@@ -63,18 +62,7 @@ def package_hash() -> str:
 
 
 def _npm_install(npm: str, where: pathlib.Path) -> None:
-    for name in PACKAGE_FILES:
-        shutil.copyfile(NODE_PG_DIR / name, where / name)
-    argv = [npm, "ci", "--no-audit", "--no-fund", "--legacy-peer-deps", "--loglevel=error"]
-    try:
-        proc = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise NodeUnavailable(f"`npm ci` took longer than {INSTALL_TIMEOUT} s") from None
-    except OSError as exc:
-        raise NodeUnavailable(f"`npm ci` could not start: {exc}") from None
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise NodeUnavailable(f"`npm ci` in {where} failed (exit {proc.returncode}):\n{tail}")
+    npm_install(npm, where, NODE_PG_DIR, PACKAGE_FILES, "--legacy-peer-deps")
 
 
 def install() -> pathlib.Path:

@@ -15,8 +15,6 @@ from flask import Flask
 
 from flask_authguard import AuthGuard, CredentialsProvider
 
-pytest_plugins = ["nodejs"]
-
 if t.TYPE_CHECKING:
     from nodejs import NextAuth
 

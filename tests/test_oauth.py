@@ -15,8 +15,6 @@ from test_handler import _KIND, client_of, make_app
 
 from flask_authguard import ConfigurationError, OAuthProvider, OIDCProvider, decode
 
-pytest_plugins = ["oidc_server"]
-
 if t.TYPE_CHECKING:
     from oidc_server import OIDCServer
 

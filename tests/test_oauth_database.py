@@ -19,8 +19,6 @@ from flask_authguard import decode
 pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
 
-pytest_plugins = ["oidc_server"]
-
 if t.TYPE_CHECKING:
     from oidc_server import OIDCServer
 

@@ -25,8 +25,6 @@ from flask_authguard import (
     decode,
 )
 
-pytest_plugins = ["oidc_server"]
-
 if t.TYPE_CHECKING:
     from oidc_server import OIDCServer
 
