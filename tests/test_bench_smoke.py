@@ -102,13 +102,23 @@ def test_table_names_every_row(bench: types.ModuleType, tiny_run: tuple[t.Any, l
     assert "\nTargets: " in text
 
 
-def test_target_verdicts_follow_the_figures(bench: types.ModuleType) -> None:
-    """The met/missed logic, on made-up figures."""
+def _rows_with(bench: types.ModuleType, figures: dict[str, float], *, guarded_rps: float) -> dict[str, t.Any]:
+    """Every row with its baseline, the given µs figures, and the two server rows (bare at
+    1000 req/s, guarded at ``guarded_rps``, no errors)."""
     rows = {key: bench.Row(key, "g", key) for key in bench.ROW_KEYS}
     for case in bench.CASES:
         rows[case.key].baseline = case.baseline
     for key, _, base in bench.SERVER_ROWS:
         rows[key].baseline = base
+    for key, us in figures.items():
+        rows[key].us = us
+    rows["server_bare"].rps, rows["server_bare"].errors = 1000.0, 0
+    rows["server_guarded"].rps, rows["server_guarded"].errors = guarded_rps, 0
+    return rows
+
+
+def test_target_verdicts_follow_the_figures(bench: types.ModuleType) -> None:
+    """The met/missed logic, on made-up figures."""
     figures = {
         "flask_bare": 60.0,
         "authguard_valid": 90.0,
@@ -120,10 +130,7 @@ def test_target_verdicts_follow_the_figures(bench: types.ModuleType) -> None:
         "cookie_5k": 40.0,
         "cookie_12k": 200.0,
     }
-    for key, us in figures.items():
-        rows[key].us = us
-    rows["server_bare"].rps, rows["server_bare"].errors = 1000.0, 0
-    rows["server_guarded"].rps, rows["server_guarded"].errors = 950.0, 0
+    rows = _rows_with(bench, figures, guarded_rps=950.0)
     report = importlib.import_module("bench.report")
     report.add_targets(rows)
     assert rows["with_auth_valid"].target.startswith("met: +10.0 µs")
@@ -254,11 +261,6 @@ def test_compare_refuses_a_checkout_whose_package_comes_from_elsewhere(tmp_path:
 
 def test_issue_15_targets_have_verdicts(bench: types.ModuleType) -> None:
     """Every row of issue 15's table gets a verdict, on made-up figures."""
-    rows = {key: bench.Row(key, "g", key) for key in bench.ROW_KEYS}
-    for case in bench.CASES:
-        rows[case.key].baseline = case.baseline
-    for key, _, base in bench.SERVER_ROWS:
-        rows[key].baseline = base
     figures = {
         "flask_bare": 60.0,
         "wsgi_bare": 1.0,
@@ -273,10 +275,7 @@ def test_issue_15_targets_have_verdicts(bench: types.ModuleType) -> None:
         "db_guard_postgresql": 300.0,
         "db_guard_sqlite": 200.0,
     }
-    for key, us in figures.items():
-        rows[key].us = us
-    rows["server_bare"].rps, rows["server_bare"].errors = 1000.0, 0
-    rows["server_guarded"].rps, rows["server_guarded"].errors = 980.0, 0
+    rows = _rows_with(bench, figures, guarded_rps=980.0)
     report = importlib.import_module("bench.report")
     report.add_targets(rows)
     assert rows["get_server_session"].target.startswith("met: +30.0 µs (≤ +35 µs)")
