@@ -7,7 +7,7 @@ import typing as t
 import pytest
 from werkzeug.datastructures import Headers
 
-from flask_authguard.wsgi.caching import _private_headers, make_private
+from flask_authguard.wsgi.caching import make_private, private_headers
 
 HEADER_LISTS: list[list[tuple[str, t.Any]]] = [
     [],
@@ -28,13 +28,13 @@ HEADER_LISTS: list[list[tuple[str, t.Any]]] = [
 def test_private_headers_match_the_general_path(headers: list[tuple[str, t.Any]]) -> None:
     general = Headers(headers)
     make_private(general)
-    assert _private_headers(list(headers)) == general.to_wsgi_list()
+    assert private_headers(list(headers)) == general.to_wsgi_list()
 
 
 @pytest.mark.parametrize("value", ["a\nb", "a\rb"])
 def test_private_headers_refuse_newlines_as_werkzeug_does(value: str) -> None:
     with pytest.raises(ValueError):
-        _private_headers([("X-Bad", value)])
+        private_headers([("X-Bad", value)])
 
 
 def _run(app: t.Any, environ: dict[str, t.Any]) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -110,6 +110,72 @@ def test_redirect_as_a_flask_response_is_the_same_answer() -> None:
     environ = EnvironBuilder(path="/dashboard").get_environ()
     as_flask = Redirect(location).to_response(Flask("x").response_class)
     assert _run(as_flask, environ) == _run(Response(status=307, headers={"Location": location}), environ)
+
+
+def _plain_redirect(location: str) -> t.Any:
+    from werkzeug.wrappers import Response
+
+    return Response(status=307, headers={"Location": location})
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["none", "location", "iri-location", "header", "set-data", "body-by-hand", "status", "autocorrect"],
+)
+def test_prepared_redirect_is_sent_as_werkzeug_sends_it_whatever_was_changed(change: str) -> None:
+    """The Flask 307 is sent with the headers werkzeug made for it the first time only while
+    nothing changed it; after any change werkzeug makes them again."""
+    from flask import Flask
+    from werkzeug.test import EnvironBuilder
+
+    from flask_authguard.wsgi.answers import Redirect
+
+    location = "http://localhost/api/auth/signin?callbackUrl=%2Fdashboard"
+    redirect = Redirect(location)
+    cls = Flask("x").response_class
+    environ = EnvironBuilder(path="/dashboard").get_environ()
+
+    def changed(response: t.Any) -> t.Any:
+        if change == "location":
+            response.headers["Location"] = "http://localhost/elsewhere"
+        elif change == "iri-location":
+            response.headers["Location"] = "http://localhost/ünïcode?q=é"
+        elif change == "header":
+            response.headers["X-Frame-Options"] = "DENY"
+        elif change == "set-data":
+            response.set_data(b"moved")
+        elif change == "body-by-hand":
+            response.response = [b"moved"]
+        elif change == "status":
+            response.status_code = 302
+        elif change == "autocorrect":
+            response.autocorrect_location_header = True
+        return response
+
+    for _ in range(3):  # the first send prepares, the next ones reuse (or must not)
+        _run(redirect.to_response(cls), environ)
+        expected = changed(_plain_redirect(location))
+        assert _run(changed(redirect.to_response(cls)), environ) == _run(expected, environ)
+
+
+def test_prepared_redirect_keeps_a_response_class_that_makes_its_own_headers() -> None:
+    from flask import Flask
+    from werkzeug.test import EnvironBuilder
+
+    from flask_authguard.wsgi.answers import Redirect
+
+    class Stamped(Flask.response_class):
+        def get_wsgi_headers(self, environ: t.Any) -> Headers:
+            headers = super().get_wsgi_headers(environ)
+            headers["X-Path"] = environ["PATH_INFO"]
+            return headers
+
+    redirect = Redirect("http://localhost/api/auth/signin")
+    for path in ("/a", "/b"):
+        response = redirect.to_response(Stamped)
+        assert type(response) is Stamped
+        _, headers, _ = _run(response, EnvironBuilder(path=path).get_environ())
+        assert dict(headers)["X-Path"] == path
 
 
 @pytest.mark.parametrize("blocks", [1, 2, 3, 17, 64])
@@ -233,3 +299,98 @@ def test_iso_ms_matches_the_strftime_spelling() -> None:
     stamps += [rng.uniform(-30000000000.0, 253402300799.0) for _ in range(2000)]
     for stamp in stamps:
         assert iso_ms(stamp) == general(stamp), stamp
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ({"sub": "1", "n": 1}, {"sub": "1", "n": 1}, True),
+        ({}, {}, True),
+        ({"n": 1}, {"n": True}, False),  # equal in Python, "1" and "true" in JSON
+        ({"n": 1}, {"n": 1.0}, False),
+        ({"n": None}, {"n": None}, True),
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}, False),  # another key order encodes otherwise
+        ({"a": 1}, {"a": 1, "b": 2}, False),
+        ({"a": {"x": 1}}, {"a": {"x": 1}}, False),  # nested values: never taken as the same
+        ({"a": [1]}, {"a": [1]}, False),
+        ({"a": float("nan")}, {"a": float("nan")}, False),
+        ({"a": "x"}, {"a": "y"}, False),
+    ],
+)
+def test_same_flat_json_tells_apart_what_encodes_otherwise(
+    a: dict[str, t.Any], b: dict[str, t.Any], same: bool
+) -> None:
+    import json
+
+    from flask_authguard.sessions.rolling import same_flat_json
+
+    assert same_flat_json(a, b) is same
+    if same:
+        assert json.dumps(a) == json.dumps(b)
+
+
+def _rolled_claims(cookies: list[str], secret: str) -> dict[str, t.Any]:
+    from flask_authguard.core import jwt as jwt_mod
+
+    value = cookies[0].split(";", 1)[0].split("=", 1)[1]
+    return jwt_mod.decode(token=value, secret=secret) or {}
+
+
+def test_rolled_cookie_follows_a_jwt_callback_that_changes_a_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The incoming token stands for the claims only when the callback left them exactly as
+    decoded: ``True`` turned into ``1`` (equal in Python) still encodes anew."""
+    from flask_authguard.core import _clock
+    from flask_authguard.core import jwt as jwt_mod
+    from flask_authguard.core.config import resolve_options
+    from flask_authguard.sessions import read_session
+
+    secret = "t" * 32
+    as_number = [False]
+
+    def jwt_callback(*, token: dict[str, t.Any], **_: t.Any) -> dict[str, t.Any]:
+        if as_number[0]:
+            token["admin"] = 1
+        return token
+
+    config = resolve_options({"secret": secret, "callbacks": {"jwt": jwt_callback}})
+    monkeypatch.setattr(_clock, "now", lambda: 1_700_000_000.25)
+    token = jwt_mod.encode(token={"sub": "1", "admin": True}, secret=secret)
+    environ = {"HTTP_COOKIE": f"next-auth.session-token={token}", "wsgi.url_scheme": "http"}
+    first = read_session(dict(environ), config).set_cookies
+    assert _rolled_claims(first, secret)["admin"] is True
+    as_number[0] = True  # the same cookie in the same second, the callback now gives 1
+    second = read_session(dict(environ), config).set_cookies
+    assert second != first
+    claims = _rolled_claims(second, secret)
+    assert claims["admin"] == 1 and claims["admin"] is not True
+
+
+def test_rolled_cookie_follows_changes_made_through_g_auth_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard's decoded token is the app's to change (``g.auth_token``): a read after such a
+    change is never answered with the cookie made from the unchanged claims."""
+    from flask import Flask, g
+
+    from flask_authguard import AuthGuard, get_server_session
+    from flask_authguard.core import _clock
+    from flask_authguard.core import jwt as jwt_mod
+
+    secret = "g" * 32
+    monkeypatch.setattr(_clock, "now", lambda: 1_700_000_000.25)
+    app = Flask(__name__)
+    AuthGuard(app, {"secret": secret, "endpoints": False})
+
+    @app.get("/page/<name>")
+    def page(name: str) -> str:
+        if name != "same":
+            g.auth_token["name"] = name
+        get_server_session()
+        return "ok"
+
+    client = app.test_client(use_cookies=False)
+    cookie = "next-auth.session-token=" + jwt_mod.encode(token={"sub": "1", "name": "Ann"}, secret=secret)
+    same = client.get("/page/same", headers={"Cookie": cookie}).headers.getlist("Set-Cookie")
+    assert _rolled_claims(same, secret)["name"] == "Ann"
+    # the same cookie again, in the same second, the view changing the name first
+    changed = client.get("/page/Bea", headers={"Cookie": cookie}).headers.getlist("Set-Cookie")
+    assert changed != same
+    assert _rolled_claims(changed, secret)["name"] == "Bea"

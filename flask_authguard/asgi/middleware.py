@@ -162,7 +162,9 @@ def refusal_response(request: t.Any, exc: Exception) -> t.Any:
 def _routed_scope(scope: Scope, environ: t.Mapping[str, t.Any]) -> Scope:
     """The scope with the path the guard checked (``..`` and ``//`` resolved), so the app
     routes on exactly that path."""
-    checked = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "surrogateescape")
+    checked: str = environ["PATH_INFO"]
+    if not checked.isascii():
+        checked = checked.encode("latin-1").decode("utf-8", "surrogateescape")
     root = scope.get("root_path", "")
     if scope.get("path") == root + checked:
         return scope

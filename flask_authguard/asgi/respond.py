@@ -63,7 +63,10 @@ def private_if_checked(
     WSGI layer's merge decides."""
     if not environ.get(CHECKED_KEY):
         return headers
-    if not any(name in (b"vary", b"cache-control") for name, _ in headers):
+    for name, _ in headers:
+        if name == b"vary" or name == b"cache-control":
+            break
+    else:
         return [*headers, *_PRIVATE]
     fixed = Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers])
     make_private(fixed)

@@ -51,19 +51,16 @@ def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironme
     server = scope.get("server") or ("localhost", 80)
     raw_path = scope.get("raw_path")
     query: bytes = scope.get("query_string", b"")
-    environ: dict[str, t.Any] = {
-        "REQUEST_METHOD": scope.get("method", "GET"),
-        "SCRIPT_NAME": root,
-        "PATH_INFO": path,
-        "QUERY_STRING": query.decode("latin-1"),
-        **_server_keys(server[0], server[1], scope.get("http_version", "1.1")),
-        "wsgi.version": (1, 0),
-        # the guard's cookie-name and redirect rules speak http(s); a websocket is its handshake
-        "wsgi.url_scheme": _SCHEMES.get(scheme, scheme),
-        "wsgi.input": _NO_BODY if body is None else io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        **_WSGI_FLAGS,
-    }
+    # what every request of this server shares, copied; then this request's own keys
+    environ: dict[str, t.Any] = _server_keys(server[0], server[1], scope.get("http_version", "1.1")).copy()
+    environ["REQUEST_METHOD"] = scope.get("method", "GET")
+    environ["SCRIPT_NAME"] = root
+    environ["PATH_INFO"] = path
+    environ["QUERY_STRING"] = query.decode("latin-1")
+    # the guard's cookie-name and redirect rules speak http(s); a websocket is its handshake
+    environ["wsgi.url_scheme"] = _SCHEMES.get(scheme, scheme)
+    environ["wsgi.input"] = _NO_BODY if body is None else io.BytesIO(body)
+    environ["wsgi.errors"] = sys.stderr
     if raw_path:
         environ["RAW_URI"] = raw_path.decode("latin-1") + ("?" + environ["QUERY_STRING"] if query else "")
     client = scope.get("client")
@@ -82,13 +79,15 @@ _WSGI_FLAGS = {"wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_on
 
 
 @functools.lru_cache(maxsize=64)
-def _server_keys(host: t.Any, port: t.Any, http_version: t.Any) -> dict[str, str]:
-    """``SERVER_NAME``, ``SERVER_PORT`` and ``SERVER_PROTOCOL``: the same for every request a
-    server takes, so made once (read-only: the caller copies them into its environ)."""
+def _server_keys(host: t.Any, port: t.Any, http_version: t.Any) -> dict[str, t.Any]:
+    """``SERVER_NAME``, ``SERVER_PORT``, ``SERVER_PROTOCOL`` and the WSGI flags: the same for
+    every request a server takes, so made once (read-only: the caller copies them)."""
     return {
         "SERVER_NAME": str(host),
         "SERVER_PORT": str(port if port is not None else 80),
         "SERVER_PROTOCOL": f"HTTP/{http_version}",
+        "wsgi.version": (1, 0),
+        **_WSGI_FLAGS,
     }
 
 

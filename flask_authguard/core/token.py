@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import typing as t
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from werkzeug.http import parse_cookie
@@ -170,6 +171,23 @@ class _FoundCookies:
 _NO_COOKIES = _FoundCookies({})
 
 
+def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[t.Any, list[str]]:
+    """The request's cookies that may belong to session cookie ``name`` (``getlist`` works)
+    and the candidate token values :func:`~flask_authguard.core.cookies.session_values` gives
+    for them.
+
+    The usual request holds the session cookie once, unchunked and plainly spelt: then both
+    come from one scan of the header (:func:`single_cookie_value`), the answer the general
+    reader gives for it.
+    """
+    if _COOKIES_KEY not in environ:
+        value = single_cookie_value(environ.get("HTTP_COOKIE"), name)
+        if value is not None:
+            return _FoundCookies({name: [value]}), [value]
+    cookies = session_cookies(environ, name)
+    return cookies, session_values(cookies, name)
+
+
 def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> list[str]:
     """Candidate token values: the session cookie's, else the Bearer header's."""
     values = session_values(session_cookies(environ, cookie_name), cookie_name)
@@ -212,10 +230,11 @@ def decode_candidates(
             continue
         if not claims:
             continue
-        if not isinstance(claims, t.Mapping):
-            logger.debug("session token refused: the decode hook returned a %s", type(claims).__name__)
-            continue
-        claims = claims if isinstance(claims, dict) else dict(claims)
+        if type(claims) is not dict:
+            if not isinstance(claims, Mapping):
+                logger.debug("session token refused: the decode hook returned a %s", type(claims).__name__)
+                continue
+            claims = dict(claims)
         if found is None:
             found = claims
         elif _identity(claims) != _identity(found):

@@ -54,10 +54,9 @@ from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..sessions.revoke import Revoker
-from ..wsgi.caching import private_start_response
 from ..wsgi.middleware import AuthCore, InnerMiddleware, Redirect, is_api_request
 from .config import CONFIG_KEYS, merged_options
-from .session import _after_request, get_server_session
+from .session import LAYER_KEY, get_server_session, guard_start_response
 from .state import GuardState, _token_or_none, current_token, state_of
 
 if t.TYPE_CHECKING:
@@ -76,13 +75,14 @@ class _PathLayer:
     serves exactly the path that was checked (``/public/../admin`` is ``/admin``), and keeps the
     responses to checked requests (any protection mode) out of shared caches."""
 
-    def __init__(self, wsgi_app: WSGIApplication, core: AuthCore) -> None:
+    def __init__(self, wsgi_app: WSGIApplication, state: GuardState) -> None:
         self.wsgi_app = wsgi_app
-        self.core = core
+        self.state = state
+        self.core = state.core
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         self.core.path(environ)
-        return self.wsgi_app(environ, private_start_response(environ, start_response))
+        return self.wsgi_app(environ, guard_start_response(environ, start_response, self.state))
 
 
 class AuthGuard:
@@ -140,15 +140,12 @@ class AuthGuard:
         # The static view Flask registered, recognised later by identity: a user view that is
         # named "static" or routed under /static/ stays protected.
         static_view = app.view_functions.get("static") if app.has_static_folder else None
-        state = GuardState(self, core, static_view)
+        state = GuardState(self, core, app, static_view)
         app.extensions["authguard"] = state
-        app.wsgi_app = _PathLayer(app.wsgi_app, core)  # type: ignore[method-assign]
+        app.wsgi_app = _PathLayer(app.wsgi_app, state)  # type: ignore[method-assign]
         app.app_ctx_globals_class = _lazy_token_globals(app.app_ctx_globals_class)
         # First of the app's hooks: g.auth_token is there for the user's own before_request.
         app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
-        # First in the list, so last to run (Flask runs them in reverse): the session cookies of
-        # get_server_session() calls made in any other after_request function still get written.
-        app.after_request_funcs.setdefault(None, []).insert(0, _after_request)
         app.context_processor(_template_context)
         app.register_error_handler(BackendUnavailableError, _backend_unavailable)
         # The app's templates override the built-in pages; its globals and context processors work in them.
@@ -241,11 +238,14 @@ def _check(authorized: Authorized | None) -> WSGIApplication | None:
 
 
 def _before_request() -> t.Any:
-    # The per-request path: each Flask proxy is resolved once (a lookup costs about 1 µs).
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # The per-request path: each Flask proxy is resolved once (a lookup costs about 1 µs), and
+    # the app's state comes from the guard's layer when the request came through it.
     req = request._get_current_object()  # type: ignore[attr-defined]
-    core = t.cast(GuardState, app.extensions["authguard"]).core
     environ = req.environ
+    state: GuardState | None = environ.get(LAYER_KEY)
+    if state is None:  # dispatched without the layer (by hand, in a test request context)
+        state = state_of()
+    app, core = state.app, state.core
     # g.auth_token is computed on first use (see _lazy_token_globals): a public page or a static
     # file that never reads it, or a cross-site mutation refused before any decode, costs no
     # decode (with database sessions, no query). An app context may outlive one request

@@ -1,22 +1,32 @@
 """``get_server_session()`` in Flask: the session read, with the rolled cookie put on the
 response from anywhere in the request (views, templates, error handlers, after_request
-functions) by the guard's own after_request function, which runs last."""
+functions): on an app with ``AuthGuard`` by the guard's WSGI layer when the response starts,
+after every after_request function; on an app without one by an ``after_this_request``
+function."""
 
 from __future__ import annotations
 
 import typing as t
 
 from flask import after_this_request, current_app, has_app_context, has_request_context, request
+from werkzeug.http import parse_set_header
 from werkzeug.wrappers import Request, Response
 
 from ..core.config import Config
 from ..core.options import OptionsArg
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
-from .state import state_of
+from ..sessions.reading import cookies_to_add
+from ..wsgi.caching import CHECKED_KEY, private_headers
+from .state import GuardState, state_of
 
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+#: Set once get_server_session() ran in the request: the response then varies on ``Cookie``.
 _SESSION_HOOK_KEY = "authguard.session_hook"
-
-
+#: Set by the guard's WSGI layer (to the app's :class:`GuardState`): it writes the pending
+#: cookies when the response starts.
+LAYER_KEY = "authguard.layer"
 _PENDING_KEY = "authguard.pending_cookies"
 
 
@@ -31,24 +41,69 @@ def _apply_pending(response: Response) -> Response:
     return response
 
 
-def _after_request(response: Response) -> Response:
-    """The guard's last after_request function: the cookies of every get_server_session() call
-    of the request, views and after_request functions alike."""
-    if request.environ.get(_SESSION_HOOK_KEY):
-        return _apply_pending(response)
-    return response
+def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` with the cookies of the request's get_server_session() calls, and ``Cookie``
+    in ``Vary`` as ``response.vary.add("Cookie")`` gives."""
+    existing: list[str] = []
+    varies: list[int] = []
+    for i, (name, value) in enumerate(headers):
+        lowered = name.lower()
+        if lowered == "set-cookie":
+            existing.append(value)
+        elif lowered == "vary":
+            varies.append(i)
+    pending: dict[int, tuple[SessionResult, Config, bool]] = environ.pop(_PENDING_KEY, {})
+    for result, config, secure in pending.values():
+        added = cookies_to_add(existing, result, config, secure)
+        if added:
+            headers = [*headers, *(("Set-Cookie", value) for value in added)]
+            existing.extend(added)
+    if not varies:
+        headers = [*headers, ("Vary", "Cookie")]
+    elif len(varies) > 1 or headers[varies[0]][1] != "Cookie":  # not just the guard's own
+        vary = parse_set_header(", ".join(headers[i][1] for i in varies))
+        vary.add("Cookie")
+        first, rest = varies[0], frozenset(varies[1:])
+        headers = [pair for i, pair in enumerate(headers) if i not in rest]
+        headers[first] = ("Vary", vary.to_header())
+    return headers
+
+
+def guard_start_response(
+    environ: WSGIEnvironment, start_response: StartResponse, state: GuardState
+) -> StartResponse:
+    """The guard layer's ``start_response``: when the response starts (after the last
+    after_request function) it keeps a checked request's response out of shared caches
+    (:func:`~flask_authguard.wsgi.caching.private_headers`) and adds the cookies of every
+    get_server_session() call of the request (views, error handlers and after_request
+    functions alike). ``state`` is the guard's of the app the request is routed to: what
+    ``get_server_session()`` and the guard's check use."""
+    environ[LAYER_KEY] = state
+
+    def wrapped(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
+        if environ.get(CHECKED_KEY):
+            headers = private_headers(headers)
+        if environ.get(_SESSION_HOOK_KEY):
+            headers = _with_pending(environ, headers)
+        return start_response(status, headers, exc_info)
+
+    return t.cast("StartResponse", wrapped)
 
 
 def _flask_session(options: OptionsArg | Config) -> SessionResult:
     environ = request.environ
-    config = state_of().config if options is None else request_config(environ, options)
+    if options is not None:
+        config = request_config(environ, options)
+    else:  # the guard's options: its layer handed them over, else the app's extension
+        layer: GuardState | None = environ.get(LAYER_KEY)
+        config = (layer or state_of()).config
     result = read_session(environ, config)
     if result.set_cookies:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
         environ.setdefault(_PENDING_KEY, {})[id(config)] = (result, config, secure)
     if not environ.get(_SESSION_HOOK_KEY):
         environ[_SESSION_HOOK_KEY] = True
-        if "authguard" not in current_app.extensions:  # no guard hook: the view's response only
+        if not environ.get(LAYER_KEY):  # no guard layer in front: the view's response only
             after_this_request(_apply_pending)
     return result
 

@@ -23,6 +23,8 @@ class GuardState:
     #: The :class:`~flask_authguard.AuthGuard` installed on the app.
     guard: t.Any
     core: AuthCore
+    #: The app the guard is installed on.
+    app: Flask = dataclasses.field(repr=False)
     #: The app's own static-file view (``None`` without a static folder): public by identity.
     static_view: t.Callable[..., t.Any] | None = None
 

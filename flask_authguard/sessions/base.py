@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import typing as t
+from collections.abc import Mapping
 
 from ..core._compat import call_sync
 from ..core.config import Config, CookieSpec
@@ -119,12 +121,32 @@ def cookie_spec(environ: WSGIEnvironment, config: Config) -> CookieSpec:
     return config.session_cookie(config.is_secure(environ.get("wsgi.url_scheme", "http")))
 
 
+#: The last whole second :func:`iso_ms` spelt, and its spelling up to the milliseconds.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def iso_ms(timestamp: float) -> str:
     """``Date.toISOString()``: UTC, milliseconds, ``Z``."""
-    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
-    if 1000 <= moment.year <= 9999:  # four-digit years: isoformat spells them alike, faster
-        return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    global _last_second
+    # as datetime.fromtimestamp does: the fraction rounded to the microsecond (half to even),
+    # then cut to the millisecond
+    fraction, whole = math.modf(timestamp)
+    micros = round(fraction * 1e6)
+    second = int(whole)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    elif micros < 0:
+        second, micros = second - 1, micros + 1_000_000
+    ms = micros // 1000
+    cached_second, prefix = _last_second  # one read: another thread may replace the pair
+    if second != cached_second:
+        moment = dt.datetime.fromtimestamp(second, dt.timezone.utc)
+        if 1000 <= moment.year <= 9999:  # four-digit years: isoformat spells them alike, faster
+            prefix = moment.isoformat(timespec="seconds")[:-6] + "."
+        else:
+            prefix = moment.strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second = (second, prefix)
+    return f"{prefix}{ms:03d}Z"
 
 
 def default_session(claims: t.Mapping[str, t.Any], expires: str) -> Session:
@@ -175,8 +197,8 @@ def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims 
     }
     args.update(kwargs)
     result = call_sync(config.callbacks.jwt, token=token, **args)
-    if result is None:
-        return None
-    if not isinstance(result, t.Mapping):
+    if type(result) is dict or result is None:
+        return result
+    if not isinstance(result, Mapping):
         raise TypeError(f"callbacks.jwt must return the token (a dict) or None, not {type(result).__name__}")
     return result if isinstance(result, dict) else dict(result)

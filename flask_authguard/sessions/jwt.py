@@ -29,6 +29,7 @@ from ..core.token import (
     TOKEN_ENVIRON_KEY,
     Claims,
     decode_candidates,
+    session_cookie_values,
     session_cookies,
     token_for,
 )
@@ -103,10 +104,12 @@ class JwtSessions:
         """The session from the cookie (never a Bearer header), with the cookie rolled."""
         config = self.config
         spec = cookie_spec(environ, config)
-        cookies = session_cookies(environ, spec.name)
-        candidates = session_values(cookies, spec.name)
+        cookies, candidates = session_cookie_values(environ, spec.name)
         if not candidates:
             return SessionResult(None, [], None)
+        # decoded here (not the guard's, which the app may have changed through g.auth_token):
+        # a private copy of what the cookie holds
+        private = environ.get(TOKEN_CONFIG_KEY) is not config
         decoded = self._decode_cookie(environ, candidates, spec.name)
         decoded = live_claims(environ, config, decoded)  # defence: revocation, absolute lifetime
         if decoded is None:
@@ -156,7 +159,8 @@ class JwtSessions:
         if config.jwt.encode is None:  # the same claims in the same second: the same cookies
             shared = (config.current_secrets(), salt, config.version, max_age, spec)
             options = (*shared, config.chunk_size, tuple(cookies))
-            set_cookies = self._rolled.issue(token, options, expires_at, roll) or []
+            source = (candidates[0], decoded) if private and len(candidates) == 1 else None
+            set_cookies = self._rolled.issue(token, options, expires_at, roll, source=source) or []
         else:
             set_cookies = roll() or []
         fire_event(config, "session", session=session, token=token)

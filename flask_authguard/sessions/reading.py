@@ -108,6 +108,21 @@ def writes_session_cookie(set_cookie_headers: t.Iterable[str], session_name: str
     return any(is_session_cookie(_cookie_name(h), session_name) for h in set_cookie_headers)
 
 
+def cookies_to_add(
+    existing: t.Sequence[str], result: SessionResult, config: Config, secure: bool
+) -> list[str] | None:
+    """The ``Set-Cookie`` values of ``result`` a response already setting ``existing`` still
+    needs; ``None`` when the response writes the session cookie itself (sign-out, sign-in): its
+    own word wins."""
+    name = config.session_cookie(secure).name
+    if existing and writes_session_cookie(existing, name):
+        ours = set(result.set_cookies)
+        if not all(h in ours for h in existing if is_session_cookie(_cookie_name(h), name)):
+            logger.debug("the response writes the session cookie itself: no refresh")
+            return None
+    return [h for h in result.set_cookies if h not in existing]
+
+
 def apply_cookies(headers: t.Any, result: SessionResult, config: Config, secure: bool) -> bool:
     """Add ``result``'s cookies to werkzeug ``Headers``, unless the response writes the session
     cookie itself (sign-out, sign-in): its own word wins.
@@ -117,13 +132,9 @@ def apply_cookies(headers: t.Any, result: SessionResult, config: Config, secure:
     if not result.set_cookies:
         return False
     existing = headers.getlist("Set-Cookie")
-    name = config.session_cookie(secure).name
-    if writes_session_cookie(existing, name):
-        ours = set(result.set_cookies)
-        if not all(h in ours for h in existing if is_session_cookie(_cookie_name(h), name)):
-            logger.debug("the response writes the session cookie itself: no refresh")
-            return False
-    for header in result.set_cookies:
-        if header not in existing:
-            headers.add("Set-Cookie", header)
+    added = cookies_to_add(existing, result, config, secure)
+    if added is None:
+        return False
+    for header in added:
+        headers.add("Set-Cookie", header)
     return True

@@ -12,6 +12,12 @@ never share a re-issued token, whatever their claims: revoking one's ``jti`` nev
 other. A new second, other claims (after ``callbacks.jwt``), another ``Expires`` or a
 custom ``jwt.encode`` always encode anew, so the rolling window is exactly next-auth's.
 
+The usual read re-issues the very claims the cookie decoded to (``callbacks.jwt`` returned
+them unchanged): then the incoming token itself stands for them in the key, which saves
+serialising them. "Unchanged" is checked strictly (same keys in the same order, plain values of
+the same types, compared with a copy of the decoded claims nobody else held), so the key never
+stands for claims that would encode otherwise.
+
 At most :data:`MAX_ENTRIES` sets of cookies are kept, all of the current second.
 """
 
@@ -46,6 +52,8 @@ class RolledCookies:
         options: tuple[t.Any, ...],
         expires: float,
         make: t.Callable[[], list[str] | None],
+        *,
+        source: tuple[str, t.Mapping[str, t.Any]] | None = None,
     ) -> list[str] | None:
         """The cookies ``make()`` gives for ``claims``, made at most once per second (``None``,
         a failure, is never kept).
@@ -53,15 +61,22 @@ class RolledCookies:
         :param options: everything else the cookies depend on (secrets, salt, version, cookie
             attributes, chunk size, the request's session cookie names), hashable.
         :param expires: the cookies' ``Expires`` timestamp.
+        :param source: the incoming token and a private copy of the claims it decoded to
+            (with these options; nobody else may hold it): when ``claims`` are exactly those,
+            plain values only, the token stands for them in the key.
         """
         try:
-            # Key order matters (encode keeps the caller's), the re-stamped claims' values do not.
-            shape = {k: (None if k in _REISSUED else v) for k, v in claims.items()}
-            text = json.dumps(shape, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            if source is not None and same_flat_json(claims, source[1]):
+                described: tuple[str, str] = ("token", source[0])
+            else:
+                # Key order matters (encode keeps the caller's), the re-stamped claims' values do not.
+                shape = {k: (None if k in _REISSUED else v) for k, v in claims.items()}
+                text = json.dumps(shape, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+                described = ("claims", text)
             # ``Expires`` is written in whole seconds; a timestamp this close to the next one
             # might round up to it, so it is not shared.
             expires_second = math.floor(expires)
-            key = (text, options, expires_second)
+            key = (described, options, expires_second)
             hash(key)
         except (TypeError, ValueError, RecursionError, OverflowError):
             return make()  # not JSON, or unhashable options: nothing to share
@@ -81,3 +96,19 @@ class RolledCookies:
             if len(self._entries) < MAX_ENTRIES:
                 self._entries[key] = list(cookies)
         return cookies
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+def same_flat_json(a: t.Mapping[str, t.Any], b: t.Mapping[str, t.Any]) -> bool:
+    """Whether two claim sets of plain values serialise to the same JSON: the same keys in the
+    same order, equal values of the very same types (``1``, ``1.0`` and ``True`` are told
+    apart). A nested value (or NaN, or any other type) counts as different."""
+    if type(a) is not dict or type(b) is not dict or len(a) != len(b):
+        return False
+    for (key_a, value_a), (key_b, value_b) in zip(a.items(), b.items(), strict=True):
+        kind = type(value_a)
+        if key_a != key_b or kind is not type(value_b) or kind not in _ATOMS or value_a != value_b:
+            return False
+    return True

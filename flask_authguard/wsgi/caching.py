@@ -39,7 +39,7 @@ def make_private(headers: Headers) -> None:
 _PRIVATE_HEADERS = (("Vary", "Cookie"), ("Cache-Control", "private"))
 
 
-def _private_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def private_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """``headers`` with :func:`make_private` applied, as a WSGI list.
 
     The usual response sets neither ``Vary`` nor ``Cache-Control``: then the answer is the list
@@ -66,7 +66,7 @@ def private_start_response(environ: WSGIEnvironment, start_response: StartRespon
 
     def wrapped(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
         if environ.get(CHECKED_KEY):
-            headers = _private_headers(headers)
+            headers = private_headers(headers)
         return start_response(status, headers, exc_info)
 
     return t.cast("StartResponse", wrapped)
