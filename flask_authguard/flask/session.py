@@ -47,10 +47,10 @@ def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> l
     existing: list[str] = []
     varies: list[int] = []
     for i, (name, value) in enumerate(headers):
-        lowered = name.lower()
-        if lowered == "set-cookie":
+        size = len(name)  # compared first: most names are neither
+        if size == 10 and name.lower() == "set-cookie":
             existing.append(value)
-        elif lowered == "vary":
+        elif size == 4 and name.lower() == "vary":
             varies.append(i)
     pending: dict[int, tuple[SessionResult, Config, bool]] = environ.pop(_PENDING_KEY, {})
     for result, config, secure in pending.values():

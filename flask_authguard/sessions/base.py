@@ -181,22 +181,24 @@ def encode_token(config: Config, token: Claims, max_age: int, salt: str) -> str:
     return jwe_encode(token=token, secret=secrets, max_age=max_age, salt=salt, version=config.version)
 
 
+#: The keywords ``callbacks.jwt`` always gets, absent ones ``None``.
+_JWT_ARGS: dict[str, t.Any] = dict.fromkeys(("user", "account", "profile", "trigger", "session"))
+
+
 def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims | None:
     """``callbacks.jwt`` with every documented keyword (``None`` for the absent ones).
 
     :raises TypeError: the callback returned something other than a mapping or ``None``.
     """
-    if config.callbacks.jwt is None:
+    callback = config.callbacks.jwt
+    if callback is None:
         return token
-    args: dict[str, t.Any] = {
-        "user": None,
-        "account": None,
-        "profile": None,
-        "trigger": None,
-        "session": None,
-    }
-    args.update(kwargs)
-    result = call_sync(config.callbacks.jwt, token=token, **args)
+    if kwargs:
+        result = call_sync(callback, token=token, **{**_JWT_ARGS, **kwargs})
+    else:  # a session read
+        result = call_sync(
+            callback, token=token, user=None, account=None, profile=None, trigger=None, session=None
+        )
     if type(result) is dict or result is None:
         return result
     if not isinstance(result, Mapping):
