@@ -1,0 +1,96 @@
+"""A256CBC-HS512 (RFC 7518, section 5.2.2), the content encryption of Auth.js v5 tokens.
+
+.. code-block:: python
+
+    from flask_authguard.core.cbc_hs512 import cbc_key
+
+    ciphertext, tag = cbc_key(key).seal(aad, iv, plaintext)
+    assert cbc_key(key).open(aad, iv, ciphertext, tag) == plaintext
+
+AES-CBC is ``cryptography``'s ``Cipher(AES, CBC)`` and the tag is ``cryptography``'s
+HMAC-SHA512; only the composition the RFC defines is written here. What a token's crypto needs
+that does not change per token is prepared once per 64-byte key (:func:`cbc_key`): the MAC half
+keyed into an HMAC that each tag copies, the AES half as one ``algorithms.AES``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.hmac import HMAC
+
+#: Key, tag and IV lengths of A256CBC-HS512, in bytes.
+KEY_LENGTH = 64
+TAG_LENGTH = 32
+IV_LENGTH = 16
+_BLOCK = 16
+
+
+class CbcHs512:
+    """A256CBC-HS512 under one key: the first 32 bytes authenticate, the last 32 encrypt.
+
+    :param key: the 64-byte content-encryption key.
+    """
+
+    __slots__ = ("_aes", "_mac")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_LENGTH:
+            raise ValueError(f"A256CBC-HS512 needs a {KEY_LENGTH}-byte key, not {len(key)} bytes")
+        # Keyed once: a tag copies this state instead of keying a new HMAC.
+        self._mac = HMAC(key[:32], hashes.SHA512())
+        self._aes = algorithms.AES(key[32:])
+
+    def tag(self, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+        """The authentication tag of ``ciphertext`` (see :func:`_tag`)."""
+        return _tag(self._mac, aad, iv, ciphertext)
+
+    def seal(self, aad: bytes, iv: bytes, plaintext: bytes) -> tuple[bytes, bytes]:
+        """Encrypt ``plaintext`` (PKCS#7-padded) under ``iv``: ``(ciphertext, tag)``."""
+        pad = _BLOCK - len(plaintext) % _BLOCK
+        encryptor = Cipher(self._aes, modes.CBC(iv)).encryptor()
+        ciphertext = encryptor.update(plaintext + bytes((pad,)) * pad) + encryptor.finalize()
+        return ciphertext, self.tag(aad, iv, ciphertext)
+
+    def open(self, aad: bytes, iv: bytes, ciphertext: bytes, tag: bytes) -> bytes | None:
+        """The plaintext, or ``None`` when the tag, the length or the padding is wrong.
+
+        The tag is checked first (in constant time), so the padding check that follows only
+        ever sees authentic ciphertext and cannot serve as a padding oracle.
+        """
+        if not hmac.compare_digest(self.tag(aad, iv, ciphertext), tag) or len(ciphertext) % _BLOCK:
+            return None
+        decryptor = Cipher(self._aes, modes.CBC(iv)).decryptor()
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        # PKCS#7, checked as cryptography's unpadder does.
+        pad = padded[-1] if padded else 0
+        if not 1 <= pad <= _BLOCK or padded[-pad:] != bytes((pad,)) * pad:
+            return None
+        return padded[:-pad]
+
+
+def _tag(keyed: HMAC, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    """HMAC-SHA512 of ``aad || iv || ciphertext || AL`` on a copy of ``keyed``, truncated to 32
+    bytes (``AL``: the bit length of ``aad``, 64-bit big-endian)."""
+    mac = keyed.copy()
+    mac.update(b"".join((aad, iv, ciphertext, (len(aad) * 8).to_bytes(8, "big"))))
+    return mac.finalize()[:TAG_LENGTH]
+
+
+@functools.lru_cache(maxsize=64)
+def cbc_key(key: bytes) -> CbcHs512:
+    """The prepared :class:`CbcHs512` of a 64-byte key (cached: a handful of keys per process)."""
+    return CbcHs512(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _mac_of(mac_key: bytes) -> HMAC:
+    return HMAC(mac_key, hashes.SHA512())
+
+
+def mac_tag(mac_key: bytes, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    """The tag under ``mac_key`` alone (the key's first half), for tools and checks."""
+    return _tag(_mac_of(mac_key), aad, iv, ciphertext)
