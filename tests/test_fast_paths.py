@@ -233,3 +233,57 @@ def test_iso_ms_matches_the_strftime_spelling() -> None:
     stamps += [rng.uniform(-30000000000.0, 253402300799.0) for _ in range(2000)]
     for stamp in stamps:
         assert iso_ms(stamp) == general(stamp), stamp
+
+
+def test_v5_kept_decryptor_answers_each_token_alone() -> None:
+    """One CBC decryptor per thread and key serves token after token (IV fed as a first block):
+    every answer is what a fresh Cipher(AES, CBC(iv)) gives, whatever token came before."""
+    import os
+    import random
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from flask_authguard.core.cbc_hs512 import CbcHs512
+
+    key = os.urandom(64)
+    box = CbcHs512(key)
+    rng = random.Random(15)
+    for _ in range(200):
+        iv, plaintext = os.urandom(16), os.urandom(rng.randrange(0, 100))
+        ciphertext, tag = box.seal(b"aad", iv, plaintext)
+        fresh = Cipher(algorithms.AES(key[32:]), modes.CBC(iv)).decryptor()
+        padded = fresh.update(ciphertext) + fresh.finalize()
+        assert padded[: len(plaintext)] == plaintext
+        assert box.open(b"aad", iv, ciphertext, tag) == plaintext
+        if rng.random() < 0.3:  # refused ones in between change nothing for the next
+            assert box.open(b"aad", iv, ciphertext[:-1], tag) is None
+            assert box.open(b"aad", iv, ciphertext, bytes(32)) is None
+    with pytest.raises(ValueError):
+        box.open(b"aad", b"short", b"", bytes(32))
+
+
+def test_v5_kept_decryptors_are_per_thread() -> None:
+    import os
+    import threading
+
+    from flask_authguard.core.cbc_hs512 import CbcHs512
+
+    box = CbcHs512(os.urandom(64))
+    tokens = []
+    for size in range(40):
+        iv, plaintext = os.urandom(16), os.urandom(size)
+        tokens.append((iv, *box.seal(b"h", iv, plaintext), plaintext))
+    wrong: list[int] = []
+
+    def work() -> None:
+        for _ in range(200):
+            for iv, ciphertext, tag, plaintext in tokens:
+                if box.open(b"h", iv, ciphertext, tag) != plaintext:
+                    wrong.append(len(plaintext))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []

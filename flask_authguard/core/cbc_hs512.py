@@ -10,17 +10,23 @@
 AES-CBC is ``cryptography``'s ``Cipher(AES, CBC)`` and the tag is ``cryptography``'s
 HMAC-SHA512; only the composition the RFC defines is written here. What a token's crypto needs
 that does not change per token is prepared once per 64-byte key (:func:`cbc_key`): the MAC half
-keyed into an HMAC that each tag copies, the AES half as one ``algorithms.AES``.
+keyed into an HMAC that each tag copies, the AES half as one ``algorithms.AES``, and for
+decryption one CBC decryptor per thread (see :meth:`CbcHs512.open`).
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import threading
+import typing as t
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.hmac import HMAC
+
+if t.TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import CipherContext
 
 #: Key, tag and IV lengths of A256CBC-HS512, in bytes.
 KEY_LENGTH = 64
@@ -35,7 +41,7 @@ class CbcHs512:
     :param key: the 64-byte content-encryption key.
     """
 
-    __slots__ = ("_aes", "_mac")
+    __slots__ = ("_aes", "_local", "_mac")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_LENGTH:
@@ -43,6 +49,7 @@ class CbcHs512:
         # Keyed once: a tag copies this state instead of keying a new HMAC.
         self._mac = HMAC(key[:32], hashes.SHA512())
         self._aes = algorithms.AES(key[32:])
+        self._local = threading.local()
 
     def tag(self, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
         """The authentication tag of ``ciphertext`` (see :func:`_tag`)."""
@@ -60,16 +67,39 @@ class CbcHs512:
 
         The tag is checked first (in constant time), so the padding check that follows only
         ever sees authentic ciphertext and cannot serve as a padding oracle.
+
+        :raises ValueError: an IV that is not 16 bytes (as ``modes.CBC`` raises).
         """
-        if not hmac.compare_digest(self.tag(aad, iv, ciphertext), tag) or len(ciphertext) % _BLOCK:
+        if len(iv) != IV_LENGTH:
+            raise ValueError(f"A256CBC-HS512 needs a {IV_LENGTH}-byte IV, not {len(iv)} bytes")
+        if not hmac.compare_digest(_tag(self._mac, aad, iv, ciphertext), tag) or len(ciphertext) % _BLOCK:
             return None
-        decryptor = Cipher(self._aes, modes.CBC(iv)).decryptor()
-        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        # CBC decrypts block i as D(C[i]) xor C[i-1], with C[0] = IV. So a CBC decryptor fed
+        # IV || ciphertext, whatever block it chained last, answers one block of noise (D(IV)
+        # xor that block, dropped), then exactly this token's plaintext: each thread keeps one
+        # decryptor per key instead of building a Cipher, a mode and a key schedule per token.
+        # cryptography does every block and every xor. Only whole blocks are fed, so nothing is
+        # ever left buffered in it for the next token.
+        decryptor = self._decryptor()
+        try:
+            padded = decryptor.update(iv + ciphertext)[_BLOCK:]
+        except BaseException:
+            del self._local.decryptor  # its state is unknown now: the next token gets a new one
+            raise
         # PKCS#7, checked as cryptography's unpadder does.
         pad = padded[-1] if padded else 0
         if not 1 <= pad <= _BLOCK or padded[-pad:] != bytes((pad,)) * pad:
             return None
         return padded[:-pad]
+
+    def _decryptor(self) -> CipherContext:
+        """This thread's CBC decryptor of the key, made on first use (never finalized)."""
+        try:
+            return t.cast("CipherContext", self._local.decryptor)
+        except AttributeError:
+            decryptor = Cipher(self._aes, modes.CBC(bytes(IV_LENGTH))).decryptor()
+            self._local.decryptor = decryptor
+            return decryptor
 
 
 def _tag(keyed: HMAC, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
