@@ -236,8 +236,8 @@ def test_iso_ms_matches_the_strftime_spelling() -> None:
 
 
 def test_v5_kept_decryptor_answers_each_token_alone() -> None:
-    """One CBC decryptor per thread and key serves token after token (IV fed as a first block):
-    every answer is what a fresh Cipher(AES, CBC(iv)) gives, whatever token came before."""
+    """One CBC encryptor and decryptor per thread and key serve token after token: every answer
+    is what a fresh Cipher(AES, CBC(iv)) gives, whatever token came before, and no IV repeats."""
     import os
     import random
 
@@ -248,9 +248,12 @@ def test_v5_kept_decryptor_answers_each_token_alone() -> None:
     key = os.urandom(64)
     box = CbcHs512(key)
     rng = random.Random(15)
+    ivs = set()
     for _ in range(200):
-        iv, plaintext = os.urandom(16), os.urandom(rng.randrange(0, 100))
-        ciphertext, tag = box.seal(b"aad", iv, plaintext)
+        plaintext = os.urandom(rng.randrange(0, 100))
+        iv, ciphertext, tag = box.seal(b"aad", plaintext)
+        assert len(iv) == 16 and iv not in ivs and len(ciphertext) == (len(plaintext) // 16 + 1) * 16
+        ivs.add(iv)
         fresh = Cipher(algorithms.AES(key[32:]), modes.CBC(iv)).decryptor()
         padded = fresh.update(ciphertext) + fresh.finalize()
         assert padded[: len(plaintext)] == plaintext
@@ -271,8 +274,8 @@ def test_v5_kept_decryptors_are_per_thread() -> None:
     box = CbcHs512(os.urandom(64))
     tokens = []
     for size in range(40):
-        iv, plaintext = os.urandom(16), os.urandom(size)
-        tokens.append((iv, *box.seal(b"h", iv, plaintext), plaintext))
+        plaintext = os.urandom(size)
+        tokens.append((*box.seal(b"h", plaintext), plaintext))
     wrong: list[int] = []
 
     def work() -> None:
@@ -280,6 +283,8 @@ def test_v5_kept_decryptors_are_per_thread() -> None:
             for iv, ciphertext, tag, plaintext in tokens:
                 if box.open(b"h", iv, ciphertext, tag) != plaintext:
                     wrong.append(len(plaintext))
+                if box.open(b"h", *box.seal(b"h", plaintext)) != plaintext:
+                    wrong.append(-len(plaintext))
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for thread in threads:

@@ -4,20 +4,21 @@
 
     from flask_authguard.core.cbc_hs512 import cbc_key
 
-    ciphertext, tag = cbc_key(key).seal(aad, iv, plaintext)
+    iv, ciphertext, tag = cbc_key(key).seal(aad, plaintext)
     assert cbc_key(key).open(aad, iv, ciphertext, tag) == plaintext
 
 AES-CBC is ``cryptography``'s ``Cipher(AES, CBC)`` and the tag is ``cryptography``'s
 HMAC-SHA512; only the composition the RFC defines is written here. What a token's crypto needs
 that does not change per token is prepared once per 64-byte key (:func:`cbc_key`): the MAC half
-keyed into an HMAC that each tag copies, the AES half as one ``algorithms.AES``, and for
-decryption one CBC decryptor per thread (see :meth:`CbcHs512.open`).
+keyed into an HMAC that each tag copies, the AES half as one ``algorithms.AES``, and one CBC
+encryptor and one decryptor per thread (see :meth:`CbcHs512.seal` and :meth:`CbcHs512.open`).
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import os
 import threading
 import typing as t
 
@@ -55,12 +56,25 @@ class CbcHs512:
         """The authentication tag of ``ciphertext`` (see :func:`_tag`)."""
         return _tag(self._mac, aad, iv, ciphertext)
 
-    def seal(self, aad: bytes, iv: bytes, plaintext: bytes) -> tuple[bytes, bytes]:
-        """Encrypt ``plaintext`` (PKCS#7-padded) under ``iv``: ``(ciphertext, tag)``."""
+    def seal(self, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
+        """Encrypt ``plaintext`` (PKCS#7-padded) under a fresh IV: ``(iv, ciphertext, tag)``.
+
+        The IV is the encryption of a fresh random block under the same key, one of the ways
+        NIST SP 800-38A (appendix C) gives to make CBC IVs unpredictable: this thread's kept CBC
+        encryptor, fed ``R || padded plaintext`` with ``R`` from ``os.urandom``, answers first
+        ``E(R xor S)`` (``S``: the block it chained last), as uniformly random and unpredictable
+        as ``R`` itself, then the ciphertext chained from exactly that IV. cryptography does every
+        block and every xor; no Cipher, mode or key schedule is built per token.
+        """
         pad = _BLOCK - len(plaintext) % _BLOCK
-        encryptor = Cipher(self._aes, modes.CBC(iv)).encryptor()
-        ciphertext = encryptor.update(plaintext + bytes((pad,)) * pad) + encryptor.finalize()
-        return ciphertext, self.tag(aad, iv, ciphertext)
+        encryptor = self._context("encryptor")
+        try:
+            sealed = encryptor.update(os.urandom(IV_LENGTH) + plaintext + bytes((pad,)) * pad)
+        except BaseException:
+            del self._local.encryptor  # its state is unknown now: the next token gets a new one
+            raise
+        iv, ciphertext = sealed[:IV_LENGTH], sealed[IV_LENGTH:]
+        return iv, ciphertext, _tag(self._mac, aad, iv, ciphertext)
 
     def open(self, aad: bytes, iv: bytes, ciphertext: bytes, tag: bytes) -> bytes | None:
         """The plaintext, or ``None`` when the tag, the length or the padding is wrong.
@@ -80,7 +94,7 @@ class CbcHs512:
         # decryptor per key instead of building a Cipher, a mode and a key schedule per token.
         # cryptography does every block and every xor. Only whole blocks are fed, so nothing is
         # ever left buffered in it for the next token.
-        decryptor = self._decryptor()
+        decryptor = self._context("decryptor")
         try:
             padded = decryptor.update(iv + ciphertext)[_BLOCK:]
         except BaseException:
@@ -92,14 +106,15 @@ class CbcHs512:
             return None
         return padded[:-pad]
 
-    def _decryptor(self) -> CipherContext:
-        """This thread's CBC decryptor of the key, made on first use (never finalized)."""
-        try:
-            return t.cast("CipherContext", self._local.decryptor)
-        except AttributeError:
-            decryptor = Cipher(self._aes, modes.CBC(bytes(IV_LENGTH))).decryptor()
-            self._local.decryptor = decryptor
-            return decryptor
+    def _context(self, kind: t.Literal["encryptor", "decryptor"]) -> CipherContext:
+        """This thread's CBC encryptor or decryptor of the key, made on first use and never
+        finalized (whole blocks only go in, so none is ever left buffered)."""
+        context: CipherContext | None = getattr(self._local, kind, None)
+        if context is None:
+            cipher = Cipher(self._aes, modes.CBC(bytes(IV_LENGTH)))
+            context = cipher.encryptor() if kind == "encryptor" else cipher.decryptor()
+            setattr(self._local, kind, context)
+        return context
 
 
 def _tag(keyed: HMAC, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:

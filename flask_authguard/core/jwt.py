@@ -191,8 +191,7 @@ def encode(
     elif version == 5:
         key = derive_key(first, salt or "authjs.session-token", version=5, length=64)
         header = _v5_header(key)
-        iv = os.urandom(16)
-        ciphertext, tag = cbc_key(key).seal(header.encode("ascii"), iv, plaintext)
+        iv, ciphertext, tag = cbc_key(key).seal(header.encode("ascii"), plaintext)
     else:
         raise ConfigurationError(f"version must be 4 or 5, not {version!r}")
     return ".".join((header, "", b64url_encode(iv), b64url_encode(ciphertext), b64url_encode(tag)))
