@@ -447,6 +447,31 @@ def database_setup(url: str) -> tuple[t.Any, str, t.Callable[[], None]]:
     return adapter, token, cleanup
 
 
+#: Where the revocation/throttling store rows find Redis (a database of its own: nothing is written).
+REDIS_URL = os.environ.get("AUTHGUARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_store_options(url: str = REDIS_URL) -> dict[str, t.Any]:
+    """Options putting the store (revocations, throttling) on Redis at ``url``, under a key prefix
+    of this run's own; the server is pinged first.
+
+    :raises NotInstalled: the redis client (the ``redis`` extra) is missing.
+    :raises Exception: whatever the client raises when no Redis answers at ``url``.
+    """
+    try:
+        import redis
+    except ImportError as exc:
+        raise NotInstalled(str(exc)) from None
+    import uuid
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {"store": url, "store_prefix": f"authguard-bench-{uuid.uuid4().hex[:8]}:"}
+
+
 def database_guarded_flask(adapter: t.Any) -> Flask:
     """``AuthGuard`` site-wide on database sessions: the guard looks the session up."""
     app = Flask("bench_db_guarded")

@@ -21,6 +21,7 @@ REQUEST = "Per request: the WSGI app called directly"
 SCALING = "Scaling: with_auth on the plain WSGI app, valid cookie (cache off, except the matcher rows)"
 HTTP = "get_server_session(): in-process vs fetching /api/auth/session over loopback HTTP"
 DATABASE = "Database sessions (the session looked up in SQLite or PostgreSQL on every request)"
+STORE = "The revocation store on Redis (127.0.0.1): one MGET per request, JWT sessions"
 NODE = "The real next-auth v4 under Node.js (per call, same token and cookies)"
 SERVER = "Throughput: gunicorn on 127.0.0.1, bounded keep-alive clients"
 
@@ -186,6 +187,18 @@ def _database(kind: str, backend: str) -> t.Callable[[Context], Timed]:
         return _wsgi(build(adapter), environ, body=HELLO, set_cookie=kind == "gss")
 
     return setup
+
+
+def _redis_guard(ctx: Context) -> Timed:
+    """AuthGuard site-wide with the store on Redis: every request asks it about revocations."""
+    where = apps.REDIS_URL.split("@")[-1]
+    try:
+        options = apps.redis_store_options()
+    except apps.NotInstalled as exc:
+        raise Skip(f"not installed: {exc}") from None
+    except Exception as exc:  # no server: the row says so instead of failing the run
+        raise Skip(f"skipped: Redis unavailable at {where} ({type(exc).__name__})") from None
+    return _wsgi(apps.guarded_flask(options), _token_cookie(ctx), body=HELLO)
 
 
 CASES: list[Case] = [
@@ -354,6 +367,14 @@ CASES: list[Case] = [
         "get_server_session() on database sessions, PostgreSQL on 127.0.0.1",
         "get_server_session",
         _database("gss", "postgresql"),
+    ),
+    # the store
+    Case(
+        "authguard_redis",
+        STORE,
+        "AuthGuard site-wide, valid cookie, revocation store on Redis (one MGET per request)",
+        "authguard_valid",
+        _redis_guard,
     ),
     # in-process vs HTTP
     Case(
