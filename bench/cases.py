@@ -189,16 +189,33 @@ def _database(kind: str, backend: str) -> t.Callable[[Context], Timed]:
     return setup
 
 
-def _redis_guard(ctx: Context) -> Timed:
-    """AuthGuard site-wide with the store on Redis: every request asks it about revocations."""
+def _redis_options() -> dict[str, t.Any]:
     where = apps.REDIS_URL.split("@")[-1]
     try:
-        options = apps.redis_store_options()
+        return apps.redis_store_options()
     except apps.NotInstalled as exc:
         raise Skip(f"not installed: {exc}") from None
     except Exception as exc:  # no server: the row says so instead of failing the run
         raise Skip(f"skipped: Redis unavailable at {where} ({type(exc).__name__})") from None
-    return _wsgi(apps.guarded_flask(options), _token_cookie(ctx), body=HELLO)
+
+
+def _redis_guard(ctx: Context) -> Timed:
+    """AuthGuard site-wide with the store on Redis: every request asks it about revocations."""
+    return _wsgi(apps.guarded_flask(_redis_options()), _token_cookie(ctx), body=HELLO)
+
+
+def _redis_floor(ctx: Context) -> Timed:
+    """authguard_valid's request, then one MGET round trip on a raw socket: the same request
+    and the same round trip as the Redis row, without the client or the revocation code."""
+    _redis_options()  # skipped the same way when there is no Redis
+    request = _wsgi(apps.guarded_flask(), _token_cookie(ctx), body=HELLO)
+    round_trip = apps.redis_round_trip()
+
+    def run() -> None:
+        request()
+        round_trip()
+
+    return run
 
 
 CASES: list[Case] = [
@@ -375,6 +392,13 @@ CASES: list[Case] = [
         "AuthGuard site-wide, valid cookie, revocation store on Redis (one MGET per request)",
         "authguard_valid",
         _redis_guard,
+    ),
+    Case(
+        "redis_floor",
+        STORE,
+        "Floor: authguard_valid's request plus one MGET round trip on a raw socket (no client)",
+        "authguard_valid",
+        _redis_floor,
     ),
     # in-process vs HTTP
     Case(

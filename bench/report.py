@@ -88,6 +88,12 @@ def add_notes(rows: dict[str, Row]) -> None:
     if http.us is not None and local.us is not None:
         faster, extra = http.us / local.us, http.us - local.us
         http.note = f"in-process is {faster:.1f}× faster ({extra:+.0f} µs per request over HTTP)"
+    redis, floor, memory = rows["authguard_redis"], rows["redis_floor"], rows["authguard_valid"]
+    if redis.us is not None and floor.us is not None and memory.us is not None:
+        redis.note = (
+            f"the loopback round trip alone (redis_floor) is {floor.us - memory.us:+.1f} µs of it; "
+            f"client and revocation check {redis.us - floor.us:+.1f} µs"
+        )
     for key in ("node_get_token", "node_decode"):
         row = rows[key]
         if row.us is not None and row.baseline and rows[row.baseline].us is not None:
