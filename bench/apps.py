@@ -15,6 +15,7 @@ import os
 import threading
 import typing as t
 import warnings
+import weakref
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -445,6 +446,55 @@ def database_setup(url: str) -> tuple[t.Any, str, t.Callable[[], None]]:
         adapter.close()
 
     return adapter, token, cleanup
+
+
+#: Where the revocation/throttling store rows find Redis (a database of its own: nothing is written).
+REDIS_URL = os.environ.get("AUTHGUARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_store_options(url: str = REDIS_URL) -> dict[str, t.Any]:
+    """Options putting the store (revocations, throttling) on Redis at ``url``, under a key prefix
+    of this run's own; the server is pinged first.
+
+    :raises NotInstalled: the redis client (the ``redis`` extra) is missing.
+    :raises Exception: whatever the client raises when no Redis answers at ``url``.
+    """
+    try:
+        import redis
+    except ImportError as exc:
+        raise NotInstalled(str(exc)) from None
+    import uuid
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {"store": url, "store_prefix": f"authguard-bench-{uuid.uuid4().hex[:8]}:"}
+
+
+def redis_round_trip(url: str = REDIS_URL) -> t.Callable[[], None]:
+    """One ``MGET`` of two keys per call on a raw socket to the Redis at ``url``, the command
+    packed once: what loopback and the Redis server cost, with no client around them (the floor
+    under the Redis row). The socket is closed when the returned callable is collected."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from redis.connection import Connection
+
+    keys = ("authguard-bench-floor:u:42", "authguard-bench-floor:s:1")
+    packed = b"".join(Connection().pack_command("MGET", *keys))
+    where = urlsplit(url)
+    sock = socket.create_connection((where.hostname or "127.0.0.1", where.port or 6379), timeout=2)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def round_trip() -> None:
+        sock.sendall(packed)
+        if not sock.recv(4096):
+            raise ConnectionError("Redis closed the connection")
+
+    weakref.finalize(round_trip, sock.close)  # closed with the row, not left to the collector
+    return round_trip
 
 
 def database_guarded_flask(adapter: t.Any) -> Flask:

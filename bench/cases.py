@@ -21,6 +21,7 @@ REQUEST = "Per request: the WSGI app called directly"
 SCALING = "Scaling: with_auth on the plain WSGI app, valid cookie (cache off, except the matcher rows)"
 HTTP = "get_server_session(): in-process vs fetching /api/auth/session over loopback HTTP"
 DATABASE = "Database sessions (the session looked up in SQLite or PostgreSQL on every request)"
+STORE = "The revocation store on Redis (127.0.0.1): one MGET per request, JWT sessions"
 NODE = "The real next-auth v4 under Node.js (per call, same token and cookies)"
 SERVER = "Throughput: gunicorn on 127.0.0.1, bounded keep-alive clients"
 
@@ -186,6 +187,35 @@ def _database(kind: str, backend: str) -> t.Callable[[Context], Timed]:
         return _wsgi(build(adapter), environ, body=HELLO, set_cookie=kind == "gss")
 
     return setup
+
+
+def _redis_options() -> dict[str, t.Any]:
+    where = apps.REDIS_URL.split("@")[-1]
+    try:
+        return apps.redis_store_options()
+    except apps.NotInstalled as exc:
+        raise Skip(f"not installed: {exc}") from None
+    except Exception as exc:  # no server: the row says so instead of failing the run
+        raise Skip(f"skipped: Redis unavailable at {where} ({type(exc).__name__})") from None
+
+
+def _redis_guard(ctx: Context) -> Timed:
+    """AuthGuard site-wide with the store on Redis: every request asks it about revocations."""
+    return _wsgi(apps.guarded_flask(_redis_options()), _token_cookie(ctx), body=HELLO)
+
+
+def _redis_floor(ctx: Context) -> Timed:
+    """authguard_valid's request, then one MGET round trip on a raw socket: the same request
+    and the same round trip as the Redis row, without the client or the revocation code."""
+    _redis_options()  # skipped the same way when there is no Redis
+    request = _wsgi(apps.guarded_flask(), _token_cookie(ctx), body=HELLO)
+    round_trip = apps.redis_round_trip()
+
+    def run() -> None:
+        request()
+        round_trip()
+
+    return run
 
 
 CASES: list[Case] = [
@@ -354,6 +384,21 @@ CASES: list[Case] = [
         "get_server_session() on database sessions, PostgreSQL on 127.0.0.1",
         "get_server_session",
         _database("gss", "postgresql"),
+    ),
+    # the store
+    Case(
+        "authguard_redis",
+        STORE,
+        "AuthGuard site-wide, valid cookie, revocation store on Redis (one MGET per request)",
+        "authguard_valid",
+        _redis_guard,
+    ),
+    Case(
+        "redis_floor",
+        STORE,
+        "Floor: authguard_valid's request plus one MGET round trip on a raw socket (no client)",
+        "authguard_valid",
+        _redis_floor,
     ),
     # in-process vs HTTP
     Case(

@@ -96,9 +96,9 @@ def test_table_names_every_row(bench: types.ModuleType, tiny_run: tuple[t.Any, l
         assert row.label in line
     from bench.asgi_cases import ASGI
 
-    for group in (bench.REQUEST, bench.SCALING, bench.HTTP, bench.NODE, bench.SERVER, ASGI):
+    for group in (bench.REQUEST, bench.SCALING, bench.HTTP, bench.STORE, bench.NODE, bench.SERVER, ASGI):
         assert f"## {group}\n" in text
-    assert text.count("| target |") == 6  # every table but the node one has a target column
+    assert text.count("| target |") == 7  # every table but the node one has a target column
     assert "\nTargets: " in text
 
 
@@ -274,6 +274,8 @@ def test_issue_15_targets_have_verdicts(bench: types.ModuleType) -> None:
         "secrets_3": 11.5,
         "db_guard_postgresql": 300.0,
         "db_guard_sqlite": 200.0,
+        "authguard_redis": 105.0,
+        "gss_http": 700.0,
     }
     rows = _rows_with(bench, figures, guarded_rps=980.0)
     report = importlib.import_module("bench.report")
@@ -286,3 +288,10 @@ def test_issue_15_targets_have_verdicts(bench: types.ModuleType) -> None:
     assert rows["db_guard_postgresql"].target.startswith("met: +220.0 µs (≤ +250 µs)")
     assert rows["db_guard_sqlite"].target.startswith("missed: +120.0 µs (≤ +90 µs)")
     assert rows["server_guarded"].target.endswith("issue 15 met: ≥ 0.97×")
+    assert rows["authguard_redis"].target.startswith("met: +25.0 µs (≤ +30 µs)")
+    assert rows["gss_http"].target.startswith(
+        "met: in-process 21.3× cheaper (+30.0 vs +640.0 µs over flask_bare; ≥ 19×)"
+    )
+    rows["gss_http"].us = 600.0
+    report.add_targets(rows)
+    assert rows["gss_http"].target.startswith("missed: in-process 18.0× cheaper")

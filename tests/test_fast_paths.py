@@ -394,3 +394,62 @@ def test_rolled_cookie_follows_changes_made_through_g_auth_token(monkeypatch: py
     changed = client.get("/page/Bea", headers={"Cookie": cookie}).headers.getlist("Set-Cookie")
     assert changed != same
     assert _rolled_claims(changed, secret)["name"] == "Bea"
+
+
+def test_v5_kept_decryptor_answers_each_token_alone() -> None:
+    """One CBC encryptor and decryptor per thread and key serve token after token: every answer
+    is what a fresh Cipher(AES, CBC(iv)) gives, whatever token came before, and no IV repeats."""
+    import os
+    import random
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from flask_authguard.core.cbc_hs512 import CbcHs512
+
+    key = os.urandom(64)
+    box = CbcHs512(key)
+    rng = random.Random(15)
+    ivs = set()
+    for _ in range(200):
+        plaintext = os.urandom(rng.randrange(0, 100))
+        iv, ciphertext, tag = box.seal(b"aad", plaintext)
+        assert len(iv) == 16 and iv not in ivs and len(ciphertext) == (len(plaintext) // 16 + 1) * 16
+        ivs.add(iv)
+        fresh = Cipher(algorithms.AES(key[32:]), modes.CBC(iv)).decryptor()
+        padded = fresh.update(ciphertext) + fresh.finalize()
+        assert padded[: len(plaintext)] == plaintext
+        assert box.open(b"aad", iv, ciphertext, tag) == plaintext
+        if rng.random() < 0.3:  # refused ones in between change nothing for the next
+            assert box.open(b"aad", iv, ciphertext[:-1], tag) is None
+            assert box.open(b"aad", iv, ciphertext, bytes(32)) is None
+    with pytest.raises(ValueError):
+        box.open(b"aad", b"short", b"", bytes(32))
+
+
+def test_v5_kept_decryptors_are_per_thread() -> None:
+    import os
+    import threading
+
+    from flask_authguard.core.cbc_hs512 import CbcHs512
+
+    box = CbcHs512(os.urandom(64))
+    tokens = []
+    for size in range(40):
+        plaintext = os.urandom(size)
+        tokens.append((*box.seal(b"h", plaintext), plaintext))
+    wrong: list[int] = []
+
+    def work() -> None:
+        for _ in range(200):
+            for iv, ciphertext, tag, plaintext in tokens:
+                if box.open(b"h", iv, ciphertext, tag) != plaintext:
+                    wrong.append(len(plaintext))
+                if box.open(b"h", *box.seal(b"h", plaintext)) != plaintext:
+                    wrong.append(-len(plaintext))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []

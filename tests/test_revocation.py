@@ -436,3 +436,66 @@ def test_sign_out_everywhere_without_a_user_id_signs_out_here_only(clock: Frozen
     assert response.status_code == 302
     assert any(h.startswith(V4 + "=;") for h in response.headers.getlist("Set-Cookie"))
     assert store_module.store_of(app.extensions["authguard"].config).is_empty()
+
+
+# -- the Redis store's kept connections ------------------------------------------------------------
+
+
+def _redis_keys(redis_store: dict[str, str]) -> tuple[store_module.RedisStore, list[str]]:
+    store = store_module.RedisStore(redis_store["store"], redis_store["store_prefix"])
+    store.put(redis_store["store_prefix"] + "u:1", "5")
+    return store, [redis_store["store_prefix"] + "u:1", redis_store["store_prefix"] + "s:none"]
+
+
+def test_redis_reads_keep_one_connection_per_thread(redis_store: dict[str, str]) -> None:
+    import threading
+
+    store, keys = _redis_keys(redis_store)
+    assert store.get_many(keys) == ["5", None]
+    mine = store._connection()[0]
+    assert store.get_many(keys) == ["5", None] and store._connection()[0] is mine  # kept
+    seen: list[t.Any] = []
+
+    def other() -> None:
+        seen.append((store.get_many(keys), store._connection()[0]))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert seen[0][0] == ["5", None] and seen[0][1] is not mine
+
+
+def test_redis_read_survives_a_connection_the_server_closed(redis_store: dict[str, str]) -> None:
+    import redis
+
+    store, keys = _redis_keys(redis_store)
+    assert store.get_many(keys) == ["5", None]
+    connection = store._connection()[0]
+    connection.send_command("CLIENT", "ID")
+    client_id = connection.read_response()
+    admin = redis.Redis.from_url(redis_store["store"])
+    try:
+        assert admin.client_kill_filter(_id=client_id) == 1
+    finally:
+        admin.close()
+    assert store.get_many(keys) == ["5", None]  # one more try, on a new connection
+    assert store._connection()[0] is not connection
+
+
+def test_redis_connection_kept_before_a_fork_is_not_the_childs(redis_store: dict[str, str]) -> None:
+    store, keys = _redis_keys(redis_store)
+    assert store.get_many(keys) == ["5", None]
+    before = store._connection()[0]
+    store_module._forked()  # what os.register_at_fork runs in a child
+    assert store._connection()[0] is not before
+    assert store.get_many(keys) == ["5", None]
+
+
+def test_redis_read_failure_is_503_and_forgets_the_connection() -> None:
+    from flask_authguard.core.errors import BackendUnavailableError
+
+    store = store_module.RedisStore("redis://127.0.0.1:1/0", "p:")
+    for _ in range(2):  # the failed connection is not kept: each read tries a new one
+        with pytest.raises(BackendUnavailableError, match="the store \\(Redis\\) failed: ConnectionError"):
+            store.get_many(["p:u:1"])
+        assert store._local.held is None

@@ -22,7 +22,6 @@ import base64
 import binascii
 import functools
 import hashlib
-import hmac
 import json
 import math
 import os
@@ -30,12 +29,12 @@ import typing as t
 import uuid
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import _clock
+from .cbc_hs512 import cbc_key, mac_tag
 from .claims import _JSON, _check_claims
 from .claims import CLOCK_TOLERANCE as CLOCK_TOLERANCE  # re-exported: part of the codec's API
 from .claims import _reject_constant as _reject_constant  # noqa: F401 (the bench's step breakdown)
@@ -148,16 +147,16 @@ def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
         return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
-@functools.lru_cache(maxsize=64)
-def _hmac_sha512(mac_key: bytes) -> hmac.HMAC:
-    """An HMAC-SHA512 keyed once per key: each tag copies it instead of keying a new one."""
-    return hmac.new(mac_key, digestmod=hashlib.sha512)
-
-
 def _cbc_hmac_tag(mac_key: bytes, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
-    mac = _hmac_sha512(mac_key).copy()
-    mac.update(aad + iv + ciphertext + (len(aad) * 8).to_bytes(8, "big"))
-    return mac.digest()[:32]
+    """The A256CBC-HS512 tag under the key's MAC half (tools and tests; tokens use :func:`cbc_key`)."""
+    return mac_tag(mac_key, aad, iv, ciphertext)
+
+
+@functools.lru_cache(maxsize=64)
+def _v5_header(key: bytes) -> str:
+    """The protected header (base64url) of the v5 tokens ``key`` issues: the same for every one."""
+    header_json = json.dumps({"alg": "dir", "enc": _CBC, "kid": key_thumbprint(key)}, separators=(",", ":"))
+    return b64url_encode(header_json.encode())
 
 
 def encode(
@@ -191,16 +190,8 @@ def encode(
         ciphertext, tag = sealed[:-16], sealed[-16:]
     elif version == 5:
         key = derive_key(first, salt or "authjs.session-token", version=5, length=64)
-        header_json = json.dumps(
-            {"alg": "dir", "enc": _CBC, "kid": key_thumbprint(key)}, separators=(",", ":")
-        )
-        header = b64url_encode(header_json.encode())
-        iv = os.urandom(16)
-        padder = padding.PKCS7(128).padder()
-        padded = padder.update(plaintext) + padder.finalize()
-        encryptor = Cipher(algorithms.AES(key[32:]), modes.CBC(iv)).encryptor()
-        ciphertext = encryptor.update(padded) + encryptor.finalize()
-        tag = _cbc_hmac_tag(key[:32], header.encode(), iv, ciphertext)
+        header = _v5_header(key)
+        iv, ciphertext, tag = cbc_key(key).seal(header.encode("ascii"), plaintext)
     else:
         raise ConfigurationError(f"version must be 4 or 5, not {version!r}")
     return ".".join((header, "", b64url_encode(iv), b64url_encode(ciphertext), b64url_encode(tag)))
@@ -245,11 +236,6 @@ def _aesgcm(key: bytes) -> AESGCM:
     return AESGCM(key)
 
 
-@functools.lru_cache(maxsize=64)
-def _aes(key: bytes) -> algorithms.AES:
-    return algorithms.AES(key)
-
-
 def _parse(token: str, version: int) -> _Parts:
     if len(token) > MAX_TOKEN_LENGTH:
         raise InvalidTokenError("token is too long")
@@ -274,17 +260,8 @@ def _decrypt(parts: _Parts, key: bytes) -> bytes | None:
             return _aesgcm(key).decrypt(parts.iv, parts.ciphertext + parts.tag, aad)
         except InvalidTag:
             return None
-    expected = _cbc_hmac_tag(key[:32], aad, parts.iv, parts.ciphertext)
-    if not hmac.compare_digest(expected, parts.tag) or len(parts.ciphertext) % 16:
-        return None
-    decryptor = Cipher(_aes(key[32:]), modes.CBC(parts.iv)).decryptor()
-    padded = decryptor.update(parts.ciphertext) + decryptor.finalize()
-    # PKCS#7, checked as cryptography's unpadder does (the tag above is already verified, so
-    # this check cannot serve as a padding oracle).
-    pad = padded[-1] if padded else 0
-    if not 1 <= pad <= 16 or padded[-pad:] != bytes((pad,)) * pad:
-        return None
-    return padded[:-pad]
+    # The tag is verified before the padding is looked at (no padding oracle).
+    return cbc_key(key).open(aad, parts.iv, parts.ciphertext, parts.tag)
 
 
 @functools.lru_cache(maxsize=64)

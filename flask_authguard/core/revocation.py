@@ -90,27 +90,31 @@ class RevocationList:
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
         self.config = config
+        # The key prefixes, made once: every request builds its keys from them.
+        prefix = store.prefix
+        self._user, self._session, self._token = f"{prefix}u:", f"{prefix}s:", f"{prefix}j:"
 
     def keys_for(self, claims: t.Mapping[str, t.Any]) -> tuple[str, ...]:
         """The store keys that may revoke ``claims``: its user's and its session's."""
-        prefix = self.store.prefix
-        keys: list[str] = []
-        sub = claims.get("sub")
-        if isinstance(sub, str) and sub:
-            keys.append(f"{prefix}u:{sub}")
-        sid, jti = claims.get(SESSION_ID), claims.get("jti")
+        sub, sid = claims.get("sub"), claims.get(SESSION_ID)
+        user = self._user + sub if isinstance(sub, str) and sub else None
         if isinstance(sid, str) and sid:
-            keys.append(f"{prefix}s:{sid}")
-        elif isinstance(jti, str) and jti:
-            keys.append(f"{prefix}j:{jti}")
-        return tuple(keys)
+            session: str | None = self._session + sid
+        else:
+            jti = claims.get("jti")
+            session = self._token + jti if isinstance(jti, str) and jti else None
+        if user is None:
+            return () if session is None else (session,)
+        return (user,) if session is None else (user, session)
 
-    def is_revoked(self, claims: t.Mapping[str, t.Any]) -> bool:
+    def is_revoked(self, claims: t.Mapping[str, t.Any], keys: tuple[str, ...] | None = None) -> bool:
         """Whether ``claims`` were revoked; one round trip to the store.
 
+        :param keys: ``keys_for(claims)``, when the caller has them already.
         :raises BackendUnavailableError: the store cannot be reached.
         """
-        keys = self.keys_for(claims)
+        if keys is None:
+            keys = self.keys_for(claims)
         if not keys or self.store.is_empty():
             return False
         values = self.store.get_many(keys)
@@ -120,7 +124,7 @@ class RevocationList:
         self, claims: t.Mapping[str, t.Any], keys: t.Sequence[str], values: t.Sequence[str | None]
     ) -> bool:
         """The verdict from the stored ``values`` of ``keys`` (see :meth:`keys_for`)."""
-        user_prefix = f"{self.store.prefix}u:"
+        user_prefix = self._user
         for key, value in zip(keys, values, strict=True):
             if value is None:
                 continue

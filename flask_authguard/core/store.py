@@ -6,13 +6,18 @@ options object: right for one worker, wrong for several (each would count and re
 ``pip install flask-authguard[redis]``) shares them between every worker and host.
 
 Rate limiting is the ``limits`` library's (a moving window); this module only adds the few
-key/value operations revocation needs, on the same connection. Every failure to reach the store
-raises :class:`~flask_authguard.errors.BackendUnavailableError`: the request gets 503, nobody is
-let in and nobody is signed out.
+key/value operations revocation needs, with the same client settings. Every failure to reach the
+store raises :class:`~flask_authguard.errors.BackendUnavailableError`: the request gets 503,
+nobody is let in and nobody is signed out.
+
+The per-request read (:meth:`RedisStore.get_many`, one ``MGET``) goes over a connection each
+thread keeps, made once from the client's own connection settings: no pool checkout and
+check-in, no readiness poll, no connection set-up per request.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import typing as t
 
@@ -95,16 +100,20 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Counters and entries in Redis, shared by every worker; one connection pool per store."""
+    """Counters and entries in Redis, shared by every worker: one connection pool per store (the
+    limiter and writes), and for the per-request reads one connection per thread."""
 
     def __init__(self, uri: str, prefix: str) -> None:
         try:
-            import redis  # noqa: F401
+            import redis
             from limits.storage import RedisStorage
         except ImportError:
             raise ConfigurationError(
                 f"store={masked_uri(uri)} needs the redis client: pip install 'flask-authguard[redis]'"
             ) from None
+        # What a failing call raises, and the part of it that means "the connection was closed".
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._closed: tuple[type[BaseException], ...] = (redis.ConnectionError, ConnectionError)
         self.prefix = prefix
         storage = RedisStorage(
             uri, wrap_exceptions=True, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
@@ -112,6 +121,7 @@ class RedisStore:
         self._limiter = t.cast(RateLimiter, _GuardedLimiter(MovingWindowRateLimiter(storage)))
         #: The ``redis.Redis`` client (``limits``' own, so both share the pool).
         self.client: t.Any = storage.storage
+        self._local = threading.local()
 
     @property
     def limiter(self) -> RateLimiter:
@@ -121,8 +131,45 @@ class RedisStore:
     def get_many(self, keys: t.Sequence[str]) -> list[str | None]:
         if not keys:
             return []
-        values = _call(self.client.mget, list(keys))
+        values = self._mget(keys)
         return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
+
+    def _connection(self) -> tuple[t.Any, bool]:
+        """This thread's connection, and whether it is new (made now: not connected yet)."""
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == _forks:
+            return held[1], False
+        pool = self.client.connection_pool
+        # The pool's own settings (host, db, password, TLS, timeouts), but the connection is
+        # this thread's alone: when the thread ends, so does the connection.
+        connection = pool.connection_class(**pool.connection_kwargs)
+        self._local.held = (_forks, connection)
+        return connection, True
+
+    def _mget(self, keys: t.Sequence[str]) -> list[t.Any]:
+        connection, new = self._connection()
+        try:
+            return _mget_on(connection, keys)
+        except self._errors as exc:
+            self._drop(connection)
+            # A kept connection the server closed meanwhile (idle timeout, restart) gets one more
+            # try on a new one; a new connection that fails, or a timeout, is the answer.
+            if new or not isinstance(exc, self._closed):
+                raise _unavailable(exc) from exc
+        connection, _ = self._connection()
+        try:
+            return _mget_on(connection, keys)
+        except self._errors as exc:
+            self._drop(connection)
+            raise _unavailable(exc) from exc
+
+    def _drop(self, connection: t.Any) -> None:
+        """Forget this thread's connection after a failure: never reused half-read."""
+        self._local.held = None
+        try:
+            connection.disconnect()
+        except Exception:  # closing a broken socket may fail too; it is dropped either way
+            pass
 
     def put(self, key: str, value: str, ttl: float | None = None) -> None:
         _call(self.client.set, key, value, ex=None if ttl is None else max(1, int(ttl + 0.999)))
@@ -131,13 +178,22 @@ class RedisStore:
         return False
 
 
+def _mget_on(connection: t.Any, keys: t.Sequence[str]) -> list[t.Any]:
+    connection.send_command("MGET", *keys)
+    return t.cast("list[t.Any]", connection.read_response())
+
+
+def _unavailable(exc: BaseException) -> BackendUnavailableError:
+    return BackendUnavailableError(f"the store (Redis) failed: {type(exc).__name__}")
+
+
 def _call(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
     import redis
 
     try:
         return fn(*args, **kwargs)
     except (redis.RedisError, OSError) as exc:
-        raise BackendUnavailableError(f"the store (Redis) failed: {type(exc).__name__}") from exc
+        raise _unavailable(exc) from exc
 
 
 class _GuardedLimiter:
@@ -188,3 +244,16 @@ def store_of(config: Config) -> Store:
 
 
 _OPEN_LOCK = threading.Lock()
+
+#: Counts forks: a connection kept before a fork is never used by the child (the parent still
+#: reads from the same socket); the child makes its own.
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)

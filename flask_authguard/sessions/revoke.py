@@ -65,7 +65,7 @@ def live_claims(environ: WSGIEnvironment, config: Config, claims: Claims | None)
     answer = memo.get(keys)
     if answer is None:
         try:
-            answer = revocations.is_revoked(claims)
+            answer = revocations.is_revoked(claims, keys)
         except BackendUnavailableError as exc:
             memo[keys] = exc
             raise
