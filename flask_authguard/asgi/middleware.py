@@ -100,7 +100,10 @@ class AuthMiddleware:
             return
         refusal = None
         if core.is_protected(environ):
-            refusal = await run_guard(self._inline, check, core, environ)
+            if self._inline:  # CPU work only: on the loop, without a coroutine round trip
+                refusal = check(core, environ)
+            else:
+                refusal = await run_guard(False, check, core, environ)
         if refusal is not None:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": POLICY_VIOLATION})

@@ -46,6 +46,11 @@ class CookieSpec:
     secure: bool = False
     domain: str | None = None
 
+    @functools.cached_property
+    def key(self) -> str:
+        """Every attribute in one string: a dictionary key whose hash is computed once."""
+        return repr(self)
+
 
 def secret_from_env(version: int) -> tuple[str, ...]:
     """The secret the environment gives, next-auth's way: the first variable set wins,

@@ -154,8 +154,13 @@ def default_session(claims: t.Mapping[str, t.Any], expires: str) -> Session:
 
     A claim the token lacks is left out (JavaScript's ``undefined``); a ``null`` one stays.
     """
-    pairs = (("name", "name"), ("email", "email"), ("image", "picture"))
-    user = {key: claims[claim] for key, claim in pairs if claim in claims}
+    user: dict[str, t.Any] = {}
+    if "name" in claims:
+        user["name"] = claims["name"]
+    if "email" in claims:
+        user["email"] = claims["email"]
+    if "picture" in claims:
+        user["image"] = claims["picture"]
     return {"user": user, "expires": expires}
 
 

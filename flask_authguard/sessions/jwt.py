@@ -157,8 +157,8 @@ class JwtSessions:
             return chunk(spec, new_token, existing=cookies, chunk_size=config.chunk_size, expires=expires_at)
 
         if config.jwt.encode is None:  # the same claims in the same second: the same cookies
-            shared = (config.current_secrets(), salt, config.version, max_age, spec)
-            options = (*shared, config.chunk_size, tuple(cookies))
+            secrets = config.current_secrets()
+            options = (secrets, salt, config.version, max_age, spec.key, config.chunk_size, tuple(cookies))
             source = (candidates[0], decoded) if private and len(candidates) == 1 else None
             set_cookies = self._rolled.issue(token, options, expires_at, roll, source=source) or []
         else:
