@@ -33,8 +33,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-#: The (dialect, driver) pairs the direct path is tested with.
-DRIVERS = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg"), ("postgresql", "psycopg2")})
+#: The (dialect, driver) pairs the direct path is tested with (the test suite runs both).
+DRIVERS = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg")})
 
 #: Where a pooled connection keeps the cursor reads reuse (``PoolProxiedConnection.info``).
 _CURSOR_KEY = "flask_authguard.read_cursor"
@@ -50,9 +50,17 @@ class _Compiled(t.NamedTuple):
     #: ``(column index, result processor)`` of the columns whose driver values need one.
     columns: tuple[tuple[int, t.Callable[[t.Any], t.Any]], ...]
 
+    def arguments(self, params: t.Mapping[str, t.Any]) -> t.Any:
+        """The DBAPI parameters for ``params`` (a list, or a dict by the SQL's names)."""
+        if self.positional:
+            return [params[name] if p is None else p(params[name]) for _, name, p in self.binds]
+        return {key: params[name] if p is None else p(params[name]) for key, name, p in self.binds}
+
 
 def _compile(statement: sa.Select[t.Any], dialect: t.Any) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        raise ValueError("a CompiledRead takes no expanding (IN) or literal-execute parameters")
     names = {name: bind for bind, name in compiled.bind_names.items()}
     if compiled.positional:
         order: t.Sequence[str] = compiled.positiontup or ()
@@ -78,7 +86,8 @@ class CompiledRead:
     pool with the driver's cursor.
 
     :param engine: the engine whose pool and dialect run the statement.
-    :param statement: the statement; its parameters are bound by key (``bindparam("token")``).
+    :param statement: the statement; its parameters are bound by key (``bindparam("token")``),
+        none of them expanding (``IN``) or literal-execute.
     """
 
     def __init__(self, engine: Engine, statement: sa.Select[t.Any]) -> None:
@@ -106,7 +115,8 @@ class CompiledRead:
         )
 
     def _ready(self) -> _Compiled:
-        # Compiled at first use, when the dialect has seen a connection (server version).
+        # Compiled at the first read, once a connection is checked out: the dialect knows the
+        # server then (its version, its settings), as for SQLAlchemy's own compiled cache.
         compiled = self._compiled
         if compiled is None:
             with self._lock:
@@ -124,20 +134,20 @@ class CompiledRead:
         :raises sqlalchemy.exc.SQLAlchemyError: the pool failed (its timeout).
         """
         engine, dialect = self._engine, self._dialect
-        compiled = self._compiled or self._ready()
-        args: t.Any
-        if compiled.positional:
-            args = [params[name] if p is None else p(params[name]) for _, name, p in compiled.binds]
-        else:
-            args = {key: params[name] if p is None else p(params[name]) for key, name, p in compiled.binds}
         dbapi_error = dialect.loaded_dbapi.Error
         try:
             fairy = engine.raw_connection()
         except dbapi_error as exc:
             raise self._wrap(exc, None, None, dialect.is_disconnect(exc, None, None)) from exc
+        try:
+            compiled = self._compiled or self._ready()
+            args = compiled.arguments(params)
+        except BaseException:
+            fairy.close()
+            raise
         connection: t.Any = fairy.dbapi_connection  # valid: just checked out
         # Autocommit for this statement only, then the connection's own setting again: the
-        # driver's flag alone (both psycopgs have it), not the dialect's isolation-level switch,
+        # driver's flag alone (psycopg's ``autocommit``), not the dialect's isolation-level switch,
         # which sets the isolation level too and costs a few times more.
         switch = self._autocommit and not connection.autocommit
         cursor = None
