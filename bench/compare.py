@@ -5,6 +5,7 @@
     $ python bench/compare.py --base 5b7f741               # base commit vs this working tree
     $ python bench/compare.py --base 5b7f741 --head HEAD --rows with_auth_valid,authguard_valid
     $ python bench/compare.py --base HEAD --quick          # a fast smoke run
+    $ python bench/compare.py --base main --rows db_guard_sqlite,db_guard_postgresql
 
 ``--base`` (and ``--head``, when given) is checked out with ``git worktree add --detach`` into a
 temporary directory, removed afterwards; without ``--head`` the head is this working tree as it
@@ -121,12 +122,12 @@ def checkout(rev: str | None) -> t.Iterator[pathlib.Path]:
 class Worker:
     """One checkout's ``compare_worker.py`` process."""
 
-    def __init__(self, name: str, root: pathlib.Path) -> None:
+    def __init__(self, name: str, root: pathlib.Path, rows: t.Sequence[str] = ()) -> None:
         self.name = name
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTAUTH_", "AUTH_", "VERCEL"))}
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [sys.executable, str(WORKER), str(root)],
+            [sys.executable, str(WORKER), str(root), ",".join(rows)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -288,8 +289,8 @@ def compare(
         log(f"base {base_name} in {base_root}; head {head_name} in {head_root}")
         workers: list[Worker] = []
         try:
-            workers.append(Worker("base", base_root))
-            workers.append(Worker("head", head_root))
+            workers.append(Worker("base", base_root, rows))
+            workers.append(Worker("head", head_root, rows))
             keys = with_baselines(rows, workers[1].rows)
             log(f"timing {len(keys)} rows, {settings.rounds} rounds on each side")
             results = time_both(workers[0], workers[1], keys, settings)
@@ -303,7 +304,11 @@ def main(argv: t.Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], prog="python bench/compare.py")
     parser.add_argument("--base", required=True, help="the revision to compare with (e.g. 5b7f741)")
     parser.add_argument("--head", help="the revision to compare (default: this working tree as it is)")
-    parser.add_argument("--rows", help=f"comma-separated rows (default {','.join(DEFAULT_ROWS)})")
+    parser.add_argument(
+        "--rows",
+        help=f"comma-separated rows (default {','.join(DEFAULT_ROWS)}; also db_guard_sqlite, "
+        "db_gss_sqlite, db_guard_postgresql, db_gss_postgresql: database sessions)",
+    )
     parser.add_argument("--quick", action="store_true", help="a fast smoke run: fewer and shorter rounds")
     parser.add_argument("--rounds", type=int, help="interleaved rounds")
     parser.add_argument("--round-ms", type=float, help="length of one round of one row, in ms")

@@ -2,12 +2,17 @@
 
 .. code-block:: console
 
-    $ python bench/compare_worker.py /path/to/checkout     # then JSON commands, one per line
+    $ python bench/compare_worker.py /path/to/checkout [rows]   # then JSON commands, one per line
+
+``rows`` (comma-separated) names the rows built only on demand, the database ones (``db_*``:
+fresh tables in a SQLite file, or on the PostgreSQL server of ``AUTHGUARD_TEST_DATABASE_URL``,
+dropped at exit).
 
 This script is self-contained on purpose: ``bench/compare.py`` runs this same file against every
 checkout it compares, whatever that checkout's own ``bench/`` looks like, so it imports nothing
 from ``bench`` and only the public API of ``flask_authguard`` (``with_auth``, ``AuthGuard``,
-``get_server_session``, ``get_token``, ``encode``), which older commits have too. The checkout's
+``get_server_session``, ``get_token``, ``encode``, ``SQLAlchemyAdapter``), which older commits
+have too. The checkout's
 root goes first on ``sys.path``; the package imported is reported back so the parent can check it
 is the checkout's and not another install.
 
@@ -24,8 +29,10 @@ Commands (one JSON object a line; one JSON answer a line):
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
+import os
 import sys
 import time
 import typing as t
@@ -67,7 +74,17 @@ ROWS: dict[str, tuple[str, str | None]] = {
         "flask_bare",
     ),
     "get_token": ("get_token(environ) alone (cookie parse + decode)", None),
+    "db_guard_sqlite": ("AuthGuard site-wide on database sessions, SQLite file", "authguard_valid"),
+    "db_gss_sqlite": ("get_server_session() on database sessions, SQLite file", "get_server_session"),
+    "db_guard_postgresql": ("AuthGuard site-wide on database sessions, PostgreSQL", "authguard_valid"),
+    "db_gss_postgresql": ("get_server_session() on database sessions, PostgreSQL", "get_server_session"),
 }
+#: Rows built only when asked for (they make tables, in a SQLite file or on a PostgreSQL server).
+ON_DEMAND = frozenset(key for key in ROWS if key.startswith("db_"))
+#: Where the PostgreSQL rows run (the test suite's variable and default).
+POSTGRES_URL = os.environ.get(
+    "AUTHGUARD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 Call = t.Callable[[], object]
 
@@ -115,6 +132,34 @@ def _check_and_call(
             getattr(out, "close", lambda: None)()
 
     return call
+
+
+def _database(key: str, api: t.Any) -> tuple[t.Any, str]:
+    """An adapter on fresh tables (dropped at exit) holding one session; its token."""
+    import datetime as dt
+    import tempfile
+    import uuid
+
+    from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+
+    if key.endswith("_sqlite"):
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='authguard-compare-db-')}/sessions.db"
+    else:
+        url = POSTGRES_URL
+    prefix = f"compare_{uuid.uuid4().hex[:8]}_"
+    names = {n: prefix + n for n in ("users", "accounts", "sessions", "verification_token")}
+    adapter = SQLAlchemyAdapter(url, table_names=names, create_tables=True)
+
+    def cleanup() -> None:
+        adapter.drop_tables()
+        adapter.close()
+
+    atexit.register(cleanup)
+    user = adapter.create_user({"name": CLAIMS["name"], "email": CLAIMS["email"], "image": CLAIMS["picture"]})
+    token = uuid.uuid4().hex
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
+    adapter.create_session({"sessionToken": token, "userId": user["id"], "expires": expires})
+    return adapter, token
 
 
 def _plain(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
@@ -167,6 +212,13 @@ def build(key: str) -> Call:
     if key == "get_server_session":
         callbacks = {"jwt": jwt_cb, "session": session_cb}
         return _check_and_call(flask_app({"callbacks": callbacks}, session_view, []), valid, 200, HELLO, True)
+    if key in ON_DEMAND:
+        adapter, token = _database(key, api)
+        cookie = _environ(f"{COOKIE}={token}; {NOISE}")
+        if key.startswith("db_guard_"):
+            app = flask_app({"adapter": adapter}, lambda: "hello " + g.auth_token["name"])
+            return _check_and_call(app, cookie, 200, HELLO, False)
+        return _check_and_call(flask_app({"adapter": adapter}, session_view, []), cookie, 200, HELLO, True)
     if key == "get_token":
 
         def token_call() -> object:
@@ -200,7 +252,7 @@ def _round(calls: dict[str, Call], order: list[str], iterations: dict[str, int])
     return out
 
 
-def main(root: str) -> int:
+def main(root: str, wanted: t.Collection[str] = ()) -> int:
     sys.path[:1] = [root]  # the checkout's package, not this script's directory
     warnings.simplefilter("ignore")
     import flask_authguard
@@ -208,6 +260,8 @@ def main(root: str) -> int:
     calls: dict[str, Call] = {}
     failed: dict[str, str] = {}
     for key in ROWS:
+        if key in ON_DEMAND and key not in wanted:
+            continue
         try:
             calls[key] = build(key)
         except Exception as exc:
@@ -232,4 +286,4 @@ def main(root: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2].split(",") if len(sys.argv) > 2 else ()))

@@ -40,6 +40,33 @@ PATHS: dict[str, t.Callable[[str], tuple[t.Any, dict[str, t.Any]]]] = {
 }
 
 
+def _database(kind: str, backend: str) -> t.Callable[[str], tuple[t.Any, dict[str, t.Any]]]:
+    """A database-session path as ``bench/cases.py`` builds its row (tables dropped at exit)."""
+
+    def build(cookie: str) -> tuple[t.Any, dict[str, t.Any]]:
+        import atexit
+        import tempfile
+
+        if backend == "sqlite":
+            url = f"sqlite:///{tempfile.mkdtemp(prefix='authguard-hotpath-')}/sessions.db"
+        else:
+            url = apps.POSTGRES_URL
+        adapter, token, cleanup = apps.database_setup(url)
+        atexit.register(cleanup)
+        app = (apps.database_guarded_flask if kind == "guard" else apps.database_gss_flask)(adapter)
+        return app, apps.environ_for(apps.cookie_header(f"{apps.cookie_name()}={token}"))
+
+    return build
+
+
+#: Paths profiled only when named (they need SQLAlchemy, and PostgreSQL on loopback).
+DATABASE_PATHS: dict[str, t.Callable[[str], tuple[t.Any, dict[str, t.Any]]]] = {
+    f"db_{kind}_{backend}": _database(kind, backend)
+    for kind in ("guard", "gss")
+    for backend in ("sqlite", "postgresql")
+}
+
+
 def best_us(fn: t.Callable[[], object], n: int = 20000, repeat: int = 5) -> float:
     """Best-of-``repeat`` µs per call of ``fn``."""
     for _ in range(min(n, 200)):
@@ -54,7 +81,7 @@ def best_us(fn: t.Callable[[], object], n: int = 20000, repeat: int = 5) -> floa
 
 
 def profile(name: str, cookie: str, n: int, top: int) -> str:
-    app, environ = PATHS[name](cookie)
+    app, environ = {**PATHS, **DATABASE_PATHS}[name](cookie)
     call = apps.caller(app, environ)
     for _ in range(300):
         call()
@@ -370,21 +397,24 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
 
 def main(argv: t.Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python bench/hotpath.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="*", help=f"paths to profile, of {', '.join(PATHS)} (default: all)")
+    known = {**PATHS, **DATABASE_PATHS}
+    parser.add_argument(
+        "paths", nargs="*", help=f"paths to profile, of {', '.join(known)} (default: all but the db_ ones)"
+    )
     parser.add_argument("-n", type=int, default=5000, help="requests per profile")
     parser.add_argument("--top", type=int, default=15, help="functions shown per profile")
     parser.add_argument("--no-profile", action="store_true", help="only the breakdown")
     args = parser.parse_args(argv)
-    unknown = [p for p in args.paths if p not in PATHS]
+    unknown = [p for p in args.paths if p not in known]
     if unknown:
-        parser.error(f"unknown path {unknown[0]!r}: choose from {', '.join(PATHS)}")
+        parser.error(f"unknown path {unknown[0]!r}: choose from {', '.join(known)}")
     token = apps.make_token()
     cookie = apps.cookie_header(apps.session_cookies(token))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if not args.no_profile:
             for name in args.paths or list(PATHS):
-                app, environ = PATHS[name](cookie)
+                app, environ = known[name](cookie)
                 us = best_us(apps.caller(app, environ), 3000)
                 print(f"## {name}: {us:.1f} µs/request (best of 5), cProfile by own time\n")
                 print(profile(name, cookie, args.n, args.top))

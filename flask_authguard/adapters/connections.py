@@ -1,6 +1,7 @@
 """How the SQLAlchemy adapter talks to its database: writes in a short transaction, single reads
-outside one (no BEGIN/COMMIT round trips), one retry when the server dropped the connection, and
-every database failure as :class:`~flask_authguard.errors.BackendUnavailableError`."""
+outside one (no BEGIN/COMMIT round trips; the session lookup as a
+:class:`~flask_authguard.adapters.reads.CompiledRead`), one retry when the server dropped the
+connection, and every database failure as :class:`~flask_authguard.errors.BackendUnavailableError`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..core.errors import BackendUnavailableError
 from .engine import Turns
+from .reads import CompiledRead
 
 logger = logging.getLogger("flask_authguard")
+_Row = t.TypeVar("_Row")
 
 
 def _describe(error: BaseException) -> str:
@@ -41,20 +44,41 @@ class Connections:
             yield conn
 
     def _first(self, operation: str, statement: t.Any, params: dict[str, t.Any] | None = None) -> t.Any:
-        """The first row of one read statement (no transaction to end), or ``None``.
+        """The first row of one read statement (no transaction to end), or ``None``."""
+        return self._read(operation, lambda: self._run_first(statement, params))
+
+    def _first_compiled(self, operation: str, read: CompiledRead, params: dict[str, t.Any]) -> t.Any:
+        """The first row (a tuple) of a :class:`CompiledRead`, on SQLAlchemy Core's ``execute``
+        when the engine's statements are watched (:meth:`CompiledRead.usable`)."""
+        if read.usable():
+            return self._read(operation, lambda: read.first(params))
+        return self._first(operation, read.statement, params)
+
+    def _read(self, operation: str, run: t.Callable[[], _Row]) -> _Row:
+        """``run()``, tried once more when the server had dropped its connection.
 
         No connection is pinged before use (that is a round trip per request): a connection the
-        server dropped (a restart) fails the read, SQLAlchemy then invalidates the pool, and the
-        read is tried once more on a new connection, so a restart still costs no failed request.
+        server dropped (a restart) fails the read, the pool's connections as old as it are
+        discarded, and the read is tried once more on a new connection, so a restart still
+        costs no failed request.
         """
-        with self._failures(operation):
+        # _failures() inlined: this runs on every request.
+        turns = self._turns
+        turns.acquire(operation)
+        try:
             try:
-                return self._run_first(statement, params)
+                return run()
             except sa_exc.DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
                 logger.info("%s: the database dropped the connection; trying once more", operation)
-                return self._run_first(statement, params)
+                return run()
+        except (sa_exc.IntegrityError, sa_exc.DataError):
+            raise  # the data's fault, not the database's
+        except sa_exc.SQLAlchemyError as exc:
+            raise self._unavailable(operation, exc) from exc
+        finally:
+            turns.release()
 
     def _run_first(self, statement: t.Any, params: dict[str, t.Any] | None) -> t.Any:
         with self._reader.connect() as conn:
@@ -69,6 +93,8 @@ class Connections:
             except (sa_exc.IntegrityError, sa_exc.DataError):
                 raise  # the data's fault, not the database's
             except sa_exc.SQLAlchemyError as exc:
-                raise BackendUnavailableError(
-                    f"{operation} failed on {self.engine.dialect.name}: {_describe(exc)}"
-                ) from exc
+                raise self._unavailable(operation, exc) from exc
+
+    def _unavailable(self, operation: str, error: BaseException) -> BackendUnavailableError:
+        dialect = self.engine.dialect.name
+        return BackendUnavailableError(f"{operation} failed on {dialect}: {_describe(error)}")

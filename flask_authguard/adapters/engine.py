@@ -218,24 +218,34 @@ class Turns:
         #: Seconds to wait for a turn.
         self.wait: float = pool.timeout() if isinstance(pool, QueuePool) else DEFAULT_POOL_TIMEOUT
 
+    def acquire(self, operation: str) -> None:
+        """Take this process's turn for ``operation`` (:meth:`release` gives it back).
+
+        :raises BackendUnavailableError: no turn within :attr:`wait` seconds.
+        """
+        lock = self._lock
+        if lock is not None and not lock.acquire(timeout=self.wait):
+            raise BackendUnavailableError(
+                f"{operation} failed on sqlite: another operation of this process held the database "
+                f"for over {self.wait:g} s"
+            )
+
+    def release(self) -> None:
+        """Give back the turn :meth:`acquire` took."""
+        if self._lock is not None:
+            self._lock.release()
+
     @contextlib.contextmanager
     def take(self, operation: str) -> t.Iterator[None]:
         """Hold this process's turn during ``operation``.
 
         :raises BackendUnavailableError: no turn within :attr:`wait` seconds.
         """
-        if self._lock is None:
-            yield
-            return
-        if not self._lock.acquire(timeout=self.wait):
-            raise BackendUnavailableError(
-                f"{operation} failed on sqlite: another operation of this process held the database "
-                f"for over {self.wait:g} s"
-            )
+        self.acquire(operation)
         try:
             yield
         finally:
-            self._lock.release()
+            self.release()
 
 
 __all__ = [

@@ -12,7 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from . import ACCOUNT_TOKEN_FIELDS, AdapterAccount, AdapterSession, AdapterUser, VerificationToken
+from . import (
+    ACCOUNT_TOKEN_FIELDS,
+    AdapterAccount,
+    AdapterSession,
+    AdapterUser,
+    SessionAndUser,
+    VerificationToken,
+)
 from .schema import MAX_SESSION_TOKEN_LENGTH
 
 #: Ids are ``SERIAL`` (PostgreSQL ``integer``).
@@ -92,6 +99,16 @@ def session_record(row: t.Any) -> AdapterSession:
     return {"sessionToken": m["sessionToken"], "userId": str(m["userId"]), "expires": m["expires"]}
 
 
+def session_and_user_record(row: t.Sequence[t.Any]) -> SessionAndUser:
+    """A row of :func:`~flask_authguard.adapters.schema.session_and_user_query` (a tuple or a
+    SQLAlchemy ``Row``, columns in its order) as the session and its user."""
+    token, user_id, expires, id_, name, email, verified, image = row
+    return {
+        "session": {"sessionToken": token, "userId": str(user_id), "expires": expires},
+        "user": {"id": str(id_), "name": name, "email": email, "emailVerified": verified, "image": image},
+    }
+
+
 def account_record(row: t.Any) -> AdapterAccount:
     """An ``accounts`` row as an :class:`AdapterAccount`."""
     m = row._mapping
@@ -119,6 +136,7 @@ __all__ = [
     "as_id",
     "need_datetime",
     "need_id",
+    "session_and_user_record",
     "session_record",
     "usable",
     "usable_token",

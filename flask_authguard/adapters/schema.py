@@ -131,10 +131,10 @@ def define_tables(metadata: sa.MetaData, names: t.Mapping[str, str] | None = Non
     return Tables(users, accounts, sessions, verification_token)
 
 
-
 def session_and_user_query(tables: Tables) -> sa.Select[t.Any]:
     """The session lookup: ``sessions`` joined to ``users`` by primary key, where the token is
-    the ``token`` parameter; one statement, to build once."""
+    the ``token`` parameter; one statement, to build once. Its columns, in this order, are what
+    :func:`~flask_authguard.adapters.records.session_and_user_record` unpacks."""
     users, sessions = tables.users, tables.sessions
     return (
         sa.select(

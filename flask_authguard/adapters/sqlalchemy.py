@@ -54,12 +54,14 @@ from . import (
 )
 from .connections import Connections
 from .engine import DEFAULT, Timeout, Turns, create_engine, engine_for
+from .reads import CompiledRead
 from .records import (
     USER_FIELDS,
     account_record,
     as_id,
     need_datetime,
     need_id,
+    session_and_user_record,
     session_record,
     usable,
     usable_token,
@@ -129,7 +131,8 @@ class SQLAlchemyAdapter(Connections):
         self.metadata = sa.MetaData(schema=schema)
         #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``.
         self.tables = define_tables(self.metadata, table_names)
-        self._session_lookup = session_and_user_query(self.tables)  # built once
+        # Built once, compiled at its first run, run on the driver's cursor (see .reads).
+        self._session_lookup = CompiledRead(engine, session_and_user_query(self.tables))
         self._turns = Turns(engine)  # SQLite: this process's operations one at a time
         if create_tables:
             self.create_tables()
@@ -296,10 +299,8 @@ class SQLAlchemyAdapter(Connections):
         """The session and its user, in one statement (one consistent read)."""
         if not usable_token(session_token):
             return None
-        row = self._first("get_session_and_user", self._session_lookup, {"token": session_token})
-        if row is None:
-            return None
-        return {"session": session_record(row), "user": user_record(row)}
+        row = self._first_compiled("get_session_and_user", self._session_lookup, {"token": session_token})
+        return None if row is None else session_and_user_record(row)
 
     def update_session(self, session: t.Mapping[str, t.Any]) -> AdapterSession | None:
         """Set ``expires`` (and ``userId``, when given) of the session ``sessionToken``.

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import typing as t
 import uuid
+from collections.abc import Mapping
 
 from ..core._compat import call_sync
 from ..core.config import Config
@@ -142,12 +143,13 @@ def lookup(environ: WSGIEnvironment, config: Config, token: str) -> SessionAndUs
     return t.cast("SessionAndUser | None", found)
 
 
+def _mapping(value: t.Any) -> bool:
+    # A dict (the usual record) without the ABC's isinstance machinery.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _well_formed(found: t.Any) -> bool:
-    if not (
-        isinstance(found, t.Mapping)
-        and isinstance(found.get("session"), t.Mapping)
-        and isinstance(found.get("user"), t.Mapping)
-    ):
+    if not (_mapping(found) and _mapping(found.get("session")) and _mapping(found.get("user"))):
         return False
     try:
         timestamp_of(found["session"].get("expires"))
