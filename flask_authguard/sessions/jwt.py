@@ -163,7 +163,8 @@ class JwtSessions:
             set_cookies = self._rolled.issue(token, options, expires_at, roll, source=source) or []
         else:
             set_cookies = roll() or []
-        fire_event(config, "session", session=session, token=token)
+        if config.events.session is not None:
+            fire_event(config, "session", session=session, token=token)
         return SessionResult(session, set_cookies, token)
 
     def account_user(
