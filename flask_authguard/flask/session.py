@@ -142,6 +142,8 @@ def get_server_session(*args: t.Any) -> Session | None:
     :raises TypeError: arguments that fit none of the forms.
     :raises RuntimeError: the short forms outside a Flask request.
     """
+    if not args and has_request_context():  # the usual call: in a Flask request, the guard's options
+        return _flask_session(None).session
     if len(args) > 3:
         raise TypeError(f"get_server_session takes at most 3 arguments ({len(args)} given)")
     if len(args) >= 2:
