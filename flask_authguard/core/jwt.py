@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import _clock
-from .cbc_hs512 import cbc_key, mac_tag
+from .cbc_hs512 import cbc_key
 from .claims import _JSON, _check_claims
 from .claims import CLOCK_TOLERANCE as CLOCK_TOLERANCE  # re-exported: part of the codec's API
 from .claims import _reject_constant as _reject_constant  # noqa: F401 (the bench's step breakdown)
@@ -145,11 +145,6 @@ def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
     except UnicodeEncodeError:
         # A lone surrogate: JSON.stringify escapes it (\ud800); only ASCII escapes can here.
         return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("ascii")
-
-
-def _cbc_hmac_tag(mac_key: bytes, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
-    """The A256CBC-HS512 tag under the key's MAC half (tools and tests; tokens use :func:`cbc_key`)."""
-    return mac_tag(mac_key, aad, iv, ciphertext)
 
 
 @functools.lru_cache(maxsize=64)

@@ -56,8 +56,8 @@ from ..endpoints.pages import Pages
 from ..sessions.revoke import Revoker
 from ..wsgi.middleware import AuthCore, InnerMiddleware, Redirect, is_api_request
 from .config import CONFIG_KEYS, merged_options
-from .session import LAYER_KEY, get_server_session, guard_start_response
-from .state import GuardState, _token_or_none, current_token, state_of
+from .session import get_server_session, guard_start_response
+from .state import GuardState, _token_or_none, current_token, request_state, state_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -78,10 +78,9 @@ class _PathLayer:
     def __init__(self, wsgi_app: WSGIApplication, state: GuardState) -> None:
         self.wsgi_app = wsgi_app
         self.state = state
-        self.core = state.core
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
-        self.core.path(environ)
+        self.state.core.path(environ)
         return self.wsgi_app(environ, guard_start_response(environ, start_response, self.state))
 
 
@@ -242,9 +241,7 @@ def _before_request() -> t.Any:
     # the app's state comes from the guard's layer when the request came through it.
     req = request._get_current_object()  # type: ignore[attr-defined]
     environ = req.environ
-    state: GuardState | None = environ.get(LAYER_KEY)
-    if state is None:  # dispatched without the layer (by hand, in a test request context)
-        state = state_of()
+    state = request_state(environ)
     app, core = state.app, state.core
     # g.auth_token is computed on first use (see _lazy_token_globals): a public page or a static
     # file that never reads it, or a cross-site mutation refused before any decode, costs no

@@ -9,24 +9,21 @@ from __future__ import annotations
 import typing as t
 
 from flask import after_this_request, current_app, has_app_context, has_request_context, request
-from werkzeug.http import parse_set_header
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
 from ..core.config import Config
 from ..core.options import OptionsArg
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from ..sessions.reading import cookies_to_add
-from ..wsgi.caching import CHECKED_KEY, private_headers
-from .state import GuardState, state_of
+from ..wsgi.caching import CHECKED_KEY, private_headers, vary_on_cookie
+from .state import LAYER_KEY, GuardState, request_state, state_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 #: Set once get_server_session() ran in the request: the response then varies on ``Cookie``.
 _SESSION_HOOK_KEY = "authguard.session_hook"
-#: Set by the guard's WSGI layer (to the app's :class:`GuardState`): it writes the pending
-#: cookies when the response starts.
-LAYER_KEY = "authguard.layer"
 _PENDING_KEY = "authguard.pending_cookies"
 
 
@@ -34,16 +31,13 @@ def _apply_pending(response: Response) -> Response:
     pending: dict[int, tuple[SessionResult, Config, bool]] = request.environ.pop(_PENDING_KEY, {})
     for result, config, secure in pending.values():
         apply_cookies(response.headers, result, config, secure)
-    if "Vary" in response.headers:
-        response.vary.add("Cookie")
-    else:
-        response.headers["Vary"] = "Cookie"  # what vary.add gives, without the header-set round trip
+    vary_on_cookie(response.headers)
     return response
 
 
 def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """``headers`` with the cookies of the request's get_server_session() calls, and ``Cookie``
-    in ``Vary`` as ``response.vary.add("Cookie")`` gives."""
+    in ``Vary`` (:func:`~flask_authguard.wsgi.caching.vary_on_cookie`)."""
     existing: list[str] = []
     varies: list[int] = []
     for i, (name, value) in enumerate(headers):
@@ -61,11 +55,9 @@ def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> l
     if not varies:
         headers = [*headers, ("Vary", "Cookie")]
     elif len(varies) > 1 or headers[varies[0]][1] != "Cookie":  # not just the guard's own
-        vary = parse_set_header(", ".join(headers[i][1] for i in varies))
-        vary.add("Cookie")
-        first, rest = varies[0], frozenset(varies[1:])
-        headers = [pair for i, pair in enumerate(headers) if i not in rest]
-        headers[first] = ("Vary", vary.to_header())
+        fixed = Headers(headers)
+        vary_on_cookie(fixed)
+        headers = fixed.to_wsgi_list()
     return headers
 
 
@@ -94,9 +86,8 @@ def _flask_session(options: OptionsArg | Config) -> SessionResult:
     environ = request.environ
     if options is not None:
         config = request_config(environ, options)
-    else:  # the guard's options: its layer handed them over, else the app's extension
-        layer: GuardState | None = environ.get(LAYER_KEY)
-        config = (layer or state_of()).config
+    else:  # the guard's options
+        config = request_state(environ).config
     result = read_session(environ, config)
     if result.set_cookies:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
@@ -142,8 +133,6 @@ def get_server_session(*args: t.Any) -> Session | None:
     :raises TypeError: arguments that fit none of the forms.
     :raises RuntimeError: the short forms outside a Flask request.
     """
-    if not args and has_request_context():  # the usual call: in a Flask request, the guard's options
-        return _flask_session(None).session
     if len(args) > 3:
         raise TypeError(f"get_server_session takes at most 3 arguments ({len(args)} given)")
     if len(args) >= 2:

@@ -34,6 +34,20 @@ class GuardState:
         return self.core.config
 
 
+#: Set by the guard's WSGI layer to the :class:`GuardState` of the app the request is routed to.
+LAYER_KEY = "authguard.layer"
+
+
+def request_state(environ: WSGIEnvironment) -> GuardState:
+    """The guard's state for a request: what its WSGI layer handed over, else (a request
+    dispatched without the layer, by hand) ``current_app``'s.
+
+    :raises ConfigurationError: ``AuthGuard`` was not initialised on the app.
+    """
+    state: GuardState | None = environ.get(LAYER_KEY)
+    return state if state is not None else state_of()
+
+
 def state_of(app: Flask | None = None) -> GuardState:
     """The :class:`GuardState` of ``app`` (default ``current_app``).
 

@@ -198,12 +198,7 @@ def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims 
     callback = config.callbacks.jwt
     if callback is None:
         return token
-    if kwargs:
-        result = call_sync(callback, token=token, **{**_JWT_ARGS, **kwargs})
-    else:  # a session read
-        result = call_sync(
-            callback, token=token, user=None, account=None, profile=None, trigger=None, session=None
-        )
+    result = call_sync(callback, token=token, **(_JWT_ARGS | kwargs if kwargs else _JWT_ARGS))
     if type(result) is dict or result is None:
         return result
     if not isinstance(result, Mapping):

@@ -107,18 +107,10 @@ class JwtSessions:
         cookies, candidates = session_cookie_values(environ, spec.name)
         if not candidates:
             return SessionResult(None, [], None)
-        if environ.get(TOKEN_CONFIG_KEY) is config:  # the guard's decode of this very request
-            private, decoded = False, t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
-        else:  # decoded here: a private copy of what the cookie holds (the guard's the app may
-            # have changed through g.auth_token)
-            private = True
-            decoded = decode_candidates(
-                candidates,
-                secrets=config.current_secrets(),
-                salt=config.salt_for(spec.name),
-                version=config.version,
-                decode=config.jwt.decode,
-            )
+        # decoded here (not the guard's, which the app may have changed through g.auth_token):
+        # a private copy of what the cookie holds
+        private = environ.get(TOKEN_CONFIG_KEY) is not config
+        decoded = self._decode_cookie(environ, candidates, spec.name)
         decoded = live_claims(environ, config, decoded)  # defence: revocation, absolute lifetime
         if decoded is None:
             logger.debug("session cookie invalid, expired or revoked: clearing it")

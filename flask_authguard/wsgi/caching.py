@@ -20,12 +20,18 @@ if t.TYPE_CHECKING:
 CHECKED_KEY = "authguard.checked"
 
 
-def make_private(headers: Headers) -> None:
-    """Add ``Vary: Cookie`` and make ``Cache-Control`` private, in place."""
+def vary_on_cookie(headers: Headers) -> None:
+    """Add ``Cookie`` to ``Vary`` in place (all ``Vary`` headers merged into one), unless it or
+    ``*`` is there already."""
     vary = parse_set_header(", ".join(headers.getlist("Vary")))
     if "*" not in vary and "cookie" not in vary:  # HeaderSet compares case-insensitively
         vary.add("Cookie")
         headers["Vary"] = vary.to_header()
+
+
+def make_private(headers: Headers) -> None:
+    """Add ``Vary: Cookie`` and make ``Cache-Control`` private, in place."""
+    vary_on_cookie(headers)
     values = headers.getlist("Cache-Control")
     control = parse_cache_control_header(", ".join(values), cls=ResponseCacheControl)
     if control.no_store or control.private:
