@@ -50,7 +50,7 @@ def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> l
     for result, config, secure in pending.values():
         added = cookies_to_add(existing, result, config, secure)
         if added:
-            headers = [*headers, *(("Set-Cookie", value) for value in added)]
+            headers = headers + [("Set-Cookie", value) for value in added]
             existing.extend(added)
     if not varies:
         headers = [*headers, ("Vary", "Cookie")]
