@@ -126,6 +126,8 @@ class Config:
     #: The store URI (``memory://`` or ``redis://...``) and its key prefix.
     store: str = "memory://"
     store_prefix: str = "authguard:"
+    #: Whether a Redis store keeps what it read in the process (``store_cache``).
+    store_cache: bool = True
     #: The throttle limits (``None`` when throttling is off).
     throttle_identifier: str | None = None
     throttle_address: str | None = None

@@ -65,6 +65,7 @@ def resolve_defences(opts: t.Any, session: t.Any, strategy: str) -> dict[str, t.
         "trusted_origins": normalize_origins(opts.trusted_origins),
         "store": check_store(opts.store),
         "store_prefix": store_prefix(opts.store_prefix),
+        "store_cache": validation.flag(opts.store_cache, "store_cache"),
         "throttle_identifier": (
             check_limits(throttle.per_identifier, "throttle.per_identifier") if enabled else None
         ),

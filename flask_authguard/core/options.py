@@ -169,6 +169,9 @@ class AuthOptions:
     store: str = "memory://"
     #: Prefix of every key written to the store (share one Redis between apps).
     store_prefix: str = "authguard:"
+    #: Keep the revocation entries read from Redis in each worker, forgotten on Redis's
+    #: invalidation pushes (``CLIENT TRACKING``): no round trip for keys read before.
+    store_cache: bool = True
     throttle: ThrottleOptions | dict[str, t.Any] = dataclasses.field(default_factory=ThrottleOptions)
 
     def __repr__(self) -> str:

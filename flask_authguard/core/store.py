@@ -12,13 +12,16 @@ nobody is let in and nobody is signed out.
 
 The per-request read (:meth:`RedisStore.get_many`, one ``MGET``) goes over a connection each
 thread keeps, made once from the client's own connection settings: no pool checkout and
-check-in, no readiness poll, no connection set-up per request.
+check-in, no readiness poll, no connection set-up per request. With ``store_cache`` (the
+default) the values read are kept in the process and Redis pushes when to forget them
+(:mod:`.store_cache`): a request whose keys were read before asks nothing of Redis.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import typing as t
 
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
@@ -27,6 +30,7 @@ from . import _clock
 from .checks import masked_uri
 from .config import Config
 from .errors import BackendUnavailableError, ConfigurationError
+from .store_cache import TrackedCache
 
 #: Seconds to wait for Redis before answering 503.
 REDIS_TIMEOUT = 1.0
@@ -101,9 +105,13 @@ class MemoryStore:
 
 class RedisStore:
     """Counters and entries in Redis, shared by every worker: one connection pool per store (the
-    limiter and writes), and for the per-request reads one connection per thread."""
+    limiter and writes), and for the per-request reads one connection per thread.
 
-    def __init__(self, uri: str, prefix: str) -> None:
+    :param cache: keep what :meth:`get_many` read in this process, exact through Redis's
+        invalidation pushes (:class:`~flask_authguard.core.store_cache.TrackedCache`).
+    """
+
+    def __init__(self, uri: str, prefix: str, *, cache: bool = False) -> None:
         try:
             import redis
             from limits.storage import RedisStorage
@@ -122,6 +130,7 @@ class RedisStore:
         #: The ``redis.Redis`` client (``limits``' own, so both share the pool).
         self.client: t.Any = storage.storage
         self._local = threading.local()
+        self.cache = TrackedCache(self._tracking_connection, prefix, self._errors) if cache else None
 
     @property
     def limiter(self) -> RateLimiter:
@@ -131,8 +140,21 @@ class RedisStore:
     def get_many(self, keys: t.Sequence[str]) -> list[str | None]:
         if not keys:
             return []
-        values = self._mget(keys)
-        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
+        cache = self.cache
+        if cache is None:
+            return _texts(self._mget(keys))
+        kept, generation = cache.lookup(keys)
+        if kept is not None:
+            return kept
+        read_at = time.monotonic()
+        values = _texts(self._mget(keys))
+        cache.remember(generation, keys, values, read_at)
+        return values
+
+    def _tracking_connection(self) -> t.Any:
+        """A new RESP3 connection with the pool's settings, for the cache's invalidation pushes."""
+        pool = self.client.connection_pool
+        return pool.connection_class(**{**pool.connection_kwargs, "protocol": 3})
 
     def _connection(self) -> tuple[t.Any, bool]:
         """This thread's connection, and whether it is new (made now: not connected yet)."""
@@ -172,10 +194,18 @@ class RedisStore:
             pass
 
     def put(self, key: str, value: str, ttl: float | None = None) -> None:
+        """Set ``key``, then one ``PING`` round trip: Redis answers it only after it has written the
+        invalidation pushes of the ``SET`` to every tracking worker (:mod:`.store_cache`), so a
+        revocation is seen by every worker's next request once this returns."""
         _call(self.client.set, key, value, ex=None if ttl is None else max(1, int(ttl + 0.999)))
+        _call(self.client.ping)
 
     def is_empty(self) -> bool:
         return False
+
+
+def _texts(values: t.Sequence[t.Any]) -> list[str | None]:
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
 
 
 def _mget_on(connection: t.Any, keys: t.Sequence[str]) -> list[t.Any]:
@@ -220,14 +250,15 @@ class _GuardedLimiter:
         return guarded
 
 
-def open_store(uri: str, prefix: str) -> Store:
-    """A store for ``uri`` (``memory://`` or a Redis URI).
+def open_store(uri: str, prefix: str, *, cache: bool = False) -> Store:
+    """A store for ``uri`` (``memory://`` or a Redis URI); ``cache``: a Redis store keeps what it
+    read in the process (``store_cache``).
 
     :raises ConfigurationError: a Redis URI without the ``redis`` package installed.
     """
     if uri.startswith("memory://"):
         return MemoryStore(prefix)
-    return RedisStore(uri, prefix)
+    return RedisStore(uri, prefix, cache=cache)
 
 
 def store_of(config: Config) -> Store:
@@ -238,7 +269,7 @@ def store_of(config: Config) -> Store:
         with _OPEN_LOCK:
             store = config.__dict__.get(_STORE_KEY)
             if store is None:
-                store = open_store(config.store, config.store_prefix)
+                store = open_store(config.store, config.store_prefix, cache=config.store_cache)
                 config.__dict__[_STORE_KEY] = store  # Config is frozen; this cache is not a field
     return store
 
