@@ -21,7 +21,7 @@ REQUEST = "Per request: the WSGI app called directly"
 SCALING = "Scaling: with_auth on the plain WSGI app, valid cookie (cache off, except the matcher rows)"
 HTTP = "get_server_session(): in-process vs fetching /api/auth/session over loopback HTTP"
 DATABASE = "Database sessions (the session looked up in SQLite or PostgreSQL on every request)"
-STORE = "The revocation store on Redis (127.0.0.1): one MGET per request, JWT sessions"
+STORE = "The revocation store on Redis (127.0.0.1), JWT sessions: the worker's copy, one MGET per request"
 NODE = "The real next-auth v4 under Node.js (per call, same token and cookies)"
 SERVER = "Throughput: gunicorn on 127.0.0.1, bounded keep-alive clients"
 
@@ -189,10 +189,10 @@ def _database(kind: str, backend: str) -> t.Callable[[Context], Timed]:
     return setup
 
 
-def _redis_options() -> dict[str, t.Any]:
+def _redis_options(**extra: t.Any) -> dict[str, t.Any]:
     where = apps.REDIS_URL.split("@")[-1]
     try:
-        return apps.redis_store_options()
+        return {**apps.redis_store_options(), **extra}
     except apps.NotInstalled as exc:
         raise Skip(f"not installed: {exc}") from None
     except Exception as exc:  # no server: the row says so instead of failing the run
@@ -200,8 +200,14 @@ def _redis_options() -> dict[str, t.Any]:
 
 
 def _redis_guard(ctx: Context) -> Timed:
-    """AuthGuard site-wide with the store on Redis: every request asks it about revocations."""
+    """AuthGuard site-wide with the store on Redis, ``store_cache`` on (the default): the token's
+    keys, read once, are answered from the worker's copy, polled for Redis's pushes first."""
     return _wsgi(apps.guarded_flask(_redis_options()), _token_cookie(ctx), body=HELLO)
+
+
+def _redis_guard_uncached(ctx: Context) -> Timed:
+    """The same with ``store_cache=False``: every request asks Redis (one ``MGET``)."""
+    return _wsgi(apps.guarded_flask(_redis_options(store_cache=False)), _token_cookie(ctx), body=HELLO)
 
 
 def _redis_floor(ctx: Context) -> Timed:
@@ -389,9 +395,16 @@ CASES: list[Case] = [
     Case(
         "authguard_redis",
         STORE,
-        "AuthGuard site-wide, valid cookie, revocation store on Redis (one MGET per request)",
+        "AuthGuard site-wide, valid cookie, revocation store on Redis (store_cache on, the default)",
         "authguard_valid",
         _redis_guard,
+    ),
+    Case(
+        "authguard_redis_uncached",
+        STORE,
+        "the same with store_cache=False (one MGET per request)",
+        "authguard_valid",
+        _redis_guard_uncached,
     ),
     Case(
         "redis_floor",
