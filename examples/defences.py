@@ -4,6 +4,7 @@ Run it from a clone of the repository::
 
     python examples/defences.py            # http://127.0.0.1:5006, memory store, one process
     REDIS_URL=redis://127.0.0.1:6379/0 python examples/defences.py   # shared by many workers
+    REDIS_URL=... STORE_CACHE=off python examples/defences.py         # ask Redis on every request
 
 What it shows:
 
@@ -13,7 +14,8 @@ What it shows:
 - **sign-in throttling**: five wrong passwords a minute for one user, then 429 with ``Retry-After``;
 - **sign out everywhere**: the home page's form posts ``everywhere=true`` to ``/api/auth/signout``;
 - **revocation by an admin**: ``POST /admin/revoke/<user_id>`` (admins only) ends every session of
-  that user, on every worker sharing the store;
+  that user, on every worker sharing the store, from its next request (with Redis, each worker's
+  copy of the entries it read is dropped by Redis's push before ``revoke_user`` returns);
 - **absolute lifetime**: a session ends 12 hours after sign-in, however often it is refreshed.
 
 Demo users: ``admin``/``admin-pw`` and ``ada``/``ada-pw``. Behind a proxy, wrap ``app.wsgi_app`` in
@@ -79,6 +81,9 @@ guard = AuthGuard(
         "callbacks": {"jwt": keep_role},
         "trusted_origins": ["http://localhost:3000"],  # the Next.js front end
         "store": os.environ.get("REDIS_URL", "memory://"),
+        # With Redis, each worker keeps the revocation entries it read and Redis pushes when to
+        # forget them (the default; False asks Redis on every request).
+        "store_cache": os.environ.get("STORE_CACHE", "on") != "off",
         "throttle": {"per_identifier": "5/minute;20/hour"},
         "session": {"max_lifetime": 12 * 60 * 60},
     },
