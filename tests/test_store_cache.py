@@ -253,6 +253,7 @@ def test_a_server_that_cannot_track_is_read_every_time() -> None:
             lambda: redis.Connection(host="127.0.0.1", port=server.port, protocol=3, socket_timeout=1),
             "p:",
             (redis.RedisError, OSError),
+            redis.ResponseError,
         )
         assert cache.lookup(["p:u:1"]) == (None, 0)
         assert cache.unsupported

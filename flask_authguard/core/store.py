@@ -30,7 +30,7 @@ from . import _clock
 from .checks import masked_uri
 from .config import Config
 from .errors import BackendUnavailableError, ConfigurationError
-from .store_cache import TrackedCache
+from .store_cache import TrackedCache, disconnect_quietly
 
 #: Seconds to wait for Redis before answering 503.
 REDIS_TIMEOUT = 1.0
@@ -130,7 +130,9 @@ class RedisStore:
         #: The ``redis.Redis`` client (``limits``' own, so both share the pool).
         self.client: t.Any = storage.storage
         self._local = threading.local()
-        self.cache = TrackedCache(self._tracking_connection, prefix, self._errors) if cache else None
+        self.cache: TrackedCache | None = None
+        if cache:
+            self.cache = TrackedCache(self._tracking_connection, prefix, self._errors, redis.ResponseError)
 
     @property
     def limiter(self) -> RateLimiter:
@@ -188,10 +190,7 @@ class RedisStore:
     def _drop(self, connection: t.Any) -> None:
         """Forget this thread's connection after a failure: never reused half-read."""
         self._local.held = None
-        try:
-            connection.disconnect()
-        except Exception:  # closing a broken socket may fail too; it is dropped either way
-            pass
+        disconnect_quietly(connection)
 
     def put(self, key: str, value: str, ttl: float | None = None) -> None:
         """Set ``key``, then one ``PING`` round trip: Redis answers it only after it has written the

@@ -49,14 +49,21 @@ class TrackedCache:
         ``protocol=3``) to the store's server.
     :param prefix: the store's key prefix: every key under it is tracked.
     :param errors: what a failing connection raises.
+    :param refused: the part of ``errors`` that is the server's own error reply (Redis before 6
+        refuses ``HELLO 3`` and ``CLIENT TRACKING``): tracking is then never tried again.
     """
 
     def __init__(
-        self, connect: t.Callable[[], t.Any], prefix: str, errors: tuple[type[BaseException], ...]
+        self,
+        connect: t.Callable[[], t.Any],
+        prefix: str,
+        errors: tuple[type[BaseException], ...],
+        refused: type[BaseException],
     ) -> None:
         self._connect = connect
         self._prefix = prefix
         self._errors = errors
+        self._refused = refused
         self._entries: dict[str, tuple[t.Any, float]] = {}
         self._connection: t.Any = None
         #: Bumped by every push and every loss of the connection: a read started under an older
@@ -137,10 +144,10 @@ class TrackedCache:
             connection.read_response()
         except self._errors as exc:
             if connection is not None:
-                _close(connection)
-            # A server that answers but refuses (Redis before 6: no HELLO 3, no CLIENT TRACKING)
-            # will not learn it later; a server that is down may come back.
-            self.unsupported = _is_refusal(exc)
+                disconnect_quietly(connection)
+            # A server that answers but refuses will not learn it later; one that is down may
+            # come back.
+            self.unsupported = isinstance(exc, self._refused)
             return False
         self._connection = connection
         self._entries.clear()
@@ -153,7 +160,7 @@ class TrackedCache:
         self._entries.clear()
         self._generation += 1
         if connection is not None:
-            _close(connection)
+            disconnect_quietly(connection)
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's connection and lock are not the child's. The socket is
@@ -165,16 +172,8 @@ class TrackedCache:
         self._next_attempt = 0.0
 
 
-def _is_refusal(exc: BaseException) -> bool:
-    """Whether ``exc`` is the server's own error reply (as opposed to a failed connection)."""
-    import redis
-
-    return isinstance(exc, redis.ResponseError) or (
-        isinstance(exc, redis.ConnectionError) and "HELLO" in str(exc).upper()
-    )
-
-
-def _close(connection: t.Any) -> None:
+def disconnect_quietly(connection: t.Any) -> None:
+    """Close a redis-py ``connection`` that may be broken already (closing may fail too)."""
     try:
         connection.disconnect()
     except Exception:  # closing a broken socket may fail too; it is dropped either way
