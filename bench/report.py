@@ -15,7 +15,7 @@ from importlib import metadata
 from bench import apps
 from bench.asgi_cases import ASGI
 from bench.cases import DATABASE, HTTP, NODE, REQUEST, SCALING, SERVER, STORE
-from bench.timing import Settings
+from bench.timing import QuietGate, Settings
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -212,7 +212,7 @@ def _git() -> str:
     return out.stdout.strip() or "?"
 
 
-def meta(settings: Settings) -> list[str]:
+def meta(settings: Settings, gate: QuietGate | None = None) -> list[str]:
     """The lines that say where and how the figures were taken."""
     try:
         load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
@@ -230,16 +230,19 @@ def meta(settings: Settings) -> list[str]:
         f"- {_versions()}",
         f"- {settings.rounds} interleaved rounds per row ({rounds}), warm-up first; figures are medians "
         "of the rounds, ± is half their inter-quartile range; GC enabled",
+        f"- {gate.describe()} (the server rows and next-auth's are not gated)"
+        if gate is not None
+        else "- no quiet gate: every round counts",
         "- Every request carries the same headers and next-auth's csrf-token and callback-url cookies; "
         "the token carries name, email, picture and sub (v4 cookie "
         f"{len(apps.make_token())} characters)",
     ]
 
 
-def render(rows: list[Row], settings: Settings) -> str:
+def render(rows: list[Row], settings: Settings, gate: QuietGate | None = None) -> str:
     """The markdown document: a few lines of context, then one table per group."""
     by_key = {row.key: row for row in rows}
-    out = ["# flask_authguard benchmarks", "", *meta(settings), ""]
+    out = ["# flask_authguard benchmarks", "", *meta(settings, gate), ""]
 
     def per_request_table(group: str, extra: tuple[str, ...] = ()) -> None:
         out.extend(

@@ -57,7 +57,7 @@ from bench.cases import (  # noqa: E402
     matcher_patterns,
 )
 from bench.report import OVERHEAD_TARGETS, Row, add_notes, add_targets, meta, render  # noqa: E402
-from bench.timing import Settings, matcher_call_us, median_spread, time_cases  # noqa: E402
+from bench.timing import QuietGate, Settings, matcher_call_us, median_spread, quiet_gate, time_cases  # noqa: E402
 
 #: What ``bench.run`` offered before it was split into cases, timing, node and report.
 __all__ = [
@@ -75,11 +75,13 @@ __all__ = [
     "STORE",
     "Case",
     "Context",
+    "QuietGate",
     "Row",
     "Settings",
     "Skip",
     "main",
     "meta",
+    "quiet_gate",
     "render",
     "run_benchmarks",
     "time_cases",
@@ -129,9 +131,14 @@ def _server_rows(
 
 
 def run_benchmarks(
-    settings: Settings | None = None, *, log: t.Callable[[str], None] | None = None
+    settings: Settings | None = None,
+    *,
+    log: t.Callable[[str], None] | None = None,
+    gate: QuietGate | None = None,
 ) -> list[Row]:
-    """Run every row that can run here; the rows in table order."""
+    """Run every row that can run here; the rows in table order.
+
+    :param gate: the quiet gate the in-process rounds go through (``None``: every round counts)."""
     settings = settings or Settings()
     say = log or (lambda _msg: None)
     ctx = _make_context()
@@ -178,7 +185,7 @@ def run_benchmarks(
                 except Exception as exc:
                     rows[case.key].missing = f"error: {type(exc).__name__}: {exc}".splitlines()[0][:200]
             say(f"timing {len(timed)} cases, {settings.rounds} rounds")
-            for key, samples in time_cases(timed, settings).items():
+            for key, samples in time_cases(timed, settings, gate).items():
                 row = rows[key]
                 row.samples = samples
                 row.us, row.spread = median_spread(samples)
@@ -221,6 +228,10 @@ def main(argv: t.Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, help="load client processes")
     parser.add_argument("--no-server", action="store_true", help="skip the loopback server rows")
     parser.add_argument("--no-node", action="store_true", help="skip the next-auth (node) rows")
+    parser.add_argument("--no-quiet", action="store_true", help="keep every round (no quiet gate)")
+    parser.add_argument(
+        "--quiet-budget", type=float, help="seconds the quiet gate may spend waiting and re-running rounds"
+    )
     args = parser.parse_args(argv)
     settings = Settings.quick() if args.quick else Settings()
     if args.rounds:
@@ -235,12 +246,20 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         settings.clients = args.clients
     settings.server = settings.server and not args.no_server
     settings.node = settings.node and not args.no_node
+    settings.quiet = settings.quiet and not args.no_quiet
+    if args.quiet_budget is not None:
+        settings.quiet_budget_seconds = args.quiet_budget
 
     def log(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
-    rows = run_benchmarks(settings, log=log)
-    text = render(rows, settings)
+    gate = quiet_gate(settings)
+    if gate is not None:
+        log(f"quiet gate: the reference loop's fastest is {gate.fastest_ns / 1000:.1f} µs")
+    rows = run_benchmarks(settings, log=log, gate=gate)
+    if gate is not None:
+        log(gate.describe())
+    text = render(rows, settings, gate)
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")

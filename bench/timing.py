@@ -1,15 +1,26 @@
-"""How ``bench/run.py`` measures: the settings, calibration, interleaved rounds and medians.
+"""How ``bench/run.py`` measures: the settings, calibration, interleaved rounds, the quiet gate
+and medians.
 
 Every case is warmed up and its iterations per round calibrated from the warm-up (or fixed, in
 the smoke test's tiny mode); then the cases are timed in interleaved rounds, each round running
 every case once in a rotating order, so a load spike on the machine hits all rows alike. A row's
 figure is the median of its rounds and its spread half their inter-quartile range.
+
+The quiet gate (:class:`QuietGate`) keeps a round only when the machine ran at its quiet speed
+around it. A virtual machine's speed can swing by 1.8× from one tenth of a second to the next
+while the host's other guests come and go; interleaving spreads that swing over every row, but
+it still moves each row's µs, and the targets are µs. So a fixed reference loop, which has
+nothing to do with the code measured, is timed just before and just after each round; a round
+counts only when both timings are within ``quiet_tolerance`` of the fastest the loop ever ran,
+and is otherwise run again. The gate has a time budget: once spent, rounds are kept as they come,
+and the table says how many were.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import math
 import statistics
 import time
 import typing as t
@@ -29,6 +40,15 @@ class Settings:
     round_seconds: float = 0.04
     #: Fixed iterations per round instead of calibrating (the smoke test's tiny mode).
     iterations: int | None = None
+    #: The quiet gate: a round counts when the reference loop around it ran within this factor
+    #: of its fastest; off in the tiny mode (it measures nothing there).
+    quiet: bool = True
+    quiet_tolerance: float = 1.10
+    #: How long the reference loop is timed before the rounds, to find its fastest.
+    quiet_calibrate_seconds: float = 3.0
+    #: The longest wait for a quiet moment before one round, and for the whole run.
+    quiet_wait_seconds: float = 2.0
+    quiet_budget_seconds: float = 240.0
     #: Warm-up per case before timing (seconds, or ``warmup`` calls when ``iterations`` is set).
     warmup_seconds: float = 0.25
     warmup: int = 20
@@ -54,12 +74,95 @@ class Settings:
             server_rounds=1,
             node_rounds=5,
             node_iterations=100,
+            quiet_calibrate_seconds=1.0,
+            quiet_budget_seconds=30.0,
         )
 
     @classmethod
     def tiny(cls) -> Settings:
         """50 iterations a round, no server, no node: proves the rows run, measures nothing."""
-        return cls(rounds=3, iterations=50, warmup=5, server=False, node=False)
+        return cls(rounds=3, iterations=50, warmup=5, server=False, node=False, quiet=False)
+
+
+def _reference_work() -> int:
+    """The reference loop: calls, a loop, string and integer work, as the rows' own code does
+    (about 0.25 ms on a quiet 2-vCPU VM)."""
+    total = 0
+    for i in range(3000):
+        total += len(str(i)) + (i & 7)
+    return total
+
+
+@dataclasses.dataclass
+class QuietGate:
+    """Tells whether the machine runs at its quiet speed, by timing :func:`_reference_work`.
+
+    :param tolerance: a timing within this factor of the fastest counts as quiet.
+    :param wait_seconds: the longest :meth:`wait` for a quiet moment.
+    :param budget_seconds: the time all waits and re-run rounds may take in one run; once spent,
+        :meth:`open` is true and rounds are kept as they come.
+    """
+
+    tolerance: float = 1.10
+    wait_seconds: float = 2.0
+    budget_seconds: float = 240.0
+    #: The fastest reference timing seen, ns.
+    fastest_ns: float = math.inf
+    #: Rounds kept quiet, rounds run again, rounds kept after the budget ran out.
+    kept: int = 0
+    rerun: int = 0
+    unquiet: int = 0
+    spent_seconds: float = 0.0
+
+    @property
+    def open(self) -> bool:
+        """The budget is spent: every round is kept."""
+        return self.spent_seconds >= self.budget_seconds
+
+    def probe(self) -> bool:
+        """Time the reference loop: is the machine quiet now?
+
+        The best of three runs, so that caches left cold by the round just timed do not count
+        as noise."""
+        elapsed = math.inf
+        for _ in range(3):
+            start = time.perf_counter_ns()
+            _reference_work()
+            elapsed = min(elapsed, time.perf_counter_ns() - start)
+        self.fastest_ns = min(self.fastest_ns, elapsed)
+        return elapsed <= self.fastest_ns * self.tolerance
+
+    def calibrate(self, seconds: float) -> None:
+        """Time the reference loop for ``seconds`` to learn its fastest."""
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            self.probe()
+
+    def wait(self) -> bool:
+        """Probe until the machine is quiet, at most ``wait_seconds``: whether it is."""
+        if self.probe():
+            return True
+        start = time.perf_counter()
+        deadline = start + self.wait_seconds
+        quiet = False
+        while not self.open and time.perf_counter() < deadline:
+            if self.probe():
+                quiet = True
+                break
+        self.spent_seconds += time.perf_counter() - start
+        return quiet
+
+    def describe(self) -> str:
+        """One line for the table's header: what the gate did in this run."""
+        total = self.kept + self.unquiet
+        line = (
+            f"quiet gate: a round counts when a reference loop timed just before and just after it ran "
+            f"within {self.tolerance:.2f}× of its fastest ({self.fastest_ns / 1000:.1f} µs); "
+            f"{self.kept} of {total} rounds kept quiet, {self.rerun} re-run"
+        )
+        if self.unquiet:
+            line += f", {self.unquiet} kept unquiet after the gate's {self.budget_seconds:g} s budget ran out"
+        return line
 
 
 def median_spread(samples: list[float]) -> tuple[float, float]:
@@ -71,8 +174,49 @@ def median_spread(samples: list[float]) -> tuple[float, float]:
     return median, (max(samples) - min(samples)) / 2
 
 
-def time_cases(timed: dict[str, Timed], settings: Settings) -> dict[str, list[float]]:
-    """Warm up and calibrate each case, then time them in interleaved rounds: µs per call."""
+def quiet_gate(settings: Settings) -> QuietGate | None:
+    """The run's calibrated :class:`QuietGate`, or ``None`` when ``settings.quiet`` is off."""
+    if not settings.quiet:
+        return None
+    gate = QuietGate(settings.quiet_tolerance, settings.quiet_wait_seconds, settings.quiet_budget_seconds)
+    gate.calibrate(settings.quiet_calibrate_seconds)
+    return gate
+
+
+def _time_round(fn: Timed, n: int) -> float:
+    """µs per request of ``n`` calls of ``fn`` (the caller collects garbage first)."""
+    start_ns = time.perf_counter_ns()
+    for _ in range(n):
+        fn()
+    # A batched caller (the ASGI rows: requests awaited in one event-loop run) makes ``batch``
+    # requests per call.
+    return (time.perf_counter_ns() - start_ns) / (n * getattr(fn, "batch", 1)) / 1000
+
+
+def _gated_round(fn: Timed, n: int, gate: QuietGate) -> float:
+    """:func:`_time_round`, run again until the machine was quiet before and after it (or the
+    gate's budget is spent)."""
+    while True:
+        gc.collect()
+        quiet_before = gate.wait()
+        start = time.perf_counter()
+        us = _time_round(fn, n)
+        if quiet_before and gate.probe():
+            gate.kept += 1
+            return us
+        if gate.open:
+            gate.unquiet += 1
+            return us
+        gate.rerun += 1
+        gate.spent_seconds += time.perf_counter() - start
+
+
+def time_cases(
+    timed: dict[str, Timed], settings: Settings, gate: QuietGate | None = None
+) -> dict[str, list[float]]:
+    """Warm up and calibrate each case, then time them in interleaved rounds: µs per call.
+
+    :param gate: when given, each round is kept only once the machine was quiet around it."""
     iterations: dict[str, int] = {}
     for key, fn in timed.items():
         if settings.iterations is not None:
@@ -91,14 +235,11 @@ def time_cases(timed: dict[str, Timed], settings: Settings) -> dict[str, list[fl
         shift = r % len(keys) if keys else 0
         for key in keys[shift:] + keys[:shift]:
             fn, n = timed[key], iterations[key]
-            gc.collect()
-            start_ns = time.perf_counter_ns()
-            for _ in range(n):
-                fn()
-            # A batched caller (the ASGI rows: requests awaited in one event-loop run) makes
-            # ``batch`` requests per call.
-            per_call = n * getattr(fn, "batch", 1)
-            samples[key].append((time.perf_counter_ns() - start_ns) / per_call / 1000)
+            if gate is None:
+                gc.collect()
+                samples[key].append(_time_round(fn, n))
+            else:
+                samples[key].append(_gated_round(fn, n, gate))
     return samples
 
 

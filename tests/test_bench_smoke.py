@@ -295,3 +295,70 @@ def test_issue_15_targets_have_verdicts(bench: types.ModuleType) -> None:
     rows["gss_http"].us = 600.0
     report.add_targets(rows)
     assert rows["gss_http"].target.startswith("missed: in-process 18.0× cheaper")
+
+
+def _timing() -> types.ModuleType:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("bench.timing")
+
+
+def _scripted(gate: t.Any, answers: list[bool]) -> list[bool]:
+    """Make ``gate.probe`` give ``answers`` in turn (the machine's quiet or noisy moments)."""
+    left = list(answers)
+    gate.probe = lambda: left.pop(0)
+    return left
+
+
+def test_quiet_gate_runs_a_round_again_when_the_machine_was_noisy_after_it() -> None:
+    """The gate's bookkeeping, with the reference loop's answers scripted: no timing asserted."""
+    timing = _timing()
+    gate = timing.QuietGate(tolerance=1.1, wait_seconds=0.0, budget_seconds=60.0)
+    calls: list[int] = []
+    # quiet before, noisy after: run again; then quiet before and after: kept.
+    left = _scripted(gate, [True, False, True, True])
+    us = timing._gated_round(lambda: calls.append(1), 4, gate)
+    assert us >= 0 and len(calls) == 8 and left == []
+    assert (gate.kept, gate.rerun, gate.unquiet) == (1, 1, 0)
+    assert "1 of 1 rounds kept quiet, 1 re-run" in gate.describe()
+    assert "kept unquiet" not in gate.describe()
+
+
+def test_quiet_gate_keeps_rounds_as_they_come_once_its_budget_is_spent() -> None:
+    timing = _timing()
+    gate = timing.QuietGate(tolerance=1.1, wait_seconds=0.0, budget_seconds=0.0)
+    calls: list[int] = []
+    _scripted(gate, [False, False])
+    assert gate.open
+    timing._gated_round(lambda: calls.append(1), 3, gate)
+    assert len(calls) == 3 and (gate.kept, gate.rerun, gate.unquiet) == (0, 0, 1)
+    assert "0 of 1 rounds kept quiet, 0 re-run, 1 kept unquiet after the gate's 0 s budget ran out" in (
+        gate.describe()
+    )
+
+
+def test_quiet_gate_learns_the_fastest_reference_timing_and_judges_against_it() -> None:
+    timing = _timing()
+    gate = timing.QuietGate(tolerance=1.1)
+    gate.calibrate(0.05)
+    fastest = gate.fastest_ns
+    assert 0 < fastest < float("inf")
+    gate.fastest_ns = fastest / 10  # as if the machine had once run 10× faster: nothing is quiet now
+    assert gate.probe() is False
+    gate.fastest_ns = float("inf")
+    assert gate.probe() is True  # the first timing is the fastest seen, so it is quiet
+    assert gate.fastest_ns < float("inf")
+
+
+def test_a_gated_run_says_what_the_gate_did(
+    bench: types.ModuleType, tiny_run: tuple[t.Any, list[t.Any]]
+) -> None:
+    tiny, rows = tiny_run
+    settings = bench.Settings.tiny()
+    settings.quiet, settings.quiet_calibrate_seconds = True, 0.05
+    gate = bench.quiet_gate(settings)
+    assert gate is not None and gate.fastest_ns < float("inf")
+    text = bench.render(rows, settings, gate)
+    assert "- quiet gate: a round counts when a reference loop timed just before and just after it" in text
+    assert "- no quiet gate: every round counts" in bench.render(rows, tiny)
+    assert bench.quiet_gate(bench.Settings.tiny()) is None
