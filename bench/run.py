@@ -28,6 +28,7 @@ times the hot-path rows of two commits against each other.
 from __future__ import annotations
 
 import argparse
+import functools
 import pathlib
 import sys
 import typing as t
@@ -57,7 +58,15 @@ from bench.cases import (  # noqa: E402
     matcher_patterns,
 )
 from bench.report import OVERHEAD_TARGETS, Row, add_notes, add_targets, meta, render  # noqa: E402
-from bench.timing import QuietGate, Settings, matcher_call_us, median_spread, quiet_gate, time_cases  # noqa: E402
+from bench.timing import (  # noqa: E402
+    QuietGate,
+    Settings,
+    gated,
+    matcher_call_us,
+    median_spread,
+    quiet_gate,
+    time_cases,
+)
 
 #: What ``bench.run`` offered before it was split into cases, timing, node and report.
 __all__ = [
@@ -100,33 +109,44 @@ def _make_context() -> Context:
 
 
 def _server_rows(
-    rows: dict[str, Row], started: dict[str, servers.Server], ctx: Context, settings: Settings
+    rows: dict[str, Row],
+    started: dict[str, servers.Server],
+    ctx: Context,
+    settings: Settings,
+    gate: QuietGate | None = None,
 ) -> None:
+    """Load the servers in turn, in short windows from the same kept client processes (the
+    order swapped every window pair), each window through the quiet gate when there is one."""
     headers = {"Cookie": ctx.cookie, "Host": "localhost:5000", **apps.HEADERS}
     totals: dict[str, servers.LoadResult] = {k: servers.LoadResult(0, 0, 0.0, 0.0) for k in started}
     kinds = list(started)
-    per_round = settings.server_seconds / settings.server_rounds
-    for r in range(settings.server_rounds):
-        for kind in kinds if r % 2 == 0 else kinds[::-1]:
-            got = servers.load(
-                started[kind], apps.PROTECTED, headers, seconds=per_round, clients=settings.clients
-            )
-            total = totals[kind]
-            total.requests += got.requests
-            total.errors += got.errors
-            total.seconds += got.seconds
-            total.server_cpu = (
-                None
-                if got.server_cpu is None or total.server_cpu is None
-                else total.server_cpu + got.server_cpu
-            )
+    windows = max(1, round(settings.server_seconds / settings.server_window_seconds))
+    window = settings.server_seconds / windows
+    with servers.LoadClients(list(started.values()), apps.PROTECTED, headers, settings.clients) as clients:
+        for kind in kinds:  # warm every connection and worker before the first counted window
+            clients.load(started[kind], min(window, 0.5))
+        for r in range(windows):
+            for kind in kinds if r % 2 == 0 else kinds[::-1]:
+                load = functools.partial(clients.load, started[kind], window)
+                got = load() if gate is None else gated(load, gate)
+                total = totals[kind]
+                total.requests += got.requests
+                total.errors += got.errors
+                total.seconds += got.seconds
+                total.server_cpu = (
+                    None
+                    if got.server_cpu is None or total.server_cpu is None
+                    else total.server_cpu + got.server_cpu
+                )
     for kind, total in totals.items():
         row = rows[f"server_{kind}"]
         row.rps, row.errors = total.rps, total.errors
         if total.server_cpu is not None and total.requests:
             row.server_cpu_us = total.server_cpu / total.requests * 1e6
         row.note = (
-            started[kind].engine + f", {settings.clients} client processes × {settings.server_seconds:g} s"
+            started[kind].engine
+            + f", {settings.clients} client processes, {windows} windows of {window * 1000:g} ms in turn"
+            f" with the other server ({settings.server_seconds:g} s each)"
         )
 
 
@@ -199,7 +219,7 @@ def run_benchmarks(
             if len(started) == 2:
                 say("loading the servers")
                 try:
-                    _server_rows(rows, started, ctx, settings)
+                    _server_rows(rows, started, ctx, settings, gate)
                 except Exception as exc:
                     for key, _, _ in SERVER_ROWS:
                         rows[key].missing = f"error: {type(exc).__name__}: {exc}".splitlines()[0]

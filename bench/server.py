@@ -12,6 +12,8 @@ import dataclasses
 import http.client
 import importlib.util
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
 import os
 import pathlib
 import socket
@@ -191,50 +193,96 @@ def _connect(port: int, worker: int | None) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(HOST, port, timeout=10)
 
 
-def _client(args: tuple[int, str, dict[str, str], float, float, int | None]) -> tuple[int, int]:
-    """One client process: keep-alive GETs from ``start_at`` until ``start_at + seconds``;
-    (requests, errors), where an error is anything but a 200 with a body."""
-    port, path, headers, start_at, seconds, worker = args
-    conn = _connect(port, worker)
-    requests = errors = 0
-    while time.time() < start_at:
-        time.sleep(0.001)
-    end = start_at + seconds
-    while time.time() < end:
-        try:
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-            if response.status != 200 or not body:
-                errors += 1
-        except (OSError, http.client.HTTPException):
-            errors += 1
-            conn.close()
-            conn = http.client.HTTPConnection(HOST, port, timeout=10)
-        requests += 1
-    conn.close()
-    return requests, errors
-
-
-def load(
-    server: Server, path: str, headers: dict[str, str], *, seconds: float, clients: int = 2
-) -> LoadResult:
-    """Load ``server`` with ``clients`` processes for ``seconds``, keep-alive, bounded (each
-    client waits for its answer before the next request); client ``i`` keeps to worker
-    ``i % workers`` so the load is spread evenly."""
-    context = multiprocessing.get_context("spawn")
-    start_at = time.time() + 1.5 + 0.25 * clients  # let every client process start and connect first
-    pids: list[int | None] = list(server.worker_pids()) or [None]
-    jobs = [(server.port, path, headers, start_at, seconds, pids[i % len(pids)]) for i in range(clients)]
-    with context.Pool(clients) as pool:
-        pending = pool.map_async(_client, jobs)
+def _client(
+    conn: multiprocessing.connection.Connection, targets: list[tuple[int, int | None]], path: str,
+    headers: dict[str, str],
+) -> None:
+    """One client process: a keep-alive connection to each ``(port, worker)`` target, then, for
+    each ``(port, start_at, seconds)`` it is sent, keep-alive GETs from ``start_at`` until
+    ``start_at + seconds``, answering ``(requests, errors)``, where an error is anything but a
+    200 with a body. ``None`` ends it."""
+    connections = {port: _connect(port, worker) for port, worker in targets}
+    conn.send("ready")
+    while (job := conn.recv()) is not None:
+        port, start_at, seconds = job
+        http_conn = connections[port]
+        requests = errors = 0
         while time.time() < start_at:
-            time.sleep(0.005)
+            time.sleep(0.0005)
+        end = start_at + seconds
+        while time.time() < end:
+            try:
+                http_conn.request("GET", path, headers=headers)
+                response = http_conn.getresponse()
+                body = response.read()
+                if response.status != 200 or not body:
+                    errors += 1
+            except (OSError, http.client.HTTPException):
+                errors += 1
+                http_conn.close()
+                http_conn = connections[port] = http.client.HTTPConnection(HOST, port, timeout=10)
+            requests += 1
+        conn.send((requests, errors))
+    for http_conn in connections.values():
+        http_conn.close()
+
+
+class LoadClients:
+    """``clients`` load processes kept for the whole run, each with a keep-alive connection to
+    every server, so that servers can be loaded in turn in short windows (bounded: each client
+    waits for its answer before the next request). Client ``i`` keeps to worker ``i % workers``
+    of each server, so the load is spread evenly.
+    """
+
+    def __init__(self, servers: list[Server], path: str, headers: dict[str, str], clients: int = 2) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipes: list[multiprocessing.connection.Connection] = []
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        workers = {srv.port: list(srv.worker_pids()) or [None] for srv in servers}
+        for i in range(clients):
+            targets = [(port, pids[i % len(pids)]) for port, pids in workers.items()]
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_client, args=(theirs, targets, path, headers), daemon=True)
+            process.start()
+            self._pipes.append(ours)
+            self._processes.append(process)
+        for pipe in self._pipes:
+            if not pipe.poll(60) or pipe.recv() != "ready":
+                self.close()
+                raise RuntimeError("a load client did not connect within 60 s")
+
+    def load(self, server: Server, seconds: float) -> LoadResult:
+        """Load ``server`` from every client for ``seconds``."""
+        start_at = time.time() + 0.02
+        for pipe in self._pipes:
+            pipe.send((server.port, start_at, seconds))
+        while time.time() < start_at:
+            time.sleep(0.0005)
         cpu_before = server.cpu_seconds()
-        results = pending.get(timeout=seconds + 60)
+        results = []
+        for pipe in self._pipes:
+            if not pipe.poll(seconds + 60):
+                raise RuntimeError("a load client did not answer")
+            results.append(pipe.recv())
         cpu_after = server.cpu_seconds()
-    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-    return LoadResult(sum(r for r, _ in results), sum(e for _, e in results), seconds, cpu)
+        cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+        return LoadResult(sum(r for r, _ in results), sum(e for _, e in results), seconds, cpu)
+
+    def close(self) -> None:
+        """End the client processes."""
+        for pipe in self._pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for process in self._processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+
+    def __enter__(self) -> LoadClients:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _serve(kind: str, port: int) -> None:

@@ -19,6 +19,7 @@ and the table says how many were.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import math
 import statistics
@@ -28,6 +29,7 @@ import typing as t
 from flask_authguard.core.matcher import compile_matcher
 
 Timed = t.Callable[[], object]
+Measured = t.TypeVar("Measured")
 
 
 @dataclasses.dataclass
@@ -54,8 +56,9 @@ class Settings:
     warmup: int = 20
     #: The gunicorn rows and the in-process vs HTTP row.
     server: bool = True
+    #: Load time per server, in windows of ``server_window_seconds`` taken in turn.
     server_seconds: float = 5.0
-    server_rounds: int = 2
+    server_window_seconds: float = 0.25
     clients: int = 2
     workers: int = 2
     #: The real next-auth rows (needs ``node`` and the tests/node install).
@@ -71,7 +74,6 @@ class Settings:
             round_seconds=0.01,
             warmup_seconds=0.05,
             server_seconds=1.0,
-            server_rounds=1,
             node_rounds=5,
             node_iterations=100,
             quiet_calibrate_seconds=1.0,
@@ -106,13 +108,21 @@ class QuietGate:
     tolerance: float = 1.10
     wait_seconds: float = 2.0
     budget_seconds: float = 240.0
-    #: The fastest reference timing seen, ns.
+    #: The fastest reference timing seen, and the last one, ns.
     fastest_ns: float = math.inf
-    #: Rounds kept quiet, rounds run again, rounds kept after the budget ran out.
-    kept: int = 0
+    last_ns: float = math.inf
+    #: The slower reference timing around each round kept quiet (judged against the fastest seen
+    #: by then; :meth:`describe` judges them again against the run's fastest).
+    kept_ns: list[float] = dataclasses.field(default_factory=list)
+    #: Rounds run again, rounds kept after the budget ran out.
     rerun: int = 0
     unquiet: int = 0
     spent_seconds: float = 0.0
+
+    @property
+    def kept(self) -> int:
+        """Rounds kept quiet."""
+        return len(self.kept_ns)
 
     @property
     def open(self) -> bool:
@@ -129,6 +139,7 @@ class QuietGate:
             start = time.perf_counter_ns()
             _reference_work()
             elapsed = min(elapsed, time.perf_counter_ns() - start)
+        self.last_ns = elapsed
         self.fastest_ns = min(self.fastest_ns, elapsed)
         return elapsed <= self.fastest_ns * self.tolerance
 
@@ -160,6 +171,9 @@ class QuietGate:
             f"within {self.tolerance:.2f}× of its fastest ({self.fastest_ns / 1000:.1f} µs); "
             f"{self.kept} of {total} rounds kept quiet, {self.rerun} re-run"
         )
+        stale = sum(1 for ns in self.kept_ns if ns > self.fastest_ns * self.tolerance)
+        if stale:
+            line += f" ({stale} of the kept judged against a slower fastest than the run's final one)"
         if self.unquiet:
             line += f", {self.unquiet} kept unquiet after the gate's {self.budget_seconds:g} s budget ran out"
         return line
@@ -193,20 +207,20 @@ def _time_round(fn: Timed, n: int) -> float:
     return (time.perf_counter_ns() - start_ns) / (n * getattr(fn, "batch", 1)) / 1000
 
 
-def _gated_round(fn: Timed, n: int, gate: QuietGate) -> float:
-    """:func:`_time_round`, run again until the machine was quiet before and after it (or the
-    gate's budget is spent)."""
+def gated(measure: t.Callable[[], Measured], gate: QuietGate) -> Measured:
+    """Run ``measure`` (after a full collection) until the machine was quiet just before and
+    just after it, or the gate's budget is spent: its last result."""
     while True:
         gc.collect()
-        quiet_before = gate.wait()
+        quiet_before, before_ns = gate.wait(), gate.last_ns
         start = time.perf_counter()
-        us = _time_round(fn, n)
+        result = measure()
         if quiet_before and gate.probe():
-            gate.kept += 1
-            return us
+            gate.kept_ns.append(max(before_ns, gate.last_ns))
+            return result
         if gate.open:
             gate.unquiet += 1
-            return us
+            return result
         gate.rerun += 1
         gate.spent_seconds += time.perf_counter() - start
 
@@ -239,7 +253,7 @@ def time_cases(
                 gc.collect()
                 samples[key].append(_time_round(fn, n))
             else:
-                samples[key].append(_gated_round(fn, n, gate))
+                samples[key].append(gated(functools.partial(_time_round, fn, n), gate))
     return samples
 
 

@@ -3,6 +3,7 @@ asserted here."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pathlib
 import re
@@ -306,7 +307,12 @@ def _timing() -> types.ModuleType:
 def _scripted(gate: t.Any, answers: list[bool]) -> list[bool]:
     """Make ``gate.probe`` give ``answers`` in turn (the machine's quiet or noisy moments)."""
     left = list(answers)
-    gate.probe = lambda: left.pop(0)
+
+    def probe() -> bool:
+        gate.last_ns = 1000.0
+        return left.pop(0)
+
+    gate.probe = probe
     return left
 
 
@@ -317,11 +323,15 @@ def test_quiet_gate_runs_a_round_again_when_the_machine_was_noisy_after_it() -> 
     calls: list[int] = []
     # quiet before, noisy after: run again; then quiet before and after: kept.
     left = _scripted(gate, [True, False, True, True])
-    us = timing._gated_round(lambda: calls.append(1), 4, gate)
+    us = timing.gated(functools.partial(timing._time_round, lambda: calls.append(1), 4), gate)
     assert us >= 0 and len(calls) == 8 and left == []
     assert (gate.kept, gate.rerun, gate.unquiet) == (1, 1, 0)
     assert "1 of 1 rounds kept quiet, 1 re-run" in gate.describe()
-    assert "kept unquiet" not in gate.describe()
+    assert "kept unquiet" not in gate.describe() and "slower fastest" not in gate.describe()
+    gate.fastest_ns = 500.0  # the run later found the loop twice as fast: that round was not quiet
+    assert "1 of 1 rounds kept quiet, 1 re-run (1 of the kept judged against a slower fastest" in (
+        gate.describe()
+    )
 
 
 def test_quiet_gate_keeps_rounds_as_they_come_once_its_budget_is_spent() -> None:
@@ -330,7 +340,7 @@ def test_quiet_gate_keeps_rounds_as_they_come_once_its_budget_is_spent() -> None
     calls: list[int] = []
     _scripted(gate, [False, False])
     assert gate.open
-    timing._gated_round(lambda: calls.append(1), 3, gate)
+    timing.gated(functools.partial(timing._time_round, lambda: calls.append(1), 3), gate)
     assert len(calls) == 3 and (gate.kept, gate.rerun, gate.unquiet) == (0, 0, 1)
     assert "0 of 1 rounds kept quiet, 0 re-run, 1 kept unquiet after the gate's 0 s budget ran out" in (
         gate.describe()
