@@ -247,7 +247,11 @@ class LoadClients:
             self._pipes.append(ours)
             self._processes.append(process)
         for pipe in self._pipes:
-            if not pipe.poll(60) or pipe.recv() != "ready":
+            try:
+                ready = pipe.poll(60) and pipe.recv() == "ready"
+            except EOFError:  # the process died: its traceback is on stderr
+                ready = False
+            if not ready:
                 self.close()
                 raise RuntimeError("a load client did not connect within 60 s")
 
