@@ -13,7 +13,7 @@ import math
 import typing as t
 from collections.abc import Mapping
 
-from ..core._compat import call_sync
+from ..core._compat import PLAIN, call_sync, settle
 from ..core.config import Config, CookieSpec
 from ..core.jwt import encode as jwe_encode
 from ..core.token import Claims
@@ -198,7 +198,12 @@ def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims 
     callback = config.callbacks.jwt
     if callback is None:
         return token
-    result = call_sync(callback, token=token, **(_JWT_ARGS | kwargs if kwargs else _JWT_ARGS))
+    if kwargs:
+        result = call_sync(callback, token=token, **(_JWT_ARGS | kwargs))
+    else:  # a session read: the keywords spelt out (call_sync's **kwargs would copy them twice)
+        result = callback(token=token, user=None, account=None, profile=None, trigger=None, session=None)
+        if type(result) not in PLAIN:
+            result = settle(result)
     if type(result) is dict or result is None:
         return result
     if not isinstance(result, Mapping):

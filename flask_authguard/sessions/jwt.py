@@ -20,7 +20,7 @@ import logging
 import typing as t
 
 from ..core import _clock
-from ..core._compat import call_sync
+from ..core._compat import PLAIN, call_sync, settle
 from ..core.config import Config
 from ..core.cookies import chunk, clean, session_values
 from ..core.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
@@ -133,10 +133,21 @@ class JwtSessions:
             # v4 builds the default session from the token as decoded; v5 from the callback's result.
             profile = decoded if config.version == 4 else token
             session: t.Any = default_session(profile, iso_ms(expires_at))
-            if config.callbacks.session is not None:
-                extra = {} if update is NOT_UPDATE else {"trigger": "update", "new_session": update}
+            session_callback = config.callbacks.session
+            if session_callback is None:
+                pass
+            elif update is NOT_UPDATE:  # called directly: call_sync's **kwargs copies them twice
+                session = session_callback(session=session, token=token, user=None)
+                if type(session) not in PLAIN:
+                    session = settle(session)
+            else:
                 session = call_sync(
-                    config.callbacks.session, session=session, token=token, user=None, **extra
+                    session_callback,
+                    session=session,
+                    token=token,
+                    user=None,
+                    trigger="update",
+                    new_session=update,
                 )
         except Exception:
             logger.exception("a session callback raised: no session for this request")
