@@ -330,6 +330,36 @@ def test_same_flat_json_tells_apart_what_encodes_otherwise(
         assert json.dumps(a) == json.dumps(b)
 
 
+_SHARED_LIST = [1]
+_SHARED_NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("a", "same"),
+    [
+        ({"sub": "1", "n": 1}, True),
+        ({"a": _SHARED_LIST}, False),  # the very same nested list: still never the same
+        ({"a": {"x": 1}}, False),
+        ({"a": 1, "b": (1,)}, False),  # a tuple is no atom
+        ({"a": _SHARED_NAN}, True),  # the same object: ``==`` holds by identity, as before
+    ],
+)
+def test_same_flat_json_on_a_shallow_copy_is_what_the_full_check_says(
+    a: dict[str, t.Any], same: bool
+) -> None:
+    """The identity shortcut (a callback that left its shallow copy alone) answers as the full
+    comparison would: nested values and non-atoms still count as different."""
+    from flask_authguard.sessions.rolling import same_flat_json
+
+    b = dict(a)
+    assert same_flat_json(b, a) is same
+    assert same_flat_json({**b, "extra": 1}, a) is False
+    if a:
+        first = next(iter(a))
+        assert same_flat_json({k: b[k] for k in reversed(b)}, a) is (same and len(a) == 1)
+        assert same_flat_json({**b, first: True}, a) is (same and type(a[first]) is bool)
+
+
 def _rolled_claims(cookies: list[str], secret: str) -> dict[str, t.Any]:
     from flask_authguard.core import jwt as jwt_mod
 

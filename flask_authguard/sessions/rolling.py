@@ -27,6 +27,7 @@ import json
 import math
 import threading
 import typing as t
+from operator import is_
 
 from ..core import _clock
 
@@ -105,7 +106,13 @@ def same_flat_json(a: t.Mapping[str, t.Any], b: t.Mapping[str, t.Any]) -> bool:
     """Whether two claim sets of plain values serialise to the same JSON: the same keys in the
     same order, equal values of the very same types (``1``, ``1.0`` and ``True`` are told
     apart). A nested value (or any other type) counts as different."""
-    if type(a) is not dict or type(b) is not dict or a != b or list(a) != list(b):
+    if type(a) is not dict or type(b) is not dict or len(a) != len(b):
+        return False
+    if all(map(is_, a, b)) and all(map(is_, a.values(), b.values())):
+        # The usual read: a callback that left its copy alone holds the very same keys and
+        # values in the same order (what the checks below decide for them, without the lists).
+        return _ATOMS.issuperset(map(type, b.values()))
+    if a != b or list(a) != list(b):
         return False
     kinds = list(map(type, a.values()))
     return kinds == list(map(type, b.values())) and _ATOMS.issuperset(kinds)
