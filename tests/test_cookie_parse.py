@@ -58,3 +58,23 @@ def test_single_cookie_shortcut_takes_the_usual_header() -> None:
     assert single_cookie_value(header, NAME) == "eyJ.a.b.c.d"
     assert single_cookie_value(f"{NAME}.0=a; {NAME}.1=b", NAME) is None
     assert single_cookie_value(f"__Secure-{NAME}=a", NAME) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(KEYS, VALUES), max_size=5), st.sampled_from(["; ", ";", " ; "]))
+def test_session_cookie_values_name_the_cookies_the_general_reader_sees(
+    pairs: list[tuple[str, str]], sep: str
+) -> None:
+    """The names :func:`session_cookie_values` hands the rolled and cleared cookies give the
+    same session cookie and chunks as the request's parsed cookies, fast path or not."""
+    from flask_authguard.core.cookies import chunk_names, session_values
+    from flask_authguard.core.token import session_cookie_values
+
+    header = sep.join(f"{k}={v}" for k, v in pairs)
+    names, candidates = session_cookie_values({"HTTP_COOKIE": header}, NAME)
+    assert type(names) is tuple
+    general = request_cookies({"HTTP_COOKIE": header})
+    assert chunk_names(names, NAME) == chunk_names(general, NAME)
+    if candidates:
+        assert candidates == session_values(general, NAME)
+

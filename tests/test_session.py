@@ -778,3 +778,12 @@ def test_no_secret_raises_configuration_error(token: str) -> None:
 def test_call_forms_that_do_not_fit(args: tuple[t.Any, ...], error: type[Exception]) -> None:
     with pytest.raises(error):
         get_server_session(*args)
+
+
+def test_new_result_is_a_session_result() -> None:
+    from flask_authguard.sessions.base import SessionResult, new_result
+
+    made = new_result(({"user": {}}, ["c"], {"sub": "1"}))
+    assert type(made) is SessionResult
+    assert made == SessionResult({"user": {}}, ["c"], {"sub": "1"})
+    assert (made.session, made.set_cookies, made.token) == ({"user": {}}, ["c"], {"sub": "1"})

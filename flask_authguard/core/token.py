@@ -171,8 +171,9 @@ class _FoundCookies:
 _NO_COOKIES = _FoundCookies({})
 
 
-def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[t.Any, list[str]]:
-    """The request's cookies that may belong to session cookie ``name`` (``getlist`` works)
+def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[tuple[str, ...], list[str]]:
+    """The names of the request's cookies that may belong to session cookie ``name`` (every
+    cookie's name when the header took the general reader; only ``name`` and its chunks count)
     and the candidate token values :func:`~flask_authguard.core.cookies.session_values` gives
     for them.
 
@@ -183,9 +184,9 @@ def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[t.Any, l
     if _COOKIES_KEY not in environ:
         value = single_cookie_value(environ.get("HTTP_COOKIE"), name)
         if value is not None:
-            return _FoundCookies({name: [value]}), [value]
+            return (name,), [value]
     cookies = session_cookies(environ, name)
-    return cookies, session_values(cookies, name)
+    return tuple(cookies), session_values(cookies, name)
 
 
 def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> list[str]:

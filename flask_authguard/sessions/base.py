@@ -8,6 +8,7 @@ The "JWT or database?" question is answered once, at start-up, by
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import typing as t
@@ -38,6 +39,13 @@ class SessionResult(t.NamedTuple):
     set_cookies: list[str]
     #: The token after ``callbacks.jwt`` (JWT strategy), or ``None``.
     token: Claims | None
+
+
+#: ``new_result((session, set_cookies, token))``: a :class:`SessionResult` made by ``tuple``'s
+#: own constructor, for the per-request path (a NamedTuple's ``__new__`` is Python code).
+new_result: t.Callable[[tuple[Session | None, list[str], Claims | None]], SessionResult] = functools.partial(
+    tuple.__new__, SessionResult
+)
 
 
 class SessionStrategy(t.Protocol):
