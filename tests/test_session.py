@@ -8,6 +8,7 @@ listed in :data:`DEVIATIONS` with the rule's name (also in the test id) and our 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import email.utils
 import logging
@@ -778,6 +779,17 @@ def test_no_secret_raises_configuration_error(token: str) -> None:
 def test_call_forms_that_do_not_fit(args: tuple[t.Any, ...], error: type[Exception]) -> None:
     with pytest.raises(error):
         get_server_session(*args)
+
+
+@pytest.mark.parametrize("args", [(), ({"secret": SECRET},)], ids=["no-arguments", "options"])
+def test_short_forms_outside_a_request_say_what_to_call(args: tuple[t.Any, ...]) -> None:
+    from flask import Flask
+
+    app = Flask(__name__)
+    said = r"needs a Flask request.*get_server_session\(request"
+    for context in (contextlib.nullcontext(), app.app_context()):  # an app context is no request
+        with context, pytest.raises(RuntimeError, match=said):
+            get_server_session(*args)
 
 
 def test_new_result_is_a_session_result() -> None:

@@ -114,8 +114,10 @@ def cookies_to_add(
     """The ``Set-Cookie`` values of ``result`` a response already setting ``existing`` still
     needs; ``None`` when the response writes the session cookie itself (sign-out, sign-in): its
     own word wins."""
+    if not existing:  # the usual response: it sets no cookie of its own
+        return list(result.set_cookies)
     name = config.session_cookie(secure).name
-    if existing and writes_session_cookie(existing, name):
+    if writes_session_cookie(existing, name):
         ours = set(result.set_cookies)
         if not all(h in ours for h in existing if is_session_cookie(_cookie_name(h), name)):
             logger.debug("the response writes the session cookie itself: no refresh")
