@@ -51,6 +51,46 @@ def test_single_cookie_shortcut_agrees_with_the_general_reader(
         assert session_values(request_cookies(environ), NAME) == [quick]
 
 
+BLANKS = st.sampled_from(["", " ", "\t", "  "])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.tuples(BLANKS, KEYS, BLANKS, BLANKS, VALUES, BLANKS), max_size=5),
+    st.sampled_from(["; ", ";", " ; ", "\t;"]),
+    st.sampled_from(["", " ", ";", "; "]),
+)
+def test_single_cookie_shortcut_agrees_with_blanks_around_every_part(
+    pairs: list[tuple[str, str, str, str, str, str]], sep: str, lead: str
+) -> None:
+    """Blanks before and after names, around ``=`` and after values: whenever the shortcut
+    answers, it is the general reader's answer."""
+    from flask_authguard.core.cookies import session_values
+    from flask_authguard.core.token import single_cookie_value
+
+    header = lead + sep.join(f"{a}{k}{b}={c}{v}{d}" for a, k, b, c, v, d in pairs)
+    quick = single_cookie_value(header, NAME)
+    if quick is not None:
+        assert session_values(request_cookies({"HTTP_COOKIE": header}), NAME) == [quick]
+
+
+def test_single_cookie_shortcut_refuses_what_is_not_plain() -> None:
+    from flask_authguard.core.token import single_cookie_value
+
+    for header in (
+        f"x{NAME}=a",  # a longer name ending in it
+        f"a=1 {NAME}=b",  # no ";" before it
+        f"{NAME}",  # no value
+        f"{NAME}=",
+        f"{NAME} x=a",  # something else between the name and "="
+        f'{NAME}="a"',
+        f"{NAME}=a%3D",
+        f"{NAME}=a; {NAME}=b",
+    ):
+        assert single_cookie_value(header, NAME) is None, header
+    assert single_cookie_value(f" ;\t{NAME} = a ;b=1", NAME) == "a"
+
+
 def test_single_cookie_shortcut_takes_the_usual_header() -> None:
     from flask_authguard.core.token import single_cookie_value
 

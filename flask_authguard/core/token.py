@@ -131,20 +131,18 @@ def single_cookie_value(header: str | None, name: str) -> str | None:
     """
     if not header:
         return None
-    start = header.find(name)
-    if start < 0 or header.find(name, start + len(name)) >= 0:
+    # partition and ``in`` rather than find and slices: fewer calls, the same answers for a
+    # cookie name (a token: no "=", ";" or blanks, which the options check)
+    before, found, after = header.partition(name)
+    if not found or name in after:
         return None  # absent, or present twice (duplicates, chunks, a longer name)
-    if start and header[start - 1] not in "; \t":
+    if before and (before[-1] not in "; \t" or before.rstrip(" \t")[-1:] not in ("", ";")):
         return None
-    end = header.find(";", start)
-    item = header[start:] if end < 0 else header[start:end]
-    key, sep, value = item.partition("=")
-    if not sep or key.strip() != name:
+    rest, sep, value = after.partition(";")[0].partition("=")
+    if not sep or (rest and not rest.isspace()):
         return None
     value = value.strip()
     if not value or '"' in value or "%" in value or not value.isascii():
-        return None
-    if start and header[:start].rstrip(" \t")[-1:] not in ("", ";"):
         return None
     return value
 
