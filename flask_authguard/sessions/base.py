@@ -133,6 +133,10 @@ def cookie_spec(environ: WSGIEnvironment, config: Config) -> CookieSpec:
 _last_second: tuple[int, str] = (-1, "")
 
 
+#: ``"000Z"`` to ``"999Z"``: the end of every spelling, made once (formatting it costs a call).
+_MILLIS = tuple(f"{ms:03d}Z" for ms in range(1000))
+
+
 def iso_ms(timestamp: float) -> str:
     """``Date.toISOString()``: UTC, milliseconds, ``Z``."""
     global _last_second
@@ -145,7 +149,6 @@ def iso_ms(timestamp: float) -> str:
         second, micros = second + 1, micros - 1_000_000
     elif micros < 0:
         second, micros = second - 1, micros + 1_000_000
-    ms = micros // 1000
     cached_second, prefix = _last_second  # one read: another thread may replace the pair
     if second != cached_second:
         moment = dt.datetime.fromtimestamp(second, dt.timezone.utc)
@@ -154,7 +157,7 @@ def iso_ms(timestamp: float) -> str:
         else:
             prefix = moment.strftime("%Y-%m-%dT%H:%M:%S.")
         _last_second = (second, prefix)
-    return f"{prefix}{ms:03d}Z"
+    return prefix + _MILLIS[micros // 1000]
 
 
 def default_session(claims: t.Mapping[str, t.Any], expires: str) -> Session:
