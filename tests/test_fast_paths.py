@@ -487,3 +487,28 @@ def test_v5_kept_decryptors_are_per_thread() -> None:
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+def test_rolled_cookies_with_unhashable_options_are_made_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lookup is what checks the key can be hashed: unhashable options share nothing and
+    raise nothing; hashable ones share within the second."""
+    from flask_authguard.core import _clock
+    from flask_authguard.sessions.rolling import RolledCookies
+
+    monkeypatch.setattr(_clock, "now", lambda: 1_700_000_000.25)
+    rolled = RolledCookies()
+    made: list[int] = []
+
+    def make() -> list[str]:
+        made.append(1)
+        return [f"c{len(made)}"]
+
+    claims = {"sub": "1"}
+    expires = 1_700_000_000.25 + 60
+    assert rolled.issue(claims, (["unhashable"],), expires, make) == ["c1"]
+    assert rolled.issue(claims, (["unhashable"],), expires, make) == ["c2"]
+    assert rolled.issue(claims, ("ok",), expires, make) == ["c3"]
+    assert rolled.issue(claims, ("ok",), expires, make) == ["c3"]
+    monkeypatch.setattr(_clock, "now", lambda: 1_700_000_001.25)  # the next second: made anew
+    assert rolled.issue(claims, ("ok",), expires + 1, make) == ["c4"]
+    assert rolled.issue(claims, ("ok",), expires, make) == ["c5"]  # an old second's key is not kept

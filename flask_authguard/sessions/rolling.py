@@ -78,16 +78,16 @@ class RolledCookies:
             # might round up to it, so it is not shared.
             expires_second = math.floor(expires)
             key = (described, options, expires_second)
-            hash(key)
+            # looked up whatever the second (the lookup hashes the key, and so checks it can
+            # be); used only when the entries are this second's
+            found = self._entries.get(key)
         except (TypeError, ValueError, RecursionError, OverflowError):
             return make()  # not JSON, or unhashable options: nothing to share
         if expires - expires_second >= 0.999:
             return make()
         second = math.floor(_clock.now())
-        if second == self._second:
-            found = self._entries.get(key)
-            if found is not None:
-                return list(found)
+        if second == self._second and found is not None:
+            return list(found)
         cookies = make()
         if cookies is None or math.floor(_clock.now()) != second:
             return cookies  # the second turned while encoding: iat may be the next one
