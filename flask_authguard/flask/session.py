@@ -43,22 +43,26 @@ def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> l
     """``headers`` with the cookies of the request's get_server_session() calls, and ``Cookie``
     in ``Vary`` (:func:`~flask_authguard.wsgi.caching.vary_on_cookie`)."""
     existing: list[str] = []
-    varies: list[int] = []
-    for i, (name, value) in enumerate(headers):
+    varies: list[str] = []
+    for name, value in headers:
         size = len(name)  # compared first: most names are neither
-        if size == 10 and name.lower() == "set-cookie":
-            existing.append(value)
+        if size == 10:
+            if name.lower() == "set-cookie":
+                existing.append(value)
         elif size == 4 and name.lower() == "vary":
-            varies.append(i)
-    pending: dict[int, tuple[SessionResult, Config, bool]] = environ.pop(_PENDING_KEY, {})
-    for result, config, secure in pending.values():
-        added = cookies_to_add(existing, result, config, secure)
-        if added:
-            headers = headers + [("Set-Cookie", value) for value in added]
-            existing.extend(added)
-    if not varies:
-        headers = [*headers, ("Vary", "Cookie")]
-    elif len(varies) > 1 or headers[varies[0]][1] != "Cookie":  # not just the guard's own
+            varies.append(value)
+    added_headers: list[tuple[str, str]] = []
+    pending: dict[int, tuple[SessionResult, Config, bool]] | None = environ.pop(_PENDING_KEY, None)
+    if pending:
+        for result, config, secure in pending.values():
+            added = cookies_to_add(existing, result, config, secure)
+            if added:
+                added_headers += [("Set-Cookie", value) for value in added]
+                existing.extend(added)
+    if not varies:  # the usual response: one new list
+        return [*headers, *added_headers, ("Vary", "Cookie")]
+    headers = [*headers, *added_headers]
+    if len(varies) > 1 or varies[0] != "Cookie":  # not just the guard's own
         fixed = Headers(headers)
         vary_on_cookie(fixed)
         headers = fixed.to_wsgi_list()
