@@ -512,3 +512,49 @@ def test_rolled_cookies_with_unhashable_options_are_made_every_time(monkeypatch:
     monkeypatch.setattr(_clock, "now", lambda: 1_700_000_001.25)  # the next second: made anew
     assert rolled.issue(claims, ("ok",), expires + 1, make) == ["c4"]
     assert rolled.issue(claims, ("ok",), expires, make) == ["c5"]  # an old second's key is not kept
+
+
+_SESSION_SET = "next-auth.session-token=new; Path=/; HttpOnly; SameSite=Lax"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "5")],
+        [("Vary", "Cookie")],
+        [("vary", "cookie")],
+        [("Vary", "Accept-Encoding")],
+        [("Vary", "Origin"), ("Vary", "Cookie")],
+        [("Vary", "*")],
+        [("Set-Cookie", "theme=dark; Path=/")],
+        [("SET-COOKIE", _SESSION_SET)],  # already there: not added twice
+        [("Set-Cookie", "next-auth.session-token=; Max-Age=0; Path=/")],  # sign-out: its word wins
+        [("Date", "Mon"), ("ETag", '"x"'), ("Set-Cookie!", "x")],
+    ],
+)
+def test_pending_cookies_are_what_the_headers_object_path_gives(headers: list[tuple[str, str]]) -> None:
+    """The guard layer's list shortcut adds the session's cookies and ``Vary: Cookie`` exactly
+    as ``apply_cookies`` and ``vary_on_cookie`` on werkzeug ``Headers`` do."""
+    from flask_authguard.core.config import resolve_options
+    from flask_authguard.flask.session import _PENDING_KEY, _with_pending
+    from flask_authguard.sessions import apply_cookies
+    from flask_authguard.sessions.base import SessionResult
+    from flask_authguard.wsgi.caching import vary_on_cookie
+
+    config = resolve_options({"secret": "p" * 32})
+    result = SessionResult({"user": {}}, [_SESSION_SET], {"sub": "1"})
+    general = Headers(headers)
+    apply_cookies(general, result, config, False)
+    vary_on_cookie(general)
+    got = _with_pending({_PENDING_KEY: {id(config): (result, config, False)}}, list(headers))
+    assert got == general.to_wsgi_list()
+    assert _with_pending({}, list(headers)) == _vary_only(headers)
+
+
+def _vary_only(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    from flask_authguard.wsgi.caching import vary_on_cookie
+
+    general = Headers(headers)
+    vary_on_cookie(general)
+    return general.to_wsgi_list()
