@@ -38,7 +38,6 @@ from .base import (
     NOT_UPDATE,
     SessionResult,
     call_jwt_callback,
-    cookie_spec,
     default_session,
     encode_token,
     fire_event,
@@ -105,7 +104,7 @@ class JwtSessions:
         """The session from the cookie (never a Bearer header), with the cookie rolled."""
         # The per-request path: what several steps need (secrets, salt) is looked up once.
         config = self.config
-        spec = cookie_spec(environ, config)
+        spec = config.session_cookie(config.is_secure(environ.get("wsgi.url_scheme", "http")))  # cookie_spec
         cookies, candidates = session_cookie_values(environ, spec.name)
         if not candidates:
             return new_result((None, [], None))
