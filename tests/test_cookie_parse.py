@@ -51,6 +51,46 @@ def test_single_cookie_shortcut_agrees_with_the_general_reader(
         assert session_values(request_cookies(environ), NAME) == [quick]
 
 
+BLANKS = st.sampled_from(["", " ", "\t", "  "])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.tuples(BLANKS, KEYS, BLANKS, BLANKS, VALUES, BLANKS), max_size=5),
+    st.sampled_from(["; ", ";", " ; ", "\t;"]),
+    st.sampled_from(["", " ", ";", "; "]),
+)
+def test_single_cookie_shortcut_agrees_with_blanks_around_every_part(
+    pairs: list[tuple[str, str, str, str, str, str]], sep: str, lead: str
+) -> None:
+    """Blanks before and after names, around ``=`` and after values: whenever the shortcut
+    answers, it is the general reader's answer."""
+    from flask_authguard.core.cookies import session_values
+    from flask_authguard.core.token import single_cookie_value
+
+    header = lead + sep.join(f"{a}{k}{b}={c}{v}{d}" for a, k, b, c, v, d in pairs)
+    quick = single_cookie_value(header, NAME)
+    if quick is not None:
+        assert session_values(request_cookies({"HTTP_COOKIE": header}), NAME) == [quick]
+
+
+def test_single_cookie_shortcut_refuses_what_is_not_plain() -> None:
+    from flask_authguard.core.token import single_cookie_value
+
+    for header in (
+        f"x{NAME}=a",  # a longer name ending in it
+        f"a=1 {NAME}=b",  # no ";" before it
+        f"{NAME}",  # no value
+        f"{NAME}=",
+        f"{NAME} x=a",  # something else between the name and "="
+        f'{NAME}="a"',
+        f"{NAME}=a%3D",
+        f"{NAME}=a; {NAME}=b",
+    ):
+        assert single_cookie_value(header, NAME) is None, header
+    assert single_cookie_value(f" ;\t{NAME} = a ;b=1", NAME) == "a"
+
+
 def test_single_cookie_shortcut_takes_the_usual_header() -> None:
     from flask_authguard.core.token import single_cookie_value
 
@@ -58,3 +98,23 @@ def test_single_cookie_shortcut_takes_the_usual_header() -> None:
     assert single_cookie_value(header, NAME) == "eyJ.a.b.c.d"
     assert single_cookie_value(f"{NAME}.0=a; {NAME}.1=b", NAME) is None
     assert single_cookie_value(f"__Secure-{NAME}=a", NAME) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(KEYS, VALUES), max_size=5), st.sampled_from(["; ", ";", " ; "]))
+def test_session_cookie_values_name_the_cookies_the_general_reader_sees(
+    pairs: list[tuple[str, str]], sep: str
+) -> None:
+    """The names :func:`session_cookie_values` hands the rolled and cleared cookies give the
+    same session cookie and chunks as the request's parsed cookies, fast path or not."""
+    from flask_authguard.core.cookies import chunk_names, session_values
+    from flask_authguard.core.token import session_cookie_values
+
+    header = sep.join(f"{k}={v}" for k, v in pairs)
+    names, candidates = session_cookie_values({"HTTP_COOKIE": header}, NAME)
+    assert type(names) is tuple
+    general = request_cookies({"HTTP_COOKIE": header})
+    assert chunk_names(names, NAME) == chunk_names(general, NAME)
+    if candidates:
+        assert candidates == session_values(general, NAME)
+

@@ -318,7 +318,11 @@ def test_get_server_session_without_a_guard_needs_options(user: str) -> None:
 
     client = app.test_client()
     client.set_cookie(V4, user)
-    assert client.get("/").json["session"]["user"]["name"] == "Ada"
+    response = client.get("/")
+    assert response.json["session"]["user"]["name"] == "Ada"
+    # no guard layer in front: the rolled cookie and Vary come from an after_this_request function
+    assert [c.split("=", 1)[0] for c in response.headers.getlist("Set-Cookie")] == [V4]
+    assert response.headers["Vary"] == "Cookie"
     app.testing = True
     with pytest.raises(ConfigurationError, match="not initialised"):
         client.get("/bare")

@@ -21,6 +21,9 @@ HEADER_LISTS: list[list[tuple[str, t.Any]]] = [
     [("Cache-Control", "private, max-age=5"), ("Vary", "Origin"), ("Vary", "Cookie")],
     [("Content-Length", 5)],  # not a string: werkzeug converts it
     [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")],
+    # names of the very lengths the shortcut looks closer at (4 and 13), in any case
+    [("Date", "Mon"), ("ETag", '"x"'), ("Accept-Ranges", "bytes"), ("Last-Modified", "Mon")],
+    [("ETag", '"x"'), ("CACHE-CONTROL", "max-age=1"), ("vAry", "Origin")],
 ]
 
 
@@ -330,6 +333,36 @@ def test_same_flat_json_tells_apart_what_encodes_otherwise(
         assert json.dumps(a) == json.dumps(b)
 
 
+_SHARED_LIST = [1]
+_SHARED_NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("a", "same"),
+    [
+        ({"sub": "1", "n": 1}, True),
+        ({"a": _SHARED_LIST}, False),  # the very same nested list: still never the same
+        ({"a": {"x": 1}}, False),
+        ({"a": 1, "b": (1,)}, False),  # a tuple is no atom
+        ({"a": _SHARED_NAN}, True),  # the same object: ``==`` holds by identity, as before
+    ],
+)
+def test_same_flat_json_on_a_shallow_copy_is_what_the_full_check_says(
+    a: dict[str, t.Any], same: bool
+) -> None:
+    """The identity shortcut (a callback that left its shallow copy alone) answers as the full
+    comparison would: nested values and non-atoms still count as different."""
+    from flask_authguard.sessions.rolling import same_flat_json
+
+    b = dict(a)
+    assert same_flat_json(b, a) is same
+    assert same_flat_json({**b, "extra": 1}, a) is False
+    if a:
+        first = next(iter(a))
+        assert same_flat_json({k: b[k] for k in reversed(b)}, a) is (same and len(a) == 1)
+        assert same_flat_json({**b, first: True}, a) is (same and type(a[first]) is bool)
+
+
 def _rolled_claims(cookies: list[str], secret: str) -> dict[str, t.Any]:
     from flask_authguard.core import jwt as jwt_mod
 
@@ -454,3 +487,74 @@ def test_v5_kept_decryptors_are_per_thread() -> None:
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+def test_rolled_cookies_with_unhashable_options_are_made_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lookup is what checks the key can be hashed: unhashable options share nothing and
+    raise nothing; hashable ones share within the second."""
+    from flask_authguard.core import _clock
+    from flask_authguard.sessions.rolling import RolledCookies
+
+    monkeypatch.setattr(_clock, "now", lambda: 1_700_000_000.25)
+    rolled = RolledCookies()
+    made: list[int] = []
+
+    def make() -> list[str]:
+        made.append(1)
+        return [f"c{len(made)}"]
+
+    claims = {"sub": "1"}
+    expires = 1_700_000_000.25 + 60
+    assert rolled.issue(claims, (["unhashable"],), expires, make) == ["c1"]
+    assert rolled.issue(claims, (["unhashable"],), expires, make) == ["c2"]
+    assert rolled.issue(claims, ("ok",), expires, make) == ["c3"]
+    assert rolled.issue(claims, ("ok",), expires, make) == ["c3"]
+    monkeypatch.setattr(_clock, "now", lambda: 1_700_000_001.25)  # the next second: made anew
+    assert rolled.issue(claims, ("ok",), expires + 1, make) == ["c4"]
+    assert rolled.issue(claims, ("ok",), expires, make) == ["c5"]  # an old second's key is not kept
+
+
+_SESSION_SET = "next-auth.session-token=new; Path=/; HttpOnly; SameSite=Lax"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "5")],
+        [("Vary", "Cookie")],
+        [("vary", "cookie")],
+        [("Vary", "Accept-Encoding")],
+        [("Vary", "Origin"), ("Vary", "Cookie")],
+        [("Vary", "*")],
+        [("Set-Cookie", "theme=dark; Path=/")],
+        [("SET-COOKIE", _SESSION_SET)],  # already there: not added twice
+        [("Set-Cookie", "next-auth.session-token=; Max-Age=0; Path=/")],  # sign-out: its word wins
+        [("Date", "Mon"), ("ETag", '"x"'), ("Set-Cookie!", "x")],
+    ],
+)
+def test_pending_cookies_are_what_the_headers_object_path_gives(headers: list[tuple[str, str]]) -> None:
+    """The guard layer's list shortcut adds the session's cookies and ``Vary: Cookie`` exactly
+    as ``apply_cookies`` and ``vary_on_cookie`` on werkzeug ``Headers`` do."""
+    from flask_authguard.core.config import resolve_options
+    from flask_authguard.flask.session import _PENDING_KEY, _with_pending
+    from flask_authguard.sessions import apply_cookies
+    from flask_authguard.sessions.base import SessionResult
+    from flask_authguard.wsgi.caching import vary_on_cookie
+
+    config = resolve_options({"secret": "p" * 32})
+    result = SessionResult({"user": {}}, [_SESSION_SET], {"sub": "1"})
+    general = Headers(headers)
+    apply_cookies(general, result, config, False)
+    vary_on_cookie(general)
+    got = _with_pending({_PENDING_KEY: {id(config): (result, config, False)}}, list(headers))
+    assert got == general.to_wsgi_list()
+    assert _with_pending({}, list(headers)) == _vary_only(headers)
+
+
+def _vary_only(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    from flask_authguard.wsgi.caching import vary_on_cookie
+
+    general = Headers(headers)
+    vary_on_cookie(general)
+    return general.to_wsgi_list()

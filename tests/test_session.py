@@ -8,6 +8,7 @@ listed in :data:`DEVIATIONS` with the rule's name (also in the test id) and our 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import email.utils
 import logging
@@ -516,6 +517,64 @@ def test_session_callback_gets_session_token_and_user(token: str) -> None:
     assert session is not None and session["sub"] == "u1" and session["user"] == {"name": "Ada"}
 
 
+def test_read_callbacks_get_their_keywords_in_the_documented_order(token: str) -> None:
+    """A plain read calls both callbacks directly (no call_sync): same keywords, same order."""
+    order: dict[str, list[str]] = {}
+
+    def jwt(**kwargs: t.Any) -> dict[str, t.Any]:
+        order["jwt"] = list(kwargs)
+        return kwargs["token"]
+
+    def session_cb(**kwargs: t.Any) -> dict[str, t.Any]:
+        order["session"] = list(kwargs)
+        return kwargs["session"]
+
+    _session(f"{V4}={token}", {"secret": SECRET, "callbacks": {"jwt": jwt, "session": session_cb}})
+    assert order == {
+        "jwt": ["token", "user", "account", "profile", "trigger", "session"],
+        "session": ["session", "token", "user"],
+    }
+
+
+class _Token(t.Mapping[str, t.Any]):
+    """A mapping that is no dict (and so not among the results never awaited)."""
+
+    def __init__(self, data: dict[str, t.Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> t.Any:
+        return self._data[key]
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def test_read_callbacks_may_return_other_mappings_and_awaitables(token: str) -> None:
+    class Later:
+        """An awaitable that is no coroutine."""
+
+        def __init__(self, value: t.Any) -> None:
+            self.value = value
+
+        def __await__(self) -> t.Generator[t.Any, None, t.Any]:
+            yield from asyncio.sleep(0).__await__()
+            return self.value
+
+    def jwt(*, token: dict[str, t.Any], **_: t.Any) -> t.Any:
+        return _Token({**token, "seen": "mapping"})
+
+    def session_cb(*, session: dict[str, t.Any], token: dict[str, t.Any], **_: t.Any) -> t.Any:
+        return Later({**session, "seen": token["seen"]})
+
+    options = {"secret": SECRET, "callbacks": {"jwt": jwt, "session": session_cb}}
+    session, cookies = _session(f"{V4}={token}", options)
+    assert session is not None and session["seen"] == "mapping"
+    assert decode(token=parse_set_cookie(cookies[0])[1], secret=SECRET)["seen"] == "mapping"
+
+
 def test_async_callbacks_and_hooks(token: str) -> None:
     async def jwt(*, token: dict[str, t.Any], **_: t.Any) -> dict[str, t.Any]:
         await asyncio.sleep(0)
@@ -720,3 +779,23 @@ def test_no_secret_raises_configuration_error(token: str) -> None:
 def test_call_forms_that_do_not_fit(args: tuple[t.Any, ...], error: type[Exception]) -> None:
     with pytest.raises(error):
         get_server_session(*args)
+
+
+@pytest.mark.parametrize("args", [(), ({"secret": SECRET},)], ids=["no-arguments", "options"])
+def test_short_forms_outside_a_request_say_what_to_call(args: tuple[t.Any, ...]) -> None:
+    from flask import Flask
+
+    app = Flask(__name__)
+    said = r"needs a Flask request.*get_server_session\(request"
+    for context in (contextlib.nullcontext(), app.app_context()):  # an app context is no request
+        with context, pytest.raises(RuntimeError, match=said):
+            get_server_session(*args)
+
+
+def test_new_result_is_a_session_result() -> None:
+    from flask_authguard.sessions.base import SessionResult, new_result
+
+    made = new_result(({"user": {}}, ["c"], {"sub": "1"}))
+    assert type(made) is SessionResult
+    assert made == SessionResult({"user": {}}, ["c"], {"sub": "1"})
+    assert (made.session, made.set_cookies, made.token) == ({"user": {}}, ["c"], {"sub": "1"})

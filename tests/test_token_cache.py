@@ -37,6 +37,22 @@ def test_a_repeat_decode_skips_decryption(frozen_clock: t.Any, decrypts: list[st
     assert decrypts == [token]
 
 
+def test_secrets_as_a_list_or_a_tuple_share_one_entry(frozen_clock: t.Any, decrypts: list[str]) -> None:
+    """The tuple of secrets sessions pass is its own key part; a list is made a tuple, so
+    both spellings of the same secrets find the same entry, and other secrets do not."""
+
+    class Secrets(tuple):  # type: ignore[type-arg]
+        """A tuple subclass: made a plain tuple for the key, like any other sequence."""
+
+    token = encode(token={"sub": "u1"}, secret=SECRET)
+    assert decode(token=token, secret=(SECRET, "older-secret-0123456789abcdef0123"))
+    assert decode(token=token, secret=[SECRET, "older-secret-0123456789abcdef0123"])
+    assert decode(token=token, secret=Secrets((SECRET, "older-secret-0123456789abcdef0123")))
+    assert decrypts == [token]
+    assert decode(token=token, secret=(SECRET,))
+    assert decrypts == [token, token]
+
+
 def test_expiry_is_checked_on_every_hit(frozen_clock: t.Any, decrypts: list[str]) -> None:
     token = encode(token={"sub": "u1"}, secret=SECRET, max_age=60)
     assert decode(token=token, secret=SECRET) is not None

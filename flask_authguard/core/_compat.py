@@ -8,7 +8,7 @@ import inspect
 import typing as t
 
 #: Results no hook can await (the usual ones): no awaitable check needed.
-_PLAIN = frozenset({dict, str, bool, type(None), list, int, float, tuple})
+PLAIN = frozenset({dict, str, bool, type(None), list, int, float, tuple})
 
 
 def call_sync(fn: t.Callable[..., t.Any], /, *args: t.Any, **kwargs: t.Any) -> t.Any:
@@ -18,7 +18,18 @@ def call_sync(fn: t.Callable[..., t.Any], /, *args: t.Any, **kwargs: t.Any) -> t
     fresh loop in a worker thread, since this thread's loop cannot be re-entered.
     """
     result = fn(*args, **kwargs)
-    if type(result) in _PLAIN or not inspect.isawaitable(result):
+    if type(result) in PLAIN:
+        return result
+    return settle(result)
+
+
+def settle(result: t.Any) -> t.Any:
+    """``result`` of a hook, run to completion when it is awaitable (as :func:`call_sync` does).
+
+    For hot paths that call a hook directly, with its keywords spelt out (``call_sync``'s
+    ``**kwargs`` builds two dicts a call): ``settle(result) if type(result) not in PLAIN``.
+    """
+    if not inspect.isawaitable(result):
         return result
     try:
         asyncio.get_running_loop()

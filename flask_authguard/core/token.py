@@ -131,20 +131,18 @@ def single_cookie_value(header: str | None, name: str) -> str | None:
     """
     if not header:
         return None
-    start = header.find(name)
-    if start < 0 or header.find(name, start + len(name)) >= 0:
+    # partition and ``in`` rather than find and slices: fewer calls, the same answers for a
+    # cookie name (a token: no "=", ";" or blanks, which the options check)
+    before, found, after = header.partition(name)
+    if not found or name in after:
         return None  # absent, or present twice (duplicates, chunks, a longer name)
-    if start and header[start - 1] not in "; \t":
+    if before and (before[-1] not in "; \t" or before.rstrip(" \t")[-1:] not in ("", ";")):
         return None
-    end = header.find(";", start)
-    item = header[start:] if end < 0 else header[start:end]
-    key, sep, value = item.partition("=")
-    if not sep or key.strip() != name:
+    rest, sep, value = after.partition(";")[0].partition("=")
+    if not sep or (rest and not rest.isspace()):
         return None
     value = value.strip()
     if not value or '"' in value or "%" in value or not value.isascii():
-        return None
-    if start and header[:start].rstrip(" \t")[-1:] not in ("", ";"):
         return None
     return value
 
@@ -171,8 +169,9 @@ class _FoundCookies:
 _NO_COOKIES = _FoundCookies({})
 
 
-def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[t.Any, list[str]]:
-    """The request's cookies that may belong to session cookie ``name`` (``getlist`` works)
+def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[tuple[str, ...], list[str]]:
+    """The names of the request's cookies that may belong to session cookie ``name`` (every
+    cookie's name when the header took the general reader; only ``name`` and its chunks count)
     and the candidate token values :func:`~flask_authguard.core.cookies.session_values` gives
     for them.
 
@@ -183,9 +182,9 @@ def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[t.Any, l
     if _COOKIES_KEY not in environ:
         value = single_cookie_value(environ.get("HTTP_COOKIE"), name)
         if value is not None:
-            return _FoundCookies({name: [value]}), [value]
+            return (name,), [value]
     cookies = session_cookies(environ, name)
-    return cookies, session_values(cookies, name)
+    return tuple(cookies), session_values(cookies, name)
 
 
 def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import after_this_request, current_app, has_app_context, has_request_context, request
+from flask import after_this_request, current_app, has_app_context, request
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
@@ -17,7 +17,7 @@ from ..core.options import OptionsArg
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from ..sessions.reading import cookies_to_add
 from ..wsgi.caching import CHECKED_KEY, private_headers, vary_on_cookie
-from .state import LAYER_KEY, GuardState, request_state, state_of
+from .state import LAYER_KEY, GuardState, state_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -25,6 +25,10 @@ if t.TYPE_CHECKING:
 #: Set once get_server_session() ran in the request: the response then varies on ``Cookie``.
 _SESSION_HOOK_KEY = "authguard.session_hook"
 _PENDING_KEY = "authguard.pending_cookies"
+_NO_REQUEST = (
+    "get_server_session() without arguments needs a Flask request; "
+    "elsewhere call get_server_session(request, response, options)"
+)
 
 
 def _apply_pending(response: Response) -> Response:
@@ -39,22 +43,26 @@ def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> l
     """``headers`` with the cookies of the request's get_server_session() calls, and ``Cookie``
     in ``Vary`` (:func:`~flask_authguard.wsgi.caching.vary_on_cookie`)."""
     existing: list[str] = []
-    varies: list[int] = []
-    for i, (name, value) in enumerate(headers):
+    varies: list[str] = []
+    for name, value in headers:
         size = len(name)  # compared first: most names are neither
-        if size == 10 and name.lower() == "set-cookie":
-            existing.append(value)
+        if size == 10:
+            if name.lower() == "set-cookie":
+                existing.append(value)
         elif size == 4 and name.lower() == "vary":
-            varies.append(i)
-    pending: dict[int, tuple[SessionResult, Config, bool]] = environ.pop(_PENDING_KEY, {})
-    for result, config, secure in pending.values():
-        added = cookies_to_add(existing, result, config, secure)
-        if added:
-            headers = headers + [("Set-Cookie", value) for value in added]
-            existing.extend(added)
-    if not varies:
-        headers = [*headers, ("Vary", "Cookie")]
-    elif len(varies) > 1 or headers[varies[0]][1] != "Cookie":  # not just the guard's own
+            varies.append(value)
+    added_headers: list[tuple[str, str]] = []
+    pending: dict[int, tuple[SessionResult, Config, bool]] | None = environ.pop(_PENDING_KEY, None)
+    if pending:
+        for result, config, secure in pending.values():
+            added = cookies_to_add(existing, result, config, secure)
+            if added:
+                added_headers += [("Set-Cookie", value) for value in added]
+                existing.extend(added)
+    if not varies:  # the usual response: one new list
+        return [*headers, *added_headers, ("Vary", "Cookie")]
+    headers = [*headers, *added_headers]
+    if len(varies) > 1 or varies[0] != "Cookie":  # not just the guard's own
         fixed = Headers(headers)
         vary_on_cookie(fixed)
         headers = fixed.to_wsgi_list()
@@ -84,19 +92,27 @@ def guard_start_response(
 
 def _flask_session(options: OptionsArg | Config) -> SessionResult:
     # the proxy resolved once, by its own method: ``request.environ`` on the proxy costs a
-    # failed attribute lookup (an AttributeError made and cleared) before it is forwarded
-    environ = request._get_current_object().environ  # type: ignore[attr-defined]
+    # failed attribute lookup (an AttributeError made and cleared) before it is forwarded;
+    # outside a request it raises, and the caller says what to do instead
+    try:
+        environ = request._get_current_object().environ  # type: ignore[attr-defined]
+    except RuntimeError:
+        raise RuntimeError(_NO_REQUEST) from None
+    layer: GuardState | None = environ.get(LAYER_KEY)
     if options is not None:
         config = request_config(environ, options)
-    else:  # the guard's options
-        config = request_state(environ).config
+    else:  # the guard's options (request_state's rule, inline: the per-request path)
+        config = (layer if layer is not None else state_of()).core.config
     result = read_session(environ, config)
     if result.set_cookies:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
-        environ.setdefault(_PENDING_KEY, {})[id(config)] = (result, config, secure)
+        pending = environ.get(_PENDING_KEY)
+        if pending is None:
+            pending = environ[_PENDING_KEY] = {}
+        pending[id(config)] = (result, config, secure)
     if not environ.get(_SESSION_HOOK_KEY):
         environ[_SESSION_HOOK_KEY] = True
-        if not environ.get(LAYER_KEY):  # no guard layer in front: the view's response only
+        if layer is None:  # no guard layer in front: the view's response only
             after_this_request(_apply_pending)
     return result
 
@@ -135,6 +151,8 @@ def get_server_session(*args: t.Any) -> Session | None:
     :raises TypeError: arguments that fit none of the forms.
     :raises RuntimeError: the short forms outside a Flask request.
     """
+    if not args:  # the usual call, first
+        return _flask_session(None).session
     if len(args) > 3:
         raise TypeError(f"get_server_session takes at most 3 arguments ({len(args)} given)")
     if len(args) >= 2:
@@ -162,9 +180,4 @@ def get_server_session(*args: t.Any) -> Session | None:
         return result.session
     if len(args) == 1 and isinstance(args[0], Request):
         raise TypeError("get_server_session(request, response, options): pass the response too (or None)")
-    if not has_request_context():
-        raise RuntimeError(
-            "get_server_session() without arguments needs a Flask request; "
-            "elsewhere call get_server_session(request, response, options)"
-        )
-    return _flask_session(args[0] if args else None).session
+    return _flask_session(args[0]).session

@@ -8,12 +8,13 @@ The "JWT or database?" question is answered once, at start-up, by
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import typing as t
 from collections.abc import Mapping
 
-from ..core._compat import call_sync
+from ..core._compat import PLAIN, call_sync, settle
 from ..core.config import Config, CookieSpec
 from ..core.jwt import encode as jwe_encode
 from ..core.token import Claims
@@ -38,6 +39,13 @@ class SessionResult(t.NamedTuple):
     set_cookies: list[str]
     #: The token after ``callbacks.jwt`` (JWT strategy), or ``None``.
     token: Claims | None
+
+
+#: ``new_result((session, set_cookies, token))``: a :class:`SessionResult` made by ``tuple``'s
+#: own constructor, for the per-request path (a NamedTuple's ``__new__`` is Python code).
+new_result: t.Callable[[tuple[Session | None, list[str], Claims | None]], SessionResult] = functools.partial(
+    tuple.__new__, SessionResult
+)
 
 
 class SessionStrategy(t.Protocol):
@@ -125,6 +133,10 @@ def cookie_spec(environ: WSGIEnvironment, config: Config) -> CookieSpec:
 _last_second: tuple[int, str] = (-1, "")
 
 
+#: ``"000Z"`` to ``"999Z"``: the end of every spelling, made once (formatting it costs a call).
+_MILLIS = tuple(f"{ms:03d}Z" for ms in range(1000))
+
+
 def iso_ms(timestamp: float) -> str:
     """``Date.toISOString()``: UTC, milliseconds, ``Z``."""
     global _last_second
@@ -137,7 +149,6 @@ def iso_ms(timestamp: float) -> str:
         second, micros = second + 1, micros - 1_000_000
     elif micros < 0:
         second, micros = second - 1, micros + 1_000_000
-    ms = micros // 1000
     cached_second, prefix = _last_second  # one read: another thread may replace the pair
     if second != cached_second:
         moment = dt.datetime.fromtimestamp(second, dt.timezone.utc)
@@ -146,7 +157,7 @@ def iso_ms(timestamp: float) -> str:
         else:
             prefix = moment.strftime("%Y-%m-%dT%H:%M:%S.")
         _last_second = (second, prefix)
-    return f"{prefix}{ms:03d}Z"
+    return prefix + _MILLIS[micros // 1000]
 
 
 def default_session(claims: t.Mapping[str, t.Any], expires: str) -> Session:
@@ -198,7 +209,12 @@ def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims 
     callback = config.callbacks.jwt
     if callback is None:
         return token
-    result = call_sync(callback, token=token, **(_JWT_ARGS | kwargs if kwargs else _JWT_ARGS))
+    if kwargs:
+        result = call_sync(callback, token=token, **(_JWT_ARGS | kwargs))
+    else:  # a session read: the keywords spelt out (call_sync's **kwargs would copy them twice)
+        result = callback(token=token, user=None, account=None, profile=None, trigger=None, session=None)
+        if type(result) not in PLAIN:
+            result = settle(result)
     if type(result) is dict or result is None:
         return result
     if not isinstance(result, Mapping):

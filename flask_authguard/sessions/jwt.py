@@ -20,7 +20,7 @@ import logging
 import typing as t
 
 from ..core import _clock
-from ..core._compat import call_sync
+from ..core._compat import PLAIN, call_sync, settle
 from ..core.config import Config
 from ..core.cookies import chunk, clean, session_values
 from ..core.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
@@ -38,11 +38,11 @@ from .base import (
     NOT_UPDATE,
     SessionResult,
     call_jwt_callback,
-    cookie_spec,
     default_session,
     encode_token,
     fire_event,
     iso_ms,
+    new_result,
 )
 from .revoke import live_claims
 from .rolling import RolledCookies
@@ -102,24 +102,34 @@ class JwtSessions:
 
     def read(self, environ: WSGIEnvironment, update: t.Any = NOT_UPDATE) -> SessionResult:
         """The session from the cookie (never a Bearer header), with the cookie rolled."""
+        # The per-request path: what several steps need (secrets, salt) is looked up once.
         config = self.config
-        spec = cookie_spec(environ, config)
+        spec = config.session_cookie(config.is_secure(environ.get("wsgi.url_scheme", "http")))  # cookie_spec
         cookies, candidates = session_cookie_values(environ, spec.name)
         if not candidates:
-            return SessionResult(None, [], None)
+            return new_result((None, [], None))
+        secrets = config.current_secrets()
+        salt = config.salt_for(spec.name)
         # decoded here (not the guard's, which the app may have changed through g.auth_token):
-        # a private copy of what the cookie holds
+        # a private copy of what the cookie holds; the guard's when it used these options
+        # (_decode_cookie's rule, never two decodes a request)
         private = environ.get(TOKEN_CONFIG_KEY) is not config
-        decoded = self._decode_cookie(environ, candidates, spec.name)
+        if private:
+            decoded = decode_candidates(
+                candidates, secrets=secrets, salt=salt, version=config.version, decode=config.jwt.decode
+            )
+        else:
+            decoded = environ.get(TOKEN_ENVIRON_KEY)
         decoded = live_claims(environ, config, decoded)  # defence: revocation, absolute lifetime
         if decoded is None:
             logger.debug("session cookie invalid, expired or revoked: clearing it")
-            return SessionResult(None, clean(spec, existing=cookies), None)
+            return new_result((None, clean(spec, existing=cookies), None))
         # defence: an absolute lifetime caps the refreshed token and cookie
         max_age = config.session_max_age
-        left = lifetime_left(decoded, config)
-        if left is not None:
-            max_age = max(1, min(max_age, int(left)))
+        if config.max_lifetime is not None:  # (lifetime_left is None without one)
+            left = lifetime_left(decoded, config)
+            if left is not None:
+                max_age = max(1, min(max_age, int(left)))
         expires_at = _clock.now() + max_age
         try:
             if update is NOT_UPDATE:
@@ -128,24 +138,34 @@ class JwtSessions:
                 token = call_jwt_callback(config, dict(decoded), trigger="update", session=update)
             if token is None:  # Auth.js v5's rule: a jwt callback returning None signs out
                 logger.debug("callbacks.jwt returned None: signing out")
-                return SessionResult(None, clean(spec, existing=cookies), None)
+                return new_result((None, clean(spec, existing=cookies), None))
             token = carry_sign_in_claims(decoded, token)  # defence: sign-in time and sid stay
             # v4 builds the default session from the token as decoded; v5 from the callback's result.
             profile = decoded if config.version == 4 else token
             session: t.Any = default_session(profile, iso_ms(expires_at))
-            if config.callbacks.session is not None:
-                extra = {} if update is NOT_UPDATE else {"trigger": "update", "new_session": update}
+            session_callback = config.callbacks.session
+            if session_callback is None:
+                pass
+            elif update is NOT_UPDATE:  # called directly: call_sync's **kwargs copies them twice
+                session = session_callback(session=session, token=token, user=None)
+                if type(session) not in PLAIN:
+                    session = settle(session)
+            else:
                 session = call_sync(
-                    config.callbacks.session, session=session, token=token, user=None, **extra
+                    session_callback,
+                    session=session,
+                    token=token,
+                    user=None,
+                    trigger="update",
+                    new_session=update,
                 )
         except Exception:
             logger.exception("a session callback raised: no session for this request")
-            return SessionResult(None, clean(spec, existing=cookies), None)
+            return new_result((None, clean(spec, existing=cookies), None))
         if not isinstance(session, dict) or not session:
             if session is not None and not isinstance(session, dict):
                 logger.debug("callbacks.session returned a %s: no session", type(session).__name__)
             session = None
-        salt = config.salt_for(spec.name)
 
         def roll() -> list[str] | None:
             try:
@@ -157,15 +177,14 @@ class JwtSessions:
             return chunk(spec, new_token, existing=cookies, chunk_size=config.chunk_size, expires=expires_at)
 
         if config.jwt.encode is None:  # the same claims in the same second: the same cookies
-            secrets = config.current_secrets()
-            options = (secrets, salt, config.version, max_age, spec.key, config.chunk_size, tuple(cookies))
+            options = (secrets, salt, config.version, max_age, spec.key, config.chunk_size, cookies)
             source = (candidates[0], decoded) if private and len(candidates) == 1 else None
             set_cookies = self._rolled.issue(token, options, expires_at, roll, source=source) or []
         else:
             set_cookies = roll() or []
         if config.events.session is not None:
             fire_event(config, "session", session=session, token=token)
-        return SessionResult(session, set_cookies, token)
+        return new_result((session, set_cookies, token))
 
     def account_user(
         self,

@@ -32,7 +32,7 @@ from ..core.cookies import is_session_cookie
 from ..core.errors import ConfigurationError
 from ..core.options import NO_SECRET, AuthOptions
 from .base import NOT_UPDATE, SessionResult
-from .strategy import strategy_of
+from .strategy import _STRATEGY_KEY, strategy_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -94,7 +94,10 @@ def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = NO
     if not config.current_secrets():
         logger.error("NO_SECRET: %s", NO_SECRET)
         raise ConfigurationError(_NO_SECRET)
-    result = strategy_of(config).read(environ, update)
+    strategy = config.__dict__.get(_STRATEGY_KEY)  # strategy_of's, once it is made
+    if strategy is None:
+        strategy = strategy_of(config)
+    result = strategy.read(environ, update)
     environ[_RESULT_KEY] = (config, result)
     return result
 
@@ -114,8 +117,10 @@ def cookies_to_add(
     """The ``Set-Cookie`` values of ``result`` a response already setting ``existing`` still
     needs; ``None`` when the response writes the session cookie itself (sign-out, sign-in): its
     own word wins."""
+    if not existing:  # the usual response: it sets no cookie of its own
+        return list(result.set_cookies)
     name = config.session_cookie(secure).name
-    if existing and writes_session_cookie(existing, name):
+    if writes_session_cookie(existing, name):
         ours = set(result.set_cookies)
         if not all(h in ours for h in existing if is_session_cookie(_cookie_name(h), name)):
             logger.debug("the response writes the session cookie itself: no refresh")

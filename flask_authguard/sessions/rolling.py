@@ -27,6 +27,7 @@ import json
 import math
 import threading
 import typing as t
+from operator import is_
 
 from ..core import _clock
 
@@ -77,16 +78,16 @@ class RolledCookies:
             # might round up to it, so it is not shared.
             expires_second = math.floor(expires)
             key = (described, options, expires_second)
-            hash(key)
+            # looked up whatever the second (the lookup hashes the key, and so checks it can
+            # be); used only when the entries are this second's
+            found = self._entries.get(key)
         except (TypeError, ValueError, RecursionError, OverflowError):
             return make()  # not JSON, or unhashable options: nothing to share
         if expires - expires_second >= 0.999:
             return make()
         second = math.floor(_clock.now())
-        if second == self._second:
-            found = self._entries.get(key)
-            if found is not None:
-                return list(found)
+        if second == self._second and found is not None:
+            return list(found)
         cookies = make()
         if cookies is None or math.floor(_clock.now()) != second:
             return cookies  # the second turned while encoding: iat may be the next one
@@ -105,7 +106,13 @@ def same_flat_json(a: t.Mapping[str, t.Any], b: t.Mapping[str, t.Any]) -> bool:
     """Whether two claim sets of plain values serialise to the same JSON: the same keys in the
     same order, equal values of the very same types (``1``, ``1.0`` and ``True`` are told
     apart). A nested value (or any other type) counts as different."""
-    if type(a) is not dict or type(b) is not dict or a != b or list(a) != list(b):
+    if type(a) is not dict or type(b) is not dict or len(a) != len(b):
+        return False
+    if all(map(is_, a, b)) and all(map(is_, a.values(), b.values())):
+        # The usual read: a callback that left its copy alone holds the very same keys and
+        # values in the same order (what the checks below decide for them, without the lists).
+        return _ATOMS.issuperset(map(type, b.values()))
+    if a != b or list(a) != list(b):
         return False
     kinds = list(map(type, a.values()))
     return kinds == list(map(type, b.values())) and _ATOMS.issuperset(kinds)

@@ -58,7 +58,8 @@ def private_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
             type(value) is not str
             or "\n" in value
             or "\r" in value
-            or name.lower() in ("vary", "cache-control")
+            # the length first (PEP 3333 names are str): most names are neither
+            or (len(name) in (4, 13) and name.lower() in ("vary", "cache-control"))
         ):
             fixed = Headers(headers)
             make_private(fixed)

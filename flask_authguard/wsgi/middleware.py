@@ -162,7 +162,7 @@ class AuthCore:
     def is_protected(self, environ: WSGIEnvironment) -> bool:
         """Whether ``with_auth`` checks this request at all."""
         path = self.path(environ)  # first: the app must see the normalised path in every case
-        if self.is_preflight(environ):
+        if self.config.cors_preflight and self.is_preflight(environ):  # (no call when it is off)
             return False
         if self.is_skipped(environ, path):
             return False
