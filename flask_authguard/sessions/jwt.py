@@ -85,7 +85,7 @@ class JwtSessions:
         return live_claims(environ, self.config, claims)  # defence: revocation, absolute lifetime
 
     def _decode_cookie(
-        self, environ: WSGIEnvironment, candidates: t.Sequence[str], cookie_name: str
+        self, environ: WSGIEnvironment, candidates: t.Sequence[str], secrets: tuple[str, ...], salt: str
     ) -> Claims | None:
         """The claims of the session cookie's candidate values: the guard's decode of this very
         request when it used the same options, else decoded now (never twice per request)."""
@@ -93,11 +93,7 @@ class JwtSessions:
         if environ.get(TOKEN_CONFIG_KEY) is config:
             return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
         return decode_candidates(
-            candidates,
-            secrets=config.current_secrets(),
-            salt=config.salt_for(cookie_name),
-            version=config.version,
-            decode=config.jwt.decode,
+            candidates, secrets=secrets, salt=salt, version=config.version, decode=config.jwt.decode
         )
 
     def read(self, environ: WSGIEnvironment, update: t.Any = NOT_UPDATE) -> SessionResult:
@@ -111,15 +107,9 @@ class JwtSessions:
         secrets = config.current_secrets()
         salt = config.salt_for(spec.name)
         # decoded here (not the guard's, which the app may have changed through g.auth_token):
-        # a private copy of what the cookie holds; the guard's when it used these options
-        # (_decode_cookie's rule, never two decodes a request)
+        # a private copy of what the cookie holds
         private = environ.get(TOKEN_CONFIG_KEY) is not config
-        if private:
-            decoded = decode_candidates(
-                candidates, secrets=secrets, salt=salt, version=config.version, decode=config.jwt.decode
-            )
-        else:
-            decoded = environ.get(TOKEN_ENVIRON_KEY)
+        decoded = self._decode_cookie(environ, candidates, secrets, salt)
         decoded = live_claims(environ, config, decoded)  # defence: revocation, absolute lifetime
         if decoded is None:
             logger.debug("session cookie invalid, expired or revoked: clearing it")
@@ -252,4 +242,5 @@ class JwtSessions:
         spec = self.config.session_cookie(secure)
         candidates = session_values(session_cookies(environ, spec.name), spec.name)
         if candidates:
-            fire_event(self.config, "sign_out", token=self._decode_cookie(environ, candidates, spec.name))
+            secrets, salt = self.config.current_secrets(), self.config.salt_for(spec.name)
+            fire_event(self.config, "sign_out", token=self._decode_cookie(environ, candidates, secrets, salt))
