@@ -497,6 +497,34 @@ def redis_round_trip(url: str = REDIS_URL) -> t.Callable[[], None]:
     return round_trip
 
 
+def database_round_trip(adapter: t.Any, token: str) -> t.Callable[[], None]:
+    """The adapter's own session lookup (its compiled SQL and parameters) run once per call on a
+    psycopg connection of its own, kept open, in autocommit: the round trip and the server's
+    work with no SQLAlchemy pool, adapter or guard around it (the floor under the database
+    rows). The connection is closed when the returned callable is collected."""
+    import psycopg
+
+    reader = adapter._session_lookup
+    if adapter.get_session_and_user(token) is None:  # one read through the adapter compiles it
+        raise RuntimeError("the bench session is not in the database")
+    compiled = reader._ready()
+    args = compiled.arguments({"token": token})
+    url = adapter.engine.url
+    connection = psycopg.connect(
+        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username, dbname=url.database,
+        password=url.password, autocommit=True,
+    )
+    cursor = connection.cursor()
+
+    def round_trip() -> None:
+        cursor.execute(compiled.sql, args)
+        if cursor.fetchone() is None:
+            raise RuntimeError("the bench session is gone")
+
+    weakref.finalize(round_trip, connection.close)
+    return round_trip
+
+
 def database_guarded_flask(adapter: t.Any) -> Flask:
     """``AuthGuard`` site-wide on database sessions: the guard looks the session up."""
     app = Flask("bench_db_guarded")

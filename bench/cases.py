@@ -163,30 +163,53 @@ def _jwt_extended(ctx: Context) -> Timed:
     return _wsgi(app, apps.environ_for(apps.cookie_header(cookie)), body=HELLO)
 
 
+def _database_tables(url: str, backend: str) -> tuple[t.Any, str]:
+    """:func:`bench.apps.database_setup` at ``url``, its tables dropped at exit: the adapter
+    and a signed-in session token, or :class:`Skip` saying what is missing."""
+    import atexit
+
+    try:
+        adapter, token, cleanup = apps.database_setup(url)
+    except apps.NotInstalled as exc:
+        raise Skip(f"not installed: {exc}") from None
+    except Exception as exc:  # no server: the row says so instead of failing the run
+        where = url.split("@")[-1]
+        raise Skip(f"skipped: {backend} unavailable at {where} ({type(exc).__name__})") from None
+    atexit.register(cleanup)
+    return adapter, token
+
+
 def _database(kind: str, backend: str) -> t.Callable[[Context], Timed]:
     """A database-session row: ``kind`` "guard" or "gss", ``backend`` "sqlite" or "postgresql"."""
 
     def setup(ctx: Context) -> Timed:
-        import atexit
         import tempfile
 
         if backend == "sqlite":
             url = f"sqlite:///{tempfile.mkdtemp(prefix='authguard-bench-')}/sessions.db"
         else:
             url = apps.POSTGRES_URL
-        try:
-            adapter, token, cleanup = apps.database_setup(url)
-        except apps.NotInstalled as exc:
-            raise Skip(f"not installed: {exc}") from None
-        except Exception as exc:  # no server: the row says so instead of failing the run
-            where = url.split("@")[-1]
-            raise Skip(f"skipped: {backend} unavailable at {where} ({type(exc).__name__})") from None
-        atexit.register(cleanup)
+        adapter, token = _database_tables(url, backend)
         build = apps.database_guarded_flask if kind == "guard" else apps.database_gss_flask
         environ = apps.environ_for(apps.cookie_header(f"{apps.cookie_name()}={token}"))
         return _wsgi(build(adapter), environ, body=HELLO, set_cookie=kind == "gss")
 
     return setup
+
+
+def _postgresql_floor(ctx: Context) -> Timed:
+    """authguard_valid's request, then the database rows' session lookup on a kept psycopg
+    connection: the same request and the same round trip as ``db_guard_postgresql``, without
+    the pool, the adapter or the session code."""
+    adapter, token = _database_tables(apps.POSTGRES_URL, "postgresql")
+    request = _wsgi(apps.guarded_flask(), _token_cookie(ctx), body=HELLO)
+    round_trip = apps.database_round_trip(adapter, token)
+
+    def run() -> None:
+        request()
+        round_trip()
+
+    return run
 
 
 def _redis_options(**extra: t.Any) -> dict[str, t.Any]:
@@ -383,6 +406,14 @@ CASES: list[Case] = [
         "AuthGuard site-wide on database sessions, PostgreSQL on 127.0.0.1",
         "authguard_valid",
         _database("guard", "postgresql"),
+    ),
+    Case(
+        "postgresql_floor",
+        DATABASE,
+        "Floor: authguard_valid's request plus the same session lookup on a kept psycopg connection "
+        "(no pool, adapter or session code)",
+        "authguard_valid",
+        _postgresql_floor,
     ),
     Case(
         "db_gss_postgresql",

@@ -94,6 +94,13 @@ def add_notes(rows: dict[str, Row]) -> None:
             f"the loopback round trip alone (redis_floor) is {floor.us - memory.us:+.1f} µs of it; "
             f"client and revocation check {redis.us - floor.us:+.1f} µs"
         )
+    database, floor = rows["db_guard_postgresql"], rows["postgresql_floor"]
+    if database.us is not None and floor.us is not None and memory.us is not None:
+        database.note = (
+            f"the same lookup alone on a kept connection (postgresql_floor) is "
+            f"{floor.us - memory.us:+.1f} µs of it; pool, adapter and session code "
+            f"{database.us - floor.us:+.1f} µs"
+        )
     cached = rows["authguard_redis"]
     if cached.us is not None and memory.us is not None:
         cached.note = (
