@@ -237,8 +237,8 @@ def meta(settings: Settings, gate: QuietGate | None = None) -> list[str]:
         f"- {_versions()}",
         f"- {settings.rounds} interleaved rounds per row ({rounds}), warm-up first; figures are medians "
         "of the rounds, ± is half their inter-quartile range; GC enabled",
-        f"- {gate.describe()} (the in-process rounds and the server rows' load windows; "
-        "next-auth's rows are not gated)"
+        f"- {gate.describe()}; the gate covers the in-process rounds and the server rows' load "
+        "windows, not next-auth's rows"
         if gate is not None
         else "- no quiet gate: every round counts",
         "- Every request carries the same headers and next-auth's csrf-token and callback-url cookies; "
