@@ -175,8 +175,10 @@ def add_targets(rows: dict[str, Row]) -> None:
         errors = (bare.errors or 0) + (guarded.errors or 0)
         verdict = "met" if ratio >= THROUGHPUT_TARGET and errors == 0 else "missed"
         strict = "met" if ratio >= THROUGHPUT_TARGET_15 and errors == 0 else "missed"
+        # a ratio that rounds to a bound is spelt with one more digit, so the verdict reads true
+        near = f" ({ratio:.3f})" if round(ratio, 2) in (THROUGHPUT_TARGET, THROUGHPUT_TARGET_15) else ""
         guarded.target = (
-            f"{verdict}: {ratio:.2f}× bare (≥ {THROUGHPUT_TARGET:.2f}×), {errors} errors (= 0); "
+            f"{verdict}: {ratio:.2f}×{near} bare (≥ {THROUGHPUT_TARGET:.2f}×), {errors} errors (= 0); "
             f"issue 15 {strict}: ≥ {THROUGHPUT_TARGET_15:.2f}×"
         )
 

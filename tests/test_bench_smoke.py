@@ -372,3 +372,15 @@ def test_a_gated_run_says_what_the_gate_did(
     assert "- quiet gate: a round counts when a reference loop timed just before and just after it" in text
     assert "- no quiet gate: every round counts" in bench.render(rows, tiny)
     assert bench.quiet_gate(bench.Settings.tiny()) is None
+
+
+def test_a_throughput_ratio_that_rounds_to_its_bound_is_spelt_with_one_more_digit(
+    bench: types.ModuleType,
+) -> None:
+    report = importlib.import_module("bench.report")
+    rows = _rows_with(bench, {}, guarded_rps=897.0)
+    report.add_targets(rows)
+    assert rows["server_guarded"].target.startswith("missed: 0.90× (0.897) bare (≥ 0.90×)")
+    rows = _rows_with(bench, {}, guarded_rps=903.0)
+    report.add_targets(rows)
+    assert rows["server_guarded"].target.startswith("met: 0.90× (0.903) bare (≥ 0.90×)")
