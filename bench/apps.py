@@ -377,12 +377,18 @@ def floor_decoder(token: str, secret: str = SECRET) -> t.Callable[[], dict[str, 
 # -- the server apps (gunicorn: "bench.apps:server_app('guarded')") ---------------------------
 
 
+#: The apps :func:`server_app` makes.
+SERVER_KINDS = ("bare", "guarded", "cache_headers")
+
+
 def server_app(kind: str = "guarded") -> Flask:
     """The demo shape: ``/health`` public, ``/dashboard`` protected by ``AuthGuard`` (matcher
-    ``/dashboard/:path*``) with the auth endpoints on; ``kind="bare"``: the same without a guard.
+    ``/dashboard/:path*``) with the auth endpoints on; ``kind="bare"``: the same without a guard;
+    ``kind="cache_headers"``: bare, its ``/dashboard`` sending the two headers the guard adds to
+    a checked response (what they cost a server and its clients, without the guard).
     Every response names the worker process that served it (``X-Bench-Worker``)."""
-    if kind not in ("bare", "guarded"):
-        raise ValueError(f"kind must be 'bare' or 'guarded', not {kind!r}")
+    if kind not in SERVER_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, SERVER_KINDS))}, not {kind!r}")
     app = Flask(f"bench_server_{kind}")
 
     @app.get("/health")
@@ -400,6 +406,13 @@ def server_app(kind: str = "guarded") -> Flask:
         @app.get(PROTECTED)
         def dashboard() -> str:
             return "hello"
+
+        return app
+    if kind == "cache_headers":
+
+        @app.get(PROTECTED)
+        def dashboard_with_cache_headers() -> tuple[str, dict[str, str]]:
+            return "hello", {"Vary": "Cookie", "Cache-Control": "private"}
 
         return app
 

@@ -463,6 +463,11 @@ NODE_ROWS = [
 SERVER_ROWS = [
     ("server_bare", "bare Flask app, GET /dashboard", None),
     ("server_guarded", "AuthGuard (matcher /dashboard/:path*), valid cookie, GET /dashboard", "server_bare"),
+    (
+        "server_cache_headers",
+        "bare Flask app sending the guard's two cache headers (Vary: Cookie, Cache-Control: private)",
+        "server_bare",
+    ),
 ]
 
 # The ASGI rows build Starlette apps in their own module.

@@ -146,7 +146,7 @@ def _server_rows(
         row.note = (
             started[kind].engine
             + f", {settings.clients} client processes, {windows} windows of {window * 1000:g} ms in turn"
-            f" with the other server ({settings.server_seconds:g} s each)"
+            f" with the other servers ({settings.server_seconds:g} s each)"
         )
 
 
@@ -171,7 +171,7 @@ def run_benchmarks(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # peers' deprecation warnings are not the subject here
             if settings.server:
-                for kind in ("bare", "guarded"):
+                for kind in apps.SERVER_KINDS:
                     try:
                         say(f"starting the {kind} server")
                         started[kind] = servers.start_server(kind, workers=settings.workers)
@@ -216,7 +216,7 @@ def run_benchmarks(
                     alone = matcher_call_us(patterns, path, 200 if settings.iterations else 20000)
                     row.note = f"Matcher.matches() alone: {alone:.2f} µs"
 
-            if len(started) == 2:
+            if len(started) == len(apps.SERVER_KINDS):
                 say("loading the servers")
                 try:
                     _server_rows(rows, started, ctx, settings, gate)

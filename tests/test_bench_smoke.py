@@ -384,3 +384,22 @@ def test_a_throughput_ratio_that_rounds_to_its_bound_is_spelt_with_one_more_digi
     rows = _rows_with(bench, {}, guarded_rps=903.0)
     report.add_targets(rows)
     assert rows["server_guarded"].target.startswith("met: 0.90× (0.903) bare (≥ 0.90×)")
+
+
+def test_the_cache_headers_server_app_sends_the_guards_two_headers_and_nothing_else_of_it() -> None:
+    """The ``server_cache_headers`` row's app: bare, plus exactly the headers a guarded response
+    carries that a bare one does not."""
+    apps = importlib.import_module("bench.apps")
+    cookie = apps.session_cookies(apps.make_token())
+    name, _, value = cookie.partition("=")
+    answers = {}
+    for kind in ("bare", "guarded", "cache_headers"):
+        client = apps.server_app(kind).test_client()
+        client.set_cookie(name, value, domain="localhost")
+        answers[kind] = client.get(apps.PROTECTED)
+    assert answers["cache_headers"].status_code == 200 and answers["cache_headers"].data == b"hello"
+    names = {kind: set(got.headers.keys()) for kind, got in answers.items()}
+    added = {"Vary", "Cache-Control"}
+    assert names["cache_headers"] - names["bare"] == names["guarded"] - names["bare"] == added
+    for header in ("Vary", "Cache-Control"):
+        assert answers["cache_headers"].headers[header] == answers["guarded"].headers[header]
