@@ -151,16 +151,12 @@ class QuietGate:
             self.probe()
 
     def wait(self) -> bool:
-        """Probe until the machine is quiet, at most ``wait_seconds``: whether it is."""
-        if self.probe():
-            return True
+        """Probe until the machine is quiet, at most ``wait_seconds`` (none once the budget is
+        spent): whether it is."""
         start = time.perf_counter()
         deadline = start + self.wait_seconds
-        quiet = False
-        while not self.open and time.perf_counter() < deadline:
-            if self.probe():
-                quiet = True
-                break
+        while not (quiet := self.probe()) and not self.open and time.perf_counter() < deadline:
+            pass
         self.spent_seconds += time.perf_counter() - start
         return quiet
 

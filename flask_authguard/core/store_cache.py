@@ -124,8 +124,7 @@ class TrackedCache:
         except self._errors:
             self._lose()
             return False
-        self._entries.clear()
-        self._generation += 1
+        self._forget()
         return True
 
     def _open(self) -> bool:
@@ -150,15 +149,18 @@ class TrackedCache:
             self.unsupported = isinstance(exc, self._refused)
             return False
         self._connection = connection
+        self._forget()
+        return True
+
+    def _forget(self) -> None:
+        """Drop every entry, and make any read in flight not be remembered."""
         self._entries.clear()
         self._generation += 1
-        return True
 
     def _lose(self) -> None:
         """Forget the connection and every entry (called with the lock held)."""
         connection, self._connection = self._connection, None
-        self._entries.clear()
-        self._generation += 1
+        self._forget()
         if connection is not None:
             disconnect_quietly(connection)
 
@@ -167,8 +169,7 @@ class TrackedCache:
         dropped without a shutdown (which would cut the parent's too)."""
         self._lock = threading.Lock()
         self._connection = None
-        self._entries = {}
-        self._generation += 1
+        self._forget()
         self._next_attempt = 0.0
 
 

@@ -57,7 +57,7 @@ from ..sessions.revoke import Revoker
 from ..wsgi.middleware import AuthCore, InnerMiddleware, Redirect, is_api_request
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
-from .state import LAYER_KEY, GuardState, _token_or_none, current_token, request_state, state_of
+from .state import GuardState, _token_or_none, current_token, request_state, state_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -241,9 +241,7 @@ def _before_request() -> t.Any:
     # the app's state comes from the guard's layer when the request came through it.
     req = request._get_current_object()  # type: ignore[attr-defined]
     environ = req.environ
-    state: GuardState | None = environ.get(LAYER_KEY)  # request_state's rule, inline
-    if state is None:
-        state = request_state(environ)
+    state = request_state(environ)
     app, core = state.app, state.core
     # g.auth_token is computed on first use (see _lazy_token_globals): a public page or a static
     # file that never reads it, or a cross-site mutation refused before any decode, costs no

@@ -17,7 +17,7 @@ from ..core.options import OptionsArg
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from ..sessions.reading import cookies_to_add
 from ..wsgi.caching import CHECKED_KEY, private_headers, vary_on_cookie
-from .state import LAYER_KEY, GuardState, state_of
+from .state import LAYER_KEY, GuardState, request_state, state_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -101,8 +101,8 @@ def _flask_session(options: OptionsArg | Config) -> SessionResult:
     layer: GuardState | None = environ.get(LAYER_KEY)
     if options is not None:
         config = request_config(environ, options)
-    else:  # the guard's options (request_state's rule, inline: the per-request path)
-        config = (layer if layer is not None else state_of()).core.config
+    else:  # the guard's options
+        config = request_state(environ).core.config
     result = read_session(environ, config)
     if result.set_cookies:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))

@@ -38,6 +38,7 @@ from .base import (
     NOT_UPDATE,
     SessionResult,
     call_jwt_callback,
+    cookie_spec,
     default_session,
     encode_token,
     fire_event,
@@ -100,7 +101,7 @@ class JwtSessions:
         """The session from the cookie (never a Bearer header), with the cookie rolled."""
         # The per-request path: what several steps need (secrets, salt) is looked up once.
         config = self.config
-        spec = config.session_cookie(config.is_secure(environ.get("wsgi.url_scheme", "http")))  # cookie_spec
+        spec = cookie_spec(environ, config)
         cookies, candidates = session_cookie_values(environ, spec.name)
         if not candidates:
             return new_result((None, [], None))
@@ -116,10 +117,9 @@ class JwtSessions:
             return new_result((None, clean(spec, existing=cookies), None))
         # defence: an absolute lifetime caps the refreshed token and cookie
         max_age = config.session_max_age
-        if config.max_lifetime is not None:  # (lifetime_left is None without one)
-            left = lifetime_left(decoded, config)
-            if left is not None:
-                max_age = max(1, min(max_age, int(left)))
+        left = lifetime_left(decoded, config)
+        if left is not None:
+            max_age = max(1, min(max_age, int(left)))
         expires_at = _clock.now() + max_age
         try:
             if update is NOT_UPDATE:
@@ -134,13 +134,12 @@ class JwtSessions:
             profile = decoded if config.version == 4 else token
             session: t.Any = default_session(profile, iso_ms(expires_at))
             session_callback = config.callbacks.session
-            if session_callback is None:
-                pass
-            elif update is NOT_UPDATE:  # called directly: call_sync's **kwargs copies them twice
+            if session_callback is not None and update is NOT_UPDATE:
+                # called directly: call_sync's **kwargs copies them twice
                 session = session_callback(session=session, token=token, user=None)
                 if type(session) not in PLAIN:
                     session = settle(session)
-            else:
+            elif session_callback is not None:
                 session = call_sync(
                     session_callback,
                     session=session,

@@ -32,7 +32,7 @@ from ..core.cookies import is_session_cookie
 from ..core.errors import ConfigurationError
 from ..core.options import NO_SECRET, AuthOptions
 from .base import NOT_UPDATE, SessionResult
-from .strategy import _STRATEGY_KEY, strategy_of
+from .strategy import strategy_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -94,10 +94,7 @@ def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = NO
     if not config.current_secrets():
         logger.error("NO_SECRET: %s", NO_SECRET)
         raise ConfigurationError(_NO_SECRET)
-    strategy = config.__dict__.get(_STRATEGY_KEY)  # strategy_of's, once it is made
-    if strategy is None:
-        strategy = strategy_of(config)
-    result = strategy.read(environ, update)
+    result = strategy_of(config).read(environ, update)
     environ[_RESULT_KEY] = (config, result)
     return result
 

@@ -51,14 +51,11 @@ def live_claims(environ: WSGIEnvironment, config: Config, claims: Claims | None)
     """
     if claims is None:
         return None
-    if config.max_lifetime is not None:  # (lifetime_left is None without one)
-        left = lifetime_left(claims, config)
-        if left is not None and left <= 0:
-            logger.debug("session past session.max_lifetime: no session")
-            return None
-    revocations: RevocationList | None = config.__dict__.get(_REVOKER_KEY)  # revocations_of, inline
-    if revocations is None:
-        revocations = revocations_of(config)
+    left = lifetime_left(claims, config)
+    if left is not None and left <= 0:
+        logger.debug("session past session.max_lifetime: no session")
+        return None
+    revocations = revocations_of(config)
     if revocations.store.is_empty():  # a memory store nobody revoked in: nothing to ask
         return claims
     keys = revocations.keys_for(claims)
