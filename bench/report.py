@@ -41,6 +41,8 @@ class Row:
     rps: float | None = None
     errors: int | None = None
     server_cpu_us: float | None = None
+    #: Instructions the server's worker ran per request (callgrind; ``bench/instructions.py``).
+    instructions: int | None = None
 
 
 #: Targets: µs added over the baseline row (anchors from a 2-core machine, bare Flask ≈ 64 µs).
@@ -107,6 +109,14 @@ def add_notes(rows: dict[str, Row]) -> None:
             f"no round trip for keys read before: {cached.us - memory.us:+.1f} µs for the poll of "
             "the push socket and the lookup"
         )
+    bare_count = rows["server_bare"].instructions
+    for key in ("server_guarded", "server_cache_headers"):
+        count = rows[key].instructions
+        if count and bare_count:
+            rows[key].note += (
+                f"; callgrind: {count / bare_count:.3f}× bare's instructions per request, so a worker "
+                f"bound by its own CPU serves at most {bare_count / count:.3f}× bare's requests"
+            )
     for key in ("node_get_token", "node_decode"):
         row = rows[key]
         if row.us is not None and row.baseline and rows[row.baseline].us is not None:
@@ -308,19 +318,21 @@ def render(rows: list[Row], settings: Settings, gate: QuietGate | None = None) -
         [
             f"## {SERVER}",
             "",
-            "| row | scenario | req/s | vs bare | errors | server CPU µs/req | target | note |",
-            "| --- | --- | ---: | --- | ---: | ---: | --- | --- |",
+            "| row | scenario | req/s | vs bare | errors | server CPU µs/req | worker instructions/req "
+            "| target | note |",
+            "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | --- |",
         ]
     )
     bare_rps = by_key["server_bare"].rps
     for row in (r for r in rows if r.group == SERVER):
         if row.rps is None:
-            out.append(f"| {row.key} | {row.label} | | | | | | {row.missing} |")
+            out.append(f"| {row.key} | {row.label} | | | | | | | {row.missing} |")
             continue
         ratio = f"{row.rps / bare_rps:.2f}×" if bare_rps else ""
+        counted = f"{row.instructions:,}" if row.instructions else ""
         out.append(
             f"| {row.key} | {row.label} | {_num(row.rps, 0)} | {ratio} | {row.errors} "
-            f"| {_num(row.server_cpu_us)} | {row.target} | {row.note} |"
+            f"| {_num(row.server_cpu_us)} | {counted} | {row.target} | {row.note} |"
         )
     out.append("")
 

@@ -15,7 +15,9 @@ Rows that need a missing package, ``node`` or a server say so instead of a figur
 
 The server rows start gunicorn (or werkzeug's server when gunicorn is missing) on 127.0.0.1
 and load it with keep-alive ``http.client`` clients in separate processes, each waiting for
-its answer before sending the next request, for a fixed time.
+its answer before sending the next request, for a fixed time. When valgrind is installed, each
+server's worker is also run under callgrind to count the instructions it executes per request
+(``bench/instructions.py``): the same every run, where throughput moves with the machine.
 
 No row is a test: ``tests/test_bench_smoke.py`` only checks that every row runs and is printed.
 
@@ -37,7 +39,7 @@ import warnings
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``flask_authguard`` importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from bench import apps, node  # noqa: E402
+from bench import apps, instructions, node  # noqa: E402
 from bench import server as servers  # noqa: E402
 from bench.cases import (  # noqa: E402
     CASES,
@@ -150,6 +152,25 @@ def _server_rows(
         )
 
 
+def _note_server_rows(rows: dict[str, Row], text: str) -> None:
+    for key, _, _ in SERVER_ROWS:
+        rows[key].note = f"{rows[key].note}; {text}" if rows[key].note else text
+
+
+def _instruction_counts(rows: dict[str, Row], ctx: Context, settings: Settings) -> None:
+    """The server rows' instructions per request, each kind's worker under callgrind."""
+    reason = instructions.unavailable()
+    if reason is not None:
+        _note_server_rows(rows, f"no instruction count: {reason}")
+        return
+    headers = {"Cookie": ctx.cookie, "Host": "localhost:5000", **apps.HEADERS}
+    counts = instructions.count_all(
+        list(apps.SERVER_KINDS), apps.PROTECTED, headers, requests=settings.callgrind_requests
+    )
+    for kind, count in counts.items():
+        rows[f"server_{kind}"].instructions = count
+
+
 def run_benchmarks(
     settings: Settings | None = None,
     *,
@@ -223,6 +244,13 @@ def run_benchmarks(
                 except Exception as exc:
                     for key, _, _ in SERVER_ROWS:
                         rows[key].missing = f"error: {type(exc).__name__}: {exc}".splitlines()[0]
+            if settings.server and settings.callgrind:
+                say(f"counting instructions under callgrind, {settings.callgrind_requests} requests a server")
+                try:
+                    _instruction_counts(rows, ctx, settings)
+                except Exception as exc:
+                    failure = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                    _note_server_rows(rows, f"no instruction count: {failure}")
     finally:
         for srv in started.values():
             srv.stop()
@@ -248,6 +276,9 @@ def main(argv: t.Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, help="load client processes")
     parser.add_argument("--no-server", action="store_true", help="skip the loopback server rows")
     parser.add_argument("--no-node", action="store_true", help="skip the next-auth (node) rows")
+    parser.add_argument(
+        "--no-callgrind", action="store_true", help="skip the server rows' instruction counts (valgrind)"
+    )
     parser.add_argument("--no-quiet", action="store_true", help="keep every round (no quiet gate)")
     parser.add_argument(
         "--quiet-budget", type=float, help="seconds the quiet gate may spend waiting and re-running rounds"
@@ -266,6 +297,7 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         settings.clients = args.clients
     settings.server = settings.server and not args.no_server
     settings.node = settings.node and not args.no_node
+    settings.callgrind = settings.callgrind and not args.no_callgrind
     settings.quiet = settings.quiet and not args.no_quiet
     if args.quiet_budget is not None:
         settings.quiet_budget_seconds = args.quiet_budget

@@ -61,6 +61,9 @@ class Settings:
     server_window_seconds: float = 0.25
     clients: int = 2
     workers: int = 2
+    #: The server rows' instruction counts (``bench/instructions.py``; needs valgrind).
+    callgrind: bool = True
+    callgrind_requests: int = 500
     #: The real next-auth rows (needs ``node`` and the tests/node install).
     node: bool = True
     node_rounds: int = 15
@@ -74,6 +77,7 @@ class Settings:
             round_seconds=0.01,
             warmup_seconds=0.05,
             server_seconds=1.0,
+            callgrind_requests=100,
             node_rounds=5,
             node_iterations=100,
             quiet_calibrate_seconds=1.0,
@@ -83,7 +87,7 @@ class Settings:
     @classmethod
     def tiny(cls) -> Settings:
         """50 iterations a round, no server, no node: proves the rows run, measures nothing."""
-        return cls(rounds=3, iterations=50, warmup=5, server=False, node=False, quiet=False)
+        return cls(rounds=3, iterations=50, warmup=5, server=False, node=False, quiet=False, callgrind=False)
 
 
 def _reference_work() -> int:

@@ -403,3 +403,35 @@ def test_the_cache_headers_server_app_sends_the_guards_two_headers_and_nothing_e
     assert names["cache_headers"] - names["bare"] == names["guarded"] - names["bare"] == added
     for header in ("Vary", "Cache-Control"):
         assert answers["cache_headers"].headers[header] == answers["guarded"].headers[header]
+
+
+def test_instruction_counts_are_tabled_with_the_share_of_requests_a_worker_can_serve(
+    bench: types.ModuleType,
+) -> None:
+    """The callgrind column and note, on made-up counts (the counts themselves are not tested
+    here: valgrind runs a server for half a minute)."""
+    report = importlib.import_module("bench.report")
+    rows = _rows_with(bench, {}, guarded_rps=950.0)
+    rows["server_cache_headers"].rps, rows["server_cache_headers"].errors = 990.0, 0
+    for key in ("server_bare", "server_guarded", "server_cache_headers"):
+        rows[key].group = bench.SERVER
+    rows["server_bare"].instructions = 1_000_000
+    rows["server_guarded"].instructions = 1_080_000
+    report.add_notes(rows)
+    assert rows["server_guarded"].note.endswith(
+        "callgrind: 1.080× bare's instructions per request, so a worker bound by its own CPU serves "
+        "at most 0.926× bare's requests"
+    )
+    assert "callgrind" not in rows["server_cache_headers"].note  # no count, no claim
+    text = report.render(list(rows.values()), bench.Settings.tiny())
+    line = next(line for line in text.splitlines() if line.startswith("| server_guarded |"))
+    assert "| 1,080,000 |" in line
+    assert "worker instructions/req" in text
+
+
+def test_instruction_counts_say_why_they_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    instructions = importlib.import_module("bench.instructions")
+    monkeypatch.setattr(instructions.shutil, "which", lambda tool: None if tool == "valgrind" else "/bin/x")
+    assert instructions.unavailable() == "not installed: valgrind (Debian's valgrind package)"

@@ -1,0 +1,159 @@
+"""What a gunicorn worker executes per request, counted by callgrind: the server rows'
+noise-free companion.
+
+This VM's speed changes from one moment to the next, so the throughput rows move by several
+per cent between runs. Instructions do not: valgrind's callgrind counts the user-space
+instructions a process runs, the same for the same code and inputs whatever else the machine
+does. :func:`count_instructions` starts the server app of one kind as gunicorn (one ``gthread``
+worker, one thread, as the throughput rows' workers) under callgrind, warms it up, zeroes the
+worker's counters, sends ``requests`` keep-alive requests one after another from this process,
+dumps the counters and divides. Kernel time (the socket calls) is not counted: it is the same
+for every kind, so a ratio of counts is what the worker's own CPU work allows, before the
+kernel's share dilutes it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import http.client
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench import server as servers
+
+#: The hash seed the counted servers run with (a different seed changes dict layouts and counts).
+HASH_SEED = "0"
+_TOTALS = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
+
+
+def unavailable() -> str | None:
+    """Why the counts cannot be taken here (``None``: they can)."""
+    missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
+    if missing:
+        return f"not installed: {' and '.join(missing)} (Debian's valgrind package)"
+    if not servers.has_gunicorn():
+        return "not installed: gunicorn"
+    return None
+
+
+def _connection(port: int, deadline: float) -> http.client.HTTPConnection:
+    """A keep-alive connection that answered ``/health`` (the server starts slowly under valgrind)."""
+    while True:
+        conn = http.client.HTTPConnection(servers.HOST, port, timeout=60)
+        try:
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                return conn
+        except (OSError, http.client.HTTPException):
+            pass
+        conn.close()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server under callgrind did not answer on port {port}")
+        time.sleep(0.5)
+
+
+def _send(conn: http.client.HTTPConnection, path: str, headers: dict[str, str], count: int) -> None:
+    for _ in range(count):
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200 or not body:
+            raise RuntimeError(f"GET {path} answered {response.status} under callgrind")
+
+
+def _control(*args: str) -> None:
+    subprocess.run(["callgrind_control", *args], capture_output=True, timeout=60, check=True)
+
+
+def count_instructions(
+    kind: str,
+    path: str,
+    headers: dict[str, str],
+    *,
+    requests: int = 500,
+    warmup: int = 200,
+    timeout: float = 300.0,
+) -> int:
+    """Instructions the worker of a ``kind`` server runs per request (see the module's docstring).
+
+    :raises RuntimeError: the server did not start or answered a request with anything but 200.
+    """
+    port = servers.free_port()
+    env = dict(os.environ, PYTHONHASHSEED=HASH_SEED, PYTHONPATH=str(servers.ROOT))
+    with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
+        out = pathlib.Path(tmp)
+        argv = [
+            "valgrind",
+            "--tool=callgrind",
+            "--trace-children=yes",
+            f"--callgrind-out-file={out}/callgrind.%p",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{servers.HOST}:{port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "1",
+            "--keep-alive",
+            "60",
+            "--timeout",
+            "300",
+            "--log-level",
+            "warning",
+            f"bench.apps:server_app({kind!r})",
+        ]
+        process = subprocess.Popen(
+            argv, cwd=servers.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            conn = _connection(port, time.monotonic() + timeout)
+            try:
+                _send(conn, path, headers, warmup)
+                worker = servers.Server(kind, port, process, "callgrind").worker_pids()
+                if len(worker) != 1:
+                    raise RuntimeError(f"expected one gunicorn worker under callgrind, found {len(worker)}")
+                pid = str(worker[0])
+                _control("--zero", pid)
+                _send(conn, path, headers, requests)
+                before = set(out.glob(f"callgrind.{pid}*"))
+                _control("--dump", pid)
+            finally:
+                conn.close()
+            dumps: list[pathlib.Path] = []
+            deadline = time.monotonic() + 30
+            while not dumps and time.monotonic() < deadline:  # (written when the worker next runs)
+                dumps = sorted(set(out.glob(f"callgrind.{pid}*")) - before, key=lambda p: p.stat().st_mtime)
+                time.sleep(0.05)
+            found = _TOTALS.search(dumps[-1].read_bytes()) if dumps else None
+            if found is None:
+                raise RuntimeError("callgrind wrote no counts for the worker")
+            return int(found.group(1)) // requests
+        finally:
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def count_all(kinds: list[str], path: str, headers: dict[str, str], *, requests: int = 500) -> dict[str, int]:
+    """:func:`count_instructions` for every kind, at the same time (counts do not depend on load)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+        futures = {
+            kind: pool.submit(count_instructions, kind, path, headers, requests=requests) for kind in kinds
+        }
+        return {kind: future.result() for kind, future in futures.items()}
