@@ -183,12 +183,20 @@ def add_targets(rows: dict[str, Row]) -> None:
     if bare.rps and guarded.rps is not None:
         ratio = guarded.rps / bare.rps
         errors = (bare.errors or 0) + (guarded.errors or 0)
-        verdict = "met" if ratio >= THROUGHPUT_TARGET and errors == 0 else "missed"
-        strict = "met" if ratio >= THROUGHPUT_TARGET_15 and errors == 0 else "missed"
+        # With instruction counts, the share of bare's requests a worker bound by its own CPU can
+        # serve judges too, and the lower of the two counts: the measured ratio moves by several
+        # per cent from run to run (the load clients share the CPUs), the count does not.
+        counts = bare.instructions, guarded.instructions
+        bound = counts[0] / counts[1] if counts[0] and counts[1] else None
+        judged = ratio if bound is None else min(ratio, bound)
+        verdict = "met" if judged >= THROUGHPUT_TARGET and errors == 0 else "missed"
+        strict = "met" if judged >= THROUGHPUT_TARGET_15 and errors == 0 else "missed"
         # a ratio that rounds to a bound is spelt with one more digit, so the verdict reads true
         near = f" ({ratio:.3f})" if round(ratio, 2) in (THROUGHPUT_TARGET, THROUGHPUT_TARGET_15) else ""
+        counted = "" if bound is None else f", {bound:.3f}× by instruction count"
+        rule = f"≥ {THROUGHPUT_TARGET:.2f}×" + ("" if bound is None else ", the lower counts")
         guarded.target = (
-            f"{verdict}: {ratio:.2f}×{near} bare (≥ {THROUGHPUT_TARGET:.2f}×), {errors} errors (= 0); "
+            f"{verdict}: {ratio:.2f}×{near} bare{counted} ({rule}), {errors} errors (= 0); "
             f"issue 15 {strict}: ≥ {THROUGHPUT_TARGET_15:.2f}×"
         )
 
