@@ -242,8 +242,16 @@ def gss_over_http_flask(port: int) -> Flask:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/api/auth/session", headers={"Cookie": request.headers.get("Cookie", "")})
-        response = conn.getresponse()
+        headers = {"Cookie": request.headers.get("Cookie", "")}
+        try:
+            conn.request("GET", "/api/auth/session", headers=headers)
+            response = conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # the server closed the connection after its keep-alive timeout (the quiet gate may
+            # wait between rounds): once more on a new one, as a browser or an HTTP pool would
+            conn.close()
+            conn.request("GET", "/api/auth/session", headers=headers)
+            response = conn.getresponse()
         session = json.loads(response.read())
         return "hello " + (session["user"]["name"] if session else "stranger")
 
