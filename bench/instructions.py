@@ -122,7 +122,7 @@ def count_instructions(
             conn = _connection(port, time.monotonic() + timeout)
             try:
                 _send(conn, path, headers, warmup)
-                worker = servers.Server(kind, port, process, "callgrind").worker_pids()
+                worker = servers.child_pids(process.pid)  # (valgrind runs gunicorn in its own process)
                 if len(worker) != 1:
                     raise RuntimeError(f"expected one gunicorn worker under callgrind, found {len(worker)}")
                 pid = str(worker[0])

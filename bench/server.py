@@ -57,7 +57,7 @@ class Server:
 
     def worker_pids(self) -> list[int]:
         """The pids of gunicorn's workers (the server's direct children); ``[]`` without ``/proc``."""
-        return sorted(pid for pid, ppid in _processes() if ppid == self.process.pid)
+        return child_pids(self.process.pid)
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU of the server and its direct children (gunicorn's workers), from
@@ -149,16 +149,20 @@ def _processes() -> list[tuple[int, int]]:
     return found
 
 
+def child_pids(pid: int) -> list[int]:
+    """The pids of ``pid``'s direct children; ``[]`` without ``/proc``."""
+    return sorted(child for child, ppid in _processes() if ppid == pid)
+
+
 def process_tree_cpu(pid: int) -> float | None:
     """CPU seconds of ``pid`` and its direct children."""
     own = _stat(pid)
     if own is None:
         return None
     total = own[1]
-    for child, ppid in _processes():
-        if ppid == pid:
-            stat = _stat(child)
-            total += stat[1] if stat is not None else 0.0
+    for child in child_pids(pid):
+        stat = _stat(child)
+        total += stat[1] if stat is not None else 0.0
     return total
 
 
