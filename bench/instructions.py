@@ -30,7 +30,9 @@ from bench import server as servers
 
 #: The hash seed the counted servers run with (a different seed changes dict layouts and counts).
 HASH_SEED = "0"
-_TOTALS = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
+#: The dump's header line with the total of its events, and the line that ends a complete dump.
+_SUMMARY = re.compile(rb"^summary:\s*(\d+)", re.MULTILINE)
+_END = re.compile(rb"^totals:", re.MULTILINE)
 
 
 def unavailable() -> str | None:
@@ -70,6 +72,20 @@ def _send(conn: http.client.HTTPConnection, path: str, headers: dict[str, str], 
             raise RuntimeError(f"GET {path} answered {response.status} under callgrind")
 
 
+def _read_dump(folder: pathlib.Path, pid: str, before: set[pathlib.Path], wait: float = 30.0) -> int:
+    """The event total of the first dump of ``pid`` in ``folder`` not in ``before``, once
+    callgrind has written all of it (it writes when the worker next runs)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        for dump in sorted(set(folder.glob(f"callgrind.{pid}*")) - before):
+            data = dump.read_bytes()
+            summary = _SUMMARY.search(data)
+            if summary is not None and _END.search(data):
+                return int(summary.group(1))
+        time.sleep(0.05)
+    raise RuntimeError("callgrind wrote no counts for the worker")
+
+
 def _control(*args: str) -> None:
     subprocess.run(["callgrind_control", *args], capture_output=True, timeout=60, check=True)
 
@@ -89,7 +105,8 @@ def count_instructions(
     """
     port = servers.free_port()
     env = dict(os.environ, PYTHONHASHSEED=HASH_SEED, PYTHONPATH=str(servers.ROOT))
-    with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
+    # (the worker may still be writing its last dump as it exits: leave what cannot be removed)
+    with tempfile.TemporaryDirectory(prefix="bench-callgrind-", ignore_cleanup_errors=True) as tmp:
         out = pathlib.Path(tmp)
         argv = [
             "valgrind",
@@ -132,15 +149,7 @@ def count_instructions(
                 _control("--dump", pid)
             finally:
                 conn.close()
-            dumps: list[pathlib.Path] = []
-            deadline = time.monotonic() + 30
-            while not dumps and time.monotonic() < deadline:  # (written when the worker next runs)
-                dumps = sorted(set(out.glob(f"callgrind.{pid}*")) - before, key=lambda p: p.stat().st_mtime)
-                time.sleep(0.05)
-            found = _TOTALS.search(dumps[-1].read_bytes()) if dumps else None
-            if found is None:
-                raise RuntimeError("callgrind wrote no counts for the worker")
-            return int(found.group(1)) // requests
+            return _read_dump(out, pid, before) // requests
         finally:
             process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -458,3 +458,19 @@ def test_with_instruction_counts_the_lower_of_measured_and_counted_judges_throug
     report.add_targets(rows)
     assert rows["server_guarded"].target.endswith("issue 15 missed: ≥ 0.97×")
     assert "instruction count" not in rows["server_guarded"].target
+
+
+def test_a_callgrind_dump_is_read_only_once_complete(tmp_path: pathlib.Path) -> None:
+    """The count comes from the dump's ``summary:`` line, and only once its closing ``totals:``
+    line is written (callgrind writes the dump while the bench polls for it)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    instructions = importlib.import_module("bench.instructions")
+    old = tmp_path / "callgrind.42.1"
+    old.write_text("events: Ir\nsummary: 5\n\ntotals: 5\n")
+    partial = tmp_path / "callgrind.42.2"
+    partial.write_text("version: 1\nevents: Ir\nsummary: 1234567\nfl=x\n")
+    with pytest.raises(RuntimeError, match="no counts"):
+        instructions._read_dump(tmp_path, "42", {old}, wait=0.2)
+    partial.write_text(partial.read_text() + "0 1234567\n\ntotals: 1234567\n")
+    assert instructions._read_dump(tmp_path, "42", {old}, wait=0.2) == 1234567
