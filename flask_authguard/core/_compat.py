@@ -8,7 +8,7 @@ import inspect
 import typing as t
 
 #: Results no hook can await (the usual ones): no awaitable check needed.
-PLAIN = frozenset({dict, str, bool, type(None), list, int, float, tuple})
+_PLAIN = frozenset({dict, str, bool, type(None), list, int, float, tuple})
 
 
 def call_sync(fn: t.Callable[..., t.Any], /, *args: t.Any, **kwargs: t.Any) -> t.Any:
@@ -17,19 +17,16 @@ def call_sync(fn: t.Callable[..., t.Any], /, *args: t.Any, **kwargs: t.Any) -> t
     Inside a running event loop (an ``async def`` Flask view, say) the coroutine runs on a
     fresh loop in a worker thread, since this thread's loop cannot be re-entered.
     """
-    result = fn(*args, **kwargs)
-    if type(result) in PLAIN:
-        return result
-    return settle(result)
+    return settle(fn(*args, **kwargs))
 
 
 def settle(result: t.Any) -> t.Any:
     """``result`` of a hook, run to completion when it is awaitable (as :func:`call_sync` does).
 
-    For hot paths that call a hook directly, with its keywords spelt out (``call_sync``'s
-    ``**kwargs`` builds two dicts a call): ``settle(result) if type(result) not in PLAIN``.
+    For hot paths that call a hook directly rather than through ``call_sync`` (whose
+    ``**kwargs`` builds two dicts a call): ``settle(hook(...))``.
     """
-    if not inspect.isawaitable(result):
+    if type(result) in _PLAIN or not inspect.isawaitable(result):
         return result
     try:
         asyncio.get_running_loop()

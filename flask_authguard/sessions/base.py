@@ -14,7 +14,7 @@ import math
 import typing as t
 from collections.abc import Mapping
 
-from ..core._compat import PLAIN, call_sync, settle
+from ..core._compat import call_sync, settle
 from ..core.config import Config, CookieSpec
 from ..core.jwt import encode as jwe_encode
 from ..core.token import Claims
@@ -211,10 +211,10 @@ def call_jwt_callback(config: Config, token: Claims, **kwargs: t.Any) -> Claims 
         return token
     if kwargs:
         result = call_sync(callback, token=token, **(_JWT_ARGS | kwargs))
-    else:  # a session read: the keywords spelt out (call_sync's **kwargs would copy them twice)
+    else:  # a session read: _JWT_ARGS spelt out (``**`` would build the keywords again, twice
+        # through call_sync); test_jwt_callback_gets_every_keyword_and_none_for_the_absent checks it
         result = callback(token=token, user=None, account=None, profile=None, trigger=None, session=None)
-        if type(result) not in PLAIN:
-            result = settle(result)
+        result = settle(result)
     if type(result) is dict or result is None:
         return result
     if not isinstance(result, Mapping):

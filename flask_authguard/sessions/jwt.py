@@ -20,7 +20,7 @@ import logging
 import typing as t
 
 from ..core import _clock
-from ..core._compat import PLAIN, call_sync, settle
+from ..core._compat import call_sync, settle
 from ..core.config import Config
 from ..core.cookies import chunk, clean, session_values
 from ..core.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
@@ -136,9 +136,7 @@ class JwtSessions:
             session_callback = config.callbacks.session
             if session_callback is not None and update is NOT_UPDATE:
                 # called directly: call_sync's **kwargs copies them twice
-                session = session_callback(session=session, token=token, user=None)
-                if type(session) not in PLAIN:
-                    session = settle(session)
+                session = settle(session_callback(session=session, token=token, user=None))
             elif session_callback is not None:
                 session = call_sync(
                     session_callback,
