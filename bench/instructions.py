@@ -15,14 +15,11 @@ kernel's share dilutes it.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import http.client
-import os
 import pathlib
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -43,24 +40,6 @@ def unavailable() -> str | None:
     if not servers.has_gunicorn():
         return "not installed: gunicorn"
     return None
-
-
-def _connection(port: int, deadline: float) -> http.client.HTTPConnection:
-    """A keep-alive connection that answered ``/health`` (the server starts slowly under valgrind)."""
-    while True:
-        conn = http.client.HTTPConnection(servers.HOST, port, timeout=60)
-        try:
-            conn.request("GET", "/health")
-            response = conn.getresponse()
-            response.read()
-            if response.status == 200:
-                return conn
-        except (OSError, http.client.HTTPException):
-            pass
-        conn.close()
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the server under callgrind did not answer on port {port}")
-        time.sleep(0.5)
 
 
 def _send(conn: http.client.HTTPConnection, path: str, headers: dict[str, str], count: int) -> None:
@@ -103,43 +82,30 @@ def count_instructions(
 
     :raises RuntimeError: the server did not start or answered a request with anything but 200.
     """
-    port = servers.free_port()
-    env = dict(os.environ, PYTHONHASHSEED=HASH_SEED, PYTHONPATH=str(servers.ROOT))
     # (the worker may still be writing its last dump as it exits: leave what cannot be removed)
     with tempfile.TemporaryDirectory(prefix="bench-callgrind-", ignore_cleanup_errors=True) as tmp:
         out = pathlib.Path(tmp)
-        argv = [
+        valgrind = [
             "valgrind",
             "--tool=callgrind",
             "--trace-children=yes",
             f"--callgrind-out-file={out}/callgrind.%p",
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"{servers.HOST}:{port}",
-            "--workers",
-            "1",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "1",
-            "--keep-alive",
-            "60",
-            "--timeout",
-            "300",
-            "--log-level",
-            "warning",
-            f"bench.apps:server_app({kind!r})",
+            f"--log-file={out}/valgrind.%p.log",  # (not the server's stderr pipe, which nobody reads)
         ]
-        process = subprocess.Popen(
-            argv, cwd=servers.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        server = servers.start_server(
+            kind,
+            workers=1,
+            timeout=timeout,
+            prefix=valgrind,
+            # slow under valgrind: gunicorn must not take the worker for a hung one
+            gunicorn_options=["--timeout", str(int(timeout)), "--keep-alive", "60"],
+            environment={"PYTHONHASHSEED": HASH_SEED},
         )
         try:
-            conn = _connection(port, time.monotonic() + timeout)
+            conn = http.client.HTTPConnection(servers.HOST, server.port, timeout=60)
             try:
                 _send(conn, path, headers, warmup)
-                worker = servers.child_pids(process.pid)  # (valgrind runs gunicorn in its own process)
+                worker = server.worker_pids()  # (valgrind runs gunicorn in its own process)
                 if len(worker) != 1:
                     raise RuntimeError(f"expected one gunicorn worker under callgrind, found {len(worker)}")
                 pid = str(worker[0])
@@ -151,12 +117,7 @@ def count_instructions(
                 conn.close()
             return _read_dump(out, pid, before) // requests
         finally:
-            process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=30)
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+            server.stop()
 
 
 def count_all(kinds: list[str], path: str, headers: dict[str, str], *, requests: int = 500) -> dict[str, int]:

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import typing as t
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -65,18 +66,33 @@ class Server:
         return process_tree_cpu(self.process.pid)
 
 
-def start_server(kind: str, *, workers: int = 2, threads: int = 1, timeout: float = 30.0) -> Server:
-    """Start :func:`bench.apps.server_app` (``kind`` ``"bare"`` or ``"guarded"``) on loopback.
+def start_server(
+    kind: str,
+    *,
+    workers: int = 2,
+    threads: int = 1,
+    timeout: float = 30.0,
+    prefix: t.Sequence[str] = (),
+    gunicorn_options: t.Sequence[str] = (),
+    environment: t.Mapping[str, str] | None = None,
+) -> Server:
+    """Start :func:`bench.apps.server_app` (``kind`` one of :data:`bench.apps.SERVER_KINDS`) on
+    loopback.
 
+    :param prefix: a command the server runs under (``valgrind ...``); gunicorn only.
+    :param gunicorn_options: more gunicorn options (the last of a repeated option wins).
+    :param environment: variables set for the server on top of this process's.
     :raises RuntimeError: the server did not answer ``/health`` within ``timeout`` seconds.
     """
     port = free_port()
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     )
+    env.update(environment or {})
     if has_gunicorn():
         engine = f"gunicorn {workers} gthread workers × {threads} thread{'s' if threads > 1 else ''}"
         argv = [
+            *prefix,
             sys.executable,
             "-m",
             "gunicorn",
@@ -94,9 +110,12 @@ def start_server(kind: str, *, workers: int = 2, threads: int = 1, timeout: floa
             "warning",
             "--chdir",
             str(ROOT),
+            *gunicorn_options,
             f"bench.apps:server_app({kind!r})",
         ]
     else:
+        if prefix:
+            raise RuntimeError("a server under a command prefix needs gunicorn")
         engine = "werkzeug threaded (gunicorn not installed)"
         argv = [sys.executable, "-m", "bench.server", kind, str(port)]
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
