@@ -84,6 +84,13 @@ def _delta(rows: dict[str, Row], key: str) -> float | None:
     return row.us - base.us
 
 
+def counted_share(rows: dict[str, Row], key: str) -> float | None:
+    """Bare's instructions per request over server row ``key``'s: the share of bare's requests
+    a worker bound by its own CPU can serve (``None`` without both counts)."""
+    bare, other = rows["server_bare"].instructions, rows[key].instructions
+    return bare / other if bare and other else None
+
+
 def add_notes(rows: dict[str, Row]) -> None:
     """The notes that compare rows: in-process vs HTTP, flask_authguard vs next-auth."""
     http, local = rows["gss_http"], rows["get_server_session"]
@@ -109,13 +116,12 @@ def add_notes(rows: dict[str, Row]) -> None:
             f"no round trip for keys read before: {cached.us - memory.us:+.1f} µs for the poll of "
             "the push socket and the lookup"
         )
-    bare_count = rows["server_bare"].instructions
     for key in ("server_guarded", "server_cache_headers"):
-        count = rows[key].instructions
-        if count and bare_count:
+        share = counted_share(rows, key)
+        if share is not None:
             rows[key].note += (
-                f"; callgrind: {count / bare_count:.3f}× bare's instructions per request, so a worker "
-                f"bound by its own CPU serves at most {bare_count / count:.3f}× bare's requests"
+                f"; callgrind: {1 / share:.3f}× bare's instructions per request, so a worker "
+                f"bound by its own CPU serves at most {share:.3f}× bare's requests"
             )
     for key in ("node_get_token", "node_decode"):
         row = rows[key]
@@ -186,8 +192,7 @@ def add_targets(rows: dict[str, Row]) -> None:
         # With instruction counts, the share of bare's requests a worker bound by its own CPU can
         # serve judges too, and the lower of the two counts: the measured ratio moves by several
         # per cent from run to run (the load clients share the CPUs), the count does not.
-        counts = bare.instructions, guarded.instructions
-        bound = counts[0] / counts[1] if counts[0] and counts[1] else None
+        bound = counted_share(rows, "server_guarded")
         judged = ratio if bound is None else min(ratio, bound)
         verdict = "met" if judged >= THROUGHPUT_TARGET and errors == 0 else "missed"
         strict = "met" if judged >= THROUGHPUT_TARGET_15 and errors == 0 else "missed"

@@ -110,6 +110,11 @@ def _make_context() -> Context:
     return Context(token=token, cookie=apps.cookie_header(apps.session_cookies(token)))
 
 
+def _server_headers(ctx: Context) -> dict[str, str]:
+    """What every request to the loopback servers carries: the session cookie and a browser's headers."""
+    return {"Cookie": ctx.cookie, "Host": "localhost:5000", **apps.HEADERS}
+
+
 def _server_rows(
     rows: dict[str, Row],
     started: dict[str, servers.Server],
@@ -119,7 +124,7 @@ def _server_rows(
 ) -> None:
     """Load the servers in turn, in short windows from the same kept client processes (the
     order swapped every window pair), each window through the quiet gate when there is one."""
-    headers = {"Cookie": ctx.cookie, "Host": "localhost:5000", **apps.HEADERS}
+    headers = _server_headers(ctx)
     totals: dict[str, servers.LoadResult] = {k: servers.LoadResult(0, 0, 0.0, 0.0) for k in started}
     kinds = list(started)
     windows = max(1, round(settings.server_seconds / settings.server_window_seconds))
@@ -163,7 +168,7 @@ def _instruction_counts(rows: dict[str, Row], ctx: Context, settings: Settings) 
     if reason is not None:
         _note_server_rows(rows, f"no instruction count: {reason}")
         return
-    headers = {"Cookie": ctx.cookie, "Host": "localhost:5000", **apps.HEADERS}
+    headers = _server_headers(ctx)
     counts = instructions.count_all(
         list(apps.SERVER_KINDS), apps.PROTECTED, headers, requests=settings.callgrind_requests
     )
