@@ -243,18 +243,19 @@ def gss_over_http_flask(port: int) -> Flask:
         if conn is None:
             conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         headers = {"Cookie": request.headers.get("Cookie", "")}
-        for last in (False, True):
-            try:
-                conn.request("GET", "/api/auth/session", headers=headers)
-                response = conn.getresponse()
-                break
-            except (http.client.RemoteDisconnected, ConnectionError):
-                # the server closed the connection after its keep-alive timeout (the quiet gate
-                # may wait between rounds): once more on a new one, as an HTTP pool would
-                conn.close()
-                if last:
-                    raise
-        session = json.loads(response.read())
+
+        def fetch() -> bytes:
+            conn.request("GET", "/api/auth/session", headers=headers)
+            return conn.getresponse().read()
+
+        try:
+            body = fetch()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # the server closed the connection after its keep-alive timeout (the quiet gate may
+            # wait between rounds): once more on a new one, as an HTTP pool would
+            conn.close()
+            body = fetch()
+        session = json.loads(body)
         return "hello " + (session["user"]["name"] if session else "stranger")
 
     return app
