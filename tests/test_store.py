@@ -19,6 +19,7 @@ import uuid
 
 import pytest
 from conftest import SECRET, FrozenClock
+from test_handler import csrf_of
 from test_revocation import bearer, signed_in
 from test_revocation import make_app as revocation_app
 from test_throttle import attempt, new_client
@@ -26,6 +27,7 @@ from test_throttle import make_app as throttle_app
 
 from flask_authguard import ConfigurationError
 from flask_authguard.core.config import resolve_options
+from flask_authguard.core.errors import BackendUnavailableError
 from flask_authguard.core.store import RedisStore, store_of
 
 #: The longest a server gets to start, or a cluster to agree on its slots (seconds).
@@ -89,7 +91,9 @@ def test_a_bad_uri_message_hides_the_password() -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["redis+sentinel://127.0.0.1:1/mymaster", "redis+cluster://127.0.0.1:1"], ids=["sentinel", "cluster"]
+    "uri",
+    ["redis+sentinel://127.0.0.1:1/mymaster", "redis+cluster://127.0.0.1:1"],
+    ids=["sentinel", "cluster"],
 )
 def test_sentinel_or_cluster_down_answers_503(uri: str, make_token: t.Callable[..., str]) -> None:
     """No sentinel or cluster node answers: sign-in and a guarded request get 503, never 500,
@@ -165,10 +169,10 @@ class Servers:
         self.processes.append(process)
         return process
 
-    def redis(self, port: int, *extra: str) -> None:
+    def redis(self, port: int, *extra: str) -> subprocess.Popen[bytes]:
         server = _tool("redis-server")
         base = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.start([*server, *base, "--dir", str(self.where), *extra], f"redis-{port}")
+        return self.start([*server, *base, "--dir", str(self.where), *extra], f"redis-{port}")
 
     def stop(self) -> None:
         for process in self.processes:
@@ -187,67 +191,119 @@ def _client(port: int, db: int = 0) -> t.Any:
     return redis.Redis(host="127.0.0.1", port=port, db=db, socket_timeout=2, socket_connect_timeout=2)
 
 
+def _master_of(port: int) -> tuple[str, int]:
+    """The master the Sentinel on ``port`` names for :data:`SERVICE` (as the store asks)."""
+    from redis.sentinel import Sentinel
+
+    return t.cast(
+        "tuple[str, int]", tuple(Sentinel([("127.0.0.1", port)], socket_timeout=1).discover_master(SERVICE))
+    )
+
+
+def _start_sentinel(servers: Servers, master: int, down_after: int = 5000) -> int:
+    """A Sentinel monitoring the master on ``master`` as :data:`SERVICE`, which it holds down
+    after ``down_after`` ms without an answer; its port."""
+    # Without Debian's redis-sentinel package, the same program: ``redis-server <conf> --sentinel``.
+    command = _tool("redis-sentinel", "redis-server")
+    port = _free_port()
+    config = servers.where / "sentinel.conf"
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {servers.where}\n"
+        f"sentinel monitor {SERVICE} 127.0.0.1 {master} 1\n"
+        f"sentinel down-after-milliseconds {SERVICE} {down_after}\n"
+        f"sentinel failover-timeout {SERVICE} 4000\n",
+        encoding="utf-8",
+    )
+    servers.start(
+        [*command, str(config), *(["--sentinel"] if command == ["redis-server"] else [])], "sentinel"
+    )
+    _wait_for("redis-sentinel", lambda: _master_of(port) == ("127.0.0.1", master), servers.processes)
+    return port
+
+
 @pytest.fixture(scope="module")
 def sentinel(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[dict[str, int]]:
     """A Redis master on a free port and one Sentinel monitoring it as :data:`SERVICE`; the URL
     names only the Sentinel, so the store finds the master through it."""
     pytest.importorskip("redis")
-    # Without Debian's redis-sentinel package, the same program: ``redis-server <conf> --sentinel``.
-    command = _tool("redis-sentinel", "redis-server")
-    where = tmp_path_factory.mktemp("sentinel")
-    servers = Servers(where)
-    master, port = _free_port(), _free_port()
+    servers = Servers(tmp_path_factory.mktemp("sentinel"))
+    master = _free_port()
     try:
         servers.redis(master)
-        config = where / "sentinel.conf"
-        config.write_text(
-            f"port {port}\nbind 127.0.0.1\ndir {where}\n"
-            f"sentinel monitor {SERVICE} 127.0.0.1 {master} 1\n"
-            f"sentinel down-after-milliseconds {SERVICE} 2000\n"
-            f"sentinel failover-timeout {SERVICE} 4000\n",
-            encoding="utf-8",
-        )
-        sentinel_mode = ["--sentinel"] if command == ["redis-server"] else []
-        servers.start([*command, str(config), *sentinel_mode], "sentinel")
-
-        def master_known() -> bool:
-            from redis.sentinel import Sentinel
-
-            found = Sentinel([("127.0.0.1", port)], socket_timeout=1).discover_master(SERVICE)
-            return tuple(found) == ("127.0.0.1", master) and bool(_client(master).ping())
-
-        _wait_for("redis-server and redis-sentinel", master_known, servers.processes)
-        yield {"port": port, "master": master}
+        _wait_for("redis-server", lambda: bool(_client(master).ping()), servers.processes)
+        yield {"port": _start_sentinel(servers, master), "master": master}
     finally:
         servers.stop()
 
 
+@pytest.fixture
+def failover(tmp_path: pathlib.Path) -> t.Iterator[dict[str, t.Any]]:
+    """A master, its replica (in sync), and a Sentinel that knows both and fails over 1 s after
+    the master stops answering (``stop_master()``)."""
+    pytest.importorskip("redis")
+    servers = Servers(tmp_path)
+    master, replica = _free_port(), _free_port()
+    try:
+        # No delay before the replica's first sync (Redis 7 waits 5 s for more replicas).
+        process = servers.redis(master, "--repl-diskless-sync-delay", "0")
+        servers.redis(replica, "--replicaof", "127.0.0.1", str(master))
+        _wait_for(
+            "a redis-server replica in sync",
+            lambda: _client(replica).info("replication")["master_link_status"] == "up",
+            servers.processes,
+        )
+        port = _start_sentinel(servers, master, down_after=1000)
+
+        def replica_known() -> bool:
+            from redis.sentinel import Sentinel
+
+            found = Sentinel([("127.0.0.1", port)], socket_timeout=1).discover_slaves(SERVICE)
+            return [tuple(f) for f in found] == [("127.0.0.1", replica)]
+
+        _wait_for("the Sentinel to know the replica", replica_known, servers.processes)
+
+        def stop_master() -> None:
+            process.kill()
+            process.wait(timeout=5)
+            servers.processes.remove(process)
+
+        yield {"port": port, "master": master, "replica": replica, "stop_master": stop_master}
+    finally:
+        servers.stop()
+
+
+def _start_cluster(servers: Servers) -> list[int]:
+    """Three Redis Cluster masters (no replicas) on free ports, their slots assigned; the ports."""
+    cli = _tool("redis-cli")
+    ports = [_free_cluster_port() for _ in range(3)]
+    for port in ports:
+        node = ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf"]
+        servers.redis(port, *node, "--cluster-node-timeout", "5000")
+    _wait_for(
+        "3 redis-server cluster nodes", lambda: all(_client(p).ping() for p in ports), servers.processes
+    )
+    nodes = [f"127.0.0.1:{p}" for p in ports]
+    subprocess.run(
+        [*cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+        check=True,
+        capture_output=True,
+        timeout=START_SECONDS,
+    )
+
+    def agreed() -> bool:
+        return all(b"cluster_state:ok" in _client(p).execute_command("CLUSTER", "INFO") for p in ports)
+
+    _wait_for("the cluster's slots", agreed, servers.processes)
+    return ports
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[list[int]]:
-    """Three Redis Cluster masters (no replicas) on free ports, their slots assigned."""
+    """A Redis Cluster of three masters for the module's tests."""
     pytest.importorskip("redis")
-    cli = _tool("redis-cli")
-    where = tmp_path_factory.mktemp("cluster")
-    servers = Servers(where)
-    ports = [_free_cluster_port() for _ in range(3)]
+    servers = Servers(tmp_path_factory.mktemp("cluster"))
     try:
-        for port in ports:
-            servers.redis(
-                port, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
-                "--cluster-node-timeout", "5000",
-            )
-        _wait_for("3 redis-server cluster nodes", lambda: all(_client(p).ping() for p in ports), servers.processes)
-        nodes = [f"127.0.0.1:{p}" for p in ports]
-        subprocess.run(
-            [*cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=START_SECONDS,
-        )
-
-        def agreed() -> bool:
-            return all(b"cluster_state:ok" in _client(p).execute_command("CLUSTER", "INFO") for p in ports)
-
-        _wait_for("the cluster's slots", agreed, servers.processes)
-        yield ports
+        yield _start_cluster(servers)
     finally:
         servers.stop()
 
@@ -270,7 +326,10 @@ def test_sentinel_throttling_counts_across_workers(sentinel: dict[str, int]) -> 
 
 
 def test_sentinel_revoke_user_holds_on_every_worker(clock: FrozenClock, sentinel: dict[str, int]) -> None:
-    options = {"store": f"redis+sentinel://127.0.0.1:{sentinel['port']}/{SERVICE}/3", "store_prefix": _prefix()}
+    options = {
+        "store": f"redis+sentinel://127.0.0.1:{sentinel['port']}/{SERVICE}/3",
+        "store_prefix": _prefix(),
+    }
     app_one, guard_one = revocation_app(**options)
     app_two, _ = revocation_app(**options)
     _, value = signed_in(app_one)
@@ -283,7 +342,34 @@ def test_sentinel_revoke_user_holds_on_every_worker(clock: FrozenClock, sentinel
     assert bearer(app_two, value) == 401
     # Database 3 of the master, as the URL's last segment says.
     master = sentinel["master"]
-    assert _keys(_client(master, 3), options["store_prefix"]) and not _keys(_client(master), options["store_prefix"])
+    assert _keys(_client(master, 3), options["store_prefix"]) and not _keys(
+        _client(master), options["store_prefix"]
+    )
+
+
+def test_sentinel_failover_the_store_follows_the_new_master(
+    clock: FrozenClock, failover: dict[str, t.Any]
+) -> None:
+    """The master dies and the Sentinel promotes its replica: every connection (the kept reads,
+    the pool's writes, the worker copy's tracking connection) goes to the new master."""
+    options = {"store": f"redis+sentinel://127.0.0.1:{failover['port']}/{SERVICE}", "store_prefix": _prefix()}
+    app_one, guard_one = revocation_app(**options)
+    app_two, _ = revocation_app(**options)
+    _, first = signed_in(app_one)
+    assert (bearer(app_two, first), bearer(app_two, first)) == (200, 200)
+    failover["stop_master"]()
+    new = failover["replica"]
+    _wait_for("the Sentinel's failover", lambda: _master_of(failover["port"]) == ("127.0.0.1", new), [])
+    guard_one.revoke_token(first, app=app_one)
+    assert bearer(app_two, first) == 401
+    assert _keys(_client(new), options["store_prefix"])
+
+    _, second = signed_in(app_one)  # the throttle's counters too
+    assert (bearer(app_two, second), bearer(app_two, second)) == (200, 200)
+    cache = t.cast(RedisStore, store_of(app_two.extensions["authguard"].core.config)).cache
+    assert cache is not None and cache._connection is not None and cache._connection.port == new
+    guard_one.revoke_token(second, app=app_one)
+    assert bearer(app_two, second) == 401
 
 
 def test_cluster_throttling_and_revocation(clock: FrozenClock, cluster: list[int]) -> None:
@@ -307,6 +393,24 @@ def test_cluster_throttling_and_revocation(clock: FrozenClock, cluster: list[int
     store = store_of(app_two.extensions["authguard"].core.config)
     assert isinstance(store, RedisStore) and store.cache is None
     assert any(_keys(_client(port), options["store_prefix"]) for port in cluster)
+
+
+def test_a_cluster_gone_after_start_answers_503(clock: FrozenClock, tmp_path: pathlib.Path) -> None:
+    """Every node stops: the cluster client's own error (not a ``RedisError``) is a 503 too."""
+    pytest.importorskip("redis")
+    servers = Servers(tmp_path)
+    try:
+        ports = _start_cluster(servers)
+        app, guard = revocation_app(store=f"redis+cluster://127.0.0.1:{ports[0]}", store_prefix=_prefix())
+        client, value = signed_in(app)
+        assert bearer(app, value) == 200
+    finally:
+        servers.stop()
+    assert bearer(app, value) == 503  # the revocation read
+    data = {"csrfToken": csrf_of(client), "username": "ada", "password": "pw"}
+    assert client.post("/api/auth/callback/credentials", data=data).status_code == 503  # the throttle
+    with pytest.raises(BackendUnavailableError):
+        guard.revoke_user("1", app=app)
 
 
 @pytest.fixture

@@ -132,8 +132,9 @@ def redis_target(uri: str) -> RedisTarget:
 
     parts = urlsplit(normalized)
     if kind == "server":
-        from redis.connection import parse_url
+        from redis import connection
 
+        parse_url: t.Callable[[str], object] = connection.parse_url  # (untyped in redis)
         try:  # the client's own reading (host, port, query options), without connecting
             parse_url(normalized.replace("redis+unix://", "unix://", 1))
         except ValueError:

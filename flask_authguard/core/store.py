@@ -123,14 +123,15 @@ class RedisStore:
                 f"store={masked_uri(uri)} needs the redis client: pip install 'flask-authguard[redis]'"
             ) from None
         # What a failing call raises, and the part of it that means "the connection was closed".
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._errors = _failures()
         self._closed: tuple[type[BaseException], ...] = (redis.ConnectionError, ConnectionError)
         self.prefix = prefix
         try:  # a Cluster client asks its nodes for the slot map at once; the others connect later
             storage = _limits_storage(redis_target(uri))
-        except (*self._errors, redis.exceptions.RedisClusterException) as exc:
+        except self._errors as exc:
             raise _unavailable(exc) from exc
-        self._limiter = t.cast(RateLimiter, _GuardedLimiter(MovingWindowRateLimiter(storage)))
+        limiter = MovingWindowRateLimiter(storage)
+        self._limiter = t.cast(RateLimiter, _GuardedLimiter(limiter, self._errors))
         #: The ``redis.Redis`` client (``limits``' own, so both share the pool; behind Sentinel,
         #: its connections find the current master through the sentinels when they connect).
         self.client: t.Any = storage.storage
@@ -229,19 +230,26 @@ def _limits_storage(target: RedisTarget) -> t.Any:
     """The ``limits`` storage of ``target``: its client is the store's too."""
     from limits.storage import RedisClusterStorage, RedisSentinelStorage, RedisStorage
 
-    timeouts: dict[str, float | str | bool] = {
-        "socket_timeout": REDIS_TIMEOUT,
-        "socket_connect_timeout": REDIS_TIMEOUT,
-    }
+    timeout = REDIS_TIMEOUT
     if target.kind == "sentinel":
         # The sentinels get the timeouts too (``limits`` gives them only the URI's credentials),
         # and every command goes to the master: a replica may not have the last revocation yet.
         return RedisSentinelStorage(
-            target.uri, use_replicas=False, sentinel_kwargs=timeouts, wrap_exceptions=True, db=target.db, **timeouts
+            target.uri,
+            use_replicas=False,
+            sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+            wrap_exceptions=True,
+            db=target.db,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
         )
     if target.kind == "cluster":
-        return RedisClusterStorage(target.uri, wrap_exceptions=True, **timeouts)
-    return RedisStorage(target.uri, wrap_exceptions=True, **timeouts)
+        return RedisClusterStorage(
+            target.uri, wrap_exceptions=True, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+    return RedisStorage(
+        target.uri, wrap_exceptions=True, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
 
 
 def _expiry(ttl: float | None) -> int | None:
@@ -255,7 +263,7 @@ def _texts(values: t.Sequence[t.Any]) -> list[str | None]:
 
 def _mget_on(connection: t.Any, keys: t.Sequence[str], new: bool) -> list[t.Any]:
     if new:
-        # Connected by name, not by the first send: a Sentinel-managed connection asks the
+        # Connect now rather than on the first send: a Sentinel-managed connection asks the
         # sentinels for the master only in connect(); a send would connect to localhost:6379.
         connection.connect()
     connection.send_command("MGET", *keys)
@@ -266,20 +274,28 @@ def _unavailable(exc: BaseException) -> BackendUnavailableError:
     return BackendUnavailableError(f"the store (Redis) failed: {type(exc).__name__}")
 
 
-def _call(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+def _failures() -> tuple[type[BaseException], ...]:
+    """What a failing Redis call raises. The cluster client's "no node answers" is not a
+    ``RedisError`` (and so not wrapped by ``limits`` either)."""
     import redis
 
+    return (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
+
+
+def _call(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
     try:
         return fn(*args, **kwargs)
-    except (redis.RedisError, OSError) as exc:
+    except _failures() as exc:
         raise _unavailable(exc) from exc
 
 
 class _GuardedLimiter:
-    """A ``limits`` limiter whose storage failures become :class:`BackendUnavailableError`."""
+    """A ``limits`` limiter whose storage failures (``limits``' ``StorageError``, and the
+    ``errors`` it does not wrap) become :class:`BackendUnavailableError`."""
 
-    def __init__(self, limiter: RateLimiter) -> None:
+    def __init__(self, limiter: RateLimiter, errors: tuple[type[BaseException], ...]) -> None:
         self._limiter = limiter
+        self._errors = errors
 
     def __getattr__(self, name: str) -> t.Any:
         attr = getattr(self._limiter, name)
@@ -295,6 +311,8 @@ class _GuardedLimiter:
                 raise BackendUnavailableError(
                     f"the store failed: {type(exc.storage_error).__name__}"
                 ) from exc
+            except self._errors as exc:
+                raise _unavailable(exc) from exc
 
         return guarded
 
@@ -308,7 +326,7 @@ def open_store(uri: str, prefix: str, *, cache: bool = False) -> Store:
     """
     if uri.startswith("memory://"):
         return MemoryStore(prefix)
-    if uri.split("://", 1)[0].endswith("+cluster"):
+    if redis_target(uri).kind == "cluster":
         return RedisClusterStore(uri, prefix)
     return RedisStore(uri, prefix, cache=cache)
 
