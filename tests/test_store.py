@@ -1,9 +1,10 @@
 """The store as deployed: which ``store`` URIs start, and Redis behind Sentinel or as a Cluster.
 
-The Sentinel and Cluster tests run real servers: ``redis-server`` processes on free loopback
-ports, started here with their configuration in a temporary directory and killed afterwards. They
-skip with the reason when ``redis-server`` (or ``redis-cli``, for the Cluster) is not installed,
-except under ``CI=true`` (``.ci/run`` installs them), where they fail.
+The Sentinel and Cluster tests run real servers: ``redis-server`` and ``redis-sentinel`` (without
+it, ``redis-server --sentinel``, the same program) on free loopback ports, started here with their
+configuration in a temporary directory and stopped (at worst killed) afterwards; the Cluster's slots
+are assigned by ``redis-cli --cluster create``. Without those programs the tests skip with the
+reason, except under ``CI=true`` (``.ci/run`` installs them), where they fail.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from test_revocation import bearer, signed_in
 from test_revocation import make_app as revocation_app
 from test_throttle import attempt, new_client
 from test_throttle import make_app as throttle_app
+from webdriver import free_port
 
 from flask_authguard import ConfigurationError
 from flask_authguard.core.config import resolve_options
@@ -118,12 +120,6 @@ def _tool(name: str, *fallback: str) -> list[str]:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _free_cluster_port() -> int:
     """A free port whose cluster bus port (the port + 10000) is free too."""
     import random
@@ -205,7 +201,7 @@ def _start_sentinel(servers: Servers, master: int, down_after: int = 5000) -> in
     after ``down_after`` ms without an answer; its port."""
     # Without Debian's redis-sentinel package, the same program: ``redis-server <conf> --sentinel``.
     command = _tool("redis-sentinel", "redis-server")
-    port = _free_port()
+    port = free_port()
     config = servers.where / "sentinel.conf"
     config.write_text(
         f"port {port}\nbind 127.0.0.1\ndir {servers.where}\n"
@@ -227,7 +223,7 @@ def sentinel(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[dict[str, i
     names only the Sentinel, so the store finds the master through it."""
     pytest.importorskip("redis")
     servers = Servers(tmp_path_factory.mktemp("sentinel"))
-    master = _free_port()
+    master = free_port()
     try:
         servers.redis(master)
         _wait_for("redis-server", lambda: bool(_client(master).ping()), servers.processes)
@@ -242,7 +238,7 @@ def failover(tmp_path: pathlib.Path) -> t.Iterator[dict[str, t.Any]]:
     the master stops answering (``stop_master()``)."""
     pytest.importorskip("redis")
     servers = Servers(tmp_path)
-    master, replica = _free_port(), _free_port()
+    master, replica = free_port(), free_port()
     try:
         # No delay before the replica's first sync (Redis 7 waits 5 s for more replicas).
         process = servers.redis(master, "--repl-diskless-sync-delay", "0")
