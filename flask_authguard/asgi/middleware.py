@@ -18,7 +18,9 @@ options): matcher and skip list on the normalised path, ``authorized``, 307 to s
 of a checked request is in ``scope["state"]["auth_token"]`` (``request.state.auth_token``).
 With ``providers`` in the options the ``/api/auth/*`` routes are served too, by the very
 endpoints of the WSGI layer, run in a worker thread. ``websocket`` connections are checked once,
-at the handshake, and refused with close code 1008; ``lifespan`` passes through.
+at the handshake (a cross-site ``Origin`` with the session cookie is refused, as a cross-site
+mutation is), and refused with close code 1008; ``lifespan`` passes through. The app routes on
+the checked path: the inner scope's ``path`` and ``raw_path`` both carry it.
 """
 
 from __future__ import annotations
