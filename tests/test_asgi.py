@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import typing as t
 
@@ -521,25 +522,14 @@ def test_the_inner_scope_carries_the_checked_path_in_path_and_raw_path(
 
 
 def test_the_checked_raw_path_keeps_the_root_path(token: str) -> None:
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/app/public/../dashboard",
-        "raw_path": b"/app/public/..%2fdashboard",
-        "root_path": "/app",
-        "query_string": b"",
-        "headers": [(b"host", b"app.test"), (b"cookie", f"{COOKIE}={token}".encode())],
-    }
-    sent: list[t.Any] = []
+    from asgi_driver import run_asgi
+    from werkzeug.test import EnvironBuilder
 
-    async def receive() -> dict[str, t.Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: t.Any) -> None:
-        sent.append(message)
-
-    asyncio.run(AuthMiddleware(echo_scope, OPTIONS, matcher=["/dashboard/:path*"])(scope, receive, send))
-    assert sent[0]["status"] == 200
-    import json
-
-    assert json.loads(sent[1]["body"]) == {"path": "/app/dashboard", "raw_path": "/app/dashboard"}
+    environ = EnvironBuilder(
+        path="/public/../dashboard", headers={"cookie": f"{COOKIE}={token}"}
+    ).get_environ()
+    environ.update(SCRIPT_NAME="/app", RAW_URI="/app/public/..%2fdashboard")  # mounted under /app
+    app = AuthMiddleware(echo_scope, OPTIONS, matcher=["/dashboard/:path*"])
+    chunks, status, _ = run_asgi(app, environ)
+    assert status.startswith("200")
+    assert json.loads(b"".join(chunks)) == {"path": "/app/dashboard", "raw_path": "/app/dashboard"}

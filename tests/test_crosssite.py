@@ -7,11 +7,11 @@ option are not concerned).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import typing as t
 
 import pytest
+from asgi_driver import run_asgi
 from conftest import SECRET
 from flask import Flask, g
 from flask import request as flask_request
@@ -375,45 +375,19 @@ def _asgi_identity(options: dict[str, t.Any]) -> t.Any:
     return AuthMiddleware(Starlette(routes=[Route("/who", Who())]), options, matcher=["/private/:path*"])
 
 
-def _asgi_call(app: t.Any, method: str, path: str, headers: dict[str, str]) -> tuple[int, list[str], t.Any]:
-    """One request through the ASGI app, the method as sent (httpx would upper-case it)."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"api.example.com")]
-        + [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("api.example.com", 80),
-    }
-    sent: list[dict[str, t.Any]] = []
-
-    async def receive() -> dict[str, t.Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: t.MutableMapping[str, t.Any]) -> None:
-        sent.append(dict(message))
-
-    asyncio.run(app(scope, receive, send))
-    start = sent[0]
-    cookies = [v.decode("latin-1") for k, v in start["headers"] if k.lower() == b"set-cookie"]
-    body = b"".join(m.get("body", b"") for m in sent[1:])
-    return start["status"], cookies, json.loads(body)
-
-
 def identity_of(
     front: str, method: str, headers: dict[str, str], **options: t.Any
 ) -> tuple[t.Any, list[str]]:
     """What the view at ``/who`` was told about the user, and the ``Set-Cookie`` it answered."""
     opts = {"secret": SECRET, "trusted_origins": [FRONT], **options}
     if front == "asgi":
-        status, cookies, body = _asgi_call(_asgi_identity(opts), method, "/who", headers)
+        builder = EnvironBuilder(path="/who", method=method, base_url=HOST, headers=headers)
+        chunks, status_line, answer = run_asgi(_asgi_identity(opts), builder.get_environ())
+        status, cookies, body = (
+            int(status_line.split()[0]),
+            answer.getlist("Set-Cookie"),
+            json.loads(b"".join(chunks)),
+        )
     else:
         app = _flask_identity(opts) if front == "flask" else _wsgi_identity(opts)
         response = Client(app, use_cookies=False).open("/who", method=method, base_url=HOST, headers=headers)
