@@ -477,3 +477,20 @@ def test_a_websocket_handshake_is_checked_as_a_mutation() -> None:
     assert cross_site_reason(environ("GET", Origin=FRONT, **upgrade), CONFIG) is None
     reason = cross_site_reason(environ("GET", Origin=EVIL, **upgrade), CONFIG)
     assert reason is not None and reason.startswith("WebSocket handshake")
+
+
+@pytest.mark.parametrize("front", ["with_auth", "AuthGuard"])
+def test_the_guard_refuses_a_cross_site_websocket_handshake(front: str) -> None:
+    # a WSGI server's WebSocket (flask-sock, gunicorn + simple-websocket): a GET with Upgrade
+    if front == "with_auth":
+        client = wsgi_client()
+    else:
+        app = Flask(__name__)
+        AuthGuard(app, {"secret": SECRET})
+        app.add_url_rule("/api/items", "items", lambda: "ran", websocket=True)  # werkzeug's rule
+        client = app.test_client(use_cookies=False)
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade"}
+    refused = post(client, cookie=token(), method="GET", Origin=EVIL, **upgrade)
+    assert refused.status_code == 403 and "WebSocket handshake" in refused.get_json()["message"]
+    assert post(client, cookie=token(), method="GET", Origin=HOST, **upgrade).get_data() == b"ran"
+    assert post(client, bearer=token(), method="GET", Origin=EVIL, **upgrade).get_data() == b"ran"

@@ -226,8 +226,9 @@ class AuthCore:
         return None
 
     def cross_site(self, environ: WSGIEnvironment) -> Response | None:
-        """403 JSON for a state-changing request that carries the session cookie and comes from
-        another origin (see :mod:`flask_authguard.core.crosssite`), else ``None``.
+        """403 JSON for a state-changing request or a WebSocket handshake that carries the
+        session cookie and comes from another origin (see :mod:`flask_authguard.core.crosssite`),
+        else ``None``.
 
         Decided on the headers alone, before the cookie is decoded (or a database session
         looked up): a forged mutation costs no decode, and is refused whether or not the cookie
