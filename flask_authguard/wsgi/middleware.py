@@ -42,7 +42,7 @@ from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims
 from ..core.urls import under
 from ..sessions import strategy_of
-from .answers import _UNAVAILABLE_HTML, Redirect, _json
+from .answers import _UNAVAILABLE_HTML, Redirect, _json, unavailable_json
 from .caching import CHECKED_KEY, private_start_response
 from .incoming import (
     _page_path,
@@ -115,9 +115,22 @@ class AuthCore:
     # -- the token -------------------------------------------------------------------------
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
-        """The request's decoded token, decoded once per request and kept in the environ."""
+        """The request's decoded token, decoded once per request and kept in the environ;
+        ``None`` for a cookie-authenticated mutation or WebSocket handshake from another site
+        (``g.auth_token`` on a route the guard does not check must not act as the user either).
+        """
         if environ.get(_TOKEN_CONFIG_KEY) is self.config:  # set only once the token is read
             return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
+        reason = crosssite.forged_reason(environ, self.config)
+        if reason is not None:  # defence: the same rule as the guard's 403, as "no token"
+            logger.info("cross-site request, read as signed out: %s", reason)
+            environ[TOKEN_ENVIRON_KEY] = None
+            environ[_TOKEN_CONFIG_KEY] = self.config
+            return None
+        return self._decoded(environ)
+
+    def _decoded(self, environ: WSGIEnvironment) -> Claims | None:
+        """The token decoded now and kept in the environ (the caller has ruled out a forgery)."""
         token = self.sessions.token(environ)
         environ[TOKEN_ENVIRON_KEY] = token
         environ[_TOKEN_CONFIG_KEY] = self.config
@@ -194,7 +207,10 @@ class AuthCore:
         if refused is not None:
             return refused
         try:
-            token = self.token(environ)
+            if environ.get(_TOKEN_CONFIG_KEY) is self.config:
+                token = environ.get(TOKEN_ENVIRON_KEY)
+            else:  # the cross-site rule ran just above: decode without asking it again
+                token = self._decoded(environ)
             check = authorized or self.config.callbacks.authorized
             if check is None:
                 allowed = token is not None
@@ -210,17 +226,16 @@ class AuthCore:
         return None
 
     def cross_site(self, environ: WSGIEnvironment) -> Response | None:
-        """403 JSON for a state-changing request that carries the session cookie and comes from
-        another origin (see :mod:`flask_authguard.core.crosssite`), else ``None``.
+        """403 JSON for a state-changing request or a WebSocket handshake that carries the
+        session cookie and comes from another origin (see :mod:`flask_authguard.core.crosssite`),
+        else ``None``.
 
         Decided on the headers alone, before the cookie is decoded (or a database session
         looked up): a forged mutation costs no decode, and is refused whether or not the cookie
         still holds a valid session.
         """
-        if not self.config.cross_site_protection:
-            return None
-        reason = crosssite.cross_site_reason(environ, self.config)
-        if reason is None or not crosssite.by_session_cookie(environ, self.config):
+        reason = crosssite.forged_reason(environ, self.config)
+        if reason is None:
             return None
         logger.info("cross-site request refused: %s", reason)
         return _json(403, crosssite.refusal_body(reason))
@@ -234,8 +249,7 @@ class AuthCore:
         short page otherwise. Nobody is signed out."""
         config = self.config
         if config.api_mode == "json" or (config.api_mode == "auto" and is_api_request(environ)):
-            message = "The session store is unavailable. Try again shortly."
-            return _json(503, {"error": "ServiceUnavailable", "message": message}, {"Retry-After": "5"})
+            return unavailable_json()
         response = Response(_UNAVAILABLE_HTML, status=503, mimetype="text/html", headers={"Retry-After": "5"})
         response.headers["Cache-Control"] = "no-store"
         return response
