@@ -155,7 +155,7 @@ def test_github_defaults() -> None:
     assert provider.authorization_url == "https://github.com/login/oauth/authorize"
     assert provider.token_url == "https://github.com/login/oauth/access_token"
     assert provider.userinfo_url == "https://api.github.com/user"
-    assert provider.checks == ("state",)
+    assert provider.checks == ("pkce", "state")  # issue 27: Auth.js's PKCE by default
 
 
 def test_google_preset_against_a_real_issuer(idp: OIDCServer) -> None:
