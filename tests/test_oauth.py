@@ -477,6 +477,9 @@ def test_without_authlib(monkeypatch: pytest.MonkeyPatch) -> None:
         {"issuer": "ftp://id.example.com"},
         {"id": "a/b"},
         {"profile": "not callable"},
+        {"checks": []},
+        {"timeout": 0},
+        {"timeout": "10"},
     ],
 )
 def test_bad_configuration(options: dict[str, t.Any]) -> None:
