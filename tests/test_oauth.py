@@ -148,10 +148,10 @@ def test_secure_cookie_names_on_https(idp: OIDCServer) -> None:
     )
     begun = start(client, "corp")
     names = {h.split("=", 1)[0] for h in begun.headers.getlist("Set-Cookie")}
-    assert {
-        "__Secure-next-auth.state",
-        "__Secure-next-auth.pkce.code_verifier",
-        "__Secure-next-auth.nonce",
+    assert {  # issue 27: __Host- (next-auth writes __Secure-)
+        "__Host-next-auth.state",
+        "__Host-next-auth.pkce.code_verifier",
+        "__Host-next-auth.nonce",
     } <= names
     assert all("Secure" in h for h in begun.headers.getlist("Set-Cookie") if "next-auth.state" in h)
     done = back(client, consent(begun.headers["Location"]))
@@ -370,8 +370,9 @@ def test_token_endpoint_down(idp: OIDCServer) -> None:
     refused(sign_in(client_of(make_app(providers=[provider])), "corp"), "OAuthCallback")
 
 
-def test_default_timeout_is_next_auths() -> None:
-    assert OIDCProvider(id="x", name="X", issuer="https://id.example.com", client_id="c").timeout == 3.5
+def test_default_timeout() -> None:
+    """Issue 27: 10 s for each request in total (next-auth's 3.5 s bounds each socket read)."""
+    assert OIDCProvider(id="x", name="X", issuer="https://id.example.com", client_id="c").timeout == 10
 
 
 # -- generic OAuth 2.0 ---------------------------------------------------------------------------
@@ -404,9 +405,10 @@ def test_oauth_happy_path_jwt(idp: OIDCServer) -> None:
     client = client_of(make_app(providers=[provider]))
     begun = start(client, "acme")
     url = query(begun.headers["Location"])
-    assert url["prompt"] == "consent" and url["scope"] == "profile" and "code_challenge" not in url
+    assert url["prompt"] == "consent" and url["scope"] == "profile"
+    assert url["code_challenge_method"] == "S256"  # issue 27: PKCE by default
     names = {h.split("=", 1)[0] for h in begun.headers.getlist("Set-Cookie")}
-    assert "next-auth.state" in names and "next-auth.pkce.code_verifier" not in names
+    assert "next-auth.state" in names and "next-auth.pkce.code_verifier" in names
     done = back(client, consent(begun.headers["Location"]))
     assert done.headers["Location"] == f"{BASE}/private"
     token = session_token(client)
@@ -475,6 +477,9 @@ def test_without_authlib(monkeypatch: pytest.MonkeyPatch) -> None:
         {"issuer": "ftp://id.example.com"},
         {"id": "a/b"},
         {"profile": "not callable"},
+        {"checks": []},
+        {"timeout": 0},
+        {"timeout": "10"},
     ],
 )
 def test_bad_configuration(options: dict[str, t.Any]) -> None:
@@ -547,3 +552,129 @@ def test_form_post_callback(corp_client: t.Any) -> None:
     response = corp_client.post("/api/auth/callback/corp", data=query(redirect))
     assert response.headers["Location"] == f"{BASE}/private"
     assert cookie_of(corp_client, SESSION)
+
+
+# -- issue 27: defaults, the ID token's azp, the check cookies on https ---------------------------
+
+
+@pytest.mark.parametrize("cls", [OAuthProvider, OIDCProvider])
+def test_no_checks_is_a_configuration_error(cls: type) -> None:
+    options: dict[str, t.Any] = {"id": "x", "name": "X", "client_id": "c", "checks": []}
+    if cls is OIDCProvider:
+        options["issuer"] = "https://id.example.com"
+    else:
+        options.update(authorization_url="https://a.example/auth", token_url="https://a.example/token")
+        options["userinfo_url"] = "https://a.example/me"
+    with pytest.raises(ConfigurationError, match=r"checks must list one or more of .*\['pkce', 'state'\]"):
+        cls(**options)
+
+
+def test_default_oauth_provider_sends_a_code_challenge(idp: OIDCServer) -> None:
+    """Auth.js's default: PKCE (S256) and the state, verified by the provider on the way back."""
+    idp.scenario(userinfo={"id": "u-1", "name": "Pat"})
+    provider = generic(idp)
+    assert provider.checks == ("pkce", "state")
+    client = client_of(make_app(providers=[provider]))
+    begun = start(client, "acme")
+    url = query(begun.headers["Location"])
+    assert url["code_challenge_method"] == "S256" and len(url["code_challenge"]) == 43 and url["state"]
+    names = {h.split("=", 1)[0] for h in begun.headers.getlist("Set-Cookie")}
+    assert {"next-auth.state", "next-auth.pkce.code_verifier"} <= names
+    assert back(client, consent(begun.headers["Location"])).headers["Location"] == f"{BASE}/private"
+    assert session_token(client)["sub"] == "u-1"  # type: ignore[index]
+
+
+def test_default_oauth_provider_has_its_verifier_checked(idp: OIDCServer) -> None:
+    """The provider checks the verifier against the challenge: another sign-in's is refused."""
+    client = client_of(make_app(providers=[generic(idp)]))
+    first = start(client, "acme")
+    state = cookie_of(client, "next-auth.state")
+    start(client, "acme")  # a second sign-in replaces both cookies
+    client.set_cookie("next-auth.state", state or "")  # the first one's state, the second's verifier
+    refused(back(client, consent(first.headers["Location"])), "OAuthCallback")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": ["client-1", "another-client"]},
+        {"aud": ["client-1", "another-client"], "azp": "another-client"},
+        {"aud": "client-1", "azp": "another-client"},
+    ],
+    ids=["several-audiences-no-azp", "several-audiences-wrong-azp", "wrong-azp"],
+)
+def test_id_token_azp_refused(corp_client: t.Any, idp: OIDCServer, claims: dict[str, t.Any]) -> None:
+    idp.scenario(claims=claims)
+    refused(sign_in(corp_client, "corp"), "OAuthCallback")
+
+
+def test_id_token_several_audiences_with_our_azp(corp_client: t.Any, idp: OIDCServer) -> None:
+    idp.scenario(claims={**PROFILE_CLAIMS, "aud": ["client-1", "another-client"], "azp": "client-1"})
+    assert sign_in(corp_client, "corp").headers["Location"] == f"{BASE}/private"
+
+
+HTTPS = "https://app.example.com"
+HOST_CHECKS = ("__Host-next-auth.state", "__Host-next-auth.pkce.code_verifier", "__Host-next-auth.nonce")
+
+
+def test_check_cookies_are_host_cookies_on_https(idp: OIDCServer) -> None:
+    """``__Host-``, as Auth.js names its CSRF cookie: ``Secure``, ``Path=/``, no ``Domain``, so a
+    sibling subdomain can neither plant nor overwrite a state or a PKCE verifier."""
+    idp.scenario(claims=PROFILE_CLAIMS)
+    client = client_of(make_app(providers=[oidc(idp)], url=HTTPS), HTTPS)
+    begun = start(client, "corp")
+    headers = {h.split("=", 1)[0]: h for h in begun.headers.getlist("Set-Cookie")}
+    for name in HOST_CHECKS:
+        attributes = [a.strip().split("=")[0] for a in headers[name].split(";")[1:]]
+        assert "Secure" in attributes and "Path=/" in headers[name] and "Domain" not in attributes
+        assert decode(token=cookie_of(client, name), secret=SECRET, salt=name)["provider"] == "corp"  # type: ignore[index]
+    assert not any(
+        n.startswith("__Secure-next-auth.") and n.endswith(("state", "verifier", "nonce")) for n in headers
+    )
+    done = back(client, consent(begun.headers["Location"]))
+    assert done.headers["Location"] == f"{HTTPS}/private"
+    check_cookies_cleared(done, *HOST_CHECKS)
+    assert cookie_of(client, "__Secure-next-auth.session-token")
+
+
+def test_check_cookies_v5_on_https(idp: OIDCServer) -> None:
+    client = client_of(make_app(providers=[oidc(idp)], url=HTTPS, version=5), HTTPS)
+    begun = start(client, "corp")
+    names = {h.split("=", 1)[0] for h in begun.headers.getlist("Set-Cookie")}
+    assert {"__Host-authjs.state", "__Host-authjs.pkce.code_verifier", "__Host-authjs.nonce"} <= names
+    assert back(client, consent(begun.headers["Location"])).headers["Location"] == f"{HTTPS}/private"
+
+
+def test_custom_check_cookies(idp: OIDCServer) -> None:
+    """``cookies.state`` / ``pkce_code_verifier`` / ``nonce`` rename a check cookie or change its
+    attributes; the name is the value's salt, as in next-auth."""
+    cookies = {
+        "state": {"name": "corp-state", "options": {"same_site": "None", "path": "/api/auth"}},
+        "pkce_code_verifier": {"name": "corp-pkce"},
+        "nonce": {"name": "corp-nonce", "options": {"domain": "app.example.com"}},
+    }
+    client = client_of(make_app(providers=[oidc(idp)], url=HTTPS, cookies=cookies), HTTPS)
+    begun = start(client, "corp")
+    headers = {h.split("=", 1)[0]: h for h in begun.headers.getlist("Set-Cookie")}
+    assert "SameSite=None" in headers["corp-state"] and "Path=/api/auth" in headers["corp-state"]
+    assert "Domain=app.example.com" in headers["corp-nonce"] and "corp-pkce" in headers
+    assert not any("next-auth.state" in n or "next-auth.nonce" in n for n in headers)
+    state = client.get_cookie("corp-state", domain="app.example.com", path="/api/auth")
+    assert decode(token=state.value, secret=SECRET, salt="corp-state")["provider"] == "corp"  # type: ignore[union-attr,index]
+    done = back(client, consent(begun.headers["Location"]))
+    assert done.headers["Location"] == f"{HTTPS}/private"
+    check_cookies_cleared(done, "corp-state", "corp-pkce", "corp-nonce")
+
+
+def test_a_check_cookie_of_the_old_secure_name_fails_once(idp: OIDCServer) -> None:
+    """A sign-in started before the deploy holds ``__Secure-next-auth.state``: its callback is
+    refused (the user starts again) and the new names work at once."""
+    client = client_of(make_app(providers=[oidc(idp)], url=HTTPS), HTTPS)
+    begun = start(client, "corp")
+    for name in HOST_CHECKS:
+        value = cookie_of(client, name)
+        client.delete_cookie(name)
+        client.set_cookie(name.replace("__Host-", "__Secure-"), value or "", secure=True)
+    response = back(client, consent(begun.headers["Location"]))
+    assert query(response.headers["Location"])["error"] == "OAuthCallback"
+    assert sign_in(client, "corp").headers["Location"] == f"{HTTPS}/private"

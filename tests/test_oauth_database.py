@@ -120,7 +120,7 @@ def test_same_email_under_another_provider_is_not_linked(idp: OIDCServer, adapte
 
 
 def test_dangerous_email_account_linking(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
-    idp.scenario(claims=PROFILE_CLAIMS)
+    idp.scenario(claims={**PROFILE_CLAIMS, "email_verified": True})  # issue 27: needed by OIDC
     existing = adapter.create_user(
         {"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None}
     )
@@ -129,6 +129,68 @@ def test_dangerous_email_account_linking(idp: OIDCServer, adapter: SQLAlchemyAda
     assert sign_in(client, "corp").headers["Location"] == f"{BASE}/private"
     linked = adapter.get_user_by_account({"provider": "corp", "providerAccountId": "johndoe"})
     assert linked is not None and linked["id"] == existing["id"]
+
+
+@pytest.mark.parametrize("verified", [False, None, "false"], ids=["false", "absent", "string-false"])
+def test_no_email_linking_without_email_verified(
+    idp: OIDCServer, adapter: SQLAlchemyAdapter, verified: t.Any
+) -> None:
+    """Issue 27: an OIDC issuer that does not say the address is verified never links the
+    account to the user who owns that address, whatever ``allow_dangerous_email_account_linking``."""
+    claims = dict(PROFILE_CLAIMS) if verified is None else {**PROFILE_CLAIMS, "email_verified": verified}
+    idp.scenario(claims=claims)
+    adapter.create_user({"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None})
+    provider = oidc(idp, allow_dangerous_email_account_linking=True)
+    client = client_of(make_app(providers=[provider], adapter=adapter))
+    assert query(sign_in(client, "corp").headers["Location"])["error"] == "OAuthAccountNotLinked"
+    assert adapter.get_user_by_account({"provider": "corp", "providerAccountId": "johndoe"}) is None
+    assert cookie_of(client, SESSION) is None
+
+
+def test_email_verified_in_userinfo_links(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
+    """With ``userinfo_request`` the profile is the userinfo answer: its ``email_verified``
+    counts (Amazon Cognito's string ``"true"`` too)."""
+    existing = adapter.create_user(
+        {"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None}
+    )
+
+    def userinfo(**kwargs: t.Any) -> dict[str, t.Any]:
+        return {"sub": "jo-7", "email": "jo@example.com", "email_verified": "true"}
+
+    provider = oidc(idp, allow_dangerous_email_account_linking=True, userinfo_request=userinfo)
+    client = client_of(make_app(providers=[provider], adapter=adapter))
+    assert sign_in(client, "corp").headers["Location"] == f"{BASE}/private"
+    linked = adapter.get_user_by_account({"provider": "corp", "providerAccountId": "jo-7"})
+    assert linked is not None and linked["id"] == existing["id"]
+
+
+@pytest.mark.parametrize(
+    ("userinfo", "linked"),
+    [
+        ({"id": "gh-1", "email": "jo@example.com"}, True),
+        ({"id": "gh-1", "email": "jo@example.com", "email_verified": False}, False),
+    ],
+    ids=["no-claim-the-option-decides", "claim-false"],
+)
+def test_plain_oauth_email_linking(
+    idp: OIDCServer, adapter: SQLAlchemyAdapter, userinfo: dict[str, t.Any], linked: bool
+) -> None:
+    """A plain OAuth profile has no standard ``email_verified``: the option alone decides
+    (next-auth's rule), unless the profile says the address is not verified."""
+    from test_oauth import generic
+
+    idp.scenario(userinfo=userinfo)
+    existing = adapter.create_user(
+        {"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None}
+    )
+    provider = generic(idp, allow_dangerous_email_account_linking=True)
+    client = client_of(make_app(providers=[provider], adapter=adapter))
+    location = sign_in(client, "acme").headers["Location"]
+    found = adapter.get_user_by_account({"provider": "acme", "providerAccountId": "gh-1"})
+    if linked:
+        assert location == f"{BASE}/private" and found is not None and found["id"] == existing["id"]
+    else:
+        assert query(location)["error"] == "OAuthAccountNotLinked" and found is None
 
 
 def test_sign_in_refused_creates_nothing(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:

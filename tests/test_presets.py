@@ -140,6 +140,30 @@ def test_github_emails_unavailable(github: GitHubAPI) -> None:
     assert token is not None and token["sub"] == "1234" and "email" not in token
 
 
+@pytest.mark.parametrize("verified", [True, False])
+def test_github_unverified_primary_email_is_never_linked(
+    github: GitHubAPI, tmp_path: t.Any, verified: bool
+) -> None:
+    """Issue 27: the address of ``/user/emails`` carries GitHub's ``verified`` flag as
+    ``email_verified``; an unverified one does not take over the user who owns it."""
+    from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+
+    github.emails = [{"email": "octo@example.com", "primary": True, "verified": verified}]
+    adapter = SQLAlchemyAdapter(f"sqlite:///{tmp_path / 'gh.db'}", create_tables=True)
+    owner = adapter.create_user(
+        {"name": "O", "email": "octo@example.com", "emailVerified": None, "image": None}
+    )
+    provider = github.provider(allow_dangerous_email_account_linking=True)
+    location = sign_in(client_of(make_app(providers=[provider], adapter=adapter)), "github").headers[
+        "Location"
+    ]
+    linked = adapter.get_user_by_account({"provider": "github", "providerAccountId": "1234"})
+    if verified:
+        assert location == f"{BASE}/private" and linked is not None and linked["id"] == owner["id"]
+    else:
+        assert query(location)["error"] == "OAuthAccountNotLinked" and linked is None
+
+
 def test_github_code_refused(github: GitHubAPI) -> None:
     client = client_of(make_app(providers=[github.provider()]))
     begun = start(client, "github")
@@ -155,7 +179,7 @@ def test_github_defaults() -> None:
     assert provider.authorization_url == "https://github.com/login/oauth/authorize"
     assert provider.token_url == "https://github.com/login/oauth/access_token"
     assert provider.userinfo_url == "https://api.github.com/user"
-    assert provider.checks == ("state",)
+    assert provider.checks == ("pkce", "state")  # issue 27: Auth.js's PKCE by default
 
 
 def test_google_preset_against_a_real_issuer(idp: OIDCServer) -> None:

@@ -146,7 +146,8 @@ class Config:
         return self.secure if self.secure is not None else request_scheme == "https"
 
     def cookie(self, kind: str, secure: bool) -> CookieSpec:
-        """The cookie of ``kind`` (``session_token``, ``csrf_token``, ``callback_url``)."""
+        """The cookie of ``kind`` (``session_token``, ``csrf_token``, ``callback_url``, and the
+        OAuth checks' ``state``, ``pkce_code_verifier``, ``nonce``)."""
         return _cookie_spec(self, kind, secure)
 
     def salt_for(self, cookie_name: str) -> str:
@@ -168,12 +169,19 @@ _COOKIE_SUFFIX = {
     "session_token": "session-token",
     "csrf_token": "csrf-token",
     "callback_url": "callback-url",
+    "state": "state",
+    "pkce_code_verifier": "pkce.code_verifier",
+    "nonce": "nonce",
 }
+#: Cookies bound to this host (``__Host-``: ``Secure``, ``Path=/``, no ``Domain``) on https: the
+#: CSRF cookie, as in next-auth, and the OAuth check cookies (next-auth says ``__Secure-``), so a
+#: sibling subdomain can neither plant nor overwrite them.
+_HOST_COOKIES = frozenset({"csrf_token", "state", "pkce_code_verifier", "nonce"})
 
 
 @functools.lru_cache(maxsize=64)
 def _default_cookie(version: int, kind: str, secure: bool) -> CookieSpec:
-    prefix = ("__Host-" if kind == "csrf_token" else "__Secure-") if secure else ""
+    prefix = ("__Host-" if kind in _HOST_COOKIES else "__Secure-") if secure else ""
     return CookieSpec(name=f"{prefix}{_COOKIE_STEMS[version]}.{_COOKIE_SUFFIX[kind]}", secure=secure)
 
 

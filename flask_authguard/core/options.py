@@ -116,6 +116,11 @@ class CookiesOptions:
     session_token: CookieOption | None = None
     csrf_token: CookieOption | None = None
     callback_url: CookieOption | None = None
+    #: The OAuth check cookies (next-auth's ``state``, ``pkceCodeVerifier``, ``nonce``); their
+    #: name is also the key-derivation salt of the value they hold.
+    state: CookieOption | None = None
+    pkce_code_verifier: CookieOption | None = None
+    nonce: CookieOption | None = None
 
 
 @dataclasses.dataclass

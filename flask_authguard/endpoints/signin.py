@@ -165,7 +165,7 @@ def _account_user(f: Flow, provider: Provider, result: SignInResult) -> SignInRe
         result.user,
         result.account,
         profile=result.profile,
-        allow_email_linking=bool(getattr(provider, "allow_dangerous_email_account_linking", False)),
+        allow_email_linking=_may_link_by_email(provider, result),
     )
     if user is result.user:
         return result
@@ -175,6 +175,15 @@ def _account_user(f: Flow, provider: Provider, result: SignInResult) -> SignInRe
     return dataclasses.replace(
         result, user=dict(user), account=account, is_new_user=created or result.is_new_user
     )
+
+
+def _may_link_by_email(provider: Provider, result: SignInResult) -> bool:
+    """The provider's ``may_link_by_email(profile)`` (OAuth, OIDC: the option and the profile's
+    ``email_verified``), else its ``allow_dangerous_email_account_linking`` option."""
+    may_link = getattr(provider, "may_link_by_email", None)
+    if callable(may_link):
+        return bool(may_link(result.profile))
+    return bool(getattr(provider, "allow_dangerous_email_account_linking", False))
 
 
 def _sign_in_session(f: Flow, result: SignInResult) -> bool:

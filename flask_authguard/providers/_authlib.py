@@ -1,5 +1,6 @@
 """The one place that imports Authlib (and joserfc, its JOSE library): a clear start-up error
-when the ``oauth`` extra is not installed."""
+when the ``oauth`` extra is not installed. Its HTTP side, with the deadline and the size cap of
+every request to an identity provider, is :mod:`._http`."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ def require_authlib() -> None:
         raise ConfigurationError(f"{INSTALL_HINT} ({exc})") from None
 
 
-def oauth_session(**kwargs: t.Any) -> t.Any:
-    """``authlib.integrations.requests_client.OAuth2Session(**kwargs)``."""
-    from authlib.integrations.requests_client import OAuth2Session
+def oauth_session(*, timeout: float, **kwargs: t.Any) -> t.Any:
+    """Authlib's ``OAuth2Session(**kwargs)`` whose every request ends within ``timeout``
+    seconds in total, its answer capped (:class:`._http.DeadlineSession`)."""
+    from ._http import DeadlineSession
 
-    return OAuth2Session(**kwargs)
+    return DeadlineSession(timeout=timeout, **kwargs)
 
 
 def generate_token(length: int) -> str:

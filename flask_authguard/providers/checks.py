@@ -2,10 +2,16 @@
 
 As next-auth v4 does it (``core/lib/oauth/checks.js``): each value travels in its own cookie,
 ``next-auth.state``, ``next-auth.pkce.code_verifier``, ``next-auth.nonce`` (``authjs.*`` for
-Auth.js v5; ``__Secure-`` prefixed on https), holding ``jwt.encode({value, provider})`` with the
-cookie's name as the key-derivation salt and a 15-minute life. On the callback each is decoded
-with its own salt; a missing, undecodable or expired cookie, or one made for another provider,
-fails the check; every check cookie the request carried is then cleared.
+Auth.js v5), holding ``jwt.encode({value, provider})`` with the cookie's name as the
+key-derivation salt and a 15-minute life. On the callback each is decoded with its own salt; a
+missing, undecodable or expired cookie, or one made for another provider, fails the check; every
+check cookie the request carried is then cleared.
+
+On https the names are ``__Host-`` prefixed (``Secure``, ``Path=/``, no ``Domain``), as Auth.js
+names its CSRF cookie (next-auth writes ``__Secure-``): a sibling subdomain cannot plant a state
+or PKCE verifier of its own. ``cookies.state``, ``cookies.pkce_code_verifier`` and
+``cookies.nonce`` override a name or its attributes; the resolver of every other cookie
+(:meth:`~flask_authguard.core.config.Config.cookie`) answers for them too, for writer and reader.
 """
 
 from __future__ import annotations
@@ -24,9 +30,8 @@ if t.TYPE_CHECKING:
 
 #: Seconds a check cookie lives (next-auth: 15 minutes).
 CHECK_MAX_AGE = 15 * 60
-#: The checks next-auth knows and the cookie suffix each uses.
-CHECK_COOKIES = {"state": "state", "pkce": "pkce.code_verifier", "nonce": "nonce"}
-_STEMS = {4: "next-auth", 5: "authjs"}
+#: The checks next-auth knows and the ``cookies`` option of each one's cookie.
+CHECK_COOKIES = {"state": "state", "pkce": "pkce_code_verifier", "nonce": "nonce"}
 
 
 class CheckFailed(Exception):
@@ -35,8 +40,7 @@ class CheckFailed(Exception):
 
 def check_cookie(config: Config, check: str, secure: bool) -> CookieSpec:
     """The cookie of ``check`` (``state``, ``pkce``, ``nonce``) for a plain or secure request."""
-    prefix = "__Secure-" if secure else ""
-    return CookieSpec(name=f"{prefix}{_STEMS[config.version]}.{CHECK_COOKIES[check]}", secure=secure)
+    return config.cookie(CHECK_COOKIES[check], secure)
 
 
 def set_check(config: Config, check: str, secure: bool, value: str, provider_id: str) -> str:

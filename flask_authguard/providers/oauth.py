@@ -42,8 +42,12 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_authguard")
 
-#: next-auth's HTTP timeout for the identity provider (``httpOptions.timeout``: 3500 ms).
-DEFAULT_TIMEOUT = 3.5
+#: Seconds each request to the identity provider may take in total, from connecting to the last
+#: byte of the answer (next-auth's ``httpOptions.timeout``, 3500 ms, bounds each socket read
+#: only: a server dripping bytes never trips it).
+DEFAULT_TIMEOUT = 10.0
+#: The checks of a provider that names none: Auth.js's PKCE, and the state (next-auth v4: state).
+DEFAULT_CHECKS = ("pkce", "state")
 #: Token response fields kept in next-auth's ``account``.
 TOKEN_FIELDS = (
     "access_token",
@@ -86,18 +90,23 @@ class OAuthProvider:
     :param userinfo_url: where the profile is read with the access token.
     :param scope: the scopes asked for, space-separated.
     :param authorization_params: extra query parameters of the authorization URL.
-    :param checks: next-auth's ``checks``: any of ``"state"``, ``"pkce"`` (S256), ``"nonce"``;
-        default ``("state",)`` as in next-auth.
+    :param checks: next-auth's ``checks``: one or more of ``"state"``, ``"pkce"`` (S256),
+        ``"nonce"``; default ``("pkce", "state")`` (Auth.js sends PKCE by default; next-auth v4
+        only the state). An empty list is refused at start-up: a callback must prove it answers
+        a sign-in this browser started.
     :param profile: ``profile(profile, tokens)`` returns the user (``id``, ``name``, ``email``,
         ``image``); default :func:`default_profile`. May be ``async def``.
     :param userinfo_request: ``userinfo_request(session=..., tokens=..., provider=...)`` reads the
         profile instead of a GET of ``userinfo_url`` (``session`` is Authlib's
         ``OAuth2Session`` holding the token); next-auth's ``userinfo.request``.
     :param allow_dangerous_email_account_linking: with an adapter, let this provider sign in to
-        an existing user with the same email (next-auth's option of that name).
+        an existing user with the same email (next-auth's option of that name), unless the
+        profile says ``email_verified`` is not true (:meth:`may_link_by_email`).
     :param token_endpoint_auth_method: ``"client_secret_basic"`` (default),
         ``"client_secret_post"`` or ``"none"``.
-    :param timeout: seconds for each request to the identity provider (next-auth: 3.5).
+    :param timeout: seconds each request to the identity provider (discovery, JWKS, token,
+        userinfo) may take in total, redirects included (default 10); its answer is capped at
+        1 MiB (:mod:`._http`).
     """
 
     id: str
@@ -110,7 +119,7 @@ class OAuthProvider:
     userinfo_url: str | None = None
     scope: str | None = None
     authorization_params: t.Mapping[str, str] = dataclasses.field(default_factory=dict)
-    checks: t.Sequence[str] = ("state",)
+    checks: t.Sequence[str] = DEFAULT_CHECKS
     profile: Profile | None = None
     userinfo_request: t.Callable[..., t.Any] | None = None
     allow_dangerous_email_account_linking: bool = False
@@ -127,11 +136,18 @@ class OAuthProvider:
         _authlib.require_authlib()
         if not isinstance(self.client_id, str) or not self.client_id:
             raise ConfigurationError(f"provider {self.id!r}: client_id=... is required")
-        unknown = set(self.checks) - set(CHECK_COOKIES)
-        if unknown or isinstance(self.checks, str):
+        if isinstance(self.checks, str) or not self.checks or set(self.checks) - set(CHECK_COOKIES):
             raise ConfigurationError(
-                f"provider {self.id!r}: checks must be a list of 'state', 'pkce', 'nonce', "
-                f"not {self.checks!r}"
+                f"provider {self.id!r}: checks must list one or more of 'state', 'pkce', 'nonce' "
+                f"(leave it out for {list(DEFAULT_CHECKS)!r}), not {self.checks!r}"
+            )
+        if (
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, (int, float))
+            or not 0 < self.timeout <= 300
+        ):
+            raise ConfigurationError(
+                f"provider {self.id!r}: timeout must be seconds (0 < timeout <= 300), not {self.timeout!r}"
             )
         if self.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post", "none"):
             raise ConfigurationError(
@@ -179,7 +195,7 @@ class OAuthProvider:
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             token=dict(token) if token is not None else None,
-            default_timeout=self.timeout,
+            timeout=self.timeout,
         )
 
     # -- POST /signin/<id> -------------------------------------------------------------------------
@@ -299,6 +315,17 @@ class OAuthProvider:
             return call_sync(self.userinfo_request, session=session, tokens=dict(tokens), provider=self)
         return get_json(session, self.endpoints()["userinfo_endpoint"], self.timeout)
 
+    def may_link_by_email(self, profile: t.Mapping[str, t.Any] | None) -> bool:
+        """Whether a new account of this provider may be linked to an existing user with the
+        same email: ``allow_dangerous_email_account_linking``, unless the profile has an
+        ``email_verified`` that is not true. A plain OAuth profile has no standard claim for it,
+        so the option alone decides (next-auth's rule); :class:`~.oidc.OIDCProvider` requires it.
+        """
+        if not self.allow_dangerous_email_account_linking:
+            return False
+        claim = (profile or {}).get("email_verified")
+        return claim is None or email_verified(claim)
+
     def redirect_uri(self, request: Request) -> str:
         """This provider's ``/callback/<id>`` URL, as the endpoints built it for the first step."""
         config = self._bound()
@@ -328,6 +355,12 @@ def get_json(session: t.Any, url: str, timeout: float, *, with_token: bool = Tru
         return response.json()
     except ValueError:
         raise ExchangeFailed(f"GET {_origin(url)} answered no JSON") from None
+
+
+def email_verified(claim: t.Any) -> bool:
+    """An ``email_verified`` claim that says yes: ``true`` (or the string ``"true"``, which
+    some userinfo endpoints, Amazon Cognito's, send)."""
+    return claim is True or claim == "true"
 
 
 def _origin(url: str) -> str:

@@ -4,7 +4,10 @@ The endpoints come from ``<issuer>/.well-known/openid-configuration`` (read on t
 sign-in, not at start-up, so an app starts without network). The ID token is verified with
 joserfc (Authlib's JOSE library): the signature against the issuer's JWKS (fetched again once
 when a token names a key it does not hold: key rotation), ``iss``, ``aud`` (the client id),
-``exp``, ``iat`` and, with the ``nonce`` check, ``nonce``. The profile is the ID token's claims.
+``exp``, ``iat``, ``azp`` (required, and the client id, when ``aud`` names several clients: OpenID
+Connect Core 3.1.3.7) and, with the ``nonce`` check, ``nonce``. The profile is the ID token's
+claims. Linking to an existing user by email (``allow_dangerous_email_account_linking``) needs
+the profile's ``email_verified`` to be true.
 
 .. code-block:: python
 
@@ -21,7 +24,7 @@ import typing as t
 from ..core import _clock
 from ..core.errors import ConfigurationError
 from . import _authlib
-from .oauth import ExchangeFailed, OAuthProvider, _check_url, get_json
+from .oauth import ExchangeFailed, OAuthProvider, _check_url, email_verified, get_json
 
 #: Seconds the discovery document is kept before it is read again.
 DISCOVERY_TTL = 3600
@@ -86,7 +89,7 @@ class OIDCProvider(OAuthProvider):
         cached = self._discovered
         if cached is not None and cached[0] > now:
             return cached[1]
-        session = _authlib.oauth_session(client_id=self.client_id)
+        session = _authlib.oauth_session(client_id=self.client_id, timeout=self.timeout)
         document = get_json(session, self.well_known, self.timeout, with_token=False)
         if not isinstance(document, dict) or str(document.get("issuer", "")).rstrip("/") != self.issuer:
             raise ExchangeFailed("the discovery document names another issuer")
@@ -117,7 +120,7 @@ class OIDCProvider(OAuthProvider):
                 return self._jwks
             if refresh:
                 self._jwks_refreshed = now
-            session = _authlib.oauth_session(client_id=self.client_id)
+            session = _authlib.oauth_session(client_id=self.client_id, timeout=self.timeout)
             document = get_json(session, self.discover()["jwks_uri"], self.timeout, with_token=False)
             try:
                 keys = KeySet.import_key_set(document)
@@ -129,7 +132,7 @@ class OIDCProvider(OAuthProvider):
     def verify_id_token(self, id_token: str, nonce: str | None) -> dict[str, t.Any]:
         """The claims of a verified ID token.
 
-        :raises ExchangeFailed: bad signature, unknown key, wrong ``iss``/``aud``/``nonce``,
+        :raises ExchangeFailed: bad signature, unknown key, wrong ``iss``/``aud``/``azp``/``nonce``,
             expired, or not a JWT.
         """
         from joserfc import jwt
@@ -156,7 +159,28 @@ class OIDCProvider(OAuthProvider):
             registry.validate(token.claims)
         except (JoseError, ValueError, TypeError) as exc:
             raise ExchangeFailed(f"the ID token was refused: {type(exc).__name__}") from None
+        self._check_azp(token.claims)
         return dict(token.claims)
+
+    def _check_azp(self, claims: t.Mapping[str, t.Any]) -> None:
+        """OpenID Connect Core 3.1.3.7: a token for several audiences must name this client as
+        its authorized party (``azp``); an ``azp`` that is present must be this client.
+
+        :raises ExchangeFailed: it does not.
+        """
+        audience, azp = claims.get("aud"), claims.get("azp")
+        if isinstance(audience, list) and len(audience) > 1 and azp is None:
+            raise ExchangeFailed("the ID token names several audiences and no azp")
+        if azp is not None and azp != self.client_id:
+            raise ExchangeFailed("the ID token's azp is another client")
+
+    def may_link_by_email(self, profile: t.Mapping[str, t.Any] | None) -> bool:
+        """``allow_dangerous_email_account_linking`` and a profile (the ID token's claims, or
+        ``userinfo_request``'s answer) whose ``email_verified`` is true: an issuer that does not
+        vouch for the address never links an account to the user who owns it."""
+        return self.allow_dangerous_email_account_linking and email_verified(
+            (profile or {}).get("email_verified")
+        )
 
     def issuer_claim(self) -> str:
         """The ``iss`` an ID token must carry: the discovery document's issuer."""

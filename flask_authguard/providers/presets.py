@@ -39,7 +39,9 @@ class GitHubProvider(OAuthProvider):
     ``<your url>/api/auth/callback/github``.
 
     A profile without a public email gets the account's primary address from
-    ``emails_url`` (``GET /user/emails``, needs the ``user:email`` scope), as next-auth does.
+    ``emails_url`` (``GET /user/emails``, needs the ``user:email`` scope), as next-auth does,
+    with GitHub's ``verified`` flag as the profile's ``email_verified``: an unverified address
+    is never linked to an existing user (``allow_dangerous_email_account_linking``).
 
     :param emails_url: default ``userinfo_url + "/emails"`` (``https://api.github.com/user/emails``).
     """
@@ -70,6 +72,7 @@ class GitHubProvider(OAuthProvider):
                 primary = next((e for e in listed if e.get("primary")), listed[0] if listed else None)
                 if primary is not None:
                     profile["email"] = primary["email"]
+                    profile["email_verified"] = primary.get("verified") is True
         return profile
 
 

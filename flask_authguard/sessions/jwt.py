@@ -11,7 +11,9 @@ Where this deliberately differs from next-auth:
   the cookies are cleared (next-auth v4 returns the session and clears the cookie);
 - a session callback returning anything but a non-empty ``dict`` gives no session (the
   refreshed cookie is still set, as next-auth does for ``{}``);
-- a failure to re-encode keeps the cookie the user has instead of clearing it.
+- a failure to re-encode keeps the cookie the user has instead of clearing it;
+- a sign-in whose token would take more than :data:`MAX_SIGN_IN_CHUNKS` cookies is refused
+  (next-auth sets as many chunks as it takes).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..core import _clock
 from ..core._compat import call_sync, settle
 from ..core.config import Config
 from ..core.cookies import chunk, clean, session_values
+from ..core.errors import SignInError
 from ..core.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
 from ..core.token import (
     TOKEN_CONFIG_KEY,
@@ -57,6 +60,13 @@ logger = logging.getLogger("flask_authguard")
 _STORED_TYPES = frozenset({"oauth", "oidc", "email"})
 #: Claims a sign-in copies from the provider's user: ``(claim, user field)``.
 _USER_CLAIMS = (("name", "name"), ("email", "email"), ("picture", "image"), ("sub", "id"))
+#: The most cookies a session token issued at sign-in may take (about 15.7 KB): Node.js, which
+#: serves next-auth, refuses request headers over 16 KiB by default, and most proxies and WSGI
+#: servers allow less. A larger token (a profile copied whole by ``callbacks.jwt``, a provider
+#: answering a huge name) is a sign-in error, not a dozen cookies that lock the user out.
+MAX_SIGN_IN_CHUNKS = 4
+#: The error code of a sign-in refused for that, by account type (next-auth's codes).
+_TOO_LARGE = {"oauth": "OAuthCallback", "oidc": "OAuthCallback"}
 
 
 class JwtSessions:
@@ -201,7 +211,11 @@ class JwtSessions:
         is_new_user: bool = False,
     ) -> list[str] | None:
         """Issue the session token (``jwt.max_age``) in a cookie that lives ``session.max_age``;
-        ``None`` when ``callbacks.jwt`` refused (returned ``None``)."""
+        ``None`` when ``callbacks.jwt`` refused (returned ``None``).
+
+        :raises SignInError: the token would take more than :data:`MAX_SIGN_IN_CHUNKS` cookies
+            (``OAuthCallback`` for OAuth/OIDC, else ``Callback``).
+        """
         config = self.config
         claims = {key: user[field] for key, field in _USER_CLAIMS if user.get(field) is not None}
         if "sub" in claims:
@@ -226,6 +240,15 @@ class JwtSessions:
             jwt_max_age = min(jwt_max_age, config.max_lifetime)
             cookie_max_age = min(cookie_max_age, config.max_lifetime)
         encoded = encode_token(config, token, jwt_max_age, config.salt_for(spec.name))
+        chunks = -(-len(encoded) // config.chunk_size)
+        if chunks > MAX_SIGN_IN_CHUNKS:  # defence: a session too large for the cookie header
+            logger.warning(
+                "sign-in refused: its session token would take %d cookies (at most %d); keep fewer "
+                "claims in callbacks.jwt or the provider's profile",
+                chunks,
+                MAX_SIGN_IN_CHUNKS,
+            )
+            raise SignInError(_TOO_LARGE.get(str(account.get("type")), "Callback"))
         return chunk(
             spec,
             encoded,
