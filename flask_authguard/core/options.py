@@ -167,8 +167,9 @@ class AuthOptions:
     #: Where throttling counters and revocations live: ``"memory://"`` (one process) or
     #: ``"redis://host:port/db"`` (many workers and hosts; ``pip install flask-authguard[redis]``).
     store: str = "memory://"
-    #: Prefix of every key written to the store (share one Redis between apps).
-    store_prefix: str = "authguard:"
+    #: Prefix of every key written to the store; ``None``: ``authguard:`` and a fingerprint of
+    #: the oldest secret, so apps with different secrets keep apart on one Redis.
+    store_prefix: str | None = None
     #: Keep the revocation entries read from Redis in each worker, forgotten on Redis's
     #: invalidation pushes (``CLIENT TRACKING``): no round trip for keys read before.
     store_cache: bool = True

@@ -5,6 +5,10 @@ options object: right for one worker, wrong for several (each would count and re
 ``store="redis://127.0.0.1:6379/0"`` (the storage-URI form of the ``limits`` library; needs
 ``pip install flask-authguard[redis]``) shares them between every worker and host.
 
+Keys start with ``store_prefix``; by default ``authguard:`` and a fingerprint of the app's
+secret (:func:`default_prefixes`), so two apps sharing one Redis neither revoke each other's
+users nor share throttle counters.
+
 Rate limiting is the ``limits`` library's (a moving window); this module only adds the few
 key/value operations revocation needs, with the same client settings. Every failure to reach the
 store raises :class:`~flask_authguard.errors.BackendUnavailableError`: the request gets 503,
@@ -19,6 +23,8 @@ default) the values read are kept in the process and Redis pushes when to forget
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import threading
 import time
@@ -109,9 +115,11 @@ class RedisStore:
 
     :param cache: keep what :meth:`get_many` read in this process, exact through Redis's
         invalidation pushes (:class:`~flask_authguard.core.store_cache.TrackedCache`).
+    :param also: more prefixes :meth:`put` writes every entry under (the other secrets' during a
+        rotation, :func:`default_prefixes`); reads and counters use ``prefix`` alone.
     """
 
-    def __init__(self, uri: str, prefix: str, *, cache: bool = False) -> None:
+    def __init__(self, uri: str, prefix: str, *, cache: bool = False, also: t.Sequence[str] = ()) -> None:
         try:
             import redis
             from limits.storage import RedisStorage
@@ -123,6 +131,7 @@ class RedisStore:
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._closed: tuple[type[BaseException], ...] = (redis.ConnectionError, ConnectionError)
         self.prefix = prefix
+        self._also = tuple(also)
         storage = RedisStorage(
             uri, wrap_exceptions=True, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
         )
@@ -196,7 +205,11 @@ class RedisStore:
         """Set ``key``, then one ``PING`` round trip: Redis answers it only after it has written the
         invalidation pushes of the ``SET`` to every tracking worker (:mod:`.store_cache`), so a
         revocation is seen by every worker's next request once this returns."""
-        _call(self.client.set, key, value, ex=None if ttl is None else max(1, int(ttl + 0.999)))
+        expiry = None if ttl is None else max(1, int(ttl + 0.999))
+        _call(self.client.set, key, value, ex=expiry)
+        if key.startswith(self.prefix):
+            for prefix in self._also:
+                _call(self.client.set, prefix + key[len(self.prefix) :], value, ex=expiry)
         _call(self.client.ping)
 
     def is_empty(self) -> bool:
@@ -249,26 +262,59 @@ class _GuardedLimiter:
         return guarded
 
 
-def open_store(uri: str, prefix: str, *, cache: bool = False) -> Store:
+def open_store(uri: str, prefix: str, *, cache: bool = False, also: t.Sequence[str] = ()) -> Store:
     """A store for ``uri`` (``memory://`` or a Redis URI); ``cache``: a Redis store keeps what it
-    read in the process (``store_cache``).
+    read in the process (``store_cache``); ``also``: a Redis store's further write prefixes
+    (:class:`RedisStore`; a memory store lives and dies with one set of options).
 
     :raises ConfigurationError: a Redis URI without the ``redis`` package installed.
     """
     if uri.startswith("memory://"):
         return MemoryStore(prefix)
-    return RedisStore(uri, prefix, cache=cache)
+    return RedisStore(uri, prefix, cache=cache, also=also)
+
+
+def default_prefixes(secrets: t.Sequence[str]) -> tuple[str, ...]:
+    """The key prefixes of an app with ``secrets`` (newest first, as configured) and no
+    ``store_prefix``: ``authguard:<fingerprint>:`` of each secret, the OLDEST secret's first.
+
+    That first one is read and counted under: rotating by putting a new secret first keeps it,
+    so revocations and counters survive. Entries are also written under the newer secrets'
+    prefixes, so once the oldest secret is dropped the revocations made while both were in use
+    are still found. The fingerprint is an HMAC of a fixed label keyed with the secret: the same
+    on every worker and restart, and it gives nothing away that a session token would not.
+    """
+    prefixes = (
+        "authguard:"
+        + hmac.new(secret.encode(), b"flask_authguard store prefix", hashlib.sha256).hexdigest()[:16]
+        + ":"
+        for secret in reversed(secrets)
+    )
+    return tuple(dict.fromkeys(prefixes))
 
 
 def store_of(config: Config) -> Store:
     """The store of ``config``, opened on first use and kept with it (so the guard, its
-    endpoints and every session read made with the same resolved options share one)."""
+    endpoints and every session read made with the same resolved options share one).
+
+    :raises ConfigurationError: no ``store_prefix`` and no secret to derive it from yet (the
+        environment is read again on the next call).
+    """
     store: Store | None = config.__dict__.get(_STORE_KEY)
     if store is None:
         with _OPEN_LOCK:
             store = config.__dict__.get(_STORE_KEY)
             if store is None:
-                store = open_store(config.store, config.store_prefix, cache=config.store_cache)
+                if config.store_prefix is not None:
+                    prefixes: tuple[str, ...] = (config.store_prefix,)
+                else:
+                    prefixes = default_prefixes(config.current_secrets())
+                if not prefixes:
+                    raise ConfigurationError(
+                        "no secret: the store's keys are prefixed with a fingerprint of it; set "
+                        "NEXTAUTH_SECRET (or AUTH_SECRET), pass secret=..., or set store_prefix=..."
+                    )
+                store = open_store(config.store, prefixes[0], cache=config.store_cache, also=prefixes[1:])
                 config.__dict__[_STORE_KEY] = store  # Config is frozen; this cache is not a field
     return store
 
