@@ -8,7 +8,7 @@ and per identifier from all addresses together, in the store.
     if wait is not None:
         ...  # answer 429 with Retry-After: wait
     ...      # check the password; on success:
-    throttle.succeeded(("alice@example.com",), "203.0.113.7")
+    throttle.succeeded("alice@example.com", "203.0.113.7")
 
 Three limits, checked in this order, the first one over its limit refusing (and the later ones
 then not counted):
