@@ -210,7 +210,23 @@ def test_callback_without_token(smtp: tuple[Inbox, int], adapter: SQLAlchemyAdap
 
 @pytest.mark.parametrize(
     "address",
-    ["", "no-at-sign", "a@b@c", '"quoted"@example.com', "@example.com", "jo@example.com,eve@evil.com"],
+    [
+        "",
+        "no-at-sign",
+        "a@b@c",
+        '"quoted"@example.com',
+        "@example.com",
+        "jo@example.com,eve@evil.com",
+        # issue 27: an address that a mail header would split into two recipients
+        "a,victim@example.com",
+        "a;victim@example.com",
+        "a victim@example.com",
+        "a:victim@example.com",
+        "<victim@example.com>x@example.com",
+        "ａ，victim@example.com",  # a full-width comma is a comma after NFKC
+        "victim@example.com;other.example",
+        "victim@exa mple.com",
+    ],
 )
 def test_bad_address(smtp: tuple[Inbox, int], adapter: SQLAlchemyAdapter, address: str) -> None:
     inbox, port = smtp
@@ -428,29 +444,6 @@ def test_spellings_of_one_address_share_its_limit(
     assert [request_link(client, s).status_code for s in spellings] == [429] * 4
     assert request_link(client, "other@example.com").status_code == 302  # only that address waits
     assert [e.rcpt_tos for e in inbox.envelopes].count(["victim@example.com"]) == 3
-
-
-@pytest.mark.parametrize(
-    "address",
-    [
-        "a,victim@example.com",
-        "a;victim@example.com",
-        "a victim@example.com",
-        "<victim@example.com>x@example.com",
-        "a:victim@example.com",
-        "ａ，victim@example.com",  # a full-width comma is a comma after NFKC
-        "victim@example.com;other.example",
-        "victim@exa mple.com",
-    ],
-)
-def test_an_address_that_names_two_recipients_is_refused(
-    smtp: tuple[Inbox, int], adapter: SQLAlchemyAdapter, address: str
-) -> None:
-    inbox, port = smtp
-    client = client_of(email_app(adapter, port))
-    response = request_link(client, address)
-    assert query(response.headers["Location"])["error"] == "EmailSignin"
-    assert not inbox.messages
 
 
 def test_a_custom_normalizer_cannot_name_two_recipients(adapter: SQLAlchemyAdapter) -> None:
