@@ -11,7 +11,8 @@ What it shows:
 - **cross-site defence**: ``POST /api/notes`` with the session cookie is refused (403 JSON) when it
   comes from another origin; the Next.js front end at ``http://localhost:3000`` is listed in
   ``trusted_origins``, so its ``fetch(..., {credentials: "include"})`` goes through;
-- **sign-in throttling**: five wrong passwords a minute for one user, then 429 with ``Retry-After``;
+- **sign-in throttling**: five wrong passwords a minute for one user from one address (25 from all
+  addresses together), then 429 with ``Retry-After``;
 - **sign out everywhere**: the home page's form posts ``everywhere=true`` to ``/api/auth/signout``;
 - **revocation by an admin**: ``POST /admin/revoke/<user_id>`` (admins only) ends every session of
   that user, on every worker sharing the store, from its next request (with Redis, each worker's

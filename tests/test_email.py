@@ -210,7 +210,23 @@ def test_callback_without_token(smtp: tuple[Inbox, int], adapter: SQLAlchemyAdap
 
 @pytest.mark.parametrize(
     "address",
-    ["", "no-at-sign", "a@b@c", '"quoted"@example.com', "@example.com", "jo@example.com,eve@evil.com"],
+    [
+        "",
+        "no-at-sign",
+        "a@b@c",
+        '"quoted"@example.com',
+        "@example.com",
+        "jo@example.com,eve@evil.com",
+        # issue 27: an address that a mail header would split into two recipients
+        "a,victim@example.com",
+        "a;victim@example.com",
+        "a victim@example.com",
+        "a:victim@example.com",
+        "<victim@example.com>x@example.com",
+        "ａ，victim@example.com",  # a full-width comma is a comma after NFKC
+        "victim@example.com;other.example",
+        "victim@exa mple.com",
+    ],
 )
 def test_bad_address(smtp: tuple[Inbox, int], adapter: SQLAlchemyAdapter, address: str) -> None:
     inbox, port = smtp
@@ -407,3 +423,36 @@ def test_magic_link_in_both_kinds_of_app(adapter: SQLAlchemyAdapter, kind: str) 
     assert page.status_code == 200 and "Check your email" in page.get_data(as_text=True)
     assert follow(client, sent[0]["url"]).headers["Location"] == f"{BASE}/private"
     assert client.get("/api/auth/session").get_json()["user"]["email"] == "jo@example.com"
+
+
+# -- issue 27: the throttle counts the address mailed, and one address is one recipient ------------
+
+
+def test_spellings_of_one_address_share_its_limit(
+    smtp: tuple[Inbox, int], adapter: SQLAlchemyAdapter
+) -> None:
+    inbox, port = smtp
+    app = email_app(adapter, port, throttle={"per_identifier": "3/minute", "per_address": "100/minute"})
+    client = client_of(app)
+    assert [request_link(client, "victim@example.com").status_code for _ in range(3)] == [302] * 3
+    spellings = [
+        "victim@example.com,0",
+        "victim@example.com,1",
+        "ｖｉｃｔｉｍ@ｅｘａｍｐｌｅ.ｃｏｍ",
+        " VICTIM@Example.com,x",
+    ]
+    assert [request_link(client, s).status_code for s in spellings] == [429] * 4
+    assert request_link(client, "other@example.com").status_code == 302  # only that address waits
+    assert [e.rcpt_tos for e in inbox.envelopes].count(["victim@example.com"]) == 3
+
+
+def test_a_custom_normalizer_cannot_name_two_recipients(adapter: SQLAlchemyAdapter) -> None:
+    sent: list[str] = []
+    provider = EmailProvider(
+        send_verification_request=lambda identifier, **_: sent.append(identifier),
+        normalize_identifier=lambda raw: raw.strip(),
+    )
+    client = client_of(make_app(providers=[provider], adapter=adapter))
+    assert query(request_link(client, "a@x.org, b@y.org").headers["Location"])["error"] == "EmailSignin"
+    assert request_link(client, "Jo@Example.COM").status_code == 302
+    assert sent == ["Jo@Example.COM"]

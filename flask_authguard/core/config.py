@@ -124,13 +124,16 @@ class Config:
     #: The trusted origins, normalised (``scheme://host[:port]``, lower case, no default port).
     trusted_origins: tuple[str, ...] = ()
     #: The store URI (``memory://``, ``redis://...``, ``redis+sentinel://...``,
-    #: ``redis+cluster://...``) and its key prefix.
+    #: ``redis+cluster://...``) and its key prefix (``None``: derived from the secrets when the
+    #: store is opened, :func:`~flask_authguard.core.store.default_prefixes`).
     store: str = "memory://"
-    store_prefix: str = "authguard:"
+    store_prefix: str | None = None
     #: Whether a Redis store keeps what it read in the process (``store_cache``).
     store_cache: bool = True
-    #: The throttle limits (``None`` when throttling is off).
+    #: The throttle limits (``None`` when throttling is off): per identifier and address, per
+    #: identifier from all addresses, per address.
     throttle_identifier: str | None = None
+    throttle_identifier_global: str | None = None
     throttle_address: str | None = None
 
     def __repr__(self) -> str:

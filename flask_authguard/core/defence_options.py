@@ -11,6 +11,7 @@ origins, the store, sign-in throttling and the absolute session lifetime.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing as t
 
 from . import validation
@@ -25,14 +26,57 @@ class ThrottleOptions:
 
     #: Throttle at all (on by default).
     enabled: bool = True
-    #: Attempts per identifier (the username or email submitted); a success resets it.
+    #: Attempts at one identifier (the username or email submitted) from one client address; a
+    #: success resets it. Another address has its own count: one address cannot lock the
+    #: account's owner out.
     per_identifier: str = "10/minute;50/hour"
+    #: Attempts at one identifier from all addresses together: ``None`` is
+    #: :data:`GLOBAL_FACTOR` times ``per_identifier``, window by window. It must allow more than
+    #: one address can make under ``per_identifier``, or one address could use it up.
+    per_identifier_global: str | None = None
     #: Attempts per client address (``REMOTE_ADDR``: use ``ProxyFix`` behind a proxy).
     per_address: str = "30/minute;300/hour"
 
 
-def store_prefix(value: t.Any) -> str:
-    """``store_prefix``: a non-empty printable string without spaces (it starts every key)."""
+#: ``throttle.per_identifier_global`` by default: this many times ``throttle.per_identifier``.
+GLOBAL_FACTOR = 5
+
+
+def per_identifier_global(value: t.Any, per_identifier: str) -> str:
+    """``throttle.per_identifier_global``: the limit given, or :data:`GLOBAL_FACTOR` times the
+    checked ``per_identifier``.
+
+    :raises ConfigurationError: it does not parse, or one address could reach it: in one of its
+        windows ``per_identifier`` lets an address make as many attempts as it allows.
+    """
+    from limits import parse_many
+
+    pair = parse_many(per_identifier)
+    if value is None:
+        return ";".join(
+            f"{item.amount * GLOBAL_FACTOR} per {item.multiples} {item.GRANULARITY.name}" for item in pair
+        )
+    text = check_limits(value, "throttle.per_identifier_global")
+    for item in parse_many(text):
+        window = item.get_expiry()
+        # In any stretch of `window` seconds a moving-window limit of n per w seconds lets
+        # through at most n * ceil(window / w) attempts.
+        most = min(p.amount * math.ceil(window / p.get_expiry()) for p in pair)
+        if item.amount <= most:
+            raise ConfigurationError(
+                f"throttle.per_identifier_global allows {item}, but one address may make {most} "
+                f"attempts in that time under throttle.per_identifier ({per_identifier!r}), so one "
+                "address could lock the account out: set it higher, or leave it unset "
+                f"({GLOBAL_FACTOR} times throttle.per_identifier)"
+            )
+    return text
+
+
+def store_prefix(value: t.Any) -> str | None:
+    """``store_prefix``: ``None`` (derived from the secret, :func:`~flask_authguard.core.store.
+    default_prefixes`) or a non-empty printable string without spaces (it starts every key)."""
+    if value is None:
+        return None
     if not isinstance(value, str) or not value or not value.isprintable() or " " in value:
         raise ConfigurationError(f"store_prefix must be a non-empty string without spaces, not {value!r}")
     return value
@@ -59,6 +103,7 @@ def resolve_defences(opts: t.Any, session: t.Any, strategy: str) -> dict[str, t.
     """
     throttle = t.cast(ThrottleOptions, opts.throttle)
     enabled = validation.flag(throttle.enabled, "throttle.enabled")
+    per_identifier = check_limits(throttle.per_identifier, "throttle.per_identifier") if enabled else None
     return {
         "max_lifetime": max_lifetime(session.max_lifetime, strategy),
         "cross_site_protection": validation.flag(opts.cross_site_protection, "cross_site_protection"),
@@ -66,8 +111,9 @@ def resolve_defences(opts: t.Any, session: t.Any, strategy: str) -> dict[str, t.
         "store": check_store(opts.store),
         "store_prefix": store_prefix(opts.store_prefix),
         "store_cache": validation.flag(opts.store_cache, "store_cache"),
-        "throttle_identifier": (
-            check_limits(throttle.per_identifier, "throttle.per_identifier") if enabled else None
+        "throttle_identifier": per_identifier,
+        "throttle_identifier_global": (
+            per_identifier_global(throttle.per_identifier_global, per_identifier) if per_identifier else None
         ),
         "throttle_address": check_limits(throttle.per_address, "throttle.per_address") if enabled else None,
     }

@@ -174,8 +174,9 @@ class AuthOptions:
     #: ``"redis+sentinel://host:port[,host:port]/service[/db]"``,
     #: ``"redis+cluster://host:port[,host:port]"``, or the same with ``valkey``.
     store: str = "memory://"
-    #: Prefix of every key written to the store (share one Redis between apps).
-    store_prefix: str = "authguard:"
+    #: Prefix of every key written to the store; ``None``: ``authguard:`` and a fingerprint of
+    #: the oldest secret, so apps with different secrets keep apart on one Redis.
+    store_prefix: str | None = None
     #: Keep the revocation entries read from Redis in each worker, forgotten on Redis's
     #: invalidation pushes (``CLIENT TRACKING``): no round trip for keys read before.
     store_cache: bool = True

@@ -9,6 +9,10 @@ after a failover) and ``redis+cluster://host:port[,host:port]`` (a Redis Cluster
 with ``valkey`` for Valkey. One URI configures both users of the store: ``limits`` builds the
 client and this module uses that same client.
 
+Keys start with ``store_prefix``; by default ``authguard:`` and a fingerprint of the app's
+secret (:func:`default_prefixes`), so two apps sharing one Redis neither revoke each other's
+users nor share throttle counters.
+
 Rate limiting is the ``limits`` library's (a moving window); this module only adds the few
 key/value operations revocation needs, with the same client settings. Every failure to reach the
 store raises :class:`~flask_authguard.errors.BackendUnavailableError`: the request gets 503,
@@ -23,6 +27,8 @@ default) the values read are kept in the process and Redis pushes when to forget
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import threading
 import time
@@ -113,9 +119,11 @@ class RedisStore:
 
     :param cache: keep what :meth:`get_many` read in this process, exact through Redis's
         invalidation pushes (:class:`~flask_authguard.core.store_cache.TrackedCache`).
+    :param also: more prefixes :meth:`put` writes every entry under (the other secrets' during a
+        rotation, :func:`default_prefixes`); reads and counters use ``prefix`` alone.
     """
 
-    def __init__(self, uri: str, prefix: str, *, cache: bool = False) -> None:
+    def __init__(self, uri: str, prefix: str, *, cache: bool = False, also: t.Sequence[str] = ()) -> None:
         try:
             import redis
         except ImportError:
@@ -126,6 +134,7 @@ class RedisStore:
         self._errors = _failures()
         self._closed: tuple[type[BaseException], ...] = (redis.ConnectionError, ConnectionError)
         self.prefix = prefix
+        self._also = tuple(also)
         try:  # a Cluster client asks its nodes for the slot map at once; the others connect later
             storage = _limits_storage(redis_target(uri))
         except self._errors as exc:
@@ -202,8 +211,16 @@ class RedisStore:
         """Set ``key``, then one ``PING`` round trip: Redis answers it only after it has written the
         invalidation pushes of the ``SET`` to every tracking worker (:mod:`.store_cache`), so a
         revocation is seen by every worker's next request once this returns."""
-        _call(self.client.set, key, value, ex=_expiry(ttl))
+        expiry = _expiry(ttl)
+        _call(self.client.set, key, value, ex=expiry)
+        self._put_also(key, value, expiry)
         _call(self.client.ping)
+
+    def _put_also(self, key: str, value: str, expiry: int | None) -> None:
+        """Write ``key`` again under the other secrets' prefixes (a rotation, :func:`default_prefixes`)."""
+        if key.startswith(self.prefix):
+            for prefix in self._also:
+                _call(self.client.set, prefix + key[len(self.prefix) :], value, ex=expiry)
 
     def is_empty(self) -> bool:
         return False
@@ -215,15 +232,17 @@ class RedisClusterStore(RedisStore):
     keeps a copy: tracking pushes come from each node for its own keys, and slots move between
     nodes, so the copy could not be kept exact."""
 
-    def __init__(self, uri: str, prefix: str, *, cache: bool = False) -> None:
-        super().__init__(uri, prefix, cache=False)
+    def __init__(self, uri: str, prefix: str, *, cache: bool = False, also: t.Sequence[str] = ()) -> None:
+        super().__init__(uri, prefix, cache=False, also=also)
 
     def _mget(self, keys: t.Sequence[str]) -> list[t.Any]:
         return t.cast("list[t.Any]", _call(self.client.mget_nonatomic, keys))
 
     def put(self, key: str, value: str, ttl: float | None = None) -> None:
         """Set ``key`` (no ``PING`` after it: no worker keeps a copy to invalidate)."""
-        _call(self.client.set, key, value, ex=_expiry(ttl))
+        expiry = _expiry(ttl)
+        _call(self.client.set, key, value, ex=expiry)
+        self._put_also(key, value, expiry)
 
 
 def _limits_storage(target: RedisTarget) -> t.Any:
@@ -317,9 +336,10 @@ class _GuardedLimiter:
         return guarded
 
 
-def open_store(uri: str, prefix: str, *, cache: bool = False) -> Store:
+def open_store(uri: str, prefix: str, *, cache: bool = False, also: t.Sequence[str] = ()) -> Store:
     """A store for ``uri`` (``memory://`` or a Redis URI); ``cache``: a Redis store keeps what it
-    read in the process (``store_cache``; never on a Cluster).
+    read in the process (``store_cache``; never on a Cluster); ``also``: a Redis store's further
+    write prefixes (:class:`RedisStore`; a memory store lives and dies with one set of options).
 
     :raises ConfigurationError: a Redis URI without the ``redis`` package installed.
     :raises BackendUnavailableError: a Redis Cluster none of whose nodes answers.
@@ -327,19 +347,51 @@ def open_store(uri: str, prefix: str, *, cache: bool = False) -> Store:
     if uri.startswith("memory://"):
         return MemoryStore(prefix)
     if redis_target(uri).kind == "cluster":
-        return RedisClusterStore(uri, prefix)
-    return RedisStore(uri, prefix, cache=cache)
+        return RedisClusterStore(uri, prefix, also=also)
+    return RedisStore(uri, prefix, cache=cache, also=also)
+
+
+def default_prefixes(secrets: t.Sequence[str]) -> tuple[str, ...]:
+    """The key prefixes of an app with ``secrets`` (newest first, as configured) and no
+    ``store_prefix``: ``authguard:<fingerprint>:`` of each secret, the OLDEST secret's first.
+
+    That first one is read and counted under: rotating by putting a new secret first keeps it,
+    so revocations and counters survive. Entries are also written under the newer secrets'
+    prefixes, so once the oldest secret is dropped the revocations made while both were in use
+    are still found. The fingerprint is an HMAC of a fixed label keyed with the secret: the same
+    on every worker and restart, and it gives nothing away that a session token would not.
+    """
+    prefixes = (
+        "authguard:"
+        + hmac.new(secret.encode(), b"flask_authguard store prefix", hashlib.sha256).hexdigest()[:16]
+        + ":"
+        for secret in reversed(secrets)
+    )
+    return tuple(dict.fromkeys(prefixes))
 
 
 def store_of(config: Config) -> Store:
     """The store of ``config``, opened on first use and kept with it (so the guard, its
-    endpoints and every session read made with the same resolved options share one)."""
+    endpoints and every session read made with the same resolved options share one).
+
+    :raises ConfigurationError: no ``store_prefix`` and no secret to derive it from yet (the
+        environment is read again on the next call).
+    """
     store: Store | None = config.__dict__.get(_STORE_KEY)
     if store is None:
         with _OPEN_LOCK:
             store = config.__dict__.get(_STORE_KEY)
             if store is None:
-                store = open_store(config.store, config.store_prefix, cache=config.store_cache)
+                if config.store_prefix is not None:
+                    prefixes: tuple[str, ...] = (config.store_prefix,)
+                else:
+                    prefixes = default_prefixes(config.current_secrets())
+                if not prefixes:
+                    raise ConfigurationError(
+                        "no secret: the store's keys are prefixed with a fingerprint of it; set "
+                        "NEXTAUTH_SECRET (or AUTH_SECRET), pass secret=..., or set store_prefix=..."
+                    )
+                store = open_store(config.store, prefixes[0], cache=config.store_cache, also=prefixes[1:])
                 config.__dict__[_STORE_KEY] = store  # Config is frozen; this cache is not a field
     return store
 

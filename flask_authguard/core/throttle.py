@@ -1,18 +1,30 @@
-"""Sign-in throttling: attempts per identifier and per client address, counted in the store.
+"""Sign-in throttling: attempts counted per client address, per identifier from that address,
+and per identifier from all addresses together, in the store.
 
 .. code-block:: python
 
     throttle = Throttle(config)
-    wait = throttle.attempt(identifier="alice@example.com", address="203.0.113.7")
+    wait = throttle.attempt(identifiers=("alice@example.com",), address="203.0.113.7")
     if wait is not None:
         ...  # answer 429 with Retry-After: wait
     ...      # check the password; on success:
-    throttle.succeeded("alice@example.com")
+    throttle.succeeded("alice@example.com", "203.0.113.7")
+
+Three limits, checked in this order, the first one over its limit refusing (and the later ones
+then not counted):
+
+- ``per_address`` (``throttle.per_address``): every attempt from one client address;
+- per identifier and address (``throttle.per_identifier``, the tight one): what one address may
+  try against one account. Another address has its own count, so one address guessing cannot
+  lock the owner out of signing in from elsewhere;
+- per identifier (``throttle.per_identifier_global``, looser, and checked at start-up to allow
+  more than one address can reach): guesses at one account from many addresses stay capped.
 
 Every attempt counts (so concurrent guesses cannot slip past the limit: ``limits`` hits the
-counter atomically, in Redis too); a successful sign-in resets its identifier's counter, never
-the address's. Identifiers are hashed before they reach the store (no email addresses in
-Redis). The window is the ``limits`` library's moving window.
+counter atomically, in Redis too); a success resets the identifier's count from that address
+only, never the global one or the address's. Identifiers and addresses are hashed before they
+reach the store (no email addresses in Redis). The window is the ``limits`` library's moving
+window.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import hashlib
 import math
 import time
 import typing as t
+import unicodedata
 
 from .config import Config
 from .store import Store, store_of
@@ -33,17 +46,17 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def normalize_identifier(value: t.Any) -> str | None:
-    """The identifier a sign-in attempt is counted under: trimmed and case-folded (so ``Alice``
-    and ``alice `` share one counter); ``None`` for an empty one."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip().casefold()
+def normalize_identifier(value: str) -> str | None:
+    """The identifier a sign-in attempt is counted under: NFKC, trimmed and case-folded (so
+    ``Alice``, ``alice `` and a full-width ``ａｌｉｃｅ`` share one counter, whichever of them
+    ``authorize`` would accept); ``None`` for an empty one."""
+    text = unicodedata.normalize("NFKC", value).strip().casefold()
     return text or None
 
 
 class Throttle:
-    """The sign-in limits of ``config`` (``throttle.per_identifier``, ``throttle.per_address``).
+    """The sign-in limits of ``config`` (``throttle.per_address``, ``throttle.per_identifier``,
+    ``throttle.per_identifier_global``).
 
     :param config: the resolved options.
     :param store: the store; default the options' own (:func:`~flask_authguard.core.store.store_of`).
@@ -54,7 +67,10 @@ class Throttle:
 
         #: Whether throttling is on at all.
         self.enabled = config.throttle_identifier is not None
-        self._per_identifier: list[RateLimitItem] = parse_many(config.throttle_identifier or "1/second")
+        self._per_pair: list[RateLimitItem] = parse_many(config.throttle_identifier or "1/second")
+        self._per_identifier: list[RateLimitItem] = parse_many(
+            config.throttle_identifier_global or "1/second"
+        )
         self._per_address: list[RateLimitItem] = parse_many(config.throttle_address or "1/second")
         self._config = config
         self._store = store
@@ -66,41 +82,48 @@ class Throttle:
             self._store = store_of(self._config)
         return self._store
 
-    def _hit(self, items: t.Sequence[RateLimitItem], kind: str, key: str) -> float | None:
+    def _hit(self, items: t.Sequence[RateLimitItem], *key: str) -> int | None:
         store = self.store
         for item in items:
-            if not store.limiter.hit(item, store.prefix, kind, key):
-                stats = store.limiter.get_window_stats(item, store.prefix, kind, key)
-                return max(1.0, math.ceil(stats.reset_time - time.time()))  # the clock ``limits`` reads
+            if not store.limiter.hit(item, store.prefix, *key):
+                stats = store.limiter.get_window_stats(item, store.prefix, *key)
+                return int(max(1.0, math.ceil(stats.reset_time - time.time())))  # the clock ``limits`` reads
         return None
 
-    def attempt(self, *, identifier: str | None, address: str | None) -> int | None:
-        """Count one sign-in attempt: ``None`` to go on, or the seconds to wait (``Retry-After``)
-        when the address or the identifier is over its limit.
+    def attempt(self, *, identifiers: t.Sequence[str], address: str | None) -> int | None:
+        """Count one sign-in attempt at ``identifiers`` (normalised:
+        :func:`normalize_identifier`) from ``address``: ``None`` to go on, or the seconds to
+        wait (``Retry-After``) when a limit is reached.
 
         :raises BackendUnavailableError: the store cannot be reached.
         """
         if not self.enabled:
             return None
+        place = _digest(address) if address else "-"
         if address:
-            wait = self._hit(self._per_address, "addr", _digest(address))
+            wait = self._hit(self._per_address, "addr", place)
             if wait is not None:
-                return int(wait)
-        ident = normalize_identifier(identifier)
-        if ident is not None:
-            wait = self._hit(self._per_identifier, "id", _digest(ident))
+                return wait
+        for identifier in identifiers:
+            who = _digest(identifier)
+            # The pair first: an address over its own limit adds nothing to the global count,
+            # so that one address can never use the global limit up.
+            wait = self._hit(self._per_pair, "pair", who, place)
+            if wait is None:
+                wait = self._hit(self._per_identifier, "id", who)
             if wait is not None:
-                return int(wait)
+                return wait
         return None
 
-    def succeeded(self, identifier: str | None) -> None:
-        """A sign-in with ``identifier`` succeeded: forget its failed attempts.
+    def succeeded(self, identifier: str, address: str | None) -> None:
+        """A sign-in as ``identifier`` from ``address`` succeeded: forget that address's attempts
+        at it. The global count stays: a success proves nothing about the other addresses.
 
         :raises BackendUnavailableError: the store cannot be reached.
         """
-        ident = normalize_identifier(identifier)
-        if not self.enabled or ident is None:
+        if not self.enabled:
             return
         store = self.store
-        for item in self._per_identifier:
-            store.limiter.clear(item, store.prefix, "id", _digest(ident))
+        place = _digest(address) if address else "-"
+        for item in self._per_pair:
+            store.limiter.clear(item, store.prefix, "pair", _digest(identifier), place)

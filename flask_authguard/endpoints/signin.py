@@ -97,7 +97,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
     config = f.config
     form = f.form
     # defence: count the attempt before the password is checked
-    wait, identifier = throttling.check_sign_in(config, provider, form, f.environ, "callback")
+    wait, counted = throttling.check_sign_in(config, provider, form, f.environ, "callback")
     if wait is not None:
         return throttling.too_many(f, wait, provider)
     credentials_type = provider.type == "credentials"
@@ -143,7 +143,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
     except Exception:
         logger.exception("signing in with %s failed in a callback or while encoding the token", provider.id)
         return f.redirect(f.error_url("Callback", provider=provider.id))
-    throttling.succeeded(config, provider, identifier)  # defence
+    throttling.succeeded(config, counted)  # defence
     fire_event(
         config,
         "sign_in",

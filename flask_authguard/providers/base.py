@@ -158,10 +158,7 @@ class CredentialsProvider:
 
     def handle_callback(self, request: Request, form: t.Mapping[str, t.Any]) -> SignInResult | None:
         """Run ``authorize`` with the submitted fields (strings; a missing one is ``""``)."""
-        if self.credentials:
-            submitted = {key: _text(form.get(key)) for key in self.credentials}
-        else:
-            submitted = {key: _text(form.get(key)) for key in form if key not in RESERVED_FIELDS}
+        submitted = submitted_credentials(self.credentials, form)
         user = call_sync(self.authorize, credentials=submitted, request=request)
         if not user:
             return None
@@ -170,6 +167,15 @@ class CredentialsProvider:
         user = dict(user)
         account = {"providerAccountId": str(user.get("id", "")), "type": "credentials", "provider": self.id}
         return SignInResult(user=user, account=account)
+
+
+def submitted_credentials(declared: t.Mapping[str, t.Any], form: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """What ``authorize`` receives as ``credentials``: the ``declared`` fields, or with none
+    declared every submitted field but the endpoints' own; values as strings (a missing one is
+    ``""``). Sign-in throttling counts attempts from the same dict."""
+    if declared:
+        return {key: _text(form.get(key)) for key in declared}
+    return {key: _text(form.get(key)) for key in form if key not in RESERVED_FIELDS}
 
 
 def _text(value: t.Any) -> str:

@@ -50,9 +50,15 @@ ADAPTER_METHODS = (
 )
 
 
+#: Characters that separate, group or comment addresses in a mail header (RFC 5322 "specials"
+#: but the dot): an address holding one could reach more than one recipient.
+_NOT_IN_ADDRESS = frozenset('()<>[]:;@\\,"')
+
+
 def normalize_identifier(email: t.Any) -> str:
     """An email address as next-auth normalises it: NFKC, trimmed, exactly one ``@``, no
-    ``"``, lower-cased, the domain cut at its first ``,``.
+    ``"``, lower-cased, the domain cut at its first ``,``; then refused unless it is one
+    recipient (:func:`check_single_recipient`).
 
     :raises ValueError: not such an address.
     """
@@ -65,7 +71,27 @@ def normalize_identifier(email: t.Any) -> str:
     domain = domain.split(",")[0]
     if not local or not domain:
         raise ValueError("not an email address")
-    return f"{local}@{domain}"
+    return check_single_recipient(f"{local}@{domain}")
+
+
+def check_single_recipient(address: str) -> str:
+    """``address`` when it names exactly one mailbox: one ``@``, both sides non-empty, and no
+    space, control character or character that separates addresses in a mail header (``,``
+    ``;`` ``<`` ``>`` ``:``...), which would make the mail go to several recipients.
+
+    :raises ValueError: it is not one plain address.
+    """
+    local, at, domain = address.partition("@")
+    if (
+        not at
+        or not local
+        or not domain
+        or any(
+            c in _NOT_IN_ADDRESS or c.isspace() or not c.isprintable() for c in address.replace("@", "", 1)
+        )
+    ):
+        raise ValueError("not a single email address")
+    return address
 
 
 def hash_token(token: str, secret: str) -> str:
@@ -146,6 +172,15 @@ class EmailProvider:
             raise ConfigurationError("EmailProvider needs a secret to hash its tokens")
         return current[0]
 
+    def recipient(self, email: t.Any) -> str:
+        """The address a sign-in with ``email`` (as submitted) mails: ``normalize_identifier``'s
+        answer, checked to be one recipient whatever normaliser gave it. Sign-in throttling
+        counts the attempt under this address.
+
+        :raises Exception: not an address (a custom normaliser may raise anything).
+        """
+        return check_single_recipient((self.normalize_identifier or normalize_identifier)(email))
+
     # -- POST /signin/email ------------------------------------------------------------------------
 
     def begin_sign_in(self, request: Request, *, callback_url: str, redirect_uri: str) -> Response | None:
@@ -158,7 +193,7 @@ class EmailProvider:
         body = request.get_json(silent=True) if request.is_json else request.form
         raw = body.get("email") if isinstance(body, t.Mapping) else None
         try:
-            identifier = (self.normalize_identifier or normalize_identifier)(raw)  # type: ignore[arg-type]
+            identifier = self.recipient(raw)
         except Exception:
             raise SignInError("EmailSignin") from None
         adapter = config.options.adapter
