@@ -370,8 +370,6 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
     return decorate(view) if view is not None else decorate
 
 
-
-
 __all__ = [
     "CONFIG_KEYS",
     "AuthGuard",
