@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from conftest import SECRET
 from flask import Flask
+from test_defences_wsgi import FIELDS, authorize
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Response
 
@@ -25,17 +26,10 @@ from flask_authguard import AuthEndpoints, AuthGuard, CredentialsProvider, encod
 
 BASE = "http://app.example.com"
 V4 = "next-auth.session-token"
-FIELDS = {"username": {"label": "Username"}, "password": {"label": "Password", "type": "password"}}
 JSON = {"Accept": "application/json"}
 #: A store nobody listens on: every store call fails (503).
 STORE_DOWN = "redis://127.0.0.1:1/0"
 KINDS = ["AuthEndpoints", "with_auth", "AuthGuard"]
-
-
-def authorize(*, credentials: dict[str, str], **_: t.Any) -> dict[str, t.Any] | None:
-    if credentials.get("username") == "ada" and credentials.get("password") == "pw":
-        return {"id": "1", "name": "Ada", "email": "ada@example.com"}
-    return None
 
 
 def options(**extra: t.Any) -> dict[str, t.Any]:
@@ -208,6 +202,15 @@ def test_the_endpoints_503_answers_json_to_json_clients(kind: str) -> None:
     data = {"csrfToken": csrf_of(client), "username": "ada", "password": "x"}
     response = client.post("/api/auth/callback/credentials", data=data, base_url=BASE, headers=JSON)
     assert_json(response, 503, "ServiceUnavailable")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_json_routes_503_is_json_for_everyone(kind: str) -> None:
+    client = client_of(make_app(kind, store=STORE_DOWN))
+    client.set_cookie(V4, encode(token={"sub": "1", "name": "Ada"}, secret=SECRET), domain="app.example.com")
+    response = client.get("/api/auth/session", base_url=BASE, headers={"Accept": "text/html"})
+    assert_json(response, 503, "ServiceUnavailable")
+    assert response.headers["Retry-After"] == "5"
 
 
 @pytest.mark.parametrize("kind", ["with_auth", "AuthGuard"])

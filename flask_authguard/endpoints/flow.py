@@ -214,14 +214,16 @@ class Flow:
         callback_url: str | None = None,
         headers: t.Mapping[str, str] | None = None,
         json_extra: t.Mapping[str, t.Any] | None = None,
+        force_json: bool = False,
         **fields: t.Any,
     ) -> Response:
         """The answer :data:`~.messages.NOTICES` has for ``code`` (its message filled with
-        ``fields``): ``{"error", "message"}`` (and ``json_extra``) for JSON clients, else the
-        page, with a link back to sign-in (keeping ``callback_url`` or the query's)."""
+        ``fields``): ``{"error", "message"}`` (and ``json_extra``) for JSON clients (and for
+        anyone with ``force_json``: a JSON route), else the page, with a link back to sign-in
+        (keeping ``callback_url`` or the query's)."""
         page = NOTICES[code]
         message = page.message.format(**fields)
-        if self.json_client():
+        if force_json or self.json_client():
             response = notice_json(page, code, message, **(json_extra or {}))
         else:
             link = self.signin_link(callback_url)

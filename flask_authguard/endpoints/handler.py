@@ -23,8 +23,9 @@ base path to it.
 ``POST /_log``                next-auth's client logger (``{}``)
 ============================  ==========================================================
 
-Anything else under the base path answers next-auth's 400. Redirects are 302; a POST with
-``json=true`` answers ``{"url": ...}`` instead, for fetch-based clients such as
+Anything else under the base path answers next-auth's 400 (the error page's layout, or JSON for
+JSON clients, as every answer that is not a redirect: 413, a bad ``Host``, 429, 503). Redirects
+are 302; a POST with ``json=true`` answers ``{"url": ...}`` instead, for fetch-based clients such as
 ``next-auth/react``. Every URL the user goes to next passes ``callbacks.redirect`` (default
 :func:`~flask_authguard.core.urls.safe_redirect`: same origin only). Bodies over 64 KB answer 413.
 """
@@ -71,6 +72,8 @@ ROUTES: dict[tuple[str, bool], dict[str, Action]] = {
     ("verify-request", False): {"GET": signin.verify_request_page},
     ("_log", False): {"POST": session_route.client_log},
 }
+#: The routes whose answers are JSON whoever asks (fetched by next-auth's client).
+_JSON_ROUTES = frozenset({"session", "csrf", "providers", "_log"})
 #: The routes that answer without a secret: the error page is where a missing secret sends people.
 _NO_SECRET_NEEDED = frozenset({"error"})
 
@@ -155,7 +158,8 @@ class AuthHandler:
             return configuration_json()
         except BackendUnavailableError as exc:
             logger.error("auth endpoint: session store unavailable: %s", exc)
-            return f.notice("ServiceUnavailable", headers={"Retry-After": "5"})
+            retry = {"Retry-After": "5"}
+            return f.notice("ServiceUnavailable", headers=retry, force_json=name in _JSON_ROUTES)
 
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""The built-in pages (sign-in, sign-out, error, 403), rendered with Jinja2 and no framework.
+"""The built-in pages (sign-in, sign-out, error, 403), rendered with Jinja2 and no framework, and
+the answers that are not redirects (429, 400, 413, 503): the error page's layout, or JSON.
 
 The templates live in ``endpoints/templates/authguard/``. An app overrides one by providing a
 template of the same name (``authguard/signin.html``...): through ``extra_loader`` (any Jinja2

@@ -1,5 +1,6 @@
 """Reading a WSGI request as the guard sees it: the normalised path, the path and query a
-browser would show (``callbackUrl``), the request's origin, and whether it is an API client."""
+browser would show (``callbackUrl``), the request's origin (and, from ``core.clients``, whether it
+is an API client)."""
 
 from __future__ import annotations
 
