@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import typing as t
 
@@ -59,6 +60,13 @@ async def socket(websocket: WebSocket) -> None:
     await websocket.close()
 
 
+async def session_socket(websocket: WebSocket) -> None:
+    session = await get_server_session(websocket)  # read at the handshake, before accepting
+    await websocket.accept()
+    await websocket.send_json({"session": session})
+    await websocket.close()
+
+
 def starlette_app(**kwargs: t.Any) -> t.Any:
     app = Starlette(
         routes=[
@@ -68,14 +76,15 @@ def starlette_app(**kwargs: t.Any) -> t.Any:
             Route("/public/session", session_view),
             Route("/public/admin", admin_view),
             WebSocketRoute("/dashboard/ws", socket),
+            WebSocketRoute("/public/ws", session_socket),
         ]
     )
     return AuthMiddleware(app, kwargs.pop("options", OPTIONS), matcher=["/dashboard/:path*"], **kwargs)
 
 
-def fastapi_app() -> FastAPI:
+def fastapi_app(options: t.Any = OPTIONS) -> FastAPI:
     app = FastAPI()
-    app.add_middleware(AuthMiddleware, options=OPTIONS, matcher=["/api/private/:path*"])
+    app.add_middleware(AuthMiddleware, options=options, matcher=["/api/private/:path*"])
 
     @app.get("/api/private/me")
     async def me(request: FastAPIRequest) -> t.Any:
@@ -352,3 +361,175 @@ def test_a_slow_database_does_not_block_other_requests() -> None:
 
     asyncio.run(scenario())
     assert order == ["fast 200", "slow"]  # the public request was answered while the lookup blocked
+
+
+# ------------------------------------------------------ a session store that is down: 503
+
+
+def _unreachable(kind: str) -> dict[str, t.Any]:
+    """Options whose session read fails: a Redis store on a port nothing listens on (every JWT
+    read asks it about revocations), or a database that refuses connections."""
+    if kind == "redis":
+        return {"secret": SECRET, "store": "redis://127.0.0.1:1/0"}
+    from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+
+    adapter = SQLAlchemyAdapter("postgresql+psycopg://postgres@127.0.0.1:1/test")
+    return {"secret": SECRET, "adapter": adapter, "session": {"strategy": "database"}}
+
+
+def _assert_503(response: t.Any) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["message"] == "The session store is unavailable. Try again shortly."
+    assert "set-cookie" not in response.headers  # nobody is signed out
+
+
+def _starlette_added(options: dict[str, t.Any]) -> Starlette:
+    app = Starlette(routes=[Route("/public/session", session_view)])
+    app.add_middleware(AuthMiddleware, options=options, matcher=["/dashboard/:path*"])
+    return app
+
+
+@pytest.mark.parametrize("kind", ["redis", "database"])
+@pytest.mark.parametrize(
+    ("front", "path"),
+    [
+        pytest.param("starlette", "/public/session", id="starlette-wrapped"),
+        pytest.param("starlette-added", "/public/session", id="starlette-add_middleware"),
+        pytest.param("fastapi", "/api/session", id="fastapi-ServerSession"),
+        pytest.param("fastapi", "/api/session-by-hand", id="fastapi-by-hand"),
+    ],
+)
+def test_get_server_session_answers_503_when_the_store_is_down(
+    kind: str, front: str, path: str, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    options = _unreachable(kind)
+    if front == "starlette":
+        app = starlette_app(options=options)
+    elif front == "starlette-added":
+        app = _starlette_added(options)
+    else:
+        app = fastapi_app(options)
+    test_client = TestClient(app, base_url="http://app.test", raise_server_exceptions=False)
+    cookie = token if kind == "redis" else "a-database-session-token"
+    test_client.cookies.set(COOKIE, cookie, domain="app.test")
+    with caplog.at_level("ERROR", logger="flask_authguard"):
+        _assert_503(test_client.get(path))
+    assert "session store unavailable" in caplog.text and cookie not in caplog.text
+
+
+# ------------------------------------------------- WebSockets: the cross-site rule at the handshake
+
+EVIL = "https://evil.example.com"
+#: The test client's handshake names this host whatever the base URL: the app's own origin.
+WS_OWN = "http://testserver"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"origin": EVIL}, id="other-origin"),
+        pytest.param({"origin": EVIL, "sec-fetch-site": "cross-site"}, id="fetch-cross-site"),
+        pytest.param({"origin": "null"}, id="opaque-origin"),
+    ],
+)
+def test_a_cross_site_websocket_handshake_with_the_cookie_is_refused(
+    token: str, headers: dict[str, str]
+) -> None:
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with client(starlette_app()).websocket_connect(
+            "/dashboard/ws", headers={"cookie": f"{COOKIE}={token}", **headers}
+        ) as ws:
+            ws.receive_json()
+    assert refused.value.code == 1008
+
+
+@pytest.mark.parametrize(
+    ("headers", "options"),
+    [
+        pytest.param({"origin": WS_OWN}, OPTIONS, id="same-origin"),
+        pytest.param(
+            {"origin": "http://localhost:3000"},
+            {**OPTIONS, "trusted_origins": ["http://localhost:3000"]},
+            id="trusted",
+        ),
+        pytest.param({}, OPTIONS, id="no-origin"),
+        pytest.param({"origin": EVIL}, {**OPTIONS, "cross_site_protection": False}, id="option-off"),
+    ],
+)
+def test_an_allowed_websocket_handshake_is_accepted(
+    token: str, headers: dict[str, str], options: dict[str, t.Any]
+) -> None:
+    with client(starlette_app(options=options)).websocket_connect(
+        "/dashboard/ws", headers={"cookie": f"{COOKIE}={token}", **headers}
+    ) as ws:
+        assert ws.receive_json()["token"]["sub"] == "u1"
+
+
+def test_a_cross_site_websocket_handshake_by_bearer_is_accepted(token: str) -> None:
+    with client(starlette_app()).websocket_connect(
+        "/dashboard/ws", headers={"authorization": f"Bearer {token}", "origin": EVIL}
+    ) as ws:
+        assert ws.receive_json()["token"]["sub"] == "u1"
+
+
+@pytest.mark.parametrize(("origin", "signed_in"), [(EVIL, False), (WS_OWN, True)])
+def test_get_server_session_in_a_websocket_follows_the_origin(
+    token: str, origin: str, signed_in: bool
+) -> None:
+    # /public/ws is outside the matcher: the session read itself applies the rule
+    with client(starlette_app()).websocket_connect(
+        "/public/ws", headers={"cookie": f"{COOKIE}={token}", "origin": origin}
+    ) as ws:
+        session = ws.receive_json()["session"]
+    assert (session is not None) is signed_in
+    if signed_in:
+        assert session["user"]["name"] == "Ann"
+
+
+# ------------------------------------------------ the inner app routes on the path it was checked on
+
+
+async def echo_scope(scope: t.Any, receive: t.Any, send: t.Any) -> None:
+    """A bare ASGI app that shows what it would route on: ``path`` and ``raw_path``."""
+    body = {"path": scope["path"], "raw_path": scope["raw_path"].decode("ascii")}
+    await JSONResponse(body)(scope, receive, send)
+
+
+@pytest.mark.parametrize(
+    ("sent", "path", "raw_path"),
+    [
+        pytest.param("/public/..%2fdashboard/x", "/dashboard/x", "/dashboard/x", id="encoded-slash-dot-dot"),
+        pytest.param("/public/%2e%2e/dashboard", "/dashboard", "/dashboard", id="encoded-dots"),
+        pytest.param("/dashboard//x", "/dashboard/x", "/dashboard/x", id="double-slash"),
+        pytest.param(
+            "/dashboard/caf%C3%A9/../x%20y", "/dashboard/x y", "/dashboard/x%20y", id="escaped-kept"
+        ),
+        pytest.param("/dashboard/caf%C3%A9", "/dashboard/caf\u00e9", "/dashboard/caf%C3%A9", id="unchanged"),
+        pytest.param("/dashboard/%61dmin", "/dashboard/admin", "/dashboard/admin", id="needless-escape"),
+    ],
+)
+def test_the_inner_scope_carries_the_checked_path_in_path_and_raw_path(
+    token: str, sent: str, path: str, raw_path: str
+) -> None:
+    from urllib.parse import unquote
+
+    app = AuthMiddleware(echo_scope, OPTIONS, matcher=["/dashboard/:path*"])
+    assert client(app).get(sent).status_code == 307  # the guard checked the normalised path
+    seen = client(app, token).get(sent).json()
+    assert seen == {"path": path, "raw_path": raw_path}
+    assert unquote(seen["raw_path"]) == seen["path"]
+
+
+def test_the_checked_raw_path_keeps_the_root_path(token: str) -> None:
+    from asgi_driver import run_asgi
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(
+        path="/public/../dashboard", headers={"cookie": f"{COOKIE}={token}"}
+    ).get_environ()
+    environ.update(SCRIPT_NAME="/app", RAW_URI="/app/public/..%2fdashboard")  # mounted under /app
+    app = AuthMiddleware(echo_scope, OPTIONS, matcher=["/dashboard/:path*"])
+    chunks, status, _ = run_asgi(app, environ)
+    assert status.startswith("200")
+    assert json.loads(b"".join(chunks)) == {"path": "/app/dashboard", "raw_path": "/app/dashboard"}

@@ -7,16 +7,26 @@ option are not concerned).
 
 from __future__ import annotations
 
+import json
 import typing as t
 
 import pytest
+from asgi_driver import run_asgi
 from conftest import SECRET
 from flask import Flask, g
+from flask import request as flask_request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from flask_authguard import AuthGuard, ConfigurationError, auth_required, encode, with_auth
+from flask_authguard import (
+    AuthGuard,
+    ConfigurationError,
+    auth_required,
+    encode,
+    get_server_session,
+    with_auth,
+)
 from flask_authguard.core.checks import normalize_origin, normalize_origins
 from flask_authguard.core.config import resolve_options
 from flask_authguard.core.crosssite import cross_site_reason, is_trusted
@@ -314,3 +324,173 @@ def test_guard_bad_config_key_names_it() -> None:
     app.config["AUTHGUARD_TRUSTED_ORIGINS"] = "http://localhost:3000"
     with pytest.raises(ConfigurationError, match="AUTHGUARD_TRUSTED_ORIGINS"):
         AuthGuard(app, {"secret": SECRET})
+
+
+# -- wherever the library supplies the identity: get_server_session(), g.auth_token ------------
+# The same rule outside the guard's matcher: a cross-site unsafe request that the session cookie
+# authenticates reads as signed out (and keeps its cookie), on every front end.
+
+EVIL = "https://evil.example.com"
+HOST = "http://api.example.com"
+IDENTITY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _flask_identity(options: dict[str, t.Any]) -> t.Any:
+    app = Flask(__name__)
+    AuthGuard(app, options, matcher=["/private/:path*"])  # /who is outside the matcher
+
+    @app.route("/who", methods=IDENTITY_METHODS)
+    def who() -> t.Any:
+        by_hand = get_server_session(flask_request._get_current_object(), None)  # type: ignore[attr-defined]
+        return {"session": get_server_session(), "by_hand": by_hand, "token": g.auth_token}
+
+    return app
+
+
+def _wsgi_identity(options: dict[str, t.Any]) -> t.Any:
+    def app(environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
+        request, response = Request(environ), Response(mimetype="application/json")
+        session = get_server_session(request, response, options)
+        response.set_data(json.dumps({"session": session}))
+        return response(environ, start_response)
+
+    return with_auth(app, options, matcher=["/private/:path*"])
+
+
+def _asgi_identity(options: dict[str, t.Any]) -> t.Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request as StarletteRequest
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from flask_authguard.asgi import AuthMiddleware
+    from flask_authguard.asgi import get_server_session as asgi_session
+
+    class Who:  # an ASGI app as the endpoint: Starlette routes every method to it, as sent
+        async def __call__(self, scope: t.Any, receive: t.Any, send: t.Any) -> None:
+            response = JSONResponse({})
+            session = await asgi_session(StarletteRequest(scope, receive), response)
+            await JSONResponse({"session": session}, headers=dict(response.headers))(scope, receive, send)
+
+    return AuthMiddleware(Starlette(routes=[Route("/who", Who())]), options, matcher=["/private/:path*"])
+
+
+def identity_of(
+    front: str, method: str, headers: dict[str, str], **options: t.Any
+) -> tuple[t.Any, list[str]]:
+    """What the view at ``/who`` was told about the user, and the ``Set-Cookie`` it answered."""
+    opts = {"secret": SECRET, "trusted_origins": [FRONT], **options}
+    if front == "asgi":
+        builder = EnvironBuilder(path="/who", method=method, base_url=HOST, headers=headers)
+        chunks, status_line, answer = run_asgi(_asgi_identity(opts), builder.get_environ())
+        status, cookies, body = (
+            int(status_line.split()[0]),
+            answer.getlist("Set-Cookie"),
+            json.loads(b"".join(chunks)),
+        )
+    else:
+        app = _flask_identity(opts) if front == "flask" else _wsgi_identity(opts)
+        response = Client(app, use_cookies=False).open("/who", method=method, base_url=HOST, headers=headers)
+        status, cookies, body = (
+            response.status_code,
+            response.headers.getlist("Set-Cookie"),
+            response.get_json(),
+        )
+    assert status == 200, body
+    return body, cookies
+
+
+FRONT_ENDS = ["flask", "wsgi", "asgi"]
+
+
+@pytest.mark.parametrize("front", FRONT_ENDS)
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        pytest.param("POST", {"Origin": EVIL}, id="post-other-origin"),
+        pytest.param("DELETE", {"Sec-Fetch-Site": "cross-site"}, id="delete-fetch-cross-site"),
+        pytest.param("PUT", {"Sec-Fetch-Site": "same-site"}, id="put-sibling-subdomain"),
+        pytest.param("patch", {"Origin": EVIL}, id="lower-case-patch"),
+        pytest.param("POST", {"Referer": EVIL + "/page"}, id="post-other-referer"),
+    ],
+)
+def test_a_cross_site_cookie_request_reads_no_session(
+    front: str, method: str, headers: dict[str, str]
+) -> None:
+    body, cookies = identity_of(front, method, {"Cookie": f"{COOKIE}={token()}", **headers})
+    assert body["session"] is None
+    assert body.get("by_hand") is None and body.get("token") is None  # Flask's other two sources
+    assert not any(c.startswith(COOKIE) for c in cookies)  # not signed out either: the cookie stays
+
+
+@pytest.mark.parametrize("front", FRONT_ENDS)
+@pytest.mark.parametrize(
+    ("method", "headers", "options"),
+    [
+        pytest.param("GET", {"Origin": EVIL}, {}, id="safe-method"),
+        pytest.param("POST", {"Origin": HOST}, {}, id="same-origin"),
+        pytest.param("POST", {"Sec-Fetch-Site": "same-origin"}, {}, id="fetch-same-origin"),
+        pytest.param("patch", {"Origin": FRONT}, {}, id="trusted-origin"),
+        pytest.param("POST", {}, {}, id="no-browser-headers"),
+        pytest.param("POST", {"Origin": EVIL}, {"cross_site_protection": False}, id="option-off"),
+    ],
+)
+def test_an_allowed_cookie_request_reads_the_session(
+    front: str, method: str, headers: dict[str, str], options: dict[str, t.Any]
+) -> None:
+    body, cookies = identity_of(front, method, {"Cookie": f"{COOKIE}={token()}", **headers}, **options)
+    assert body["session"] is not None and body["session"]["expires"]
+    if front == "flask":
+        assert body["by_hand"] == body["session"] and body["token"]["sub"] == "u1"
+    assert any(c.startswith(COOKIE + "=") for c in cookies)  # rolled as usual
+
+
+def test_flask_a_cross_site_bearer_request_keeps_its_token() -> None:
+    # a page cannot make the browser send someone's Bearer header: not forgeable, not concerned
+    body, _ = identity_of("flask", "POST", {"Authorization": f"Bearer {token()}", "Origin": EVIL})
+    assert body["token"]["sub"] == "u1"
+    body, _ = identity_of("flask", "POST", {"Cookie": f"{COOKIE}={token()}", "Origin": EVIL})
+    assert body["token"] is None
+
+
+@pytest.mark.parametrize("front", ["with_auth", "AuthGuard"])
+@pytest.mark.parametrize("method", ["patch", "Post", "delete", "PROPFIND"])
+def test_the_guard_compares_methods_as_sent(front: str, method: str) -> None:
+    if front == "with_auth":
+        client = wsgi_client()
+    else:
+        app = Flask(__name__)
+        AuthGuard(app, {"secret": SECRET})
+        app.add_url_rule(
+            "/api/items", "items", lambda: "ran", methods=["POST", "PATCH", "DELETE", "PROPFIND"]
+        )
+        client = app.test_client(use_cookies=False)
+    response = post(client, cookie=token(), method=method, Origin=EVIL)
+    assert response.status_code == 403 and response.get_json()["error"] == "CrossSiteRequest"
+    assert method in response.get_json()["message"]
+
+
+def test_a_websocket_handshake_is_checked_as_a_mutation() -> None:
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade"}
+    assert cross_site_reason(environ("GET", Origin=EVIL, **upgrade), CONFIG) is not None
+    assert cross_site_reason(environ("GET", Origin="http://api.example.com", **upgrade), CONFIG) is None
+    assert cross_site_reason(environ("GET", Origin=FRONT, **upgrade), CONFIG) is None
+    reason = cross_site_reason(environ("GET", Origin=EVIL, **upgrade), CONFIG)
+    assert reason is not None and reason.startswith("WebSocket handshake")
+
+
+@pytest.mark.parametrize("front", ["with_auth", "AuthGuard"])
+def test_the_guard_refuses_a_cross_site_websocket_handshake(front: str) -> None:
+    # a WSGI server's WebSocket (flask-sock, gunicorn + simple-websocket): a GET with Upgrade
+    if front == "with_auth":
+        client = wsgi_client()
+    else:
+        app = Flask(__name__)
+        AuthGuard(app, {"secret": SECRET})
+        app.add_url_rule("/api/items", "items", lambda: "ran", websocket=True)  # werkzeug's rule
+        client = app.test_client(use_cookies=False)
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade"}
+    refused = post(client, cookie=token(), method="GET", Origin=EVIL, **upgrade)
+    assert refused.status_code == 403 and "WebSocket handshake" in refused.get_json()["message"]
+    assert post(client, cookie=token(), method="GET", Origin=HOST, **upgrade).get_data() == b"ran"
+    assert post(client, bearer=token(), method="GET", Origin=EVIL, **upgrade).get_data() == b"ran"

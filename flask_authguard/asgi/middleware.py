@@ -18,12 +18,15 @@ options): matcher and skip list on the normalised path, ``authorized``, 307 to s
 of a checked request is in ``scope["state"]["auth_token"]`` (``request.state.auth_token``).
 With ``providers`` in the options the ``/api/auth/*`` routes are served too, by the very
 endpoints of the WSGI layer, run in a worker thread. ``websocket`` connections are checked once,
-at the handshake, and refused with close code 1008; ``lifespan`` passes through.
+at the handshake (a cross-site ``Origin`` with the session cookie is refused, as a cross-site
+mutation is), and refused with close code 1008; ``lifespan`` passes through. The app routes on
+the checked path: the inner scope's ``path`` and ``raw_path`` both carry it.
 """
 
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import quote
 
 from ..core.options import OptionsArg
 from ..core.token import TOKEN_ENVIRON_KEY
@@ -40,7 +43,8 @@ POLICY_VIOLATION = 1008
 
 class AuthRefusal(Exception):
     """Raised by :func:`~flask_authguard.asgi.require_auth` to answer with the guard's refusal
-    (sign-in redirect, 401 or 403 JSON); :class:`AuthMiddleware` sends it.
+    (sign-in redirect, 401 or 403 JSON), and by :func:`~flask_authguard.asgi.get_server_session`
+    with a 503 when the session store fails; :class:`AuthMiddleware` sends it.
 
     :param response: the refusal, a WSGI app (a werkzeug ``Response``).
     :param environ: the request it answers.
@@ -162,16 +166,30 @@ def refusal_response(request: t.Any, exc: Exception) -> t.Any:
     return response
 
 
+#: What a ``raw_path`` leaves unescaped: RFC 3986's ``pchar`` and ``/`` (letters, digits and
+#: ``-._~`` are never escaped by ``quote``).
+_RAW_PATH_SAFE = "/!$&'()*+,;=:@"
+
+
 def _routed_scope(scope: Scope, environ: t.Mapping[str, t.Any]) -> Scope:
     """The scope with the path the guard checked (``..`` and ``//`` resolved), so the app
-    routes on exactly that path."""
+    routes on exactly that path: ``path`` and, when the server sent one, a ``raw_path`` that
+    encodes it (a framework routing on ``raw_path`` must not see ``/public/..%2fadmin``)."""
     checked: str = environ["PATH_INFO"]
     if not checked.isascii():
         checked = checked.encode("latin-1").decode("utf-8", "surrogateescape")
-    root = scope.get("root_path", "")
-    if scope.get("path") == root + checked:
+    path = scope.get("root_path", "") + checked
+    raw = scope.get("raw_path")
+    if raw is None:
+        return scope if scope.get("path") == path else {**scope, "path": path}
+    plain = path.encode("utf-8", "surrogateescape")
+    if raw == plain and scope.get("path") == path:  # the usual request: nothing to escape
         return scope
-    return {**scope, "path": root + checked}
+    encoded = quote(plain, safe=_RAW_PATH_SAFE).encode("ascii")
+    if raw == encoded and scope.get("path") == path:  # escaped, and the same path
+        return scope
+    # the checked path, and its canonical encoding in place of the bytes the client sent
+    return {**scope, "path": path, "raw_path": encoded}
 
 
 def _endpoints_for(core: AuthCore) -> t.Any:

@@ -13,6 +13,8 @@ import io
 import sys
 import typing as t
 
+from ..core.crosssite import WEBSOCKET_KEY
+
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
@@ -42,12 +44,14 @@ _SCHEMES = {"ws": "http", "wss": "https"}
 
 def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironment:
     """The WSGI environ of an ``http`` or ``websocket`` scope (PEP 3333 keys, ``HTTP_*`` headers,
-    ``RAW_URI`` from ``raw_path``); ``body`` becomes ``wsgi.input`` (none: an empty one)."""
+    ``RAW_URI`` from ``raw_path``, ``authguard.websocket`` for a handshake); ``body`` becomes
+    ``wsgi.input`` (none: an empty one)."""
     root = _latin1(scope.get("root_path", ""))
     path = _latin1(scope.get("path", "/"))
     if root and path.startswith(root):
         path = path[len(root) :]
-    scheme = scope.get("scheme") or ("ws" if scope["type"] == "websocket" else "http")
+    websocket = scope["type"] == "websocket"
+    scheme = scope.get("scheme") or ("ws" if websocket else "http")
     server = scope.get("server") or ("localhost", 80)
     raw_path = scope.get("raw_path")
     query: bytes = scope.get("query_string", b"")
@@ -61,6 +65,8 @@ def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironme
     environ["wsgi.url_scheme"] = _SCHEMES.get(scheme, scheme)
     environ["wsgi.input"] = _NO_BODY if body is None else io.BytesIO(body)
     environ["wsgi.errors"] = sys.stderr
+    if websocket:  # the cross-site rule checks a handshake as it checks a mutation
+        environ[WEBSOCKET_KEY] = True
     if raw_path:
         environ["RAW_URI"] = raw_path.decode("latin-1") + ("?" + environ["QUERY_STRING"] if query else "")
     client = scope.get("client")

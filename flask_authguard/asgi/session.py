@@ -4,13 +4,15 @@ for ASGI apps, and ``require_auth`` for views and FastAPI dependencies."""
 from __future__ import annotations
 
 import inspect
+import logging
 import typing as t
 
 from starlette.requests import HTTPConnection  # at run time: FastAPI reads the annotations
 
-from ..core.errors import ConfigurationError
+from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.token import TOKEN_ENVIRON_KEY, Claims
 from ..sessions import Session, apply_cookies, read_session, request_config, strategy_of
+from ..wsgi.answers import unavailable_json
 from ..wsgi.middleware import AuthCore
 from .guard import CORE_KEY, run_guard, runs_inline
 from .middleware import AuthRefusal
@@ -18,6 +20,8 @@ from .scope import environ_of
 
 if t.TYPE_CHECKING:
     from starlette.responses import Response
+
+logger = logging.getLogger("flask_authguard")
 
 
 class _HeaderList:
@@ -47,8 +51,11 @@ async def get_server_session(
 
     :param options: default: the options of the :class:`AuthMiddleware` in front of the app,
         else the environment (``NEXTAUTH_SECRET``...).
-    :returns: the session ``dict`` or ``None``.
+    :returns: the session ``dict`` or ``None`` (``None`` too for a cookie-authenticated
+        mutation or WebSocket handshake from another site, see ``trusted_origins``).
     :raises ConfigurationError: no secret is configured, or bad options.
+    :raises AuthRefusal: the session store failed: :class:`AuthMiddleware` answers 503 JSON
+        with ``Retry-After``, as the guard does; nobody is signed out.
     """
     environ = environ_of(request.scope)
     core = core_of(request)
@@ -57,7 +64,12 @@ async def get_server_session(
         inline = runs_inline(core)
     else:
         inline = not strategy_of(config).blocking
-    result = await run_guard(inline, read_session, environ, config)
+    try:
+        result = await run_guard(inline, read_session, environ, config)
+    except BackendUnavailableError as exc:
+        # not Starlette's 500: the guard's 503, sent by AuthMiddleware like any refusal
+        logger.error("session store unavailable, answering 503 for %s: %s", environ["PATH_INFO"], exc)
+        raise AuthRefusal(unavailable_json(), environ) from exc
     if response is not None:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
         apply_cookies(_HeaderList(response), result, config, secure)

@@ -6,6 +6,7 @@ naming the option and what to set.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import typing as t
 from urllib.parse import urlsplit
@@ -13,8 +14,15 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-#: Store URI schemes: ``memory://`` for one process, Redis (``limits``' storage-URI form) for many.
-STORE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+_REDIS_FORMS = ("", "s", "+unix", "+sentinel", "+cluster")
+_FORMS = {
+    "server": "redis://[[user]:password@]host[:port][/db] (rediss:// for TLS, redis+unix:///path.sock)",
+    "sentinel": "redis+sentinel://[[user]:password@]host:port[,host:port...]/service_name[/db]",
+    "cluster": "redis+cluster://[[user]:password@]host:port[,host:port...]",
+}
+#: Store URI schemes: ``memory://`` for one process; for many, Redis in the storage-URI forms of
+#: the ``limits`` library (one server, Sentinel, Cluster), and the same with ``valkey`` for Valkey.
+STORE_SCHEMES = ("memory", *(f"{name}{form}" for name in ("redis", "valkey") for form in _REDIS_FORMS))
 _PASSWORD = re.compile(r"(://[^/?#@]*?:)[^/?#@]*@|([?&]password=)[^&#]*")
 
 
@@ -75,12 +83,13 @@ def normalize_origins(values: t.Any) -> tuple[str, ...]:
 def check_store(value: t.Any) -> str:
     """The ``store`` URI.
 
-    :raises ConfigurationError: not ``memory://`` or a ``redis://`` URI.
+    :raises ConfigurationError: not ``memory://`` or a Redis URI :func:`redis_target` reads.
     """
     if not isinstance(value, str) or value.split("://", 1)[0] not in STORE_SCHEMES or "://" not in value:
         raise ConfigurationError(
-            "store must be 'memory://' or a Redis URI such as 'redis://127.0.0.1:6379/0', "
-            f"not {masked_uri(value)}"
+            "store must be 'memory://' or a Redis URI: 'redis://127.0.0.1:6379/0', "
+            "'redis+sentinel://127.0.0.1:26379/mymaster', 'redis+cluster://127.0.0.1:7000' "
+            f"(or the same with valkey), not {masked_uri(value)}"
         )
     if not value.startswith("memory://"):
         try:
@@ -89,7 +98,72 @@ def check_store(value: t.Any) -> str:
             raise ConfigurationError(
                 f"store={masked_uri(value)} needs the redis client: pip install 'flask-authguard[redis]'"
             ) from None
+        redis_target(value)
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisTarget:
+    """What a Redis store URI names, read as the ``limits`` library reads it."""
+
+    #: ``"server"`` (one Redis), ``"sentinel"`` (the master a Sentinel names) or ``"cluster"``.
+    kind: str
+    #: The URI for ``limits``, spelt ``redis`` (``valkey`` names the same protocol, which the
+    #: ``redis`` client speaks); for Sentinel without the database (``limits`` would read
+    #: ``/mymaster/2`` as the service ``mymaster2``).
+    uri: str
+    #: Sentinel: the database number, the optional last part of the path.
+    db: int = 0
+
+
+def redis_target(uri: str) -> RedisTarget:
+    """Read a Redis store URI (its scheme one of :data:`STORE_SCHEMES`).
+
+    :raises ConfigurationError: the URI names no server, sentinel or cluster; the message gives
+        the form to write.
+    """
+    scheme, rest = uri.split("://", 1)
+    scheme = "redis" + scheme[len("valkey") :] if scheme.startswith("valkey") else scheme
+    kind = scheme.partition("+")[2] if scheme.endswith(("+sentinel", "+cluster")) else "server"
+    normalized = f"{scheme}://{rest}"
+
+    def bad(problem: str) -> ConfigurationError:
+        return ConfigurationError(f"store={masked_uri(uri)}: {problem}; write {_FORMS[kind]}")
+
+    parts = urlsplit(normalized)
+    if kind == "server":
+        from redis import connection
+
+        parse_url: t.Callable[[str], object] = connection.parse_url  # (untyped in redis)
+        try:  # the client's own reading (host, port, query options), without connecting
+            parse_url(normalized.replace("redis+unix://", "unix://", 1))
+        except ValueError:
+            raise bad("not a URI the redis client reads") from None
+        if scheme != "redis+unix" and not re.fullmatch(r"/?[0-9]*", parts.path):
+            raise bad("the path is the database number")  # the client would take database 0
+        return RedisTarget("server", normalized)
+    if parts.query or parts.fragment:
+        raise bad("no query (?...) or fragment: the credentials go before the hosts")
+    what = "sentinel" if kind == "sentinel" else "node"
+    for location in parts.netloc.rpartition("@")[2].split(","):
+        try:
+            where = urlsplit(f"//{location.strip()}")
+            host, port = where.hostname, where.port
+        except ValueError:  # a port that is not a number
+            host = port = None
+        if not host or port is None:
+            raise bad(f"each {what} must be host:port, not {location!r}")
+    path = [segment for segment in parts.path.split("/") if segment]
+    if kind == "cluster":
+        if path not in ([], ["0"]):
+            raise bad("a Redis Cluster has database 0 only: drop the path")
+        return RedisTarget("cluster", f"{scheme}://{parts.netloc}")
+    if len(path) not in (1, 2):
+        raise bad("the path is the service name the sentinels monitor, then an optional database")
+    if len(path) == 2 and not re.fullmatch(r"[0-9]+", path[1]):
+        raise bad(f"the database after the service name must be a number, not {path[1]!r}")
+    db = int(path[1]) if len(path) == 2 else 0
+    return RedisTarget("sentinel", f"{scheme}://{parts.netloc}/{path[0]}", db)
 
 
 def check_limits(value: t.Any, where: str) -> str:

@@ -123,7 +123,8 @@ class Config:
     cross_site_protection: bool = True
     #: The trusted origins, normalised (``scheme://host[:port]``, lower case, no default port).
     trusted_origins: tuple[str, ...] = ()
-    #: The store URI (``memory://`` or ``redis://...``) and its key prefix.
+    #: The store URI (``memory://``, ``redis://...``, ``redis+sentinel://...``,
+    #: ``redis+cluster://...``) and its key prefix.
     store: str = "memory://"
     store_prefix: str = "authguard:"
     #: Whether a Redis store keeps what it read in the process (``store_cache``).

@@ -1,11 +1,12 @@
-"""Cross-site request defence for cookie-authenticated mutations.
+"""Cross-site request defence for cookie-authenticated mutations and WebSocket handshakes.
 
 A browser sends the session cookie with a ``POST`` from a sibling subdomain (``SameSite=Lax``
-treats it as same-site) and with top-level cross-site form posts in older browsers; next-auth's
-``withAuth`` checks nothing. :func:`cross_site_reason` decides, for a state-changing request
-(``POST``, ``PUT``, ``PATCH``, ``DELETE``) that carries the session cookie, whether it comes from
-somewhere allowed, as OWASP's Fetch-Metadata resource-isolation policy and Django's
-``CSRF_TRUSTED_ORIGINS`` do:
+treats it as same-site), with top-level cross-site form posts in older browsers, and with a
+WebSocket handshake from any page (cross-site WebSocket hijacking); next-auth's ``withAuth``
+checks nothing. :func:`cross_site_reason` decides, for a state-changing request (any method but
+``GET``, ``HEAD`` and ``OPTIONS``, compared as sent: ``patch`` is one) or a WebSocket handshake
+that carries the session cookie, whether it comes from somewhere allowed, as OWASP's
+Fetch-Metadata resource-isolation policy and Django's ``CSRF_TRUSTED_ORIGINS`` do:
 
 1. ``Sec-Fetch-Site`` when the browser sends it: ``same-origin`` and ``none`` (the user typed
    or bookmarked it) pass; ``same-site`` and ``cross-site`` pass only when ``Origin`` is one of
@@ -18,6 +19,8 @@ somewhere allowed, as OWASP's Fetch-Metadata resource-isolation policy and Djang
 
 Bearer-token requests and safe methods are not concerned: the caller asks only for requests
 that carry the session cookie, and asks before decoding it (a forged mutation costs no decode).
+:func:`forged_reason` is the whole rule; the guard answers it with 403, and every other place
+that supplies the user's identity (the session read, ``g.auth_token``) with "no session".
 """
 
 from __future__ import annotations
@@ -34,8 +37,13 @@ from .token import session_cookies
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-#: The methods that change state; the others are never refused here.
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: The methods that never change state, compared as sent: any other (``patch``, ``PROPFIND``)
+#: is checked, as werkzeug and the frameworks route ``patch`` to a ``PATCH`` view.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Set in the environ of a WebSocket handshake by the ASGI layer (an ASGI ``websocket`` scope,
+#: whose handshake may carry no ``Upgrade`` header: HTTP/2's extended CONNECT).
+WEBSOCKET_KEY = "authguard.websocket"
 
 
 def is_trusted(origin: str, trusted: t.Iterable[str]) -> bool:
@@ -83,9 +91,15 @@ def cross_site_reason(environ: WSGIEnvironment, config: Config) -> str | None:
     Only the method and the headers are looked at; the caller checks that the request
     carries the session cookie (:func:`by_session_cookie`).
     """
-    if not config.cross_site_protection or environ.get("REQUEST_METHOD", "GET") not in UNSAFE_METHODS:
+    if not config.cross_site_protection:
         return None
-    method = environ["REQUEST_METHOD"]
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method in SAFE_METHODS:
+        if not is_websocket(environ):
+            return None
+        method = "WebSocket handshake"  # a GET that opens a channel acting as the user
+    else:
+        method = _shown(method)
     origin = environ.get("HTTP_ORIGIN")
     site = environ.get("HTTP_SEC_FETCH_SITE")
     if site is not None:
@@ -109,6 +123,28 @@ def cross_site_reason(environ: WSGIEnvironment, config: Config) -> str | None:
             f"{method} with the session cookie from another origin (Referer origin: {_shown(referer_origin)})"
         )
     return None
+
+
+def is_websocket(environ: WSGIEnvironment) -> bool:
+    """Whether the request is a WebSocket handshake (an ASGI ``websocket`` scope, or a WSGI
+    ``GET`` with ``Upgrade: websocket``)."""
+    if environ.get(WEBSOCKET_KEY):
+        return True
+    upgrade = environ.get("HTTP_UPGRADE")
+    return upgrade is not None and upgrade.strip().lower() == "websocket"
+
+
+def forged_reason(environ: WSGIEnvironment, config: Config) -> str | None:
+    """Why this request must not act as the user, or ``None``: a state-changing request or a
+    WebSocket handshake from another site (:func:`cross_site_reason`) that the session cookie
+    authenticates (:func:`by_session_cookie`; a Bearer header alone cannot be forged by a page).
+    ``None`` whenever ``cross_site_protection`` is off."""
+    if not config.cross_site_protection:
+        return None
+    reason = cross_site_reason(environ, config)
+    if reason is None or not by_session_cookie(environ, config):
+        return None
+    return reason
 
 
 def by_session_cookie(environ: WSGIEnvironment, config: Config) -> bool:

@@ -165,7 +165,9 @@ class AuthOptions:
     #: cookie-authenticated mutations cross-origin: your front ends.
     trusted_origins: t.Sequence[str] = ()
     #: Where throttling counters and revocations live: ``"memory://"`` (one process) or
-    #: ``"redis://host:port/db"`` (many workers and hosts; ``pip install flask-authguard[redis]``).
+    #: ``"redis://host:port/db"`` (many workers and hosts; ``pip install flask-authguard[redis]``),
+    #: ``"redis+sentinel://host:port[,host:port]/service[/db]"``,
+    #: ``"redis+cluster://host:port[,host:port]"``, or the same with ``valkey``.
     store: str = "memory://"
     #: Prefix of every key written to the store (share one Redis between apps).
     store_prefix: str = "authguard:"

@@ -3,7 +3,11 @@
 ``store="memory://"`` (the default) keeps counters and revocations in this process, for one
 options object: right for one worker, wrong for several (each would count and revoke alone).
 ``store="redis://127.0.0.1:6379/0"`` (the storage-URI form of the ``limits`` library; needs
-``pip install flask-authguard[redis]``) shares them between every worker and host.
+``pip install flask-authguard[redis]``) shares them between every worker and host; so do
+``redis+sentinel://host:port[,host:port]/service[/db]`` (the master a Sentinel names, found again
+after a failover) and ``redis+cluster://host:port[,host:port]`` (a Redis Cluster), and the same
+with ``valkey`` for Valkey. One URI configures both users of the store: ``limits`` builds the
+client and this module uses that same client.
 
 Rate limiting is the ``limits`` library's (a moving window); this module only adds the few
 key/value operations revocation needs, with the same client settings. Every failure to reach the
@@ -27,7 +31,7 @@ import typing as t
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 
 from . import _clock
-from .checks import masked_uri
+from .checks import RedisTarget, masked_uri, redis_target
 from .config import Config
 from .errors import BackendUnavailableError, ConfigurationError
 from .store_cache import TrackedCache, disconnect_quietly
@@ -114,20 +118,22 @@ class RedisStore:
     def __init__(self, uri: str, prefix: str, *, cache: bool = False) -> None:
         try:
             import redis
-            from limits.storage import RedisStorage
         except ImportError:
             raise ConfigurationError(
                 f"store={masked_uri(uri)} needs the redis client: pip install 'flask-authguard[redis]'"
             ) from None
         # What a failing call raises, and the part of it that means "the connection was closed".
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._errors = _failures()
         self._closed: tuple[type[BaseException], ...] = (redis.ConnectionError, ConnectionError)
         self.prefix = prefix
-        storage = RedisStorage(
-            uri, wrap_exceptions=True, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
-        )
-        self._limiter = t.cast(RateLimiter, _GuardedLimiter(MovingWindowRateLimiter(storage)))
-        #: The ``redis.Redis`` client (``limits``' own, so both share the pool).
+        try:  # a Cluster client asks its nodes for the slot map at once; the others connect later
+            storage = _limits_storage(redis_target(uri))
+        except self._errors as exc:
+            raise _unavailable(exc) from exc
+        limiter = MovingWindowRateLimiter(storage)
+        self._limiter = t.cast(RateLimiter, _GuardedLimiter(limiter, self._errors))
+        #: The ``redis.Redis`` client (``limits``' own, so both share the pool; behind Sentinel,
+        #: its connections find the current master through the sentinels when they connect).
         self.client: t.Any = storage.storage
         self._local = threading.local()
         self.cache: TrackedCache | None = None
@@ -173,7 +179,7 @@ class RedisStore:
     def _mget(self, keys: t.Sequence[str]) -> list[t.Any]:
         connection, new = self._connection()
         try:
-            return _mget_on(connection, keys)
+            return _mget_on(connection, keys, new)
         except self._errors as exc:
             self._drop(connection)
             # A kept connection the server closed meanwhile (idle timeout, restart) gets one more
@@ -182,7 +188,7 @@ class RedisStore:
                 raise _unavailable(exc) from exc
         connection, _ = self._connection()
         try:
-            return _mget_on(connection, keys)
+            return _mget_on(connection, keys, True)
         except self._errors as exc:
             self._drop(connection)
             raise _unavailable(exc) from exc
@@ -196,18 +202,70 @@ class RedisStore:
         """Set ``key``, then one ``PING`` round trip: Redis answers it only after it has written the
         invalidation pushes of the ``SET`` to every tracking worker (:mod:`.store_cache`), so a
         revocation is seen by every worker's next request once this returns."""
-        _call(self.client.set, key, value, ex=None if ttl is None else max(1, int(ttl + 0.999)))
+        _call(self.client.set, key, value, ex=_expiry(ttl))
         _call(self.client.ping)
 
     def is_empty(self) -> bool:
         return False
 
 
+class RedisClusterStore(RedisStore):
+    """Counters and entries in a Redis Cluster. The keys of one read may live on several nodes,
+    so reads go through the cluster client (``MGET`` per node, each on its pool); and no worker
+    keeps a copy: tracking pushes come from each node for its own keys, and slots move between
+    nodes, so the copy could not be kept exact."""
+
+    def __init__(self, uri: str, prefix: str, *, cache: bool = False) -> None:
+        super().__init__(uri, prefix, cache=False)
+
+    def _mget(self, keys: t.Sequence[str]) -> list[t.Any]:
+        return t.cast("list[t.Any]", _call(self.client.mget_nonatomic, keys))
+
+    def put(self, key: str, value: str, ttl: float | None = None) -> None:
+        """Set ``key`` (no ``PING`` after it: no worker keeps a copy to invalidate)."""
+        _call(self.client.set, key, value, ex=_expiry(ttl))
+
+
+def _limits_storage(target: RedisTarget) -> t.Any:
+    """The ``limits`` storage of ``target``: its client is the store's too."""
+    from limits.storage import RedisClusterStorage, RedisSentinelStorage, RedisStorage
+
+    timeout = REDIS_TIMEOUT
+    if target.kind == "sentinel":
+        # The sentinels get the timeouts too (``limits`` gives them only the URI's credentials),
+        # and every command goes to the master: a replica may not have the last revocation yet.
+        return RedisSentinelStorage(
+            target.uri,
+            use_replicas=False,
+            sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+            wrap_exceptions=True,
+            db=target.db,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+    if target.kind == "cluster":
+        return RedisClusterStorage(
+            target.uri, wrap_exceptions=True, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+    return RedisStorage(
+        target.uri, wrap_exceptions=True, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
+
+
+def _expiry(ttl: float | None) -> int | None:
+    """``SET``'s ``EX``: whole seconds, rounded up, at least 1 (``None``: never expires)."""
+    return None if ttl is None else max(1, int(ttl + 0.999))
+
+
 def _texts(values: t.Sequence[t.Any]) -> list[str | None]:
     return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
 
 
-def _mget_on(connection: t.Any, keys: t.Sequence[str]) -> list[t.Any]:
+def _mget_on(connection: t.Any, keys: t.Sequence[str], new: bool) -> list[t.Any]:
+    if new:
+        # Connect now rather than on the first send: a Sentinel-managed connection asks the
+        # sentinels for the master only in connect(); a send would connect to localhost:6379.
+        connection.connect()
     connection.send_command("MGET", *keys)
     return t.cast("list[t.Any]", connection.read_response())
 
@@ -216,20 +274,28 @@ def _unavailable(exc: BaseException) -> BackendUnavailableError:
     return BackendUnavailableError(f"the store (Redis) failed: {type(exc).__name__}")
 
 
-def _call(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+def _failures() -> tuple[type[BaseException], ...]:
+    """What a failing Redis call raises. The cluster client's "no node answers" is not a
+    ``RedisError`` (and so not wrapped by ``limits`` either)."""
     import redis
 
+    return (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
+
+
+def _call(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
     try:
         return fn(*args, **kwargs)
-    except (redis.RedisError, OSError) as exc:
+    except _failures() as exc:
         raise _unavailable(exc) from exc
 
 
 class _GuardedLimiter:
-    """A ``limits`` limiter whose storage failures become :class:`BackendUnavailableError`."""
+    """A ``limits`` limiter whose storage failures (``limits``' ``StorageError``, and the
+    ``errors`` it does not wrap) become :class:`BackendUnavailableError`."""
 
-    def __init__(self, limiter: RateLimiter) -> None:
+    def __init__(self, limiter: RateLimiter, errors: tuple[type[BaseException], ...]) -> None:
         self._limiter = limiter
+        self._errors = errors
 
     def __getattr__(self, name: str) -> t.Any:
         attr = getattr(self._limiter, name)
@@ -245,18 +311,23 @@ class _GuardedLimiter:
                 raise BackendUnavailableError(
                     f"the store failed: {type(exc.storage_error).__name__}"
                 ) from exc
+            except self._errors as exc:
+                raise _unavailable(exc) from exc
 
         return guarded
 
 
 def open_store(uri: str, prefix: str, *, cache: bool = False) -> Store:
     """A store for ``uri`` (``memory://`` or a Redis URI); ``cache``: a Redis store keeps what it
-    read in the process (``store_cache``).
+    read in the process (``store_cache``; never on a Cluster).
 
     :raises ConfigurationError: a Redis URI without the ``redis`` package installed.
+    :raises BackendUnavailableError: a Redis Cluster none of whose nodes answers.
     """
     if uri.startswith("memory://"):
         return MemoryStore(prefix)
+    if redis_target(uri).kind == "cluster":
+        return RedisClusterStore(uri, prefix)
     return RedisStore(uri, prefix, cache=cache)
 
 

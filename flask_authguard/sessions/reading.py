@@ -19,7 +19,10 @@ its cookies on a response. Where this deliberately differs from next-auth:
 - without a secret a read always raises :exc:`~flask_authguard.ConfigurationError` (next-auth
   derives a throw-away secret outside production);
 - a response that already writes the session cookie (a sign-out deleting it, a sign-in setting
-  a new one) is never given the refresh on top: the response's own word wins.
+  a new one) is never given the refresh on top: the response's own word wins;
+- a cookie-authenticated mutation or WebSocket handshake from another site reads as "no
+  session", with the cookie left as it is (:func:`~flask_authguard.core.crosssite.forged_reason`;
+  ``trusted_origins`` pass, ``cross_site_protection=False`` turns it off).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
+from ..core import crosssite
 from ..core.config import Config, resolve_options
 from ..core.cookies import is_session_cookie
 from ..core.errors import ConfigurationError
@@ -80,7 +84,8 @@ def request_config(environ: WSGIEnvironment, options: OptionsLike) -> Config:
 
 
 def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = NOT_UPDATE) -> SessionResult:
-    """The session of a request, computed once per request and options.
+    """The session of a request, computed once per request and options; ``None`` for a
+    cookie-authenticated mutation or WebSocket handshake from another site.
 
     :param update: for a session update (``POST /session``): the posted data, handed to
         ``callbacks.jwt`` with ``trigger="update"``; never cached.
@@ -94,7 +99,12 @@ def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = NO
     if not config.current_secrets():
         logger.error("NO_SECRET: %s", NO_SECRET)
         raise ConfigurationError(_NO_SECRET)
-    result = strategy_of(config).read(environ, update)
+    reason = crosssite.forged_reason(environ, config)
+    if reason is None:
+        result = strategy_of(config).read(environ, update)
+    else:  # defence: another site's page must not act as the user, nor sign them out
+        logger.info("cross-site request, no session: %s", reason)
+        result = SessionResult(None, [], None)
     environ[_RESULT_KEY] = (config, result)
     return result
 

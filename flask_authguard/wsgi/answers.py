@@ -20,6 +20,12 @@ def _json(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = 
     return response
 
 
+def unavailable_json() -> Response:
+    """503 JSON with ``Retry-After`` when the session store fails: nobody is signed out."""
+    message = "The session store is unavailable. Try again shortly."
+    return _json(503, {"error": "ServiceUnavailable", "message": message}, {"Retry-After": "5"})
+
+
 _REDIRECT_TYPE = "text/plain; charset=utf-8"  # werkzeug's default for a bodiless Response
 
 

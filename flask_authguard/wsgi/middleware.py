@@ -43,7 +43,7 @@ from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims
 from ..core.urls import under
 from ..sessions import strategy_of
-from .answers import Redirect, _json
+from .answers import Redirect, _json, unavailable_json
 from .caching import CHECKED_KEY, private_start_response
 from .incoming import (
     _page_path,
@@ -116,9 +116,22 @@ class AuthCore:
     # -- the token -------------------------------------------------------------------------
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
-        """The request's decoded token, decoded once per request and kept in the environ."""
+        """The request's decoded token, decoded once per request and kept in the environ;
+        ``None`` for a cookie-authenticated mutation or WebSocket handshake from another site
+        (``g.auth_token`` on a route the guard does not check must not act as the user either).
+        """
         if environ.get(_TOKEN_CONFIG_KEY) is self.config:  # set only once the token is read
             return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
+        reason = crosssite.forged_reason(environ, self.config)
+        if reason is not None:  # defence: the same rule as the guard's 403, as "no token"
+            logger.info("cross-site request, read as signed out: %s", reason)
+            environ[TOKEN_ENVIRON_KEY] = None
+            environ[_TOKEN_CONFIG_KEY] = self.config
+            return None
+        return self._decoded(environ)
+
+    def _decoded(self, environ: WSGIEnvironment) -> Claims | None:
+        """The token decoded now and kept in the environ (the caller has ruled out a forgery)."""
         token = self.sessions.token(environ)
         environ[TOKEN_ENVIRON_KEY] = token
         environ[_TOKEN_CONFIG_KEY] = self.config
@@ -198,7 +211,10 @@ class AuthCore:
         if refused is not None:
             return refused
         try:
-            token = self.token(environ)
+            if environ.get(_TOKEN_CONFIG_KEY) is self.config:
+                token = environ.get(TOKEN_ENVIRON_KEY)
+            else:  # the cross-site rule ran just above: decode without asking it again
+                token = self._decoded(environ)
             check = authorized or self.config.callbacks.authorized
             if check is None:
                 allowed = token is not None
@@ -214,17 +230,16 @@ class AuthCore:
         return None
 
     def cross_site(self, environ: WSGIEnvironment) -> Response | None:
-        """403 JSON for a state-changing request that carries the session cookie and comes from
-        another origin (see :mod:`flask_authguard.core.crosssite`), else ``None``.
+        """403 JSON for a state-changing request or a WebSocket handshake that carries the
+        session cookie and comes from another origin (see :mod:`flask_authguard.core.crosssite`),
+        else ``None``.
 
         Decided on the headers alone, before the cookie is decoded (or a database session
         looked up): a forged mutation costs no decode, and is refused whether or not the cookie
         still holds a valid session.
         """
-        if not self.config.cross_site_protection:
-            return None
-        reason = crosssite.cross_site_reason(environ, self.config)
-        if reason is None or not crosssite.by_session_cookie(environ, self.config):
+        reason = crosssite.forged_reason(environ, self.config)
+        if reason is None:
             return None
         logger.info("cross-site request refused: %s", reason)
         return _json(403, crosssite.refusal_body(reason))
@@ -236,15 +251,14 @@ class AuthCore:
     def unavailable(self, environ: WSGIEnvironment) -> Response:
         """503 with ``Retry-After`` when the session store fails: JSON for API requests, else
         the library's page (a link to sign in, back to this page). Nobody is signed out."""
+        if answers_json(self.config, environ):
+            return unavailable_json()
         from ..endpoints.messages import NOTICES
-        from ..endpoints.pages import notice_json, page_notice
+        from ..endpoints.pages import page_notice
 
         code = "ServiceUnavailable"
-        if answers_json(self.config, environ):
-            response = notice_json(NOTICES[code], code)
-        else:
-            callback = browser_path(environ, self.path(environ))
-            response = page_notice(environ, self.config, NOTICES[code], code, callback=callback)
+        callback = browser_path(environ, self.path(environ))
+        response = page_notice(environ, self.config, NOTICES[code], code, callback=callback)
         response.headers["Retry-After"] = "5"
         return response
 
