@@ -524,7 +524,8 @@ def test_pages_have_the_sign_in_layout_in_chromium(browser: Browser, tmp_path: p
         # Throttled (10 a minute per identifier): the 429 page.
         _burn_sign_ins(base, "mallory", 9)
         _fill_sign_in(browser, "mallory", "not-the-password")
-        _wait_for(lambda: browser.text("h1") == "Too many sign-in attempts", "the 429 page")
+        browser.wait_path("/api/auth/callback/credentials")  # the 429 page, not a redirect
+        assert browser.text("h1") == "Too many sign-in attempts"
         assert "seconds, then try again" in browser.text("[role=alert]")
         assert_same_layout("the 429 page")
         assert signin_link_callback() == [dashboard]
