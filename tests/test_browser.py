@@ -448,3 +448,114 @@ def test_fastapi_example_in_chromium(browser: Browser, tmp_path: pathlib.Path) -
         browser.get(base + "/dashboard")
         browser.wait_path("/api/auth/signin")
         browser.screenshot("fastapi-protected-again")
+
+
+# -- the pages the library answers, in Chromium (issue 28) ----------------------------------------
+
+#: The computed styles that make the pages' look: the font, the page background, the card.
+_LAYOUT_SCRIPT = """
+const main = document.querySelector("main");
+const sheets = Array.from(document.styleSheets).map(
+    (s) => Array.from(s.cssRules).map((r) => r.cssText).join("\\n")).join("\\n");
+if (!main) return {sheets, font: getComputedStyle(document.body).fontFamily, card: null};
+const card = getComputedStyle(main);
+return {
+    sheets,
+    font: getComputedStyle(document.body).fontFamily,
+    card: [card.borderTopStyle, card.borderRadius, card.boxShadow, card.paddingTop, card.width].join(" | "),
+};
+"""
+
+
+def _layout(browser: Browser) -> dict[str, t.Any]:
+    return t.cast("dict[str, t.Any]", browser.execute(_LAYOUT_SCRIPT))
+
+
+def _burn_sign_ins(base: str, username: str, count: int) -> None:
+    """``count`` refused sign-ins for ``username`` over HTTP (its own cookies): the throttle's
+    per-identifier count, so the browser's next attempt is the one refused with 429."""
+    import http.cookiejar
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(base + "api/auth/csrf", timeout=10) as response:
+        csrf = json.loads(response.read())["csrfToken"]
+    for _ in range(count):
+        body = f"csrfToken={csrf}&username={username}&password=wrong&json=true".encode()
+        with pytest.raises(urllib.error.HTTPError) as info:
+            opener.open(base + "api/auth/callback/credentials", data=body, timeout=10)
+        info.value.close()
+        assert info.value.code == 401
+
+
+def test_pages_have_the_sign_in_layout_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
+    """The 429, unknown-action and error pages look like the sign-in page (the same stylesheet,
+    font and card) and lead back to sign-in keeping ``callbackUrl``; a failed sign-in keeps it
+    in the URL."""
+    with running_demo([sys.executable, str(DEMO), "--port", "0"], tmp_path / "demo.log") as process:
+        base = process.url
+        dashboard = base + "dashboard"
+
+        browser.get(dashboard)
+        browser.wait_path("/api/auth/signin")
+        reference = _layout(browser)
+        assert reference["card"] and "sans-serif" in reference["font"]
+        browser.screenshot("pages-sign-in")
+
+        def assert_same_layout(what: str) -> None:
+            layout = _layout(browser)
+            assert layout == reference, f"{what}: {layout} != {reference}"
+
+        def signin_link_callback() -> list[str]:
+            href = browser.attribute("#signin-link", "href") or ""
+            assert urlsplit(href).path == "/api/auth/signin", href
+            return parse_qs(urlsplit(href).query).get("callbackUrl", [])
+
+        # A wrong password: the sign-in page again, with the error and callbackUrl in its URL.
+        _fill_sign_in(browser, "mallory", "not-the-password")
+        url = _wait_for(
+            lambda: browser.url if "error=CredentialsSignin" in browser.url else None, "the error"
+        )
+        assert parse_qs(urlsplit(url).query)["callbackUrl"] == [dashboard]
+        assert "Sign in failed" in browser.text("[role=alert]")
+        assert "not-the-password" not in browser.source()
+        assert_same_layout("the sign-in page after a wrong password")
+        browser.screenshot("pages-sign-in-failed")
+
+        # Throttled (10 a minute per identifier): the 429 page.
+        _burn_sign_ins(base, "mallory", 9)
+        _fill_sign_in(browser, "mallory", "not-the-password")
+        browser.wait_path("/api/auth/callback/credentials")  # the 429 page, not a redirect
+        assert browser.text("h1") == "Too many sign-in attempts"
+        assert "seconds, then try again" in browser.text("[role=alert]")
+        assert_same_layout("the 429 page")
+        assert signin_link_callback() == [dashboard]
+        browser.screenshot("pages-429")
+        browser.click("#signin-link")
+        url = browser.wait_path("/api/auth/signin")
+        assert parse_qs(urlsplit(url).query)["callbackUrl"] == [dashboard]
+
+        # An action the endpoints do not serve: next-auth's 400, as a page.
+        browser.get(base + "api/auth/nope?callbackUrl=%2Fdashboard")
+        assert browser.text("h1") == "Page not found"
+        assert "HTTP GET is not supported" in browser.text("[role=alert]")
+        assert_same_layout("the unknown-action page")
+        assert signin_link_callback() == [dashboard]
+        browser.screenshot("pages-unknown-action")
+
+        # next-auth's error page.
+        browser.get(base + "api/auth/error?error=AccessDenied")
+        assert browser.text("h1") == "Access denied"
+        assert_same_layout("the error page")
+        assert signin_link_callback() == []  # the callback-url cookie keeps it
+        browser.screenshot("pages-error")
+
+    shots = sorted((tmp_path / "screenshots").iterdir())
+    assert [p.name for p in shots] == [
+        "01-pages-sign-in.png",
+        "02-pages-sign-in-failed.png",
+        "03-pages-429.png",
+        "04-pages-unknown-action.png",
+        "05-pages-error.png",
+    ]
+    for shot in shots:
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,6 +4,7 @@ error) and what Flask adds around the shared handler (its error handlers, its te
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import quote
 
 import pytest
 from conftest import SECRET
@@ -172,7 +173,11 @@ def test_the_403_page_is_styled_and_leads_home_and_to_sign_out(kind: str, mount:
     assert '<h1 id="page-title">Access denied</h1>' in html
     assert "<style>" in html  # the pages' shared look
     assert f'id="home-link" href="{mount}/"' in html
-    assert f'id="signout-link" href="{mount}/api/auth/signout"' in html
+    # signing out comes back here, so another account can sign in to this page (issue 28)
+    assert (
+        f'id="signout-link" href="{mount}/api/auth/signout?callbackUrl={quote(mount + "/admin", safe="")}"'
+        in html
+    )
     assert "<script" not in html
     assert SECRET not in html
 

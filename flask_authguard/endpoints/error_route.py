@@ -24,10 +24,18 @@ HTML_ACTIONS = frozenset({"signin", "signout", "error"})
 
 def error_page(f: Flow, provider_id: str | None = None) -> Response:
     """Sign-in errors go on to the sign-in page; others to ``pages.error`` or the error page
-    (500 for ``Configuration``, 403 for ``AccessDenied``/``Verification``, else 200)."""
+    (500 for ``Configuration``, 403 for ``AccessDenied``/``Verification``, else 200).
+
+    Unlike next-auth, the sign-in page's URL keeps the ``callbackUrl`` the sign-in had (from
+    its cookie), so a failed sign-in shows where it will go, and a reload keeps it.
+    """
     code = f.request.args.get("error") or "Default"
     if code in SIGNIN_ERRORS:
-        return f.redirect(f"{f.auth_url}/signin?error={encode_value(code)}")
+        location = f"{f.auth_url}/signin?error={encode_value(code)}"
+        callback_url = f.callback_url()
+        if callback_url != f.base_url:  # the default needs no parameter
+            location += f"&callbackUrl={encode_value(callback_url)}"
+        return f.redirect(location)
     if f.config.options.pages.error:  # type: ignore[union-attr]
         return f.redirect(f.page_url(f.config.error_page, [("error", code)]))
     return f.pages.error(code, auth_url=f.auth_url, base_url=f.base_url)

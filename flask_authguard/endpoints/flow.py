@@ -10,11 +10,14 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Response
 
 from ..core._compat import call_sync
+from ..core.clients import answers_json
 from ..core.cookies import decode_value, encode_value, set_cookie_header
 from ..core.csrf import csrf_cookie_value, new_csrf_token, token_from_cookie, verify
 from ..core.token import request_cookies
 from ..core.urls import base_url_of, checked_target, safe_redirect, under
 from .body import read_body
+from .messages import NOTICES
+from .pages import notice_json
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -68,6 +71,11 @@ class Flow:
     def wants_json(self) -> bool:
         """A POST with ``json=true``: fetch-based clients (``next-auth/react``) want ``{"url"}``."""
         return str(self.form.get("json", "")).lower() == "true"
+
+    def json_client(self) -> bool:
+        """Whether an answer that is not a redirect (a refusal, a notice) is JSON: a ``json=true``
+        POST, or an API client (:func:`~flask_authguard.core.clients.answers_json`)."""
+        return self.wants_json() or answers_json(self.config, self.environ)
 
     # -- CSRF (next-auth's double submit) --------------------------------------------------------
 
@@ -153,6 +161,15 @@ class Flow:
             return base
         return f"{base}{'&' if '?' in base else '?'}{query}"
 
+    def signin_link(self, callback_url: str | None = None) -> str:
+        """The sign-in page's URL, for the way back from a notice: with ``callback_url``, else
+        the query's ``callbackUrl`` (checked), as its ``callbackUrl`` when there is one."""
+        if callback_url is None:
+            param = self.request.args.get("callbackUrl")
+            callback_url = self.resolve_redirect(param) if param else None
+        link = f"{self.auth_url}/signin"
+        return f"{link}?callbackUrl={encode_value(callback_url)}" if callback_url else link
+
     def error_url(self, code: str, **extra: str) -> str:
         """``<auth>/error?error=<code>``: the error route picks the page (as in next-auth)."""
         return f"{self.auth_url}/error?{urlencode({'error': code, **extra})}"
@@ -190,6 +207,32 @@ class Flow:
         )
         return self.finish(response)
 
+    def notice(
+        self,
+        code: str,
+        *,
+        callback_url: str | None = None,
+        headers: t.Mapping[str, str] | None = None,
+        json_extra: t.Mapping[str, t.Any] | None = None,
+        force_json: bool = False,
+        **fields: t.Any,
+    ) -> Response:
+        """The answer :data:`~.messages.NOTICES` has for ``code`` (its message filled with
+        ``fields``): ``{"error", "message"}`` (and ``json_extra``) for JSON clients (and for
+        anyone with ``force_json``: a JSON route), else the page, with a link back to sign-in
+        (keeping ``callback_url`` or the query's)."""
+        page = NOTICES[code]
+        message = page.message.format(**fields)
+        if force_json or self.json_client():
+            response = notice_json(page, code, message, **(json_extra or {}))
+        else:
+            link = self.signin_link(callback_url)
+            response = self.pages.notice(
+                page, code, auth_url=self.auth_url, base_url=self.base_url, signin_url=link, message=message
+            )
+        response.headers.update(headers or {})
+        return self.finish(response)
+
     def provider_response(self, response: Response) -> Response:
         """A provider's own answer (an OAuth redirect), as ``{"url"}`` for ``json=true``."""
         location = response.headers.get("Location")
@@ -201,7 +244,7 @@ class Flow:
         return self.finish(response)
 
 
-def unsupported(request: Request) -> Response:
-    """next-auth's 400 for a method or action it does not serve."""
-    text = f"Error: This action with HTTP {request.method} is not supported by NextAuth.js"
-    return Response(text, status=400, mimetype="text/plain")
+def unsupported(f: Flow) -> Response:
+    """next-auth's 400 for a method or action it does not serve (next-auth's is plain text):
+    JSON for JSON clients, else a page with the way back to sign-in."""
+    return f.notice("UnknownAction", method=f.request.method)

@@ -23,15 +23,15 @@ base path to it.
 ``POST /_log``                next-auth's client logger (``{}``)
 ============================  ==========================================================
 
-Anything else under the base path answers next-auth's 400. Redirects are 302; a POST with
-``json=true`` answers ``{"url": ...}`` instead, for fetch-based clients such as
+Anything else under the base path answers next-auth's 400 (the error page's layout, or JSON for
+JSON clients, as every answer that is not a redirect: 413, a bad ``Host``, 429, 503). Redirects
+are 302; a POST with ``json=true`` answers ``{"url": ...}`` instead, for fetch-based clients such as
 ``next-auth/react``. Every URL the user goes to next passes ``callbacks.redirect`` (default
 :func:`~flask_authguard.core.urls.safe_redirect`: same origin only). Bodies over 64 KB answer 413.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import typing as t
 
@@ -48,7 +48,7 @@ from . import error_route, session_route, signin, signout
 from .error_route import configuration_error, configuration_json
 from .flow import Flow, unsupported
 from .messages import ERROR_PAGES, NO_CACHE, PAGE_HEADERS, SIGNIN_ERRORS, SIGNIN_MESSAGES
-from .pages import Pages, default_pages
+from .pages import Pages, default_pages, http_error_answer
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -72,6 +72,8 @@ ROUTES: dict[tuple[str, bool], dict[str, Action]] = {
     ("verify-request", False): {"GET": signin.verify_request_page},
     ("_log", False): {"POST": session_route.client_log},
 }
+#: The routes whose answers are JSON whoever asks (fetched by next-auth's client).
+_JSON_ROUTES = frozenset({"session", "csrf", "providers", "_log"})
 #: The routes that answer without a secret: the error page is where a missing secret sends people.
 _NO_SECRET_NEEDED = frozenset({"error"})
 
@@ -119,7 +121,8 @@ class AuthHandler:
 
     def respond(self, request: Request) -> Response:
         """The response to ``request``; HTTP errors are raised as ``werkzeug.exceptions``
-        (a framework's error handlers may render them).
+        (a framework's error handlers may render them; left alone, they answer the library's
+        page, or JSON for JSON clients).
 
         :raises HTTPException: 400 for an unusable ``Host`` header, 413 for a body over 64 KB,
             404 for a path outside the base path.
@@ -134,12 +137,17 @@ class AuthHandler:
         routes = ROUTES.get((name, bool(slash))) if valid else None
         method = "GET" if request.method == "HEAD" else request.method
         action = routes.get(method) if routes else None
-        if action is None:
-            return unsupported(request)  # OPTIONS too, as in next-auth
         request.environ[CONFIG_ENVIRON_KEY] = self.config
-        f = Flow(request, self.config, self.providers, self.pages, script_root)
-        if method == "POST":
-            f.form  # noqa: B018 - read now: the body limit (413) holds on every route
+        try:
+            f = Flow(request, self.config, self.providers, self.pages, script_root)
+            if method == "POST":
+                f.form  # noqa: B018 - read now: the body limit (413) holds on every route
+        except HTTPException as exc:
+            # the library's page (or JSON) for whoever does not handle the error itself
+            exc.response = http_error_answer(exc, request.environ, self.config, self.pages)
+            raise
+        if action is None:
+            return unsupported(f)  # OPTIONS too, as in next-auth
         if name not in _NO_SECRET_NEEDED and not self.config.current_secrets():
             logger.error("auth endpoint: %s", NO_SECRET)
             return configuration_error(f, name)
@@ -150,10 +158,8 @@ class AuthHandler:
             return configuration_json()
         except BackendUnavailableError as exc:
             logger.error("auth endpoint: session store unavailable: %s", exc)
-            body = {"message": "The session store is unavailable. Try again shortly."}
-            return Response(
-                json.dumps(body), status=503, mimetype="application/json", headers={"Retry-After": "5"}
-            )
+            retry = {"Retry-After": "5"}
+            return f.notice("ServiceUnavailable", headers=retry, force_json=name in _JSON_ROUTES)
 
 
 __all__ = [

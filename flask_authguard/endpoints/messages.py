@@ -67,5 +67,27 @@ ERROR_PAGES = {
         "The sign in link is no longer valid. It may have been used already or it may have expired.",
         signin=True,
     ),
+    # where a throttled json=true sign-in is sent (next-auth/react follows the {"url"} it gets)
+    "toomanyrequests": ErrorPage(
+        200, "Too many sign-in attempts", "Wait a minute, then try again.", signin=True
+    ),
     "default": ErrorPage(200, "Error", "Something went wrong. Please try again."),
+}
+#: The other answers that are not redirects, by error code: a page in the same layout as the
+#: error page (with a link back to sign-in), or ``{"error": code, "message": ...}`` for JSON
+#: clients. ``{}`` fields in a message are filled in per request.
+NOTICES = {
+    "TooManyRequests": ErrorPage(
+        429, "Too many sign-in attempts", "Wait {seconds} seconds, then try again.", signin=True
+    ),
+    # next-auth answers these 400 in plain text ("... is not supported by NextAuth.js")
+    "UnknownAction": ErrorPage(
+        400, "Page not found", "This action with HTTP {method} is not supported.", signin=True
+    ),
+    "ServiceUnavailable": ErrorPage(
+        503,
+        "Try again shortly",
+        "We cannot check your session right now. Try again in a few seconds.",
+        signin=True,
+    ),
 }

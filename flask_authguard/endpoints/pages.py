@@ -1,4 +1,5 @@
-"""The built-in pages (sign-in, sign-out, error, 403), rendered with Jinja2 and no framework.
+"""The built-in pages (sign-in, sign-out, error, 403), rendered with Jinja2 and no framework, and
+the answers that are not redirects (429, 400, 413, 503): the error page's layout, or JSON.
 
 The templates live in ``endpoints/templates/authguard/``. An app overrides one by providing a
 template of the same name (``authguard/signin.html``...): through ``extra_loader`` (any Jinja2
@@ -9,19 +10,25 @@ environment.
 
 from __future__ import annotations
 
+import json
 import threading
 import typing as t
 
 from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, select_autoescape
 from werkzeug.wrappers import Response
 
-from .messages import ERROR_PAGES, PAGE_HEADERS
+from ..core.clients import answers_json
+from ..core.cookies import encode_value
+from .messages import ERROR_PAGES, PAGE_HEADERS, ErrorPage
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.exceptions import HTTPException
 
     from ..core.config import Config
 
+#: The headers of JSON notices: an answer about this one request, never cached.
+NO_STORE = {"Cache-Control": "no-store"}
 #: The package's own templates, the last place a page is looked up.
 BUILT_IN = PackageLoader("flask_authguard.endpoints", "templates")
 
@@ -82,9 +89,27 @@ class Pages:
         html = self.render(template, **context)
         return Response(html, status=status, mimetype="text/html", headers=PAGE_HEADERS)
 
-    def error(self, code: str, *, auth_url: str, base_url: str) -> Response:
-        """The error page for ``code`` (``Configuration``, ``AccessDenied``...) with its status."""
+    def error(self, code: str, *, auth_url: str, base_url: str, signin_url: str | None = None) -> Response:
+        """The error page for ``code`` (``Configuration``, ``AccessDenied``...) with its status.
+
+        :param signin_url: where its sign-in link goes (default ``<auth_url>/signin``).
+        """
         page = ERROR_PAGES.get(code.lower(), ERROR_PAGES["default"])
+        return self.notice(page, code, auth_url=auth_url, base_url=base_url, signin_url=signin_url)
+
+    def notice(
+        self,
+        page: ErrorPage,
+        code: str,
+        *,
+        auth_url: str,
+        base_url: str,
+        signin_url: str | None = None,
+        message: str | None = None,
+    ) -> Response:
+        """``page`` (its status, heading and message, or ``message``) in the error page's
+        template: the layout of every page the library answers, with a link back to sign-in
+        (``signin_url``, default ``<auth_url>/signin``) or home (``<base_url>/``)."""
         return self.response(
             "authguard/error.html",
             page.status,
@@ -92,9 +117,53 @@ class Pages:
             base_url=base_url,
             error_code=code,
             heading=page.heading,
-            message=page.message,
+            message=message or page.message,
             signin=page.signin,
+            signin_url=signin_url or auth_url + "/signin",
         )
+
+
+def notice_json(page: ErrorPage, code: str, message: str | None = None, **extra: t.Any) -> Response:
+    """``page`` for a JSON client: ``{"error": code, "message": ...}`` (and ``extra``) with its
+    status, never cached."""
+    body = {"error": code, "message": message or page.message, **extra}
+    text = json.dumps(body, separators=(",", ":"))
+    return Response(text, status=page.status, mimetype="application/json", headers=NO_STORE)
+
+
+def http_error_answer(
+    exc: HTTPException, environ: WSGIEnvironment, config: Config, pages: Pages | None = None
+) -> Response:
+    """The answer to a werkzeug HTTP error the library raises (400 bad ``Host``, 413 body too
+    large): JSON for JSON clients (decided on the headers alone: the body may be the problem),
+    else a page in the common layout."""
+    code = (exc.name or "Error").replace(" ", "")
+    page = ErrorPage(exc.code or 400, exc.name, exc.description or exc.name, signin=True)
+    if answers_json(config, environ):
+        return notice_json(page, code)
+    return page_notice(environ, config, page, code, pages=pages)
+
+
+def page_notice(
+    environ: WSGIEnvironment,
+    config: Config,
+    page: ErrorPage,
+    code: str,
+    *,
+    callback: str | None = None,
+    message: str | None = None,
+    pages: Pages | None = None,
+) -> Response:
+    """``page`` with links relative to the app's mount point (no ``Host`` header in them: it
+    may be the problem): sign-in, with ``callback`` as its ``callbackUrl``, or home."""
+    script = environ.get("SCRIPT_NAME", "").rstrip("/")
+    auth_url = script + config.base_path
+    signin_url = auth_url + "/signin"
+    if callback:
+        signin_url += "?callbackUrl=" + encode_value(callback)
+    return (pages or default_pages()).notice(
+        page, code, auth_url=auth_url, base_url=script, signin_url=signin_url, message=message
+    )
 
 
 _default: Pages | None = None
@@ -108,14 +177,16 @@ def default_pages() -> Pages:
     return _default
 
 
-def forbidden_response(environ: WSGIEnvironment, config: Config, pages: Pages | None = None) -> Response:
+def forbidden_response(
+    environ: WSGIEnvironment, config: Config, pages: Pages | None = None, *, callback: str | None = None
+) -> Response:
     """The default 403 page for a signed-in user who may not see a page: a way home and a way
-    to sign out. Links are relative to the app's mount point (no Host header in them)."""
+    to sign out (then back to ``callback``, this page, so another account can sign in to it).
+    Links are relative to the app's mount point (no Host header in them)."""
     script = environ.get("SCRIPT_NAME", "").rstrip("/")
-    response = (pages or default_pages()).response(
-        "authguard/forbidden.html",
-        403,
-        home_url=script + "/",
-        signout_url=script + config.base_path + "/signout",
+    signout_url = script + config.base_path + "/signout"
+    if callback:
+        signout_url += "?callbackUrl=" + encode_value(callback)
+    return (pages or default_pages()).response(
+        "authguard/forbidden.html", 403, home_url=script + "/", signout_url=signout_url
     )
-    return response

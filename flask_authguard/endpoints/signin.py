@@ -58,7 +58,7 @@ def signin_start(f: Flow, provider_id: str | None) -> Response:
         return f.redirect(f"{f.auth_url}/signin?error=Signin")
     wait, _ = throttling.check_sign_in(f.config, provider, f.form, f.environ, "start")  # defence
     if wait is not None:
-        return throttling.too_many(f, wait, provider)
+        return throttling.too_many(f, wait, provider, callback_url)
     try:
         response = provider.begin_sign_in(
             f.request, callback_url=callback_url, redirect_uri=f"{f.auth_url}/callback/{provider.id}"
@@ -80,7 +80,7 @@ def callback(f: Flow, provider_id: str | None) -> Response:
     """``/callback/<id>``: the methods the provider accepts; CSRF when it needs it."""
     provider = f.providers.get(provider_id or "")
     if provider is None or f.request.method not in provider.callback_methods:
-        return unsupported(f.request)
+        return unsupported(f)
     callback_url = f.callback_url(f.callback_param())
     if provider.callback_csrf and not f.csrf_ok():
         return f.redirect(f"{f.auth_url}/signin?csrf=true")
@@ -99,7 +99,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
     # defence: count the attempt before the password is checked
     wait, counted = throttling.check_sign_in(config, provider, form, f.environ, "callback")
     if wait is not None:
-        return throttling.too_many(f, wait, provider)
+        return throttling.too_many(f, wait, provider, callback_url)
     credentials_type = provider.type == "credentials"
     refused = 401 if credentials_type else 200
     try:
@@ -210,7 +210,7 @@ def verify_request_page(f: Flow, provider_id: str | None = None) -> Response:
     """``GET /verify-request``: where the email provider sends people once the link is sent
     (or a redirect to ``pages.verify_request``); next-auth's 400 without an email provider."""
     if not any(p.type == "email" for p in f.providers.values()):
-        return unsupported(f.request)
+        return unsupported(f)
     if f.config.options.pages.verify_request:  # type: ignore[union-attr]
         return f.redirect(f.page_url(f.config.verify_request_page))
     return f.page("authguard/verify_request.html")

@@ -5,7 +5,7 @@ identifiers of a sign-in and the client address (``REMOTE_ADDR``: behind a proxy
 in werkzeug's ``ProxyFix`` so it is the client's, not the proxy's), and renders the refusal: 429
 with ``Retry-After``, as JSON ``{"url": ".../error?error=TooManyRequests"}`` for ``json=true``
 clients (``signIn(..., {redirect: false})`` then resolves to ``{error: "TooManyRequests",
-status: 429, ok: false}``), else a short page.
+status: 429, ok: false}``), else the page in the sign-in page's layout.
 
 The identifiers come from exactly what the provider acts on, so that no spelling or extra field
 moves an attempt to a fresh counter:
@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import typing as t
 
-from werkzeug.wrappers import Response
-
 from ..core.config import Config
 from ..core.throttle import Throttle, normalize_identifier
 from ..providers.base import submitted_credentials
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.wrappers import Response
 
     from .flow import Flow
 
@@ -60,14 +59,6 @@ class Counted(t.NamedTuple):
     #: count of the guesses at the victim.)
     resettable: bool
 
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Too many attempts</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Too many sign-in attempts</h1>
-<p>Wait {seconds} seconds, then try again.</p>
-</main></body></html>
-"""
 
 
 def throttle_of(config: Config) -> Throttle:
@@ -131,13 +122,16 @@ def succeeded(config: Config, counted: Counted | None) -> None:
         throttle_of(config).succeeded(counted.identifiers[0], counted.address)
 
 
-def too_many(f: Flow, seconds: int, provider: t.Any) -> Response:
-    """The 429 answer, with ``Retry-After``: for ``json=true`` clients ``{"url": <error page>}``
-    with ``error=TooManyRequests`` (next-auth's shape, as the 401 of refused credentials), else a
-    short page."""
-    headers = {"Retry-After": str(seconds), "Cache-Control": "no-store"}
-    if f.wants_json():
-        url = f.error_url(TOO_MANY_REQUESTS, provider=provider.id)
-        return f.json({"url": url}, status=429, headers=headers)
-    page = Response(_PAGE.format(seconds=seconds), status=429, mimetype="text/html", headers=headers)
-    return f.finish(page)
+def too_many(f: Flow, seconds: int, provider: t.Any, callback_url: str | None = None) -> Response:
+    """The 429 answer, with ``Retry-After``: for JSON clients ``{"url": <error page>}`` with
+    ``error=TooManyRequests`` (next-auth's shape, as the 401 of refused credentials; with the
+    ``error`` and ``message`` of every JSON notice), else the page, with a link back to sign-in
+    that keeps ``callback_url``."""
+    url = f.error_url(TOO_MANY_REQUESTS, provider=provider.id)
+    return f.notice(
+        TOO_MANY_REQUESTS,
+        callback_url=callback_url,
+        headers={"Retry-After": str(seconds)},
+        json_extra={"url": url},
+        seconds=seconds,
+    )

@@ -47,6 +47,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from ..core.clients import answers_json
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.options import OptionsArg, coerce_options
 from ..core.token import TOKEN_ENVIRON_KEY
@@ -54,7 +55,7 @@ from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..sessions.revoke import Revoker
-from ..wsgi.middleware import AuthCore, InnerMiddleware, Redirect, is_api_request
+from ..wsgi.middleware import AuthCore, InnerMiddleware, Redirect
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
 from .state import GuardState, _token_or_none, current_token, request_state, state_of
@@ -329,7 +330,7 @@ def _configuration_error(core: AuthCore, pages: Pages, exc: ConfigurationError) 
     secret): the error page for browsers, 500 JSON for API clients."""
     logging.getLogger("flask_authguard").error("configuration error in %s: %s", request.path, exc)
     config = core.config
-    api = config.api_mode == "json" or (config.api_mode == "auto" and is_api_request(request.environ))
+    api = answers_json(config, request.environ)
     return configuration_answer(request._get_current_object(), config, pages, api=api)  # type: ignore[attr-defined]
 
 
@@ -368,8 +369,6 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
         return t.cast(F, wrapper)
 
     return decorate(view) if view is not None else decorate
-
-
 
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""The guard's own answers: the prebuilt sign-in redirect, JSON refusals, the 503 page."""
+"""The guard's own answers: the prebuilt sign-in redirect and JSON refusals (its pages are the
+endpoints' templates: :mod:`flask_authguard.endpoints.pages`)."""
 
 from __future__ import annotations
 
@@ -113,12 +114,3 @@ def _prepared_class(cls: type[Response]) -> type[Response]:
         if len(_PREPARED) < 64:  # bounded: an app has one or two response classes
             _PREPARED[cls] = prepared
     return prepared
-
-
-_UNAVAILABLE_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Try again shortly</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Try again shortly</h1>
-<p>We cannot check your session right now. Reload the page in a few seconds.</p>
-</main></body></html>
-"""

@@ -1,5 +1,6 @@
 """Reading a WSGI request as the guard sees it: the normalised path, the path and query a
-browser would show (``callbackUrl``), the request's origin, and whether it is an API client."""
+browser would show (``callbackUrl``), the request's origin (and, from ``core.clients``, whether it
+is an API client)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import re
 import typing as t
 from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
 
-from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
 from werkzeug.wsgi import get_host
+
+from ..core.clients import is_api_request as is_api_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -109,17 +110,3 @@ def _page_path(page: str) -> str | None:
 
 def _with_param(url: str, name: str, value: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{name}={form_encode(value)}"
-
-
-def is_api_request(environ: WSGIEnvironment) -> bool:
-    """A client that wants JSON, not a page: it prefers JSON over HTML, sends
-    ``X-Requested-With``, or authenticates with a Bearer header."""
-    if environ.get("HTTP_X_REQUESTED_WITH"):
-        return True
-    if environ.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
-        return True
-    accept = environ.get("HTTP_ACCEPT")
-    if not accept or ("json" not in accept and "application/*" not in accept):
-        return False  # what browsers send for pages: no need to parse it
-    mimes = parse_accept_header(accept, MIMEAccept)
-    return mimes.quality("application/json") > mimes.quality("text/html")

@@ -32,6 +32,7 @@ from werkzeug.wsgi import get_host
 
 from ..core import crosssite
 from ..core._compat import call_sync
+from ..core.clients import answers_json
 from ..core.config import Config, resolve_options
 from ..core.errors import BackendUnavailableError
 from ..core.hosts import trusted_host
@@ -42,7 +43,7 @@ from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims
 from ..core.urls import under
 from ..sessions import strategy_of
-from .answers import _UNAVAILABLE_HTML, Redirect, _json, unavailable_json
+from .answers import Redirect, _json, unavailable_json
 from .caching import CHECKED_KEY, private_start_response
 from .incoming import (
     _page_path,
@@ -199,7 +200,10 @@ class AuthCore:
         if trusted is not None and trusted_host(environ, trusted) is None:
             # No redirect may take its origin from a host we were not told to serve.
             logger.warning("request for an untrusted host refused (400); see trusted_hosts")
-            return SecurityError("The request's host is not one this site serves.")
+            from ..endpoints.pages import http_error_answer
+
+            refusal = SecurityError("The request's host is not one this site serves.")
+            return http_error_answer(refusal, environ, self.config)
         if not self.config.current_secrets():
             logger.error(NO_SECRET)
             return self.config_error(environ)
@@ -245,19 +249,23 @@ class AuthCore:
         return Redirect(self._page_url(environ, self.config.error_page, "error", "Configuration"))
 
     def unavailable(self, environ: WSGIEnvironment) -> Response:
-        """503 with ``Retry-After`` when the session store fails: JSON for API requests, a
-        short page otherwise. Nobody is signed out."""
-        config = self.config
-        if config.api_mode == "json" or (config.api_mode == "auto" and is_api_request(environ)):
+        """503 with ``Retry-After`` when the session store fails: JSON for API requests, else
+        the library's page (a link to sign in, back to this page). Nobody is signed out."""
+        if answers_json(self.config, environ):
             return unavailable_json()
-        response = Response(_UNAVAILABLE_HTML, status=503, mimetype="text/html", headers={"Retry-After": "5"})
-        response.headers["Cache-Control"] = "no-store"
+        from ..endpoints.messages import NOTICES
+        from ..endpoints.pages import page_notice
+
+        code = "ServiceUnavailable"
+        callback = browser_path(environ, self.path(environ))
+        response = page_notice(environ, self.config, NOTICES[code], code, callback=callback)
+        response.headers["Retry-After"] = "5"
         return response
 
     def deny(self, environ: WSGIEnvironment, token: Claims | None) -> WSGIApplication:
         """The refusal: sign-in redirect (401 JSON for APIs) when anonymous, else 403."""
         config = self.config
-        api = config.api_mode == "json" or (config.api_mode == "auto" and is_api_request(environ))
+        api = answers_json(config, environ)
         if token is not None:
             if config.options.forbidden is not None:
                 answer = call_sync(config.options.forbidden, request=Request(environ), token=token)
@@ -271,7 +279,9 @@ class AuthCore:
                 )
             from ..endpoints.pages import forbidden_response
 
-            return forbidden_response(environ, config)  # a way home and a way to sign out
+            # a way home, and a way to sign out and back in to this page with another account
+            callback = browser_path(environ, self.path(environ))
+            return forbidden_response(environ, config, callback=callback)
         path = self.path(environ)
         if not api:
             return self.sign_in_redirect(environ, path)
