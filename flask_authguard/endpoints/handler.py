@@ -40,6 +40,7 @@ from werkzeug.wrappers import Response
 
 from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError
+from ..core.hosts import TRUST_ADVICE
 from ..core.options import NO_SECRET
 from ..core.token import CONFIG_ENVIRON_KEY
 from ..core.urls import safe_redirect
@@ -74,6 +75,9 @@ ROUTES: dict[tuple[str, bool], dict[str, Action]] = {
 }
 #: The routes that answer without a secret: the error page is where a missing secret sends people.
 _NO_SECRET_NEEDED = frozenset({"error"})
+#: The routes that build no link, served on any host (the session JSON, the CSRF token, the
+#: client logger); every other one needs a trusted origin (see :mod:`..core.hosts`).
+_NO_LINK_BUILT = frozenset({"session", "csrf", "_log"})
 
 
 class AuthHandler:
@@ -94,6 +98,12 @@ class AuthHandler:
         base = config.base_path.rstrip("/")
         self._base = base
         self._prefix = base + "/"
+        if self.providers and not (config.url or config.trusted_hosts or config.trust_host):
+            logger.warning(
+                "no trusted origin configured: sign-in links and redirects are built only for "
+                "loopback hosts (localhost), other hosts get the Configuration error; %s",
+                TRUST_ADVICE,
+            )
 
     def locate(self, environ: t.Mapping[str, t.Any]) -> tuple[str, str] | None:
         """``(script_root, action path)`` when the request is under the base path, else ``None``.
@@ -121,8 +131,12 @@ class AuthHandler:
         """The response to ``request``; HTTP errors are raised as ``werkzeug.exceptions``
         (a framework's error handlers may render them).
 
-        :raises HTTPException: 400 for an unusable ``Host`` header, 413 for a body over 64 KB,
-            404 for a path outside the base path.
+        A request whose host gives no trusted origin (no ``url``, ``trusted_hosts`` or
+        ``trust_host``, and not loopback) gets the Configuration error on every route that
+        builds a link; ``/session``, ``/csrf`` and ``/_log`` build none and answer.
+
+        :raises HTTPException: 400 for an unusable ``Host`` header or one ``trusted_hosts``
+            does not list, 413 for a body over 64 KB, 404 for a path outside the base path.
         """
         found = self.locate(request.environ)
         if found is None:
@@ -142,6 +156,9 @@ class AuthHandler:
             f.form  # noqa: B018 - read now: the body limit (413) holds on every route
         if name not in _NO_SECRET_NEEDED and not self.config.current_secrets():
             logger.error("auth endpoint: %s", NO_SECRET)
+            return configuration_error(f, name)
+        if not f.trusted and name not in _NO_LINK_BUILT:
+            logger.warning("auth endpoint: no trusted origin for this request's host; %s", TRUST_ADVICE)
             return configuration_error(f, name)
         try:
             return action(f, provider_id or None)
