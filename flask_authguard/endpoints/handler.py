@@ -27,6 +27,9 @@ Anything else under the base path answers next-auth's 400. Redirects are 302; a 
 ``json=true`` answers ``{"url": ...}`` instead, for fetch-based clients such as
 ``next-auth/react``. Every URL the user goes to next passes ``callbacks.redirect`` (default
 :func:`~flask_authguard.core.urls.safe_redirect`: same origin only). Bodies over 64 KB answer 413.
+Links are built on the trusted origin (:func:`~flask_authguard.core.urls.link_origin`): a host
+``trusted_hosts`` does not list gets 400, and with no trusted origin for the host every route
+but ``/session``, ``/csrf`` and ``/_log`` answers the Configuration error.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ inner middleware and then the app; an anonymous one is redirected (307) to the s
 a ``callbackUrl`` (401 JSON for API requests); a signed-in one that is refused gets 403.
 
 Behind a proxy, wrap the result in ``werkzeug.middleware.proxy_fix.ProxyFix`` so redirects use
-the public scheme and host.
+the public scheme and host. Redirects are absolute on the trusted origin
+(:func:`~flask_authguard.core.urls.link_origin`: ``url``, ``trusted_hosts``, ``trust_host`` or a
+loopback host), relative otherwise.
 """
 
 from __future__ import annotations
