@@ -22,7 +22,7 @@ from test_handler import _KIND, APP_KINDS, BASE, client_of, make_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import EnvironBuilder
 
-from flask_authguard import AuthGuard, ConfigurationError, EmailProvider, GitHubProvider, with_auth
+from flask_authguard import ConfigurationError, EmailProvider, GitHubProvider, with_auth
 from flask_authguard.core.config import resolve_options
 from flask_authguard.core.hosts import is_loopback
 from flask_authguard.core.urls import link_origin, mount_path
@@ -259,17 +259,6 @@ def test_auth_trust_host_values(raw: str, trusted: bool, monkeypatch: pytest.Mon
     monkeypatch.setenv("AUTH_TRUST_HOST", raw)
     assert resolve_options({"secret": SECRET}).trust_host is trusted
     assert resolve_options({"secret": SECRET, "trust_host": False}).trust_host is False  # option wins
-
-
-def test_flask_config_key_sets_trust_host() -> None:
-    app = Flask(__name__)
-    app.config["AUTHGUARD_TRUST_HOST"] = True
-    AuthGuard(app, {"secret": SECRET})
-    assert app.extensions["authguard"].config.trust_host is True
-    bad = Flask(__name__)
-    bad.config["AUTHGUARD_TRUST_HOST"] = "yes"
-    with pytest.raises(ConfigurationError, match="AUTHGUARD_TRUST_HOST"):
-        AuthGuard(bad, {"secret": SECRET})
 
 
 # --------------------------------------------------------------------------- the guard's redirect
