@@ -130,8 +130,8 @@ def link_origin(config: Config, environ: WSGIEnvironment) -> str | None:
 
 
 def base_url_of(config: Config, request: Request) -> str | None:
-    """The app's origin for links: :func:`link_origin` (``url``'s,
-    else the request's when its host is trusted), ``None`` when no trusted origin exists.
+    """The app's origin for links, :func:`link_origin` for a werkzeug request: ``url``'s, else
+    the request's when its host is trusted; ``None`` when no trusted origin exists.
 
     :raises SecurityError: ``trusted_hosts`` does not list the request's host.
     :raises BadRequest: the origin would come from an unusable ``Host`` header.

@@ -79,7 +79,7 @@ ROUTES: dict[tuple[str, bool], dict[str, Action]] = {
 #: The routes that answer without a secret: the error page is where a missing secret sends people.
 _NO_SECRET_NEEDED = frozenset({"error"})
 #: The routes that build no link, served on any host (the session JSON, the CSRF token, the
-#: client logger); every other one needs a trusted origin (see :mod:`..core.hosts`).
+#: client logger); every other one needs a trusted origin (``core.urls.link_origin``).
 _NO_LINK_BUILT = frozenset({"session", "csrf", "_log"})
 
 
