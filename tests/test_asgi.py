@@ -140,7 +140,8 @@ def client(app: t.Any, cookie: str | None = None) -> TestClient:
 
 
 def test_anonymous_page_request_is_redirected_to_sign_in_with_the_callback_url() -> None:
-    response = client(starlette_app()).get("/dashboard/a?x=1")
+    app = starlette_app(options={**OPTIONS, "trusted_hosts": ["app.test"]})  # absolute links need it
+    response = client(app).get("/dashboard/a?x=1")
     assert response.status_code == 307
     assert response.headers["location"] == (
         "http://app.test/api/auth/signin?callbackUrl=%2Fdashboard%2Fa%3Fx%3D1"

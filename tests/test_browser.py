@@ -519,8 +519,9 @@ def test_pages_have_the_sign_in_layout_in_chromium(browser: Browser, tmp_path: p
         assert "Sign in failed" in browser.text("[role=alert]")
         assert "not-the-password" not in browser.source()
         # What was typed comes back, the password never: the user corrects it and tries again.
-        assert browser.execute("return document.querySelector('#input-credentials-username').value") == "mallory"
-        assert browser.execute("return document.querySelector('#input-credentials-password').value") == ""
+        value_of = "return document.querySelector(arguments[0]).value"
+        assert browser.execute(value_of, "#input-credentials-username") == "mallory"
+        assert browser.execute(value_of, "#input-credentials-password") == ""
         assert browser.active_element_id() == "input-credentials-password"
         assert "not-the-password" not in (browser.execute("return JSON.stringify(sessionStorage)") or "")
         assert_same_layout("the sign-in page after a wrong password")

@@ -44,6 +44,7 @@ def make_client(**options: t.Any) -> TestClient:
         "secret": SECRET,
         "providers": [CredentialsProvider(authorize=authorize, credentials=FIELDS)],
         "throttle": {"per_identifier": "2/minute", "per_address": "100/minute"},
+        "url": BASE,  # sign-in redirects need a trusted origin
         **options,
     }
     app = Starlette(routes=[Route("/api/notes", notes, methods=["GET", "POST"])])

@@ -215,6 +215,7 @@ def test_bad_options_fail_at_construction() -> None:
         pytest.param("AUTHGUARD_JWT_MAX_AGE", 120, "jwt_max_age", 120, id="jwt-max-age"),
         pytest.param("AUTHGUARD_USE_SECURE_COOKIES", True, "secure", True, id="secure-cookies"),
         pytest.param("AUTHGUARD_API_MODE", "json", "api_mode", "json", id="api-mode"),
+        pytest.param("AUTHGUARD_TRUST_HOST", True, "trust_host", True, id="trust-host"),
     ],
 )
 def test_config_key_overrides_the_option(key: str, value: t.Any, option: str, expected: t.Any) -> None:
@@ -264,6 +265,7 @@ def test_endpoints_config_key_turns_the_auth_routes_off() -> None:
         pytest.param("AUTHGUARD_USE_SECURE_COOKIES", "yes", id="secure-string"),
         pytest.param("AUTHGUARD_API_MODE", "xml", id="api-mode-unknown"),
         pytest.param("AUTHGUARD_ENDPOINTS", 0, id="endpoints-int"),
+        pytest.param("AUTHGUARD_TRUST_HOST", "yes", id="trust-host-string"),
     ],
 )
 def test_bad_config_values_fail_at_init_app_naming_the_key(key: str, value: t.Any) -> None:

@@ -80,7 +80,7 @@ def test_sign_in_redirects_are_kept_apart_by_what_the_url_is_made_of() -> None:
     from flask_authguard.wsgi import middleware
     from flask_authguard.wsgi.middleware import AuthCore
 
-    core = AuthCore({"secret": "s" * 32})
+    core = AuthCore({"secret": "s" * 32, "trust_host": True})  # the hosts give the links their origin
     requests = [
         {"path": "/a", "base_url": "http://one.example/"},
         {"path": "/a", "base_url": "http://two.example/"},

@@ -154,10 +154,15 @@ DEVIATIONS: dict[str, tuple[str, dict[str, t.Any]]] = {
             "location": "http://localhost:3000/custom/auth/signin?callbackUrl=%2Fapi%2Fauth%2Fsignin",
         },
     ),
-    # The origin is the request's, as the WSGI server reports it: no Next.js host rewriting.
-    "loopback_ip_origin_rewritten": (
-        "loopback-origin-not-rewritten",
-        {"kind": "redirect", "location": "http://127.0.0.1:3000/api/auth/signin?callbackUrl=%2Fdashboard"},
+    # Links are built on url's origin when it is set (the trusted-origin rule), not the request's.
+    "https_request_origin": (
+        "links-on-url-origin",
+        {"kind": "redirect", "location": "http://localhost:3000/api/auth/signin?callbackUrl=%2Fdashboard"},
+    ),
+    # No url and a host nobody said to trust (next-auth trusts it on VERCEL): a relative redirect.
+    "vercel_env_plain_cookie_rejected": (
+        "untrusted-host-relative",
+        {"kind": "redirect", "location": "/api/auth/signin?callbackUrl=%2Fdashboard"},
     ),
     # A signed-in user that `authorized` refuses gets 403, never a redirect back to sign-in.
     "always_false_with_valid_token": ("no-redirect-loop-403", _HTML_403),
@@ -1162,12 +1167,14 @@ def test_odd_paths_redirect_without_crashing(path: str) -> None:
         pytest.param("", "", id="empty-host"),
         pytest.param("a b", "", id="space"),
         pytest.param("[::1]:3000", "http://[::1]:3000", id="ipv6"),
-        pytest.param("Example.COM:80", "http://example.com", id="lowercased-default-port-dropped"),
+        pytest.param("LocalHost:80", "http://localhost", id="lowercased-default-port-dropped"),
+        pytest.param("example.com", "", id="valid-but-untrusted"),
     ],
 )
 def test_invalid_hosts_give_relative_redirects(host: str, origin: str) -> None:
     """An invalid ``Host`` (werkzeug's check) must not yield ``http:///api/auth/signin``, which
-    a browser reads as host ``api``: the redirect is relative instead."""
+    a browser reads as host ``api``: the redirect is relative instead. So is one that gives no
+    trusted origin (no url, trusted_hosts or trust_host, not loopback)."""
     environ = make_environ("/dashboard")
     environ["HTTP_HOST"] = host
     app_iter, status, headers = run_wsgi_app(with_auth(_who, {"secret": SECRET}), environ)

@@ -6,6 +6,11 @@ Run it from a clone of the repository (after ``pip install -e .``)::
     python examples/demo/app.py --port 8000     # or HOST=0.0.0.0 PORT=8000 python examples/demo/app.py
     python -m examples.demo                     # the same, as a module
 
+Reached at another address than ``localhost``/``127.0.0.1`` (``HOST=0.0.0.0``, a container),
+say which, or sign-in answers the Configuration error (links are built only on a trusted
+origin): ``NEXTAUTH_URL=http://192.168.1.5:8000``, or ``AUTH_TRUST_HOST=true`` behind a proxy
+you run.
+
 What it shows:
 
 - ``/``: a public home page that reads the session with ``get_server_session()``;

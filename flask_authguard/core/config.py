@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from . import validation
 from .defence_options import resolve_defences
 from .errors import ConfigurationError
-from .hosts import check_trusted_hosts
+from .hosts import check_trust_host, check_trusted_hosts
 from .options import (
     _COOKIE_STEMS,
     CHUNK_SIZES,
@@ -117,6 +117,8 @@ class Config:
     cors_preflight: bool = False
     #: The hosts a checked request may come from (``None``: any); see :mod:`.hosts`.
     trusted_hosts: tuple[str, ...] | None = None
+    #: Any ``Host`` may give links their origin (``trust_host`` / ``AUTH_TRUST_HOST``).
+    trust_host: bool = False
     #: ``session.max_lifetime``: seconds from sign-in after which a session ends, or ``None``.
     max_lifetime: int | None = None
     #: Whether cookie-authenticated mutations from other origins are refused.
@@ -142,6 +144,14 @@ class Config:
     def current_secrets(self) -> tuple[str, ...]:
         """The secrets, or, when none was configured, whatever the environment has now."""
         return self.secrets or secret_from_env(self.version)
+
+    @functools.cached_property
+    def url_origin(self) -> str | None:
+        """``url``'s ``scheme://host[:port]`` (``https`` when it has no scheme), or ``None``."""
+        if not self.url:
+            return None
+        parts = urlsplit(self.url if "://" in self.url else "https://" + self.url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def is_secure(self, request_scheme: str) -> bool:
         """The one rule for ``__Secure-`` names and the ``Secure`` attribute, for readers and
@@ -288,5 +298,6 @@ def resolve_options(
         cookies=cookies,
         cors_preflight=opts.cors_preflight,
         trusted_hosts=check_trusted_hosts(opts.trusted_hosts),
+        trust_host=check_trust_host(opts.trust_host),
         **resolve_defences(opts, session, strategy),
     )

@@ -161,9 +161,15 @@ class AuthOptions:
     #: Let CORS preflights (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``)
     #: through unchecked; off, ``OPTIONS`` is checked like any method.
     cors_preflight: bool = False
-    #: Hosts whose ``Host`` header may give redirects their origin (werkzeug's ``TRUSTED_HOSTS``
-    #: rules; ``".example.com"`` takes subdomains); ``None`` trusts any. Others get 400.
+    #: Hosts whose ``Host`` header may give links and redirects their origin (werkzeug's
+    #: ``TRUSTED_HOSTS`` rules; ``".example.com"`` takes subdomains); others get 400. ``None``
+    #: refuses no host, and links then need ``url``, ``trust_host`` or a loopback host.
     trusted_hosts: t.Sequence[str] | None = None
+    #: Build links (email link, OAuth ``redirect_uri``, redirects) on any request's ``Host``
+    #: when neither ``url`` nor ``trusted_hosts`` is set (Auth.js's ``trustHost``); ``None``
+    #: reads ``AUTH_TRUST_HOST``. Off, only loopback hosts do (the others get the
+    #: Configuration error).
+    trust_host: bool | None = None
     #: Refuse cookie-authenticated POST/PUT/PATCH/DELETE from another origin (403).
     cross_site_protection: bool = True
     #: Origins (``"http://localhost:3000"``, ``"https://*.example.com"``) whose pages may send

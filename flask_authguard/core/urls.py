@@ -2,7 +2,8 @@
 
 :func:`safe_redirect` is next-auth's default ``redirect`` callback, hardened; :func:`checked_target`
 is the check every other target (a custom callback's answer) passes; :func:`base_url_of` is the
-origin redirects and page links are built on.
+origin redirects and page links are built on (:func:`link_origin`, the trusted-origin rule), and
+:func:`mount_path` the app's mount point between that origin and the path.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import re
 import typing as t
 from urllib.parse import quote, urlsplit
 
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import SecurityError
+
+from .hosts import checked_host, is_loopback, trusted_host
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.wrappers import Request
 
     from .config import Config
@@ -24,8 +28,11 @@ _UNSAFE_URL = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 #: Longer redirect targets fall back to the base URL (proxies refuse huge Location headers).
 MAX_REDIRECT_LENGTH = 4096
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
-#: A host name (letters, digits, ``-``, ``_``, ``.``) or a bracketed IPv6 address, and a port.
-_HOST = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?")
+#: Where the endpoints leave the request's auth URL (origin, mount point, base path) for the
+#: providers: an OAuth callback sends the ``redirect_uri`` its first step sent.
+AUTH_URL_ENVIRON_KEY = "authguard.auth_url"
+#: What stays as it is in a mount path: RFC 3986 ``pchar`` and ``/`` (no ``%``, no backslash).
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
 
 
 def location(url: str) -> str:
@@ -90,18 +97,56 @@ def checked_target(url: t.Any, base_url: str) -> str | None:
     return location(url)
 
 
-def base_url_of(config: Config, request: Request) -> str:
-    """The app's origin: ``url``'s (``NEXTAUTH_URL``), else the request's.
+def link_origin(config: Config, environ: WSGIEnvironment) -> str | None:
+    """The trusted-origin rule, the one answer to "which origin may a link use?": every
+    absolute link built for a request (the email sign-in link, an OAuth ``redirect_uri``, the
+    endpoints' redirects, the guard's sign-in redirect) starts with what it returns.
 
-    :raises BadRequest: no ``url`` is configured and the ``Host`` header is not a host name or
-        address with an optional port (it would end up in redirects and page links).
+    1. ``trusted_hosts`` set and the ``Host`` header not listed: refused (400), first of all.
+    2. ``url`` (``NEXTAUTH_URL``) set: ``url``'s origin, whatever the request says.
+    3. The request's ``scheme://host`` when its host is trusted: listed in ``trusted_hosts``,
+       any host with ``trust_host`` (``AUTH_TRUST_HOST``), or a loopback host (``localhost``,
+       ``127.0.0.1``, ``::1``: development).
+    4. Otherwise ``None``: no trusted origin. The auth routes answer the Configuration error;
+       the guard redirects with a relative ``Location``.
+
+    Without the rule, ``Host: evil.example`` on ``POST /api/auth/signin/email`` mailed the victim
+    a genuine link to ``http://evil.example/...&token=...`` (Auth.js refuses such hosts unless
+    ``trustHost``; next-auth v4 builds on ``NEXTAUTH_URL``).
+
+    :raises SecurityError: ``trusted_hosts`` is set and does not list the request's host (400).
+    :raises BadRequest: the origin would come from a ``Host`` header that is not a host name or
+        address with a port in range.
     """
-    if config.url:
-        url = config.url if "://" in config.url else "https://" + config.url
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}"
-    host = request.host
-    match = _HOST.fullmatch(host)
-    if match is None or (match.group(1) is not None and int(match.group(1)) > 65535):
-        raise BadRequest("Invalid Host header.")
-    return f"{request.scheme}://{host}"
+    trusted = config.trusted_hosts
+    if trusted is not None and trusted_host(environ, trusted) is None:
+        raise SecurityError("The request's host is not one this site serves.")
+    if config.url_origin is not None:
+        return config.url_origin
+    host = checked_host(environ)
+    if trusted is None and not config.trust_host and not is_loopback(host):
+        return None
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+
+def base_url_of(config: Config, request: Request) -> str | None:
+    """The app's origin for links, :func:`link_origin` for a werkzeug request: ``url``'s, else
+    the request's when its host is trusted; ``None`` when no trusted origin exists.
+
+    :raises SecurityError: ``trusted_hosts`` does not list the request's host.
+    :raises BadRequest: the origin would come from an unusable ``Host`` header.
+    """
+    return link_origin(config, request.environ)
+
+
+def mount_path(script_root: str) -> str:
+    """The app's mount point (``SCRIPT_NAME``) as the path part of a link: ``""``, or ``/`` and
+    the rest percent-encoded. ``SCRIPT_NAME`` may come from the client (ProxyFix's
+    ``X-Forwarded-Prefix``): ``.evil.example`` or ``:443@evil.example`` after an origin would
+    move the link to another host, and ``//evil.example`` or ``/\\evil.example`` would make a
+    relative link protocol-relative; here a link always goes on with one ``/`` after its origin.
+    """
+    path = script_root.strip("/")
+    if not path:
+        return ""
+    return "/" + quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE)

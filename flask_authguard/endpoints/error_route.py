@@ -47,9 +47,10 @@ def configuration_json() -> Response:
 
 
 def configuration_error(f: Flow, action: str) -> Response:
-    """The answer to a request when no secret is configured, as next-auth gives it: ``GET`` of
-    a page route renders the Configuration error page (or redirects to ``pages.error``), every
-    other request gets the 500 JSON. No cookie is set (there is no secret to sign one)."""
+    """The answer to a request when no secret is configured, or when its host gives links no
+    trusted origin (:func:`~flask_authguard.core.urls.link_origin`), as next-auth gives it:
+    ``GET`` of a page route renders the Configuration error page (or redirects to
+    ``pages.error``), every other request gets the 500 JSON. No cookie is set."""
     if action not in HTML_ACTIONS or f.request.method not in ("GET", "HEAD"):
         return configuration_json()
     return _configuration_page(f)

@@ -14,7 +14,7 @@ from ..core.clients import answers_json
 from ..core.cookies import decode_value, encode_value, set_cookie_header
 from ..core.csrf import csrf_cookie_value, new_csrf_token, token_from_cookie, verify
 from ..core.token import request_cookies
-from ..core.urls import base_url_of, checked_target, safe_redirect, under
+from ..core.urls import AUTH_URL_ENVIRON_KEY, base_url_of, checked_target, mount_path, safe_redirect, under
 from .body import read_body
 from .messages import NOTICES
 from .pages import notice_json
@@ -33,6 +33,7 @@ class Flow:
     """The state of one request through the handler.
 
     :param script_root: the app's mount point (``SCRIPT_NAME``), without the auth base path.
+    :raises SecurityError: ``trusted_hosts`` does not list the request's host.
     :raises BadRequest: the ``Host`` header is unusable and no ``url`` is configured.
     """
 
@@ -52,8 +53,17 @@ class Flow:
         self.secure = config.is_secure(request.scheme)
         #: ``Set-Cookie`` values for the response, in order.
         self.cookies: list[str] = []
-        self.base_url = base_url_of(config, request)
-        self.auth_url = self.base_url + script_root + config.base_path
+        origin = base_url_of(config, request)
+        #: Whether links may be absolute: ``False`` when no trusted origin is configured and the
+        #: host is not loopback; then links are relative and only the routes that build none
+        #: (and the Configuration error) answer.
+        self.trusted = origin is not None
+        #: The origin links are built on (``""`` when not :attr:`trusted`).
+        self.base_url = origin or ""
+        #: The auth routes' URL: origin, mount point, base path.
+        self.auth_url = self.base_url + mount_path(script_root) + config.base_path
+        # The OAuth callback's redirect_uri must be the one its first step sent: this one.
+        request.environ[AUTH_URL_ENVIRON_KEY] = self.auth_url
         self._csrf_token: str | None = None
         self._form: t.Mapping[str, t.Any] | None = None
 
@@ -155,7 +165,8 @@ class Flow:
             base = page
         else:
             script = self.script_root
-            base = self.base_url + ("" if not script or under(page, script) else script) + page
+            mount = "" if not script or under(page, script) else mount_path(script)
+            base = self.base_url + mount + page
         query = "&".join(f"{name}={encode_value(value)}" for name, value in params)
         if not query:
             return base

@@ -28,6 +28,9 @@ JSON clients, as every answer that is not a redirect: 413, a bad ``Host``, 429, 
 are 302; a POST with ``json=true`` answers ``{"url": ...}`` instead, for fetch-based clients such as
 ``next-auth/react``. Every URL the user goes to next passes ``callbacks.redirect`` (default
 :func:`~flask_authguard.core.urls.safe_redirect`: same origin only). Bodies over 64 KB answer 413.
+Links are built on the trusted origin (:func:`~flask_authguard.core.urls.link_origin`): a host
+``trusted_hosts`` does not list gets 400, and with no trusted origin for the host every route
+but ``/session``, ``/csrf`` and ``/_log`` answers the Configuration error.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from werkzeug.wrappers import Response
 
 from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError
+from ..core.hosts import TRUST_ADVICE
 from ..core.options import NO_SECRET
 from ..core.token import CONFIG_ENVIRON_KEY
 from ..core.urls import safe_redirect
@@ -76,6 +80,9 @@ ROUTES: dict[tuple[str, bool], dict[str, Action]] = {
 _JSON_ROUTES = frozenset({"session", "csrf", "providers", "_log"})
 #: The routes that answer without a secret: the error page is where a missing secret sends people.
 _NO_SECRET_NEEDED = frozenset({"error"})
+#: The routes that build no link, served on any host (the session JSON, the CSRF token, the
+#: client logger); every other one needs a trusted origin (``core.urls.link_origin``).
+_NO_LINK_BUILT = frozenset({"session", "csrf", "_log"})
 
 
 class AuthHandler:
@@ -96,6 +103,12 @@ class AuthHandler:
         base = config.base_path.rstrip("/")
         self._base = base
         self._prefix = base + "/"
+        if self.providers and not (config.url or config.trusted_hosts or config.trust_host):
+            logger.warning(
+                "no trusted origin configured: sign-in links and redirects are built only for "
+                "loopback hosts (localhost), other hosts get the Configuration error; %s",
+                TRUST_ADVICE,
+            )
 
     def locate(self, environ: t.Mapping[str, t.Any]) -> tuple[str, str] | None:
         """``(script_root, action path)`` when the request is under the base path, else ``None``.
@@ -124,8 +137,12 @@ class AuthHandler:
         (a framework's error handlers may render them; left alone, they answer the library's
         page, or JSON for JSON clients).
 
-        :raises HTTPException: 400 for an unusable ``Host`` header, 413 for a body over 64 KB,
-            404 for a path outside the base path.
+        A request whose host gives no trusted origin (no ``url``, ``trusted_hosts`` or
+        ``trust_host``, and not loopback) gets the Configuration error on every route that
+        builds a link; ``/session``, ``/csrf`` and ``/_log`` build none and answer.
+
+        :raises HTTPException: 400 for an unusable ``Host`` header or one ``trusted_hosts``
+            does not list, 413 for a body over 64 KB, 404 for a path outside the base path.
         """
         found = self.locate(request.environ)
         if found is None:
@@ -150,6 +167,9 @@ class AuthHandler:
             return unsupported(f)  # OPTIONS too, as in next-auth
         if name not in _NO_SECRET_NEEDED and not self.config.current_secrets():
             logger.error("auth endpoint: %s", NO_SECRET)
+            return configuration_error(f, name)
+        if not f.trusted and name not in _NO_LINK_BUILT:
+            logger.warning("auth endpoint: no trusted origin for this request's host; %s", TRUST_ADVICE)
             return configuration_error(f, name)
         try:
             return action(f, provider_id or None)

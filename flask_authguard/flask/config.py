@@ -28,6 +28,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "AUTHGUARD_ENDPOINTS": ("endpoints",),
     "AUTHGUARD_CORS_PREFLIGHT": ("cors_preflight",),
     "AUTHGUARD_TRUSTED_HOSTS": ("trusted_hosts",),
+    "AUTHGUARD_TRUST_HOST": ("trust_host",),
     "AUTHGUARD_TRUSTED_ORIGINS": ("trusted_origins",),
     "AUTHGUARD_CROSS_SITE_PROTECTION": ("cross_site_protection",),
     "AUTHGUARD_STORE": ("store",),
@@ -69,6 +70,7 @@ _CONFIG_CHECKS: dict[str, tuple[t.Callable[[t.Any], bool], str]] = {
     "AUTHGUARD_ENDPOINTS": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_CORS_PREFLIGHT": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_TRUSTED_HOSTS": (lambda v: isinstance(v, (list, tuple)), "a list of host names"),
+    "AUTHGUARD_TRUST_HOST": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_TRUSTED_ORIGINS": (
         lambda v: isinstance(v, (list, tuple)) and all(_is_text(o) for o in v),
         "a list of origins such as ['http://localhost:3000']",

@@ -33,6 +33,7 @@ from werkzeug.wrappers import Response
 from ..core._compat import call_sync
 from ..core.config import Config
 from ..core.errors import ConfigurationError
+from ..core.urls import AUTH_URL_ENVIRON_KEY
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id
 from .checks import CHECK_COOKIES, CheckFailed, clear_checks, mark_used, read_check, set_check
@@ -327,15 +328,14 @@ class OAuthProvider:
         return claim is None or email_verified(claim)
 
     def redirect_uri(self, request: Request) -> str:
-        """This provider's ``/callback/<id>`` URL, as the endpoints built it for the first step."""
-        config = self._bound()
-        if config.url:
-            url = config.url if "://" in config.url else "https://" + config.url
-            parts = urlsplit(url)
-            origin = f"{parts.scheme}://{parts.netloc}"
-        else:
-            origin = f"{request.scheme}://{request.host}"
-        return f"{origin}{request.script_root}{config.base_path}/callback/{self.id}"
+        """This provider's ``/callback/<id>`` URL, as the endpoints built it for the first step.
+
+        :raises ExchangeFailed: called outside the endpoints (no auth URL in the request).
+        """
+        auth_url = request.environ.get(AUTH_URL_ENVIRON_KEY)
+        if not isinstance(auth_url, str) or not auth_url:
+            raise ExchangeFailed("no auth URL for the redirect_uri: the callback ran outside the endpoints")
+        return f"{auth_url}/callback/{self.id}"
 
 
 def get_json(session: t.Any, url: str, timeout: float, *, with_token: bool = True) -> t.Any:

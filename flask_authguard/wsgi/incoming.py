@@ -1,22 +1,16 @@
 """Reading a WSGI request as the guard sees it: the normalised path, the path and query a
-browser would show (``callbackUrl``), the request's origin (and, from ``core.clients``, whether it
-is an API client)."""
+browser would show (``callbackUrl``) and, from ``core.clients``, whether it is an API client. (The
+origin links use is :func:`flask_authguard.core.urls.link_origin`'s.)"""
 
 from __future__ import annotations
 
-import re
 import typing as t
 from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
-
-from werkzeug.wsgi import get_host
 
 from ..core.clients import is_api_request as is_api_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
-
-
-_HOST = re.compile(r"[A-Za-z0-9.\-_]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
 # WHATWG URL percent-encode sets: what a browser leaves escaped in a path and in a query.
@@ -83,22 +77,6 @@ def browser_path(environ: WSGIEnvironment, path: str) -> str:
     if query:
         full += "?" + quote(_wsgi_bytes(query), safe=_QUERY_SAFE)
     return full
-
-
-def request_origin(environ: WSGIEnvironment) -> str:
-    """``scheme://host`` of the request, as the WSGI server (or ``ProxyFix``) reports it.
-
-    ``""`` when the ``Host`` header is not a valid host (werkzeug's check), so that redirects
-    become relative rather than ``http:///path``, which browsers read as host ``path``.
-    """
-    host = get_host(environ)
-    if not host or not _HOST.fullmatch(host):  # werkzeug < 3 does not check the Host header
-        return ""
-    try:
-        _port = urlsplit(f"//{host}").port  # out of range: werkzeug would fail sending Location
-    except ValueError:
-        return ""
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
 def _page_path(page: str) -> str | None:

@@ -18,7 +18,9 @@ inner middleware and then the app; an anonymous one is redirected (307) to the s
 a ``callbackUrl`` (401 JSON for API requests); a signed-in one that is refused gets 403.
 
 Behind a proxy, wrap the result in ``werkzeug.middleware.proxy_fix.ProxyFix`` so redirects use
-the public scheme and host.
+the public scheme and host. Redirects are absolute on the trusted origin
+(:func:`~flask_authguard.core.urls.link_origin`: ``url``, ``trusted_hosts``, ``trust_host`` or a
+loopback host), relative otherwise.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from werkzeug.exceptions import SecurityError
+from werkzeug.exceptions import BadRequest, SecurityError
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
@@ -41,7 +43,7 @@ from ..core.options import NO_SECRET, AuthOptions, OptionsArg
 from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
 from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims
-from ..core.urls import under
+from ..core.urls import link_origin, mount_path, under
 from ..sessions import strategy_of
 from .answers import Redirect, _json, unavailable_json
 from .caching import CHECKED_KEY, private_start_response
@@ -52,7 +54,6 @@ from .incoming import (
     form_encode,
     is_api_request,
     normalize_path,
-    request_origin,
 )
 
 if t.TYPE_CHECKING:
@@ -325,12 +326,17 @@ class AuthCore:
         return redirect
 
     def _page_url(self, environ: WSGIEnvironment, page: str, param: str, value: str) -> str:
+        """``page`` with ``param=value``: on the trusted origin (:func:`link_origin`), else
+        relative, which the browser resolves against the URL it asked for."""
         if "://" in page:
             return _with_param(page, param, value)
         script = environ.get("SCRIPT_NAME", "")
-        if script and under(page, script):
-            script = ""
-        return _with_param(request_origin(environ) + script + page, param, value)
+        mount = "" if not script or under(page, script) else mount_path(script)
+        try:
+            origin = link_origin(self.config, environ) or ""
+        except BadRequest:  # an unusable Host header (an untrusted one was refused before)
+            origin = ""
+        return _with_param(origin + mount + page, param, value)
 
     def run_inner(self, environ: WSGIEnvironment) -> WSGIApplication | None:
         """Run the inner middleware: its answer, or ``None`` to go on to the app."""
@@ -417,7 +423,6 @@ __all__ = [
     "form_encode",
     "is_api_request",
     "normalize_path",
-    "request_origin",
     "under",
     "with_auth",
 ]
