@@ -185,11 +185,12 @@ _COOKIE_SUFFIX = {
     "state": "state",
     "pkce_code_verifier": "pkce.code_verifier",
     "nonce": "nonce",
+    "signin_fields": "signin-fields",
 }
 #: Cookies bound to this host (``__Host-``: ``Secure``, ``Path=/``, no ``Domain``) on https: the
 #: CSRF cookie, as in next-auth, and the OAuth check cookies (next-auth says ``__Secure-``), so a
 #: sibling subdomain can neither plant nor overwrite them.
-_HOST_COOKIES = frozenset({"csrf_token", "state", "pkce_code_verifier", "nonce"})
+_HOST_COOKIES = frozenset({"csrf_token", "state", "pkce_code_verifier", "nonce", "signin_fields"})
 
 
 @functools.lru_cache(maxsize=64)

@@ -121,6 +121,9 @@ class CookiesOptions:
     state: CookieOption | None = None
     pkce_code_verifier: CookieOption | None = None
     nonce: CookieOption | None = None
+    #: What was typed into a refused credentials form (never a password), encrypted, for five
+    #: minutes: the sign-in page gives it back once.
+    signin_fields: CookieOption | None = None
 
 
 @dataclasses.dataclass

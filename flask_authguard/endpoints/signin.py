@@ -16,7 +16,7 @@ from ..core.errors import BackendUnavailableError
 from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult
 from ..sessions import strategy_of
 from ..sessions.base import fire_event
-from . import throttling
+from . import throttling, typed_fields
 from .flow import unsupported
 from .messages import SIGNIN_MESSAGES
 
@@ -38,10 +38,12 @@ def signin_page(f: Flow, provider_id: str | None = None) -> Response:
     if config.options.pages.sign_in:  # type: ignore[union-attr]
         params = [("callbackUrl", callback_url)] + ([("error", code)] if code else [])
         return f.redirect(f.page_url(config.sign_in_page, params))
+    typed = typed_fields.take(f)  # given back once, after refused credentials only
     return f.page(
         "authguard/signin.html",
         providers=list(f.providers.values()),
         callback_url=callback_url,
+        typed=typed if code == "CredentialsSignin" else {},
         error_code=code,
         error=SIGNIN_MESSAGES.get(code, SIGNIN_MESSAGES["Default"]) if code else "",
         csrf_failed=args.get("csrf") == "true",
@@ -114,6 +116,8 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
         return f.redirect(f.error_url("Callback", provider=provider.id), json_status=refused)
     if result is None:
         code = "CredentialsSignin" if credentials_type else "Callback"
+        if credentials_type and not f.wants_json():
+            typed_fields.keep(f, provider)  # the page gives back what was typed, not the password
         return f.redirect(f.error_url(code, provider=provider.id), json_status=refused)
     f.cookies.extend(result.cookies)
     denied = 403 if credentials_type else 200
