@@ -46,7 +46,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # FLASK_RUN_FROM_CLI: Flask's CLI (run by the CLI tests) sets it process-wide, and it would
     # silence app.run() in the example apps other tests start as subprocesses.
     names = ("NEXTAUTH_SECRET", "AUTH_SECRET", "NEXTAUTH_URL", "AUTH_URL", "VERCEL", "AUTH_TRUST_HOST")
-    for name in (*names, "FLASK_RUN_FROM_CLI"):
+    rotation = ("AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3")
+    # OAuth client ids and secrets, v4's <ID>_ID and v5's AUTH_<ID>_ID, for the presets and test providers
+    stems = ("GITHUB", "GOOGLE", "GITLAB", "DISCORD", "MICROSOFT_ENTRA_ID", "CORP", "ACME", "OIDC", "C", "X")
+    clients = [f"{v5}{stem}_{part}" for stem in stems for v5 in ("", "AUTH_") for part in ("ID", "SECRET")]
+    for name in (*names, *rotation, *clients, "FLASK_RUN_FROM_CLI"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -455,34 +455,61 @@ def test_sign_in_again_reuses_the_user(adapter: SQLAlchemyAdapter) -> None:
     )
 
 
-def test_sign_in_refuses_a_user_of_another_account_with_the_same_email(adapter: SQLAlchemyAdapter) -> None:
-    # next-auth's rule: an email match alone never signs in as someone else's user.
-    existing = adapter.create_user({"name": "Ann (from GitHub)", "email": "ann@example.com"})
-    response = sign_in(make_app(adapter).test_client(), "ann")
-    assert response.status_code == 302 and "error=OAuthAccountNotLinked" in response.headers["Location"]
-    assert session_cookie(response) is None and count(adapter, "sessions") == 0
-    assert adapter.get_user_by_account({"provider": "credentials", "providerAccountId": "u-ann"}) is None
-    assert count(adapter, "users") == 1 and adapter.get_user(existing["id"]) == existing
+def signed_in_user(adapter: SQLAlchemyAdapter, returned: dict[str, t.Any], **provider: t.Any) -> t.Any:
+    """Sign in through an ``authorize`` that returns ``returned``; the session row's user."""
+    credentials = CredentialsProvider(authorize=lambda **kw: dict(returned), **provider)
+    response = sign_in(make_app(adapter, providers=[credentials]).test_client(), "any")
+    assert response.status_code == 302 and response.headers["Location"] == "http://localhost/dashboard"
+    found = adapter.get_session_and_user(session_cookie(response)["value"])  # type: ignore[index]
+    assert found is not None and found["session"]["userId"] == found["user"]["id"]
+    return found["user"]
 
 
-def test_sign_in_links_a_user_with_the_same_email_when_the_provider_opts_in(
-    adapter: SQLAlchemyAdapter,
+def test_credentials_sign_in_as_the_adapter_user_with_the_returned_id(adapter: SQLAlchemyAdapter) -> None:
+    # Issue 28: authorize() looks the user up in the same database and returns its id: that user
+    # signs in (it used to be refused with OAuthAccountNotLinked).
+    existing = adapter.create_user({"name": "Ann", "email": "ann@example.com"})
+    adapter.create_user({"name": "Bob", "email": "bob@example.com"})
+    user = signed_in_user(adapter, {"id": existing["id"], "email": "ann@example.com", "name": "Ann"})
+    assert user == existing
+    assert count(adapter, "users") == 2 and count(adapter, "accounts") == 0
+
+
+def test_credentials_returned_id_wins_over_the_email(adapter: SQLAlchemyAdapter) -> None:
+    # the app is the authority: the id names the user even when the email is another's (or none)
+    ann = adapter.create_user({"name": "Ann", "email": "ann@example.com"})
+    adapter.create_user({"name": "Bob", "email": "bob@example.com"})
+    assert signed_in_user(adapter, {"id": int(ann["id"]), "email": "bob@example.com"}) == ann
+    assert signed_in_user(adapter, {"id": ann["id"]}) == ann
+    assert count(adapter, "users") == 2 and count(adapter, "accounts") == 0
+
+
+@pytest.mark.parametrize("returned_id", ["u-ann", "987654"], ids=["not-an-id", "unknown-id"])
+def test_credentials_unknown_id_signs_in_the_user_with_the_email(
+    adapter: SQLAlchemyAdapter, returned_id: str
 ) -> None:
     existing = adapter.create_user({"name": "Ann (from Next.js)", "email": "ann@example.com"})
-    provider = CredentialsProvider(
-        authorize=authorize,
-        credentials={"username": {}, "password": {}},
-        allow_dangerous_email_account_linking=True,
-    )
-    linked: list[t.Any] = []
-    app = make_app(
-        adapter, providers=[provider], events={"link_account": lambda **kw: linked.append(kw["account"])}
-    )
-    response = sign_in(app.test_client(), "ann")
-    found = adapter.get_session_and_user(session_cookie(response)["value"])  # type: ignore[index]
-    assert found is not None and found["user"] == existing  # the stored profile is kept
-    assert adapter.get_user_by_account({"provider": "credentials", "providerAccountId": "u-ann"}) == existing
-    assert [a["provider"] for a in linked] == ["credentials"]
+    user = signed_in_user(adapter, {"id": returned_id, "name": "Ann", "email": "ann@example.com"})
+    assert user == existing  # the stored profile is kept
+    assert count(adapter, "users") == 1 and count(adapter, "accounts") == 0
+
+
+def test_credentials_with_neither_a_known_id_nor_email_create_a_user(adapter: SQLAlchemyAdapter) -> None:
+    other = adapter.create_user({"name": "Someone else", "email": "else@example.com"})
+    user = signed_in_user(adapter, {"id": "987654", "name": "New", "email": "new@example.com"})
+    assert user["id"] != other["id"] and user["name"] == "New" and user["email"] == "new@example.com"
+    assert adapter.get_user_by_account({"provider": "credentials", "providerAccountId": "987654"}) == user
+    # the returned id finds that user again, also once the app no longer returns the email
+    assert signed_in_user(adapter, {"id": "987654"}) == user
+    assert count(adapter, "users") == 2 and count(adapter, "accounts") == 1
+
+
+def test_credentials_ignore_the_dangerous_linking_flag(adapter: SQLAlchemyAdapter) -> None:
+    # the flag is for OAuth/OIDC: a credentials sign-in is the same with or without it
+    existing = adapter.create_user({"name": "Ann", "email": "ann@example.com"})
+    returned = {"id": "u-ann", "email": "ann@example.com"}
+    assert signed_in_user(adapter, returned, allow_dangerous_email_account_linking=True) == existing
+    assert count(adapter, "accounts") == 0
 
 
 def test_first_sign_in_fires_create_user_and_link_account(adapter: SQLAlchemyAdapter) -> None:
@@ -495,17 +522,6 @@ def test_first_sign_in_fires_create_user_and_link_account(adapter: SQLAlchemyAda
     sign_in(client, "ann")
     sign_in(client, "ann")
     assert seen == ["create_user:ann@example.com", "link_account:u-ann"]
-
-
-def test_sign_in_never_takes_authorize_ids_for_database_ids(adapter: SQLAlchemyAdapter) -> None:
-    other = adapter.create_user({"name": "Someone else", "email": "else@example.com"})
-    DIRECTORY["numeric"] = {"id": other["id"], "name": "Numeric", "email": "numeric@example.com"}
-    try:
-        response = sign_in(make_app(adapter).test_client(), "numeric")
-    finally:
-        del DIRECTORY["numeric"]
-    found = adapter.get_session_and_user(session_cookie(response)["value"])  # type: ignore[index]
-    assert found is not None and found["user"]["id"] != other["id"] and found["user"]["name"] == "Numeric"
 
 
 def test_sign_in_without_email_uses_the_account(adapter: SQLAlchemyAdapter) -> None:

@@ -211,6 +211,62 @@ def test_other_presets() -> None:
         MicrosoftEntraIDProvider(client_id="i", client_secret="s", tenant_id="common")
 
 
+# -- client id and secret from the environment (next-auth v4's names, then Auth.js v5's) --------
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param({"GITHUB_ID": "v4-id", "GITHUB_SECRET": "v4-s"}, ("v4-id", "v4-s"), id="v4"),
+        pytest.param({"AUTH_GITHUB_ID": "v5-id", "AUTH_GITHUB_SECRET": "v5-s"}, ("v5-id", "v5-s"), id="v5"),
+        pytest.param(
+            {
+                "GITHUB_ID": "v4-id",
+                "GITHUB_SECRET": "v4-s",
+                "AUTH_GITHUB_ID": "v5-id",
+                "AUTH_GITHUB_SECRET": "v5-s",
+            },
+            ("v4-id", "v4-s"),
+            id="both-v4-first",
+        ),
+        pytest.param({"GITHUB_ID": "", "AUTH_GITHUB_ID": "v5-id"}, ("v5-id", None), id="empty-is-unset"),
+    ],
+)
+def test_client_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: tuple[str, str | None]
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    provider = GitHubProvider()
+    assert (provider.client_id, provider.client_secret) == expected
+
+
+def test_client_from_the_environment_by_provider_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Auth.js's AUTH_<ID>_ID: the id in upper case, "-" as "_"
+    monkeypatch.setenv("AUTH_MICROSOFT_ENTRA_ID_ID", "entra-id")
+    monkeypatch.setenv("AUTH_MICROSOFT_ENTRA_ID_SECRET", "entra-s")
+    monkeypatch.setenv("GOOGLE_ID", "google-id")
+    monkeypatch.setenv("AUTH_GOOGLE_SECRET", "google-s")
+    entra = MicrosoftEntraIDProvider(tenant_id="t-1")
+    google = GoogleProvider()
+    assert (entra.client_id, entra.client_secret) == ("entra-id", "entra-s")
+    assert (google.client_id, google.client_secret) == ("google-id", "google-s")
+
+
+def test_given_client_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ID", "env-id")
+    monkeypatch.setenv("GITHUB_SECRET", "env-s")
+    provider = GitHubProvider(client_id="given-id", client_secret="given-s")
+    assert (provider.client_id, provider.client_secret) == ("given-id", "given-s")
+    public = GitHubProvider(client_id="given-id", token_endpoint_auth_method="none")
+    assert public.client_secret is None  # a public client takes no secret from the environment
+
+
+def test_missing_client_id_names_the_variables() -> None:
+    with pytest.raises(ConfigurationError, match="GITHUB_ID or AUTH_GITHUB_ID"):
+        GitHubProvider()
+
+
 def test_repr_of_options_never_shows_a_provider_secret() -> None:
     """Issue 11's masked repr holds for the OAuth and email providers inside the options."""
     from flask_authguard import AuthOptions, EmailProvider, OIDCProvider

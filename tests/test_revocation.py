@@ -7,6 +7,11 @@ names the ``sid`` (so the session's later refreshes stay refused).
 
 from __future__ import annotations
 
+import importlib.util
+import pathlib
+import subprocess
+import sys
+import time
 import typing as t
 
 import pytest
@@ -350,6 +355,71 @@ def test_redis_shared_between_workers(clock: FrozenClock, redis_store: dict[str,
     clock.now += 1
     guard_one.revoke_user("1", app=app_one)
     assert bearer(app_two, other) == 401
+
+
+# -- outside an app context (admin scripts, jobs) ----------------------------------------------
+
+ADMIN_APP = """
+from flask import Flask, g
+from flask_authguard import AuthGuard
+
+app = Flask(__name__)
+guard = AuthGuard(app, {options!r}, matcher=["/private"])
+
+
+@app.get("/private")
+def private():
+    return {{"sub": g.auth_token["sub"]}}
+"""
+REVOKE_SCRIPT = """
+from admin_app import guard
+
+guard.revoke_user("7")
+print("revoked")
+"""
+
+
+def _user_token(sub: str = "7") -> str:
+    started = time.time() - 60
+    return encode(token={"sub": sub, "auth_time": started, "sid": f"sid-{sub}"}, secret=SECRET)
+
+
+def test_revoke_user_from_a_plain_script(tmp_path: pathlib.Path, redis_store: dict[str, str]) -> None:
+    """Issue 28: an admin script that imports the app module and calls ``guard.revoke_user``
+    with no app context revokes through the app's store; every worker then refuses the token."""
+    (tmp_path / "admin_app.py").write_text(ADMIN_APP.format(options={"secret": SECRET, **redis_store}))
+    (tmp_path / "revoke.py").write_text(REVOKE_SCRIPT)
+    spec = importlib.util.spec_from_file_location(f"admin_app_{tmp_path.name}", tmp_path / "admin_app.py")
+    assert spec is not None and spec.loader is not None
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)  # the app as a web worker loads it, in this process
+    token, other = _user_token("7"), _user_token("8")
+    assert (bearer(worker.app, token), bearer(worker.app, other)) == (200, 200)
+    script = subprocess.run(
+        [sys.executable, "revoke.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert script.returncode == 0 and script.stdout.strip() == "revoked", script.stderr
+    assert (bearer(worker.app, token), bearer(worker.app, other)) == (401, 200)
+
+
+def test_revoke_without_an_app_context_uses_the_guards_app() -> None:
+    app, guard = make_app()
+    token, other = _user_token("7"), _user_token("8")
+    guard.revoke_user("7")
+    assert (bearer(app, token), bearer(app, other)) == (401, 200)
+    assert guard.revoke_token(other) == "sid"
+    assert bearer(app, other) == 401
+
+
+def test_revoke_without_an_app_context_or_a_guard_app_says_what_to_pass() -> None:
+    guard = AuthGuard(options={"secret": SECRET})
+    app = Flask(__name__)
+    guard.init_app(app)
+    with pytest.raises(ConfigurationError, match="app=your_app"):
+        guard.revoke_user("7")
+    guard.revoke_user("7", app=app)  # the init_app pattern names the app
+    # every path is protected: the revoked user is refused, another gets through (no such route)
+    assert (bearer(app, _user_token("7")), bearer(app, _user_token("8"))) == (401, 404)
 
 
 # -- database sessions ---------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Options resolved: :func:`resolve_options` turns :class:`~flask_authguard.core.options.AuthOptions`
 (or a dict) into the frozen :class:`Config` every layer reads, once, at start-up: defaults
-applied, environment fallbacks read (``NEXTAUTH_SECRET``, ``AUTH_SECRET``, ``NEXTAUTH_URL``,
-``AUTH_URL``), every value checked, with a message that says what to set."""
+applied, environment fallbacks read (``NEXTAUTH_SECRET``, ``AUTH_SECRET`` and ``AUTH_SECRET_1``..``_3``,
+``NEXTAUTH_URL``, ``AUTH_URL``), every value checked, with a message that says what to set."""
 
 from __future__ import annotations
 
@@ -52,14 +52,27 @@ class CookieSpec:
         return repr(self)
 
 
+#: next-auth v4's secret variable.
+_V4_SECRET_NAMES = ("NEXTAUTH_SECRET",)
+#: Auth.js v5's, in the order ``@auth/core``'s ``setEnvDefaults`` builds its rotation list:
+#: each numbered one is put in front of ``AUTH_SECRET``, so the highest number set signs.
+_V5_SECRET_NAMES = ("AUTH_SECRET_3", "AUTH_SECRET_2", "AUTH_SECRET_1", "AUTH_SECRET")
+
+
 def secret_from_env(version: int) -> tuple[str, ...]:
-    """The secret the environment gives, next-auth's way: the first variable set wins,
-    even when it is empty (which then means "no secret")."""
-    names = ("NEXTAUTH_SECRET", "AUTH_SECRET") if version == 4 else ("AUTH_SECRET", "NEXTAUTH_SECRET")
-    for name in names:
-        value = os.environ.get(name)
-        if value is not None:
-            return (value,) if value else ()
+    """The secrets the environment gives, newest first: next-auth v4's ``NEXTAUTH_SECRET`` or
+    Auth.js v5's ``AUTH_SECRET`` with ``AUTH_SECRET_1``..``_3`` (rotation, ordered as
+    ``@auth/core`` orders them: the highest number set signs, ``AUTH_SECRET`` comes last).
+
+    Where both kinds are set, the ``version``'s own wins (v4: ``NEXTAUTH_SECRET``; v5: the
+    ``AUTH_SECRET`` ones, as next-auth v5's ``AUTH_SECRET ?? NEXTAUTH_SECRET``), and the other
+    is not read: a kind that is set wins even when empty (which then means "no secret").
+    """
+    kinds = (_V4_SECRET_NAMES, _V5_SECRET_NAMES) if version == 4 else (_V5_SECRET_NAMES, _V4_SECRET_NAMES)
+    for names in kinds:
+        values = [os.environ.get(name) for name in names]
+        if any(value is not None for value in values):
+            return tuple(dict.fromkeys(value for value in values if value))
     return ()
 
 

@@ -318,7 +318,8 @@ def get_token(
     ``Authorization: Bearer`` header.
 
     :param request_or_environ: a werkzeug ``Request`` or a WSGI environ.
-    :param secret: default ``NEXTAUTH_SECRET``, then ``AUTH_SECRET``.
+    :param secret: default from the environment: ``NEXTAUTH_SECRET``, else ``AUTH_SECRET`` and
+        ``AUTH_SECRET_1``..``_3`` (v5: the other way; see :func:`~.config.secret_from_env`).
     :param raw: return the token string as found, without checking it.
     :param cookie_name: default ``next-auth.session-token`` (v5: ``authjs.session-token``),
         with the ``__Secure-`` prefix when secure.

@@ -42,6 +42,7 @@ from flask import (
     Flask,
     current_app,
     g,
+    has_app_context,
     has_request_context,
     request,
 )
@@ -119,6 +120,9 @@ class AuthGuard:
         self.matcher = matcher
         #: The inner middleware.
         self.middleware = middleware
+        # Only the app given here, so that revoke_user/revoke_token work outside an app context
+        # (admin scripts, jobs); each app's state still lives in app.extensions.
+        self._app = app
         if app is not None:
             self.init_app(app)
 
@@ -199,21 +203,40 @@ class AuthGuard:
         sessions through the ``store`` (refused on every worker that shares it, from their next
         request), database sessions by deleting their rows.
 
-        :param app: the app whose options to use (default ``current_app``).
+        Works in an admin script or a job, without an app context, when the guard was built
+        with the app (``AuthGuard(app, ...)``).
+
+        :param app: the app whose options to use (default: ``current_app`` in an app context,
+            else the app the guard was built with); needed with :meth:`init_app` outside an
+            app context.
+        :raises ConfigurationError: no app to use (see ``app``).
         :raises BackendUnavailableError: the store cannot be reached.
         """
-        Revoker(state_of(app).config).revoke_user(user_id)
+        self._revoker(app).revoke_user(user_id)
 
     def revoke_token(self, token: str | t.Mapping[str, t.Any], *, app: Flask | None = None) -> str:
         """End one session: ``token`` is the encoded session token or its claims (JWT: the
         session's ``sid`` is revoked, so its later refreshes are refused too; a token without
         one by its ``jti``); with database sessions, the session token.
 
+        :param app: as for :meth:`revoke_user`.
         :returns: what was revoked: ``"sid"``, ``"jti"`` or ``"session"``.
         :raises InvalidTokenError: the token does not decrypt with the app's secrets.
+        :raises ConfigurationError: no app to use.
         :raises BackendUnavailableError: the store cannot be reached.
         """
-        return Revoker(state_of(app).config).revoke_token(token)
+        return self._revoker(app).revoke_token(token)
+
+    def _revoker(self, app: Flask | None) -> Revoker:
+        """The revoker of ``app``, else of ``current_app``, else of the guard's own app."""
+        if app is None and not has_app_context():
+            app = self._app
+            if app is None:
+                raise ConfigurationError(
+                    "revoking outside an app context needs the app: call revoke_user/revoke_token "
+                    "with app=your_app, or inside 'with app.app_context():'"
+                )
+        return Revoker(state_of(app).config)
 
 
 def _is_public_view() -> bool:

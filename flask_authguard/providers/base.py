@@ -119,11 +119,10 @@ class CredentialsProvider:
         endpoints' own (``csrfToken``, ``callbackUrl``, ``json``) does.
     :param id: the provider id in URLs (``/api/auth/callback/<id>``).
     :param name: shown on the sign-in page.
-    :param allow_dangerous_email_account_linking: database sessions only: sign in as an
-        existing user with the same email that this provider's account is not linked to yet
-        (and link it). Off by default, as in next-auth: then such a sign-in is refused with
-        ``OAuthAccountNotLinked``, so whoever controls an email elsewhere cannot take over the
-        user. Turn it on only when ``authorize`` proves the email belongs to the person.
+    :param allow_dangerous_email_account_linking: no effect, kept so that code passing it
+        runs: with database sessions ``authorize`` is the app's own authority, and the user it
+        returns signs in as the adapter's user with that ``id``, else with that ``email``
+        (:mod:`~flask_authguard.sessions.accounts`); the linking rule is for OAuth/OIDC.
     """
 
     authorize: t.Callable[..., t.Any]

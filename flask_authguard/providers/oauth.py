@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
+import os
 import typing as t
 from urllib.parse import urlsplit
 
@@ -78,14 +79,35 @@ def default_profile(profile: t.Mapping[str, t.Any], tokens: t.Mapping[str, t.Any
     }
 
 
+def _env_stem(provider_id: str) -> str:
+    return provider_id.upper().replace("-", "_")
+
+
+def client_from_env(provider_id: str) -> tuple[str | None, str | None]:
+    """The client id and secret the environment gives for ``provider_id`` (``ID``: the id in
+    upper case, ``-`` as ``_``): next-auth v4's convention ``<ID>_ID`` / ``<ID>_SECRET`` first,
+    then Auth.js v5's ``AUTH_<ID>_ID`` / ``AUTH_<ID>_SECRET``; ``None`` where neither is set."""
+    stem = _env_stem(provider_id)
+
+    def first(suffix: str) -> str | None:
+        names = (f"{stem}_{suffix}", f"AUTH_{stem}_{suffix}")
+        return next((os.environ[name] for name in names if os.environ.get(name)), None)
+
+    return first("ID"), first("SECRET")
+
+
 @dataclasses.dataclass(eq=False, kw_only=True)
 class OAuthProvider:
     """A generic OAuth 2.0 provider (next-auth's ``type: "oauth"``), keyword arguments only.
 
     :param id: the provider id in URLs (``/api/auth/callback/<id>``).
     :param name: shown on the sign-in page.
-    :param client_id: the client registered with the identity provider.
-    :param client_secret: its secret (``None`` for a public client using PKCE).
+    :param client_id: the client registered with the identity provider; default from the
+        environment (:func:`client_from_env`: ``GITHUB_ID``, else ``AUTH_GITHUB_ID`` for
+        ``id="github"``).
+    :param client_secret: its secret (``None`` for a public client using PKCE); default from
+        the environment likewise (``GITHUB_SECRET``, else ``AUTH_GITHUB_SECRET``), except with
+        ``token_endpoint_auth_method="none"``.
     :param authorization_url: where users are sent to consent.
     :param token_url: where the code is exchanged for tokens.
     :param userinfo_url: where the profile is read with the access token.
@@ -112,7 +134,7 @@ class OAuthProvider:
 
     id: str
     name: str
-    client_id: str
+    client_id: str = ""
     #: Left out of ``repr`` (options are logged): never a secret in logs or tracebacks.
     client_secret: str | None = dataclasses.field(default=None, repr=False)
     authorization_url: str | None = None
@@ -135,8 +157,17 @@ class OAuthProvider:
     def __post_init__(self) -> None:
         check_provider_id(self.id)
         _authlib.require_authlib()
+        public = self.token_endpoint_auth_method == "none"
+        if not self.client_id or (self.client_secret is None and not public):
+            env_id, env_secret = client_from_env(self.id)
+            self.client_id = self.client_id or env_id or ""
+            if self.client_secret is None and not public:
+                self.client_secret = env_secret
         if not isinstance(self.client_id, str) or not self.client_id:
-            raise ConfigurationError(f"provider {self.id!r}: client_id=... is required")
+            stem = _env_stem(self.id)
+            raise ConfigurationError(
+                f"provider {self.id!r}: client_id=... is required (or set {stem}_ID or AUTH_{stem}_ID)"
+            )
         if isinstance(self.checks, str) or not self.checks or set(self.checks) - set(CHECK_COOKIES):
             raise ConfigurationError(
                 f"provider {self.id!r}: checks must list one or more of 'state', 'pkce', 'nonce' "

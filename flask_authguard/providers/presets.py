@@ -1,7 +1,9 @@
 """Ready-made providers, each next-auth's preset of the same name: ``GitHubProvider``,
 ``GoogleProvider``, ``GitLabProvider``, ``DiscordProvider``, ``MicrosoftEntraIDProvider``.
 
-Each takes ``client_id`` and ``client_secret`` and any option of :class:`~.oauth.OAuthProvider`
+Each takes ``client_id`` and ``client_secret`` (default from the environment: ``GITHUB_ID`` /
+``GITHUB_SECRET``, else Auth.js v5's ``AUTH_GITHUB_ID`` / ``AUTH_GITHUB_SECRET``, and so on by
+the provider id; see :func:`~.oauth.client_from_env`) and any option of :class:`~.oauth.OAuthProvider`
 or :class:`~.oidc.OIDCProvider` (``id``, ``scope``, ``allow_dangerous_email_account_linking``,
 the URLs...). Keycloak, Okta, Auth0 and other OpenID Connect issuers need no preset:
 ``OIDCProvider(id="keycloak", name="Keycloak", issuer="https://kc.example.com/realms/acme", ...)``.
@@ -9,6 +11,7 @@ the URLs...). Keycloak, Okta, Auth0 and other OpenID Connect issuers need no pre
 .. code-block:: python
 
     GitHubProvider(client_id=os.environ["GITHUB_ID"], client_secret=os.environ["GITHUB_SECRET"])
+    GitHubProvider()  # the same from GITHUB_ID / GITHUB_SECRET, or AUTH_GITHUB_ID / AUTH_GITHUB_SECRET
 """
 
 from __future__ import annotations

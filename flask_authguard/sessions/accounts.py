@@ -9,9 +9,17 @@ A provider identity is an *account* ``(provider, providerAccountId)`` linked to 
    ``allow_dangerous_email_account_linking=True`` (then the account is linked to that user);
 3. else a new user is created from ``name``, ``email``, ``image`` and the account linked.
 
-A sign-in whose user has no id (a credentials ``authorize`` returning only an ``email``) has no
-account to link: its email is the identity the provider vouches for, and it signs in as the user
-with that email (created when missing).
+A credentials sign-in (``account["type"] == "credentials"``) is not a third-party account: the
+app's own ``authorize`` is the authority, and the user it returns is the user. It signs in as
+
+1. the adapter's user with the returned ``id`` (``adapter.get_user(id)``), when there is one;
+2. else the user a previous sign-in linked to that ``id`` (the ``credentials`` account row of
+   rule 3, so a user without an email is found again);
+3. else the user with the returned ``email``;
+4. else a new user, with the ``credentials`` account ``(provider id, returned id)`` linked to it
+   when there is an id.
+
+No linking rule applies (``allow_dangerous_email_account_linking`` changes nothing here).
 
 An email (magic link) sign-in (``account["type"] == "email"``) has no account row either, as in
 next-auth: the user with the address gets ``emailVerified`` now (``events.update_user``), or a
@@ -139,16 +147,17 @@ def resolve_user(
 ) -> tuple[AdapterUser, bool]:
     """The database user of a sign-in, and whether it was just created (see the module text).
 
-    The provider's ``user["id"]`` is never taken for a database id: ids of an app's user
-    directory and of the ``users`` table may collide. The stored profile is kept as it is
-    (change it with ``adapter.update_user``). Concurrent first sign-ins of one user end with
-    one user.
+    An OAuth/OIDC provider's ``user["id"]`` is never taken for a database id (ids of another
+    service and of the ``users`` table may collide); a credentials ``authorize`` is the app's
+    own, and its ``id`` is (see the module text). The stored profile is kept as it is (change
+    it with ``adapter.update_user``). Concurrent first sign-ins of one user end with one user.
 
     :param account: the provider's account: ``provider``, ``type``, ``providerAccountId``
         (default: the user's id) and any OAuth token fields, stored as they are; ``type``
         ``"email"`` follows the email rule (no account row).
-    :raises SignInError: ``OAuthAccountNotLinked``, see rule 2; ``OAuthCreateAccount`` or
-        ``EmailCreateAccount``: the adapter refused to store the user or account.
+    :raises SignInError: ``OAuthAccountNotLinked``, see rule 2 (never for credentials);
+        ``OAuthCreateAccount`` or ``EmailCreateAccount``: the adapter refused to store the user
+        or account.
     :raises ConfigurationError: the user has neither an id nor an ``email``.
     :raises BackendUnavailableError: the adapter failed.
     """
@@ -162,6 +171,12 @@ def resolve_user(
             "with database sessions, a sign-in needs a user with an 'id' or an 'email' "
             "(return one from authorize() or the provider's profile())"
         )
+    credentials = account.get("type") == "credentials"
+    if credentials and account_id is not None:
+        # the app's authorize() vouches for the user: its id names the adapter's user when it has one
+        own = call_adapter(config, "get_user", account_id)
+        if own is not None:
+            return t.cast("AdapterUser", own), False
     if account_id is None:
         found = call_adapter(config, "get_user_by_email", email)
         if found is not None:
@@ -173,6 +188,8 @@ def resolve_user(
     if linked is not None:
         return t.cast("AdapterUser", linked), False
     found = call_adapter(config, "get_user_by_email", email) if email is not None else None
+    if found is not None and credentials:
+        return t.cast("AdapterUser", found), False
     if found is not None and not allow_email_linking:
         linked = _linked_meanwhile(config, key)
         if linked is None:
