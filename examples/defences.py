@@ -1,18 +1,25 @@
-"""A Flask API behind a Next.js front end, with the defences of issue 14 configured.
+"""A Flask API behind a Next.js front end, with its defences configured.
 
 Run it from a clone of the repository::
 
     python examples/defences.py            # http://127.0.0.1:5006, memory store, one process
     REDIS_URL=redis://127.0.0.1:6379/0 python examples/defences.py   # shared by many workers
+    REDIS_URL=redis+sentinel://127.0.0.1:26379/mymaster python examples/defences.py  # behind Sentinel
     REDIS_URL=... STORE_CACHE=off python examples/defences.py         # ask Redis on every request
+    NEXTAUTH_URL=https://app.example.com python examples/defences.py  # links on that origin only
 
 What it shows:
 
 - **cross-site defence**: ``POST /api/notes`` with the session cookie is refused (403 JSON) when it
   comes from another origin; the Next.js front end at ``http://localhost:3000`` is listed in
-  ``trusted_origins``, so its ``fetch(..., {credentials: "include"})`` goes through;
+  ``trusted_origins``, so its ``fetch(..., {credentials: "include"})`` goes through. ``POST
+  /api/feedback`` is outside the matcher and asks ``get_server_session()`` who sent it: from
+  another site it is anonymous, never the victim;
+- **trusted hosts**: links (sign-in redirects, email links, OAuth ``redirect_uri``) are built only
+  on ``NEXTAUTH_URL`` or a host in ``TRUSTED_HOSTS`` (default ``localhost,127.0.0.1``); a request
+  for another ``Host`` gets 400 on the auth routes and protected paths;
 - **sign-in throttling**: five wrong passwords a minute for one user from one address (25 from all
-  addresses together), then 429 with ``Retry-After``;
+  addresses together, so one address cannot lock the owner out), then 429 with ``Retry-After``;
 - **sign out everywhere**: the home page's form posts ``everywhere=true`` to ``/api/auth/signout``;
 - **revocation by an admin**: ``POST /admin/revoke/<user_id>`` (admins only) ends every session of
   that user, on every worker sharing the store, from its next request (with Redis, each worker's
@@ -81,6 +88,8 @@ guard = AuthGuard(
         ],
         "callbacks": {"jwt": keep_role},
         "trusted_origins": ["http://localhost:3000"],  # the Next.js front end
+        # The hosts links may be built on (without NEXTAUTH_URL); any other Host gets 400.
+        "trusted_hosts": os.environ.get("TRUSTED_HOSTS", "localhost,127.0.0.1").split(","),
         "store": os.environ.get("REDIS_URL", "memory://"),
         # With Redis, each worker keeps the revocation entries it read and Redis pushes when to
         # forget them (the default; False asks Redis on every request).
@@ -117,6 +126,14 @@ def home() -> str:
 def add_note() -> dict[str, t.Any]:
     NOTES.append(f"note by {g.auth_token['sub']}")
     return {"notes": NOTES}
+
+
+@app.post("/api/feedback")
+def feedback() -> dict[str, t.Any]:
+    # Outside the matcher: the session read decides who sent it, and a cross-site POST with the
+    # victim's cookie reads no session.
+    session = get_server_session()
+    return {"from": session["user"]["name"] if session else None}
 
 
 @app.post("/admin/revoke/<user_id>")

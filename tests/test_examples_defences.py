@@ -28,6 +28,33 @@ def test_cross_site_post_refused_front_end_allowed(example: t.Any) -> None:
     assert allowed.status_code == 200
 
 
+def test_the_session_read_outside_the_matcher_is_anonymous_cross_site(example: t.Any) -> None:
+    client = client_of(example)
+    credentials_sign_in(client, "ada", "ada-pw")
+    assert client.post("/api/feedback").get_json() == {"from": "Ada Lovelace"}
+    forged = client.post("/api/feedback", headers={"Origin": "https://evil.localhost"})
+    assert forged.status_code == 200 and forged.get_json() == {"from": None}
+
+
+def test_links_only_on_trusted_hosts(example: t.Any) -> None:
+    client = client_of(example)
+    assert client.get("/api/auth/signin").status_code == 200
+    spoofed = client.get("/api/auth/signin", headers={"Host": "evil.example"})
+    assert spoofed.status_code == 400
+    assert "evil.example" not in spoofed.get_data(as_text=True)
+    assert client.post("/api/notes", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_one_address_cannot_lock_the_owner_out(example: t.Any) -> None:
+    attacker, owner = client_of(example), client_of(example)
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    owner.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert [credentials_sign_in(attacker, "ada", "wrong").status_code for _ in range(6)][-1] == 429
+    signed_in = credentials_sign_in(owner, "ada", "ada-pw")
+    assert signed_in.status_code == 302
+    assert owner.get("/api/auth/session").get_json()["user"]["name"] == "Ada Lovelace"
+
+
 def test_throttled_after_five_wrong_passwords(example: t.Any) -> None:
     client = client_of(example)
     statuses = [credentials_sign_in(client, "ada", "wrong").status_code for _ in range(6)]
