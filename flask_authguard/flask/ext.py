@@ -55,8 +55,9 @@ from ..core.token import TOKEN_ENVIRON_KEY
 from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
+from ..guard.answers import Redirect
+from ..guard.decision import AuthCore, InnerMiddleware
 from ..sessions.revoke import Revoker
-from ..wsgi.middleware import AuthCore, InnerMiddleware, Redirect
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
 from .state import GuardState, _token_or_none, current_token, request_state, state_of
@@ -254,10 +255,7 @@ def _check(authorized: Authorized | None) -> WSGIApplication | None:
     """The refusal for the current request, or ``None`` after running the inner middleware."""
     core = state_of().core
     environ = request.environ
-    refusal = core.authorize(environ, authorized, request=request._get_current_object())  # type: ignore[attr-defined]
-    if refusal is None:
-        refusal = core.run_inner(environ)
-    return refusal
+    return core.check(environ, authorized, request=request._get_current_object())  # type: ignore[attr-defined]
 
 
 def _before_request() -> t.Any:
@@ -275,11 +273,10 @@ def _before_request() -> t.Any:
     g_dict.pop("auth_token", None)
     if not core.is_protected(environ) or _is_open_endpoint(app, req.endpoint):
         return None
-    refusal = core.authorize(environ, None, request=req)
+    refusal = core.check(environ, request=req)
     if refusal is None:
         # the check decoded it: hand it over now rather than through the lazy lookup
         g_dict["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
-        refusal = core.run_inner(environ)
     if type(refusal) is Redirect:  # as the app's own Response: Flask would run a WSGI app to get one
         return refusal.to_response(app.response_class)
     return refusal

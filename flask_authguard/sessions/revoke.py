@@ -19,7 +19,7 @@ from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError, InvalidTokenError
 from ..core.jwt import decrypt
 from ..core.revocation import RevocationList, lifetime_left
-from ..core.store import store_of
+from ..core.runtime import runtime_of
 from ..core.token import Claims, decode_candidates
 from .adapter_calls import adapter_method, call_adapter, plausible_token
 
@@ -29,16 +29,11 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("flask_authguard")
 
 _CHECKED_KEY = "authguard.revocation"
-_REVOKER_KEY = "_authguard_revoker"
 
 
 def revocations_of(config: Config) -> RevocationList:
-    """The revocation list of ``config``'s store."""
-    found: RevocationList | None = config.__dict__.get(_REVOKER_KEY)
-    if found is None:
-        found = RevocationList(store_of(config), config)
-        config.__dict__[_REVOKER_KEY] = found
-    return found
+    """The revocation list of ``config``'s runtime."""
+    return runtime_of(config).revocations
 
 
 def live_claims(environ: WSGIEnvironment, config: Config, claims: Claims | None) -> Claims | None:

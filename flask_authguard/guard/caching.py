@@ -20,13 +20,18 @@ if t.TYPE_CHECKING:
 CHECKED_KEY = "authguard.checked"
 
 
+def vary_with_cookie(vary: str) -> str:
+    """The ``Vary`` value ``vary`` (``""`` for none) with ``Cookie`` in it, unless it or ``*``
+    is there already: the one rule for ``Vary``, for every front end's headers."""
+    found = parse_set_header(vary)
+    if "*" not in found and "cookie" not in found:  # HeaderSet compares case-insensitively
+        found.add("Cookie")
+    return found.to_header()
+
+
 def vary_on_cookie(headers: Headers) -> None:
-    """Add ``Cookie`` to ``Vary`` in place (all ``Vary`` headers merged into one), unless it or
-    ``*`` is there already."""
-    vary = parse_set_header(", ".join(headers.getlist("Vary")))
-    if "*" not in vary and "cookie" not in vary:  # HeaderSet compares case-insensitively
-        vary.add("Cookie")
-        headers["Vary"] = vary.to_header()
+    """Add ``Cookie`` to ``Vary`` in place (all ``Vary`` headers merged into one)."""
+    headers["Vary"] = vary_with_cookie(", ".join(headers.getlist("Vary")))
 
 
 def make_private(headers: Headers) -> None:
@@ -42,29 +47,33 @@ def make_private(headers: Headers) -> None:
     headers["Cache-Control"] = control.to_header()
 
 
-_PRIVATE_HEADERS = (("Vary", "Cookie"), ("Cache-Control", "private"))
+_VARY = (("Vary", "Cookie"),)
+_PRIVATE = (("Vary", "Cookie"), ("Cache-Control", "private"))
+
+
+def cache_headers(headers: list[tuple[str, str]], *, private: bool = True) -> list[tuple[str, str]]:
+    """``headers`` (a WSGI list) with ``Cookie`` in ``Vary`` and, when ``private``,
+    ``Cache-Control`` made private (:func:`make_private`): the one writer of both, for WSGI,
+    Flask and ASGI.
+
+    The usual response sets neither header: then both are appended; anything else (either
+    header there, a value that is not a plain one-line string) goes through ``Headers``.
+    """
+    for name, value in headers:
+        lower = name.lower()
+        if lower in ("vary", "cache-control") or type(value) is not str or "\n" in value or "\r" in value:
+            fixed = Headers(headers)
+            if private:
+                make_private(fixed)
+            else:
+                vary_on_cookie(fixed)
+            return fixed.to_wsgi_list()
+    return [*headers, *(_PRIVATE if private else _VARY)]
 
 
 def private_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``headers`` with :func:`make_private` applied, as a WSGI list.
-
-    The usual response sets neither ``Vary`` nor ``Cache-Control``: then the answer is the list
-    with the two headers appended, exactly what ``Headers`` would build, without building it.
-    Anything else (either header present, a value that is not a plain one-line string) takes
-    the general path.
-    """
-    for name, value in headers:
-        if (
-            type(value) is not str
-            or "\n" in value
-            or "\r" in value
-            # the length first (PEP 3333 names are str): most names are neither
-            or (len(name) in (4, 13) and name.lower() in ("vary", "cache-control"))
-        ):
-            fixed = Headers(headers)
-            make_private(fixed)
-            return fixed.to_wsgi_list()
-    return [*headers, *_PRIVATE_HEADERS]
+    """``headers`` kept out of shared caches: :func:`cache_headers`."""
+    return cache_headers(headers)
 
 
 def private_start_response(environ: WSGIEnvironment, start_response: StartResponse) -> StartResponse:
