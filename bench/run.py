@@ -7,7 +7,7 @@
     $ python bench/run.py --quick    # shorter rounds and smaller counts
     $ python bench/run.py --tiny -o /tmp/b.md   # every row runs once or twice: proves, measures nothing
 
-Three kinds of rows:
+Two kinds of rows:
 
 - **µs per request**: each WSGI app is called directly with a prepared environ (a fresh copy a
   call, the body consumed and closed); the ASGI apps with an ``http`` scope, twenty requests a
@@ -22,7 +22,8 @@ Three kinds of rows:
   same in-process apps, and a gunicorn ``gthread`` worker over three routes. Counts repeat
   from run to run, where µs on a shared machine do not; the issue's cost targets are counts.
 
-A row that needs a missing package or service says so instead of a figure. The targets are
+(next-auth itself under Node.js is not timed here; ``tests/test_interop_node.py`` runs it for
+behaviour.) A row that needs a missing package or service says so instead of a figure. The targets are
 :data:`TARGETS`, each judged on a row's difference from (or ratio to) its baseline row. No row
 is a test: ``tests/test_bench_smoke.py`` checks that every row runs and is printed.
 """
@@ -443,11 +444,15 @@ def render(rows: list[Row], settings: Settings) -> str:
         ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
     )
     each = f"{settings.iterations} calls" if settings.iterations else f"~{settings.round_seconds * 1000:g} ms"
-    tiny = (
-        " Tiny mode: every row ran, the figures measure nothing and are not judged."
-        if settings.iterations
-        else ""
-    )
+    caveat = " Tiny mode: every row ran, the figures measure nothing and are not judged."
+    if not settings.iterations:
+        load = os.getloadavg()[1]  # others' work stretches every µs, not the counts
+        caveat = ""
+        if load > (os.cpu_count() or 1):
+            caveat = (
+                f" **The machine was busy during this run (load average {load:.1f} over 5 minutes): the "
+                "µs figures are stretched by others' work; their verdicts judge the machine, not the code.**"
+            )
     out = [
         "# flask_authguard benchmarks",
         "",
@@ -458,7 +463,7 @@ def render(rows: list[Row], settings: Settings) -> str:
         f"- {_versions()}",
         f"- µs: median of {settings.rounds} interleaved rounds of {each} a row, after a warm-up; ± is half "
         "the inter-quartile range. The machine is a shared, noisy VM: µs move by several per cent between "
-        f"runs, instruction counts do not.{tiny}",
+        f"runs, instruction counts do not.{caveat}",
         f"- traffic rows: {settings.users} distinct users (the verified-token cache holds 1024), "
         f"{settings.browsers} browsers keeping their rolled cookie",
         f"- instructions: callgrind, batches of {settings.count_requests} and {2 * settings.count_requests} "
