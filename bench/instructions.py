@@ -1,9 +1,11 @@
 """Instructions a request costs, counted by valgrind's callgrind: the rows that do not move
 with the machine.
 
-Wall time on a shared 2-vCPU VM moves by several per cent from one minute to the next; the
-user-space instructions a process runs do not (the same code and inputs give the same count, to
-a few in ten thousand). So the issue's cost targets are instruction counts.
+Wall time on a shared 2-vCPU VM moves by tens of per cent with the other guests' load; the
+user-space instructions a process runs do not: the same code gives the same count whatever the
+machine does, to within 2% from run to run for a Flask row's difference (each run has its own
+tokens and clock, and so its own hashes and dict probes) and far less for ``with_auth``'s. So the
+issue's cost targets are instruction counts.
 
 How a count is taken. The process runs under ``valgrind --tool=callgrind --dump-before=getsid``:
 whenever it calls ``getsid()``, a system call nothing on a request's path makes, callgrind writes

