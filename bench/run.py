@@ -2,7 +2,7 @@
 
 .. code-block:: console
 
-    $ pip install -e ".[bench,sqlalchemy,redis]"
+    $ pip install -e ".[bench,asgi,sqlalchemy,redis]"
     $ python bench/run.py            # the full run (several minutes), writes bench/results.md
     $ python bench/run.py --quick    # shorter rounds and smaller counts
     $ python bench/run.py --tiny -o /tmp/b.md   # every row runs once or twice: proves, measures nothing
@@ -462,8 +462,8 @@ def render(rows: list[Row], settings: Settings) -> str:
         "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
         f"- {_versions()}",
         f"- µs: median of {settings.rounds} interleaved rounds of {each} a row, after a warm-up; ± is half "
-        "the inter-quartile range. The machine is a shared, noisy VM: µs move by several per cent between "
-        f"runs, instruction counts do not.{caveat}",
+        "the inter-quartile range. The machine is a shared, noisy VM: µs move with the other guests' load, "
+        f"instruction counts do not.{caveat}",
         f"- traffic rows: {settings.users} distinct users (the verified-token cache holds 1024), "
         f"{settings.browsers} browsers keeping their rolled cookie",
         f"- instructions: callgrind, batches of {settings.count_requests} and {2 * settings.count_requests} "
