@@ -154,6 +154,8 @@ class Config:
     url_origin: str | None = dataclasses.field(init=False, repr=False, compare=False)
     #: The session cookie for a plain and for a secure request.
     session_cookies: tuple[CookieSpec, CookieSpec] = dataclasses.field(init=False, repr=False, compare=False)
+    #: The key-derivation salts of their tokens (:meth:`salt_for`), plain and secure.
+    session_salts: tuple[str, str] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # derived once, here: nothing is cached on a Config later
@@ -164,6 +166,7 @@ class Config:
         object.__setattr__(self, "url_origin", origin)
         cookies = (_cookie_spec(self, "session_token", False), _cookie_spec(self, "session_token", True))
         object.__setattr__(self, "session_cookies", cookies)
+        object.__setattr__(self, "session_salts", tuple(self.salt_for(spec.name) for spec in cookies))
 
     def __repr__(self) -> str:
         return _masked_repr(self)

@@ -162,7 +162,6 @@ def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> list[str]:
 
 def decode_candidates(
     candidates: t.Sequence[str],
-    *,
     secrets: tuple[str, ...],
     salt: str,
     version: int,
@@ -228,24 +227,21 @@ def token_for(
     raw: bool = False,
 ) -> Claims | str | None:
     """:func:`get_token` with resolved options: the path every layer takes."""
-    secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
-    cookie_name = config.session_cookie(secure).name
+    secure = config.secure
+    if secure is None:
+        secure = environ.get("wsgi.url_scheme") == "https"
+    cookie_name = config.session_cookies[secure].name
     candidates = token_candidates(environ, cookie_name)
     if raw:
         return candidates[0] if candidates else None
     if not candidates:
         return None
-    secrets = config.current_secrets()
+    secrets = config.secrets or config.current_secrets()
     if not secrets:
         logger.error(NO_SECRET)
         return None
-    return decode_candidates(
-        candidates,
-        secrets=secrets,
-        salt=config.salt_for(cookie_name),
-        version=config.version,
-        decode=config.jwt.decode,
-    )
+    salt = config.session_salts[secure]
+    return decode_candidates(candidates, secrets, salt, config.version, config.jwt.decode)
 
 
 def get_token(

@@ -71,7 +71,7 @@ def guard_start_response(
             headers = cache_headers(headers, private=bool(checked))
         return start_response(status, headers, exc_info)
 
-    return wrapped  # (no t.cast: one call fewer per request)
+    return wrapped
 
 
 def _flask_session(options: OptionsArg | Config) -> SessionResult:
