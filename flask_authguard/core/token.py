@@ -155,6 +155,8 @@ def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> list[str]:
     values = session_cookie_values(environ, cookie_name)[1]
     if values:
         # An oversized cookie is no token, but it still shadows the Bearer header (next-auth).
+        if len(values) == 1 and len(values[0]) <= MAX_TOKEN_LENGTH:
+            return values
         return [v for v in values if len(v) <= MAX_TOKEN_LENGTH]
     bearer = bearer_token(environ)
     return [bearer] if bearer and len(bearer) <= MAX_TOKEN_LENGTH else []
@@ -231,7 +233,11 @@ def token_for(
     if secure is None:
         secure = environ.get("wsgi.url_scheme") == "https"
     cookie_name = config.session_cookies[secure].name
-    candidates = token_candidates(environ, cookie_name)
+    values = session_cookie_values(environ, cookie_name)[1]
+    if len(values) == 1 and len(values[0]) <= MAX_TOKEN_LENGTH:
+        candidates = values  # the usual request
+    else:
+        candidates = token_candidates(environ, cookie_name)
     if raw:
         return candidates[0] if candidates else None
     if not candidates:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import logging
 import typing as t
 
@@ -375,16 +376,24 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
     """
 
     def decorate(fn: F) -> F:
+        # decided once: a plain view is called as it is, an ``async def`` one through the app
+        is_async = inspect.iscoroutinefunction(fn)
+
         @functools.wraps(fn)
         def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            core = state_of().core
-            environ = request.environ
-            if not core.is_preflight(environ):
-                if not core.is_skipped(environ, core.path(environ)):
-                    refusal = _check(authorized)
-                    if refusal is not None:
-                        return refusal
-            return current_app.ensure_sync(fn)(*args, **kwargs)
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            state = app.extensions.get("authguard")
+            core: AuthCore = (state or state_of(app)).core
+            req = request._get_current_object()  # type: ignore[attr-defined]
+            environ = req.environ
+            path = core.path(environ)
+            if not (core.is_preflight(environ) or core.is_skipped(environ, path)):
+                refusal = core.check(environ, authorized, request=req)
+                if refusal is not None:
+                    return refusal
+            if is_async:
+                return app.ensure_sync(fn)(*args, **kwargs)
+            return fn(*args, **kwargs)
 
         return t.cast(F, wrapper)
 

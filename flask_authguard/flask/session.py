@@ -57,7 +57,7 @@ def guard_start_response(
 ) -> StartResponse:
     """The guard layer's ``start_response``: when the response starts (after the last
     after_request function) it keeps a checked request's response out of shared caches
-    (:func:`~flask_authguard.guard.caching.private_headers`) and adds the cookies of every
+    (:func:`~flask_authguard.guard.caching.cache_headers`) and adds the cookies of every
     get_server_session() call of the request (views, error handlers and after_request
     functions alike). ``state`` is the guard's of the app the request is routed to: what
     ``get_server_session()`` and the guard's check use."""

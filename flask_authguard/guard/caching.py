@@ -14,7 +14,7 @@ from werkzeug.datastructures import Headers, ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_set_header
 
 if t.TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    pass
 
 #: Set in the environ once the guard has checked the request.
 CHECKED_KEY = "authguard.checked"
@@ -74,15 +74,3 @@ def cache_headers(headers: list[tuple[str, str]], *, private: bool = True) -> li
 def private_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """``headers`` kept out of shared caches: :func:`cache_headers`."""
     return cache_headers(headers)
-
-
-def private_start_response(environ: WSGIEnvironment, start_response: StartResponse) -> StartResponse:
-    """``start_response`` that applies :func:`make_private` when, by the time the response
-    starts, the guard has checked the request (``environ[CHECKED_KEY]``)."""
-
-    def wrapped(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
-        if environ.get(CHECKED_KEY):
-            headers = private_headers(headers)
-        return start_response(status, headers, exc_info)
-
-    return t.cast("StartResponse", wrapped)

@@ -23,6 +23,7 @@ from ..core import crosssite
 from ..core._compat import call_sync
 from ..core.clients import answers_json
 from ..core.config import Config
+from ..core.crosssite import SAFE_METHODS, WEBSOCKET_KEY
 from ..core.errors import BackendUnavailableError
 from ..core.hosts import trusted_host
 from ..core.matcher import Matcher, compile_matcher
@@ -77,6 +78,7 @@ class AuthCore:
         self.sessions = strategy_of(self.config)
         #: The compiled matcher.
         self.matcher: Matcher = compile_matcher(matcher)
+        self._match_all = self.matcher.match_all
         if middleware is not None and not callable(middleware):
             raise TypeError(f"middleware must be callable, not {middleware!r}")
         #: The inner middleware.
@@ -152,13 +154,14 @@ class AuthCore:
         )
 
     def is_protected(self, environ: WSGIEnvironment) -> bool:
-        """Whether ``with_auth`` checks this request at all."""
-        path = self.path(environ)  # first: the app must see the normalised path in every case
-        if self.config.cors_preflight and self.is_preflight(environ):  # (no call when it is off)
+        """Whether the guard checks this request at all: the path (normalised first: the app
+        must see the normalised path in every case), CORS preflight, skip list, matcher."""
+        path = self.path(environ)
+        if self.config.cors_preflight and self.is_preflight(environ):
             return False
-        if self.is_skipped(environ, path):
+        if path in self._skip_exact or path.startswith(self._skip_prefixes):  # as is_skipped
             return False
-        return self.matcher.matches(path, environ)
+        return self._match_all or self.matcher.matches(path, environ)
 
     # -- the decision ------------------------------------------------------------------------
 
@@ -176,7 +179,7 @@ class AuthCore:
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
         """
         refusal = self.authorize(environ, authorized, request=request)
-        if refusal is None:
+        if refusal is None and self.middleware is not None:
             refusal = self.run_inner(environ)
         return refusal
 
@@ -192,26 +195,35 @@ class AuthCore:
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
         """
         environ[CHECKED_KEY] = True  # its answer, whatever it is, depends on who asks
-        trusted = self.config.trusted_hosts
+        config = self.config
+        trusted = config.trusted_hosts
         if trusted is not None and trusted_host(environ, trusted) is None:
             # No redirect may take its origin from a host we were not told to serve.
             logger.warning("request for an untrusted host refused (400); see trusted_hosts")
             from ..endpoints.pages import http_error_answer
 
             refusal = SecurityError("The request's host is not one this site serves.")
-            return http_error_answer(refusal, environ, self.config)
-        if not self.config.current_secrets():
+            return http_error_answer(refusal, environ, config)
+        if not (config.secrets or config.current_secrets()):
             logger.error(NO_SECRET)
             return self.config_error(environ)
-        refused = self.cross_site(environ)  # defence: before the token is read, so it costs no decode
-        if refused is not None:
-            return refused
+        # defence: cross-site, before the token is read (a forgery costs no decode); a safe
+        # method that opens no channel has nothing to forge
+        if config.cross_site_protection and (
+            environ.get("REQUEST_METHOD", "GET") not in SAFE_METHODS
+            or environ.get(WEBSOCKET_KEY)
+            or environ.get("HTTP_UPGRADE")
+        ):
+            refused = self.cross_site(environ)
+            if refused is not None:
+                return refused
         try:
-            if environ.get(_TOKEN_CONFIG_KEY) is self.config:
+            if environ.get(_TOKEN_CONFIG_KEY) is config:
                 token = environ.get(TOKEN_ENVIRON_KEY)
             else:  # the cross-site rule ran just above: decode without asking it again
-                token = self._decoded(environ)
-            check = authorized or self.config.callbacks.authorized
+                token = environ[TOKEN_ENVIRON_KEY] = self.sessions.token(environ)
+                environ[_TOKEN_CONFIG_KEY] = config
+            check = authorized or config.callbacks.authorized
             if check is None:
                 allowed = token is not None
             else:

@@ -92,7 +92,7 @@ class JwtSessions:
 
         :raises BackendUnavailableError: the store (revocations) cannot be reached.
         """
-        claims = t.cast("Claims | None", token_for(environ, self.config))
+        claims: Claims | None = token_for(environ, self.config)  # type: ignore[assignment]  # (not raw)
         return live_claims(environ, self.config, claims, self._runtime)  # defence
 
     def _decode_cookie(

@@ -31,7 +31,7 @@ from ..core.options import AuthOptions, OptionsArg
 from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.urls import under
 from ..guard.answers import Redirect
-from ..guard.caching import private_start_response
+from ..guard.caching import cache_headers
 from ..guard.decision import AuthCore, InnerMiddleware
 from ..guard.incoming import browser_path, form_encode, is_api_request, normalize_path
 
@@ -49,12 +49,16 @@ class WithAuth:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         core = self.core
-        if core.is_protected(environ):
-            start_response = private_start_response(environ, start_response)
-            refusal = core.check(environ)
-            if refusal is not None:
-                return refusal(environ, start_response)
-        return self.app(environ, start_response)
+        if not core.is_protected(environ):
+            return self.app(environ, start_response)
+
+        def private_start(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
+            return start_response(status, cache_headers(headers), exc_info)
+
+        refusal = core.check(environ)
+        if refusal is not None:
+            return refusal(environ, private_start)
+        return self.app(environ, private_start)
 
 
 def with_auth(
