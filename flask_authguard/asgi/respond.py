@@ -49,6 +49,15 @@ def collect(app: WSGIApplication, environ: WSGIEnvironment) -> Collected:
     return Collected(int(status.split(" ", 1)[0]), private_if_checked(environ, encoded), body)
 
 
+def _encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+#: What :func:`~flask_authguard.guard.caching.cache_headers` adds to a response that sets
+#: neither ``Vary`` nor ``Cache-Control``, as ASGI headers.
+_PRIVATE = _encoded(cache_headers([]))
+
+
 def private_if_checked(
     environ: WSGIEnvironment, headers: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
@@ -56,9 +65,11 @@ def private_if_checked(
     the request (the one rule, :func:`~flask_authguard.guard.caching.cache_headers`)."""
     if not environ.get(CHECKED_KEY):
         return headers
-    decoded = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
-    fixed = cache_headers(decoded)
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fixed]
+    for name, _ in headers:
+        if name == b"vary" or name == b"cache-control":  # ASGI names are lower case
+            decoded = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
+            return _encoded(cache_headers(decoded))
+    return [*headers, *_PRIVATE]
 
 
 async def send_collected(answer: Collected, send: Send) -> None:
