@@ -19,7 +19,7 @@ import pytest
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
-from test_adapter_sqlalchemy import (  # noqa: E402
+from support.adapters import (  # noqa: E402
     in_days,
     make_adapter,
     new_user,
@@ -27,7 +27,7 @@ from test_adapter_sqlalchemy import (  # noqa: E402
     pg_schema,  # noqa: F401
     postgres_url,
 )
-from test_database import COOKIE, assert_503, make_app  # noqa: E402
+from support.database_app import COOKIE, assert_503, make_app  # noqa: E402
 
 from flask_authguard.adapters.engine import create_engine  # noqa: E402
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402

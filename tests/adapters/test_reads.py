@@ -14,7 +14,7 @@ import pytest
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
-from test_adapter_sqlalchemy import (  # noqa: E402
+from support.adapters import (  # noqa: E402
     DEFAULT_TABLE_NAMES,
     in_days,
     new_user,

@@ -523,7 +523,7 @@ def test_the_inner_scope_carries_the_checked_path_in_path_and_raw_path(
 
 
 def test_the_checked_raw_path_keeps_the_root_path(token: str) -> None:
-    from asgi_driver import run_asgi
+    from support.asgi_driver import run_asgi
     from werkzeug.test import EnvironBuilder
 
     environ = EnvironBuilder(

@@ -15,7 +15,6 @@ import typing as t
 import pytest
 from support import ROOT
 
-
 #: Rows that need only flask_authguard and its dependencies: they must produce a figure.
 CORE_ROWS = [
     "flask_bare",

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import SECRET
 from flask import Flask
+from support.handler_app import _KIND, APP_KINDS, BASE, client_of, make_app
 from support.oauth_flow import query
-from test_handler import _KIND, APP_KINDS, BASE, client_of, make_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import EnvironBuilder
 

@@ -16,63 +16,22 @@ import typing as t
 
 import pytest
 from conftest import SECRET, FrozenClock
-from flask import Flask, g
-from test_handler import BASE, V4, authorize, client_of, cookie_value, csrf_of
+from flask import Flask
+from support.handler_app import V4, client_of, cookie_value, csrf_of
+from support.revocation_app import bearer, make_app, signed_in
 
 from flask_authguard import (
     AuthGuard,
     ConfigurationError,
-    CredentialsProvider,
     InvalidTokenError,
     decode,
     encode,
-    get_server_session,
 )
 from flask_authguard.core import store as store_module
 from flask_authguard.core.jwt import verified_tokens
 from flask_authguard.core.revocation import RevocationList, carry_sign_in_claims, sign_in_time
 from flask_authguard.core.store import MemoryStore
 from flask_authguard.sessions.revoke import Revoker
-
-FIELDS = {"username": {"label": "Username"}, "password": {"label": "Password", "type": "password"}}
-
-
-def make_app(**options: t.Any) -> tuple[Flask, AuthGuard]:
-    app = Flask(__name__)
-    opts: dict[str, t.Any] = {
-        "secret": SECRET,
-        "url": BASE,
-        "providers": [CredentialsProvider(authorize=authorize, credentials=FIELDS)],
-    }
-    opts.update(options)
-    guard = AuthGuard(app, opts, matcher=["/private"])
-
-    @app.get("/private")
-    def private() -> dict[str, t.Any]:
-        return {"sub": g.auth_token["sub"]}
-
-    @app.get("/me")
-    def me() -> dict[str, t.Any]:
-        return {"session": get_server_session()}
-
-    return app, guard
-
-
-def signed_in(app: Flask) -> tuple[t.Any, str]:
-    client = client_of(app)
-    data = {"csrfToken": csrf_of(client), "username": "ada", "password": "pw"}
-    response = client.post("/api/auth/callback/credentials", data=data)
-    assert response.status_code == 302, response.headers
-    value = cookie_value(response, V4)
-    assert value
-    return client, value
-
-
-def bearer(app: Flask, value: str) -> int:
-    response = app.test_client().get(
-        "/private", headers={"Authorization": f"Bearer {value}", "Accept": "application/json"}
-    )
-    return response.status_code
 
 
 @pytest.fixture

@@ -20,12 +20,12 @@ import uuid
 
 import pytest
 from conftest import SECRET, FrozenClock
+from support.handler_app import csrf_of
+from support.revocation_app import bearer, signed_in
+from support.revocation_app import make_app as revocation_app
+from support.throttle_app import attempt, new_client
+from support.throttle_app import make_app as throttle_app
 from support.webdriver import free_port
-from test_handler import csrf_of
-from test_revocation import bearer, signed_in
-from test_revocation import make_app as revocation_app
-from test_throttle import attempt, new_client
-from test_throttle import make_app as throttle_app
 
 from flask_authguard import ConfigurationError
 from flask_authguard.core.config import resolve_options

@@ -15,7 +15,7 @@ import typing as t
 import pytest
 from conftest import SECRET, FrozenClock
 from flask import Flask
-from test_revocation import bearer, make_app, signed_in
+from support.revocation_app import bearer, make_app, signed_in
 
 from flask_authguard import AuthGuard, ConfigurationError
 from flask_authguard.core import store as store_module

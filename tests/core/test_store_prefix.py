@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from conftest import SECRET, FrozenClock
-from test_defences_wsgi import BASE, attempt, client_of, options, site
+from support.defences_app import BASE, attempt, client_of, options, site
 
 from flask_authguard import AuthEndpoints, ConfigurationError, with_auth
 from flask_authguard.core.config import resolve_options

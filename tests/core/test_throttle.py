@@ -6,41 +6,14 @@ import typing as t
 
 import pytest
 from conftest import SECRET, FrozenClock
-from flask import Flask
-from test_handler import BASE, authorize, client_of, csrf_of
+from support.handler_app import BASE, authorize, client_of, csrf_of
+from support.throttle_app import FIELDS, EmailLike, attempt, make_app, new_client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from flask_authguard import AuthGuard, ConfigurationError, CredentialsProvider
+from flask_authguard import ConfigurationError, CredentialsProvider
 from flask_authguard.core.config import resolve_options
 from flask_authguard.core.throttle import Throttle, normalize_identifier
 from flask_authguard.endpoints import throttling
-from flask_authguard.providers.base import SignInResult
-
-FIELDS = {"username": {"label": "Username"}, "password": {"label": "Password", "type": "password"}}
-
-
-def make_app(providers: t.Sequence[t.Any] | None = None, **options: t.Any) -> Flask:
-    app = Flask(__name__)
-    opts: dict[str, t.Any] = {
-        "secret": SECRET,
-        "url": BASE,
-        "providers": providers or [CredentialsProvider(authorize=authorize, credentials=FIELDS)],
-        "throttle": {"per_identifier": "3/minute", "per_address": "5/minute"},
-    }
-    opts.update(options)
-    AuthGuard(app, opts)
-    return app
-
-
-def attempt(client: t.Any, username: str = "ada", password: str = "wrong", **extra: str) -> t.Any:
-    data = {"csrfToken": csrf_of(client), "username": username, "password": password, **extra}
-    return client.post("/api/auth/callback/credentials", data=data, environ_overrides=client.environ)
-
-
-def new_client(app: Flask, address: str = "198.51.100.1") -> t.Any:
-    client = client_of(app)
-    client.environ = {"REMOTE_ADDR": address}
-    return client
 
 
 def test_per_identifier_limit_answers_429_with_retry_after(frozen_clock: FrozenClock) -> None:
@@ -123,28 +96,6 @@ def test_behind_proxy_fix_the_client_address_counts() -> None:
 
     assert [from_client("203.0.113.1", i) for i in range(3)] == [302, 302, 429]
     assert from_client("203.0.113.2", 9) == 302  # another client behind the same proxy
-
-
-class EmailLike:
-    """A minimal email provider: its sign-in starts at POST /signin/<id> (the mail is sent)."""
-
-    id = "email"
-    name = "Email"
-    type = "email"
-    callback_methods = ("GET",)
-    callback_csrf = False
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def begin_sign_in(self, request: t.Any, *, callback_url: str, redirect_uri: str) -> t.Any:
-        from werkzeug.wrappers import Response
-
-        self.sent.append(request.form["email"])
-        return Response(status=302, headers={"Location": BASE + "/api/auth/verify-request"})
-
-    def handle_callback(self, request: t.Any, form: t.Any) -> SignInResult | None:
-        return None
 
 
 def test_email_sign_in_is_throttled_per_address_and_email() -> None:

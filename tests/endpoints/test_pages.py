@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from conftest import SECRET
 from flask import Flask
-from test_defences_wsgi import FIELDS, authorize
+from support.defences_app import FIELDS, authorize
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Response
 

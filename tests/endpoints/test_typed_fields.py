@@ -9,7 +9,7 @@ import re
 import typing as t
 
 import pytest
-from test_handler import (
+from support.handler_app import (
     _KIND,
     APP_KINDS,
     client_of,

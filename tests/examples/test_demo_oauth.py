@@ -9,11 +9,12 @@ import typing as t
 from urllib.parse import urlsplit
 
 import pytest
+from support.demo import DEMO, browser, demo, running_demo  # noqa: F401 - browser: a fixture
 from support.oauth_flow import consent, start
-from test_browser import DEMO, Browser, browser, demo, running_demo  # noqa: F401 - browser: a fixture
+from support.webdriver import Browser
 
 if t.TYPE_CHECKING:
-    from oidc_server import OIDCServer
+    from support.oidc_server import OIDCServer
 
 CLAIMS = {"email": "olga@example.com", "name": "Olga OIDC"}
 

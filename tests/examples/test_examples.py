@@ -3,7 +3,6 @@ through the built-in sign-in endpoints with the Flask test client, and started f
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pathlib
 import subprocess
@@ -18,21 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import FrozenClock
 from flask import Flask
-from support import ROOT
+from support.examples import EXAMPLES, credentials_sign_in, load
 
 from flask_authguard.flask.testing import sign_in
 
-EXAMPLES = ROOT / "examples"
 SECRET = "examples-test-secret-0123456789abcdef0123"
 JSON = {"Accept": "application/json"}
-
-
-def load(name: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(f"authguard_example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +33,6 @@ def flask_app_module() -> types.ModuleType:
 @pytest.fixture(scope="module")
 def blueprints_module() -> types.ModuleType:
     return load("blueprints")
-
-
-def credentials_sign_in(client: t.Any, username: str, password: str, callback: str = "/") -> t.Any:
-    """Sign in as a browser does: the CSRF token, then the credentials callback."""
-    csrf = client.get("/api/auth/csrf").json["csrfToken"]
-    form = {"username": username, "password": password, "csrfToken": csrf, "callbackUrl": callback}
-    return client.post("/api/auth/callback/credentials", data=form)
 
 
 def signed_out(client: t.Any) -> t.Any:

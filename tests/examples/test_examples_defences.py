@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from test_examples import credentials_sign_in, load
+from support.examples import credentials_sign_in, load
 
 
 @pytest.fixture

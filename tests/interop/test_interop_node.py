@@ -18,7 +18,7 @@ from flask_authguard.core.cookies import chunk
 from flask_authguard.core.options import CHUNK_SIZES
 
 if t.TYPE_CHECKING:
-    from nodejs import NextAuth
+    from support.nodejs import NextAuth
 
 SECRET = "interop-secret-4f1d0c2b9e8a7d6c5b4a3f2e1d0c9b8a"
 OTHER_SECRET = "another-secret-00112233445566778899aabbccddeeff"

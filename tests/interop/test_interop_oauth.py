@@ -15,13 +15,13 @@ import typing as t
 
 import pytest
 from conftest import SECRET
+from support.handler_app import client_of, make_app
+from support.oauth_app import BASE, PROFILE_CLAIMS, oidc
 from support.oauth_flow import cookie_of, sign_in, start
-from test_handler import client_of, make_app
-from test_oauth import BASE, PROFILE_CLAIMS, oidc
 
 if t.TYPE_CHECKING:
-    from nodejs import NextAuth
-    from oidc_server import OIDCServer
+    from support.nodejs import NextAuth
+    from support.oidc_server import OIDCServer
 
 
 def test_get_token_reads_the_session_cookie_of_an_oauth_sign_in(nextauth: NextAuth, idp: OIDCServer) -> None:
@@ -66,9 +66,9 @@ def test_next_auth_decodes_the_check_cookies(nextauth: NextAuth, idp: OIDCServer
 
 def test_pg_adapter_finds_the_oauth_user_and_reads_the_session(idp: OIDCServer) -> None:
     sa = pytest.importorskip("sqlalchemy")
-    from nodejs import NodeUnavailable
-    from test_adapter_sqlalchemy import postgres_url, require_postgres
-    from test_interop_pg import NextAuthPg, install
+    from support.adapters import postgres_url, require_postgres
+    from support.nextauth_pg import NextAuthPg, install
+    from support.nodejs import NodeUnavailable
 
     from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
 

@@ -15,88 +15,31 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import hashlib
-import json
 import os
 import pathlib
 import secrets
-import subprocess
 import typing as t
 
 import pytest
-from support import TESTS
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
+from support.adapters import postgres_url, require_postgres  # noqa: E402
+from support.nextauth_pg import ORIGIN, SECRET, NextAuthPg, install  # noqa: E402
 from support.nodejs import (  # noqa: E402
-    RUN_TIMEOUT,
     NodeUnavailable,
-    _check_node_version,
-    _node_env,
-    _tool,
-    cached_install,
-    npm_install,
 )
-from test_adapter_sqlalchemy import postgres_url, require_postgres  # noqa: E402
 from werkzeug.test import create_environ  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
 from flask_authguard import AuthOptions, get_server_session, with_auth  # noqa: E402
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
 
-NODE_PG_DIR = TESTS / "node_pg"
-PACKAGE_FILES = ("package.json", "package-lock.json")
-SECRET = "interop-pg-secret-0123456789abcdef0123456789"
-ORIGIN = "http://localhost:3000"
 COOKIE = "next-auth.session-token"
 MAX_AGE = 30 * 24 * 60 * 60
 UPDATE_AGE = 24 * 60 * 60
 
 # --------------------------------------------------------------------------- next-auth under Node.js
-
-
-def package_hash() -> str:
-    digest = hashlib.sha256()
-    for name in PACKAGE_FILES:
-        digest.update(name.encode() + b"\0" + (NODE_PG_DIR / name).read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def _npm_install(npm: str, where: pathlib.Path) -> None:
-    npm_install(npm, where, NODE_PG_DIR, PACKAGE_FILES, "--legacy-peer-deps")
-
-
-def install() -> pathlib.Path:
-    """The pinned packages, installed unless the cache has them; the directory to run in."""
-    node, npm = _tool("node"), _tool("npm")
-    _check_node_version(node)
-    helper = NODE_PG_DIR / "helper.mjs"
-    return cached_install(f"pg-{package_hash()}", lambda where: _npm_install(npm, where), helper)
-
-
-class NextAuthPg:
-    """next-auth with ``@auth/pg-adapter`` on the test run's schema."""
-
-    def __init__(self, directory: pathlib.Path, connection_string: str, schema: str) -> None:
-        self.directory = directory
-        self.database = {"connectionString": connection_string, "schema": schema}
-
-    def run(self, op: str, **params: t.Any) -> t.Any:
-        request = {"op": op, "secret": SECRET, "url": ORIGIN, "database": self.database, **params}
-        proc = subprocess.run(
-            [_tool("node"), "helper.mjs"],
-            cwd=self.directory,
-            input=json.dumps([request]),
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=RUN_TIMEOUT,
-            env=_node_env(),
-        )
-        assert proc.returncode == 0, f"the node helper exited {proc.returncode}:\n{proc.stderr}"
-        [result] = json.loads(proc.stdout)
-        assert result["ok"], f"next-auth failed: {result['error']}"
-        return result["value"]
 
 
 def _skip_or_fail(reason: str) -> t.NoReturn:

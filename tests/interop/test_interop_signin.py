@@ -16,7 +16,7 @@ from flask import Flask
 from flask_authguard import AuthGuard, CredentialsProvider
 
 if t.TYPE_CHECKING:
-    from nodejs import NextAuth
+    from support.nodejs import NextAuth
 
 SECRET = "interop-signin-secret-5e4d3c2b1a09f8e7d6c5b4a3"
 USER = {"id": 42, "name": "Zoë Ångström", "email": "zoe@example.com", "image": "https://example.com/z.png"}

@@ -378,7 +378,7 @@ def email_sign_in(browser: Browser, app: Stack, email: str) -> None:
 
 def test_database_sessions_in_chromium(api_port: int, tmp_path: pathlib.Path) -> None:
     sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
-    from test_adapter_sqlalchemy import postgres_url, require_postgres
+    from support.adapters import postgres_url, require_postgres
 
     from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
 

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import SECRET, FrozenClock
+from support.handler_app import _KIND, BASE, client_of, make_app
 from support.oauth_flow import cookie_of, query
-from test_handler import _KIND, BASE, client_of, make_app
 
 from flask_authguard import ConfigurationError, EmailProvider
 from flask_authguard.providers.email import normalize_identifier

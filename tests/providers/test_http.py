@@ -14,14 +14,14 @@ import time
 import typing as t
 
 import pytest
+from support.handler_app import client_of, make_app
+from support.oauth_app import BASE, SESSION, generic, refused
 from support.oauth_flow import back, consent, cookie_of, query, sign_in, start
-from test_handler import client_of, make_app
-from test_oauth import BASE, SESSION, generic, refused
 
 from flask_authguard import OIDCProvider
 
 if t.TYPE_CHECKING:
-    from oidc_server import OIDCServer
+    from support.oidc_server import OIDCServer
 
 #: The provider's timeout in these tests, and the most a refusal may take beyond it on a busy
 #: machine. Before issue 27, each dripped read reset a per-read timeout: the sign-in took

@@ -10,29 +10,14 @@ import typing as t
 import pytest
 from conftest import SECRET
 from flask import Flask
+from support.handler_app import _KIND, client_of, make_app
+from support.oauth_app import BASE, PROFILE_CLAIMS, SESSION, generic, oidc, refused
 from support.oauth_flow import back, consent, cookie_of, query, sign_in, start
-from test_handler import _KIND, client_of, make_app
 
 from flask_authguard import ConfigurationError, OAuthProvider, OIDCProvider, decode
 
 if t.TYPE_CHECKING:
-    from oidc_server import OIDCServer
-
-BASE = "http://app.example.com"
-SESSION = "next-auth.session-token"
-PROFILE_CLAIMS = {"email": "jo@example.com", "name": "Jo Doe", "picture": "https://example.com/jo.png"}
-
-
-def oidc(server: OIDCServer, **extra: t.Any) -> OIDCProvider:
-    options: dict[str, t.Any] = {
-        "id": "corp",
-        "name": "Corp",
-        "issuer": server.issuer,
-        "client_id": "client-1",
-        "client_secret": "client-secret-1",
-    }
-    options.update(extra)
-    return OIDCProvider(**options)
+    from support.oidc_server import OIDCServer
 
 
 def session_token(client: t.Any) -> dict[str, t.Any] | None:
@@ -86,15 +71,6 @@ def test_oidc_happy_path_jwt(idp: OIDCServer, kind: str) -> None:
 
 
 # -- helpers for the failures -------------------------------------------------------------------
-
-
-def refused(response: t.Any, code: str) -> None:
-    """The callback answered next-auth's error redirect with ``code`` and set no session."""
-    assert response.status_code == 302, response.data[:300]
-    location = response.headers["Location"]
-    assert location.startswith(f"{BASE}/api/auth/error?"), location
-    assert query(location)["error"] == code
-    assert not any(h.startswith(SESSION) for h in response.headers.getlist("Set-Cookie"))
 
 
 def check_cookies_cleared(response: t.Any, *names: str) -> None:
@@ -376,21 +352,6 @@ def test_default_timeout() -> None:
 
 
 # -- generic OAuth 2.0 ---------------------------------------------------------------------------
-
-
-def generic(server: OIDCServer, **extra: t.Any) -> OAuthProvider:
-    options: dict[str, t.Any] = {
-        "id": "acme",
-        "name": "Acme",
-        "authorization_url": f"{server.issuer}/authorize",
-        "token_url": f"{server.issuer}/token",
-        "userinfo_url": f"{server.issuer}/userinfo",
-        "client_id": "acme-client",
-        "client_secret": "acme-secret",
-        "scope": "profile",
-    }
-    options.update(extra)
-    return OAuthProvider(**options)
 
 
 def test_oauth_happy_path_jwt(idp: OIDCServer) -> None:

@@ -9,10 +9,10 @@ import typing as t
 
 import pytest
 from conftest import SECRET
+from support.adapters import CLOSED_PG_URL
+from support.handler_app import client_of, make_app
+from support.oauth_app import BASE, PROFILE_CLAIMS, oidc
 from support.oauth_flow import cookie_of, query, sign_in
-from test_adapter_sqlalchemy import CLOSED_PG_URL
-from test_handler import client_of, make_app
-from test_oauth import BASE, PROFILE_CLAIMS, oidc
 
 from flask_authguard import decode
 
@@ -20,7 +20,7 @@ pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip insta
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
 
 if t.TYPE_CHECKING:
-    from oidc_server import OIDCServer
+    from support.oidc_server import OIDCServer
 
 SESSION = "next-auth.session-token"
 
@@ -177,7 +177,7 @@ def test_plain_oauth_email_linking(
 ) -> None:
     """A plain OAuth profile has no standard ``email_verified``: the option alone decides
     (next-auth's rule), unless the profile says the address is not verified."""
-    from test_oauth import generic
+    from support.oauth_app import generic
 
     idp.scenario(userinfo=userinfo)
     existing = adapter.create_user(
@@ -284,7 +284,7 @@ def test_jwt_strategy_returning_user_is_not_new(idp: OIDCServer, adapter: SQLAlc
 def test_credentials_with_jwt_sessions_store_nothing(adapter: SQLAlchemyAdapter) -> None:
     """As in next-auth, only OAuth and email sign-ins are stored with JWT sessions: a
     credentials sign-in keeps the provider's user (``sub`` is its id), the adapter is untouched."""
-    from test_handler import sign_in as credentials_sign_in
+    from support.handler_app import sign_in as credentials_sign_in
 
     seen, events = recorder()
     client = client_of(make_app(adapter=adapter, session={"strategy": "jwt"}, events=events))
@@ -298,7 +298,7 @@ def test_credentials_with_jwt_sessions_store_nothing(adapter: SQLAlchemyAdapter)
 def test_credentials_with_database_sessions_report_a_new_user(adapter: SQLAlchemyAdapter) -> None:
     """The database strategy stores every sign-in: ``events.sign_in`` gets the adapter's user
     and ``is_new_user`` true the first time only."""
-    from test_handler import sign_in as credentials_sign_in
+    from support.handler_app import sign_in as credentials_sign_in
 
     seen, events = recorder()
     credentials_sign_in(client_of(make_app(adapter=adapter, events=events)))

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 import pytest
 from conftest import SECRET
+from support.handler_app import client_of, make_app
 from support.oauth_flow import back, consent, cookie_of, query, sign_in, start
-from test_handler import client_of, make_app
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -26,7 +26,7 @@ from flask_authguard import (
 )
 
 if t.TYPE_CHECKING:
-    from oidc_server import OIDCServer
+    from support.oidc_server import OIDCServer
 
 BASE = "http://app.example.com"
 

@@ -17,13 +17,13 @@ from support import ROOT
 pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
 from conftest import FrozenClock  # noqa: E402
-from flask import Flask, g, jsonify  # noqa: E402
-from test_adapter_sqlalchemy import CLOSED_PG_URL, make_adapter, pg_engine, pg_schema  # noqa: E402, F401
+from flask import g, jsonify  # noqa: E402
+from support.adapters import CLOSED_PG_URL, make_adapter, pg_engine, pg_schema  # noqa: E402, F401
+from support.database_app import COOKIE, SECRET, assert_503, make_app  # noqa: E402
 from werkzeug.test import Client, create_environ  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
 from flask_authguard import (  # noqa: E402
-    AuthGuard,
     AuthOptions,
     BackendUnavailableError,
     CredentialsProvider,
@@ -35,11 +35,9 @@ from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
 from flask_authguard.sessions.adapter_calls import expiry, generate_session_token  # noqa: E402
 from flask_authguard.sessions.base import iso_ms  # noqa: E402
 
-SECRET = "database-session-secret-0123456789abcdef"
 NOW = 1_700_000_000
 MAX_AGE = 30 * 24 * 60 * 60
 UPDATE_AGE = 24 * 60 * 60
-COOKIE = "next-auth.session-token"
 EXAMPLE = ROOT / "examples" / "database_app.py"
 
 
@@ -352,47 +350,6 @@ def test_with_auth_forbidden_for_a_signed_in_user(adapter: SQLAlchemyAdapter) ->
 
 # --------------------------------------------------------------------------- AuthGuard and the endpoints
 
-DIRECTORY = {
-    "ann": {"id": "u-ann", "name": "Ann", "email": "ann@example.com", "image": None},
-    "bob": {"id": "u-bob", "name": "Bob", "email": "bob@example.com", "image": None},
-    "nomail": {"id": "u-nomail", "name": "No Mail"},
-    "nobody": {"name": "Nameless"},
-}
-
-
-def authorize(*, credentials: dict[str, str], **kwargs: t.Any) -> dict[str, t.Any] | None:
-    user = DIRECTORY.get(credentials.get("username", ""))
-    return dict(user) if user and credentials.get("password") == "pw" else None
-
-
-def make_app(adapter: t.Any, **extra: t.Any) -> Flask:
-    app = Flask(__name__)
-    options = {
-        "secret": SECRET,
-        "adapter": adapter,
-        "providers": [CredentialsProvider(authorize=authorize, credentials={"username": {}, "password": {}})],
-        **extra,
-    }
-    AuthGuard(app, options, matcher=["/dashboard/:path*", "/api/private/:path*"])
-
-    @app.get("/dashboard")
-    def dashboard() -> t.Any:
-        return jsonify(token=g.auth_token)
-
-    @app.get("/api/private/data")
-    def private_data() -> t.Any:
-        return jsonify(ok=True)
-
-    @app.get("/")
-    def home() -> t.Any:
-        return "home"
-
-    @app.get("/whoami")
-    def whoami() -> t.Any:
-        return jsonify(session=get_server_session(), token=g.auth_token)
-
-    return app
-
 
 def sign_in(client: t.Any, username: str, password: str = "pw") -> t.Any:
     csrf = client.get("/api/auth/csrf").json["csrfToken"]
@@ -638,16 +595,6 @@ class Flaky:
             return method(*args)
 
         return call
-
-
-def assert_503(response: t.Any, *, api: bool) -> None:
-    assert response.status_code == 503
-    assert response.headers["Retry-After"]
-    if api:
-        assert response.mimetype == "application/json"
-    else:
-        assert response.mimetype == "text/html"
-    assert not [h for h in response.headers.getlist("Set-Cookie") if h.startswith(COOKIE)]
 
 
 @pytest.mark.parametrize("error", [BackendUnavailableError, RuntimeError], ids=["unavailable", "any-error"])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import SECRET, FrozenClock
 from flask import Flask
-from test_handler import V4, cookie_header, cookie_value
-from test_revocation import bearer, make_app, signed_in
+from support.handler_app import V4, cookie_header, cookie_value
+from support.revocation_app import bearer, make_app, signed_in
 
 from flask_authguard import AuthGuard, ConfigurationError, decode, encode
 from flask_authguard.core.config import resolve_options

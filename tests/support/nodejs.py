@@ -12,7 +12,7 @@ batch of requests on stdin:
 
 .. code-block:: python
 
-    from nodejs import nextauth  # noqa: F401  (the session fixture)
+    from support.nodejs import nextauth  # noqa: F401  (the session fixture)
 
     def test_it(nextauth):
         [result] = nextauth.run([{"op": "encode", "token": {"sub": "1"}, "secret": "s"}])

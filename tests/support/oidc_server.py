@@ -22,9 +22,9 @@ import pytest
 
 from support import TESTS
 
-# ``nodejs`` (the installer) is imported inside the functions: imported here, it would be loaded
-# before the interop modules register it as a plugin (``pytest_plugins = ["nodejs"]``), which
-# pytest refuses.
+# ``support.nodejs`` (the installer) is imported inside the functions: imported here, it would be
+# loaded before the root conftest registers it as a plugin (``pytest_plugins``), which pytest
+# refuses.
 
 NODE_OIDC_DIR = TESTS / "node_oidc"
 PACKAGE_FILES = ("package.json", "package-lock.json")
@@ -39,14 +39,14 @@ def package_hash() -> str:
 
 
 def _npm_install(npm: str, where: pathlib.Path) -> None:
-    from nodejs import npm_install
+    from support.nodejs import npm_install
 
     npm_install(npm, where, NODE_OIDC_DIR, PACKAGE_FILES)
 
 
 def install() -> pathlib.Path:
     """The install directory (with ``server.mjs``), installed unless cached."""
-    from nodejs import _check_node_version, _tool, cached_install
+    from support.nodejs import _check_node_version, _tool, cached_install
 
     node, npm = _tool("node"), _tool("npm")
     _check_node_version(node)
@@ -96,7 +96,7 @@ def start() -> OIDCServer:
 
     :raises NodeUnavailable: no Node.js/npm, the install failed, or the server did not start.
     """
-    from nodejs import NodeUnavailable, _node_env, _tool
+    from support.nodejs import NodeUnavailable, _node_env, _tool
 
     where = install()
     process = subprocess.Popen(
@@ -120,7 +120,7 @@ def start() -> OIDCServer:
 @pytest.fixture(scope="session")
 def oidc_server() -> t.Iterator[OIDCServer]:
     """The provider, started once per test run (skipped, or failed under ``CI=true``)."""
-    from nodejs import NodeUnavailable
+    from support.nodejs import NodeUnavailable
 
     try:
         server = start()
