@@ -1,7 +1,7 @@
 """The real next-auth v4 rows: ``bench/node_bench.mjs`` times next-auth's own functions under
 Node.js on the same token and cookies, and its JSON output fills the ``node_*`` rows.
 
-next-auth is the install of ``tests/nodejs.py`` (shared with the interop tests, installed on
+next-auth is the install of ``tests/support/nodejs.py`` (shared with the interop tests, installed on
 first use). Without ``node`` or that install the rows say why instead of a figure.
 """
 
@@ -25,19 +25,19 @@ ROOT = BENCH_DIR.parent
 
 
 def _node_install_dir() -> pathlib.Path:
-    """The next-auth install of ``tests/nodejs.py`` (installing it when its cache lacks it)."""
-    path = ROOT / "tests" / "nodejs.py"
+    """The next-auth install of ``tests/support/nodejs.py`` (installing it when its cache lacks it)."""
+    path = ROOT / "tests" / "support" / "nodejs.py"
     if not path.exists():
-        raise Skip("skipped: tests/nodejs.py (the next-auth install) is not in this checkout")
+        raise Skip("skipped: tests/support/nodejs.py (the next-auth install) is not in this checkout")
     spec = importlib.util.spec_from_file_location("_bench_nodejs", path)
     if spec is None or spec.loader is None:
-        raise Skip("skipped: cannot load tests/nodejs.py")
+        raise Skip("skipped: cannot load tests/support/nodejs.py")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
         return t.cast(pathlib.Path, module.installed())
     except ImportError as exc:
-        raise Skip(f"skipped: tests/nodejs.py needs {exc.name}") from None
+        raise Skip(f"skipped: tests/support/nodejs.py needs {exc.name}") from None
     except Exception as exc:  # NodeUnavailable and friends: the reason is the message
         raise Skip(f"skipped: {exc}".splitlines()[0]) from None
 

@@ -3,7 +3,7 @@
 Every absolute link (the email sign-in link, an OAuth ``redirect_uri``, the redirects of the
 endpoints and of the guard) is built on ``url``'s origin, a ``trusted_hosts`` entry, any host
 with ``trust_host``, or a loopback host; never on a ``Host`` header nobody said to trust. Run
-against the four front ends of ``tests/test_handler.py`` (Flask ``AuthGuard``, ``with_auth``,
+against the four front ends of ``tests/endpoints/test_handler.py`` (Flask ``AuthGuard``, ``with_auth``,
 Starlette and FastAPI behind ``AuthMiddleware``).
 """
 

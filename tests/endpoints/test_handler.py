@@ -57,7 +57,7 @@ def flask_only(test: t.Callable[..., None]) -> t.Callable[..., None]:
 
 def wsgi_only(test: t.Callable[..., None]) -> t.Callable[..., None]:
     """Run ``test`` against the WSGI kinds only: it drives WSGI input that the a2wsgi harness
-    cannot carry to an ASGI app (a chunked body with no length); tests/test_asgi.py covers the
+    cannot carry to an ASGI app (a chunked body with no length); tests/asgi/test_asgi.py covers the
     ASGI side of the same rule."""
     test.wsgi_only = True  # type: ignore[attr-defined]
     return test

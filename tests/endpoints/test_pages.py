@@ -6,7 +6,7 @@ The pages: 429 (throttled sign-in), 400 (an unknown ``/api/auth/<action>``), 503
 down, on the auth routes and in the guard), 413 (a body too large), 400 (an unusable ``Host``,
 and the guard's untrusted host), the guard's 403; and the sign-in page a failed credentials
 sign-in comes back to. The browser side (screenshots, computed styles) is in
-``tests/test_browser.py``.
+``tests/examples/test_browser.py``.
 """
 
 from __future__ import annotations

@@ -34,15 +34,14 @@ import typing as t
 
 import pytest
 
-from support import TESTS
-
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no lock, installs may race
     fcntl = None  # type: ignore[assignment]
 
 #: The npm project: package.json, package-lock.json, .npmrc and helper.mjs.
-NODE_DIR = TESTS / "node"
+#: ``tests/node``; found from this file alone, since bench/node.py loads this module by its path.
+NODE_DIR = pathlib.Path(__file__).resolve().parent.parent / "node"
 #: The files whose content names the cache directory.
 PACKAGE_FILES = ("package.json", "package-lock.json", ".npmrc")
 #: Oldest Node.js the helper runs on (``@auth/core`` needs the global WebCrypto).

@@ -1,6 +1,6 @@
 """A W3C WebDriver client on the standard library, for Debian's Chromium and chromedriver.
 
-Shared by the browser tests (``tests/test_browser.py``, ``tests/test_nextjs_example.py``):
+Shared by the browser tests (``tests/examples/test_browser.py``, ``tests/interop/test_nextjs_example.py``):
 ``/usr/bin/chromium`` driven through ``/usr/bin/chromedriver`` with a few JSON calls, so no
 Python dependency is needed. Without them the tests are skipped with the reason, except under
 ``CI=true``, where they fail: CI must run them.

@@ -173,7 +173,7 @@ DEVIATIONS: dict[str, tuple[str, dict[str, t.Any]]] = {
     # Only a truthy `authorized` result authorizes (next-auth: null/undefined -> !!token).
     "returns_null_with_token": ("truthy-authorized", _HTML_403),
     # Every candidate value is tried (joined chunks, each bare cookie): a valid one wins, unless
-    # two valid ones disagree on the identity (then no session: tests/test_guard_security.py).
+    # two valid ones disagree on the identity (then no session: tests/flask/test_guard_security.py).
     "chunked_and_unchunked_both_present": ("strict-chunks", {"kind": "next"}),
     "duplicate_cookie_last_wins_garbage_last": ("strict-chunks", {"kind": "next"}),
     # What is public is decided on PATH_INFO, the path the app routes on, never on SCRIPT_NAME
