@@ -1,6 +1,6 @@
 """Database sessions: next-auth's session route with an adapter, the guard on top of it,
 credentials sign-in and sign-out, and what happens when the database fails (503, nobody
-signed out). The flows run on SQLite and on PostgreSQL (see ``test_adapter_sqlalchemy.py``).
+signed out). The flows run on SQLite and on PostgreSQL (see ``tests/support/adapters.py``).
 """
 
 from __future__ import annotations

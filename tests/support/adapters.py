@@ -18,12 +18,8 @@ from flask_authguard.adapters.sqlalchemy import (  # noqa: E402
 )
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
 #: Nothing listens there: every connection is refused at once.
 CLOSED_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:1/test"
-
-
 UTC = dt.timezone.utc
 
 

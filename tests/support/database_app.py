@@ -15,14 +15,9 @@ from flask_authguard import (  # noqa: E402
     CredentialsProvider,
     get_server_session,
 )
-from support.adapters import CLOSED_PG_URL, make_adapter, pg_engine, pg_schema  # noqa: E402, F401
 
 SECRET = "database-session-secret-0123456789abcdef"
-
-
 COOKIE = "next-auth.session-token"
-
-
 DIRECTORY = {
     "ann": {"id": "u-ann", "name": "Ann", "email": "ann@example.com", "image": None},
     "bob": {"id": "u-bob", "name": "Bob", "email": "bob@example.com", "image": None},

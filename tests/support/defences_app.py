@@ -14,8 +14,6 @@ from flask_authguard import (
 )
 
 BASE = "http://api.example.com"
-
-
 FIELDS = {"username": {"label": "Username"}, "password": {"label": "Password", "type": "password"}}
 
 

@@ -25,17 +25,11 @@ from flask_authguard import (
 )
 
 BASE = "http://app.example.com"
-
-
 V4 = "next-auth.session-token"
-
-
 FIELDS = {
     "username": {"label": "Username", "placeholder": "ada"},
     "password": {"label": "Password", "type": "password"},
 }
-
-
 ADA = {
     "id": 1,
     "name": "Ada",
@@ -53,8 +47,6 @@ def authorize(*, credentials: dict[str, str], request: t.Any) -> dict[str, t.Any
 
 #: The kind of app :func:`make_app` builds in the running test: one of :data:`APP_KINDS`.
 _KIND = ["flask"]
-
-
 #: Flask with AuthGuard, plain WSGI with with_auth, and the ASGI layer on Starlette and FastAPI
 #: (driven through a2wsgi, so the same werkzeug test client speaks to all four).
 APP_KINDS = ("flask", "wsgi", "starlette", "fastapi")

@@ -24,14 +24,8 @@ from support.nodejs import (  # noqa: E402
 )
 
 NODE_PG_DIR = TESTS / "node_pg"
-
-
 PACKAGE_FILES = ("package.json", "package-lock.json")
-
-
 SECRET = "interop-pg-secret-0123456789abcdef0123456789"
-
-
 ORIGIN = "http://localhost:3000"
 
 

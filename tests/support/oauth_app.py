@@ -12,11 +12,7 @@ if t.TYPE_CHECKING:
     from support.oidc_server import OIDCServer
 
 BASE = "http://app.example.com"
-
-
 SESSION = "next-auth.session-token"
-
-
 PROFILE_CLAIMS = {"email": "jo@example.com", "name": "Jo Doe", "picture": "https://example.com/jo.png"}
 
 
