@@ -1,66 +1,61 @@
-"""Tokens, requests and apps shared by ``bench/run.py``, its servers and its smoke test.
+"""The tokens, requests and apps the benchmark measures, shared by the timed rows, the
+instruction counts and the smoke test.
 
-Every app answers the same request (``GET /dashboard`` with the same cookies) with a short
-text body, so the rows of the table differ only by the check in front of the view. The peer
-packages (Flask-JWT-Extended, Flask-Login, fastapi-nextauth-jwt) are imported when their app is
-built: a missing one raises :class:`NotInstalled`, and its row says so.
+Every app answers ``GET /dashboard`` with a short text body; a guarded app's view reads the
+token (``g.auth_token``, ``environ["authguard.token"]``, ``request.state.auth_token``), so a row
+differs from its bare baseline by the check and that read. :data:`REQUESTS` names the
+single-request rows: each builds its app, checks that one request answers as the row says and
+returns the callable to time (or count). A peer package that is missing raises
+:class:`Skip` ("not installed: ..."), and its row says so.
 """
 
 from __future__ import annotations
 
-import base64
-import http.client
-import json
+import asyncio
+import atexit
+import datetime as dt
+import gc
+import itertools
 import os
-import threading
 import typing as t
+import uuid
 import warnings
-import weakref
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, g, request
+from flask import Flask, g, jsonify, render_template, request, session
+from jinja2 import DictLoader
 from werkzeug.test import EnvironBuilder
 
-from flask_authguard import AuthGuard, encode, get_server_session, with_auth
+from flask_authguard import AuthGuard, auth_required, encode, get_server_session, with_auth
 from flask_authguard.core.config import resolve_options
 
-if t.TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
 SECRET = "bench-secret-5f1d0c2a9e8b7d6c5b4a39281706f5e4"
-#: Rotation, worst case for v4: the token is signed by the last secret, so two keys fail first.
-ROTATED_SECRETS = ("bench-secret-newest-000000000000000000", "bench-secret-middle-11111111111111111", SECRET)
 CLAIMS: dict[str, t.Any] = {
     "name": "Ada Lovelace",
     "email": "ada@example.com",
     "picture": "https://avatars.example.com/u/42.png",
     "sub": "42",
 }
-BASE_URL = "http://localhost:5000"
 PROTECTED = "/dashboard"
-#: The other next-auth cookies a browser sends to the same site on every request.
-NOISE_COOKIES = (
-    "next-auth.csrf-token="
-    + "3f" * 32
-    + "%7C"
-    + "9a" * 32
-    + "; next-auth.callback-url=http%3A%2F%2Flocalhost%3A5000%2Fdashboard"
-)
+HELLO = ("hello " + CLAIMS["name"]).encode()
+#: The other next-auth cookies and headers a browser sends to the same site on every request.
+NOISE_COOKIES = "next-auth.csrf-token=" + "3f" * 32 + "%7C" + "9a" * 32 + "; next-auth.callback-url=%2F"
 HEADERS = {
     "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0",
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     "Accept-Language": "en-GB,en;q=0.9",
     "Accept-Encoding": "gzip, deflate, br",
 }
+#: Where the database and store rows find their services (the test suite's defaults).
+POSTGRES_URL = os.environ.get(
+    "AUTHGUARD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("AUTHGUARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+Timed = t.Callable[[], object]
 
 
-class NotInstalled(Exception):
-    """A peer package the row needs is not installed."""
-
-
-# -- tokens and cookies ----------------------------------------------------------------------
+class Skip(Exception):
+    """The row cannot run here; the message says why ("not installed: ...", "no PostgreSQL ...")."""
 
 
 def cookie_name(version: int = 4) -> str:
@@ -68,213 +63,170 @@ def cookie_name(version: int = 4) -> str:
     return resolve_options({"version": version, "secret": SECRET}).session_cookie(False).name
 
 
-def chunk_size(version: int = 4) -> int:
-    """next-auth's cookie chunk size for ``version``."""
-    return resolve_options({"version": version, "secret": SECRET}).chunk_size
-
-
-def make_token(*, version: int = 4, secret: str = SECRET, size: int | None = None) -> str:
-    """A session token with :data:`CLAIMS`; ``size``: pad a claim until it is about that long."""
+def make_token(version: int = 4, **claims: t.Any) -> str:
+    """A session token with :data:`CLAIMS` (and ``claims`` on top)."""
     salt = cookie_name(version) if version == 5 else ""
-
-    def build(pad: int) -> str:
-        claims = dict(CLAIMS, pad="x" * pad) if pad else dict(CLAIMS)
-        return encode(token=claims, secret=secret, salt=salt, version=version)
-
-    token = build(0)
-    if size is None or len(token) >= size:
-        return token
-    pad = (size - len(token)) * 3 // 4
-    for _ in range(8):  # base64 and JSON overhead make the first guess a little off
-        token = build(pad)
-        if abs(len(token) - size) <= 4:
-            break
-        pad += (size - len(token)) * 3 // 4
-    return token
+    return encode(token={**CLAIMS, **claims}, secret=SECRET, salt=salt, version=version)
 
 
-def session_cookies(token: str, version: int = 4) -> str:
-    """The ``Cookie`` header pairs holding ``token``, chunked as next-auth chunks it."""
-    name, size = cookie_name(version), chunk_size(version)
-    if len(token) <= size:
-        return f"{name}={token}"
-    pieces = [token[i : i + size] for i in range(0, len(token), size)]
-    return "; ".join(f"{name}.{i}={piece}" for i, piece in enumerate(pieces))
+def cookie_header(token: str | None, version: int = 4) -> str:
+    """A browser's ``Cookie`` header: the session cookie (when ``token``) and :data:`NOISE_COOKIES`."""
+    return NOISE_COOKIES if token is None else f"{cookie_name(version)}={token}; {NOISE_COOKIES}"
 
 
-def cookie_header(*pairs: str) -> str:
-    """A ``Cookie`` header: the given pairs, then :data:`NOISE_COOKIES`."""
-    return "; ".join([*pairs, NOISE_COOKIES])
-
-
-def environ_for(cookie: str | None, path: str = PROTECTED) -> WSGIEnvironment:
-    """A prepared environ for ``GET path`` (copy it per call: the guard writes into it)."""
-    headers = dict(HEADERS)
-    if cookie:
-        headers["Cookie"] = cookie
-    builder = EnvironBuilder(
-        path=path, base_url=BASE_URL, headers=headers, environ_overrides={"REMOTE_ADDR": "127.0.0.1"}
-    )
+def environ_for(cookie: str | None, path: str = PROTECTED) -> dict[str, t.Any]:
+    """A prepared WSGI environ for ``GET path`` (copy it per call: the guard writes into it)."""
+    headers = dict(HEADERS, Cookie=cookie) if cookie else HEADERS
+    builder = EnvironBuilder(path=path, base_url="http://localhost:5000", headers=headers)
     try:
-        return t.cast("WSGIEnvironment", builder.get_environ())
+        return dict(builder.get_environ(), REMOTE_ADDR="127.0.0.1")
     finally:
         builder.close()
 
 
-# -- calling a WSGI app ----------------------------------------------------------------------
+# -- calling an app ---------------------------------------------------------------------------
 
 
-def _ignore_start_response(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
+def answer(app: t.Any, environ: dict[str, t.Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One request: status, headers and body (used to check a row measures what it says)."""
+    seen: list[t.Any] = []
+    body = app(dict(environ), lambda status, headers, exc_info=None: seen.extend((status, headers)))
+    try:
+        data = b"".join(body)
+    finally:
+        getattr(body, "close", lambda: None)()
+    return int(seen[0].split()[0]), seen[1], data
+
+
+def _ignore(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> None:
     return None
 
 
-def caller(app: WSGIApplication, environ: WSGIEnvironment) -> t.Callable[[], None]:
-    """One request per call: a fresh copy of ``environ``, the body consumed, ``close()`` called."""
-    start = _ignore_start_response
+def checked(app: t.Any, *environs: dict[str, t.Any], status: int = 200, body: bytes | None = None) -> Timed:
+    """Check that a request answers ``status`` (and ``body``), then return the caller: one
+    request a call, from each of ``environs`` in turn (a fresh copy), its body consumed and closed."""
+    for environ in environs[:2]:
+        got, _, data = answer(app, environ)
+        if got != status or (body is not None and data != body):
+            raise RuntimeError(f"expected {status} {body!r}, got {got} {data[:200]!r}")
+    turn = itertools.cycle(environs)
 
     def call() -> None:
-        body = app(dict(environ), start)
-        try:
-            for _ in body:
-                pass
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
+        result = app(dict(next(turn)), _ignore)
+        for _ in result:
+            pass
+        getattr(result, "close", lambda: None)()
 
     return call
 
 
-class Answer(t.NamedTuple):
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
+# -- WSGI and Flask apps ----------------------------------------------------------------------
 
 
-def answer(app: WSGIApplication, environ: WSGIEnvironment) -> Answer:
-    """Run one request and keep what came back (used to check a row measures what it says)."""
-    seen: list[t.Any] = []
-
-    def start(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
-        seen[:] = [status, headers]
-
-    body = app(dict(environ), start)
-    try:
-        data = b"".join(body)
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-    return Answer(int(seen[0].split()[0]), list(seen[1]), data)
+def plain_wsgi_app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+    """The smallest WSGI app."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
 
 
-# -- the apps --------------------------------------------------------------------------------
-
-
-def plain_wsgi_app(environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
-    """The smallest WSGI app: what ``with_auth`` is measured against."""
-    body = b"hello"
-    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "5")])
+def token_wsgi_app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+    """The same, reading the token ``with_auth`` put in the environ."""
+    body = b"hello " + environ["authguard.token"]["name"].encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 
 
 def bare_flask() -> Flask:
-    """A Flask app with one unguarded route."""
     app = Flask("bench_bare")
-
-    @app.get(PROTECTED)
-    def dashboard() -> str:
-        return "hello"
-
+    app.add_url_rule(PROTECTED, "dashboard", lambda: "hello")
     return app
 
 
-def guarded_flask(options: dict[str, t.Any] | None = None, matcher: t.Any = None) -> Flask:
-    """The same route behind ``AuthGuard`` (site-wide by default), reading ``g.auth_token``."""
+def guarded_flask(options: dict[str, t.Any] | None = None, **guard: t.Any) -> Flask:
+    """``AuthGuard`` site-wide (or as ``guard`` says) in front of a view reading ``g.auth_token``."""
     app = Flask("bench_guarded")
+    app.add_url_rule(PROTECTED, "dashboard", lambda: "hello " + g.auth_token["name"])
+    AuthGuard(app, {"secret": SECRET, "endpoints": False, **(options or {})}, **guard)
+    return app
+
+
+def auth_required_flask() -> Flask:
+    """Nothing site-wide (``matcher=[]``); the view has ``@auth_required``."""
+    app = Flask("bench_auth_required")
 
     @app.get(PROTECTED)
+    @auth_required
     def dashboard() -> str:
         return "hello " + g.auth_token["name"]
 
-    AuthGuard(app, {"secret": SECRET, "endpoints": False, **(options or {})}, matcher=matcher)
+    AuthGuard(app, {"secret": SECRET, "endpoints": False}, matcher=[])
     return app
 
 
-def _session_callback(*, session: dict[str, t.Any], token: dict[str, t.Any], **_: t.Any) -> dict[str, t.Any]:
-    session["user"]["id"] = token.get("sub")
-    return session
-
-
-def _jwt_callback(*, token: dict[str, t.Any], **_: t.Any) -> dict[str, t.Any]:
-    return token
-
-
-GSS_OPTIONS: dict[str, t.Any] = {
-    "secret": SECRET,
-    "endpoints": False,
-    "callbacks": {"jwt": _jwt_callback, "session": _session_callback},
-}
-
-
-def gss_flask() -> Flask:
-    """``get_server_session()`` in a view: decode, ``jwt`` and ``session`` callbacks, re-encode,
-    ``Set-Cookie``. No site-wide protection (``matcher=[]``)."""
+def gss_flask(site_wide: bool = False) -> Flask:
+    """``get_server_session()`` in the view (decode, callbacks, re-encode, ``Set-Cookie``); the
+    guard site-wide too when ``site_wide``."""
     app = Flask("bench_gss")
 
     @app.get(PROTECTED)
     def dashboard() -> str:
-        session = get_server_session()
-        return "hello " + (session["user"]["name"] if session else "stranger")
+        found = get_server_session()
+        return "hello " + (found["user"]["name"] if found else "stranger")
 
-    AuthGuard(app, GSS_OPTIONS, matcher=[])
+    AuthGuard(app, {"secret": SECRET, "endpoints": False}, **({} if site_wide else {"matcher": []}))
     return app
 
 
-def gss_over_http_flask(port: int) -> Flask:
-    """The anti-pattern next-auth warns about: a view fetching ``/api/auth/session`` over HTTP
-    from the same app (served on ``127.0.0.1:port``), one keep-alive connection per thread."""
-    app = Flask("bench_gss_http")
-    local = threading.local()
-
-    @app.get(PROTECTED)
-    def dashboard() -> str:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        headers = {"Cookie": request.headers.get("Cookie", "")}
-
-        def fetch() -> bytes:
-            conn.request("GET", "/api/auth/session", headers=headers)
-            return conn.getresponse().read()
-
-        try:
-            body = fetch()
-        except (http.client.RemoteDisconnected, ConnectionError):
-            # the server closed the connection after its keep-alive timeout (the quiet gate may
-            # wait between rounds): once more on a new one, as an HTTP pool would
-            conn.close()
-            body = fetch()
-        session = json.loads(body)
-        return "hello " + (session["user"]["name"] if session else "stranger")
-
-    return app
+def _peer(name: str) -> None:
+    try:
+        __import__(name)
+    except ImportError:
+        raise Skip(f"not installed: {name} (pip install -e '.[bench]')") from None
 
 
-def with_auth_app(options: dict[str, t.Any] | None = None, matcher: t.Any = None) -> WSGIApplication:
-    """``with_auth`` around :func:`plain_wsgi_app`."""
-    return t.cast(
-        "WSGIApplication", with_auth(plain_wsgi_app, {"secret": SECRET, **(options or {})}, matcher=matcher)
-    )
+def _signed_in(app: Flask) -> str:
+    """The session cookie ``/login`` of ``app`` sets."""
+    status, headers, _ = answer(app, environ_for(None, "/login"))
+    cookies = [v.split(";", 1)[0] for k, v in headers if k.lower() == "set-cookie"]
+    if status != 200 or not cookies:
+        raise RuntimeError(f"{app.name} did not sign the bench user in")
+    return cookies[0]
+
+
+def flask_session_flask() -> tuple[Flask, str]:
+    """Flask's own signed-cookie session holding the user; and its cookie."""
+    app = Flask("bench_flask_session")
+    app.secret_key = SECRET
+    app.add_url_rule(PROTECTED, "dashboard", lambda: "hello " + session["user"]["name"])
+
+    @app.get("/login")
+    def login() -> str:
+        session["user"] = dict(CLAIMS)
+        return "ok"
+
+    return app, _signed_in(app)
+
+
+def flask_login_flask() -> tuple[Flask, str]:
+    """Flask-Login, ``@login_required`` with a user loader; and the cookie of a signed-in user."""
+    _peer("flask_login")
+    from flask_login import LoginManager, UserMixin, current_user, login_required, login_user
+
+    class User(UserMixin):
+        id, name = CLAIMS["sub"], CLAIMS["name"]
+
+    app = Flask("bench_flask_login")
+    app.secret_key = SECRET
+    LoginManager(app).user_loader(lambda user_id: User() if user_id == User.id else None)
+    app.add_url_rule(PROTECTED, "dashboard", login_required(lambda: "hello " + current_user.name))
+    app.add_url_rule("/login", "login", lambda: "ok" if login_user(User()) else "no")
+    return app, _signed_in(app)
 
 
 def jwt_extended_flask() -> tuple[Flask, str]:
     """Flask-JWT-Extended, ``@jwt_required()`` reading an access-token cookie; and that cookie."""
-    try:
-        from flask_jwt_extended import JWTManager, create_access_token, get_jwt, jwt_required
-    except ImportError:
-        raise NotInstalled("flask-jwt-extended") from None
-    import datetime as dt
+    _peer("flask_jwt_extended")
+    from flask_jwt_extended import JWTManager, create_access_token, get_jwt, jwt_required
 
     app = Flask("bench_jwt_extended")
     app.config.update(
@@ -284,183 +236,159 @@ def jwt_extended_flask() -> tuple[Flask, str]:
         JWT_ACCESS_TOKEN_EXPIRES=dt.timedelta(days=30),
     )
     JWTManager(app)
-
-    @app.get(PROTECTED)
-    @jwt_required()
-    def dashboard() -> str:
-        return "hello " + get_jwt()["name"]
-
+    app.add_url_rule(PROTECTED, "dashboard", jwt_required()(lambda: "hello " + get_jwt()["name"]))
     with app.app_context():
         extra = {k: v for k, v in CLAIMS.items() if k != "sub"}
         token = create_access_token(identity=CLAIMS["sub"], additional_claims=extra)
     return app, f"access_token_cookie={token}"
 
 
-def flask_login_flask() -> tuple[Flask, str]:
-    """Flask-Login, ``@login_required`` with a user loader; and the session cookie of a user
-    signed in through the app itself (so session protection is satisfied)."""
-    try:
-        from flask_login import LoginManager, UserMixin, current_user, login_required, login_user
-    except ImportError:
-        raise NotInstalled("flask-login") from None
-
-    class User(UserMixin):
-        def __init__(self, user_id: str, name: str) -> None:
-            self.id = user_id
-            self.name = name
-
-    users = {CLAIMS["sub"]: User(CLAIMS["sub"], CLAIMS["name"])}
-    app = Flask("bench_flask_login")
-    app.secret_key = SECRET
-    manager = LoginManager(app)
-
-    @manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return users.get(user_id)
-
-    @app.get(PROTECTED)
-    @login_required
-    def dashboard() -> str:
-        return "hello " + current_user.name
-
-    @app.get("/login")
-    def login() -> str:
-        login_user(users[CLAIMS["sub"]])
-        return "ok"
-
-    got = answer(app, environ_for(None, "/login"))
-    cookies = [v.split(";", 1)[0] for k, v in got.headers if k.lower() == "set-cookie"]
-    if got.status != 200 or not cookies:
-        raise RuntimeError("Flask-Login did not sign the bench user in")
-    return app, cookies[0]
+def _with_cookie(factory: t.Callable[[], tuple[Flask, str]]) -> Timed:
+    app, cookie = factory()
+    return checked(app, environ_for(f"{cookie}; {NOISE_COOKIES}"), body=HELLO)
 
 
-def fastapi_nextauth_flask() -> Flask:
-    """fastapi-nextauth-jwt's decoder (``NextAuthJWTv4``) run in a Flask ``before_request`` hook:
-    it reads ``request.cookies`` the same way from a Flask request as from a Starlette one."""
-    try:
-        from fastapi_nextauth_jwt import NextAuthJWTv4
-        from fastapi_nextauth_jwt.exceptions import NextAuthJWTException
-    except ImportError:
-        raise NotInstalled("fastapi-nextauth-jwt") from None
-    from flask import redirect
+# -- ASGI apps --------------------------------------------------------------------------------
+
+LOOP = asyncio.new_event_loop()
+atexit.register(LOOP.close)
+#: Requests per call of an ASGI caller, awaited in one run of the loop as a server's loop runs
+#: them (starting the loop per request would cost more than the request).
+BATCH = 20
+
+
+def _scope(cookie: str) -> dict[str, t.Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": PROTECTED,
+        "raw_path": PROTECTED.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"localhost:3000"), (b"accept", b"text/html"), (b"cookie", cookie.encode())],
+        "server": ("localhost", 3000),
+        "client": ("127.0.0.1", 50000),
+    }
+
+
+async def _receive() -> dict[str, t.Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def asgi_checked(app: t.Any, cookie: str, body: bytes) -> Timed:
+    """Check one request answers 200 ``body``; the caller runs :data:`BATCH` requests (its
+    ``batch`` attribute says so)."""
+    sent: list[dict[str, t.Any]] = []
+
+    async def record(message: dict[str, t.Any]) -> None:
+        sent.append(message)
+
+    scope = _scope(cookie)
+    LOOP.run_until_complete(app(dict(scope), _receive, record))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    text = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    if status != 200 or text != body:
+        raise RuntimeError(f"expected 200 {body!r}, got {status} {text[:200]!r}")
+
+    async def ignore(message: dict[str, t.Any]) -> None:
+        return None
+
+    async def many() -> None:
+        for _ in range(BATCH):
+            await app(dict(scope), _receive, ignore)
+
+    def call() -> None:
+        LOOP.run_until_complete(many())
+
+    call.batch = BATCH  # type: ignore[attr-defined]
+    return call
+
+
+def starlette(read_token: bool) -> t.Any:
+    _peer("starlette")
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(req: t.Any) -> t.Any:
+        return PlainTextResponse("hello " + req.state.auth_token["name"] if read_token else "hello")
+
+    return Starlette(routes=[Route(PROTECTED, hello)])
+
+
+def asgi_guarded() -> t.Any:
+    from flask_authguard.asgi import AuthMiddleware
+
+    return AuthMiddleware(starlette(True), {"secret": SECRET})
+
+
+def asgi_nextauth_jwt() -> t.Any:
+    """fastapi-nextauth-jwt's ``NextAuthJWTv4`` in a plain ASGI middleware, putting the claims
+    where the route reads them."""
+    _peer("fastapi_nextauth_jwt")
+    from fastapi_nextauth_jwt import NextAuthJWTv4
+    from starlette.requests import Request
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         decoder = NextAuthJWTv4(secret=SECRET, secure_cookie=False, csrf_prevention_enabled=False)
-    app = Flask("bench_fastapi_nextauth_jwt")
+    inner = starlette(True)
 
-    @app.before_request
-    def check() -> t.Any:
-        try:
-            g.auth_token = decoder(request)
-        except NextAuthJWTException:
-            return redirect("/api/auth/signin", 307)
-        return None
+    async def middleware(scope: t.Any, receive: t.Any, send: t.Any) -> None:
+        scope.setdefault("state", {})["auth_token"] = decoder(Request(scope))
+        await inner(scope, receive, send)
 
-    @app.get(PROTECTED)
-    def dashboard() -> str:
-        return "hello " + g.auth_token["name"]
-
-    return app
+    return middleware
 
 
-def _b64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+# -- the single-request rows, by key ------------------------------------------------------------
 
 
-def floor_decoder(token: str, secret: str = SECRET) -> t.Callable[[], dict[str, t.Any]]:
-    """The least any v4 check can do: split, base64url, AES-256-GCM decrypt, ``json.loads``,
-    with the key derived and the cipher object built beforehand."""
-    key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"", info=b"NextAuth.js Generated Encryption Key"
-    ).derive(secret.encode())
-    aead = AESGCM(key)
-
-    def run() -> dict[str, t.Any]:
-        header, _, iv, ciphertext, tag = token.split(".")
-        plaintext = aead.decrypt(_b64url(iv), _b64url(ciphertext) + _b64url(tag), header.encode("ascii"))
-        return t.cast("dict[str, t.Any]", json.loads(plaintext))
-
-    return run
-
-
-# -- the server apps (gunicorn: "bench.apps:server_app('guarded')") ---------------------------
-
-
-#: The apps :func:`server_app` makes.
-SERVER_KINDS = ("bare", "guarded", "cache_headers")
-
-
-def server_app(kind: str = "guarded") -> Flask:
-    """The demo shape: ``/health`` public, ``/dashboard`` protected by ``AuthGuard`` (matcher
-    ``/dashboard/:path*``) with the auth endpoints on; ``kind="bare"``: the same without a guard;
-    ``kind="cache_headers"``: bare, its ``/dashboard`` sending the two headers the guard adds to
-    a checked response (what they cost a server and its clients, without the guard).
-    Every response names the worker process that served it (``X-Bench-Worker``)."""
-    if kind not in SERVER_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(map(repr, SERVER_KINDS))}, not {kind!r}")
-    app = Flask(f"bench_server_{kind}")
-
-    @app.get("/health")
-    def health() -> str:
-        return "ok"
-
-    @app.after_request
-    def worker_header(response: t.Any) -> t.Any:
-        # Lets a load client keep its connection on one worker of its own (bench/server.py).
-        response.headers["X-Bench-Worker"] = str(os.getpid())
-        return response
-
-    if kind == "bare":
-
-        @app.get(PROTECTED)
-        def dashboard() -> str:
-            return "hello"
-
-        return app
-    if kind == "cache_headers":
-
-        @app.get(PROTECTED)
-        def dashboard_with_cache_headers() -> tuple[str, dict[str, str]]:
-            return "hello", {"Vary": "Cookie", "Cache-Control": "private"}
-
-        return app
-
-    @app.get(PROTECTED)
-    def guarded_dashboard() -> str:
-        return "hello " + g.auth_token["name"]
-
-    options = dict(GSS_OPTIONS, endpoints=True)
-    AuthGuard(app, options, matcher=[PROTECTED + "/:path*"])
-    return app
+def _requests() -> dict[str, t.Callable[[], Timed]]:
+    token = make_token()
+    valid, none = environ_for(cookie_header(token)), environ_for(NOISE_COOKIES)
+    return {
+        "wsgi_bare": lambda: checked(plain_wsgi_app, valid, body=b"hello"),
+        "with_auth": lambda: checked(with_auth(token_wsgi_app, {"secret": SECRET}), valid, body=HELLO),
+        "with_auth_no_cookie": lambda: checked(
+            with_auth(token_wsgi_app, {"secret": SECRET}), none, status=307
+        ),
+        "flask_bare": lambda: checked(bare_flask(), valid, body=b"hello"),
+        "authguard": lambda: checked(guarded_flask(), valid, body=HELLO),
+        "authguard_no_cookie": lambda: checked(guarded_flask(), none, status=307),
+        "auth_required": lambda: checked(auth_required_flask(), valid, body=HELLO),
+        "get_server_session": lambda: checked(gss_flask(), valid, body=HELLO),
+        "flask_session": lambda: _with_cookie(flask_session_flask),
+        "flask_login": lambda: _with_cookie(flask_login_flask),
+        "jwt_extended": lambda: _with_cookie(jwt_extended_flask),
+        "starlette_bare": lambda: asgi_checked(starlette(False), cookie_header(token), b"hello"),
+        "asgi": lambda: asgi_checked(asgi_guarded(), cookie_header(token), HELLO),
+        "fastapi_nextauth_jwt": lambda: asgi_checked(asgi_nextauth_jwt(), cookie_header(token), HELLO),
+    }
 
 
-# -- database sessions ------------------------------------------------------------------------
-
-#: Where the PostgreSQL rows run (the test suite's variable and default).
-POSTGRES_URL = os.environ.get(
-    "AUTHGUARD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+REQUESTS = _requests()
 
 
-def database_setup(url: str) -> tuple[t.Any, str, t.Callable[[], None]]:
-    """An adapter on fresh tables (a unique name prefix), a signed-in session token, and the
-    clean-up that drops the tables.
+# -- database sessions and the Redis store -------------------------------------------------------
 
-    :raises NotInstalled: SQLAlchemy (or the PostgreSQL driver) is missing.
-    """
-    try:
-        from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
-    except ImportError as exc:  # the sqlalchemy extra
-        raise NotInstalled(str(exc)) from None
-    import datetime as dt
-    import uuid
+
+def database_guarded(url: str) -> tuple[Timed, t.Callable[[], None]]:
+    """``AuthGuard`` site-wide on database sessions at ``url`` (fresh tables, a signed-in user):
+    the caller and the clean-up that drops the tables."""
+    _peer("sqlalchemy")
+    from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
 
     prefix = f"bench_{uuid.uuid4().hex[:8]}_"
     names = {n: prefix + n for n in ("users", "accounts", "sessions", "verification_token")}
-    adapter = SQLAlchemyAdapter(url, table_names=names, create_tables=True)
-    user = adapter.create_user({"name": CLAIMS["name"], "email": CLAIMS["email"], "image": CLAIMS["picture"]})
+    try:
+        adapter = SQLAlchemyAdapter(url, table_names=names, create_tables=True)
+    except Exception as exc:  # no server: the row says so
+        raise Skip(f"no database at {url.split('@')[-1]} ({type(exc).__name__})") from None
+    user = adapter.create_user({"name": CLAIMS["name"], "email": CLAIMS["email"]})
     token = uuid.uuid4().hex
     expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
     adapter.create_session({"sessionToken": token, "userId": user["id"], "expires": expires})
@@ -469,106 +397,71 @@ def database_setup(url: str) -> tuple[t.Any, str, t.Callable[[], None]]:
         adapter.drop_tables()
         adapter.close()
 
-    return adapter, token, cleanup
+    app = guarded_flask({"adapter": adapter})
+    return checked(app, environ_for(cookie_header(token)), body=HELLO), cleanup
 
 
-#: Where the revocation/throttling store rows find Redis (a database of its own: nothing is written).
-REDIS_URL = os.environ.get("AUTHGUARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+def redis_guarded() -> Timed:
+    """``AuthGuard`` site-wide with the revocation store on Redis (``store_cache`` on, the default)."""
+    _peer("redis")
+    import redis
 
-
-def redis_store_options(url: str = REDIS_URL) -> dict[str, t.Any]:
-    """Options putting the store (revocations, throttling) on Redis at ``url``, under a key prefix
-    of this run's own; the server is pinged first.
-
-    :raises NotInstalled: the redis client (the ``redis`` extra) is missing.
-    :raises Exception: whatever the client raises when no Redis answers at ``url``.
-    """
-    try:
-        import redis
-    except ImportError as exc:
-        raise NotInstalled(str(exc)) from None
-    import uuid
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
     try:
         client.ping()
+    except redis.RedisError as exc:
+        raise Skip(f"no Redis at {REDIS_URL} ({type(exc).__name__})") from None
     finally:
         client.close()
-    return {"store": url, "store_prefix": f"authguard-bench-{uuid.uuid4().hex[:8]}:"}
+    options = {"store": REDIS_URL, "store_prefix": f"authguard-bench-{uuid.uuid4().hex[:8]}:"}
+    return checked(guarded_flask(options), environ_for(cookie_header(make_token())), body=HELLO)
 
 
-def redis_round_trip(url: str = REDIS_URL) -> t.Callable[[], None]:
-    """One ``MGET`` of two keys per call on a raw socket to the Redis at ``url``, the command
-    packed once: what loopback and the Redis server cost, with no client around them (the floor
-    under the Redis row). The socket is closed when the returned callable is collected."""
-    import socket
-    from urllib.parse import urlsplit
+# -- the gunicorn worker's app ("bench.apps:server_app('guarded')") ------------------------------
 
-    from redis.connection import Connection
-
-    keys = ("authguard-bench-floor:u:42", "authguard-bench-floor:s:1")
-    packed = b"".join(Connection().pack_command("MGET", *keys))
-    where = urlsplit(url)
-    sock = socket.create_connection((where.hostname or "127.0.0.1", where.port or 6379), timeout=2)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def round_trip() -> None:
-        sock.sendall(packed)
-        if not sock.recv(4096):
-            raise ConnectionError("Redis closed the connection")
-
-    weakref.finalize(round_trip, sock.close)  # closed with the row, not left to the collector
-    return round_trip
+#: The worker rows' routes: a hello-world, a JSON answer and a rendered template.
+ROUTES = ("/hello", "/json", "/template")
+PAGE = """<!doctype html><title>{{ title }}</title><h1>{{ title }}</h1>
+<ul>{% for item in items %}<li>{{ item.name }}: {{ item.value }}</li>{% endfor %}</ul>"""
 
 
-def database_round_trip(adapter: t.Any, token: str) -> t.Callable[[], None]:
-    """The adapter's own session lookup (its compiled SQL and parameters) run once per call on a
-    psycopg connection of its own, kept open, in autocommit: the round trip and the server's
-    work with no SQLAlchemy pool, adapter or guard around it (the floor under the database
-    rows). The connection is closed when the returned callable is collected."""
-    import psycopg
-
-    reader = adapter._session_lookup
-    if adapter.get_session_and_user(token) is None:  # one read through the adapter compiles it
-        raise RuntimeError("the bench session is not in the database")
-    compiled = reader._ready()
-    args = compiled.arguments({"token": token})
-    url = adapter.engine.url
-    connection = psycopg.connect(
-        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username, dbname=url.database,
-        password=url.password, autocommit=True,
-    )
-    cursor = connection.cursor()
-
-    def round_trip() -> None:
-        cursor.execute(compiled.sql, args)
-        if cursor.fetchone() is None:
-            raise RuntimeError("the bench session is gone")
-
-    weakref.finalize(round_trip, connection.close)
-    return round_trip
+def _batch_start() -> str:
+    gc.collect()  # the cyclic collector runs before a batch and is off during it, as in-process
+    gc.disable()
+    os.getsid(0)
+    return str(os.getpid())
 
 
-def database_guarded_flask(adapter: t.Any) -> Flask:
-    """``AuthGuard`` site-wide on database sessions: the guard looks the session up."""
-    app = Flask("bench_db_guarded")
-
-    @app.get(PROTECTED)
-    def dashboard() -> str:
-        return "hello " + g.auth_token["name"]
-
-    AuthGuard(app, {"secret": SECRET, "endpoints": False, "adapter": adapter})
-    return app
+def _batch_end() -> str:
+    os.getsid(0)
+    gc.enable()
+    return "counted"
 
 
-def database_gss_flask(adapter: t.Any) -> Flask:
-    """``get_server_session()`` in a view on database sessions (lookup, expiry rules, cookie)."""
-    app = Flask("bench_db_gss")
+def server_app(kind: str = "guarded") -> Flask:
+    """``/health`` public and :data:`ROUTES`, behind ``AuthGuard`` site-wide when ``kind`` is
+    ``"guarded"`` (each view then reads ``g.auth_token``), bare when ``"bare"``."""
+    if kind not in ("bare", "guarded"):
+        raise ValueError(f"kind must be 'bare' or 'guarded', not {kind!r}")
+    app = Flask(f"bench_server_{kind}")
+    app.jinja_loader = DictLoader({"page.html": PAGE})  # (compiled once and cached, as from a file)
+    items = [{"name": f"item {i}", "value": i * 7} for i in range(10)]
 
-    @app.get(PROTECTED)
-    def dashboard() -> str:
-        session = get_server_session()
-        return "hello " + (session["user"]["name"] if session else "stranger")
+    def who() -> str:
+        return g.auth_token["name"] if kind == "guarded" else "stranger"
 
-    AuthGuard(app, {"secret": SECRET, "endpoints": False, "adapter": adapter}, matcher=[])
+    views = {
+        "/health": lambda: "ok",
+        # A counted batch's brackets (bench/instructions.py): callgrind writes out its counters,
+        # and starts them again from zero, whenever the worker calls getsid().
+        "/bench/start": _batch_start,
+        "/bench/end": _batch_end,
+        "/hello": lambda: "hello " + who(),
+        "/json": lambda: jsonify(user=who(), items=items, path=request.path),
+        "/template": lambda: render_template("page.html", title="hello " + who(), items=items),
+    }
+    for path, view in views.items():
+        app.add_url_rule(path, path, view)
+    if kind == "guarded":
+        AuthGuard(app, {"secret": SECRET}, matcher=[f"{r}/:path*" for r in ROUTES])
     return app

@@ -59,6 +59,7 @@ def test_demo_command_starts_and_prints_url_and_credentials(
         for username, (password, role) in demo.DEMO_CREDENTIALS.items():
             assert f"{username} / {password} / {role}" in output
         assert "NEXTAUTH_SECRET" in output  # says the built-in demo secret is in use
+        assert "no trusted origin" not in output  # the demo trusts its loopback hosts
         with urllib.request.urlopen(process.url, timeout=10) as response:
             assert response.status == 200
             assert "not signed in" in response.read().decode()
@@ -90,6 +91,17 @@ def _sign_in(client: t.Any, username: str, password: str, callback_url: str = "/
         "/api/auth/callback/credentials",
         data={"csrfToken": csrf, "username": username, "password": password, "callbackUrl": callback_url},
     )
+
+
+def test_demo_builds_links_on_its_loopback_hosts_only(
+    demo_client: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert demo_client.get("/api/auth/signin").status_code == 200
+    assert demo_client.get("/api/auth/signin", headers={"Host": "evil.example"}).status_code == 400
+    assert demo_client.get("/dashboard", headers={"Host": "evil.example"}).status_code == 400
+    monkeypatch.setenv("AUTH_TRUST_HOST", "true")  # behind a proxy of one's own
+    behind_proxy = demo.create_app().test_client()
+    assert behind_proxy.get("/api/auth/signin", headers={"Host": "app.example"}).status_code == 200
 
 
 def test_demo_anonymous(demo_client: t.Any) -> None:
