@@ -143,11 +143,13 @@ class ProtoDecoder:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         from flask_authguard.core import jwt as codec
+        from flask_authguard.core.claims import check_claims, reject_constant
 
         self.codec = codec
+        self.check_claims = check_claims
         self.aeads = [AESGCM(codec.derive_key(s)) for s in secrets]
         self.headers: dict[str, bool] = {}
-        self.json = json.JSONDecoder(parse_constant=codec._reject_constant)
+        self.json = json.JSONDecoder(parse_constant=reject_constant)
 
     def __call__(self, token: str) -> dict[str, t.Any] | None:
         from cryptography.exceptions import InvalidTag
@@ -174,7 +176,7 @@ class ProtoDecoder:
             except InvalidTag:
                 continue
             claims = self.json.decode(plaintext.decode("utf-8"))
-            self.codec._check_claims(claims)
+            self.check_claims(claims)
             return t.cast("dict[str, t.Any]", claims)
         return None
 
@@ -258,6 +260,7 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
 
     from flask_authguard.core import jwt as codec
     from flask_authguard.core import token as token_mod
+    from flask_authguard.core.claims import check_claims, reject_constant
     from flask_authguard.core.config import resolve_options
     from flask_authguard.core.cookies import session_values
     from flask_authguard.flask import ext
@@ -351,9 +354,9 @@ def components(cookie_header: str, token: str, n: int) -> list[tuple[str, str, f
     add("  AESGCM(key) construction", "jwt.py _decrypt", lambda: AESGCM(key))
     add("  AESGCM.decrypt", "jwt.py _decrypt", lambda: aead.decrypt(parts.iv, sealed, aad))
     add(
-        "  json.loads(parse_constant=...) + _check_claims",
+        "  json.loads(parse_constant=...) + check_claims",
         "jwt.py decode",
-        lambda: codec._check_claims(json.loads(text, parse_constant=codec._reject_constant)),
+        lambda: check_claims(json.loads(text, parse_constant=reject_constant)),
     )
     add(
         "token_for (cookie parse + decode), cookies not cached",
