@@ -22,10 +22,10 @@ Two kinds of rows:
   same in-process apps, and a gunicorn ``gthread`` worker over three routes. Counts repeat
   from run to run (within 2%) whatever the machine's load; the issue's cost targets are counts.
 
-(next-auth itself under Node.js is not timed here; ``tests/test_interop_node.py`` runs it for
+(next-auth itself under Node.js is not timed here; ``tests/interop/test_interop_node.py`` runs it for
 behaviour.) A row that needs a missing package or service says so instead of a figure. The targets are
 :data:`TARGETS`, each judged on a row's difference from (or ratio to) its baseline row. No row
-is a test: ``tests/test_bench_smoke.py`` checks that every row runs and is printed.
+is a test: ``tests/bench/test_bench_smoke.py`` checks that every row runs and is printed.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ except ImportError:  # run from a clone without installing: use the package besi
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from flask_authguard import TOKEN_ENVIRON_KEY, CredentialsProvider, encode, with_auth  # noqa: E402
-from flask_authguard.middleware import WithAuth  # noqa: E402
+from flask_authguard.wsgi.middleware import WithAuth  # noqa: E402
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

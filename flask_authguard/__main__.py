@@ -1,4 +1,4 @@
-"""``python -m flask_authguard``: ``secret`` and ``decode`` (see :mod:`flask_authguard.cli`)."""
+"""``python -m flask_authguard``: ``secret`` and ``decode`` (see :mod:`flask_authguard.flask.cli`)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from flask_authguard.core.store import forget_memory_stores
 
 #: Fixture modules beside this file (the real next-auth under node, the local OIDC provider):
 #: declared here, once, since pytest reads ``pytest_plugins`` only from the root conftest.
-pytest_plugins = ["nodejs", "oidc_server"]
+pytest_plugins = ["support.nodejs", "support.oidc_server"]
 
 DATA = pathlib.Path(__file__).parent / "data"
 

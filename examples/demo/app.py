@@ -7,9 +7,9 @@ Run it from a clone of the repository (after ``pip install -e .``)::
     python -m examples.demo                     # the same, as a module
 
 Reached at another address than ``localhost``/``127.0.0.1`` (``HOST=0.0.0.0``, a container),
-say which, or sign-in answers the Configuration error (links are built only on a trusted
-origin): ``NEXTAUTH_URL=http://192.168.1.5:8000``, or ``AUTH_TRUST_HOST=true`` behind a proxy
-you run.
+say which, or it answers 400 (links are built only on a trusted origin, and the demo trusts
+those two hosts unless told otherwise): ``NEXTAUTH_URL=http://192.168.1.5:8000``, or
+``AUTH_TRUST_HOST=true`` behind a proxy you run.
 
 What it shows:
 
@@ -136,6 +136,10 @@ def oauth_providers(env: t.Mapping[str, str]) -> list[t.Any]:
     return providers
 
 
+def _origin_from_environment() -> bool:
+    return any(os.environ.get(name) for name in ("NEXTAUTH_URL", "AUTH_URL", "AUTH_TRUST_HOST"))
+
+
 def create_app(secret: str | None = None) -> Flask:
     """The demo app. The secret: ``secret``, else ``NEXTAUTH_SECRET``, else the demo's own."""
     app = Flask(
@@ -158,6 +162,9 @@ def create_app(secret: str | None = None) -> Flask:
             ],
             "callbacks": {"jwt": jwt_callback, "session": session_callback},
             "forbidden": forbidden,
+            # Links are built on a trusted origin only: these hosts, unless the environment
+            # names the public URL (NEXTAUTH_URL / AUTH_URL) or a proxy's Host (AUTH_TRUST_HOST).
+            "trusted_hosts": None if _origin_from_environment() else ["localhost", "127.0.0.1"],
         },
         matcher=["/dashboard/:path*"],
     )

@@ -20,7 +20,7 @@ Any object with the methods of :class:`Adapter` works. Conventions every adapter
 - optional: ``delete_user_sessions(user_id) -> int`` deletes every session of a user; revoking
   a user (``AuthGuard.revoke_user``, sign out everywhere) with database sessions needs it;
 - a store that cannot be reached (down, timeout, lost connection) raises
-  :class:`~flask_authguard.errors.BackendUnavailableError`: the request then gets 503 and
+  :class:`~flask_authguard.core.errors.BackendUnavailableError`: the request then gets 503 and
   nobody is signed out.
 
 .. versionadded:: 0.1

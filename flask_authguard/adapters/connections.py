@@ -1,7 +1,7 @@
 """How the SQLAlchemy adapter talks to its database: writes in a short transaction, single reads
 outside one (no BEGIN/COMMIT round trips; the session lookup as a
 :class:`~flask_authguard.adapters.reads.CompiledRead`), one retry when the server dropped the
-connection, and every database failure as :class:`~flask_authguard.errors.BackendUnavailableError`."""
+connection, and every database failure as :class:`~flask_authguard.core.errors.BackendUnavailableError`."""
 
 from __future__ import annotations
 

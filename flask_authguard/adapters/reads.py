@@ -20,7 +20,7 @@ or ``handle_error``, ``echo``, an ``INFO`` logger on ``sqlalchemy.engine``) or a
 listed in :data:`DRIVERS` gets SQLAlchemy Core's ``execute`` instead: :meth:`CompiledRead.usable`
 says which, on every call.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

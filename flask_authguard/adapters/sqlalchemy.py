@@ -15,7 +15,7 @@ other's sessions.
 Every method that writes runs one short transaction; a single read (a user, a session with its
 user) runs as one statement outside any transaction. Errors of the database (down, timeout, lost
 connection, missing tables) are raised as
-:class:`~flask_authguard.errors.BackendUnavailableError`; a constraint violation (a second user
+:class:`~flask_authguard.core.errors.BackendUnavailableError`; a constraint violation (a second user
 with the same email, an account linked twice) as SQLAlchemy's ``IntegrityError``, a value the
 column cannot hold as its ``DataError``. Lookups with text no row can hold (empty, NUL, longer
 than the column) find nothing instead of failing.
@@ -341,7 +341,7 @@ class SQLAlchemyAdapter(Connections):
     def delete_user_sessions(self, user_id: str) -> int:
         """Delete every session of a user (sign out everywhere, revoke a user); how many.
 
-        .. versionadded:: 0.2
+        .. versionadded:: 0.1
         """
         uid = as_id(user_id)
         if uid is None:

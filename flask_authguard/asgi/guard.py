@@ -1,4 +1,4 @@
-"""The guard's decision for an ASGI request: the same :class:`~flask_authguard.wsgi.AuthCore`
+"""The guard's decision for an ASGI request: the same :class:`~flask_authguard.wsgi.middleware.AuthCore`
 rules as ``with_auth``, run on the loop's thread when they cannot block, else in a worker thread."""
 
 from __future__ import annotations

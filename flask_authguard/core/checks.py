@@ -1,6 +1,6 @@
 """Start-up checks of the defence options: origins, the store URI, throttle limits.
 
-Each returns the normalised value or raises :class:`~flask_authguard.errors.ConfigurationError`
+Each returns the normalised value or raises :class:`~flask_authguard.core.errors.ConfigurationError`
 naming the option and what to set.
 """
 

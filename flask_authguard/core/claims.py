@@ -14,14 +14,17 @@ from .errors import InvalidTokenError, TokenExpiredError
 CLOCK_TOLERANCE = 15
 
 
-def _reject_constant(name: str) -> t.NoReturn:
+def reject_constant(name: str) -> t.NoReturn:
+    """``parse_constant`` hook: a token whose JSON holds ``NaN`` or ``Infinity`` is refused."""
     raise ValueError(f"non-finite number {name}")
 
 
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+#: The JSON decoder for token headers and claims (no ``NaN``/``Infinity``).
+JSON_DECODER = json.JSONDecoder(parse_constant=reject_constant)
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a finite JSON number (``bool`` is not one)."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
@@ -29,13 +32,19 @@ def _is_number(value: object) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-def _check_claims(claims: dict[str, t.Any]) -> None:
+def check_claims(claims: dict[str, t.Any]) -> None:
+    """Check the time claims of a decrypted token.
+
+    :raises InvalidTokenError: ``exp`` missing or not a number, ``iat``/``nbf`` not numbers,
+        or ``nbf`` in the future.
+    :raises TokenExpiredError: ``exp`` has passed (beyond :data:`CLOCK_TOLERANCE`).
+    """
     now = _clock.now()
     exp = claims.get("exp")
-    if not _is_number(exp):
+    if not is_number(exp):
         raise InvalidTokenError("exp claim missing or not a number")
     for name in ("iat", "nbf"):
-        if name in claims and not _is_number(claims[name]):
+        if name in claims and not is_number(claims[name]):
             raise InvalidTokenError(f"{name} claim is not a number")
     if now >= exp + CLOCK_TOLERANCE:  # type: ignore[operator]
         raise TokenExpiredError("token has expired")

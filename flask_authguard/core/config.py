@@ -17,8 +17,8 @@ from .defence_options import resolve_defences
 from .errors import ConfigurationError
 from .hosts import check_trust_host, check_trusted_hosts
 from .options import (
-    _COOKIE_STEMS,
     CHUNK_SIZES,
+    COOKIE_STEMS,
     DEFAULT_BASE_PATH,
     AuthOptions,
     Callbacks,
@@ -28,8 +28,8 @@ from .options import (
     JWTOptions,
     Pages,
     SessionOptions,
-    _masked_repr,
     coerce_options,
+    masked_repr,
 )
 
 logger = logging.getLogger("flask_authguard")
@@ -169,7 +169,7 @@ class Config:
         object.__setattr__(self, "session_salts", tuple(self.salt_for(spec.name) for spec in cookies))
 
     def __repr__(self) -> str:
-        return _masked_repr(self)
+        return masked_repr(self)
 
     def current_secrets(self) -> tuple[str, ...]:
         """The secrets, or, when none was configured, whatever the environment has now."""
@@ -213,7 +213,7 @@ _HOST_COOKIES = frozenset({"csrf_token", "state", "pkce_code_verifier", "nonce",
 @functools.lru_cache(maxsize=64)
 def _default_cookie(version: int, kind: str, secure: bool) -> CookieSpec:
     prefix = ("__Host-" if kind in _HOST_COOKIES else "__Secure-") if secure else ""
-    return CookieSpec(name=f"{prefix}{_COOKIE_STEMS[version]}.{_COOKIE_SUFFIX[kind]}", secure=secure)
+    return CookieSpec(name=f"{prefix}{COOKIE_STEMS[version]}.{_COOKIE_SUFFIX[kind]}", secure=secure)
 
 
 def _cookie_spec(config: Config, kind: str, secure: bool) -> CookieSpec:

@@ -17,6 +17,21 @@ from werkzeug.http import dump_cookie
 
 from .config import CookieSpec
 
+__all__ = [
+    "MAX_CHUNKS",
+    "Cookies",
+    "chunk",
+    "chunk_names",
+    "clean",
+    "decode_value",
+    "delete_cookie_header",
+    "encode_value",
+    "is_session_cookie",
+    "opaque_session_value",
+    "session_values",
+    "set_cookie_header",
+]
+
 #: More chunks than this are not read: a session token never needs them.
 MAX_CHUNKS = 16
 

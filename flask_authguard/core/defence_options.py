@@ -3,7 +3,7 @@ origins, the store, sign-in throttling and the absolute session lifetime.
 
 :class:`ThrottleOptions` is the ``throttle`` group of :class:`~flask_authguard.AuthOptions`;
 :func:`resolve_defences` turns the user's values into the matching fields of
-:class:`~flask_authguard.core.options.Config`, raising
+:class:`~flask_authguard.core.config.Config`, raising
 :class:`~flask_authguard.ConfigurationError` naming the key and what to set, as
 :mod:`.validation` does for the other options.
 """
@@ -96,7 +96,7 @@ def max_lifetime(value: t.Any, strategy: str) -> int | None:
 
 
 def resolve_defences(opts: t.Any, session: t.Any, strategy: str) -> dict[str, t.Any]:
-    """The :class:`~flask_authguard.core.options.Config` fields of the defences, from the
+    """The :class:`~flask_authguard.core.config.Config` fields of the defences, from the
     coerced :class:`~flask_authguard.AuthOptions` ``opts`` and its ``session`` group.
 
     :raises ConfigurationError: a value is invalid; the message names it and what to set.

@@ -7,6 +7,16 @@ from __future__ import annotations
 
 import typing as t
 
+__all__ = [
+    "AuthGuardError",
+    "BackendUnavailableError",
+    "ConfigurationError",
+    "InvalidTokenError",
+    "SignInError",
+    "TokenError",
+    "TokenExpiredError",
+]
+
 
 class AuthGuardError(Exception):
     """Base class of every error raised by flask_authguard."""

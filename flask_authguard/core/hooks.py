@@ -7,7 +7,7 @@ next-auth reads its own encrypted tokens (JWE). When the session token is a sign
 .. code-block:: python
 
     from flask_authguard import with_auth
-    from flask_authguard.hooks import hs256_decoder, jwks_decoder
+    from flask_authguard.core.hooks import hs256_decoder, jwks_decoder
 
     # next-auth's documented custom codec, ``jwt.sign(token, secret)`` / ``jwt.verify(token, secret)``
     # from ``jsonwebtoken``: key None verifies with the secret the middleware passes in.
@@ -26,7 +26,7 @@ the ``flask_authguard`` logger at debug level.
 
 Rules, the same for both hooks:
 
-- Time claims are checked against :func:`flask_authguard._clock.now` (so tests can freeze
+- Time claims are checked against :func:`flask_authguard.core._clock.now` (so tests can freeze
   time): a token is expired once ``now >= exp + leeway`` and not yet valid while
   ``nbf > now + leeway`` (``jsonwebtoken``'s and jose's comparisons). ``exp``, ``nbf`` and
   ``iat``, when present, must be numbers. A future ``iat`` is accepted, as in jose.

@@ -35,12 +35,25 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import _clock
 from .cbc_hs512 import cbc_key
-from .claims import _JSON, _check_claims
-from .claims import CLOCK_TOLERANCE as CLOCK_TOLERANCE  # re-exported: part of the codec's API
-from .claims import _reject_constant as _reject_constant  # noqa: F401 (the bench's step breakdown)
+from .claims import CLOCK_TOLERANCE, JSON_DECODER, check_claims
 from .errors import ConfigurationError, InvalidTokenError
-from .token_cache import VerifiedTokenCache as VerifiedTokenCache  # re-exported
-from .token_cache import verified_tokens
+from .token_cache import VerifiedTokenCache, verified_tokens
+
+__all__ = [
+    "CLOCK_TOLERANCE",
+    "DEFAULT_MAX_AGE",
+    "MAX_TOKEN_LENGTH",
+    "Secret",
+    "VerifiedTokenCache",
+    "b64url_decode",
+    "b64url_encode",
+    "decode",
+    "decrypt",
+    "derive_key",
+    "encode",
+    "key_thumbprint",
+    "verified_tokens",
+]
 
 #: Default lifetime of an issued token, in seconds (30 days, as next-auth).
 DEFAULT_MAX_AGE = 30 * 24 * 60 * 60
@@ -207,7 +220,7 @@ def _checked_header(header_b64: str, version: int) -> tuple[str, str | None]:
     and only accepted headers are kept (a refusal raises, which is never cached)."""
     try:
         # Decode as UTF-8 first: json.loads(bytes) would also sniff UTF-16/32.
-        header = _JSON.decode(b64url_decode(header_b64).decode("utf-8"))
+        header = JSON_DECODER.decode(b64url_decode(header_b64).decode("utf-8"))
     except (ValueError, RecursionError):
         raise InvalidTokenError("header is not JSON") from None
     if not isinstance(header, dict):
@@ -328,7 +341,7 @@ def decrypt(*, token: str, secret: Secret, salt: str = "", version: int = 4) -> 
     if plaintext is None:
         raise InvalidTokenError("decryption failed (wrong secret, salt or version, or tampered)")
     try:
-        claims = _JSON.decode(plaintext.decode("utf-8"))
+        claims = JSON_DECODER.decode(plaintext.decode("utf-8"))
     except (ValueError, RecursionError):
         raise InvalidTokenError("plaintext is not UTF-8 JSON") from None
     if not isinstance(claims, dict):
@@ -362,6 +375,6 @@ def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 
     if cached is not None:
         return cached
     claims = decrypt(token=token, secret=secret, salt=salt, version=version)
-    _check_claims(claims)
+    check_claims(claims)
     verified_tokens.put(key, claims)
     return claims

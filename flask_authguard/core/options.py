@@ -17,6 +17,27 @@ from .checks import masked_uri
 from .defence_options import ThrottleOptions
 from .errors import ConfigurationError
 
+__all__ = [
+    "CHUNK_SIZES",
+    "COOKIE_STEMS",
+    "DEFAULT_BASE_PATH",
+    "DEFAULT_MAX_AGE",
+    "DEFAULT_UPDATE_AGE",
+    "NO_SECRET",
+    "AuthOptions",
+    "Callback",
+    "Callbacks",
+    "CookieOption",
+    "CookiesOptions",
+    "Events",
+    "JWTOptions",
+    "OptionsArg",
+    "Pages",
+    "SessionOptions",
+    "coerce_options",
+    "masked_repr",
+]
+
 logger = logging.getLogger("flask_authguard")
 
 #: Callable hooks are invoked with keyword arguments only.
@@ -29,7 +50,8 @@ DEFAULT_BASE_PATH = "/api/auth"
 NO_SECRET = "no secret: set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=..."
 #: Longest value per session-cookie chunk: 4096 minus next-auth's estimate of the empty cookie.
 CHUNK_SIZES = {4: 4096 - 163, 5: 4096 - 160}
-_COOKIE_STEMS = {4: "next-auth", 5: "authjs"}
+#: The cookie name stem per ``version``: ``next-auth.session-token`` / ``authjs.session-token``.
+COOKIE_STEMS = {4: "next-auth", 5: "authjs"}
 
 
 @dataclasses.dataclass
@@ -192,7 +214,7 @@ class AuthOptions:
     throttle: ThrottleOptions | dict[str, t.Any] = dataclasses.field(default_factory=ThrottleOptions)
 
     def __repr__(self) -> str:
-        return _masked_repr(self)
+        return masked_repr(self)
 
 
 def _mask(name: str, value: t.Any) -> str:
@@ -211,7 +233,8 @@ def _mask(name: str, value: t.Any) -> str:
     return repr(value)
 
 
-def _masked_repr(obj: t.Any) -> str:
+def masked_repr(obj: t.Any) -> str:
+    """A dataclass ``repr`` with secrets and credentials in URLs masked (safe to log)."""
     shown = (
         f"{f.name}={_mask(f.name, getattr(obj, f.name))}" if f.repr else "" for f in dataclasses.fields(obj)
     )

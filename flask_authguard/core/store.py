@@ -15,7 +15,7 @@ users nor share throttle counters.
 
 Rate limiting is the ``limits`` library's (a moving window); this module only adds the few
 key/value operations revocation needs, with the same client settings. Every failure to reach the
-store raises :class:`~flask_authguard.errors.BackendUnavailableError`: the request gets 503,
+store raises :class:`~flask_authguard.core.errors.BackendUnavailableError`: the request gets 503,
 nobody is let in and nobody is signed out.
 
 The per-request read (:meth:`RedisStore.get_many`, one ``MGET``) goes over a connection each

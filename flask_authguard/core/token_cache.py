@@ -8,7 +8,7 @@ import threading
 import typing as t
 
 from . import _clock
-from .claims import CLOCK_TOLERANCE, _check_claims, _is_number
+from .claims import CLOCK_TOLERANCE, check_claims, is_number
 from .errors import InvalidTokenError, TokenError, TokenExpiredError
 
 
@@ -41,11 +41,11 @@ class VerifiedTokenCache:
         claims, exp, nbf, atomic = entry
         if exp is None:  # claims put() got without numeric timestamps: the full check
             try:
-                _check_claims(claims)
+                check_claims(claims)
             except TokenError:
                 self._entries.pop(key, None)
                 raise
-        else:  # what _check_claims decides, on the timestamps it checked when the entry was made
+        else:  # what check_claims decides, on the timestamps it checked when the entry was made
             now = _clock.now()
             if now >= exp + CLOCK_TOLERANCE:
                 self._entries.pop(key, None)
@@ -62,7 +62,7 @@ class VerifiedTokenCache:
         stored = _fresh_copy(claims)
         atomic = all(isinstance(v, _ATOMIC) for v in stored.values())
         exp, nbf = stored.get("exp"), stored.get("nbf")
-        timed = _is_number(exp) and all(n not in stored or _is_number(stored[n]) for n in ("iat", "nbf"))
+        timed = is_number(exp) and all(n not in stored or is_number(stored[n]) for n in ("iat", "nbf"))
         entry = (stored, exp, nbf, atomic) if timed else (stored, None, None, atomic)
         with self._lock:
             while len(self._entries) >= self.maxsize:

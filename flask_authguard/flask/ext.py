@@ -1,4 +1,4 @@
-"""``AuthGuard``: the Flask extension, built on :class:`~flask_authguard.middleware.AuthCore`.
+"""``AuthGuard``: the Flask extension, built on :class:`~flask_authguard.wsgi.middleware.AuthCore`.
 
 .. code-block:: python
 
@@ -61,7 +61,7 @@ from ..guard.decision import AuthCore, InnerMiddleware
 from ..sessions.revoke import Revoker
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
-from .state import GuardState, _token_or_none, current_token, request_state, state_of
+from .state import GuardState, current_token, request_state, state_of, token_or_none
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -297,7 +297,7 @@ def _lazy_token_globals(base: type[t.Any]) -> type[t.Any]:
             if name == "auth_token" and has_request_context():
                 state = current_app.extensions.get("authguard")
                 if state is not None:
-                    value = _token_or_none(state.core, request.environ)
+                    value = token_or_none(state.core, request.environ)
                     self.__dict__["auth_token"] = value
                     return value
             return super().__getattr__(name)

@@ -60,7 +60,8 @@ def state_of(app: Flask | None = None) -> GuardState:
         raise ConfigurationError("AuthGuard is not initialised on this app: call AuthGuard(app)") from None
 
 
-def _token_or_none(core: AuthCore, environ: WSGIEnvironment) -> Claims | None:
+def token_or_none(core: AuthCore, environ: WSGIEnvironment) -> Claims | None:
+    """The request's token from ``core``, or ``None`` when the session store is unavailable."""
     try:
         return core.token(environ)
     except BackendUnavailableError:
@@ -75,4 +76,4 @@ def current_token() -> Claims | None:
     state = current_app.extensions.get("authguard")
     if state is None:  # no guard on this app: whatever a with_auth layer left in the environ
         return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
-    return _token_or_none(t.cast(GuardState, state).core, request.environ)
+    return token_or_none(t.cast(GuardState, state).core, request.environ)

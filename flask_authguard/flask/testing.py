@@ -39,6 +39,15 @@ if t.TYPE_CHECKING:
     from flask import Flask
     from werkzeug.test import Client
 
+__all__ = [
+    "AppOrOptions",
+    "DEFAULT_CLAIMS",
+    "config_for",
+    "make_session_cookie",
+    "sign_in",
+    "sign_out",
+]
+
 #: The claims :func:`sign_in` uses when given none: a user as a credentials sign-in makes.
 DEFAULT_CLAIMS: dict[str, t.Any] = {
     "name": "Test User",

@@ -13,7 +13,8 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 
-def _json(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer of the guard, never cached."""
     response = Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -22,7 +23,7 @@ def _json(status: int, body: dict[str, t.Any], headers: dict[str, str] | None = 
 def unavailable_json() -> Response:
     """503 JSON with ``Retry-After`` when the session store fails: nobody is signed out."""
     message = "The session store is unavailable. Try again shortly."
-    return _json(503, {"error": "ServiceUnavailable", "message": message}, {"Retry-After": "5"})
+    return json_response(503, {"error": "ServiceUnavailable", "message": message}, {"Retry-After": "5"})
 
 
 _REDIRECT_TYPE = "text/plain; charset=utf-8"  # werkzeug's default for a bodiless Response

@@ -34,9 +34,9 @@ from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.token import Claims
 from ..core.urls import link_origin, mount_path, under
 from ..sessions import strategy_of
-from .answers import Redirect, _json, unavailable_json
+from .answers import Redirect, json_response, unavailable_json
 from .caching import CHECKED_KEY
-from .incoming import _page_path, _with_param, browser_path, normalize_path
+from .incoming import browser_path, normalize_path, page_path, with_param
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -86,7 +86,7 @@ class AuthCore:
         self._public = tuple(_ALWAYS_PUBLIC) + tuple(public_prefixes)
         # A page configured with a query (``/login?src=mw``) is still served at its path: comparing
         # the whole string, as next-auth does, would redirect the sign-in page to itself.
-        pages = (_page_path(self.config.sign_in_page), _page_path(self.config.error_page))
+        pages = (page_path(self.config.sign_in_page), page_path(self.config.error_page))
         self._pages = frozenset(p for p in pages if p)
         # The skip list, precomputed for the per-request check: exact paths and "<prefix>/".
         base = self.config.base_path
@@ -250,7 +250,7 @@ class AuthCore:
         if reason is None:
             return None
         logger.info("cross-site request refused: %s", reason)
-        return _json(403, crosssite.refusal_body(reason))
+        return json_response(403, crosssite.refusal_body(reason))
 
     def config_error(self, environ: WSGIEnvironment) -> Redirect:
         """next-auth's answer to a missing secret: 307 to the error page, ``error=Configuration``."""
@@ -282,7 +282,7 @@ class AuthCore:
                         raise TypeError("forbidden must return None, a Response or a WSGI app")
                     return t.cast("WSGIApplication", answer)
             if api:
-                return _json(
+                return json_response(
                     403, {"error": "Forbidden", "message": "You do not have access to this resource."}
                 )
             from ..endpoints.pages import forbidden_response
@@ -296,7 +296,7 @@ class AuthCore:
         callback = browser_path(environ, path)
         location = self._page_url(environ, config.sign_in_page, "callbackUrl", callback)
         realm = get_host(environ).replace('"', "")
-        return _json(
+        return json_response(
             401,
             {"error": "Unauthorized", "message": "Sign in to access this resource.", "url": location},
             {"WWW-Authenticate": f'Bearer realm="{realm}"'},
@@ -311,14 +311,14 @@ class AuthCore:
         """``page`` with ``param=value``: on the trusted origin (:func:`link_origin`), else
         relative, which the browser resolves against the URL it asked for."""
         if "://" in page:
-            return _with_param(page, param, value)
+            return with_param(page, param, value)
         script = environ.get("SCRIPT_NAME", "")
         mount = "" if not script or under(page, script) else mount_path(script)
         try:
             origin = link_origin(self.config, environ) or ""
         except BadRequest:  # an unusable Host header (an untrusted one was refused before)
             origin = ""
-        return _with_param(origin + mount + page, param, value)
+        return with_param(origin + mount + page, param, value)
 
     def run_inner(self, environ: WSGIEnvironment) -> WSGIApplication | None:
         """Run the inner middleware: its answer, or ``None`` to go on to the app."""

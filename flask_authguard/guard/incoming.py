@@ -79,12 +79,13 @@ def browser_path(environ: WSGIEnvironment, path: str) -> str:
     return full
 
 
-def _page_path(page: str) -> str | None:
+def page_path(page: str) -> str | None:
     """The path a relative sign-in or error page is served at (its query and fragment off)."""
     if "://" in page or page.startswith("//"):
         return None
     return page.split("#", 1)[0].split("?", 1)[0] or None
 
 
-def _with_param(url: str, name: str, value: str) -> str:
+def with_param(url: str, name: str, value: str) -> str:
+    """``url`` with ``name=value`` (form-encoded) appended to its query."""
     return f"{url}{'&' if '?' in url else '?'}{name}={form_encode(value)}"

@@ -193,9 +193,9 @@ class OAuthProvider:
 
     def _check_urls(self) -> None:
         for name in ("authorization_url", "token_url"):
-            _check_url(self.id, name, getattr(self, name), required=True)
+            check_url(self.id, name, getattr(self, name), required=True)
         if self.userinfo_request is None:
-            _check_url(self.id, "userinfo_url", self.userinfo_url, required=True)
+            check_url(self.id, "userinfo_url", self.userinfo_url, required=True)
 
     # -- start-up ----------------------------------------------------------------------------------
 
@@ -406,7 +406,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}({error})" if isinstance(error, str) else type(exc).__name__
 
 
-def _check_url(provider_id: str, name: str, value: t.Any, *, required: bool) -> None:
+def check_url(provider_id: str, name: str, value: t.Any, *, required: bool) -> None:
+    """Start-up check of a provider URL option: an absolute http(s) URL (or ``None`` when not
+    ``required``).
+
+    :raises ConfigurationError: naming the provider and the option.
+    """
     if value is None and not required:
         return
     if (

@@ -24,7 +24,7 @@ import typing as t
 from ..core import _clock
 from ..core.errors import ConfigurationError
 from . import _authlib
-from .oauth import ExchangeFailed, OAuthProvider, _check_url, email_verified, get_json
+from .oauth import ExchangeFailed, OAuthProvider, check_url, email_verified, get_json
 
 #: Seconds the discovery document is kept before it is read again.
 DISCOVERY_TTL = 3600
@@ -63,7 +63,7 @@ class OIDCProvider(OAuthProvider):
     type: str = dataclasses.field(default="oidc", init=False)
 
     def __post_init__(self) -> None:
-        _check_url(self.id, "issuer", self.issuer, required=True)
+        check_url(self.id, "issuer", self.issuer, required=True)
         self.issuer = self.issuer.rstrip("/")
         super().__post_init__()
         self._lock = threading.Lock()
@@ -73,7 +73,7 @@ class OIDCProvider(OAuthProvider):
 
     def _check_urls(self) -> None:
         for name in ("authorization_url", "token_url", "userinfo_url"):
-            _check_url(self.id, name, getattr(self, name), required=False)
+            check_url(self.id, name, getattr(self, name), required=False)
 
     @property
     def well_known(self) -> str:

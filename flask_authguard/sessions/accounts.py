@@ -28,7 +28,7 @@ new user is created with it (``events.create_user``).
 An adapter that refuses to create the user or link the account while the database still
 answers refuses the sign-in with next-auth's code (``OAuthCreateAccount`` for OAuth/OIDC,
 ``EmailCreateAccount`` for email); a database that cannot be reached raises
-:class:`~flask_authguard.errors.BackendUnavailableError` (503, nobody signed out).
+:class:`~flask_authguard.core.errors.BackendUnavailableError` (503, nobody signed out).
 """
 
 from __future__ import annotations

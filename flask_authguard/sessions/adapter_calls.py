@@ -1,5 +1,5 @@
 """Calling the adapter for the database strategy: every failure becomes
-:class:`~flask_authguard.errors.BackendUnavailableError`, and one request asks the store once.
+:class:`~flask_authguard.core.errors.BackendUnavailableError`, and one request asks the store once.
 """
 
 from __future__ import annotations

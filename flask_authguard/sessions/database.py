@@ -27,7 +27,7 @@ account-linking rule (:mod:`flask_authguard.sessions.accounts`); :meth:`Database
 then creates a session row with a random UUID token and sets the cookie; signing out
 (:meth:`DatabaseSessions.end`) deletes the row.
 
-A database that fails raises :class:`~flask_authguard.errors.BackendUnavailableError` (the
+A database that fails raises :class:`~flask_authguard.core.errors.BackendUnavailableError` (the
 request gets 503): no cookie is cleared and no session deleted because of a failure. Every
 adapter error is treated so, whatever the adapter; within one request a failed store is asked
 once.

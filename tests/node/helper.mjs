@@ -1,5 +1,5 @@
 // The real next-auth (v4) and @auth/core (v5) token functions behind a JSON pipe, for
-// flask_authguard's round-trip tests (driven by tests/nodejs.py).
+// flask_authguard's round-trip tests (driven by tests/support/nodejs.py).
 //
 // stdin:  one JSON request, or a JSON list of them (one node start-up for a whole batch)
 // stdout: one JSON result, or a list of results in the same order

@@ -1,5 +1,5 @@
 // A real OpenID Connect provider for flask_authguard's tests: oauth2-mock-server behind a small
-// control API. Started by tests/oidc_server.py; prints {"port": N} on stdout once listening.
+// control API. Started by tests/support/oidc_server.py; prints {"port": N} on stdout once listening.
 //
 //   POST /__control  {"scenario": {...}}   replace the behaviour of the next requests
 //   POST /__rotate                          new signing key; the old one leaves the JWKS

@@ -1,5 +1,5 @@
 // The real next-auth v4 with @auth/pg-adapter behind a JSON pipe, for flask_authguard's
-// database-session interop tests (driven by tests/test_interop_pg.py).
+// database-session interop tests (driven by tests/interop/test_interop_pg.py).
 //
 // stdin:  a JSON list of requests; stdout: a JSON list of results, in the same order.
 // Every request carries {op, database: {connectionString, schema}, secret, url?, maxAge?,

@@ -6,7 +6,7 @@ query parameters and the host:
 
 .. code-block:: python
 
-    from flask_authguard.matcher import compile_matcher
+    from flask_authguard.core.matcher import compile_matcher
 
     matcher = compile_matcher([
         "/dashboard/:path*",
@@ -33,7 +33,7 @@ Pattern syntax (path-to-regexp 6.3, with Next.js's options):
 - the whole path must match, and one trailing slash is optional (``/about`` matches
   ``/about/``).
 
-Invalid patterns fail at start-up with a :class:`~flask_authguard.errors.ConfigurationError`
+Invalid patterns fail at start-up with a :class:`~flask_authguard.core.errors.ConfigurationError`
 that names the pattern and what is wrong. Besides path-to-regexp's own errors, a lone ``)``
 (a literal for path-to-regexp, a typo in practice) is refused: escape it as ``\\)``.
 
@@ -49,7 +49,7 @@ Where this differs from Next.js, on purpose:
   ``.`` in your regular expressions matches any character, line breaks included.
 - Regular expressions are compiled by Python's :mod:`re` with :data:`re.ASCII` (``\\d`` and
   ``\\w`` are ASCII, as in JavaScript). JavaScript's named groups ``(?<name>...)`` are accepted;
-  other JavaScript-only syntax is a :class:`~flask_authguard.errors.ConfigurationError`.
+  other JavaScript-only syntax is a :class:`~flask_authguard.core.errors.ConfigurationError`.
 - A condition's ``value`` must match the *whole* value: ``^(?:value)$``. Next.js builds
   ``^value$``, which for an alternation such as ``a|b`` anchors only its ends.
 - Unknown keys in an entry or condition are errors rather than ignored, to catch typos.
@@ -62,7 +62,7 @@ protection of that entry off.
 Linear-time matching: Python's :mod:`re` backtracks and has no time limit, so every pattern and
 every condition ``value`` is checked at start-up; one that could take more than linear time in the
 length of the path (or header, cookie, query value) is a
-:class:`~flask_authguard.errors.ConfigurationError` naming it and what to do:
+:class:`~flask_authguard.core.errors.ConfigurationError` naming it and what to do:
 
 - two repeats that can take the same characters, with nothing required between them that the
   later one cannot take: ``/(.*)/(.*)/x``, ``/:a*/:b*``, ``/(.*)/:rest*``, ``/(.*)-(.*)``,
@@ -84,6 +84,6 @@ with a single ``.ext``.
 from __future__ import annotations
 
 from .compiled import Matcher, MatcherEntry, MatcherPatterns, compile_matcher
-from .conditions import Condition, ConditionalEntry  # noqa: F401  (importable from here, as before)
+from .conditions import Condition, ConditionalEntry
 
-__all__ = ["Matcher", "MatcherEntry", "MatcherPatterns", "compile_matcher"]
+__all__ = ["Condition", "ConditionalEntry", "Matcher", "MatcherEntry", "MatcherPatterns", "compile_matcher"]

@@ -1,0 +1,73 @@
+"""The real next-auth with @auth/pg-adapter under Node.js, on the test PostgreSQL database
+(``tests/interop/test_interop_pg.py``, ``tests/interop/test_interop_oauth.py``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import subprocess
+import typing as t
+
+import pytest
+
+from support import TESTS
+
+sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
+from support.nodejs import (  # noqa: E402
+    RUN_TIMEOUT,
+    _check_node_version,
+    _node_env,
+    _tool,
+    cached_install,
+    npm_install,
+)
+
+NODE_PG_DIR = TESTS / "node_pg"
+PACKAGE_FILES = ("package.json", "package-lock.json")
+SECRET = "interop-pg-secret-0123456789abcdef0123456789"
+ORIGIN = "http://localhost:3000"
+
+
+def package_hash() -> str:
+    digest = hashlib.sha256()
+    for name in PACKAGE_FILES:
+        digest.update(name.encode() + b"\0" + (NODE_PG_DIR / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _npm_install(npm: str, where: pathlib.Path) -> None:
+    npm_install(npm, where, NODE_PG_DIR, PACKAGE_FILES, "--legacy-peer-deps")
+
+
+def install() -> pathlib.Path:
+    """The pinned packages, installed unless the cache has them; the directory to run in."""
+    node, npm = _tool("node"), _tool("npm")
+    _check_node_version(node)
+    helper = NODE_PG_DIR / "helper.mjs"
+    return cached_install(f"pg-{package_hash()}", lambda where: _npm_install(npm, where), helper)
+
+
+class NextAuthPg:
+    """next-auth with ``@auth/pg-adapter`` on the test run's schema."""
+
+    def __init__(self, directory: pathlib.Path, connection_string: str, schema: str) -> None:
+        self.directory = directory
+        self.database = {"connectionString": connection_string, "schema": schema}
+
+    def run(self, op: str, **params: t.Any) -> t.Any:
+        request = {"op": op, "secret": SECRET, "url": ORIGIN, "database": self.database, **params}
+        proc = subprocess.run(
+            [_tool("node"), "helper.mjs"],
+            cwd=self.directory,
+            input=json.dumps([request]),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=RUN_TIMEOUT,
+            env=_node_env(),
+        )
+        assert proc.returncode == 0, f"the node helper exited {proc.returncode}:\n{proc.stderr}"
+        [result] = json.loads(proc.stdout)
+        assert result["ok"], f"next-auth failed: {result['error']}"
+        return result["value"]
