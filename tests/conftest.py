@@ -10,6 +10,7 @@ import pytest
 
 from flask_authguard import encode
 from flask_authguard.core import _clock
+from flask_authguard.core.store import forget_memory_stores
 
 #: Fixture modules beside this file (the real next-auth under node, the local OIDC provider):
 #: declared here, once, since pytest reads ``pytest_plugins`` only from the root conftest.
@@ -52,6 +53,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     clients = [f"{v5}{stem}_{part}" for stem in stems for v5 in ("", "AUTH_") for part in ("ID", "SECRET")]
     for name in (*names, *rotation, *clients, "FLASK_RUN_FROM_CLI"):
         monkeypatch.delenv(name, raising=False)
+    # each test stands for a process of its own: the memory:// store is the process's
+    forget_memory_stores()
 
 
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"

@@ -8,10 +8,10 @@ import typing as t
 
 import anyio.to_thread
 
-from ..wsgi.middleware import AuthCore
+from ..guard.decision import AuthCore
 
 if t.TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+    pass
 
 #: Where :class:`~flask_authguard.asgi.AuthMiddleware` leaves its core in the scope.
 CORE_KEY = "authguard.core"
@@ -37,11 +37,3 @@ async def run_guard(inline: bool, fn: t.Callable[..., T], *args: t.Any) -> T:
     return await anyio.to_thread.run_sync(fn, *args)
 
 
-def check(
-    core: AuthCore, environ: WSGIEnvironment, authorized: t.Callable[..., t.Any] | None = None
-) -> WSGIApplication | None:
-    """``authorize`` then the inner middleware: the refusal, or ``None`` to go on."""
-    refusal = core.authorize(environ, authorized)
-    if refusal is None:
-        refusal = core.run_inner(environ)
-    return refusal

@@ -30,8 +30,8 @@ from urllib.parse import quote
 
 from ..core.options import OptionsArg
 from ..core.token import TOKEN_ENVIRON_KEY
-from ..wsgi.middleware import AuthCore, InnerMiddleware
-from .guard import CORE_KEY, check, run_guard, runs_inline
+from ..guard.decision import AuthCore, InnerMiddleware
+from .guard import CORE_KEY, run_guard, runs_inline
 from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
 from .scope import Scope, environ_of
 
@@ -105,9 +105,9 @@ class AuthMiddleware:
         refusal = None
         if core.is_protected(environ):
             if self._inline:  # CPU work only: on the loop, without a coroutine round trip
-                refusal = check(core, environ)
+                refusal = core.check(environ)
             else:
-                refusal = await run_guard(False, check, core, environ)
+                refusal = await run_guard(False, core.check, environ)
         if refusal is not None:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": POLICY_VIOLATION})

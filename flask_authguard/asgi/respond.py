@@ -5,10 +5,9 @@ from __future__ import annotations
 import typing as t
 
 import anyio.to_thread
-from werkzeug.datastructures import Headers
 
 from ..endpoints.body import MAX_BODY as ENDPOINT_MAX_BODY
-from ..wsgi.caching import CHECKED_KEY, make_private
+from ..guard.caching import CHECKED_KEY, cache_headers
 from .scope import Scope, environ_from_scope
 
 if t.TYPE_CHECKING:
@@ -50,27 +49,27 @@ def collect(app: WSGIApplication, environ: WSGIEnvironment) -> Collected:
     return Collected(int(status.split(" ", 1)[0]), private_if_checked(environ, encoded), body)
 
 
-_PRIVATE = [(b"vary", b"Cookie"), (b"cache-control", b"private")]
+def _encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+#: What :func:`~flask_authguard.guard.caching.cache_headers` adds to a response that sets
+#: neither ``Vary`` nor ``Cache-Control``, as ASGI headers.
+_PRIVATE = _encoded(cache_headers([]))
 
 
 def private_if_checked(
     environ: WSGIEnvironment, headers: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
     """``headers`` with ``Vary: Cookie`` and ``Cache-Control: private`` when the guard checked
-    the request (the WSGI layer's rule, :func:`~flask_authguard.wsgi.caching.make_private`).
-
-    The usual response carries neither header: both are appended as they are; otherwise the
-    WSGI layer's merge decides."""
+    the request (the one rule, :func:`~flask_authguard.guard.caching.cache_headers`)."""
     if not environ.get(CHECKED_KEY):
         return headers
     for name, _ in headers:
-        if name == b"vary" or name == b"cache-control":
-            break
-    else:
-        return [*headers, *_PRIVATE]
-    fixed = Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers])
-    make_private(fixed)
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fixed.to_wsgi_list()]
+        if name == b"vary" or name == b"cache-control":  # ASGI names are lower case
+            decoded = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
+            return _encoded(cache_headers(decoded))
+    return [*headers, *_PRIVATE]
 
 
 async def send_collected(answer: Collected, send: Send) -> None:

@@ -11,9 +11,10 @@ from starlette.requests import HTTPConnection  # at run time: FastAPI reads the 
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.token import TOKEN_ENVIRON_KEY, Claims
+from ..guard.answers import unavailable_json
+from ..guard.caching import vary_with_cookie
+from ..guard.decision import AuthCore
 from ..sessions import Session, apply_cookies, read_session, request_config, strategy_of
-from ..wsgi.answers import unavailable_json
-from ..wsgi.middleware import AuthCore
 from .guard import CORE_KEY, run_guard, runs_inline
 from .middleware import AuthRefusal
 from .scope import environ_of
@@ -73,9 +74,7 @@ async def get_server_session(
     if response is not None:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
         apply_cookies(_HeaderList(response), result, config, secure)
-        vary = [v.strip() for v in response.headers.get("vary", "").split(",") if v.strip()]
-        if "cookie" not in (v.lower() for v in vary):
-            response.headers["vary"] = ", ".join([*vary, "Cookie"])
+        response.headers["vary"] = vary_with_cookie(response.headers.get("vary", ""))
     return result.session
 
 
@@ -96,7 +95,7 @@ def require_auth(
             raise ConfigurationError("require_auth() needs AuthMiddleware in front of the app")
         environ = environ_of(request.scope)
         inline = runs_inline(core) and not inspect.iscoroutinefunction(authorized)
-        refusal = await run_guard(inline, core.authorize, environ, authorized)
+        refusal = await run_guard(inline, core.check, environ, authorized)
         if refusal is not None:
             raise AuthRefusal(refusal, environ)
         return t.cast(Claims, environ[TOKEN_ENVIRON_KEY])

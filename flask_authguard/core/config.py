@@ -150,6 +150,23 @@ class Config:
     throttle_identifier: str | None = None
     throttle_identifier_global: str | None = None
     throttle_address: str | None = None
+    #: ``url``'s ``scheme://host[:port]`` (``https`` when it has no scheme), or ``None``.
+    url_origin: str | None = dataclasses.field(init=False, repr=False, compare=False)
+    #: The session cookie for a plain and for a secure request.
+    session_cookies: tuple[CookieSpec, CookieSpec] = dataclasses.field(init=False, repr=False, compare=False)
+    #: The key-derivation salts of their tokens (:meth:`salt_for`), plain and secure.
+    session_salts: tuple[str, str] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # derived once, here: nothing is cached on a Config later
+        origin = None
+        if self.url:
+            parts = urlsplit(self.url if "://" in self.url else "https://" + self.url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+        object.__setattr__(self, "url_origin", origin)
+        cookies = (_cookie_spec(self, "session_token", False), _cookie_spec(self, "session_token", True))
+        object.__setattr__(self, "session_cookies", cookies)
+        object.__setattr__(self, "session_salts", tuple(self.salt_for(spec.name) for spec in cookies))
 
     def __repr__(self) -> str:
         return masked_repr(self)
@@ -157,14 +174,6 @@ class Config:
     def current_secrets(self) -> tuple[str, ...]:
         """The secrets, or, when none was configured, whatever the environment has now."""
         return self.secrets or secret_from_env(self.version)
-
-    @functools.cached_property
-    def url_origin(self) -> str | None:
-        """``url``'s ``scheme://host[:port]`` (``https`` when it has no scheme), or ``None``."""
-        if not self.url:
-            return None
-        parts = urlsplit(self.url if "://" in self.url else "https://" + self.url)
-        return f"{parts.scheme}://{parts.netloc}"
 
     def is_secure(self, request_scheme: str) -> bool:
         """The one rule for ``__Secure-`` names and the ``Secure`` attribute, for readers and
@@ -183,12 +192,7 @@ class Config:
 
     def session_cookie(self, secure: bool) -> CookieSpec:
         """The session cookie for a secure or plain request."""
-        return self._session_cookies[secure]
-
-    @functools.cached_property
-    def _session_cookies(self) -> tuple[CookieSpec, CookieSpec]:
-        # Per request: resolve both once (cached_property writes __dict__, frozen or not).
-        return (_cookie_spec(self, "session_token", False), _cookie_spec(self, "session_token", True))
+        return self.session_cookies[secure]
 
 
 _COOKIE_SUFFIX = {

@@ -31,8 +31,7 @@ from werkzeug.wsgi import get_host
 
 from .checks import normalize_origin
 from .config import Config
-from .cookies import session_values
-from .token import session_cookies
+from .token import session_cookie_values
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -141,6 +140,12 @@ def forged_reason(environ: WSGIEnvironment, config: Config) -> str | None:
     ``None`` whenever ``cross_site_protection`` is off."""
     if not config.cross_site_protection:
         return None
+    if (
+        environ.get("REQUEST_METHOD", "GET") in SAFE_METHODS
+        and not environ.get(WEBSOCKET_KEY)
+        and not environ.get("HTTP_UPGRADE")
+    ):
+        return None  # a safe method that opens no channel: nothing to forge
     reason = cross_site_reason(environ, config)
     if reason is None or not by_session_cookie(environ, config):
         return None
@@ -151,8 +156,7 @@ def by_session_cookie(environ: WSGIEnvironment, config: Config) -> bool:
     """Whether the request carries the session cookie (which then authenticates it: the cookie
     shadows any Bearer header, as in next-auth)."""
     secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
-    name = config.session_cookie(secure).name
-    return bool(session_values(session_cookies(environ, name), name))
+    return bool(session_cookie_values(environ, config.session_cookies[secure].name)[1])
 
 
 def refusal_body(reason: str) -> dict[str, str]:

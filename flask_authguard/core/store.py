@@ -44,7 +44,6 @@ from .store_cache import TrackedCache, disconnect_quietly
 
 #: Seconds to wait for Redis before answering 503.
 REDIS_TIMEOUT = 1.0
-_STORE_KEY = "_authguard_store"
 
 
 class Store(t.Protocol):
@@ -339,13 +338,19 @@ class _GuardedLimiter:
 def open_store(uri: str, prefix: str, *, cache: bool = False, also: t.Sequence[str] = ()) -> Store:
     """A store for ``uri`` (``memory://`` or a Redis URI); ``cache``: a Redis store keeps what it
     read in the process (``store_cache``; never on a Cluster); ``also``: a Redis store's further
-    write prefixes (:class:`RedisStore`; a memory store lives and dies with one set of options).
+    write prefixes (:class:`RedisStore`). A ``memory://`` store is the process's: one per
+    prefix, shared by every set of options with that prefix, as a Redis store is shared by
+    every worker.
 
     :raises ConfigurationError: a Redis URI without the ``redis`` package installed.
     :raises BackendUnavailableError: a Redis Cluster none of whose nodes answers.
     """
     if uri.startswith("memory://"):
-        return MemoryStore(prefix)
+        with _OPEN_LOCK:
+            store = _MEMORY_STORES.get(prefix)
+            if store is None:
+                store = _MEMORY_STORES[prefix] = MemoryStore(prefix)
+        return store
     if redis_target(uri).kind == "cluster":
         return RedisClusterStore(uri, prefix, also=also)
     return RedisStore(uri, prefix, cache=cache, also=also)
@@ -370,33 +375,34 @@ def default_prefixes(secrets: t.Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(prefixes))
 
 
-def store_of(config: Config) -> Store:
-    """The store of ``config``, opened on first use and kept with it (so the guard, its
-    endpoints and every session read made with the same resolved options share one).
+def store_for(config: Config) -> Store:
+    """Open the store ``config`` names (a ``memory://`` one is the process's); what
+    :attr:`flask_authguard.core.runtime.Runtime.store` opens, once per runtime.
 
-    :raises ConfigurationError: no ``store_prefix`` and no secret to derive it from yet (the
-        environment is read again on the next call).
+    :raises ConfigurationError: no ``store_prefix`` and no secret to derive it from yet.
     """
-    store: Store | None = config.__dict__.get(_STORE_KEY)
-    if store is None:
-        with _OPEN_LOCK:
-            store = config.__dict__.get(_STORE_KEY)
-            if store is None:
-                if config.store_prefix is not None:
-                    prefixes: tuple[str, ...] = (config.store_prefix,)
-                else:
-                    prefixes = default_prefixes(config.current_secrets())
-                if not prefixes:
-                    raise ConfigurationError(
-                        "no secret: the store's keys are prefixed with a fingerprint of it; set "
-                        "NEXTAUTH_SECRET (or AUTH_SECRET), pass secret=..., or set store_prefix=..."
-                    )
-                store = open_store(config.store, prefixes[0], cache=config.store_cache, also=prefixes[1:])
-                config.__dict__[_STORE_KEY] = store  # Config is frozen; this cache is not a field
-    return store
+    if config.store_prefix is not None:
+        prefixes: tuple[str, ...] = (config.store_prefix,)
+    else:
+        prefixes = default_prefixes(config.current_secrets())
+    if not prefixes:
+        raise ConfigurationError(
+            "no secret: the store's keys are prefixed with a fingerprint of it; set "
+            "NEXTAUTH_SECRET (or AUTH_SECRET), pass secret=..., or set store_prefix=..."
+        )
+    return open_store(config.store, prefixes[0], cache=config.store_cache, also=prefixes[1:])
 
 
 _OPEN_LOCK = threading.Lock()
+#: The process's memory stores, by key prefix.
+_MEMORY_STORES: dict[str, MemoryStore] = {}
+
+
+def forget_memory_stores() -> None:
+    """Start every ``memory://`` store of the process again (for tests that stand for separate
+    processes)."""
+    with _OPEN_LOCK:
+        _MEMORY_STORES.clear()
 
 #: Counts forks: a connection kept before a fork is never used by the child (the parent still
 #: reads from the same socket); the child makes its own.

@@ -36,7 +36,7 @@ import typing as t
 import unicodedata
 
 from .config import Config
-from .store import Store, store_of
+from .store import Store, store_for
 
 if t.TYPE_CHECKING:
     from limits import RateLimitItem
@@ -59,10 +59,11 @@ class Throttle:
     ``throttle.per_identifier_global``).
 
     :param config: the resolved options.
-    :param store: the store; default the options' own (:func:`~flask_authguard.core.store.store_of`).
+    :param store: the store, or a function giving it on first use; default the options' own
+        (:func:`~flask_authguard.core.store.store_for`; the runtime passes its own).
     """
 
-    def __init__(self, config: Config, store: Store | None = None) -> None:
+    def __init__(self, config: Config, store: Store | t.Callable[[], Store] | None = None) -> None:
         from limits import parse_many
 
         #: Whether throttling is on at all.
@@ -73,14 +74,17 @@ class Throttle:
         )
         self._per_address: list[RateLimitItem] = parse_many(config.throttle_address or "1/second")
         self._config = config
-        self._store = store
+        self._store: t.Any = store
 
     @property
     def store(self) -> Store:
         """The store the counters live in."""
-        if self._store is None:
-            self._store = store_of(self._config)
-        return self._store
+        store = self._store
+        if store is None:
+            store = self._store = store_for(self._config)
+        elif not hasattr(store, "get_many"):  # the function that opens it
+            store = self._store = store()
+        return t.cast(Store, store)
 
     def _hit(self, items: t.Sequence[RateLimitItem], *key: str) -> int | None:
         store = self.store

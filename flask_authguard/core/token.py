@@ -99,27 +99,9 @@ def bearer_token(environ: WSGIEnvironment) -> str | None:
 
 
 def session_cookies(environ: WSGIEnvironment, name: str) -> t.Any:
-    """The request's cookies that may belong to session cookie ``name`` (``getlist`` works).
-
-    The per-request path: the usual header (ASCII, no quoted values) is scanned for ``name``
-    and its chunks only, instead of parsing every cookie; anything else is parsed in full.
-    """
-    cookies = environ.get(_COOKIES_KEY)
-    if cookies is not None:
-        return cookies
-    header = environ.get("HTTP_COOKIE") or ""
-    if name not in header:
-        return _NO_COOKIES
-    if not header.isascii() or '"' in header:
-        return request_cookies(environ)
-    found: dict[str, list[str]] = {}
-    prefix = name + "."
-    for item in header.split(";"):
-        key, _, value = item.partition("=")
-        key = key.strip()
-        if key == name or key.startswith(prefix):
-            found.setdefault(key, []).append(value.strip())
-    return _FoundCookies(found)
+    """The request's cookies (a ``MultiDict``: ``getlist`` works), among them session cookie
+    ``name`` and its chunks; parsed once per request (:func:`request_cookies`)."""
+    return request_cookies(environ)
 
 
 def single_cookie_value(header: str | None, name: str) -> str | None:
@@ -147,51 +129,34 @@ def single_cookie_value(header: str | None, name: str) -> str | None:
     return value
 
 
-class _FoundCookies:
-    """The few cookies :func:`session_cookies` picked out, with ``MultiDict``'s ``getlist``."""
-
-    __slots__ = ("_found",)
-
-    def __init__(self, found: dict[str, list[str]]) -> None:
-        self._found = found
-
-    def getlist(self, key: str) -> list[str]:
-        return self._found.get(key, [])
-
-    def get(self, key: str, default: t.Any = None) -> t.Any:
-        values = self._found.get(key)
-        return values[0] if values else default
-
-    def __iter__(self) -> t.Iterator[str]:
-        return iter(self._found)
-
-
-_NO_COOKIES = _FoundCookies({})
-
-
 def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[tuple[str, ...], list[str]]:
-    """The names of the request's cookies that may belong to session cookie ``name`` (every
-    cookie's name when the header took the general reader; only ``name`` and its chunks count)
-    and the candidate token values :func:`~flask_authguard.core.cookies.session_values` gives
-    for them.
+    """The one reader of the session cookie, for the guard and the session read alike: the
+    names of the request's cookies that may belong to session cookie ``name`` (every cookie's
+    name when the header was parsed; only ``name`` and its chunks count) and the candidate token
+    values :func:`~flask_authguard.core.cookies.session_values` gives for them.
 
-    The usual request holds the session cookie once, unchunked and plainly spelt: then both
-    come from one scan of the header (:func:`single_cookie_value`), the answer the general
-    reader gives for it.
+    The usual request holds the session cookie once, unchunked and plainly spelt, or not at
+    all: then the answer comes from one look at the header (:func:`single_cookie_value`), the
+    one werkzeug's parser would give; anything else is parsed in full.
     """
     if _COOKIES_KEY not in environ:
-        value = single_cookie_value(environ.get("HTTP_COOKIE"), name)
+        header = environ.get("HTTP_COOKIE")
+        if not header or name not in header:
+            return (), []
+        value = single_cookie_value(header, name)
         if value is not None:
             return (name,), [value]
-    cookies = session_cookies(environ, name)
+    cookies = request_cookies(environ)
     return tuple(cookies), session_values(cookies, name)
 
 
 def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> list[str]:
     """Candidate token values: the session cookie's, else the Bearer header's."""
-    values = session_values(session_cookies(environ, cookie_name), cookie_name)
+    values = session_cookie_values(environ, cookie_name)[1]
     if values:
         # An oversized cookie is no token, but it still shadows the Bearer header (next-auth).
+        if len(values) == 1 and len(values[0]) <= MAX_TOKEN_LENGTH:
+            return values
         return [v for v in values if len(v) <= MAX_TOKEN_LENGTH]
     bearer = bearer_token(environ)
     return [bearer] if bearer and len(bearer) <= MAX_TOKEN_LENGTH else []
@@ -199,7 +164,6 @@ def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> list[str]:
 
 def decode_candidates(
     candidates: t.Sequence[str],
-    *,
     secrets: tuple[str, ...],
     salt: str,
     version: int,
@@ -265,43 +229,25 @@ def token_for(
     raw: bool = False,
 ) -> Claims | str | None:
     """:func:`get_token` with resolved options: the path every layer takes."""
-    secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
-    cookie_name = config.session_cookie(secure).name
-    if not raw and config.jwt.decode is None:
-        value = single_cookie_value(environ.get("HTTP_COOKIE"), cookie_name)
-        if value is not None:
-            # The usual request, on a short path: every call saved counts inside a framework.
-            secrets = config.current_secrets()
-            if secrets:
-                salt = config.salt_for(cookie_name)
-                try:
-                    return jwe_decode(token=value, secret=secrets, salt=salt, version=config.version)
-                except TokenError as exc:
-                    logger.debug("session token refused: %s", exc.reason)
-                    return None
-    header = environ.get("HTTP_COOKIE")
-    if (
-        (not header or cookie_name not in header)
-        and not environ.get("HTTP_AUTHORIZATION")
-        and _COOKIES_KEY not in environ
-    ):
-        return None  # no session cookie and no Bearer header: what the general path finds too
-    candidates = token_candidates(environ, cookie_name)
+    secure = config.secure
+    if secure is None:
+        secure = environ.get("wsgi.url_scheme") == "https"
+    cookie_name = config.session_cookies[secure].name
+    values = session_cookie_values(environ, cookie_name)[1]
+    if len(values) == 1 and len(values[0]) <= MAX_TOKEN_LENGTH:
+        candidates = values  # the usual request
+    else:
+        candidates = token_candidates(environ, cookie_name)
     if raw:
         return candidates[0] if candidates else None
     if not candidates:
         return None
-    secrets = config.current_secrets()
+    secrets = config.secrets or config.current_secrets()
     if not secrets:
         logger.error(NO_SECRET)
         return None
-    return decode_candidates(
-        candidates,
-        secrets=secrets,
-        salt=config.salt_for(cookie_name),
-        version=config.version,
-        decode=config.jwt.decode,
-    )
+    salt = config.session_salts[secure]
+    return decode_candidates(candidates, secrets, salt, config.version, config.jwt.decode)
 
 
 def get_token(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import typing as t
 
 from ..core.config import Config
+from ..core.runtime import runtime_of
 from ..core.throttle import Throttle, normalize_identifier
 from ..providers.base import submitted_credentials
 
@@ -43,7 +44,6 @@ LOGIN_FIELDS = ("email", "username", "identifier", "login", "user")
 #: Declared field types that cannot name one account: a secret, or a choice everybody shares
 #: (counting it would make one counter for everyone who picks it).
 _NOT_NAMING = frozenset({"password", "checkbox", "radio", "select", "hidden"})
-_THROTTLE_KEY = "_authguard_throttle"
 
 
 class Counted(t.NamedTuple):
@@ -62,12 +62,8 @@ class Counted(t.NamedTuple):
 
 
 def throttle_of(config: Config) -> Throttle:
-    """The throttle of ``config``, made once."""
-    found: Throttle | None = config.__dict__.get(_THROTTLE_KEY)
-    if found is None:
-        found = Throttle(config)
-        config.__dict__[_THROTTLE_KEY] = found
-    return found
+    """The throttle of ``config``'s runtime."""
+    return runtime_of(config).throttle
 
 
 def identifiers_of(provider: t.Any, form: t.Mapping[str, t.Any]) -> tuple[str, ...]:

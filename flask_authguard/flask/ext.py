@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import logging
 import typing as t
 
@@ -55,8 +56,9 @@ from ..core.token import TOKEN_ENVIRON_KEY
 from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
+from ..guard.answers import Redirect
+from ..guard.decision import AuthCore, InnerMiddleware
 from ..sessions.revoke import Revoker
-from ..wsgi.middleware import AuthCore, InnerMiddleware, Redirect
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
 from .state import GuardState, current_token, request_state, state_of, token_or_none
@@ -254,10 +256,7 @@ def _check(authorized: Authorized | None) -> WSGIApplication | None:
     """The refusal for the current request, or ``None`` after running the inner middleware."""
     core = state_of().core
     environ = request.environ
-    refusal = core.authorize(environ, authorized, request=request._get_current_object())  # type: ignore[attr-defined]
-    if refusal is None:
-        refusal = core.run_inner(environ)
-    return refusal
+    return core.check(environ, authorized, request=request._get_current_object())  # type: ignore[attr-defined]
 
 
 def _before_request() -> t.Any:
@@ -275,11 +274,10 @@ def _before_request() -> t.Any:
     g_dict.pop("auth_token", None)
     if not core.is_protected(environ) or _is_open_endpoint(app, req.endpoint):
         return None
-    refusal = core.authorize(environ, None, request=req)
+    refusal = core.check(environ, request=req)
     if refusal is None:
         # the check decoded it: hand it over now rather than through the lazy lookup
         g_dict["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
-        refusal = core.run_inner(environ)
     if type(refusal) is Redirect:  # as the app's own Response: Flask would run a WSGI app to get one
         return refusal.to_response(app.response_class)
     return refusal
@@ -328,7 +326,7 @@ def _is_open_endpoint(app: Flask, endpoint: str | None) -> bool:
 
 def _is_static(app: Flask, view: t.Callable[..., t.Any]) -> bool:
     """``view`` is the app's or a registered blueprint's own static-file view."""
-    state: GuardState = app.extensions["authguard"]  # (annotated, not t.cast: a call fewer)
+    state: GuardState = app.extensions["authguard"]
     if view is state.static_view:
         return True
     # A blueprint's static rule is its own bound send_static_file.
@@ -378,16 +376,24 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
     """
 
     def decorate(fn: F) -> F:
+        # decided once: a plain view is called as it is, an ``async def`` one through the app
+        is_async = inspect.iscoroutinefunction(fn)
+
         @functools.wraps(fn)
         def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            core = state_of().core
-            environ = request.environ
-            if not core.is_preflight(environ):
-                if not core.is_skipped(environ, core.path(environ)):
-                    refusal = _check(authorized)
-                    if refusal is not None:
-                        return refusal
-            return current_app.ensure_sync(fn)(*args, **kwargs)
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            state = app.extensions.get("authguard")
+            core: AuthCore = (state or state_of(app)).core
+            req = request._get_current_object()  # type: ignore[attr-defined]
+            environ = req.environ
+            path = core.path(environ)
+            if not (core.is_preflight(environ) or core.is_skipped(environ, path)):
+                refusal = core.check(environ, authorized, request=req)
+                if refusal is not None:
+                    return refusal
+            if is_async:
+                return app.ensure_sync(fn)(*args, **kwargs)
+            return fn(*args, **kwargs)
 
         return t.cast(F, wrapper)
 

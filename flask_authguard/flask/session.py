@@ -9,14 +9,13 @@ from __future__ import annotations
 import typing as t
 
 from flask import after_this_request, current_app, has_app_context, request
-from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
 from ..core.config import Config
 from ..core.options import OptionsArg
+from ..guard.caching import CHECKED_KEY, cache_headers, vary_on_cookie
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from ..sessions.reading import cookies_to_add
-from ..wsgi.caching import CHECKED_KEY, private_headers, vary_on_cookie
 from .state import LAYER_KEY, GuardState, request_state, state_of
 
 if t.TYPE_CHECKING:
@@ -40,17 +39,8 @@ def _apply_pending(response: Response) -> Response:
 
 
 def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``headers`` with the cookies of the request's get_server_session() calls, and ``Cookie``
-    in ``Vary`` (:func:`~flask_authguard.wsgi.caching.vary_on_cookie`)."""
-    existing: list[str] = []
-    varies: list[str] = []
-    for name, value in headers:
-        size = len(name)  # compared first: most names are neither
-        if size == 10:
-            if name.lower() == "set-cookie":
-                existing.append(value)
-        elif size == 4 and name.lower() == "vary":
-            varies.append(value)
+    """``headers`` with the cookies of the request's get_server_session() calls."""
+    existing = [value for name, value in headers if name.lower() == "set-cookie"]
     added_headers: list[tuple[str, str]] = []
     pending: dict[int, tuple[SessionResult, Config, bool]] | None = environ.pop(_PENDING_KEY, None)
     if pending:
@@ -59,14 +49,7 @@ def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> l
             if added:
                 added_headers += [("Set-Cookie", value) for value in added]
                 existing.extend(added)
-    if not varies:  # the usual response: one new list
-        return [*headers, *added_headers, ("Vary", "Cookie")]
-    headers = [*headers, *added_headers]
-    if len(varies) > 1 or varies[0] != "Cookie":  # not just the guard's own
-        fixed = Headers(headers)
-        vary_on_cookie(fixed)
-        headers = fixed.to_wsgi_list()
-    return headers
+    return [*headers, *added_headers]
 
 
 def guard_start_response(
@@ -74,20 +57,21 @@ def guard_start_response(
 ) -> StartResponse:
     """The guard layer's ``start_response``: when the response starts (after the last
     after_request function) it keeps a checked request's response out of shared caches
-    (:func:`~flask_authguard.wsgi.caching.private_headers`) and adds the cookies of every
+    (:func:`~flask_authguard.guard.caching.cache_headers`) and adds the cookies of every
     get_server_session() call of the request (views, error handlers and after_request
     functions alike). ``state`` is the guard's of the app the request is routed to: what
     ``get_server_session()`` and the guard's check use."""
     environ[LAYER_KEY] = state
 
     def wrapped(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
-        if environ.get(CHECKED_KEY):
-            headers = private_headers(headers)
-        if environ.get(_SESSION_HOOK_KEY):
+        checked, read = environ.get(CHECKED_KEY), environ.get(_SESSION_HOOK_KEY)
+        if read:
             headers = _with_pending(environ, headers)
+        if checked or read:  # the answer depends on who asks
+            headers = cache_headers(headers, private=bool(checked))
         return start_response(status, headers, exc_info)
 
-    return wrapped  # (no t.cast: one call fewer per request)
+    return wrapped
 
 
 def _flask_session(options: OptionsArg | Config) -> SessionResult:
@@ -174,9 +158,7 @@ def get_server_session(*args: t.Any) -> Session | None:
             apply_cookies(
                 resp.headers, result, config, config.is_secure(environ.get("wsgi.url_scheme", "http"))
             )
-            vary = getattr(resp, "vary", None)
-            if vary is not None:
-                vary.add("Cookie")  # the response depends on the session cookie
+            vary_on_cookie(resp.headers)  # the response depends on the session cookie
         return result.session
     if len(args) == 1 and isinstance(args[0], Request):
         raise TypeError("get_server_session(request, response, options): pass the response too (or None)")

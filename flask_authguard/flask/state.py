@@ -10,7 +10,7 @@ from flask import Flask, current_app, request
 from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.token import TOKEN_ENVIRON_KEY, Claims
-from ..wsgi.middleware import AuthCore
+from ..guard.decision import AuthCore
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

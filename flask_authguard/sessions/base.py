@@ -8,9 +8,7 @@ The "JWT or database?" question is answered once, at start-up, by
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-import math
 import typing as t
 from collections.abc import Mapping
 
@@ -41,11 +39,6 @@ class SessionResult(t.NamedTuple):
     token: Claims | None
 
 
-#: ``new_result((session, set_cookies, token))``: a :class:`SessionResult` made by ``tuple``'s
-#: own constructor, for the per-request path (a NamedTuple's ``__new__`` is Python code).
-new_result: t.Callable[[tuple[Session | None, list[str], Claims | None]], SessionResult] = functools.partial(
-    tuple.__new__, SessionResult
-)
 
 
 class SessionStrategy(t.Protocol):
@@ -129,35 +122,10 @@ def cookie_spec(environ: WSGIEnvironment, config: Config) -> CookieSpec:
     return config.session_cookie(config.is_secure(environ.get("wsgi.url_scheme", "http")))
 
 
-#: The last whole second :func:`iso_ms` spelt, and its spelling up to the milliseconds.
-_last_second: tuple[int, str] = (-1, "")
-
-
-#: ``"000Z"`` to ``"999Z"``: the end of every spelling, made once (formatting it costs a call).
-_MILLIS = tuple(f"{ms:03d}Z" for ms in range(1000))
-
-
 def iso_ms(timestamp: float) -> str:
     """``Date.toISOString()``: UTC, milliseconds, ``Z``."""
-    global _last_second
-    # as datetime.fromtimestamp does: the fraction rounded to the microsecond (half to even),
-    # then cut to the millisecond
-    fraction, whole = math.modf(timestamp)
-    micros = round(fraction * 1e6)
-    second = int(whole)
-    if micros >= 1_000_000:
-        second, micros = second + 1, micros - 1_000_000
-    elif micros < 0:
-        second, micros = second - 1, micros + 1_000_000
-    cached_second, prefix = _last_second  # one read: another thread may replace the pair
-    if second != cached_second:
-        moment = dt.datetime.fromtimestamp(second, dt.timezone.utc)
-        if 1000 <= moment.year <= 9999:  # four-digit years: isoformat spells them alike, faster
-            prefix = moment.isoformat(timespec="seconds")[:-6] + "."
-        else:
-            prefix = moment.strftime("%Y-%m-%dT%H:%M:%S.")
-        _last_second = (second, prefix)
-    return prefix + _MILLIS[micros // 1000]
+    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def default_session(claims: t.Mapping[str, t.Any], expires: str) -> Session:

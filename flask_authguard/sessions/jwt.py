@@ -27,6 +27,7 @@ from ..core.config import Config
 from ..core.cookies import chunk, clean, session_values
 from ..core.errors import SignInError
 from ..core.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
+from ..core.runtime import runtime_of
 from ..core.token import (
     TOKEN_CONFIG_KEY,
     TOKEN_ENVIRON_KEY,
@@ -46,10 +47,8 @@ from .base import (
     encode_token,
     fire_event,
     iso_ms,
-    new_result,
 )
 from .revoke import live_claims
-from .rolling import RolledCookies
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -84,7 +83,8 @@ class JwtSessions:
         #: The resolved options.
         self.config = config
         self.blocking = not config.store.startswith("memory://")  # defence: the store's round trip
-        self._rolled = RolledCookies()
+        #: The options' runtime (its revocation list is asked on every read).
+        self._runtime = runtime_of(config)
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The decoded session cookie or Bearer token, as ``withAuth``'s ``getToken`` reads it;
@@ -92,8 +92,8 @@ class JwtSessions:
 
         :raises BackendUnavailableError: the store (revocations) cannot be reached.
         """
-        claims = t.cast("Claims | None", token_for(environ, self.config))
-        return live_claims(environ, self.config, claims)  # defence: revocation, absolute lifetime
+        claims: Claims | None = token_for(environ, self.config)  # type: ignore[assignment]  # (not raw)
+        return live_claims(environ, self.config, claims, self._runtime)  # defence
 
     def _decode_cookie(
         self, environ: WSGIEnvironment, candidates: t.Sequence[str], secrets: tuple[str, ...], salt: str
@@ -109,22 +109,19 @@ class JwtSessions:
 
     def read(self, environ: WSGIEnvironment, update: t.Any = NOT_UPDATE) -> SessionResult:
         """The session from the cookie (never a Bearer header), with the cookie rolled."""
-        # The per-request path: what several steps need (secrets, salt) is looked up once.
         config = self.config
         spec = cookie_spec(environ, config)
         cookies, candidates = session_cookie_values(environ, spec.name)
         if not candidates:
-            return new_result((None, [], None))
+            return SessionResult(None, [], None)
         secrets = config.current_secrets()
         salt = config.salt_for(spec.name)
-        # decoded here (not the guard's, which the app may have changed through g.auth_token):
-        # a private copy of what the cookie holds
-        private = environ.get(TOKEN_CONFIG_KEY) is not config
         decoded = self._decode_cookie(environ, candidates, secrets, salt)
-        decoded = live_claims(environ, config, decoded)  # defence: revocation, absolute lifetime
+        # defence: revocation, absolute lifetime
+        decoded = live_claims(environ, config, decoded, self._runtime)
         if decoded is None:
             logger.debug("session cookie invalid, expired or revoked: clearing it")
-            return new_result((None, clean(spec, existing=cookies), None))
+            return SessionResult(None, clean(spec, existing=cookies), None)
         # defence: an absolute lifetime caps the refreshed token and cookie
         max_age = config.session_max_age
         left = lifetime_left(decoded, config)
@@ -138,7 +135,7 @@ class JwtSessions:
                 token = call_jwt_callback(config, dict(decoded), trigger="update", session=update)
             if token is None:  # Auth.js v5's rule: a jwt callback returning None signs out
                 logger.debug("callbacks.jwt returned None: signing out")
-                return new_result((None, clean(spec, existing=cookies), None))
+                return SessionResult(None, clean(spec, existing=cookies), None)
             token = carry_sign_in_claims(decoded, token)  # defence: sign-in time and sid stay
             # v4 builds the default session from the token as decoded; v5 from the callback's result.
             profile = decoded if config.version == 4 else token
@@ -158,30 +155,24 @@ class JwtSessions:
                 )
         except Exception:
             logger.exception("a session callback raised: no session for this request")
-            return new_result((None, clean(spec, existing=cookies), None))
+            return SessionResult(None, clean(spec, existing=cookies), None)
         if not isinstance(session, dict) or not session:
             if session is not None and not isinstance(session, dict):
                 logger.debug("callbacks.session returned a %s: no session", type(session).__name__)
             session = None
 
-        def roll() -> list[str] | None:
-            try:
-                new_token = encode_token(config, token, max_age, salt)
-            except Exception:
-                # Keep the cookie the user has: a failed refresh must not sign anyone out.
-                logger.exception("re-encoding the session token failed; the cookie is left as it was")
-                return None
-            return chunk(spec, new_token, existing=cookies, chunk_size=config.chunk_size, expires=expires_at)
-
-        if config.jwt.encode is None:  # the same claims in the same second: the same cookies
-            options = (secrets, salt, config.version, max_age, spec.key, config.chunk_size, cookies)
-            source = (candidates[0], decoded) if private and len(candidates) == 1 else None
-            set_cookies = self._rolled.issue(token, options, expires_at, roll, source=source) or []
+        try:
+            new_token = encode_token(config, token, max_age, salt)
+        except Exception:
+            # Keep the cookie the user has: a failed refresh must not sign anyone out.
+            logger.exception("re-encoding the session token failed; the cookie is left as it was")
+            set_cookies: list[str] = []
         else:
-            set_cookies = roll() or []
+            size = config.chunk_size
+            set_cookies = chunk(spec, new_token, existing=cookies, chunk_size=size, expires=expires_at)
         if config.events.session is not None:
             fire_event(config, "session", session=session, token=token)
-        return new_result((session, set_cookies, token))
+        return SessionResult(session, set_cookies, token)
 
     def account_user(
         self,

@@ -31,10 +31,11 @@ import logging
 import typing as t
 
 from ..core import crosssite
-from ..core.config import Config, resolve_options
+from ..core.config import Config
 from ..core.cookies import is_session_cookie
 from ..core.errors import ConfigurationError
 from ..core.options import NO_SECRET, AuthOptions
+from ..core.runtime import Runtime, runtime_for
 from .base import NOT_UPDATE, SessionResult
 from .strategy import strategy_of
 
@@ -43,44 +44,24 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_authguard")
 
-OptionsLike = AuthOptions | t.Mapping[str, t.Any] | Config | None
+OptionsLike = AuthOptions | t.Mapping[str, t.Any] | Config | Runtime | None
 
 _RESULT_KEY = "authguard.session"
-_CONFIGS_KEY = "authguard.configs"
 _NO_SECRET = (
     "There is a problem with the server configuration: no secret. "
     "Set NEXTAUTH_SECRET (or AUTH_SECRET), or pass secret=..."
 )
 
 
-_CONFIG_CACHE_KEY = "_authguard_config"
-
-
 def config_of(options: OptionsLike) -> Config:
-    """Resolve options once: an :class:`AuthOptions` keeps its resolution; a dict resolves each call
-    (see :func:`request_config` to resolve it once per request)."""
-    if isinstance(options, Config):
-        return options
-    if isinstance(options, AuthOptions):
-        cached = options.__dict__.get(_CONFIG_CACHE_KEY)
-        if cached is None:
-            cached = resolve_options(options)
-            options.__dict__[_CONFIG_CACHE_KEY] = cached
-        return t.cast(Config, cached)
-    return resolve_options(options)
+    """The resolved options of ``options``' runtime (:func:`~flask_authguard.core.runtime.runtime_for`):
+    the same options object, unchanged, is resolved once."""
+    return runtime_for(options).config
 
 
 def request_config(environ: WSGIEnvironment, options: OptionsLike) -> Config:
-    """:func:`config_of`, and the same :class:`Config` for the same options object all through
-    one request, so that repeated reads with a plain ``dict`` decode and encode once."""
-    if options is None or isinstance(options, (Config, AuthOptions)):
-        return config_of(options)
-    configs: dict[int, tuple[t.Any, Config]] = environ.setdefault(_CONFIGS_KEY, {})
-    entry = configs.get(id(options))
-    if entry is None or entry[0] is not options:
-        entry = (options, config_of(options))  # the options are kept so that the id stays theirs
-        configs[id(options)] = entry
-    return entry[1]
+    """:func:`config_of` (kept for the callers that have a request at hand)."""
+    return runtime_for(options).config
 
 
 def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = NOT_UPDATE) -> SessionResult:

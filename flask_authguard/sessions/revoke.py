@@ -19,7 +19,7 @@ from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError, InvalidTokenError
 from ..core.jwt import decrypt
 from ..core.revocation import RevocationList, lifetime_left
-from ..core.store import store_of
+from ..core.runtime import Runtime, runtime_of
 from ..core.token import Claims, decode_candidates
 from .adapter_calls import adapter_method, call_adapter, plausible_token
 
@@ -29,33 +29,32 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("flask_authguard")
 
 _CHECKED_KEY = "authguard.revocation"
-_REVOKER_KEY = "_authguard_revoker"
 
 
 def revocations_of(config: Config) -> RevocationList:
-    """The revocation list of ``config``'s store."""
-    found: RevocationList | None = config.__dict__.get(_REVOKER_KEY)
-    if found is None:
-        found = RevocationList(store_of(config), config)
-        config.__dict__[_REVOKER_KEY] = found
-    return found
+    """The revocation list of ``config``'s runtime."""
+    return runtime_of(config).revocations
 
 
-def live_claims(environ: WSGIEnvironment, config: Config, claims: Claims | None) -> Claims | None:
+def live_claims(
+    environ: WSGIEnvironment, config: Config, claims: Claims | None, runtime: Runtime | None = None
+) -> Claims | None:
     """``claims``, or ``None`` when the session is past ``session.max_lifetime`` or revoked.
 
     Asked once per request and token: the guard's check and a later session read share the
     answer (a store failure too, which is raised again rather than retried).
 
+    :param runtime: ``config``'s runtime, whose revocation list is asked (default: looked up).
     :raises BackendUnavailableError: the store cannot be reached (the request gets 503).
     """
     if claims is None:
         return None
-    left = lifetime_left(claims, config)
-    if left is not None and left <= 0:
-        logger.debug("session past session.max_lifetime: no session")
-        return None
-    revocations = revocations_of(config)
+    if config.max_lifetime is not None:
+        left = lifetime_left(claims, config)
+        if left is not None and left <= 0:
+            logger.debug("session past session.max_lifetime: no session")
+            return None
+    revocations = (runtime or runtime_of(config)).revocations
     if revocations.store.is_empty():  # a memory store nobody revoked in: nothing to ask
         return claims
     keys = revocations.keys_for(claims)

@@ -24,8 +24,9 @@ import typing as t
 
 from werkzeug.wrappers import Request
 
-from ..core.config import Config, resolve_options
+from ..core.config import Config
 from ..core.options import OptionsArg
+from ..core.runtime import Runtime, runtime_for
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..sessions.revoke import Revoker
@@ -38,16 +39,20 @@ if t.TYPE_CHECKING:
 class AuthEndpoints:
     """The auth routes as a WSGI application.
 
-    :param options: :class:`~flask_authguard.AuthOptions`, a dict, or options resolved already.
+    :param options: :class:`~flask_authguard.AuthOptions`, a dict, or options resolved already
+        (a ``Config`` or a :class:`~flask_authguard.core.runtime.Runtime`).
     :param template_loader: a Jinja2 loader whose ``authguard/*.html`` templates replace the
         built-in pages (``jinja2.FileSystemLoader("templates")``).
     :raises ConfigurationError: a bad option or provider.
     """
 
     def __init__(
-        self, options: OptionsArg | Config = None, *, template_loader: BaseLoader | None = None
+        self, options: OptionsArg | Config | Runtime = None, *, template_loader: BaseLoader | None = None
     ) -> None:
-        config = options if isinstance(options, Config) else resolve_options(options)
+        #: The options' one runtime: ``AuthEndpoints(opts)`` beside ``with_auth(site, opts)``
+        #: shares its store (revocations, throttle counters) with the guard.
+        self.runtime = runtime_for(options)
+        config = self.runtime.config
         pages = Pages(template_loader) if template_loader is not None else None
         #: The framework-free handler: ``handler(request) -> Response``.
         self.handler = AuthHandler(config, pages)

@@ -7,7 +7,7 @@ import typing as t
 import pytest
 from werkzeug.datastructures import Headers
 
-from flask_authguard.wsgi.caching import make_private, private_headers
+from flask_authguard.guard.caching import make_private, private_headers
 
 HEADER_LISTS: list[list[tuple[str, t.Any]]] = [
     [],
@@ -77,7 +77,7 @@ def test_redirect_is_the_response_it_replaces(method: str, location: str) -> Non
 def test_sign_in_redirects_are_kept_apart_by_what_the_url_is_made_of() -> None:
     from werkzeug.test import EnvironBuilder
 
-    from flask_authguard.wsgi import middleware
+    from flask_authguard.guard import decision as middleware
     from flask_authguard.wsgi.middleware import AuthCore
 
     core = AuthCore({"secret": "s" * 32, "trust_host": True})  # the hosts give the links their origin
@@ -131,7 +131,7 @@ def test_prepared_redirect_is_sent_as_werkzeug_sends_it_whatever_was_changed(cha
     from flask import Flask
     from werkzeug.test import EnvironBuilder
 
-    from flask_authguard.wsgi.answers import Redirect
+    from flask_authguard.guard.answers import Redirect
 
     location = "http://localhost/api/auth/signin?callbackUrl=%2Fdashboard"
     redirect = Redirect(location)
@@ -165,7 +165,7 @@ def test_prepared_redirect_keeps_a_response_class_that_makes_its_own_headers() -
     from flask import Flask
     from werkzeug.test import EnvironBuilder
 
-    from flask_authguard.wsgi.answers import Redirect
+    from flask_authguard.guard.answers import Redirect
 
     class Stamped(Flask.response_class):
         def get_wsgi_headers(self, environ: t.Any) -> Headers:
@@ -253,41 +253,6 @@ def test_cache_hits_check_the_clock_as_the_full_check_does(monkeypatch: pytest.M
     assert cache.get(("a",)) is None
 
 
-def test_rolled_cookie_is_shared_within_a_second_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flask_authguard.core import _clock
-    from flask_authguard.core import jwt as jwt_mod
-    from flask_authguard.core.config import resolve_options
-    from flask_authguard.sessions import read_session
-
-    secret = "r" * 32
-    config = resolve_options({"secret": secret})
-    now = [1_700_000_000.25]
-    monkeypatch.setattr(_clock, "now", lambda: now[0])
-
-    def environ(claims: dict[str, t.Any]) -> dict[str, t.Any]:
-        token = jwt_mod.encode(token=claims, secret=secret)
-        return {"HTTP_COOKIE": f"next-auth.session-token={token}", "wsgi.url_scheme": "http"}
-
-    def cookie_claims(env: dict[str, t.Any]) -> tuple[list[str], dict[str, t.Any]]:
-        cookies = read_session(env, config).set_cookies
-        value = cookies[0].split(";", 1)[0].split("=", 1)[1]
-        return cookies, jwt_mod.decode(token=value, secret=secret) or {}
-
-    ann = environ({"sub": "1", "name": "Ann"})
-    first, claims = cookie_claims(dict(ann))
-    again, _ = cookie_claims(dict(ann))  # the same cookie again, in the same second
-    assert again == first and claims["iat"] == 1_700_000_000
-    device, _ = cookie_claims(environ({"sub": "1", "name": "Ann"}))  # same claims, another token
-    assert device != first
-    other, other_claims = cookie_claims(environ({"sub": "2", "name": "Bob"}))
-    assert other != first and other_claims["sub"] == "2"
-    now[0] += 1  # the next second: iat, exp and Expires move, so a new token is issued
-    later, later_claims = cookie_claims(dict(ann))
-    assert later != first
-    assert later_claims["iat"] == claims["iat"] + 1 and later_claims["exp"] == claims["exp"] + 1
-    assert later_claims["jti"] != claims["jti"]
-
-
 def test_iso_ms_matches_the_strftime_spelling() -> None:
     import datetime as dt
     import random
@@ -303,64 +268,6 @@ def test_iso_ms_matches_the_strftime_spelling() -> None:
     stamps += [rng.uniform(-30000000000.0, 253402300799.0) for _ in range(2000)]
     for stamp in stamps:
         assert iso_ms(stamp) == general(stamp), stamp
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "same"),
-    [
-        ({"sub": "1", "n": 1}, {"sub": "1", "n": 1}, True),
-        ({}, {}, True),
-        ({"n": 1}, {"n": True}, False),  # equal in Python, "1" and "true" in JSON
-        ({"n": 1}, {"n": 1.0}, False),
-        ({"n": None}, {"n": None}, True),
-        ({"a": 1, "b": 2}, {"b": 2, "a": 1}, False),  # another key order encodes otherwise
-        ({"a": 1}, {"a": 1, "b": 2}, False),
-        ({"a": {"x": 1}}, {"a": {"x": 1}}, False),  # nested values: never taken as the same
-        ({"a": [1]}, {"a": [1]}, False),
-        ({"a": float("nan")}, {"a": float("nan")}, False),
-        ({"a": "x"}, {"a": "y"}, False),
-    ],
-)
-def test_same_flat_json_tells_apart_what_encodes_otherwise(
-    a: dict[str, t.Any], b: dict[str, t.Any], same: bool
-) -> None:
-    import json
-
-    from flask_authguard.sessions.rolling import same_flat_json
-
-    assert same_flat_json(a, b) is same
-    if same:
-        assert json.dumps(a) == json.dumps(b)
-
-
-_SHARED_LIST = [1]
-_SHARED_NAN = float("nan")
-
-
-@pytest.mark.parametrize(
-    ("a", "same"),
-    [
-        ({"sub": "1", "n": 1}, True),
-        ({"a": _SHARED_LIST}, False),  # the very same nested list: still never the same
-        ({"a": {"x": 1}}, False),
-        ({"a": 1, "b": (1,)}, False),  # a tuple is no atom
-        ({"a": _SHARED_NAN}, True),  # the same object: ``==`` holds by identity, as before
-    ],
-)
-def test_same_flat_json_on_a_shallow_copy_is_what_the_full_check_says(
-    a: dict[str, t.Any], same: bool
-) -> None:
-    """The identity shortcut (a callback that left its shallow copy alone) answers as the full
-    comparison would: nested values and non-atoms still count as different."""
-    from flask_authguard.sessions.rolling import same_flat_json
-
-    b = dict(a)
-    assert same_flat_json(b, a) is same
-    assert same_flat_json({**b, "extra": 1}, a) is False
-    if a:
-        first = next(iter(a))
-        assert same_flat_json({k: b[k] for k in reversed(b)}, a) is (same and len(a) == 1)
-        assert same_flat_json({**b, first: True}, a) is (same and type(a[first]) is bool)
 
 
 def _rolled_claims(cookies: list[str], secret: str) -> dict[str, t.Any]:
@@ -489,31 +396,6 @@ def test_v5_kept_decryptors_are_per_thread() -> None:
     assert wrong == []
 
 
-def test_rolled_cookies_with_unhashable_options_are_made_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The lookup is what checks the key can be hashed: unhashable options share nothing and
-    raise nothing; hashable ones share within the second."""
-    from flask_authguard.core import _clock
-    from flask_authguard.sessions.rolling import RolledCookies
-
-    monkeypatch.setattr(_clock, "now", lambda: 1_700_000_000.25)
-    rolled = RolledCookies()
-    made: list[int] = []
-
-    def make() -> list[str]:
-        made.append(1)
-        return [f"c{len(made)}"]
-
-    claims = {"sub": "1"}
-    expires = 1_700_000_000.25 + 60
-    assert rolled.issue(claims, (["unhashable"],), expires, make) == ["c1"]
-    assert rolled.issue(claims, (["unhashable"],), expires, make) == ["c2"]
-    assert rolled.issue(claims, ("ok",), expires, make) == ["c3"]
-    assert rolled.issue(claims, ("ok",), expires, make) == ["c3"]
-    monkeypatch.setattr(_clock, "now", lambda: 1_700_000_001.25)  # the next second: made anew
-    assert rolled.issue(claims, ("ok",), expires + 1, make) == ["c4"]
-    assert rolled.issue(claims, ("ok",), expires, make) == ["c5"]  # an old second's key is not kept
-
-
 _SESSION_SET = "next-auth.session-token=new; Path=/; HttpOnly; SameSite=Lax"
 
 
@@ -538,9 +420,9 @@ def test_pending_cookies_are_what_the_headers_object_path_gives(headers: list[tu
     as ``apply_cookies`` and ``vary_on_cookie`` on werkzeug ``Headers`` do."""
     from flask_authguard.core.config import resolve_options
     from flask_authguard.flask.session import _PENDING_KEY, _with_pending
+    from flask_authguard.guard.caching import cache_headers, vary_on_cookie
     from flask_authguard.sessions import apply_cookies
     from flask_authguard.sessions.base import SessionResult
-    from flask_authguard.wsgi.caching import vary_on_cookie
 
     config = resolve_options({"secret": "p" * 32})
     result = SessionResult({"user": {}}, [_SESSION_SET], {"sub": "1"})
@@ -548,12 +430,12 @@ def test_pending_cookies_are_what_the_headers_object_path_gives(headers: list[tu
     apply_cookies(general, result, config, False)
     vary_on_cookie(general)
     got = _with_pending({_PENDING_KEY: {id(config): (result, config, False)}}, list(headers))
-    assert got == general.to_wsgi_list()
-    assert _with_pending({}, list(headers)) == _vary_only(headers)
+    assert cache_headers(got, private=False) == general.to_wsgi_list()
+    assert cache_headers(_with_pending({}, list(headers)), private=False) == _vary_only(headers)
 
 
 def _vary_only(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    from flask_authguard.wsgi.caching import vary_on_cookie
+    from flask_authguard.guard.caching import vary_on_cookie
 
     general = Headers(headers)
     vary_on_cookie(general)

@@ -30,6 +30,7 @@ from flask_authguard import (
 from flask_authguard.core import store as store_module
 from flask_authguard.core.jwt import verified_tokens
 from flask_authguard.core.revocation import RevocationList, carry_sign_in_claims, sign_in_time
+from flask_authguard.core.runtime import runtime_of
 from flask_authguard.core.store import MemoryStore
 from flask_authguard.sessions.revoke import Revoker
 
@@ -439,7 +440,7 @@ def test_revoker_is_framework_free() -> None:
     revoker = Revoker(config)
     value = encode(token={"sub": "9", "sid": "abc"}, secret=SECRET)
     assert revoker.revoke_token(value) == "sid"
-    assert RevocationList(store_module.store_of(config), config).is_revoked({"sub": "9", "sid": "abc"})
+    assert RevocationList(runtime_of(config).store, config).is_revoked({"sub": "9", "sid": "abc"})
 
 
 def test_the_store_config_key(redis_store: dict[str, str]) -> None:
@@ -448,7 +449,7 @@ def test_the_store_config_key(redis_store: dict[str, str]) -> None:
     guard = AuthGuard(app, {"secret": SECRET, "store_prefix": redis_store["store_prefix"]})
     assert app.extensions["authguard"].config.store == redis_store["store"]
     guard.revoke_user("7", app=app)
-    assert store_module.store_of(app.extensions["authguard"].config).get_many(
+    assert runtime_of(app.extensions["authguard"].config).store.get_many(
         [redis_store["store_prefix"] + "u:7"]
     ) != [None]
     bad = Flask(__name__)
@@ -464,7 +465,7 @@ def test_sign_out_everywhere_without_a_user_id_signs_out_here_only(clock: Frozen
     response = sign_out(client, everywhere="true")
     assert response.status_code == 302
     assert any(h.startswith(V4 + "=;") for h in response.headers.getlist("Set-Cookie"))
-    assert store_module.store_of(app.extensions["authguard"].config).is_empty()
+    assert runtime_of(app.extensions["authguard"].config).store.is_empty()
 
 
 # -- the Redis store's kept connections ------------------------------------------------------------

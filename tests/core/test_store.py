@@ -30,7 +30,8 @@ from support.webdriver import free_port
 from flask_authguard import ConfigurationError
 from flask_authguard.core.config import resolve_options
 from flask_authguard.core.errors import BackendUnavailableError
-from flask_authguard.core.store import RedisStore, store_of
+from flask_authguard.core.runtime import runtime_of
+from flask_authguard.core.store import RedisStore
 
 #: The longest a server gets to start, or a cluster to agree on its slots (seconds).
 START_SECONDS = 15.0
@@ -330,7 +331,7 @@ def test_sentinel_revoke_user_holds_on_every_worker(clock: FrozenClock, sentinel
     app_two, _ = revocation_app(**options)
     _, value = signed_in(app_one)
     assert (bearer(app_two, value), bearer(app_two, value)) == (200, 200)  # the second from the copy
-    store = store_of(app_two.extensions["authguard"].core.config)
+    store = runtime_of(app_two.extensions["authguard"].core.config).store
     assert isinstance(store, RedisStore) and store.cache is not None
     assert store.cache._connection is not None  # tracking, on the master found through Sentinel
     clock.now += 1
@@ -362,7 +363,7 @@ def test_sentinel_failover_the_store_follows_the_new_master(
 
     _, second = signed_in(app_one)  # the throttle's counters too
     assert (bearer(app_two, second), bearer(app_two, second)) == (200, 200)
-    cache = t.cast(RedisStore, store_of(app_two.extensions["authguard"].core.config)).cache
+    cache = t.cast(RedisStore, runtime_of(app_two.extensions["authguard"].core.config).store).cache
     assert cache is not None and cache._connection is not None and cache._connection.port == new
     guard_one.revoke_token(second, app=app_one)
     assert bearer(app_two, second) == 401
@@ -386,7 +387,7 @@ def test_cluster_throttling_and_revocation(clock: FrozenClock, cluster: list[int
     guard_one.revoke_user("1", app=app_one)
     assert bearer(app_two, other) == 401
     # No worker's copy on a cluster: every read asks the nodes that hold the keys.
-    store = store_of(app_two.extensions["authguard"].core.config)
+    store = runtime_of(app_two.extensions["authguard"].core.config).store
     assert isinstance(store, RedisStore) and store.cache is None
     assert any(_keys(_client(port), options["store_prefix"]) for port in cluster)
 

@@ -20,6 +20,7 @@ from support.revocation_app import bearer, make_app, signed_in
 from flask_authguard import AuthGuard, ConfigurationError
 from flask_authguard.core import store as store_module
 from flask_authguard.core import store_cache
+from flask_authguard.core.runtime import runtime_of
 from flask_authguard.core.store_cache import TrackedCache
 
 
@@ -267,10 +268,10 @@ def test_a_server_that_cannot_track_is_read_every_time() -> None:
 
 def test_store_cache_off_reads_every_time(redis_store: dict[str, str]) -> None:
     app, _ = make_app(**redis_store, store_cache=False)
-    store = store_module.store_of(app.extensions["authguard"].config)
+    store = runtime_of(app.extensions["authguard"].config).store
     assert isinstance(store, store_module.RedisStore) and store.cache is None
     app, _ = make_app(**redis_store)
-    store = store_module.store_of(app.extensions["authguard"].config)
+    store = runtime_of(app.extensions["authguard"].config).store
     assert isinstance(store, store_module.RedisStore) and store.cache is not None
 
 

@@ -12,11 +12,11 @@ from support.defences_app import BASE, attempt, client_of, options, site
 
 from flask_authguard import AuthEndpoints, ConfigurationError, with_auth
 from flask_authguard.core.config import resolve_options
-from flask_authguard.core.store import store_of
+from flask_authguard.core.runtime import runtime_of
 
 
 def prefix_of(**opts: t.Any) -> str:
-    return store_of(resolve_options(opts, warn_missing_secret=False)).prefix
+    return runtime_of(resolve_options(opts, warn_missing_secret=False)).store.prefix
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_two_apps_on_one_redis_keep_apart(
     url, used = shared_redis
     secrets = [f"app-one-{uuid.uuid4().hex}", f"app-two-{uuid.uuid4().hex}"]
     apps = [with_auth(site, options=options(secret=s, store=url), matcher=["/private"]) for s in secrets]
-    prefixes = [store_of(app.core.config).prefix for app in apps]
+    prefixes = [runtime_of(app.core.config).store.prefix for app in apps]
     assert prefixes[0] != prefixes[1]
     used.extend(prefixes)
     clients = [client_of(app) for app in apps]
@@ -71,7 +71,7 @@ def test_a_secret_from_the_environment_later_sets_the_prefix(monkeypatch: pytest
     monkeypatch.delenv("AUTH_SECRET", raising=False)
     config = resolve_options({}, warn_missing_secret=False)
     monkeypatch.setenv("NEXTAUTH_SECRET", SECRET)
-    assert store_of(config).prefix == prefix_of(secret=SECRET)
+    assert runtime_of(config).store.prefix == prefix_of(secret=SECRET)
 
 
 def test_no_secret_at_all_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,8 +92,8 @@ def test_revocations_outlive_dropping_the_oldest_secret(
         with_auth(site, options=options(secret=s, store=url), matcher=["/private"])
         for s in (old, [new, old], new)
     )
-    used.extend({store_of(app.core.config).prefix for app in (before, during, after)})
-    assert store_of(before.core.config).prefix == store_of(during.core.config).prefix
+    used.extend({runtime_of(app.core.config).store.prefix for app in (before, during, after)})
+    assert runtime_of(before.core.config).store.prefix == runtime_of(during.core.config).store.prefix
     client = client_of(during)
     assert attempt(client, password="pw").status_code == 302  # a token signed with the new secret
     client.application = after  # the same browser on a worker that dropped the old secret

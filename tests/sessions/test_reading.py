@@ -790,12 +790,3 @@ def test_short_forms_outside_a_request_say_what_to_call(args: tuple[t.Any, ...])
     for context in (contextlib.nullcontext(), app.app_context()):  # an app context is no request
         with context, pytest.raises(RuntimeError, match=said):
             get_server_session(*args)
-
-
-def test_new_result_is_a_session_result() -> None:
-    from flask_authguard.sessions.base import SessionResult, new_result
-
-    made = new_result(({"user": {}}, ["c"], {"sub": "1"}))
-    assert type(made) is SessionResult
-    assert made == SessionResult({"user": {}}, ["c"], {"sub": "1"})
-    assert (made.session, made.set_cookies, made.token) == ({"user": {}}, ["c"], {"sub": "1"})

@@ -1,0 +1,368 @@
+"""The guard's decision, written once and framework-free: :class:`AuthCore`.
+
+``with_auth`` (WSGI), ``AuthGuard`` (Flask: site-wide, ``protect``, ``@auth_required``) and the
+ASGI layer (``AuthMiddleware``, ``require_auth``) all call :meth:`AuthCore.is_protected` and
+:meth:`AuthCore.check`, and only adapt the answer: ``None`` to go on to the app, else the
+refusal as a WSGI app (a werkzeug ``Response`` or a :class:`~.answers.Redirect`).
+
+The steps, in order: the path (normalised, ``PATH_INFO`` rewritten) -> skip list and CORS
+preflight -> matcher -> ``trusted_hosts`` -> a secret is configured -> cross-site refusal (before
+any decode) -> the token -> ``authorized`` -> the inner middleware -> refusal or pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+from werkzeug.exceptions import BadRequest, SecurityError
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_host
+
+from ..core import crosssite
+from ..core._compat import call_sync
+from ..core.clients import answers_json
+from ..core.config import Config
+from ..core.crosssite import SAFE_METHODS, WEBSOCKET_KEY
+from ..core.errors import BackendUnavailableError
+from ..core.hosts import trusted_host
+from ..core.matcher import Matcher, compile_matcher
+from ..core.options import NO_SECRET, OptionsArg
+from ..core.runtime import Runtime, runtime_for
+from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
+from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
+from ..core.token import Claims
+from ..core.urls import link_origin, mount_path, under
+from ..sessions import strategy_of
+from .answers import Redirect, json_response, unavailable_json
+from .caching import CHECKED_KEY
+from .incoming import browser_path, normalize_path, page_path, with_param
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger("flask_authguard")
+
+#: Where the decoded token (or ``None``) is left in the environ.
+_PATH_KEY = "authguard.path"
+_INNER_KEY = "authguard.inner_ran"
+
+#: ``middleware(request)``: ``None`` to go on, or a Response / WSGI app to answer with.
+InnerMiddleware = t.Callable[[Request], t.Any]
+
+_ALWAYS_PUBLIC = ("/_next", "/favicon.ico")
+
+
+#: Distinct sign-in redirects kept per :class:`AuthCore` (they depend on the request's host,
+#: script root, path and query); when full, the cache starts again. Kept: building one costs
+#: about 40 µs (``browser_path``, the trusted origin, ``iri_to_uri``), and the refusal rows'
+#: targets (``with_auth`` and ``AuthGuard`` without a cookie) need it.
+REDIRECT_CACHE_SIZE = 256
+
+
+class AuthCore:
+    """The rules of ``withAuth``, shared by :func:`with_auth` and the Flask extension.
+
+    :param options: :class:`~flask_authguard.AuthOptions`, a dict, or ``None``.
+    :param matcher: Next.js ``config.matcher`` patterns; ``None`` protects every path.
+    :param middleware: the inner middleware, run for authorized requests.
+    """
+
+    def __init__(
+        self,
+        options: OptionsArg | Config | Runtime = None,
+        *,
+        matcher: t.Any = None,
+        middleware: InnerMiddleware | None = None,
+        public_prefixes: t.Sequence[str] = (),
+    ) -> None:
+        #: The options' one runtime (shared with every other entry point given the same options).
+        self.runtime = runtime_for(options)
+        #: The resolved options.
+        self.config = self.runtime.config
+        #: Where sessions live, chosen once: :class:`~flask_authguard.sessions.JwtSessions` or
+        #: :class:`~flask_authguard.sessions.DatabaseSessions`.
+        self.sessions = strategy_of(self.config)
+        #: The compiled matcher.
+        self.matcher: Matcher = compile_matcher(matcher)
+        self._match_all = self.matcher.match_all
+        if middleware is not None and not callable(middleware):
+            raise TypeError(f"middleware must be callable, not {middleware!r}")
+        #: The inner middleware.
+        self.middleware = middleware
+        self._public = tuple(_ALWAYS_PUBLIC) + tuple(public_prefixes)
+        # A page configured with a query (``/login?src=mw``) is still served at its path: comparing
+        # the whole string, as next-auth does, would redirect the sign-in page to itself.
+        pages = (page_path(self.config.sign_in_page), page_path(self.config.error_page))
+        self._pages = frozenset(p for p in pages if p)
+        # The skip list, precomputed for the per-request check: exact paths and "<prefix>/".
+        base = self.config.base_path
+        self._skip_exact = self._pages | {base, *self._public}
+        self._skip_prefixes = tuple(p.rstrip("/") + "/" for p in (base, *self._public))
+        self._redirects: dict[tuple[t.Any, ...], Redirect] = {}
+
+    # -- the token -------------------------------------------------------------------------
+
+    def token(self, environ: WSGIEnvironment) -> Claims | None:
+        """The request's decoded token, decoded once per request and kept in the environ;
+        ``None`` for a cookie-authenticated mutation or WebSocket handshake from another site
+        (``g.auth_token`` on a route the guard does not check must not act as the user either).
+        """
+        if environ.get(_TOKEN_CONFIG_KEY) is self.config:  # set only once the token is read
+            return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
+        reason = crosssite.forged_reason(environ, self.config)
+        if reason is not None:  # defence: the same rule as the guard's 403, as "no token"
+            logger.info("cross-site request, read as signed out: %s", reason)
+            environ[TOKEN_ENVIRON_KEY] = None
+            environ[_TOKEN_CONFIG_KEY] = self.config
+            return None
+        return self._decoded(environ)
+
+    def _decoded(self, environ: WSGIEnvironment) -> Claims | None:
+        """The token decoded now and kept in the environ (the caller has ruled out a forgery)."""
+        token = self.sessions.token(environ)
+        environ[TOKEN_ENVIRON_KEY] = token
+        environ[_TOKEN_CONFIG_KEY] = self.config
+        return token
+
+    # -- which requests are checked ----------------------------------------------------------
+
+    def path(self, environ: WSGIEnvironment) -> str:
+        """The normalised path; ``PATH_INFO`` is rewritten to it so the app serves what was checked.
+
+        Computed from the current ``PATH_INFO`` each time: a dispatcher between two layers may
+        have moved a prefix into ``SCRIPT_NAME`` since.
+        """
+        raw: str = environ.get("PATH_INFO", "")
+        if raw and environ.get(_PATH_KEY) == raw:
+            return raw  # normalised already in this request, and no one moved it since
+        path = normalize_path(raw)
+        if path != raw and raw:  # "" and "/" route alike; leave an empty PATH_INFO alone
+            environ["PATH_INFO"] = path
+        environ[_PATH_KEY] = path
+        return path
+
+    def is_skipped(self, environ: WSGIEnvironment, path: str) -> bool:
+        """Public whatever the matcher says: the auth endpoints, the sign-in and error pages,
+        ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries), all of them
+        compared with ``path`` (``PATH_INFO``) alone."""
+        # Only the path the app routes on counts: ``SCRIPT_NAME`` can come from the client
+        # (gunicorn's SCRIPT_NAME header, ProxyFix's X-Forwarded-Prefix), so it never opens a path.
+        return path in self._skip_exact or path.startswith(self._skip_prefixes)
+
+    def is_preflight(self, environ: WSGIEnvironment) -> bool:
+        """A CORS preflight the options let through: ``OPTIONS`` with ``Origin`` and
+        ``Access-Control-Request-Method``, and ``cors_preflight`` on. Any other ``OPTIONS``
+        is checked like any method: a plain WSGI app may well serve its page to it."""
+        return (
+            self.config.cors_preflight
+            and environ.get("REQUEST_METHOD") == "OPTIONS"
+            and bool(environ.get("HTTP_ORIGIN"))
+            and bool(environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
+        )
+
+    def is_protected(self, environ: WSGIEnvironment) -> bool:
+        """Whether the guard checks this request at all: the path (normalised first: the app
+        must see the normalised path in every case), CORS preflight, skip list, matcher."""
+        path = self.path(environ)
+        if self.config.cors_preflight and self.is_preflight(environ):
+            return False
+        if path in self._skip_exact or path.startswith(self._skip_prefixes):  # as is_skipped
+            return False
+        return self._match_all or self.matcher.matches(path, environ)
+
+    # -- the decision ------------------------------------------------------------------------
+
+    def check(
+        self,
+        environ: WSGIEnvironment,
+        authorized: t.Callable[..., t.Any] | None = None,
+        *,
+        request: Request | None = None,
+    ) -> WSGIApplication | None:
+        """The guard's decision for a request it protects: :meth:`authorize`, then, for an
+        authorized request, the inner middleware (:meth:`run_inner`). ``None`` to go on to the
+        app, else the answer that refuses it (or the inner middleware's own answer).
+
+        :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
+        """
+        refusal = self.authorize(environ, authorized, request=request)
+        if refusal is None and self.middleware is not None:
+            refusal = self.run_inner(environ)
+        return refusal
+
+    def authorize(
+        self,
+        environ: WSGIEnvironment,
+        authorized: t.Callable[..., t.Any] | None = None,
+        *,
+        request: Request | None = None,
+    ) -> WSGIApplication | None:
+        """Check one request: ``None`` to let it through, or the response that refuses it.
+
+        :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
+        """
+        environ[CHECKED_KEY] = True  # its answer, whatever it is, depends on who asks
+        config = self.config
+        trusted = config.trusted_hosts
+        if trusted is not None and trusted_host(environ, trusted) is None:
+            # No redirect may take its origin from a host we were not told to serve.
+            logger.warning("request for an untrusted host refused (400); see trusted_hosts")
+            from ..endpoints.pages import http_error_answer
+
+            refusal = SecurityError("The request's host is not one this site serves.")
+            return http_error_answer(refusal, environ, config)
+        if not (config.secrets or config.current_secrets()):
+            logger.error(NO_SECRET)
+            return self.config_error(environ)
+        # defence: cross-site, before the token is read (a forgery costs no decode); a safe
+        # method that opens no channel has nothing to forge
+        if config.cross_site_protection and (
+            environ.get("REQUEST_METHOD", "GET") not in SAFE_METHODS
+            or environ.get(WEBSOCKET_KEY)
+            or environ.get("HTTP_UPGRADE")
+        ):
+            refused = self.cross_site(environ)
+            if refused is not None:
+                return refused
+        try:
+            if environ.get(_TOKEN_CONFIG_KEY) is config:
+                token = environ.get(TOKEN_ENVIRON_KEY)
+            else:  # the cross-site rule ran just above: decode without asking it again
+                token = environ[TOKEN_ENVIRON_KEY] = self.sessions.token(environ)
+                environ[_TOKEN_CONFIG_KEY] = config
+            check = authorized or config.callbacks.authorized
+            if check is None:
+                allowed = token is not None
+            else:
+                if request is None:
+                    request = Request(environ)
+                allowed = bool(call_sync(check, request=request, token=token))
+        except BackendUnavailableError as exc:
+            logger.error("session store unavailable, answering 503 for %s: %s", self.path(environ), exc)
+            return self.unavailable(environ)
+        if not allowed:
+            return self.deny(environ, token)
+        return None
+
+    def cross_site(self, environ: WSGIEnvironment) -> Response | None:
+        """403 JSON for a state-changing request or a WebSocket handshake that carries the
+        session cookie and comes from another origin (see :mod:`flask_authguard.core.crosssite`),
+        else ``None``.
+
+        Decided on the headers alone, before the cookie is decoded (or a database session
+        looked up): a forged mutation costs no decode, and is refused whether or not the cookie
+        still holds a valid session.
+        """
+        reason = crosssite.forged_reason(environ, self.config)
+        if reason is None:
+            return None
+        logger.info("cross-site request refused: %s", reason)
+        return json_response(403, crosssite.refusal_body(reason))
+
+    def config_error(self, environ: WSGIEnvironment) -> Redirect:
+        """next-auth's answer to a missing secret: 307 to the error page, ``error=Configuration``."""
+        return Redirect(self._page_url(environ, self.config.error_page, "error", "Configuration"))
+
+    def unavailable(self, environ: WSGIEnvironment) -> Response:
+        """503 with ``Retry-After`` when the session store fails: JSON for API requests, else
+        the library's page (a link to sign in, back to this page). Nobody is signed out."""
+        if answers_json(self.config, environ):
+            return unavailable_json()
+        from ..endpoints.messages import NOTICES
+        from ..endpoints.pages import page_notice
+
+        code = "ServiceUnavailable"
+        callback = browser_path(environ, self.path(environ))
+        response = page_notice(environ, self.config, NOTICES[code], code, callback=callback)
+        response.headers["Retry-After"] = "5"
+        return response
+
+    def deny(self, environ: WSGIEnvironment, token: Claims | None) -> WSGIApplication:
+        """The refusal: sign-in redirect (401 JSON for APIs) when anonymous, else 403."""
+        config = self.config
+        api = answers_json(config, environ)
+        if token is not None:
+            if config.options.forbidden is not None:
+                answer = call_sync(config.options.forbidden, request=Request(environ), token=token)
+                if answer is not None:  # None: the default answer below; never "let it through"
+                    if not callable(answer):
+                        raise TypeError("forbidden must return None, a Response or a WSGI app")
+                    return t.cast("WSGIApplication", answer)
+            if api:
+                return json_response(
+                    403, {"error": "Forbidden", "message": "You do not have access to this resource."}
+                )
+            from ..endpoints.pages import forbidden_response
+
+            # a way home, and a way to sign out and back in to this page with another account
+            callback = browser_path(environ, self.path(environ))
+            return forbidden_response(environ, config, callback=callback)
+        path = self.path(environ)
+        if not api:
+            return self.sign_in_redirect(environ, path)
+        callback = browser_path(environ, path)
+        location = self._page_url(environ, config.sign_in_page, "callbackUrl", callback)
+        realm = get_host(environ).replace('"', "")
+        return json_response(
+            401,
+            {"error": "Unauthorized", "message": "Sign in to access this resource.", "url": location},
+            {"WWW-Authenticate": f'Bearer realm="{realm}"'},
+        )
+
+    def sign_in_redirect(self, environ: WSGIEnvironment, path: str) -> Redirect:
+        """The 307 to the sign-in page with this request's ``callbackUrl``.
+
+        Kept per request origin, script root, path and query (what the URL is made of), so a
+        repeat of the same refusal builds nothing."""
+        get = environ.get
+        key: tuple[t.Any, ...] | None = (
+            get("wsgi.url_scheme"),
+            get("HTTP_HOST"),
+            get("SERVER_NAME"),
+            get("SERVER_PORT"),
+            get("SCRIPT_NAME", ""),
+            path,
+            get("RAW_URI"),
+            get("REQUEST_URI"),
+            get("QUERY_STRING", ""),
+        )
+        try:
+            redirect = self._redirects.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable environ value: build it without the cache
+            key, redirect = None, None
+        if redirect is None:
+            callback = browser_path(environ, path)
+            redirect = Redirect(self._page_url(environ, self.config.sign_in_page, "callbackUrl", callback))
+            if key is not None:
+                if len(self._redirects) >= REDIRECT_CACHE_SIZE:
+                    self._redirects.clear()
+                self._redirects[key] = redirect
+        return redirect
+
+    def _page_url(self, environ: WSGIEnvironment, page: str, param: str, value: str) -> str:
+        """``page`` with ``param=value``: on the trusted origin (:func:`link_origin`), else
+        relative, which the browser resolves against the URL it asked for."""
+        if "://" in page:
+            return with_param(page, param, value)
+        script = environ.get("SCRIPT_NAME", "")
+        mount = "" if not script or under(page, script) else mount_path(script)
+        try:
+            origin = link_origin(self.config, environ) or ""
+        except BadRequest:  # an unusable Host header (an untrusted one was refused before)
+            origin = ""
+        return with_param(origin + mount + page, param, value)
+
+    def run_inner(self, environ: WSGIEnvironment) -> WSGIApplication | None:
+        """Run the inner middleware: its answer, or ``None`` to go on to the app."""
+        ran: tuple[AuthCore, ...] = environ.get(_INNER_KEY, ())
+        if self.middleware is None or any(core is self for core in ran):
+            return None  # once per request and core (a view check may follow the site-wide one)
+        environ[_INNER_KEY] = (*ran, self)
+        result = call_sync(self.middleware, Request(environ))
+        if result is not None and not callable(result):
+            raise TypeError("the inner middleware must return None, a Response or a WSGI app")
+        return t.cast("WSGIApplication | None", result)
+
+
+__all__ = ["AuthCore", "InnerMiddleware", "TOKEN_ENVIRON_KEY"]
