@@ -12,6 +12,8 @@ import os
 import typing as t
 from urllib.parse import urlsplit
 
+from werkzeug.http import dump_cookie
+
 from . import validation
 from .defence_options import resolve_defences
 from .errors import ConfigurationError
@@ -50,6 +52,27 @@ class CookieSpec:
     def key(self) -> str:
         """Every attribute in one string: a dictionary key whose hash is computed once."""
         return repr(self)
+
+    @functools.cached_property
+    def attributes(self) -> tuple[str, str]:
+        """The cookie's attributes as werkzeug's ``dump_cookie`` writes them, split where
+        ``Expires`` or ``Max-Age`` go: ``("; Domain=...", "; Secure; HttpOnly; Path=/; ...")``.
+        Written once, with ``dump_cookie`` itself, so a ``Set-Cookie`` built from them has its
+        exact bytes."""
+        written = dump_cookie(
+            "n",
+            "v",
+            path=self.path,
+            domain=self.domain,
+            secure=self.secure,
+            httponly=self.http_only,
+            samesite=self.same_site,
+            max_size=0,
+        )[len("n=v") :]
+        domain = dump_cookie("n", "v", domain=self.domain, path=None, max_size=0)[len("n=v") :]
+        if not written.startswith(domain):
+            raise ConfigurationError(f"cookie {self.name!r}: unexpected attributes {written!r}")
+        return domain, written[len(domain) :]
 
 
 #: next-auth v4's secret variable.

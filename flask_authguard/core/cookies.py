@@ -13,7 +13,7 @@ import re
 import typing as t
 from urllib.parse import quote, unquote
 
-from werkzeug.http import dump_cookie
+from werkzeug.http import dump_cookie, http_date
 
 from .config import CookieSpec
 
@@ -38,6 +38,9 @@ MAX_CHUNKS = 16
 Cookies = t.Mapping[str, str]
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+#: A value werkzeug writes unquoted (its ``_cookie_no_quote_re``): every value
+#: :func:`encode_value` gives.
+_PLAIN_VALUE = re.compile(r"[\w!#$%&'()*+\-./:<=>?@\[\]^`{|}~]*", re.ASCII)
 
 
 def _getlist(cookies: t.Any, name: str) -> list[str]:
@@ -120,12 +123,6 @@ def session_values(cookies: t.Any, name: str) -> list[str]:
     return [c for c in dict.fromkeys(candidates) if c]
 
 
-def _expires_at(expires: float | dt.datetime | None) -> dt.datetime | None:
-    if expires is None or isinstance(expires, dt.datetime):
-        return expires
-    return dt.datetime.fromtimestamp(expires, dt.timezone.utc)
-
-
 def set_cookie_header(
     spec: CookieSpec,
     value: str,
@@ -134,16 +131,36 @@ def set_cookie_header(
     expires: float | dt.datetime | None = None,
     max_age: int | None = None,
 ) -> str:
-    """One ``Set-Cookie`` value with ``spec``'s attributes (werkzeug's ``dump_cookie``).
+    """One ``Set-Cookie`` value with ``spec``'s attributes, byte for byte as werkzeug's
+    ``dump_cookie`` writes it (:attr:`~.config.CookieSpec.attributes`, written once a spec).
 
+    :param value: the cookie value, already encoded (:func:`encode_value`): written as it is.
     :param expires: a timestamp or datetime for ``Expires``; ``None`` for a browser-session cookie.
     :param max_age: ``Max-Age``; ``0`` deletes the cookie.
     """
+    if not _PLAIN_VALUE.fullmatch(value):  # werkzeug would quote it: let it
+        return _dumped(spec, value, name=name, expires=expires, max_age=max_age)
+    domain, tail = spec.attributes
+    # werkzeug sends a non-ASCII name as mojibake; every other part is ASCII already
+    key = (name or spec.name).encode().decode("latin1")
+    when = "" if expires is None else f"; Expires={http_date(expires)}"
+    age = "" if max_age is None else f"; Max-Age={max_age}"
+    return f"{key}={value}{domain}{when}{age}{tail}"
+
+
+def _dumped(
+    spec: CookieSpec,
+    value: str,
+    *,
+    name: str | None,
+    expires: float | dt.datetime | None,
+    max_age: int | None,
+) -> str:
     return dump_cookie(
         name or spec.name,
         value,
         max_age=max_age,
-        expires=_expires_at(expires),
+        expires=expires if expires is None or isinstance(expires, dt.datetime) else http_date(expires),
         path=spec.path,
         domain=spec.domain,
         secure=spec.secure,

@@ -97,6 +97,11 @@ def b64url_decode(text: str) -> bytes:
     return binascii.a2b_base64(raw.translate(_TO_STANDARD) + b"=" * (-rest % 4))
 
 
+#: The protected header of every v4 token, base64url (and its bytes, the AAD).
+_V4_HEADER = b64url_encode(b'{"alg":"dir","enc":"A256GCM"}')
+_V4_HEADER_BYTES = _V4_HEADER.encode("ascii")
+
+
 def _secrets(secret: Secret) -> tuple[str, ...]:
     secrets = (secret,) if isinstance(secret, str) else tuple(secret)
     if not secrets or any(not isinstance(s, str) or not s for s in secrets):
@@ -192,9 +197,9 @@ def encode(
     salt = salt or ""
     plaintext = _claims_json(token, max_age)
     if version == 4:
-        header = b64url_encode(b'{"alg":"dir","enc":"A256GCM"}')
+        header = _V4_HEADER
         iv = os.urandom(12)
-        sealed = AESGCM(derive_key(first, salt)).encrypt(iv, plaintext, header.encode())
+        sealed = AESGCM(derive_key(first, salt)).encrypt(iv, plaintext, _V4_HEADER_BYTES)
         ciphertext, tag = sealed[:-16], sealed[-16:]
     elif version == 5:
         key = derive_key(first, salt or "authjs.session-token", version=5, length=64)

@@ -232,12 +232,7 @@ def token_for(
     secure = config.secure
     if secure is None:
         secure = environ.get("wsgi.url_scheme") == "https"
-    cookie_name = config.session_cookies[secure].name
-    values = session_cookie_values(environ, cookie_name)[1]
-    if len(values) == 1 and len(values[0]) <= MAX_TOKEN_LENGTH:
-        candidates = values  # the usual request
-    else:
-        candidates = token_candidates(environ, cookie_name)
+    candidates = token_candidates(environ, config.session_cookies[secure].name)
     if raw:
         return candidates[0] if candidates else None
     if not candidates:

@@ -391,6 +391,8 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
                 refusal = core.check(environ, authorized, request=req)
                 if refusal is not None:
                     return refusal
+                # the check decoded it: hand it to g now rather than through the lazy lookup
+                g._get_current_object().__dict__["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
             if is_async:
                 return app.ensure_sync(fn)(*args, **kwargs)
             return fn(*args, **kwargs)

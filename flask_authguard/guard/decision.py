@@ -180,25 +180,9 @@ class AuthCore:
         *,
         request: Request | None = None,
     ) -> WSGIApplication | None:
-        """The guard's decision for a request it protects: :meth:`authorize`, then, for an
-        authorized request, the inner middleware (:meth:`run_inner`). ``None`` to go on to the
-        app, else the answer that refuses it (or the inner middleware's own answer).
-
-        :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
-        """
-        refusal = self.authorize(environ, authorized, request=request)
-        if refusal is None and self.middleware is not None:
-            refusal = self.run_inner(environ)
-        return refusal
-
-    def authorize(
-        self,
-        environ: WSGIEnvironment,
-        authorized: t.Callable[..., t.Any] | None = None,
-        *,
-        request: Request | None = None,
-    ) -> WSGIApplication | None:
-        """Check one request: ``None`` to let it through, or the response that refuses it.
+        """The guard's decision for a request it protects: ``None`` to go on to the app, else
+        the answer that refuses it, or, for an authorized request, the inner middleware's own
+        answer (:meth:`run_inner`).
 
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
         """
@@ -243,6 +227,8 @@ class AuthCore:
             return self.unavailable(environ)
         if not allowed:
             return self.deny(environ, token)
+        if self.middleware is not None:
+            return self.run_inner(environ)
         return None
 
     def cross_site(self, environ: WSGIEnvironment) -> Response | None:

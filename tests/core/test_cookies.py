@@ -385,3 +385,50 @@ def test_session_values_offers_shorter_runs_after_the_full_one(n: int) -> None:
 def test_session_values_percent_decodes_like_next() -> None:
     jar = parse_cookie("s=a%2Eb; s=%zz; s=%E0%A4%A; s=")
     assert cookies.session_values(jar, "s") == ["a.b", "%zz", "%E0%A4%A"]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(CookieSpec("next-auth.session-token"), id="default"),
+        pytest.param(
+            CookieSpec("__Secure-next-auth.session-token", secure=True, same_site="strict"), id="secure"
+        ),
+        pytest.param(
+            CookieSpec("s", path="/a b;c", domain=".Example.com:8080", http_only=False, same_site=None),
+            id="domain-path",
+        ),
+        pytest.param(CookieSpec("s", domain="bücher.de", same_site="none", secure=True), id="idna"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("expires", "max_age"),
+    [(None, None), (1700000000.25, None), (None, 0), (1700000000, 5)],
+)
+@pytest.mark.parametrize("value", ["eyJhbGciOi.x-_", "", 'a"b', "é", "a%20b"])
+def test_set_cookie_header_is_dump_cookie_byte_for_byte(
+    spec: CookieSpec, expires: float | None, max_age: int | None, value: str
+) -> None:
+    """The attributes written once a spec give exactly what werkzeug's dump_cookie writes."""
+    import datetime as dt
+
+    from werkzeug.http import dump_cookie
+
+    from flask_authguard.core.cookies import set_cookie_header
+
+    when = None if expires is None else dt.datetime.fromtimestamp(expires, dt.timezone.utc)
+    for name in (None, spec.name + ".1"):
+        want = dump_cookie(
+            name or spec.name,
+            value,
+            max_age=max_age,
+            expires=when,
+            path=spec.path,
+            domain=spec.domain,
+            secure=spec.secure,
+            httponly=spec.http_only,
+            samesite=spec.same_site,
+            sync_expires=False,
+            max_size=0,
+        )
+        assert set_cookie_header(spec, value, name=name, expires=expires, max_age=max_age) == want
