@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing as t
+from urllib.parse import urlsplit
 
 from ..core._compat import call_sync
 from ..core.errors import ConfigurationError
@@ -237,3 +238,21 @@ def check_providers(providers: t.Iterable[t.Any], config: Config | None = None) 
             if callable(bind):
                 bind(config)
     return out
+
+
+def check_url(provider_id: str, name: str, value: t.Any, *, required: bool) -> None:
+    """Start-up check of a provider URL option: an absolute http(s) URL (or ``None`` when not
+    ``required``).
+
+    :raises ConfigurationError: naming the provider and the option.
+    """
+    if value is None and not required:
+        return
+    if (
+        not isinstance(value, str)
+        or urlsplit(value).scheme not in ("http", "https")
+        or not urlsplit(value).netloc
+    ):
+        raise ConfigurationError(
+            f"provider {provider_id!r}: {name}=... must be an http(s) URL, not {value!r}"
+        )

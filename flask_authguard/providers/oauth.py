@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
-import os
 import typing as t
 from urllib.parse import urlsplit
 
@@ -36,8 +35,9 @@ from ..core.config import Config
 from ..core.errors import ConfigurationError
 from ..core.urls import AUTH_URL_ENVIRON_KEY
 from . import _authlib
-from .base import SignInError, SignInResult, check_provider_id
+from .base import SignInError, SignInResult, check_provider_id, check_url
 from .checks import CHECK_COOKIES, CheckFailed, clear_checks, mark_used, read_check, set_check
+from .environment import client_from_env, env_stem
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -79,23 +79,6 @@ def default_profile(profile: t.Mapping[str, t.Any], tokens: t.Mapping[str, t.Any
     }
 
 
-def _env_stem(provider_id: str) -> str:
-    return provider_id.upper().replace("-", "_")
-
-
-def client_from_env(provider_id: str) -> tuple[str | None, str | None]:
-    """The client id and secret the environment gives for ``provider_id`` (``ID``: the id in
-    upper case, ``-`` as ``_``): next-auth v4's convention ``<ID>_ID`` / ``<ID>_SECRET`` first,
-    then Auth.js v5's ``AUTH_<ID>_ID`` / ``AUTH_<ID>_SECRET``; ``None`` where neither is set."""
-    stem = _env_stem(provider_id)
-
-    def first(suffix: str) -> str | None:
-        names = (f"{stem}_{suffix}", f"AUTH_{stem}_{suffix}")
-        return next((os.environ[name] for name in names if os.environ.get(name)), None)
-
-    return first("ID"), first("SECRET")
-
-
 @dataclasses.dataclass(eq=False, kw_only=True)
 class OAuthProvider:
     """A generic OAuth 2.0 provider (next-auth's ``type: "oauth"``), keyword arguments only.
@@ -103,7 +86,7 @@ class OAuthProvider:
     :param id: the provider id in URLs (``/api/auth/callback/<id>``).
     :param name: shown on the sign-in page.
     :param client_id: the client registered with the identity provider; default from the
-        environment (:func:`client_from_env`: ``GITHUB_ID``, else ``AUTH_GITHUB_ID`` for
+        environment (:func:`~.environment.client_from_env`: ``GITHUB_ID``, else ``AUTH_GITHUB_ID`` for
         ``id="github"``).
     :param client_secret: its secret (``None`` for a public client using PKCE); default from
         the environment likewise (``GITHUB_SECRET``, else ``AUTH_GITHUB_SECRET``), except with
@@ -164,7 +147,7 @@ class OAuthProvider:
             if self.client_secret is None and not public:
                 self.client_secret = env_secret
         if not isinstance(self.client_id, str) or not self.client_id:
-            stem = _env_stem(self.id)
+            stem = env_stem(self.id)
             raise ConfigurationError(
                 f"provider {self.id!r}: client_id=... is required (or set {stem}_ID or AUTH_{stem}_ID)"
             )
@@ -404,21 +387,3 @@ def _describe(exc: BaseException) -> str:
     token, never a secret)."""
     error = getattr(exc, "error", None)
     return f"{type(exc).__name__}({error})" if isinstance(error, str) else type(exc).__name__
-
-
-def check_url(provider_id: str, name: str, value: t.Any, *, required: bool) -> None:
-    """Start-up check of a provider URL option: an absolute http(s) URL (or ``None`` when not
-    ``required``).
-
-    :raises ConfigurationError: naming the provider and the option.
-    """
-    if value is None and not required:
-        return
-    if (
-        not isinstance(value, str)
-        or urlsplit(value).scheme not in ("http", "https")
-        or not urlsplit(value).netloc
-    ):
-        raise ConfigurationError(
-            f"provider {provider_id!r}: {name}=... must be an http(s) URL, not {value!r}"
-        )

@@ -24,7 +24,8 @@ import typing as t
 from ..core import _clock
 from ..core.errors import ConfigurationError
 from . import _authlib
-from .oauth import ExchangeFailed, OAuthProvider, check_url, email_verified, get_json
+from .base import check_url
+from .oauth import ExchangeFailed, OAuthProvider, email_verified, get_json
 
 #: Seconds the discovery document is kept before it is read again.
 DISCOVERY_TTL = 3600

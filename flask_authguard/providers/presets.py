@@ -3,7 +3,7 @@
 
 Each takes ``client_id`` and ``client_secret`` (default from the environment: ``GITHUB_ID`` /
 ``GITHUB_SECRET``, else Auth.js v5's ``AUTH_GITHUB_ID`` / ``AUTH_GITHUB_SECRET``, and so on by
-the provider id; see :func:`~.oauth.client_from_env`) and any option of :class:`~.oauth.OAuthProvider`
+the provider id; see :func:`~.environment.client_from_env`) and any option of :class:`~.oauth.OAuthProvider`
 or :class:`~.oidc.OIDCProvider` (``id``, ``scope``, ``allow_dangerous_email_account_linking``,
 the URLs...). Keycloak, Okta, Auth0 and other OpenID Connect issuers need no preset:
 ``OIDCProvider(id="keycloak", name="Keycloak", issuer="https://kc.example.com/realms/acme", ...)``.
