@@ -23,7 +23,7 @@ def reject_constant(name: str) -> t.NoReturn:
 JSON_DECODER = json.JSONDecoder(parse_constant=reject_constant)
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> t.TypeGuard[int | float]:
     """Whether ``value`` is a finite JSON number (``bool`` is not one)."""
     if isinstance(value, bool):
         return False
@@ -46,7 +46,7 @@ def check_claims(claims: dict[str, t.Any]) -> None:
     for name in ("iat", "nbf"):
         if name in claims and not is_number(claims[name]):
             raise InvalidTokenError(f"{name} claim is not a number")
-    if now >= exp + CLOCK_TOLERANCE:  # type: ignore[operator]
+    if now >= exp + CLOCK_TOLERANCE:
         raise TokenExpiredError("token has expired")
     if "nbf" in claims and claims["nbf"] > now + CLOCK_TOLERANCE:
         raise InvalidTokenError("token is not valid yet (nbf)")

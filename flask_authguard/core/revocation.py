@@ -24,6 +24,7 @@ import typing as t
 import uuid
 
 from . import _clock
+from .claims import is_number
 from .config import Config
 from .jwt import CLOCK_TOLERANCE
 from .store import Store
@@ -31,10 +32,6 @@ from .store import Store
 #: The sign-in time claim (OpenID Connect's name) and the stable session id claim.
 AUTH_TIME = "auth_time"
 SESSION_ID = "sid"
-
-
-def _is_number(value: t.Any) -> t.TypeGuard[float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 def sign_in_claims() -> dict[str, t.Any]:
@@ -56,7 +53,7 @@ def sign_in_time(claims: t.Mapping[str, t.Any]) -> float | None:
     """When the session of ``claims`` started: ``auth_time``, else ``iat``, else ``None``."""
     for name in (AUTH_TIME, "iat"):
         value = claims.get(name)
-        if _is_number(value):
+        if is_number(value):
             return float(value)
     return None
 
@@ -68,7 +65,7 @@ def lifetime_left(claims: t.Mapping[str, t.Any], config: Config) -> float | None
     if config.max_lifetime is None:
         return None
     started = claims.get(AUTH_TIME)
-    if not _is_number(started):
+    if not is_number(started):
         return 0.0
     return float(started) + config.max_lifetime - _clock.now()
 
@@ -163,7 +160,7 @@ class RevocationList:
             return "sid"
         if isinstance(jti, str) and jti:
             exp = claims.get("exp")
-            left = float(exp) - _clock.now() if _is_number(exp) else _session_ttl(self.config)
+            left = float(exp) - _clock.now() if is_number(exp) else _session_ttl(self.config)
             self.store.put(f"{prefix}j:{jti}", "1", max(1.0, left + CLOCK_TOLERANCE))
             return "jti"
         raise ValueError("the token has neither a 'sid' nor a 'jti' claim: revoke its user instead")
