@@ -228,8 +228,8 @@ def test_cbc_tag_is_stdlib_hmac_sha512() -> None:
 
 def test_cache_hits_check_the_clock_as_the_full_check_does(monkeypatch: pytest.MonkeyPatch) -> None:
     from flask_authguard.core import _clock
-    from flask_authguard.core.tokens import jwt as jwt_mod
     from flask_authguard.core.errors import InvalidTokenError, TokenExpiredError
+    from flask_authguard.core.tokens import jwt as jwt_mod
 
     cache = jwt_mod.VerifiedTokenCache(maxsize=8)
     now = 1_700_000_000.0
@@ -281,8 +281,8 @@ def test_rolled_cookie_follows_a_jwt_callback_that_changes_a_type(monkeypatch: p
     """The incoming token stands for the claims only when the callback left them exactly as
     decoded: ``True`` turned into ``1`` (equal in Python) still encodes anew."""
     from flask_authguard.core import _clock
-    from flask_authguard.core.tokens import jwt as jwt_mod
     from flask_authguard.core.settings.config import resolve_options
+    from flask_authguard.core.tokens import jwt as jwt_mod
     from flask_authguard.sessions import read_session
 
     secret = "t" * 32
