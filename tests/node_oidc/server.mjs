@@ -25,6 +25,7 @@
 // (every refresh grant request), "refused", "reused" (a rotated-out token presented again) and
 // "down" (token requests dropped by token_down).
 import http from "node:http";
+import { randomUUID } from "node:crypto";
 import { OAuth2Server, Events } from "oauth2-mock-server";
 
 let scenario = {};
@@ -76,6 +77,7 @@ async function makeInstance() {
   server.issuer.url = issuerUrl;
   const service = server.service;
   service.on(Events.BeforeTokenSigning, (token) => {
+    token.payload.jti = randomUUID(); // two tokens issued in one second differ
     if (scenario.claims) Object.assign(token.payload, scenario.claims);
   });
   service.on(Events.BeforeAuthorizeRedirect, (redirect) => {

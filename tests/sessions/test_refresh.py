@@ -1,0 +1,275 @@
+"""Provider access-token refresh (issue 30.1) against a real OpenID Connect provider process
+(``tests/node_oidc/server.mjs``: the refresh grant with rotation, short-lived access tokens, a
+count of refresh calls, refuse and down modes), on Flask, plain WSGI and FastAPI, with JWT and
+database sessions."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import threading
+import typing as t
+
+import pytest
+from conftest import SECRET
+from support.handler_app import client_of
+from support.oauth_app import PROFILE_CLAIMS
+from support.oauth_flow import cookie_of, sign_in
+from support.refresh_app import KINDS, PROVIDER, flask_app, make, options
+
+from flask_authguard import ConfigurationError, decode
+from flask_authguard.sessions.provider_tokens import PROVIDER_TOKENS, REFRESH_ERROR
+
+pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
+from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
+
+if t.TYPE_CHECKING:
+    from support.oidc_server import OIDCServer
+
+SESSION = "next-auth.session-token"
+#: Short enough to be due at once (the leeway is 60 s), long enough to be fresh afterwards.
+DUE, FRESH = 30, 3600
+
+
+class Setup:
+    """An app of one kind and strategy, and how to see the tokens it keeps."""
+
+    def __init__(self, kind: str, strategy: str, idp: OIDCServer, tmp_path: pathlib.Path, **extra: t.Any):
+        self.idp = idp
+        self.adapter: SQLAlchemyAdapter | None = None
+        if strategy == "database":
+            self.adapter = SQLAlchemyAdapter(f"sqlite:///{tmp_path / 'auth.db'}", create_tables=True)
+            extra["adapter"] = self.adapter
+        self.app = make(kind, options(idp.issuer, **extra))
+        self.client = client_of(self.app)
+
+    def sign_in(self, client: t.Any = None) -> None:
+        self.idp.scenario(access_ttl=DUE, claims=PROFILE_CLAIMS)
+        response = sign_in(client or self.client, PROVIDER)
+        assert response.status_code == 302, response.data[:300]
+
+    def stored(self, client: t.Any = None) -> dict[str, t.Any]:
+        """The tokens kept: the session token's claim, or the accounts row."""
+        if self.adapter is None:
+            value = cookie_of(client or self.client, SESSION)
+            assert value is not None
+            claims = decode(token=value, secret=SECRET)
+            assert claims is not None
+            return t.cast("dict[str, t.Any]", claims[PROVIDER_TOKENS][PROVIDER])
+        user = self.adapter.get_user_by_account({"provider": PROVIDER, "providerAccountId": "johndoe"})
+        assert user is not None
+        account = self.adapter.get_user_account(user["id"], PROVIDER)
+        assert account is not None
+        return dict(account)
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return t.cast(str, request.param)
+
+
+@pytest.fixture(params=["jwt", "database"])
+def strategy(request: pytest.FixtureRequest) -> str:
+    return t.cast(str, request.param)
+
+
+def get_token(client: t.Any) -> t.Any:
+    return client.get("/token", headers={"Accept": "application/json"})
+
+
+def test_refresh_replaces_the_tokens(
+    kind: str, strategy: str, idp: OIDCServer, tmp_path: pathlib.Path
+) -> None:
+    setup = Setup(kind, strategy, idp, tmp_path)
+    setup.sign_in()
+    first = setup.stored()
+    assert first["access_token"] and first["refresh_token"] and isinstance(first["expires_at"], int)
+
+    idp.scenario(access_ttl=FRESH)
+    response = get_token(setup.client)
+    assert response.status_code == 200, response.data[:300]
+    token = response.get_json()["token"]
+    assert token and token != first["access_token"]
+    stored = setup.stored()
+    assert stored["access_token"] == token
+    assert stored["refresh_token"] != first["refresh_token"]  # rotated
+    assert isinstance(stored["expires_at"], int) and stored["expires_at"] > first["expires_at"] + 3000
+    assert idp.stats() == {"refresh_calls": 1, "refused": 0, "reused": 0, "down": 0}
+
+    # Fresh now: handed out as it is, nothing asked of the provider.
+    assert get_token(setup.client).get_json()["token"] == token
+    assert idp.stats()["refresh_calls"] == 1
+    session = setup.client.get("/api/auth/session").get_json()
+    assert session["user"]["email"] == "jo@example.com" and "error" not in session
+
+
+def test_the_refresh_id_token_has_no_nonce_and_is_kept(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    """Keycloak and Okta answer a refresh with a new ID token without ``nonce``: accepted (the
+    accounts row holds it)."""
+    setup = Setup("flask", "database", idp, tmp_path)
+    setup.sign_in()
+    before = setup.stored()["id_token"]
+    idp.scenario(access_ttl=FRESH)
+    assert get_token(setup.client).status_code == 200
+    after = setup.stored()["id_token"]
+    assert after and after != before
+    assert "nonce" in _payload(before) and "nonce" not in _payload(after)
+
+
+def _payload(jwt: str) -> dict[str, t.Any]:
+    import base64
+
+    part = jwt.split(".")[1]
+    return t.cast("dict[str, t.Any]", json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+@pytest.mark.parametrize("mode", ["refuse", "down"])
+def test_a_failed_refresh_signs_nobody_out_and_recovers(
+    kind: str, strategy: str, mode: str, idp: OIDCServer, tmp_path: pathlib.Path
+) -> None:
+    setup = Setup(kind, strategy, idp, tmp_path)
+    setup.sign_in()
+    first = setup.stored()
+    idp.scenario(**({"refresh_refuse": True} if mode == "refuse" else {"token_down": True}))
+    response = get_token(setup.client)
+    assert response.status_code == 401
+    assert response.get_json() == {
+        "error": "AccessTokenError",
+        "reason": "refused" if mode == "refuse" else "unavailable",
+        "provider": PROVIDER,
+    }
+    assert not any("Max-Age=0" in h for h in response.headers.getlist("Set-Cookie"))
+    # still signed in, marked
+    assert setup.client.get("/private").status_code == 200
+    session = setup.client.get("/api/auth/session").get_json()
+    assert session["error"] == REFRESH_ERROR and "user" in session
+    assert setup.stored()["refresh_token"] == first["refresh_token"]  # kept
+    stats = idp.stats()
+    assert stats["refresh_calls" if mode == "refuse" else "down"] == 1
+
+    # the next call tries again; the provider is back
+    idp.scenario(access_ttl=FRESH)
+    response = get_token(setup.client)
+    assert response.status_code == 200, response.data[:300]
+    assert response.get_json()["token"] == setup.stored()["access_token"] != first["access_token"]
+    assert "error" not in setup.client.get("/api/auth/session").get_json()
+    assert idp.stats()["refresh_calls"] == 1
+
+
+def test_sign_in_again_clears_the_mark(strategy: str, idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    setup = Setup("flask", strategy, idp, tmp_path)
+    setup.sign_in()
+    idp.scenario(refresh_refuse=True)
+    assert get_token(setup.client).status_code == 401
+    assert setup.client.get("/api/auth/session").get_json()["error"] == REFRESH_ERROR
+    setup.sign_in()
+    assert "error" not in setup.client.get("/api/auth/session").get_json()
+    assert setup.stored()["access_token"]
+
+
+def test_the_marked_cookie_reaches_an_error_response(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    """A view that lets AccessTokenError through (a 500) still sets the marked session cookie."""
+    setup = Setup("flask", "jwt", idp, tmp_path)
+    setup.app.testing = False  # a real 500 instead of the exception in the test
+    setup.sign_in()
+    idp.scenario(refresh_refuse=True)
+    response = setup.client.get("/boom")
+    assert response.status_code == 500
+    value = cookie_of(setup.client, SESSION)
+    assert value is not None
+    assert decode(token=value, secret=SECRET)["error"] == REFRESH_ERROR
+    assert any(h.startswith(f"{SESSION}=") for h in response.headers.getlist("Set-Cookie"))
+
+
+def test_without_guard_the_cookie_reaches_the_response(idp: OIDCServer) -> None:
+    """``get_access_token(provider_id, options)`` in a Flask app without ``AuthGuard`` (the auth
+    routes mounted beside it): the new tokens reach the view's response."""
+    from flask import Flask
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from flask_authguard import AuthEndpoints, get_access_token
+
+    opts = options(idp.issuer)
+    app = Flask(__name__)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/api/auth": AuthEndpoints(opts)})  # type: ignore[method-assign]
+
+    @app.get("/token")
+    def token() -> t.Any:
+        return {"token": get_access_token(PROVIDER, opts)}
+
+    client = client_of(app)
+    assert client.get("/token").get_json() == {"token": None}  # nobody signed in
+    idp.scenario(access_ttl=DUE)
+    sign_in(client, PROVIDER)
+    idp.scenario(access_ttl=FRESH)
+    response = client.get("/token")
+    value = response.get_json()["token"]
+    assert any(h.startswith(f"{SESSION}=") for h in response.headers.getlist("Set-Cookie"))
+    claims = decode(token=cookie_of(client, SESSION), secret=SECRET)
+    assert claims is not None and claims[PROVIDER_TOKENS][PROVIDER]["access_token"] == value
+
+
+def test_no_account_with_the_provider_and_unknown_providers(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    setup = Setup("flask", "jwt", idp, tmp_path)
+    assert get_token(setup.client).get_json()["token"] is None  # nobody signed in
+    from flask_authguard import get_access_token
+
+    with setup.app.test_request_context("/"), pytest.raises(ConfigurationError, match="no provider"):
+        get_access_token("nope")
+    with pytest.raises(TypeError):
+        get_access_token(1)  # type: ignore[call-overload]
+
+
+def test_a_stale_cookie_never_sends_a_rotated_out_token(
+    strategy: str, idp: OIDCServer, tmp_path: pathlib.Path
+) -> None:
+    """A response that set the cookie from before the refresh arrived last: the old refresh token
+    is never sent again; the refresh's answer is taken from the store."""
+    setup = Setup("flask", strategy, idp, tmp_path)
+    setup.sign_in()
+    stale = cookie_of(setup.client, SESSION)
+    idp.scenario(access_ttl=FRESH)
+    token = get_token(setup.client).get_json()["token"]
+    other = client_of(setup.app)
+    other.set_cookie(SESSION, stale)
+    assert get_token(other).get_json()["token"] == token
+    assert idp.stats() == {"refresh_calls": 1, "refused": 0, "reused": 0, "down": 0}
+
+
+def test_eight_concurrent_requests_refresh_once(
+    strategy: str, idp: OIDCServer, tmp_path: pathlib.Path
+) -> None:
+    """8 requests of one session in 8 threads find the token due: one refresh, one new token."""
+    setup = Setup("flask", strategy, idp, tmp_path)
+    setup.sign_in()
+    cookie = cookie_of(setup.client, SESSION)
+    idp.scenario(access_ttl=FRESH, token_delay_ms=300)
+    barrier = threading.Barrier(8)
+    tokens: list[str] = []
+
+    def call() -> None:
+        client = client_of(setup.app)
+        client.set_cookie(SESSION, cookie)
+        barrier.wait()
+        response = get_token(client)
+        tokens.append(response.get_json()["token"])
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(tokens) == 8 and len(set(tokens)) == 1 and tokens[0]
+    assert idp.stats() == {"refresh_calls": 1, "refused": 0, "reused": 0, "down": 0}
+
+
+def test_the_store_failing_is_a_503_and_signs_nobody_out(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    setup = Setup("flask", "jwt", idp, tmp_path)
+    setup.sign_in()
+    broken = flask_app(options(idp.issuer, store="redis://127.0.0.1:1/0", store_prefix="t-down:"))
+    client = client_of(broken)
+    client.set_cookie(SESSION, cookie_of(setup.client, SESSION))
+    response = client.get("/token", headers={"Accept": "application/json"})
+    assert response.status_code == 503
+    assert not any("Max-Age=0" in h for h in response.headers.getlist("Set-Cookie"))
+    assert idp.stats()["refresh_calls"] == 0
