@@ -273,3 +273,151 @@ def test_the_store_failing_is_a_503_and_signs_nobody_out(idp: OIDCServer, tmp_pa
     assert response.status_code == 503
     assert not any("Max-Age=0" in h for h in response.headers.getlist("Set-Cookie"))
     assert idp.stats()["refresh_calls"] == 0
+
+
+# -- two gunicorn workers sharing Redis -----------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return t.cast(int, probe.getsockname()[1])
+
+
+def _serve(env: dict[str, str], port: int) -> t.Any:
+    """gunicorn with two sync workers serving ``support.refresh_app:app``, once it answers."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    tests = pathlib.Path(__file__).resolve().parent.parent
+    argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "support.refresh_app:app"]
+    process = subprocess.Popen(
+        argv,
+        cwd=tests,
+        env={**os.environ, **env, "PYTHONPATH": str(tests)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/api/auth/csrf", timeout=15)
+            return process
+        except requests.RequestException:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(
+                    f"gunicorn did not start: {process.communicate()[1][-2000:]!r}"
+                ) from None
+            time.sleep(0.2)
+
+
+def test_two_gunicorn_workers_sharing_redis_refresh_once(
+    strategy: str, idp: OIDCServer, redis_store: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    """8 concurrent requests of one session spread over two worker processes that share the Redis
+    store: exactly one refresh at the provider, every request gets the new token."""
+    pytest.importorskip("gunicorn", reason="gunicorn (the test extra) is not installed")
+    import requests
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "REFRESH_ISSUER": idp.issuer,
+        "REFRESH_URL": base,
+        "REFRESH_STORE": redis_store["store"],
+        "REFRESH_PREFIX": redis_store["store_prefix"],
+    }
+    if strategy == "database":
+        url = f"sqlite:///{tmp_path / 'auth.db'}"
+        SQLAlchemyAdapter(url, create_tables=True).close()
+        env["REFRESH_DB"] = url
+    process = _serve(env, port)
+    try:
+        browser = requests.Session()
+        csrf = browser.get(f"{base}/api/auth/csrf", timeout=10).json()["csrfToken"]
+        idp.scenario(access_ttl=DUE, claims=PROFILE_CLAIMS)
+        begun = browser.post(
+            f"{base}/api/auth/signin/{PROVIDER}",
+            data={"csrfToken": csrf, "callbackUrl": f"{base}/private"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert begun.status_code == 302, begun.text[:300]
+        at_idp = requests.get(begun.headers["Location"], allow_redirects=False, timeout=10)
+        back = browser.get(at_idp.headers["Location"], allow_redirects=False, timeout=10)
+        assert back.status_code == 302 and back.headers["Location"] == f"{base}/private", back.text[:300]
+        cookie = browser.cookies.get(SESSION)
+        assert cookie
+
+        idp.scenario(access_ttl=FRESH, token_delay_ms=500)
+        barrier = threading.Barrier(8)
+        answers: list[dict[str, t.Any]] = []
+
+        def call() -> None:
+            barrier.wait()
+            response = requests.get(f"{base}/token", headers={"Cookie": f"{SESSION}={cookie}"}, timeout=30)
+            answers.append({"status": response.status_code, **response.json()})
+
+        threads = [threading.Thread(target=call) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(answers) == 8
+        assert all(answer["status"] == 200 for answer in answers), (answers, idp.stats())
+        assert len({answer["token"] for answer in answers}) == 1 and answers[0]["token"]
+        assert len({answer["pid"] for answer in answers}) == 2  # both workers answered
+        assert idp.stats() == {"refresh_calls": 1, "refused": 0, "reused": 0, "down": 0}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_without_rotation_the_refresh_token_is_kept(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    setup = Setup("flask", "jwt", idp, tmp_path)
+    setup.sign_in()
+    first = setup.stored()
+    idp.scenario(access_ttl=FRESH, refresh_rotate=False)
+    assert get_token(setup.client).status_code == 200
+    stored = setup.stored()
+    assert (
+        stored["refresh_token"] == first["refresh_token"] and stored["access_token"] != first["access_token"]
+    )
+
+
+def test_a_refreshed_id_token_that_fails_verification_is_left_out(
+    idp: OIDCServer, tmp_path: pathlib.Path
+) -> None:
+    setup = Setup("flask", "database", idp, tmp_path)
+    setup.sign_in()
+    first = setup.stored()
+    idp.scenario(access_ttl=FRESH, tamper_signature=True)
+    token = get_token(setup.client).get_json()["token"]
+    stored = setup.stored()
+    assert stored["access_token"] == token != first["access_token"]
+    assert stored["id_token"] == first["id_token"]  # the sign-in's, verified then
+
+
+def test_no_refresh_token_is_an_access_token_error(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    """A provider that issued no refresh token (the session's record lacks one)."""
+    setup = Setup("flask", "jwt", idp, tmp_path)
+    setup.sign_in()
+    value = cookie_of(setup.client, SESSION)
+    claims = decode(token=value, secret=SECRET)
+    del claims[PROVIDER_TOKENS][PROVIDER]["refresh_token"]
+    from flask_authguard import encode
+
+    setup.client.set_cookie(SESSION, encode(token=claims, secret=SECRET))
+    response = get_token(setup.client)
+    assert response.status_code == 401 and response.get_json()["reason"] == "no_refresh_token"
+    assert setup.client.get("/api/auth/session").get_json()["error"] == REFRESH_ERROR
+    assert idp.stats()["refresh_calls"] == 0

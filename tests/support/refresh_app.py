@@ -8,7 +8,7 @@ with the same routes:
 - ``GET /boom``: calls ``get_access_token`` and lets its error through (Flask and WSGI: a 500);
 - ``GET /private``: protected by the guard.
 
-Run under gunicorn, :data:`app` is built from the environment (``REFRESH_ISSUER``,
+Run under gunicorn, :data:`app` is built from the environment (``REFRESH_ISSUER``, ``REFRESH_URL``,
 ``REFRESH_STORE``, ``REFRESH_PREFIX``, ``REFRESH_DB``).
 """
 
@@ -136,6 +136,7 @@ def _from_environment() -> t.Any:
     if not issuer:
         return None
     extra: dict[str, t.Any] = {
+        "url": os.environ["REFRESH_URL"],
         "store": os.environ["REFRESH_STORE"],
         "store_prefix": os.environ["REFRESH_PREFIX"],
     }
