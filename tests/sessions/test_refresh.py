@@ -236,31 +236,60 @@ def test_a_stale_cookie_never_sends_a_rotated_out_token(
     assert idp.stats() == {"refresh_calls": 1, "refused": 0, "reused": 0, "down": 0}
 
 
+def _burst(app: t.Any, cookie: str | None, count: int = 8) -> list[t.Any]:
+    """``count`` requests of one session to ``/token``, in as many threads, released together."""
+    barrier = threading.Barrier(count)
+    answers: list[t.Any] = []
+
+    def call() -> None:
+        client = client_of(app)
+        client.set_cookie(SESSION, cookie or "")
+        barrier.wait()
+        response = get_token(client)
+        answers.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=call) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == count
+    return answers
+
+
 def test_eight_concurrent_requests_refresh_once(
     strategy: str, idp: OIDCServer, tmp_path: pathlib.Path
 ) -> None:
     """8 requests of one session in 8 threads find the token due: one refresh, one new token."""
     setup = Setup("flask", strategy, idp, tmp_path)
     setup.sign_in()
-    cookie = cookie_of(setup.client, SESSION)
     idp.scenario(access_ttl=FRESH, token_delay_ms=300)
-    barrier = threading.Barrier(8)
-    tokens: list[str] = []
-
-    def call() -> None:
-        client = client_of(setup.app)
-        client.set_cookie(SESSION, cookie)
-        barrier.wait()
-        response = get_token(client)
-        tokens.append(response.get_json()["token"])
-
-    threads = [threading.Thread(target=call) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert len(tokens) == 8 and len(set(tokens)) == 1 and tokens[0]
+    answers = _burst(setup.app, cookie_of(setup.client, SESSION))
+    tokens = {body["token"] for status, body in answers if status == 200}
+    assert len(tokens) == 1 and None not in tokens and len(answers) == 8, answers
     assert idp.stats() == {"refresh_calls": 1, "refused": 0, "reused": 0, "down": 0}
+
+
+def test_concurrent_requests_share_a_refusal(strategy: str, idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    """Those waiting on a refused refresh get its error without asking the provider again."""
+    setup = Setup("flask", strategy, idp, tmp_path)
+    setup.sign_in()
+    idp.scenario(refresh_refuse=True, token_delay_ms=300)
+    answers = _burst(setup.app, cookie_of(setup.client, SESSION))
+    assert all(status == 401 and body["reason"] == "refused" for status, body in answers), answers
+    assert idp.stats()["refresh_calls"] == 1
+
+
+def test_a_cross_site_request_refreshes_nothing(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    """A cookie-authenticated POST from another site has no session: no token, no refresh."""
+    setup = Setup("flask", "jwt", idp, tmp_path)
+    setup.sign_in()
+    idp.scenario(access_ttl=FRESH)
+    forged = setup.client.post(
+        "/token", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    )
+    assert forged.get_json()["token"] is None
+    assert idp.stats()["refresh_calls"] == 0
 
 
 def test_the_store_failing_is_a_503_and_signs_nobody_out(idp: OIDCServer, tmp_path: pathlib.Path) -> None:

@@ -3,7 +3,7 @@ provider with ``refresh=True`` against the local OIDC server, on Flask (``AuthGu
 (``with_auth`` and the werkzeug form) or FastAPI (``AuthMiddleware`` and the ASGI form), each
 with the same routes:
 
-- ``GET /token``: ``{"token": ..., "pid": ...}``, or 401 ``{"error": ..., "reason": ...}`` on
+- ``GET /token`` (Flask: ``POST`` too): ``{"token": ..., "pid": ...}``, or 401 ``{"error": ..., "reason": ...}`` on
   :class:`~flask_authguard.AccessTokenError`;
 - ``GET /boom``: calls ``get_access_token`` and lets its error through (Flask and WSGI: a 500);
 - ``GET /private``: protected by the guard.
@@ -56,7 +56,7 @@ def flask_app(opts: dict[str, t.Any]) -> Flask:
     app = Flask(__name__)
     AuthGuard(app, opts, matcher=["/private"])
 
-    @app.get("/token")
+    @app.route("/token", methods=["GET", "POST"])
     def token() -> t.Any:
         try:
             return {"token": get_access_token(PROVIDER), "pid": os.getpid()}
