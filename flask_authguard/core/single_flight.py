@@ -29,6 +29,8 @@ from .store import Store, call_store
 
 #: Seconds between two looks at a Redis flight someone else owns.
 POLL_SECONDS = 0.02
+#: Seconds between two sweeps of a memory store's ended flights.
+SWEEP_SECONDS = 60.0
 
 _FINISH = """
 if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
@@ -65,6 +67,7 @@ class MemoryFlights:
         self._locks: dict[str, tuple[str, float]] = {}
         self._outcomes: dict[str, tuple[str, float]] = {}
         self._changed = threading.Condition()
+        self._next_sweep = 0.0
 
     def look(self, key: str) -> tuple[str | None, str | None]:
         now = time.monotonic()
@@ -100,6 +103,9 @@ class MemoryFlights:
             self._changed.wait(seconds)
 
     def _prune(self, now: float) -> None:
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_SECONDS
         for entries in (self._locks, self._outcomes):
             for stale in [k for k, (_, until) in entries.items() if until <= now]:
                 del entries[stale]

@@ -15,7 +15,7 @@ from conftest import SECRET
 from support.handler_app import client_of
 from support.oauth_app import PROFILE_CLAIMS
 from support.oauth_flow import cookie_of, sign_in
-from support.refresh_app import KINDS, PROVIDER, flask_app, make, options
+from support.refresh_app import KINDS, PROVIDER, make, options
 
 from flask_authguard import ConfigurationError, decode
 from flask_authguard.sessions.provider_tokens import PROVIDER_TOKENS, REFRESH_ERROR
@@ -292,10 +292,13 @@ def test_a_cross_site_request_refreshes_nothing(idp: OIDCServer, tmp_path: pathl
     assert idp.stats()["refresh_calls"] == 0
 
 
-def test_the_store_failing_is_a_503_and_signs_nobody_out(idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize("front", ["flask", "fastapi"])
+def test_the_store_failing_is_a_503_and_signs_nobody_out(
+    front: str, idp: OIDCServer, tmp_path: pathlib.Path
+) -> None:
     setup = Setup("flask", "jwt", idp, tmp_path)
     setup.sign_in()
-    broken = flask_app(options(idp.issuer, store="redis://127.0.0.1:1/0", store_prefix="t-down:"))
+    broken = make(front, options(idp.issuer, store="redis://127.0.0.1:1/0", store_prefix="t-down:"))
     client = client_of(broken)
     client.set_cookie(SESSION, cookie_of(setup.client, SESSION))
     response = client.get("/token", headers={"Accept": "application/json"})

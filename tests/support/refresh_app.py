@@ -3,8 +3,8 @@ provider with ``refresh=True`` against the local OIDC server, on Flask (``AuthGu
 (``with_auth`` and the werkzeug form) or FastAPI (``AuthMiddleware`` and the ASGI form), each
 with the same routes:
 
-- ``GET /token`` (Flask: ``POST`` too): ``{"token": ..., "pid": ...}``, or 401 ``{"error": ..., "reason": ...}`` on
-  :class:`~flask_authguard.AccessTokenError`;
+- ``GET /token`` (Flask: ``POST`` too): ``{"token": ..., "pid": ...}``, or 401
+  ``{"error": ..., "reason": ...}`` on :class:`~flask_authguard.AccessTokenError`;
 - ``GET /boom``: calls ``get_access_token`` and lets its error through (Flask and WSGI: a 500);
 - ``GET /private``: protected by the guard.
 
