@@ -47,6 +47,7 @@ def refresh_grant(provider: t.Any, refresh_token: str) -> dict[str, t.Any]:
         token_endpoint_auth_method=provider.token_endpoint_auth_method,
         timeout=provider.timeout,
     )
+    session.register_compliance_hook("refresh_token_response", _refusal_without_error_code)
     try:
         answer = dict(session.refresh_token(endpoint, refresh_token=refresh_token))
     except Exception as exc:
@@ -78,6 +79,19 @@ def refresh_grant(provider: t.Any, refresh_token: str) -> dict[str, t.Any]:
             else:
                 tokens["id_token"] = id_token
     return tokens
+
+
+def _refusal_without_error_code(response: t.Any) -> t.Any:
+    """A 4xx answer without an OAuth ``error`` (a gateway's 401 page) is a refusal too: raised
+    with its status (Authlib would read such a JSON body as a token answer)."""
+    if 400 <= response.status_code < 500:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not (isinstance(body, dict) and body.get("error")):
+            response.raise_for_status()
+    return response
 
 
 def _failure(provider_id: str, exc: Exception) -> AccessTokenError:
