@@ -57,6 +57,7 @@ from .adapter_calls import (
 )
 from .base import NOT_UPDATE, SessionResult, cookie_spec, fire_event, iso_ms
 from .provider_tokens import (
+    KEPT_FIELDS,
     REFRESH_ERROR,
     check_adapter,
     has_refresh_error,
@@ -234,7 +235,7 @@ class DatabaseSessions:
         if record is None:
             return
         key = {"provider": account["provider"], "providerAccountId": str(account["providerAccountId"])}
-        tokens = {name: record.get(name) for name in ("access_token", "refresh_token", "expires_at")}
+        tokens = {name: record.get(name) for name in KEPT_FIELDS}  # None clears an old one
         if account.get("id_token") is not None:
             tokens["id_token"] = account["id_token"]
         call_adapter(self.config, "update_account", {**key, **tokens})

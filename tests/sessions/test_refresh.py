@@ -181,6 +181,22 @@ def test_the_marked_cookie_reaches_an_error_response(idp: OIDCServer, tmp_path: 
     assert any(h.startswith(f"{SESSION}=") for h in response.headers.getlist("Set-Cookie"))
 
 
+@pytest.mark.parametrize("kind", ["flask", "wsgi"])
+def test_the_refresh_cookie_replaces_an_earlier_read_s(
+    kind: str, idp: OIDCServer, tmp_path: pathlib.Path
+) -> None:
+    """``get_server_session`` then ``get_access_token`` in one view: one session cookie on the
+    response, the refreshed one."""
+    setup = Setup(kind, "jwt", idp, tmp_path)
+    setup.sign_in()
+    idp.scenario(access_ttl=FRESH)
+    response = setup.client.get("/both")
+    token = response.get_json()["token"]
+    written = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{SESSION}=")]
+    assert len(written) == 1
+    assert setup.stored()["access_token"] == token
+
+
 def test_without_guard_the_cookie_reaches_the_response(idp: OIDCServer) -> None:
     """``get_access_token(provider_id, options)`` in a Flask app without ``AuthGuard`` (the auth
     routes mounted beside it): the new tokens reach the view's response."""

@@ -6,6 +6,7 @@ with the same routes:
 - ``GET /token`` (Flask: ``POST`` too): ``{"token": ..., "pid": ...}``, or 401
   ``{"error": ..., "reason": ...}`` on :class:`~flask_authguard.AccessTokenError`;
 - ``GET /boom``: calls ``get_access_token`` and lets its error through (Flask and WSGI: a 500);
+- ``GET /both``: ``get_server_session`` first, then ``get_access_token`` (Flask and WSGI);
 - ``GET /private``: protected by the guard.
 
 Run under gunicorn, :data:`app` is built from the environment (``REFRESH_ISSUER``, ``REFRESH_URL``,
@@ -23,7 +24,14 @@ from fastapi import Response as FastResponse
 from flask import Flask, jsonify
 from werkzeug.wrappers import Request, Response
 
-from flask_authguard import AccessTokenError, AuthGuard, OIDCProvider, get_access_token, with_auth
+from flask_authguard import (
+    AccessTokenError,
+    AuthGuard,
+    OIDCProvider,
+    get_access_token,
+    get_server_session,
+    with_auth,
+)
 
 BASE = "http://app.example.com"
 PROVIDER = "corp"
@@ -67,6 +75,11 @@ def flask_app(opts: dict[str, t.Any]) -> Flask:
     def boom() -> t.Any:
         return {"token": get_access_token(PROVIDER)}
 
+    @app.get("/both")
+    def both() -> t.Any:
+        session = get_server_session()  # its rolled cookie, then the refresh's in its place
+        return {"token": get_access_token(PROVIDER), "session": session}
+
     @app.get("/private")
     def private() -> str:
         return "private"
@@ -80,7 +93,9 @@ def wsgi_app(opts: dict[str, t.Any]) -> t.Any:
         response = Response(mimetype="application/json")
         if request.path == "/private":
             response.set_data("private")
-        elif request.path in ("/token", "/boom"):
+        elif request.path in ("/token", "/boom", "/both"):
+            if request.path == "/both":  # its rolled cookie on the response, then the refresh's
+                get_server_session(request, response, opts)
             try:
                 value = get_access_token(request, response, PROVIDER, opts)
                 response.set_data(Response.json_module.dumps({"token": value, "pid": os.getpid()}))
