@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from .core.errors import (
+    AccessTokenError,
     AuthGuardError,
     BackendUnavailableError,
     ConfigurationError,
@@ -32,6 +33,7 @@ from .core.settings.options import (
 )
 from .core.tokens.jwt import decode, encode
 from .core.tokens.request_token import get_token
+from .flask.access_token import get_access_token
 from .flask.ext import AuthGuard, auth_required
 from .flask.session import get_server_session
 from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
@@ -55,8 +57,10 @@ __all__ = [
     "AuthEndpoints",
     "AuthGuard",
     "auth_required",
+    "get_access_token",
     "get_server_session",
     "with_auth",
+    "AccessTokenError",
     "AuthGuardError",
     "AuthOptions",
     "BackendUnavailableError",

@@ -19,6 +19,10 @@ Any object with the methods of :class:`Adapter` works. Conventions every adapter
 - a lookup that finds nothing returns ``None``; it never raises for a missing row;
 - optional: ``delete_user_sessions(user_id) -> int`` deletes every session of a user; revoking
   a user (``AuthGuard.revoke_user``, sign out everywhere) with database sessions needs it;
+- optional: ``get_user_account(user_id, provider) -> AdapterAccount | None`` and
+  ``update_account(account) -> AdapterAccount | None`` (set the token fields given of the account
+  ``{"provider", "providerAccountId"}``); provider token refresh (``refresh=True``) with database
+  sessions needs them (start-up says so);
 - a store that cannot be reached (down, timeout, lost connection) raises
   :class:`~flask_authguard.core.errors.BackendUnavailableError`: the request then gets 503 and
   nobody is signed out.

@@ -52,7 +52,7 @@ from . import (
     SessionAndUser,
     VerificationToken,
 )
-from .connections import Connections
+from .account_tokens import AccountTokens
 from .engine import DEFAULT, Timeout, Turns, create_engine, engine_for
 from .reads import CompiledRead
 from .records import (
@@ -80,7 +80,7 @@ from .schema import (
 logger = logging.getLogger("flask_authguard")
 
 
-class SQLAlchemyAdapter(Connections):
+class SQLAlchemyAdapter(AccountTokens):
     """next-auth's adapter on SQLAlchemy Core, with ``@auth/pg-adapter``'s schema.
 
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, a database URL, or a SQLite

@@ -22,7 +22,16 @@ same core, sessions and endpoints as the WSGI and Flask layers: one options obje
 
 from __future__ import annotations
 
+from .access_token import get_access_token
 from .middleware import AsgiEndpoints, AuthMiddleware, AuthRefusal
 from .session import core_of, get_server_session, require_auth
 
-__all__ = ["AsgiEndpoints", "AuthMiddleware", "AuthRefusal", "core_of", "get_server_session", "require_auth"]
+__all__ = [
+    "AsgiEndpoints",
+    "AuthMiddleware",
+    "AuthRefusal",
+    "core_of",
+    "get_access_token",
+    "get_server_session",
+    "require_auth",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typing as t
 
 __all__ = [
+    "AccessTokenError",
     "AuthGuardError",
     "BackendUnavailableError",
     "ConfigurationError",
@@ -69,3 +70,27 @@ class SignInError(AuthGuardError):
         self.code = code
         #: ``Set-Cookie`` values for the error response.
         self.cookies = list(cookies)
+
+
+class AccessTokenError(AuthGuardError):
+    """A provider's access token could not be refreshed: the identity provider refused the
+    refresh token (``invalid_grant``), could not be reached, or there is no refresh token.
+
+    Nobody is signed out: the session read carries ``"error": "RefreshAccessTokenError"`` until
+    a refresh succeeds or the user signs in again, and the next call tries again.
+
+    :param provider: the provider id.
+    :param reason: ``"refused"``, ``"unavailable"`` or ``"no_refresh_token"``.
+    :param error: the OAuth ``error`` code the provider answered (``"invalid_grant"``), if any.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, provider: str, reason: str, error: str | None = None) -> None:
+        super().__init__(f"provider {provider!r}: the access token could not be refreshed ({reason})")
+        #: The provider id.
+        self.provider = provider
+        #: ``"refused"``, ``"unavailable"`` or ``"no_refresh_token"``.
+        self.reason = reason
+        #: The OAuth ``error`` code of a refusal, else ``None``.
+        self.error = error

@@ -88,6 +88,16 @@ def _flask_session(options: OptionsArg | Config) -> SessionResult:
     else:  # the guard's options
         config = request_state(environ).core.config
     result = read_session(environ, config)
+    queue_cookies(environ, result, config, layer)
+    return result
+
+
+def queue_cookies(
+    environ: WSGIEnvironment, result: SessionResult, config: Config, layer: GuardState | None
+) -> None:
+    """Have ``result``'s cookies reach the response of this Flask request (in place of an
+    earlier read's with the same options): by the guard ``layer`` when the response starts,
+    else by an ``after_this_request`` function."""
     if result.set_cookies:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
         pending = environ.get(_PENDING_KEY)
@@ -98,7 +108,6 @@ def _flask_session(options: OptionsArg | Config) -> SessionResult:
         environ[_SESSION_HOOK_KEY] = True
         if layer is None:  # no guard layer in front: the view's response only
             after_this_request(_apply_pending)
-    return result
 
 
 @t.overload

@@ -38,6 +38,7 @@ from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id, check_url
 from .checks import CHECK_COOKIES, CheckFailed, clear_checks, mark_used, read_check, set_check
 from .environment import client_from_env, env_stem
+from .refresh import refresh_grant
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -113,6 +114,10 @@ class OAuthProvider:
     :param timeout: seconds each request to the identity provider (discovery, JWKS, token,
         userinfo) may take in total, redirects included (default 10); its answer is capped at
         1 MiB (:mod:`._http`).
+    :param refresh: keep the sign-in's ``access_token``, ``refresh_token`` and ``expires_at``
+        (in the session token, or the accounts row with database sessions) and refresh the
+        access token when :func:`~flask_authguard.get_access_token` finds it due
+        (:mod:`flask_authguard.sessions.refresh`). Default ``False``.
     """
 
     id: str
@@ -131,6 +136,7 @@ class OAuthProvider:
     allow_dangerous_email_account_linking: bool = False
     token_endpoint_auth_method: str = "client_secret_basic"
     timeout: float = DEFAULT_TIMEOUT
+    refresh: bool = False
     type: str = dataclasses.field(default="oauth", init=False)
     #: The identity provider redirects back with GET (``response_mode=form_post`` POSTs).
     callback_methods: tuple[str, ...] = dataclasses.field(default=("GET", "POST"), init=False)
@@ -169,6 +175,8 @@ class OAuthProvider:
                 f"provider {self.id!r}: token_endpoint_auth_method must be 'client_secret_basic', "
                 f"'client_secret_post' or 'none'"
             )
+        if not isinstance(self.refresh, bool):
+            raise ConfigurationError(f"provider {self.id!r}: refresh must be True or False")
         if self.profile is not None and not callable(self.profile):
             raise ConfigurationError(f"provider {self.id!r}: profile must be callable")
         self._check_urls()
@@ -329,6 +337,13 @@ class OAuthProvider:
         if self.userinfo_request is not None:
             return call_sync(self.userinfo_request, session=session, tokens=dict(tokens), provider=self)
         return get_json(session, self.endpoints()["userinfo_endpoint"], self.timeout)
+
+    def refresh_tokens(self, refresh_token: str) -> dict[str, t.Any]:
+        """New tokens for ``refresh_token`` from the token endpoint (:func:`.refresh.refresh_grant`).
+
+        :raises AccessTokenError: the provider refused or could not be reached.
+        """
+        return refresh_grant(self, refresh_token)
 
     def may_link_by_email(self, profile: t.Mapping[str, t.Any] | None) -> bool:
         """Whether a new account of this provider may be linked to an existing user with the

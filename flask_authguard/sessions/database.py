@@ -56,6 +56,15 @@ from .adapter_calls import (
     timestamp_of,
 )
 from .base import NOT_UPDATE, SessionResult, cookie_spec, fire_event, iso_ms
+from .provider_tokens import (
+    KEPT_FIELDS,
+    REFRESH_ERROR,
+    check_adapter,
+    has_refresh_error,
+    mark_refresh_error,
+    refreshing_ids,
+    sign_in_record,
+)
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -89,6 +98,9 @@ class DatabaseSessions:
     def __init__(self, config: Config) -> None:
         #: The resolved options.
         self.config = config
+        check_adapter(config)
+        #: The providers with ``refresh=True``: a read shows a failed refresh of their tokens.
+        self._refreshing = refreshing_ids(config)
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The session's user as JWT claims (``sub``, ``name``, ``email``, ``picture``) and
@@ -154,6 +166,8 @@ class DatabaseSessions:
         set_cookies = chunk(spec, token, existing=cookies, chunk_size=config.chunk_size, expires=new_expires)
         if not isinstance(session, dict) or not session:
             session = None  # as for JWT sessions: the refreshed cookie is still set
+        elif self._refreshing and has_refresh_error(config, self._refreshing, str(user["id"])):
+            session["error"] = REFRESH_ERROR  # a provider token refresh failed (.refresh)
         fire_event(config, "session", session=session)
         return SessionResult(session, set_cookies, None)
 
@@ -209,9 +223,23 @@ class DatabaseSessions:
             config, "create_session", {"sessionToken": token, "userId": db_user["id"], "expires": expires}
         )
         forget(environ)
+        self._keep_tokens(db_user, account)
         spec = config.session_cookie(secure)
         existing = session_cookies(environ, spec.name)
         return chunk(spec, token, existing=existing, chunk_size=config.chunk_size, expires=expires)
+
+    def _keep_tokens(self, user: t.Mapping[str, t.Any], account: t.Mapping[str, t.Any]) -> None:
+        """``refresh=True``: the sign-in's tokens into the accounts row (linked at an earlier
+        sign-in, it holds that one's), and the mark of a failed refresh cleared."""
+        record = sign_in_record(self.config, account)
+        if record is None:
+            return
+        key = {"provider": account["provider"], "providerAccountId": str(account["providerAccountId"])}
+        tokens = {name: record.get(name) for name in KEPT_FIELDS}  # None clears an old one
+        if account.get("id_token") is not None:
+            tokens["id_token"] = account["id_token"]
+        call_adapter(self.config, "update_account", {**key, **tokens})
+        mark_refresh_error(self.config, str(account["provider"]), str(user["id"]), False)
 
     def end(self, environ: WSGIEnvironment, secure: bool) -> None:
         """Delete the request's session row; ``events.sign_out(session=...)`` with the deleted

@@ -48,6 +48,7 @@ from .base import (
     fire_event,
     iso_ms,
 )
+from .provider_tokens import REFRESH_ERROR, with_sign_in_tokens
 from .revoke import live_claims
 
 if t.TYPE_CHECKING:
@@ -160,6 +161,8 @@ class JwtSessions:
             if session is not None and not isinstance(session, dict):
                 logger.debug("callbacks.session returned a %s: no session", type(session).__name__)
             session = None
+        elif token.get("error") == REFRESH_ERROR:  # a provider token refresh failed (.refresh)
+            session["error"] = REFRESH_ERROR
 
         try:
             new_token = encode_token(config, token, max_age, salt)
@@ -225,6 +228,7 @@ class JwtSessions:
         if token is None:
             return None
         token = carry_sign_in_claims(started, token)
+        token = with_sign_in_tokens(config, token, account)  # refresh=True: the provider's tokens
         spec = config.session_cookie(secure)
         jwt_max_age, cookie_max_age = config.jwt_max_age, config.session_max_age
         if config.max_lifetime is not None:  # defence: never past the absolute lifetime

@@ -90,6 +90,12 @@ def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = NO
     return result
 
 
+def replace_result(environ: WSGIEnvironment, config: Config, result: SessionResult) -> None:
+    """Make ``result`` the request's session read (a provider token refresh changed the token
+    or the session's ``error``): later reads of the request get it."""
+    environ[_RESULT_KEY] = (config, result)
+
+
 def _cookie_name(set_cookie_header: str) -> str:
     return set_cookie_header.split(";", 1)[0].partition("=")[0].strip()
 
@@ -131,3 +137,23 @@ def apply_cookies(headers: t.Any, result: SessionResult, config: Config, secure:
     for header in added:
         headers.add("Set-Cookie", header)
     return True
+
+
+def swap_cookies(
+    headers: t.Any, replaced: SessionResult | None, result: SessionResult, config: Config, secure: bool
+) -> bool:
+    """:func:`apply_cookies` for a read that ``replaced`` an earlier one of the request (a
+    provider token refresh): the earlier read's cookies on the response give way first.
+
+    :param headers: werkzeug ``Headers`` (or anything with ``getlist``, ``add``, ``remove``).
+    :returns: whether ``result``'s cookies were added.
+    """
+    if replaced is not None and replaced.set_cookies != result.set_cookies:
+        stale = set(replaced.set_cookies)
+        present = headers.getlist("Set-Cookie")
+        kept = [header for header in present if header not in stale]
+        if len(kept) != len(present):
+            headers.remove("Set-Cookie")
+            for header in kept:
+                headers.add("Set-Cookie", header)
+    return apply_cookies(headers, result, config, secure)

@@ -227,7 +227,16 @@ def test_the_example_runs_as_a_script(
 
 
 def test_every_serving_example_has_its_own_default_port() -> None:
-    names = ["demo/app", "flask_app", "blueprints", "database_app", "wsgi_app", "fastapi_app", "defences"]
+    names = [
+        "demo/app",
+        "flask_app",
+        "blueprints",
+        "database_app",
+        "wsgi_app",
+        "fastapi_app",
+        "defences",
+        "provider_api",
+    ]
     ports = {}
     for name in names:
         text = (EXAMPLES / f"{name}.py").read_text()

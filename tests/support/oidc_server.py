@@ -75,6 +75,12 @@ class OIDCServer:
         """Set how the next requests behave (see ``server.mjs``); no arguments: normal."""
         self._post("/__control", {"scenario": behaviour})
 
+    def stats(self) -> dict[str, int]:
+        """The refresh grant's counters since the last :meth:`scenario`: ``refresh_calls``,
+        ``refused``, ``reused`` (a rotated-out refresh token presented again), ``down``."""
+        with urllib.request.urlopen(self.issuer + "/__stats", timeout=10) as response:
+            return t.cast("dict[str, int]", json.loads(response.read()))
+
     def rotate(self) -> str:
         """A new signing key replaces the old one in the JWKS; the new key id."""
         return t.cast(str, self._post("/__rotate")["kid"])

@@ -211,15 +211,15 @@ class RedisStore:
         invalidation pushes of the ``SET`` to every tracking worker (:mod:`.store_cache`), so a
         revocation is seen by every worker's next request once this returns."""
         expiry = _expiry(ttl)
-        _call(self.client.set, key, value, ex=expiry)
+        call_store(self.client.set, key, value, ex=expiry)
         self._put_also(key, value, expiry)
-        _call(self.client.ping)
+        call_store(self.client.ping)
 
     def _put_also(self, key: str, value: str, expiry: int | None) -> None:
         """Write ``key`` again under the other secrets' prefixes (a rotation, :func:`default_prefixes`)."""
         if key.startswith(self.prefix):
             for prefix in self._also:
-                _call(self.client.set, prefix + key[len(self.prefix) :], value, ex=expiry)
+                call_store(self.client.set, prefix + key[len(self.prefix) :], value, ex=expiry)
 
     def is_empty(self) -> bool:
         return False
@@ -235,12 +235,12 @@ class RedisClusterStore(RedisStore):
         super().__init__(uri, prefix, cache=False, also=also)
 
     def _mget(self, keys: t.Sequence[str]) -> list[t.Any]:
-        return t.cast("list[t.Any]", _call(self.client.mget_nonatomic, keys))
+        return t.cast("list[t.Any]", call_store(self.client.mget_nonatomic, keys))
 
     def put(self, key: str, value: str, ttl: float | None = None) -> None:
         """Set ``key`` (no ``PING`` after it: no worker keeps a copy to invalidate)."""
         expiry = _expiry(ttl)
-        _call(self.client.set, key, value, ex=expiry)
+        call_store(self.client.set, key, value, ex=expiry)
         self._put_also(key, value, expiry)
 
 
@@ -300,7 +300,9 @@ def _failures() -> tuple[type[BaseException], ...]:
     return (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
 
 
-def _call(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+def call_store(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+    """``fn(*args, **kwargs)``, a call on a Redis client; a failure to reach Redis becomes
+    :class:`BackendUnavailableError`."""
     try:
         return fn(*args, **kwargs)
     except _failures() as exc:
@@ -403,6 +405,7 @@ def forget_memory_stores() -> None:
     processes)."""
     with _OPEN_LOCK:
         _MEMORY_STORES.clear()
+
 
 #: Counts forks: a connection kept before a fork is never used by the child (the parent still
 #: reads from the same socket); the child makes its own.
