@@ -163,10 +163,9 @@ def matching_step(secret: str, code: str, last_step: int | None) -> int | None:
     now = current_step()
     found = None
     for step in range(now - DRIFT_STEPS, now + DRIFT_STEPS + 1):
-        if hmac.compare_digest(totp.at(step * STEP_SECONDS), code) and (
-            last_step is None or step > last_step
-        ):
-            found = step if found is None else found
+        fresh = last_step is None or step > last_step
+        if hmac.compare_digest(totp.at(step * STEP_SECONDS), code) and fresh and found is None:
+            found = step
     return found
 
 
