@@ -7,7 +7,7 @@ used, and the recovery codes' hashes (a JSON list). :class:`TwoFactorRows` gives
 :class:`~flask_authguard.adapters.sqlalchemy.SQLAlchemyAdapter` its ``get_two_factor`` and
 ``save_two_factor``; ``create_tables=True`` creates the table with the others.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

@@ -261,8 +261,10 @@ def test_the_waiting_sign_in_expires(site: Site) -> None:
     secret, _ = enrolled(site)
     waiting(site)
     site.tick(6 * 60)
-    assert post_code(site.client, code_at(secret, site.clock.now)).headers["Location"].endswith(
-        "/api/auth/signin?error=SessionRequired"
+    assert (
+        post_code(site.client, code_at(secret, site.clock.now))
+        .headers["Location"]
+        .endswith("/api/auth/signin?error=SessionRequired")
     )
     assert session_of(site.client) == {}
 
@@ -270,7 +272,9 @@ def test_the_waiting_sign_in_expires(site: Site) -> None:
 def test_the_waiting_cookie_is_no_session_cookie(site: Site) -> None:
     enrolled(site)
     answer = waiting(site)
-    waiting_cookie = next(h for h in answer.headers.getlist("Set-Cookie") if h.startswith("next-auth.two-factor="))
+    waiting_cookie = next(
+        h for h in answer.headers.getlist("Set-Cookie") if h.startswith("next-auth.two-factor=")
+    )
     value = waiting_cookie.split(";", 1)[0].split("=", 1)[1]
     other = site.new_client()
     other.set_cookie(V4, value)

@@ -13,10 +13,10 @@ import typing as t
 import pyotp
 from conftest import SECRET
 from flask import Flask
-from support.handler_app import BASE, FIELDS, _asgi_loop, csrf_of
 from werkzeug.wrappers import Response
 
 from flask_authguard import AuthGuard, CredentialsProvider, auth_required, with_auth
+from support.handler_app import BASE, FIELDS, _asgi_loop, csrf_of
 
 #: Every front end, and both session strategies.
 KINDS = ("flask", "wsgi", "starlette", "fastapi")
@@ -165,7 +165,12 @@ def enrol(client: t.Any, now: float, action: str = "enable") -> tuple[str, list[
     page = client.get("/api/auth/two-factor")
     assert page.status_code == 200, page.data[:500]
     secret = enrol_page_secret(page.get_data(as_text=True))
-    data = {"csrfToken": csrf_of(client), "action": action, "code": code_at(secret, now), "callbackUrl": "/mfa"}
+    data = {
+        "csrfToken": csrf_of(client),
+        "action": action,
+        "code": code_at(secret, now),
+        "callbackUrl": "/mfa",
+    }
     answer = client.post("/api/auth/two-factor", data=data)
     assert answer.status_code == 200, answer.data[:800]
     return secret, recovery_codes(answer.get_data(as_text=True)), answer
