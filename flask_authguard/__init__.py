@@ -32,6 +32,7 @@ from .core.options import (
     SessionOptions,
 )
 from .core.token import get_token
+from .core.two_factor import TwoFactorOptions
 from .flask.ext import AuthGuard, auth_required
 from .flask.session import get_server_session
 from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
@@ -85,6 +86,7 @@ __all__ = [
     "TOKEN_ENVIRON_KEY",
     "TokenError",
     "TokenExpiredError",
+    "TwoFactorOptions",
     "decode",
     "encode",
     "get_token",
