@@ -26,6 +26,7 @@ from ..core._compat import call_sync
 from ..core.config import Config
 from ..core.cookies import chunk, clean
 from ..core.errors import BackendUnavailableError, TokenError
+from ..core.revocation import lifetime_left
 from ..core.token import session_cookie_values, session_cookies
 from ..core.two_factor import SECOND_FACTOR_AMR
 from .adapter_calls import call_adapter
@@ -133,6 +134,9 @@ def with_second_factor(
     claims["amr"] = [*amr, SECOND_FACTOR_AMR] if SECOND_FACTOR_AMR not in amr else amr
     spec = config.session_cookie(secure)
     max_age = config.session_max_age
+    left = lifetime_left(token, config)  # defence: never past session.max_lifetime
+    if left is not None:
+        max_age = max(1, min(max_age, int(left)))
     encoded = encode_token(config, claims, max_age, config.salt_for(spec.name))
     existing = session_cookies(environ, spec.name)
     return chunk(

@@ -335,3 +335,25 @@ def test_json_client_gets_json_for_a_wrong_code(site: Site) -> None:
         "/api/auth/two-factor/verify", data={"csrfToken": csrf_of(site.client), "code": wrong, "json": "true"}
     )
     assert answer.status_code == 401 and answer.get_json()["error"] == "WrongCode"
+
+
+def test_fetch_clients_get_the_code_page_as_json(site: Site) -> None:
+    enrolled(site)
+    data = {"csrfToken": csrf_of(site.client), "username": "ada", "password": "pw", "json": "true"}
+    answer = site.client.post("/api/auth/callback/credentials", data=data)
+    assert answer.status_code == 200
+    assert answer.get_json() == {"url": "http://app.example.com/api/auth/two-factor/verify"}
+    assert session_of(site.client) == {}
+
+
+def test_enrolment_keeps_the_absolute_lifetime(kind: str, frozen_clock: FrozenClock) -> None:
+    opts, _ = options("jwt", session={"max_lifetime": 3600})
+    client = client_of(make_site(kind, opts))
+    sign_in(client)
+    frozen_clock.now += 3000
+    _, _, answer = enrol(client, frozen_clock.now)
+    cookie = next(h for h in answer.headers.getlist("Set-Cookie") if h.startswith(V4 + "="))
+    claims = decode(token=cookie.split(";", 1)[0].split("=", 1)[1], secret=SECRET)
+    assert claims is not None and claims["exp"] <= claims["auth_time"] + 3600 + 1
+    frozen_clock.now += 700
+    assert session_of(client) == {}  # over an hour after the sign-in: ended, second factor or not
