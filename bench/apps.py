@@ -26,7 +26,7 @@ from jinja2 import DictLoader
 from werkzeug.test import EnvironBuilder
 
 from flask_authguard import AuthGuard, auth_required, encode, get_server_session, with_auth
-from flask_authguard.core.config import resolve_options
+from flask_authguard.core.settings.config import resolve_options
 
 SECRET = "bench-secret-5f1d0c2a9e8b7d6c5b4a39281706f5e4"
 CLAIMS: dict[str, t.Any] = {

@@ -17,8 +17,8 @@ import os
 from werkzeug.test import EnvironBuilder
 
 from flask_authguard import decode, encode, get_token
-from flask_authguard.core.config import resolve_options
-from flask_authguard.core.cookies import chunk
+from flask_authguard.core.http.cookies import chunk
+from flask_authguard.core.settings.config import resolve_options
 
 #: Demo only: use the secret of your next-auth app (NEXTAUTH_SECRET) for real cookies.
 DEMO_SECRET = "demo-only-secret-change-me-0123456789abcdef"

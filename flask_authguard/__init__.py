@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from .core.defence_options import ThrottleOptions
 from .core.errors import (
     AuthGuardError,
     BackendUnavailableError,
@@ -20,8 +19,8 @@ from .core.errors import (
     TokenError,
     TokenExpiredError,
 )
-from .core.jwt import decode, encode
-from .core.options import (
+from .core.settings.defence_options import ThrottleOptions
+from .core.settings.options import (
     AuthOptions,
     Callbacks,
     CookieOption,
@@ -31,7 +30,8 @@ from .core.options import (
     Pages,
     SessionOptions,
 )
-from .core.token import get_token
+from .core.tokens.jwt import decode, encode
+from .core.tokens.request_token import get_token
 from .core.two_factor import TwoFactorOptions
 from .flask.ext import AuthGuard, auth_required
 from .flask.session import get_server_session

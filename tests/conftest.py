@@ -10,7 +10,7 @@ import pytest
 
 from flask_authguard import encode
 from flask_authguard.core import _clock
-from flask_authguard.core.store import forget_memory_stores
+from flask_authguard.core.defences.store import forget_memory_stores
 
 #: Fixture modules beside this file (the real next-auth under node, the local OIDC provider):
 #: declared here, once, since pytest reads ``pytest_plugins`` only from the root conftest.

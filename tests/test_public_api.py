@@ -36,12 +36,12 @@ PUBLIC_MODULES = [
     "flask_authguard.adapters.sqlalchemy",
     "flask_authguard.asgi",
     "flask_authguard.asgi.fastapi",
-    "flask_authguard.core.cookies",
+    "flask_authguard.core.http.cookies",
     "flask_authguard.core.errors",
-    "flask_authguard.core.hooks",
-    "flask_authguard.core.jwt",
+    "flask_authguard.core.tokens.hooks",
+    "flask_authguard.core.tokens.jwt",
     "flask_authguard.core.matcher",
-    "flask_authguard.core.options",
+    "flask_authguard.core.settings.options",
     "flask_authguard.core.two_factor",
     "flask_authguard.flask.testing",
     "flask_authguard.providers",
@@ -209,20 +209,20 @@ def test_private_import_check_catches_each_form() -> None:
     # The check above must see every spelling, or its empty list proves nothing.
     module = PACKAGE / "core" / "probe.py"
     probe = (
-        "from .claims import _private_thing\n"
+        "from .tokens.claims import _private_thing\n"
         "from ..wsgi.middleware import *\n"
         "from . import _clock\n"
         "from ._compat import call_sync\n"
         "from .matcher._hidden import x\n"
-        "from flask_authguard.core.options import _mask\n"
+        "from flask_authguard.core.settings.options import _mask\n"
         "import flask_authguard.core._hidden\n"
         "from _typeshed.wsgi import WSGIEnvironment\n"
     )
     assert _import_problems(module, probe) == [
-        f"{module}:1: imports private _private_thing from flask_authguard.core.claims",
+        f"{module}:1: imports private _private_thing from flask_authguard.core.tokens.claims",
         f"{module}:2: from flask_authguard.wsgi.middleware import *",
         f"{module}:5: imports from private module flask_authguard.core.matcher._hidden",
-        f"{module}:6: imports private _mask from flask_authguard.core.options",
+        f"{module}:6: imports private _mask from flask_authguard.core.settings.options",
         f"{module}:7: imports private module flask_authguard.core._hidden",
     ]
 

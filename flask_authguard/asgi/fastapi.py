@@ -23,7 +23,7 @@ import typing as t
 
 from fastapi import Depends, Request, Response
 
-from ..core.token import Claims
+from ..core.tokens.request_token import Claims
 from ..sessions import Session
 from .session import get_server_session, require_auth
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import quote
 
-from ..core.options import OptionsArg
-from ..core.token import TOKEN_ENVIRON_KEY
+from ..core.settings.options import OptionsArg
+from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
 from ..guard.decision import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, run_guard, runs_inline
 from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected

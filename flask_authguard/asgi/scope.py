@@ -13,7 +13,7 @@ import io
 import sys
 import typing as t
 
-from ..core.crosssite import WEBSOCKET_KEY
+from ..core.defences.crosssite import WEBSOCKET_KEY
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -10,7 +10,7 @@ import typing as t
 from starlette.requests import HTTPConnection  # at run time: FastAPI reads the annotations
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.token import TOKEN_ENVIRON_KEY, Claims
+from ..core.tokens.request_token import TOKEN_ENVIRON_KEY, Claims
 from ..guard.answers import unavailable_json
 from ..guard.caching import vary_with_cookie
 from ..guard.decision import AuthCore

@@ -27,11 +27,11 @@ import threading
 import typing as t
 import weakref
 
-from .config import Config, resolve_options
-from .options import AuthOptions
-from .revocation import RevocationList
-from .store import Store, store_for
-from .throttle import Throttle
+from .defences.revocation import RevocationList
+from .defences.store import Store, store_for
+from .defences.throttle import Throttle
+from .settings.config import Config, resolve_options
+from .settings.options import AuthOptions
 
 #: What every entry point accepts as options.
 RuntimeArg = t.Union["Runtime", Config, AuthOptions, t.Mapping[str, t.Any], None]

@@ -8,14 +8,14 @@ import typing as t
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from ..core.cookies import encode_value
+from ..core.http.cookies import encode_value
 from .flow import Flow
 from .messages import SERVER_ERROR, SIGNIN_ERRORS
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-    from ..core.config import Config
+    from ..core.settings.config import Config
     from .pages import Pages
 
 #: The routes next-auth answers with a page (not JSON) when the configuration is broken.
@@ -48,7 +48,7 @@ def configuration_json() -> Response:
 
 def configuration_error(f: Flow, action: str) -> Response:
     """The answer to a request when no secret is configured, or when its host gives links no
-    trusted origin (:func:`~flask_authguard.core.urls.link_origin`), as next-auth gives it:
+    trusted origin (:func:`~flask_authguard.core.defences.urls.link_origin`), as next-auth gives it:
     ``GET`` of a page route renders the Configuration error page (or redirects to
     ``pages.error``), every other request gets the 500 JSON. No cookie is set."""
     if action not in HTML_ACTIONS or f.request.method not in ("GET", "HEAD"):

@@ -10,11 +10,18 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Response
 
 from ..core._compat import call_sync
-from ..core.clients import answers_json
-from ..core.cookies import decode_value, encode_value, set_cookie_header
-from ..core.csrf import csrf_cookie_value, new_csrf_token, token_from_cookie, verify
-from ..core.token import request_cookies
-from ..core.urls import AUTH_URL_ENVIRON_KEY, base_url_of, checked_target, mount_path, safe_redirect, under
+from ..core.defences.csrf import csrf_cookie_value, new_csrf_token, token_from_cookie, verify
+from ..core.defences.urls import (
+    AUTH_URL_ENVIRON_KEY,
+    base_url_of,
+    checked_target,
+    mount_path,
+    safe_redirect,
+    under,
+)
+from ..core.http.clients import answers_json
+from ..core.http.cookies import decode_value, encode_value, set_cookie_header
+from ..core.tokens.request_token import request_cookies
 from .body import read_body
 from .messages import NOTICES
 from .pages import notice_json
@@ -22,7 +29,7 @@ from .pages import notice_json
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-    from ..core.config import Config
+    from ..core.settings.config import Config
     from ..providers.base import Provider
     from .pages import Pages
 
@@ -84,7 +91,7 @@ class Flow:
 
     def json_client(self) -> bool:
         """Whether an answer that is not a redirect (a refusal, a notice) is JSON: a ``json=true``
-        POST, or an API client (:func:`~flask_authguard.core.clients.answers_json`)."""
+        POST, or an API client (:func:`~flask_authguard.core.http.clients.answers_json`)."""
         return self.wants_json() or answers_json(self.config, self.environ)
 
     # -- CSRF (next-auth's double submit) --------------------------------------------------------

@@ -30,8 +30,8 @@ Anything else under the base path answers next-auth's 400 (the error page's layo
 JSON clients, as every answer that is not a redirect: 413, a bad ``Host``, 429, 503). Redirects
 are 302; a POST with ``json=true`` answers ``{"url": ...}`` instead, for fetch-based clients such as
 ``next-auth/react``. Every URL the user goes to next passes ``callbacks.redirect`` (default
-:func:`~flask_authguard.core.urls.safe_redirect`: same origin only). Bodies over 64 KB answer 413.
-Links are built on the trusted origin (:func:`~flask_authguard.core.urls.link_origin`): a host
+:func:`~flask_authguard.core.defences.urls.safe_redirect`: same origin only). Bodies over 64 KB answer 413.
+Links are built on the trusted origin (:func:`~flask_authguard.core.defences.urls.link_origin`): a host
 ``trusted_hosts`` does not list gets 400, and with no trusted origin for the host every route
 but ``/session``, ``/csrf`` and ``/_log`` answers the Configuration error.
 """
@@ -44,12 +44,12 @@ import typing as t
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
-from ..core.config import Config
+from ..core.defences.hosts import TRUST_ADVICE
+from ..core.defences.urls import safe_redirect
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.hosts import TRUST_ADVICE
-from ..core.options import NO_SECRET
-from ..core.token import CONFIG_ENVIRON_KEY
-from ..core.urls import safe_redirect
+from ..core.settings.config import Config
+from ..core.settings.options import NO_SECRET
+from ..core.tokens.request_token import CONFIG_ENVIRON_KEY
 from ..providers.base import check_providers
 from . import error_route, session_route, signin, signout, two_factor
 from .error_route import configuration_error, configuration_json

@@ -17,15 +17,15 @@ import typing as t
 from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, select_autoescape
 from werkzeug.wrappers import Response
 
-from ..core.clients import answers_json
-from ..core.cookies import encode_value
+from ..core.http.clients import answers_json
+from ..core.http.cookies import encode_value
 from .messages import ERROR_PAGES, PAGE_HEADERS, ErrorPage
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.exceptions import HTTPException
 
-    from ..core.config import Config
+    from ..core.settings.config import Config
 
 #: The headers of JSON notices: an answer about this one request, never cached.
 NO_STORE = {"Cache-Control": "no-store"}

@@ -12,11 +12,13 @@ import logging
 import typing as t
 
 from ..core._compat import call_sync
+from ..core.defences import throttle
 from ..core.errors import BackendUnavailableError
-from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult
+from ..core.runtime import runtime_of
+from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult, submitted_credentials
 from ..sessions import strategy_of
 from ..sessions.base import fire_event
-from . import throttling, two_factor, typed_fields
+from . import two_factor, typed_fields
 from .flow import unsupported
 from .messages import SIGNIN_MESSAGES
 
@@ -59,9 +61,9 @@ def signin_start(f: Flow, provider_id: str | None) -> Response:
     provider = f.providers.get(provider_id or "")
     if provider is None:
         return f.redirect(f"{f.auth_url}/signin?error=Signin")
-    wait, _ = throttling.check_sign_in(f.config, provider, f.form, f.environ, "start")  # defence
+    wait, _ = count_attempt(f, provider, f.form, "start")  # defence
     if wait is not None:
-        return throttling.too_many(f, wait, provider, callback_url)
+        return too_many(f, wait, provider, callback_url)
     try:
         response = provider.begin_sign_in(
             f.request, callback_url=callback_url, redirect_uri=f"{f.auth_url}/callback/{provider.id}"
@@ -95,14 +97,14 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
 
     A refused credentials sign-in posted with ``json=true`` answers 401 (403 when a callback
     refused), as next-auth does: its client reads ``res.ok``; a throttled one 429 with
-    ``Retry-After`` (:mod:`.throttling`).
+    ``Retry-After`` (:mod:`~flask_authguard.core.defences.throttle`).
     """
     config = f.config
     form = f.form
     # defence: count the attempt before the password is checked
-    wait, counted = throttling.check_sign_in(config, provider, form, f.environ, "callback")
+    wait, counted = count_attempt(f, provider, form, "callback")
     if wait is not None:
-        return throttling.too_many(f, wait, provider, callback_url)
+        return too_many(f, wait, provider, callback_url)
     credentials_type = provider.type == "credentials"
     refused = 401 if credentials_type else 200
     try:
@@ -140,7 +142,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
         result = _account_user(f, provider, result)
         held = two_factor.hold(f, provider, result, callback_url)  # an enrolled user: the code first
         if held is not None:
-            throttling.succeeded(config, counted)  # defence: the first factor was right
+            throttle.succeeded(runtime_of(config).throttle, counted)  # defence: the first factor was right
             return held
         if not _sign_in_session(f, result, two_factor.first_factor(config, provider)):
             return f.redirect(f.error_url("AccessDenied"), json_status=denied)
@@ -152,7 +154,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
     except Exception:
         logger.exception("signing in with %s failed in a callback or while encoding the token", provider.id)
         return f.redirect(f.error_url("Callback", provider=provider.id))
-    throttling.succeeded(config, counted)  # defence
+    throttle.succeeded(runtime_of(f.config).throttle, counted)  # defence
     fire_event(
         config,
         "sign_in",
@@ -227,3 +229,35 @@ def verify_request_page(f: Flow, provider_id: str | None = None) -> Response:
 
 
 __all__ = ["callback", "sign_in", "signin_page", "signin_start", "verify_request_page"]
+
+
+#: The error code of a throttled sign-in.
+TOO_MANY_REQUESTS = "TooManyRequests"
+
+
+def count_attempt(
+    f: Flow, provider: Provider, form: t.Mapping[str, t.Any], step: str
+) -> tuple[int | None, throttle.Counted | None]:
+    """Count a sign-in attempt at ``step`` in the throttle (:func:`~flask_authguard.core.defences.
+    throttle.check_sign_in`): the identifiers come from exactly what ``authorize`` receives.
+
+    :raises BackendUnavailableError: the store cannot be reached.
+    """
+    submitted = submitted_credentials(getattr(provider, "credentials", None) or {}, form)
+    address = f.environ.get("REMOTE_ADDR")
+    return throttle.check_sign_in(runtime_of(f.config).throttle, provider, form, submitted, address, step)
+
+
+def too_many(f: Flow, seconds: int, provider: t.Any, callback_url: str | None = None) -> Response:
+    """The 429 answer, with ``Retry-After``: for JSON clients ``{"url": <error page>}`` with
+    ``error=TooManyRequests`` (next-auth's shape, as the 401 of refused credentials; with the
+    ``error`` and ``message`` of every JSON notice), else the page, with a link back to sign-in
+    that keeps ``callback_url``."""
+    url = f.error_url(TOO_MANY_REQUESTS, provider=provider.id)
+    return f.notice(
+        TOO_MANY_REQUESTS,
+        callback_url=callback_url,
+        headers={"Retry-After": str(seconds)},
+        json_extra={"url": url},
+        seconds=seconds,
+    )

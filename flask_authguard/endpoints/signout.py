@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
-from ..core.cookies import clean, delete_cookie_header
-from ..core.token import request_cookies
+from ..core.http.cookies import clean, delete_cookie_header
+from ..core.tokens.request_token import request_cookies
 from ..sessions import strategy_of
 from ..sessions.revoke import Revoker
 

@@ -56,7 +56,7 @@ from .flow import unsupported
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
-    from ..core.config import Config
+    from ..core.settings.config import Config
     from ..providers.base import Provider, SignInResult
     from .flow import Flow
 

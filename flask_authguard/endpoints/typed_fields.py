@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import typing as t
 
-from ..core import _clock, jwt
-from ..core.cookies import decode_value, delete_cookie_header, set_cookie_header
+from ..core import _clock
 from ..core.errors import TokenError
-from ..core.token import request_cookies
+from ..core.http.cookies import decode_value, delete_cookie_header, set_cookie_header
+from ..core.tokens import jwt
+from ..core.tokens.request_token import request_cookies
 
 if t.TYPE_CHECKING:
     from ..providers.base import Provider

@@ -31,10 +31,10 @@ import click
 from werkzeug.http import parse_cookie
 
 from ..core import _clock
-from ..core import jwt as _jwt
-from ..core.config import secret_from_env
-from ..core.cookies import session_values
 from ..core.errors import ConfigurationError, InvalidTokenError, TokenError, TokenExpiredError
+from ..core.http.cookies import session_values
+from ..core.settings.config import secret_from_env
+from ..core.tokens import jwt as _jwt
 
 #: The session cookie names Auth.js v5 salts its keys with (plain and secure).
 V5_SESSION_COOKIES = ("authjs.session-token", "__Secure-authjs.session-token")

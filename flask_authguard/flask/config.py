@@ -6,7 +6,7 @@ import dataclasses
 import typing as t
 
 from ..core.errors import ConfigurationError
-from ..core.options import AuthOptions, OptionsArg, coerce_options
+from ..core.settings.options import AuthOptions, OptionsArg, coerce_options
 
 #: ``AUTHGUARD_*`` config keys and the option each one sets; a key left at ``None`` leaves the
 #: option as given to :class:`AuthGuard`.

@@ -49,10 +49,10 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from ..core.clients import answers_json
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.options import OptionsArg, coerce_options
-from ..core.token import TOKEN_ENVIRON_KEY
+from ..core.http.clients import answers_json
+from ..core.settings.options import OptionsArg, coerce_options
+from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
 from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages

@@ -11,8 +11,8 @@ import typing as t
 from flask import after_this_request, current_app, has_app_context, request
 from werkzeug.wrappers import Request, Response
 
-from ..core.config import Config
-from ..core.options import OptionsArg
+from ..core.settings.config import Config
+from ..core.settings.options import OptionsArg
 from ..guard.caching import CHECKED_KEY, cache_headers, vary_on_cookie
 from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
 from ..sessions.reading import cookies_to_add

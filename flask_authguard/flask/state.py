@@ -7,9 +7,9 @@ import typing as t
 
 from flask import Flask, current_app, request
 
-from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.token import TOKEN_ENVIRON_KEY, Claims
+from ..core.settings.config import Config
+from ..core.tokens.request_token import TOKEN_ENVIRON_KEY, Claims
 from ..guard.decision import AuthCore
 
 if t.TYPE_CHECKING:

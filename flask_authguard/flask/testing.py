@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import typing as t
 
-from ..core.config import Config
-from ..core.cookies import MAX_CHUNKS, encode_value, is_session_cookie
 from ..core.errors import ConfigurationError
-from ..core.options import NO_SECRET, AuthOptions
+from ..core.http.cookies import MAX_CHUNKS, encode_value, is_session_cookie
+from ..core.settings.config import Config
+from ..core.settings.options import NO_SECRET, AuthOptions
 from ..sessions import config_of
 from ..sessions.base import encode_token
 

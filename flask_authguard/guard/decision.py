@@ -19,20 +19,20 @@ from werkzeug.exceptions import BadRequest, SecurityError
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_host
 
-from ..core import crosssite
 from ..core._compat import call_sync
-from ..core.clients import answers_json
-from ..core.config import Config
-from ..core.crosssite import SAFE_METHODS, WEBSOCKET_KEY
+from ..core.defences import crosssite
+from ..core.defences.crosssite import SAFE_METHODS, WEBSOCKET_KEY
+from ..core.defences.hosts import trusted_host
+from ..core.defences.urls import link_origin, mount_path, under
 from ..core.errors import BackendUnavailableError
-from ..core.hosts import trusted_host
+from ..core.http.clients import answers_json
 from ..core.matcher import Matcher, compile_matcher
-from ..core.options import NO_SECRET, OptionsArg
 from ..core.runtime import Runtime, runtime_for
-from ..core.token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
-from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
-from ..core.token import Claims
-from ..core.urls import link_origin, mount_path, under
+from ..core.settings.config import Config
+from ..core.settings.options import NO_SECRET, OptionsArg
+from ..core.tokens.request_token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
+from ..core.tokens.request_token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
+from ..core.tokens.request_token import Claims
 from ..sessions import strategy_of
 from .answers import Redirect, json_response, unavailable_json
 from .caching import CHECKED_KEY
@@ -233,7 +233,7 @@ class AuthCore:
 
     def cross_site(self, environ: WSGIEnvironment) -> Response | None:
         """403 JSON for a state-changing request or a WebSocket handshake that carries the
-        session cookie and comes from another origin (see :mod:`flask_authguard.core.crosssite`),
+        session cookie and comes from another origin (see :mod:`flask_authguard.core.defences.crosssite`),
         else ``None``.
 
         Decided on the headers alone, before the cookie is decoded (or a database session

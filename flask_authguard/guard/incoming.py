@@ -1,13 +1,13 @@
 """Reading a WSGI request as the guard sees it: the normalised path, the path and query a
 browser would show (``callbackUrl``) and, from ``core.clients``, whether it is an API client. (The
-origin links use is :func:`flask_authguard.core.urls.link_origin`'s.)"""
+origin links use is :func:`flask_authguard.core.defences.urls.link_origin`'s.)"""
 
 from __future__ import annotations
 
 import typing as t
 from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit
 
-from ..core.clients import is_api_request as is_api_request
+from ..core.http.clients import is_api_request as is_api_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

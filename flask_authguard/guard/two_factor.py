@@ -14,9 +14,9 @@ import typing as t
 
 from werkzeug.exceptions import BadRequest
 
-from ..core.clients import answers_json
+from ..core.defences.urls import link_origin, mount_path, under
 from ..core.errors import BackendUnavailableError
-from ..core.urls import link_origin, mount_path, under
+from ..core.http.clients import answers_json
 from ..sessions.two_factor import passed
 from .answers import Redirect, json_response
 from .incoming import browser_path, with_param

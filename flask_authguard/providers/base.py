@@ -50,7 +50,7 @@ from ..core.errors import SignInError as SignInError  # re-exported: raised by p
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
 
-    from ..core.config import Config
+    from ..core.settings.config import Config
 
 User = dict[str, t.Any]
 

@@ -11,7 +11,7 @@ On https the names are ``__Host-`` prefixed (``Secure``, ``Path=/``, no ``Domain
 names its CSRF cookie (next-auth writes ``__Secure-``): a sibling subdomain cannot plant a state
 or PKCE verifier of its own. ``cookies.state``, ``cookies.pkce_code_verifier`` and
 ``cookies.nonce`` override a name or its attributes; the resolver of every other cookie
-(:meth:`~flask_authguard.core.config.Config.cookie`) answers for them too, for writer and reader.
+(:meth:`~flask_authguard.core.settings.config.Config.cookie`) answers for them too, for writer and reader.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from __future__ import annotations
 import threading
 import typing as t
 
-from ..core import _clock, jwt
-from ..core.config import Config, CookieSpec
-from ..core.cookies import decode_value, delete_cookie_header, set_cookie_header
+from ..core import _clock
 from ..core.errors import TokenError
-from ..core.token import request_cookies
+from ..core.http.cookies import decode_value, delete_cookie_header, set_cookie_header
+from ..core.settings.config import Config, CookieSpec
+from ..core.tokens import jwt
+from ..core.tokens.request_token import request_cookies
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request

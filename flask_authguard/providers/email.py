@@ -28,8 +28,8 @@ from werkzeug.wrappers import Response
 
 from ..core import _clock
 from ..core._compat import call_sync
-from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError
+from ..core.settings.config import Config
 from .base import SignInError, SignInResult, check_provider_id
 from .smtp import check_server, send_email
 

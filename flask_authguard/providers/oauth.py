@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 from werkzeug.wrappers import Response
 
 from ..core._compat import call_sync
-from ..core.config import Config
+from ..core.defences.urls import AUTH_URL_ENVIRON_KEY
 from ..core.errors import ConfigurationError
-from ..core.urls import AUTH_URL_ENVIRON_KEY
+from ..core.settings.config import Config
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id, check_url
 from .checks import CHECK_COOKIES, CheckFailed, clear_checks, mark_used, read_check, set_check

@@ -40,8 +40,8 @@ import typing as t
 
 from ..core import _clock
 from ..core._compat import call_sync
-from ..core.config import Config
 from ..core.errors import BackendUnavailableError, ConfigurationError, SignInError
+from ..core.settings.config import Config
 from .adapter_calls import adapter_method, call_adapter
 from .base import fire_event
 

@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Mapping
 
 from ..core._compat import call_sync
-from ..core.config import Config
-from ..core.cookies import opaque_session_value
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.token import session_cookies
+from ..core.http.cookies import opaque_session_value
+from ..core.settings.config import Config
+from ..core.tokens.request_token import session_cookies
 from .base import cookie_spec
 
 if t.TYPE_CHECKING:
@@ -98,7 +98,7 @@ def call_adapter(config: Config, name: str, *args: t.Any) -> t.Any:
 
 def session_token(environ: WSGIEnvironment, config: Config) -> str | None:
     """The session token the request's cookie holds (see
-    :func:`~flask_authguard.core.cookies.opaque_session_value`: never from chunks)."""
+    :func:`~flask_authguard.core.http.cookies.opaque_session_value`: never from chunks)."""
     name = cookie_spec(environ, config).name
     return opaque_session_value(session_cookies(environ, name), name)
 

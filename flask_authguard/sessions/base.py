@@ -13,9 +13,9 @@ import typing as t
 from collections.abc import Mapping
 
 from ..core._compat import call_sync, settle
-from ..core.config import Config, CookieSpec
-from ..core.jwt import encode as jwe_encode
-from ..core.token import Claims
+from ..core.settings.config import Config, CookieSpec
+from ..core.tokens.jwt import encode as jwe_encode
+from ..core.tokens.request_token import Claims
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -40,10 +40,10 @@ import typing as t
 
 from ..core import _clock
 from ..core._compat import call_sync
-from ..core.config import Config
-from ..core.cookies import chunk, clean, opaque_session_value
 from ..core.errors import BackendUnavailableError
-from ..core.token import Claims, session_cookies
+from ..core.http.cookies import chunk, clean, opaque_session_value
+from ..core.settings.config import Config
+from ..core.tokens.request_token import Claims, session_cookies
 from .accounts import resolve_user
 from .adapter_calls import (
     call_adapter,

@@ -23,12 +23,12 @@ import typing as t
 
 from ..core import _clock
 from ..core._compat import call_sync, settle
-from ..core.config import Config
-from ..core.cookies import chunk, clean, session_values
+from ..core.defences.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
 from ..core.errors import SignInError
-from ..core.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
+from ..core.http.cookies import chunk, clean, session_values
 from ..core.runtime import runtime_of
-from ..core.token import (
+from ..core.settings.config import Config
+from ..core.tokens.request_token import (
     TOKEN_CONFIG_KEY,
     TOKEN_ENVIRON_KEY,
     Claims,

@@ -21,7 +21,7 @@ its cookies on a response. Where this deliberately differs from next-auth:
 - a response that already writes the session cookie (a sign-out deleting it, a sign-in setting
   a new one) is never given the refresh on top: the response's own word wins;
 - a cookie-authenticated mutation or WebSocket handshake from another site reads as "no
-  session", with the cookie left as it is (:func:`~flask_authguard.core.crosssite.forged_reason`;
+  session", with the cookie left as it is (:func:`~flask_authguard.core.defences.crosssite.forged_reason`;
   ``trusted_origins`` pass, ``cross_site_protection=False`` turns it off).
 """
 
@@ -30,12 +30,12 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from ..core import crosssite
-from ..core.config import Config
-from ..core.cookies import is_session_cookie
+from ..core.defences import crosssite
 from ..core.errors import ConfigurationError
-from ..core.options import NO_SECRET, AuthOptions
+from ..core.http.cookies import is_session_cookie
 from ..core.runtime import Runtime, runtime_for
+from ..core.settings.config import Config
+from ..core.settings.options import NO_SECRET, AuthOptions
 from .base import NOT_UPDATE, SessionResult
 from .strategy import strategy_of
 

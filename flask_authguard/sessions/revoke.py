@@ -4,7 +4,7 @@
 ``everywhere=true`` all delegate to :class:`Revoker`; :func:`live_claims` is what every reader
 of a JWT session (the guard's token, the session read) asks before trusting a decoded token.
 
-- JWT sessions: revocation entries in the store (:mod:`flask_authguard.core.revocation`),
+- JWT sessions: revocation entries in the store (:mod:`flask_authguard.core.defences.revocation`),
   checked on every request with one store round trip, a verified-token cache hit included.
 - Database sessions: the rows are deleted (the adapter's ``delete_session``, and
   ``delete_user_sessions(user_id)`` for a user), so the next lookup finds nothing.
@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from ..core.config import Config
+from ..core.defences.revocation import RevocationList, lifetime_left
 from ..core.errors import BackendUnavailableError, ConfigurationError, InvalidTokenError
-from ..core.jwt import decrypt
-from ..core.revocation import RevocationList, lifetime_left
 from ..core.runtime import Runtime, runtime_of
-from ..core.token import Claims, decode_candidates
+from ..core.settings.config import Config
+from ..core.tokens.jwt import decrypt
+from ..core.tokens.request_token import Claims, decode_candidates
 from .adapter_calls import adapter_method, call_adapter, plausible_token
 
 if t.TYPE_CHECKING:

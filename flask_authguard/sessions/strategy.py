@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..core.config import Config
 from ..core.runtime import runtime_of
+from ..core.settings.config import Config
 from .base import SessionStrategy
 from .database import DatabaseSessions
 from .jwt import JwtSessions

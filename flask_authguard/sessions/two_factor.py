@@ -21,13 +21,14 @@ import json
 import logging
 import typing as t
 
-from ..core import _clock, jwt
+from ..core import _clock
 from ..core._compat import call_sync
-from ..core.config import Config
-from ..core.cookies import chunk, clean
+from ..core.defences.revocation import lifetime_left
 from ..core.errors import BackendUnavailableError, TokenError
-from ..core.revocation import lifetime_left
-from ..core.token import session_cookie_values, session_cookies
+from ..core.http.cookies import chunk, clean
+from ..core.settings.config import Config
+from ..core.tokens import jwt
+from ..core.tokens.request_token import session_cookie_values, session_cookies
 from ..core.two_factor import SECOND_FACTOR_AMR
 from .adapter_calls import call_adapter
 from .base import encode_token

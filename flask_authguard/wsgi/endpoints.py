@@ -24,9 +24,9 @@ import typing as t
 
 from werkzeug.wrappers import Request
 
-from ..core.config import Config
-from ..core.options import OptionsArg
 from ..core.runtime import Runtime, runtime_for
+from ..core.settings.config import Config
+from ..core.settings.options import OptionsArg
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..sessions.revoke import Revoker

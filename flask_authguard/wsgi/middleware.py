@@ -19,7 +19,7 @@ a ``callbackUrl`` (401 JSON for API requests); a signed-in one that is refused g
 
 Behind a proxy, wrap the result in ``werkzeug.middleware.proxy_fix.ProxyFix`` so redirects use
 the public scheme and host. Redirects are absolute on the trusted origin
-(:func:`~flask_authguard.core.urls.link_origin`: ``url``, ``trusted_hosts``, ``trust_host`` or a
+(:func:`~flask_authguard.core.defences.urls.link_origin`: ``url``, ``trusted_hosts``, ``trust_host`` or a
 loopback host), relative otherwise.
 """
 
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import typing as t
 
-from ..core.options import AuthOptions, OptionsArg
-from ..core.token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
-from ..core.urls import under
+from ..core.defences.urls import under
+from ..core.settings.options import AuthOptions, OptionsArg
+from ..core.tokens.request_token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..guard.answers import Redirect
 from ..guard.caching import cache_headers
 from ..guard.decision import AuthCore, InnerMiddleware

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient  # noqa: E402
 from flask_authguard import CredentialsProvider, encode  # noqa: E402
 from flask_authguard.asgi import AuthMiddleware  # noqa: E402
 from flask_authguard.asgi.guard import runs_inline  # noqa: E402
-from flask_authguard.core.config import resolve_options
+from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.sessions import strategy_of  # noqa: E402
 from flask_authguard.wsgi.middleware import AuthCore  # noqa: E402
 

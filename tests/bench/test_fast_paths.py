@@ -187,8 +187,8 @@ def test_v5_decryption_matches_cryptographys_cbc(blocks: int) -> None:
 
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    from flask_authguard.core import jwt as jwt_mod
-    from flask_authguard.core.cbc_hs512 import mac_tag
+    from flask_authguard.core.tokens import jwt as jwt_mod
+    from flask_authguard.core.tokens.cbc_hs512 import mac_tag
 
     key = os.urandom(64)
     for _ in range(20):
@@ -203,7 +203,7 @@ def test_v5_decryption_matches_cryptographys_cbc(blocks: int) -> None:
 
 
 def test_v5_tokens_of_every_padding_length_round_trip() -> None:
-    from flask_authguard.core import jwt as jwt_mod
+    from flask_authguard.core.tokens import jwt as jwt_mod
 
     salt = "authjs.session-token"
     for size in range(40):
@@ -217,7 +217,7 @@ def test_cbc_tag_is_stdlib_hmac_sha512() -> None:
     import hmac
     import os
 
-    from flask_authguard.core.cbc_hs512 import mac_tag
+    from flask_authguard.core.tokens.cbc_hs512 import mac_tag
 
     for size in (0, 1, 15, 16, 111, 112, 127, 128, 129, 1000):
         key, aad, iv, ciphertext = os.urandom(32), os.urandom(7), os.urandom(16), os.urandom(size)
@@ -228,8 +228,8 @@ def test_cbc_tag_is_stdlib_hmac_sha512() -> None:
 
 def test_cache_hits_check_the_clock_as_the_full_check_does(monkeypatch: pytest.MonkeyPatch) -> None:
     from flask_authguard.core import _clock
-    from flask_authguard.core import jwt as jwt_mod
     from flask_authguard.core.errors import InvalidTokenError, TokenExpiredError
+    from flask_authguard.core.tokens import jwt as jwt_mod
 
     cache = jwt_mod.VerifiedTokenCache(maxsize=8)
     now = 1_700_000_000.0
@@ -271,7 +271,7 @@ def test_iso_ms_matches_the_strftime_spelling() -> None:
 
 
 def _rolled_claims(cookies: list[str], secret: str) -> dict[str, t.Any]:
-    from flask_authguard.core import jwt as jwt_mod
+    from flask_authguard.core.tokens import jwt as jwt_mod
 
     value = cookies[0].split(";", 1)[0].split("=", 1)[1]
     return jwt_mod.decode(token=value, secret=secret) or {}
@@ -281,8 +281,8 @@ def test_rolled_cookie_follows_a_jwt_callback_that_changes_a_type(monkeypatch: p
     """The incoming token stands for the claims only when the callback left them exactly as
     decoded: ``True`` turned into ``1`` (equal in Python) still encodes anew."""
     from flask_authguard.core import _clock
-    from flask_authguard.core import jwt as jwt_mod
-    from flask_authguard.core.config import resolve_options
+    from flask_authguard.core.settings.config import resolve_options
+    from flask_authguard.core.tokens import jwt as jwt_mod
     from flask_authguard.sessions import read_session
 
     secret = "t" * 32
@@ -313,7 +313,7 @@ def test_rolled_cookie_follows_changes_made_through_g_auth_token(monkeypatch: py
 
     from flask_authguard import AuthGuard, get_server_session
     from flask_authguard.core import _clock
-    from flask_authguard.core import jwt as jwt_mod
+    from flask_authguard.core.tokens import jwt as jwt_mod
 
     secret = "g" * 32
     monkeypatch.setattr(_clock, "now", lambda: 1_700_000_000.25)
@@ -345,7 +345,7 @@ def test_v5_kept_decryptor_answers_each_token_alone() -> None:
 
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    from flask_authguard.core.cbc_hs512 import CbcHs512
+    from flask_authguard.core.tokens.cbc_hs512 import CbcHs512
 
     key = os.urandom(64)
     box = CbcHs512(key)
@@ -371,7 +371,7 @@ def test_v5_kept_decryptors_are_per_thread() -> None:
     import os
     import threading
 
-    from flask_authguard.core.cbc_hs512 import CbcHs512
+    from flask_authguard.core.tokens.cbc_hs512 import CbcHs512
 
     box = CbcHs512(os.urandom(64))
     tokens = []
@@ -418,7 +418,7 @@ _SESSION_SET = "next-auth.session-token=new; Path=/; HttpOnly; SameSite=Lax"
 def test_pending_cookies_are_what_the_headers_object_path_gives(headers: list[tuple[str, str]]) -> None:
     """The guard layer's list shortcut adds the session's cookies and ``Vary: Cookie`` exactly
     as ``apply_cookies`` and ``vary_on_cookie`` on werkzeug ``Headers`` do."""
-    from flask_authguard.core.config import resolve_options
+    from flask_authguard.core.settings.config import resolve_options
     from flask_authguard.flask.session import _PENDING_KEY, _with_pending
     from flask_authguard.guard.caching import cache_headers, vary_on_cookie
     from flask_authguard.sessions import apply_cookies

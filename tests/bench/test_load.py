@@ -25,7 +25,7 @@ from support.load_app import PASSWORD, SECRET, options
 
 from flask_authguard import encode
 from flask_authguard.core import _clock
-from flask_authguard.core.config import resolve_options
+from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.sessions.revoke import Revoker
 
 WORKERS = 3

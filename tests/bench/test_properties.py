@@ -18,14 +18,14 @@ from werkzeug.http import parse_cookie
 from werkzeug.test import EnvironBuilder
 
 from flask_authguard import ConfigurationError, TokenError, decode, encode
-from flask_authguard.core import cookies
-from flask_authguard.core.checks import normalize_origin
-from flask_authguard.core.config import CookieSpec, resolve_options
-from flask_authguard.core.crosssite import cross_site_reason
+from flask_authguard.core.defences.crosssite import cross_site_reason
+from flask_authguard.core.defences.revocation import RevocationList
+from flask_authguard.core.defences.store import MemoryStore
+from flask_authguard.core.http import cookies
 from flask_authguard.core.matcher import compile_matcher
-from flask_authguard.core.revocation import RevocationList
-from flask_authguard.core.store import MemoryStore
-from flask_authguard.core.token import get_token, request_cookies
+from flask_authguard.core.settings.checks import normalize_origin
+from flask_authguard.core.settings.config import CookieSpec, resolve_options
+from flask_authguard.core.tokens.request_token import get_token, request_cookies
 from flask_authguard.endpoints.handler import safe_redirect
 from flask_authguard.wsgi.middleware import normalize_path
 

@@ -11,8 +11,8 @@ from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from flask_authguard import AuthEndpoints, AuthOptions, encode, get_server_session, with_auth
-from flask_authguard.core.config import resolve_options
 from flask_authguard.core.runtime import Runtime, runtime_for, runtime_of
+from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.sessions import strategy_of
 
 BASE = "http://site.example"

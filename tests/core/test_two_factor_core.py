@@ -10,7 +10,7 @@ import pytest
 from conftest import FrozenClock
 
 from flask_authguard import ConfigurationError
-from flask_authguard.core.config import resolve_options
+from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.core.two_factor import (
     RECOVERY_CODE_COUNT,
     STEP_SECONDS,

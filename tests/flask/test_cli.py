@@ -18,9 +18,9 @@ from flask.cli import FlaskGroup
 from support import ROOT
 
 from flask_authguard import encode
-from flask_authguard.core.config import resolve_options
-from flask_authguard.core.cookies import chunk
-from flask_authguard.core.options import CHUNK_SIZES
+from flask_authguard.core.http.cookies import chunk
+from flask_authguard.core.settings.config import resolve_options
+from flask_authguard.core.settings.options import CHUNK_SIZES
 from flask_authguard.flask import cli
 
 SECRET = "cli-test-secret-0123456789abcdef0123456789abcdef"

@@ -24,7 +24,7 @@ from flask_authguard import (
     decode,
     get_server_session,
 )
-from flask_authguard.core import token as token_mod
+from flask_authguard.core.tokens import request_token as token_mod
 from flask_authguard.flask.ext import CONFIG_KEYS, GuardState, current_token, merged_options, state_of
 from flask_authguard.sessions import base as session_mod
 

@@ -15,7 +15,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from flask_authguard import AuthGuard, AuthOptions, ConfigurationError, auth_required, with_auth
-from flask_authguard.core.config import resolve_options
+from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.flask.ext import GuardState
 
 V4 = "next-auth.session-token"
@@ -322,7 +322,7 @@ def test_bad_trusted_hosts_fail_at_start_up(value: t.Any) -> None:
 def test_trusted_host_is_the_one_check_for_every_origin() -> None:
     from werkzeug.test import EnvironBuilder
 
-    from flask_authguard.core.hosts import trusted_host
+    from flask_authguard.core.defences.hosts import trusted_host
 
     environ = EnvironBuilder(base_url="http://evil.example:81").get_environ()
     assert trusted_host(environ, None) == "evil.example:81"

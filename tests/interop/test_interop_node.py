@@ -13,9 +13,9 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 from flask_authguard import InvalidTokenError, TokenExpiredError, decode, encode, get_token
-from flask_authguard.core.config import resolve_options
-from flask_authguard.core.cookies import chunk
-from flask_authguard.core.options import CHUNK_SIZES
+from flask_authguard.core.http.cookies import chunk
+from flask_authguard.core.settings.config import resolve_options
+from flask_authguard.core.settings.options import CHUNK_SIZES
 
 if t.TYPE_CHECKING:
     from support.nodejs import NextAuth

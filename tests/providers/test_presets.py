@@ -270,7 +270,7 @@ def test_missing_client_id_names_the_variables() -> None:
 def test_repr_of_options_never_shows_a_provider_secret() -> None:
     """Issue 11's masked repr holds for the OAuth and email providers inside the options."""
     from flask_authguard import AuthOptions, EmailProvider, OIDCProvider
-    from flask_authguard.core.config import resolve_options
+    from flask_authguard.core.settings.config import resolve_options
 
     providers = [
         GitHubProvider(client_id="gh-id", client_secret="gh-secret-1"),

@@ -10,7 +10,7 @@ from support.handler_app import V4, cookie_header, cookie_value
 from support.revocation_app import bearer, make_app, signed_in
 
 from flask_authguard import AuthGuard, ConfigurationError, decode, encode
-from flask_authguard.core.config import resolve_options
+from flask_authguard.core.settings.config import resolve_options
 
 HOUR = 3600
 

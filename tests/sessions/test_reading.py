@@ -22,8 +22,8 @@ from werkzeug.test import EnvironBuilder, create_environ
 from werkzeug.wrappers import Request, Response
 
 from flask_authguard import ConfigurationError, decode, encode, get_server_session
-from flask_authguard.core import token as token_mod
-from flask_authguard.core.config import resolve_options
+from flask_authguard.core.settings.config import resolve_options
+from flask_authguard.core.tokens import request_token as token_mod
 from flask_authguard.sessions import apply_cookies, read_session, request_config, writes_session_cookie
 from flask_authguard.sessions import base as session_mod
 from flask_authguard.sessions.base import default_session, iso_ms

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from flask_authguard.core.cookies import decode_value
+from flask_authguard.core.http.cookies import decode_value
 
 
 def start(client: t.Any, provider_id: str, callback_url: str = "/private") -> t.Any:

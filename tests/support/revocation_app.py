@@ -1,5 +1,5 @@
-"""The app the revocation suite signs in and out of (``tests/core/test_revocation.py``), shared with the
-store and session-lifetime suites."""
+"""The app the revocation suite signs in and out of (``tests/core/defences/test_revocation.py``),
+shared with the store and session-lifetime suites."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The app the throttling suite signs in to (``tests/core/test_throttle.py``), shared with the store and
-defence suites."""
+"""The app the throttling suite signs in to (``tests/core/defences/test_throttle.py``), shared
+with the store and defence suites."""
 
 from __future__ import annotations
 

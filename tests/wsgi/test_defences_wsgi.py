@@ -24,8 +24,8 @@ from flask_authguard import (
     encode,
     with_auth,
 )
-from flask_authguard.core.config import resolve_options
-from flask_authguard.core.jwt import decrypt
+from flask_authguard.core.settings.config import resolve_options
+from flask_authguard.core.tokens.jwt import decrypt
 
 V4 = "next-auth.session-token"
 

@@ -23,7 +23,7 @@ from flask_authguard import (
     get_server_session,
     with_auth,
 )
-from flask_authguard.core.token import CONFIG_ENVIRON_KEY
+from flask_authguard.core.tokens.request_token import CONFIG_ENVIRON_KEY
 from flask_authguard.endpoints.messages import SERVER_ERROR
 
 V4 = "next-auth.session-token"

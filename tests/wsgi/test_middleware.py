@@ -33,7 +33,7 @@ from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
 from flask_authguard import TOKEN_ENVIRON_KEY, AuthOptions, ConfigurationError, with_auth
-from flask_authguard.core.hooks import hs256_decoder
+from flask_authguard.core.tokens.hooks import hs256_decoder
 from flask_authguard.wsgi.middleware import WithAuth, form_encode, normalize_path
 
 VECTORS = load_vectors("middleware.json")
