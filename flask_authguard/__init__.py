@@ -33,6 +33,7 @@ from .core.settings.options import (
 )
 from .core.tokens.jwt import decode, encode
 from .core.tokens.request_token import get_token
+from .core.two_factor import TwoFactorOptions
 from .flask.access_token import get_access_token
 from .flask.ext import AuthGuard, auth_required
 from .flask.session import get_server_session
@@ -89,6 +90,7 @@ __all__ = [
     "TOKEN_ENVIRON_KEY",
     "TokenError",
     "TokenExpiredError",
+    "TwoFactorOptions",
     "decode",
     "encode",
     "get_token",

@@ -42,6 +42,7 @@ PUBLIC_MODULES = [
     "flask_authguard.core.tokens.jwt",
     "flask_authguard.core.matcher",
     "flask_authguard.core.settings.options",
+    "flask_authguard.core.two_factor",
     "flask_authguard.flask.testing",
     "flask_authguard.providers",
     "flask_authguard.sessions",

@@ -16,11 +16,17 @@ What it shows:
 - ``/``: a public home page that reads the session with ``get_server_session()``;
 - ``/dashboard``: protected by ``AuthGuard``'s matcher; anonymous visitors go to the built-in
   sign-in page and come back here (``callbackUrl``) once signed in;
-- ``/admin``: ``auth_required`` with a role check: 403 for a signed-in user who is no admin;
+- ``/admin``: ``auth_required`` with a role check (403 for a signed-in user who is no admin) and
+  ``mfa=True``: only after the second factor;
 - ``/api/me``: a JSON API: the session, or 401 JSON without one;
 - sign-in and sign-out through the built-in ``/api/auth`` endpoints and pages, with the
   credentials provider over a few demo users whose passwords are hashed with
-  ``werkzeug.security``.
+  ``werkzeug.security``;
+- a second factor (``two_factor``, ``pip install -e ".[two-factor]"``): alice has an
+  authenticator app already (the demo's fixed TOTP secret, printed at start-up: add it to your
+  app, or run ``python -c "import pyotp; print(pyotp.TOTP('<secret>').now())"``), so her
+  sign-in asks for a code; bob turns his on at ``/api/auth/two-factor``. The records live in
+  this process (the ``load``/``save`` callbacks), so a restart forgets bob's.
 
 No database and no other service: the session lives in the (encrypted) next-auth cookie.
 
@@ -34,6 +40,7 @@ them the demo needs no network.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import typing as t
@@ -43,6 +50,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.serving import make_server
 
 from flask_authguard import AuthGuard, CredentialsProvider, auth_required, get_server_session
+from flask_authguard.core.two_factor import new_record, provisioning_uri, seal_secret
 
 # DEMO ONLY: a secret anyone can read. It signs and encrypts the session cookies of this demo
 # and nothing else. Set NEXTAUTH_SECRET to use your own; a real app must never embed one.
@@ -66,6 +74,12 @@ USERS: dict[str, dict[str, t.Any]] = {
     }
     for index, (username, (password, role)) in enumerate(DEMO_CREDENTIALS.items(), start=1)
 }
+#: The second factor needs ``pip install -e ".[two-factor]"``; without it the demo runs without.
+TWO_FACTOR = all(importlib.util.find_spec(name) is not None for name in ("pyotp", "segno"))
+#: DEMO ONLY: alice's authenticator secret (base32) and recovery codes, printed at start-up.
+DEMO_TOTP_SECRET = "DEMOALICEDEMOALICEDEMOALICE23456"
+DEMO_RECOVERY_CODES = [f"alice-demo{n}" for n in range(10)]
+
 # Checked when the username is unknown, so a wrong username costs as much time as a wrong password.
 _DUMMY_HASH = generate_password_hash("no such user")
 
@@ -98,6 +112,31 @@ def session_callback(
     session["user"]["id"] = token.get("sub")
     session["user"]["role"] = token.get("role")
     return session
+
+
+class TwoFactorRecords:
+    """Each user's second factor (``two_factor``'s ``load``/``save``), in this process: an app
+    with a database keeps them in the adapter's ``authguard_two_factor`` table instead."""
+
+    def __init__(self, secret: str) -> None:
+        # alice enrolled already: her record as the enrolment page stores it (secret sealed
+        # with the app's secret, recovery codes hashed)
+        sealed = seal_secret(DEMO_TOTP_SECRET, user_id=USERS["alice"]["id"], secrets=[secret])
+        self.rows = {USERS["alice"]["id"]: new_record(sealed, 0, DEMO_RECOVERY_CODES)}
+
+    def load(self, *, user_id: str, **kwargs: t.Any) -> dict[str, t.Any] | None:
+        return self.rows.get(user_id)
+
+    def save(
+        self, *, user_id: str, record: dict[str, t.Any] | None, previous: t.Any, **kwargs: t.Any
+    ) -> bool:
+        if self.rows.get(user_id) != previous:
+            return False  # used meanwhile by another request: refused like a replay
+        if record is None:
+            self.rows.pop(user_id, None)
+        else:
+            self.rows[user_id] = record
+        return True
 
 
 def is_admin(*, token: dict[str, t.Any] | None, **kwargs: t.Any) -> bool:
@@ -145,10 +184,12 @@ def create_app(secret: str | None = None) -> Flask:
     app = Flask(
         __name__, template_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
     )
+    secret = secret or os.environ.get("NEXTAUTH_SECRET") or DEMO_SECRET
+    records = TwoFactorRecords(secret)
     AuthGuard(
         app,
         {
-            "secret": secret or os.environ.get("NEXTAUTH_SECRET") or DEMO_SECRET,
+            "secret": secret,
             "providers": [
                 CredentialsProvider(
                     authorize=authorize,
@@ -162,12 +203,17 @@ def create_app(secret: str | None = None) -> Flask:
             ],
             "callbacks": {"jwt": jwt_callback, "session": session_callback},
             "forbidden": forbidden,
+            "two_factor": {"load": records.load, "save": records.save, "issuer": "flask_authguard demo"}
+            if TWO_FACTOR
+            else False,
             # Links are built on a trusted origin only: these hosts, unless the environment
             # names the public URL (NEXTAUTH_URL / AUTH_URL) or a proxy's Host (AUTH_TRUST_HOST).
             "trusted_hosts": None if _origin_from_environment() else ["localhost", "127.0.0.1"],
         },
         matcher=["/dashboard/:path*"],
     )
+
+    app.jinja_env.globals["two_factor"] = TWO_FACTOR
 
     @app.get("/")
     def home() -> str:
@@ -178,7 +224,7 @@ def create_app(secret: str | None = None) -> Flask:
         return render_template("dashboard.html", auth_session=get_server_session())
 
     @app.get("/admin")
-    @auth_required(authorized=is_admin)
+    @auth_required(authorized=is_admin, mfa=TWO_FACTOR)
     def admin() -> str:
         return render_template("admin.html", auth_session=get_server_session(), users=USERS.values())
 
@@ -208,6 +254,13 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     print("Demo users (username / password / role):", flush=True)
     for username, (password, role) in DEMO_CREDENTIALS.items():
         print(f"  {username} / {password} / {role}", flush=True)
+    if TWO_FACTOR:
+        uri = provisioning_uri(DEMO_TOTP_SECRET, account="alice@example.com", issuer="flask_authguard demo")
+        print(f"alice's authenticator (demo only): secret {DEMO_TOTP_SECRET}", flush=True)
+        print(f"  {uri}", flush=True)
+        print(f"  recovery codes: {', '.join(DEMO_RECOVERY_CODES)}", flush=True)
+    else:
+        print('No second factor: pip install -e ".[two-factor]" to try it.', flush=True)
     if not os.environ.get("NEXTAUTH_SECRET"):
         print(
             "Using the demo's built-in secret (demo only): set NEXTAUTH_SECRET to use your own.", flush=True

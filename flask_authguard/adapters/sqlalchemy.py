@@ -76,11 +76,12 @@ from .schema import (
     define_tables,
     session_and_user_query,
 )
+from .two_factor import TwoFactorRows, define_two_factor_table
 
 logger = logging.getLogger("flask_authguard")
 
 
-class SQLAlchemyAdapter(AccountTokens):
+class SQLAlchemyAdapter(TwoFactorRows, AccountTokens):
     """next-auth's adapter on SQLAlchemy Core, with ``@auth/pg-adapter``'s schema.
 
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, a database URL, or a SQLite
@@ -131,6 +132,8 @@ class SQLAlchemyAdapter(AccountTokens):
         self.metadata = sa.MetaData(schema=schema)
         #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``.
         self.tables = define_tables(self.metadata, table_names)
+        #: Our table beside them: each user's second factor (``two_factor``), any layout.
+        self.two_factor_table = define_two_factor_table(self.metadata)
         # Built once, compiled at its first run, run on the driver's cursor (see .reads).
         self._session_lookup = CompiledRead(engine, session_and_user_query(self.tables))
         self._turns = Turns(engine)  # SQLite: this process's operations one at a time

@@ -14,6 +14,7 @@ from ..core.tokens.request_token import TOKEN_ENVIRON_KEY, Claims
 from ..guard.answers import unavailable_json
 from ..guard.caching import vary_with_cookie
 from ..guard.decision import AuthCore
+from ..guard.two_factor import mfa_refusal
 from ..sessions import Session, apply_cookies, read_session, request_config, strategy_of
 from .guard import CORE_KEY, run_guard, runs_inline
 from .middleware import AuthRefusal
@@ -80,6 +81,8 @@ async def get_server_session(
 
 def require_auth(
     authorized: t.Callable[..., t.Any] | None = None,
+    *,
+    mfa: bool = False,
 ) -> t.Callable[[HTTPConnection], t.Awaitable[Claims]]:
     """A dependency (FastAPI ``Depends(require_auth())``) or an awaitable check for a view:
     the token when the request passes, else the guard's refusal (sign-in redirect or 401 JSON
@@ -87,6 +90,8 @@ def require_auth(
 
     :param authorized: ``authorized(request=..., token=...)`` for this route; default
         ``callbacks.authorized``, else "a token is present". Only a truthy result passes.
+    :param mfa: also require the second factor (``two_factor``): a session without it is
+        sent to enrol or enter a code (401 JSON for APIs).
     """
 
     async def dependency(request: HTTPConnection) -> Claims:
@@ -96,6 +101,8 @@ def require_auth(
         environ = environ_of(request.scope)
         inline = runs_inline(core) and not inspect.iscoroutinefunction(authorized)
         refusal = await run_guard(inline, core.check, environ, authorized)
+        if refusal is None and mfa:  # a database session's check reads the records: not inline
+            refusal = await run_guard(inline and core.config.strategy == "jwt", mfa_refusal, core, environ)
         if refusal is not None:
             raise AuthRefusal(refusal, environ)
         return t.cast(Claims, environ[TOKEN_ENVIRON_KEY])

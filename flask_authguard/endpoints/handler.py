@@ -21,6 +21,9 @@ base path to it.
                               redirect to ``pages.verify_request``; 400 without an email
                               provider)
 ``POST /_log``                next-auth's client logger (``{}``)
+``GET|POST /two-factor``      ``two_factor``: enrol, or the second factor's state
+                              (:mod:`.two_factor`)
+``GET|POST /two-factor/verify``  ``two_factor``: the code of a waiting sign-in
 ============================  ==========================================================
 
 Anything else under the base path answers next-auth's 400 (the error page's layout, or JSON for
@@ -48,7 +51,7 @@ from ..core.settings.config import Config
 from ..core.settings.options import NO_SECRET
 from ..core.tokens.request_token import CONFIG_ENVIRON_KEY
 from ..providers.base import check_providers
-from . import error_route, session_route, signin, signout
+from . import error_route, session_route, signin, signout, two_factor
 from .error_route import configuration_error, configuration_json
 from .flow import Flow, unsupported
 from .messages import ERROR_PAGES, NO_CACHE, PAGE_HEADERS, SIGNIN_ERRORS, SIGNIN_MESSAGES
@@ -75,6 +78,8 @@ ROUTES: dict[tuple[str, bool], dict[str, Action]] = {
     ("error", False): {"GET": error_route.error_page},
     ("verify-request", False): {"GET": signin.verify_request_page},
     ("_log", False): {"POST": session_route.client_log},
+    ("two-factor", False): {"GET": two_factor.settings_page, "POST": two_factor.settings},
+    ("two-factor", True): {"GET": two_factor.verify_page, "POST": two_factor.verify},
 }
 #: The routes whose answers are JSON whoever asks (fetched by next-auth's client).
 _JSON_ROUTES = frozenset({"session", "csrf", "providers", "_log"})

@@ -18,7 +18,7 @@ from ..core.runtime import runtime_of
 from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult, submitted_credentials
 from ..sessions import strategy_of
 from ..sessions.base import fire_event
-from . import typed_fields
+from . import two_factor, typed_fields
 from .flow import unsupported
 from .messages import SIGNIN_MESSAGES
 
@@ -49,6 +49,7 @@ def signin_page(f: Flow, provider_id: str | None = None) -> Response:
         error_code=code,
         error=SIGNIN_MESSAGES.get(code, SIGNIN_MESSAGES["Default"]) if code else "",
         csrf_failed=args.get("csrf") == "true",
+        two_factor_url=f"{f.auth_url}/two-factor" if config.two_factor is not None else None,
     )
 
 
@@ -139,7 +140,11 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
             if not allowed:
                 return f.redirect(f.error_url("AccessDenied"), json_status=denied)
         result = _account_user(f, provider, result)
-        if not _sign_in_session(f, result):
+        held = two_factor.hold(f, provider, result, callback_url)  # an enrolled user: the code first
+        if held is not None:
+            throttle.succeeded(runtime_of(config).throttle, counted)  # defence: the first factor was right
+            return held
+        if not _sign_in_session(f, result, two_factor.first_factor(config, provider)):
             return f.redirect(f.error_url("AccessDenied"), json_status=denied)
     except SignInError as exc:  # OAuthAccountNotLinked, OAuthCreateAccount, EmailCreateAccount
         f.cookies.extend(exc.cookies)
@@ -192,7 +197,7 @@ def _may_link_by_email(provider: Provider, result: SignInResult) -> bool:
     return bool(getattr(provider, "allow_dangerous_email_account_linking", False))
 
 
-def _sign_in_session(f: Flow, result: SignInResult) -> bool:
+def _sign_in_session(f: Flow, result: SignInResult, amr: list[str] | None = None) -> bool:
     """Start the signed-in user's session through the strategy and add its cookies to the
     answer; ``False`` when ``callbacks.jwt`` refused (returned ``None``).
 
@@ -205,6 +210,7 @@ def _sign_in_session(f: Flow, result: SignInResult) -> bool:
         account=result.account,
         profile=result.profile,
         is_new_user=result.is_new_user,
+        amr=amr,
     )
     if cookies is None:
         return False

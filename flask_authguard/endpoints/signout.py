@@ -24,6 +24,7 @@ def signout_page(f: Flow, provider_id: str | None = None) -> Response:
         "authguard/signout.html",
         callback_url=f.sign_out_url(args.get("callbackUrl")),
         csrf_failed=args.get("csrf") == "true",
+        two_factor_url=f"{f.auth_url}/two-factor" if f.config.two_factor is not None else None,
     )
 
 

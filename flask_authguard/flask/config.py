@@ -34,6 +34,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "AUTHGUARD_STORE": ("store",),
     "AUTHGUARD_STORE_CACHE": ("store_cache",),
     "AUTHGUARD_SESSION_MAX_LIFETIME": ("session", "max_lifetime"),
+    "AUTHGUARD_TWO_FACTOR": ("two_factor",),
 }
 
 
@@ -78,6 +79,7 @@ _CONFIG_CHECKS: dict[str, tuple[t.Callable[[t.Any], bool], str]] = {
     "AUTHGUARD_CROSS_SITE_PROTECTION": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_STORE": (_is_text, "'memory://' or a Redis URI such as 'redis://127.0.0.1:6379/0'"),
     "AUTHGUARD_STORE_CACHE": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHGUARD_TWO_FACTOR": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHGUARD_SESSION_MAX_LIFETIME": (_is_seconds, "a whole number of seconds >= 0"),
 }
 

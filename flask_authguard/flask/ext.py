@@ -58,6 +58,7 @@ from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..guard.answers import Redirect
 from ..guard.decision import AuthCore, InnerMiddleware
+from ..guard.two_factor import mfa_refusal
 from ..sessions.revoke import Revoker
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
@@ -179,7 +180,9 @@ class AuthGuard:
         setattr(view, _EXEMPT_ATTR, True)
         return view
 
-    def protect(self, blueprint: Blueprint, authorized: Authorized | None = None) -> Blueprint:
+    def protect(
+        self, blueprint: Blueprint, authorized: Authorized | None = None, *, mfa: bool = False
+    ) -> Blueprint:
         """Protect every view of ``blueprint`` (call it before the blueprint is registered).
 
         The blueprint's static files, CORS preflights (``cors_preflight``), the skip list and views marked
@@ -187,13 +190,18 @@ class AuthGuard:
 
         :param authorized: ``authorized(request=..., token=...)`` for this blueprint; default
             ``callbacks.authorized``, else "a token is present". Only a truthy result passes.
+        :param mfa: also require the second factor (``two_factor``): a session without it is
+            sent to enrol or enter a code (401 JSON for APIs).
         :returns: the blueprint.
         """
 
         def check() -> t.Any:
             if _is_public_view():
                 return None
-            return _check(authorized)
+            refusal = _check(authorized)
+            if refusal is None and mfa:
+                refusal = mfa_refusal(state_of().core, request.environ)
+            return refusal
 
         blueprint.before_request(check)
         return blueprint
@@ -364,11 +372,13 @@ def auth_required(view: F) -> F: ...
 
 
 @t.overload
-def auth_required(*, authorized: Authorized | None = None) -> t.Callable[[F], F]: ...
+def auth_required(*, authorized: Authorized | None = None, mfa: bool = False) -> t.Callable[[F], F]: ...
 
 
-def auth_required(view: F | None = None, *, authorized: Authorized | None = None) -> t.Any:
-    """Protect one view: ``@auth_required`` or ``@auth_required(authorized=fn)``.
+def auth_required(view: F | None = None, *, authorized: Authorized | None = None, mfa: bool = False) -> t.Any:
+    """Protect one view: ``@auth_required`` or ``@auth_required(authorized=fn)``;
+    ``@auth_required(mfa=True)`` also requires the second factor (``two_factor``): a session
+    without it is sent to enrol or enter a code (401 JSON for APIs).
 
     Refusals are the guard's: sign-in redirect (401 JSON for APIs) when anonymous, 403 when
     signed in but refused. CORS preflights (``cors_preflight``) and the skip list pass; the
@@ -389,6 +399,8 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
             path = core.path(environ)
             if not (core.is_preflight(environ) or core.is_skipped(environ, path)):
                 refusal = core.check(environ, authorized, request=req)
+                if refusal is None and mfa:
+                    refusal = mfa_refusal(core, environ)
                 if refusal is not None:
                     return refusal
                 # the check decoded it: hand it to g now rather than through the lazy lookup

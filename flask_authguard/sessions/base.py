@@ -39,8 +39,6 @@ class SessionResult(t.NamedTuple):
     token: Claims | None
 
 
-
-
 class SessionStrategy(t.Protocol):
     """Where sessions live: :class:`~flask_authguard.sessions.jwt.JwtSessions` (in the cookie)
     or :class:`~flask_authguard.sessions.database.DatabaseSessions` (in the adapter)."""
@@ -95,6 +93,7 @@ class SessionStrategy(t.Protocol):
         account: t.Mapping[str, t.Any],
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
+        amr: t.Sequence[str] | None = None,
     ) -> list[str] | None:
         """Start a session for a user who just signed in: the ``Set-Cookie`` values that carry
         it, or ``None`` when ``callbacks.jwt`` refused.
@@ -102,6 +101,9 @@ class SessionStrategy(t.Protocol):
         :param user: what :meth:`account_user` returned.
         :param is_new_user: what :meth:`account_user` returned (``callbacks.jwt`` then gets
             ``trigger="signUp"``).
+        :param amr: the methods the user signed in with (``two_factor``: ``["pwd", "otp"]``...);
+            the JWT strategy puts them in the token's ``amr`` claim, the database strategy
+            has no column for them (see :mod:`~flask_authguard.sessions.two_factor`).
         :raises SignInError: the sign-in must be refused with that code.
         :raises BackendUnavailableError: the session store failed; no cookie is set.
         """

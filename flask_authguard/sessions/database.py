@@ -209,6 +209,7 @@ class DatabaseSessions:
         account: t.Mapping[str, t.Any],
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
+        amr: t.Sequence[str] | None = None,
     ) -> list[str] | None:
         """Create a session row for the adapter's user (:meth:`account_user`) and return the
         cookie that carries its token.

@@ -203,6 +203,7 @@ class JwtSessions:
         account: t.Mapping[str, t.Any],
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
+        amr: t.Sequence[str] | None = None,
     ) -> list[str] | None:
         """Issue the session token (``jwt.max_age``) in a cookie that lives ``session.max_age``;
         ``None`` when ``callbacks.jwt`` refused (returned ``None``).
@@ -214,6 +215,8 @@ class JwtSessions:
         claims = {key: user[field] for key, field in _USER_CLAIMS if user.get(field) is not None}
         if "sub" in claims:
             claims["sub"] = str(claims["sub"])
+        if amr:  # two_factor: how the user signed in (RFC 8176)
+            claims["amr"] = list(amr)
         started = sign_in_claims()  # defence: auth_time and sid, kept on every refresh
         claims.update(started)
         token = call_jwt_callback(

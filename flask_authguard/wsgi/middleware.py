@@ -34,18 +34,22 @@ from ..guard.answers import Redirect
 from ..guard.caching import cache_headers
 from ..guard.decision import AuthCore, InnerMiddleware
 from ..guard.incoming import browser_path, form_encode, is_api_request, normalize_path
+from ..guard.two_factor import mfa_refusal
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+
 class WithAuth:
     """The WSGI app :func:`with_auth` returns; :attr:`core` holds the rules."""
 
-    def __init__(self, app: WSGIApplication, core: AuthCore) -> None:
+    def __init__(self, app: WSGIApplication, core: AuthCore, *, mfa: bool = False) -> None:
         #: The wrapped app.
         self.app = app
         #: The shared rules.
         self.core = core
+        #: Whether protected paths also need the second factor (``two_factor``).
+        self.mfa = mfa
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         core = self.core
@@ -56,6 +60,8 @@ class WithAuth:
             return start_response(status, cache_headers(headers), exc_info)
 
         refusal = core.check(environ)
+        if refusal is None and self.mfa:
+            refusal = mfa_refusal(core, environ)
         if refusal is not None:
             return refusal(environ, private_start)
         return self.app(environ, private_start)
@@ -67,6 +73,7 @@ def with_auth(
     options: OptionsArg = None,
     *,
     matcher: t.Any = None,
+    mfa: bool = False,
 ) -> WithAuth:
     """Wrap a WSGI app with next-auth's ``withAuth`` semantics.
 
@@ -82,6 +89,8 @@ def with_auth(
         ``providers`` (and ``endpoints`` left on), the auth routes
         (:class:`~flask_authguard.AuthEndpoints`) are served under the base path too.
     :param matcher: Next.js ``config.matcher`` patterns; ``None`` protects every path.
+    :param mfa: the protected paths also need the second factor (``two_factor``): a session
+        without it is sent to enrol or enter a code (401 JSON for APIs).
     :raises ConfigurationError: a bad option or matcher pattern.
     """
     if not callable(app):
@@ -99,7 +108,7 @@ def with_auth(
 
         # One wrap gives a plain WSGI app sign-in, sign-out and the session route.
         app = EndpointsFirst(AuthEndpoints(core.runtime), app)
-    return WithAuth(app, core)
+    return WithAuth(app, core, mfa=mfa)
 
 
 __all__ = [

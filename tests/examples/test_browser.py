@@ -37,6 +37,8 @@ from support.webdriver import wait_for as _wait_for
 
 from flask_authguard import decode
 
+pyotp = pytest.importorskip("pyotp", reason='the demo\'s second factor needs pip install -e ".[two-factor]"')
+
 BOB = ("bob", demo.DEMO_CREDENTIALS["bob"][0])
 ALICE = ("alice", demo.DEMO_CREDENTIALS["alice"][0])
 
@@ -59,6 +61,7 @@ def test_demo_command_starts_and_prints_url_and_credentials(
         for username, (password, role) in demo.DEMO_CREDENTIALS.items():
             assert f"{username} / {password} / {role}" in output
         assert "NEXTAUTH_SECRET" in output  # says the built-in demo secret is in use
+        assert f"secret {demo.DEMO_TOTP_SECRET}" in output  # alice's authenticator
         assert "no trusted origin" not in output  # the demo trusts its loopback hosts
         with urllib.request.urlopen(process.url, timeout=10) as response:
             assert response.status == 200
@@ -132,11 +135,41 @@ def test_demo_user_sees_dashboard_not_admin(demo_client: t.Any) -> None:
     assert me.get_json()["user"] == {"name": "Bob", "email": "bob@example.com", "id": "2", "role": "user"}
 
 
-def test_demo_admin_sees_admin(demo_client: t.Any) -> None:
-    assert _sign_in(demo_client, *ALICE).status_code == 302
+def _alice_code(client: t.Any, code: str | None = None, field: str = "code") -> t.Any:
+    """Alice's second factor: a code of the demo's authenticator secret (or ``code``)."""
+    csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+    code = code or pyotp.TOTP(demo.DEMO_TOTP_SECRET).now()
+    return client.post("/api/auth/two-factor/verify", data={"csrfToken": csrf, field: code})
+
+
+def test_demo_admin_sees_admin_after_her_code(demo_client: t.Any) -> None:
+    held = _sign_in(demo_client, *ALICE)
+    assert (
+        held.status_code == 302 and held.headers["Location"] == "http://localhost/api/auth/two-factor/verify"
+    )
+    assert demo_client.get("/admin").status_code == 307  # waiting for the code is no session
+    assert _alice_code(demo_client).headers["Location"] == "http://localhost/dashboard"
     admin = demo_client.get("/admin")
     assert admin.status_code == 200 and b"Demo users" in admin.data
     assert b"password_hash" not in admin.data and b"scrypt" not in admin.data
+
+
+def test_demo_alice_recovery_code(demo_client: t.Any) -> None:
+    _sign_in(demo_client, *ALICE)
+    answer = _alice_code(demo_client, demo.DEMO_RECOVERY_CODES[0], field="recovery_code")
+    assert answer.headers["Location"] == "http://localhost/dashboard"
+    assert demo_client.get("/admin").status_code == 200
+
+
+def test_demo_bob_turns_on_two_factor(demo_client: t.Any) -> None:
+    _sign_in(demo_client, *BOB)
+    page = demo_client.get("/api/auth/two-factor").get_data(as_text=True)
+    assert "<svg" in page and "otpauth://totp/flask_authguard%20demo:bob%40example.com" in page
+    secret = page.split('<code id="secret">', 1)[1].split("<", 1)[0].replace(" ", "")
+    csrf = demo_client.get("/api/auth/csrf").get_json()["csrfToken"]
+    data = {"csrfToken": csrf, "action": "enable", "code": pyotp.TOTP(secret).now()}
+    answer = demo_client.post("/api/auth/two-factor", data=data)
+    assert answer.status_code == 200 and answer.get_data(as_text=True).count("<li><code>") == 10
 
 
 @pytest.mark.parametrize(
@@ -247,15 +280,21 @@ def test_demo_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
         browser.wait_path("/api/auth/signin")
         browser.screenshot("protected-again")
 
-        # An admin gets in.
+        # An admin gets in, after the code of her authenticator app.
         _fill_sign_in(browser, *ALICE)
+        browser.wait_path("/api/auth/two-factor/verify")
+        assert browser.text("h1") == "Enter your code"
+        assert browser.attribute("#input-code", "autocomplete") == "one-time-code"
+        browser.screenshot("two-factor-code")
+        browser.type("#input-code", pyotp.TOTP(demo.DEMO_TOTP_SECRET).now())
+        browser.click("form[action$='/api/auth/two-factor/verify'] button[type=submit]")
         browser.wait_path("/dashboard")
         browser.get(base + "admin")
         assert browser.text("h1") == "Admin"
         browser.screenshot("admin")
 
     shots = sorted(p.name for p in (tmp_path / "screenshots").iterdir())
-    assert len(shots) == 9
+    assert len(shots) == 10
     for name in shots:
         assert (tmp_path / "screenshots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -334,8 +334,10 @@ def _free_port() -> int:
         return t.cast(int, probe.getsockname()[1])
 
 
-def _serve(env: dict[str, str], port: int) -> t.Any:
-    """gunicorn with two sync workers serving ``support.refresh_app:app``, once it answers."""
+def _serve(env: dict[str, str], port: int, folder: pathlib.Path) -> t.Any:
+    """gunicorn with two sync workers serving ``support.refresh_app:app``, once both have loaded
+    the app (each leaves a file in ``folder`` from gunicorn's ``post_worker_init`` hook: on a busy
+    machine the second worker may still be importing when the first already answers)."""
     import os
     import subprocess
     import sys
@@ -344,7 +346,16 @@ def _serve(env: dict[str, str], port: int) -> t.Any:
     import requests
 
     tests = pathlib.Path(__file__).resolve().parent.parent
-    argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "support.refresh_app:app"]
+    hooks = folder / "gunicorn_ready.py"
+    hooks.write_text(
+        "import pathlib\n"
+        "def post_worker_init(worker):\n"
+        f"    pathlib.Path({str(folder)!r}, f'ready-{{worker.pid}}').touch()\n"
+    )
+    argv = [
+        *(sys.executable, "-m", "gunicorn", "-c", str(hooks)),
+        *("-b", f"127.0.0.1:{port}", "-w", "2", "support.refresh_app:app"),
+    ]
     process = subprocess.Popen(
         argv,
         cwd=tests,
@@ -356,7 +367,9 @@ def _serve(env: dict[str, str], port: int) -> t.Any:
     while True:
         try:
             requests.get(f"http://127.0.0.1:{port}/api/auth/csrf", timeout=15)
-            return process
+            if len(list(folder.glob("ready-*"))) >= 2:
+                return process
+            raise requests.ConnectionError("one worker is still loading the app")
         except requests.RequestException:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
@@ -386,7 +399,7 @@ def test_two_gunicorn_workers_sharing_redis_refresh_once(
         url = f"sqlite:///{tmp_path / 'auth.db'}"
         SQLAlchemyAdapter(url, create_tables=True).close()
         env["REFRESH_DB"] = url
-    process = _serve(env, port)
+    process = _serve(env, port, tmp_path)
     try:
         browser = requests.Session()
         csrf = browser.get(f"{base}/api/auth/csrf", timeout=10).json()["csrfToken"]

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from werkzeug.http import dump_cookie
 
 from ..errors import ConfigurationError
+from ..two_factor import TwoFactorOptions, resolve_two_factor
 from . import validation
 from .checks import check_trust_host, check_trusted_hosts
 from .defence_options import resolve_defences
@@ -173,6 +174,9 @@ class Config:
     throttle_identifier: str | None = None
     throttle_identifier_global: str | None = None
     throttle_address: str | None = None
+    #: ``two_factor``, checked (:func:`~flask_authguard.core.two_factor.resolve_two_factor`);
+    #: ``None`` when off.
+    two_factor: TwoFactorOptions | None = None
     #: ``url``'s ``scheme://host[:port]`` (``https`` when it has no scheme), or ``None``.
     url_origin: str | None = dataclasses.field(init=False, repr=False, compare=False)
     #: The session cookie for a plain and for a secure request.
@@ -226,11 +230,15 @@ _COOKIE_SUFFIX = {
     "pkce_code_verifier": "pkce.code_verifier",
     "nonce": "nonce",
     "signin_fields": "signin-fields",
+    "two_factor": "two-factor",
+    "two_factor_setup": "two-factor-setup",
 }
 #: Cookies bound to this host (``__Host-``: ``Secure``, ``Path=/``, no ``Domain``) on https: the
 #: CSRF cookie, as in next-auth, and the OAuth check cookies (next-auth says ``__Secure-``), so a
 #: sibling subdomain can neither plant nor overwrite them.
-_HOST_COOKIES = frozenset({"csrf_token", "state", "pkce_code_verifier", "nonce", "signin_fields"})
+_HOST_COOKIES = frozenset(
+    {"csrf_token", "state", "pkce_code_verifier", "nonce", "signin_fields", "two_factor", "two_factor_setup"}
+)
 
 
 @functools.lru_cache(maxsize=64)
@@ -340,5 +348,6 @@ def resolve_options(
         cors_preflight=opts.cors_preflight,
         trusted_hosts=check_trusted_hosts(opts.trusted_hosts),
         trust_host=check_trust_host(opts.trust_host),
+        two_factor=resolve_two_factor(opts.two_factor, opts.adapter),
         **resolve_defences(opts, session, strategy),
     )

@@ -146,6 +146,10 @@ class CookiesOptions:
     #: What was typed into a refused credentials form (never a password), encrypted, for five
     #: minutes: the sign-in page gives it back once.
     signin_fields: CookieOption | None = None
+    #: ``two_factor``: a sign-in waiting for its second factor (encrypted, five minutes), and a
+    #: TOTP secret being enrolled (encrypted, fifteen minutes).
+    two_factor: CookieOption | None = None
+    two_factor_setup: CookieOption | None = None
 
 
 @dataclasses.dataclass
@@ -212,6 +216,10 @@ class AuthOptions:
     #: invalidation pushes (``CLIENT TRACKING``): no round trip for keys read before.
     store_cache: bool = True
     throttle: ThrottleOptions | dict[str, t.Any] = dataclasses.field(default_factory=ThrottleOptions)
+    #: A second factor (TOTP with recovery codes) each user may turn on: ``True`` (records in
+    #: the adapter), or :class:`~flask_authguard.core.two_factor.TwoFactorOptions` / a dict
+    #: (``load``, ``save``, ``issuer``). Needs ``pip install "flask-authguard[two-factor]"``.
+    two_factor: bool | t.Any = False
 
     def __repr__(self) -> str:
         return masked_repr(self)
