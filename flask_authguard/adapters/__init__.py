@@ -19,6 +19,10 @@ Any object with the methods of :class:`Adapter` works. Conventions every adapter
 - a lookup that finds nothing returns ``None``; it never raises for a missing row;
 - optional: ``delete_user_sessions(user_id) -> int`` deletes every session of a user; revoking
   a user (``AuthGuard.revoke_user``, sign out everywhere) with database sessions needs it;
+- optional, for passkeys (:class:`~flask_authguard.PasskeyProvider`): Auth.js's authenticator
+  methods ``create_authenticator``, ``get_authenticator``, ``list_authenticators_by_user_id``,
+  ``update_authenticator_counter`` and our ``delete_authenticator``
+  (:mod:`~flask_authguard.adapters.authenticators`);
 - a store that cannot be reached (down, timeout, lost connection) raises
   :class:`~flask_authguard.core.errors.BackendUnavailableError`: the request then gets 503 and
   nobody is signed out.

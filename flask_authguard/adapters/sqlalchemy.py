@@ -52,7 +52,7 @@ from . import (
     SessionAndUser,
     VerificationToken,
 )
-from .connections import Connections
+from .authenticators import Authenticators
 from .engine import DEFAULT, Timeout, Turns, create_engine, engine_for
 from .reads import CompiledRead
 from .records import (
@@ -80,14 +80,14 @@ from .schema import (
 logger = logging.getLogger("flask_authguard")
 
 
-class SQLAlchemyAdapter(Connections):
+class SQLAlchemyAdapter(Authenticators):
     """next-auth's adapter on SQLAlchemy Core, with ``@auth/pg-adapter``'s schema.
 
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, a database URL, or a SQLite
         file path (see :func:`create_engine` for what a URL gets). An engine you pass stays
         yours: :meth:`close` does not dispose of it.
     :param table_names: other names for some tables: ``{"users": "auth_users", ...}`` with the
-        roles ``users``, ``accounts``, ``sessions``, ``verification_token``.
+        roles ``users``, ``accounts``, ``sessions``, ``verification_token``, ``authenticators``.
     :param create_tables: create missing tables (and the ``schema``) now; see
         :meth:`create_tables`.
     :param schema: the database schema holding the tables (PostgreSQL), default the
@@ -129,8 +129,9 @@ class SQLAlchemyAdapter(Connections):
         self._reader: Engine = engine if sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         #: The schema's metadata (``create_all``/``drop_all``, Alembic's ``target_metadata``).
         self.metadata = sa.MetaData(schema=schema)
-        #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``.
+        #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``, ``authenticators``.
         self.tables = define_tables(self.metadata, table_names)
+        self.authenticators = self.tables.authenticators
         # Built once, compiled at its first run, run on the driver's cursor (see .reads).
         self._session_lookup = CompiledRead(engine, session_and_user_query(self.tables))
         self._turns = Turns(engine)  # SQLite: this process's operations one at a time
@@ -153,7 +154,7 @@ class SQLAlchemyAdapter(Connections):
             self.metadata.create_all(conn, checkfirst=True)
 
     def drop_tables(self) -> None:
-        """Drop the four tables, with every user and session in them."""
+        """Drop the tables, with every user and session in them."""
         with self._transaction("drop_tables") as conn:
             self.metadata.drop_all(conn, checkfirst=True)
 
@@ -230,7 +231,7 @@ class SQLAlchemyAdapter(Connections):
         return user_record(row)
 
     def delete_user(self, user_id: str) -> AdapterUser | None:
-        """Delete a user, its sessions and its accounts (in one transaction, whether or not
+        """Delete a user, its sessions, accounts and passkeys (in one transaction, whether or not
         the database enforces the foreign keys)."""
         number = as_id(user_id)
         if number is None:
@@ -240,6 +241,7 @@ class SQLAlchemyAdapter(Connections):
             row = conn.execute(sa.select(users).where(users.c.id == number)).first()
             conn.execute(sa.delete(sessions).where(sessions.c.userId == number))
             conn.execute(sa.delete(accounts).where(accounts.c.userId == number))
+            conn.execute(sa.delete(self.authenticators).where(self.authenticators.c.userId == number))
             conn.execute(sa.delete(users).where(users.c.id == number))
         return None if row is None else user_record(row)
 
