@@ -38,6 +38,7 @@ from .providers.base import CredentialsProvider, Provider, SignInError, SignInRe
 from .providers.email import EmailProvider
 from .providers.oauth import OAuthProvider
 from .providers.oidc import OIDCProvider
+from .providers.passkey import PasskeyProvider
 from .providers.presets import (
     DiscordProvider,
     GitHubProvider,
@@ -77,6 +78,7 @@ __all__ = [
     "OAuthProvider",
     "OIDCProvider",
     "Pages",
+    "PasskeyProvider",
     "Provider",
     "SessionOptions",
     "SignInError",

@@ -146,6 +146,8 @@ class CookiesOptions:
     #: What was typed into a refused credentials form (never a password), encrypted, for five
     #: minutes: the sign-in page gives it back once.
     signin_fields: CookieOption | None = None
+    #: A passkey ceremony's challenge (Auth.js's ``webauthnChallenge``), encrypted, 15 minutes.
+    webauthn_challenge: CookieOption | None = None
 
 
 @dataclasses.dataclass

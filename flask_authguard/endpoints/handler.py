@@ -21,6 +21,8 @@ base path to it.
                               redirect to ``pages.verify_request``; 400 without an email
                               provider)
 ``POST /_log``                next-auth's client logger (``{}``)
+``GET  /webauthn-options/<id>``, ``GET|POST /passkeys``, ``GET /passkey.js``
+                              passkeys (:mod:`.passkeys`; 400 without a passkey provider)
 ============================  ==========================================================
 
 Anything else under the base path answers next-auth's 400 (the error page's layout, or JSON for
@@ -48,7 +50,7 @@ from ..core.options import NO_SECRET
 from ..core.token import CONFIG_ENVIRON_KEY
 from ..core.urls import safe_redirect
 from ..providers.base import check_providers
-from . import error_route, session_route, signin, signout
+from . import error_route, passkeys, session_route, signin, signout
 from .error_route import configuration_error, configuration_json
 from .flow import Flow, unsupported
 from .messages import ERROR_PAGES, NO_CACHE, PAGE_HEADERS, SIGNIN_ERRORS, SIGNIN_MESSAGES
@@ -75,9 +77,12 @@ ROUTES: dict[tuple[str, bool], dict[str, Action]] = {
     ("error", False): {"GET": error_route.error_page},
     ("verify-request", False): {"GET": signin.verify_request_page},
     ("_log", False): {"POST": session_route.client_log},
+    ("webauthn-options", True): {"GET": passkeys.webauthn_options},
+    ("passkeys", False): {"GET": passkeys.manage_page, "POST": passkeys.remove},
+    ("passkey.js", False): {"GET": passkeys.script},
 }
 #: The routes whose answers are JSON whoever asks (fetched by next-auth's client).
-_JSON_ROUTES = frozenset({"session", "csrf", "providers", "_log"})
+_JSON_ROUTES = frozenset({"session", "csrf", "providers", "_log", "webauthn-options"})
 #: The routes that answer without a secret: the error page is where a missing secret sends people.
 _NO_SECRET_NEEDED = frozenset({"error"})
 #: The routes that build no link, served on any host (the session JSON, the CSRF token, the

@@ -8,6 +8,7 @@ from ..core.cookies import clean, delete_cookie_header
 from ..core.token import request_cookies
 from ..sessions import strategy_of
 from ..sessions.revoke import Revoker
+from . import passkeys
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -24,6 +25,7 @@ def signout_page(f: Flow, provider_id: str | None = None) -> Response:
         "authguard/signout.html",
         callback_url=f.sign_out_url(args.get("callbackUrl")),
         csrf_failed=args.get("csrf") == "true",
+        passkeys_url=passkeys.manage_url(f) if passkeys.passkey_provider(f) else None,
     )
 
 
