@@ -18,8 +18,8 @@ Next.js app on Auth.js and a Flask app read each other's passkeys:
 camelCase columns) it is ``authenticators``, with the primary key and unique index of Auth.js's
 SQL (``("userId", "credentialID")``, ``"credentialID"``) and ``ON DELETE CASCADE`` from users.
 ``counter`` is a ``BIGINT``: a signature count is 32 bits unsigned. ``credentialID`` holds at
-most :data:`~flask_authguard.adapters.schema.MAX_CREDENTIAL_ID_LENGTH` characters, so that its
-index fits MySQL's key length.
+most :data:`~flask_authguard.adapters.schema.MAX_CREDENTIAL_ID_LENGTH` characters, as the
+``accounts`` row that links the passkey does.
 
 :class:`Authenticators` holds the adapter methods (a base of
 :class:`~flask_authguard.adapters.sqlalchemy.SQLAlchemyAdapter`): Auth.js's

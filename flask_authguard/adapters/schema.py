@@ -29,9 +29,9 @@ DEFAULT_TABLE_NAMES: dict[str, str] = {
 }
 #: ``"sessionToken"`` is ``VARCHAR(255)``: a longer cookie cannot name a session.
 MAX_SESSION_TOKEN_LENGTH = 255
-#: The longest passkey credential id stored, in base64 characters (384 bytes; authenticators
-#: make 16 to 64): indexed text within MySQL's key length. WebAuthn allows 1023 bytes.
-MAX_CREDENTIAL_ID_LENGTH = 512
+#: The longest passkey credential id stored, in base64 characters (191 bytes; authenticators make
+#: 16 to 64), as ``accounts."providerAccountId"`` holds it. WebAuthn allows 1023 bytes.
+MAX_CREDENTIAL_ID_LENGTH = 255
 _UTC = dt.timezone.utc
 
 
