@@ -11,6 +11,7 @@ a relying-party id.
 
 from __future__ import annotations
 
+import json
 import pathlib
 import sys
 import typing as t
@@ -121,3 +122,39 @@ def test_a_passkey_on_alices_account_in_chromium(browser: Browser, tmp_path: pat
         browser.screenshot("removed-passkey-refused")
         browser.get(base + "api/auth/session")
         assert browser.execute("return document.body.innerText.trim()") == "{}"
+
+
+def test_a_passkey_on_alices_account_with_the_test_client() -> None:
+    """The same walk without a browser: a software authenticator answers the demo's options."""
+    from support.soft_authenticator import SoftAuthenticator
+
+    client = demo.create_app().test_client()
+    origin = "http://localhost"
+
+    def csrf() -> str:
+        return t.cast(str, client.get("/api/auth/csrf").get_json()["csrfToken"])
+
+    def ceremony(action: str, authenticator: SoftAuthenticator) -> t.Any:
+        options = client.get(f"/api/auth/webauthn-options/passkey?action={action}").get_json()
+        assert options["action"] == action
+        answer = getattr(authenticator, action)(options["options"], origin)
+        body = {
+            "csrfToken": csrf(),
+            "action": action,
+            "data": json.dumps(answer),
+            "callbackUrl": "/dashboard",
+        }
+        return client.post("/api/auth/callback/passkey", data=body)
+
+    client.post(
+        "/api/auth/callback/credentials",
+        data={"csrfToken": csrf(), "username": ALICE[0], "password": ALICE[1], "callbackUrl": "/"},
+    )
+    authenticator = SoftAuthenticator()
+    assert ceremony("register", authenticator).headers["Location"] == origin + "/dashboard"
+    assert "Passkeys" in client.get("/dashboard").get_data(as_text=True)
+    client.post("/api/auth/signout", data={"csrfToken": csrf()})
+    assert client.get("/api/me").status_code == 401
+    assert ceremony("authenticate", authenticator).headers["Location"] == origin + "/dashboard"
+    me = client.get("/api/me").get_json()
+    assert me["user"]["email"] == "alice@example.com" and me["user"]["role"] == "admin"
