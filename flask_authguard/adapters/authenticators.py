@@ -27,7 +27,7 @@ most :data:`~flask_authguard.adapters.schema.MAX_CREDENTIAL_ID_LENGTH` character
 ``updateAuthenticatorCounter`` in snake_case, and ``delete_authenticator`` (ours: the passkeys
 page removes one). They read the table's columns by those names, whatever the table is called.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ Passkeys are stored through the adapter in Auth.js's ``Authenticator`` table
 (:mod:`flask_authguard.adapters.authenticators`), with an ``accounts`` row of type ``webauthn``
 for each, as Auth.js links them. Needs ``pip install "flask-authguard[passkeys]"``.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations
