@@ -41,6 +41,7 @@ from .providers.base import CredentialsProvider, Provider, SignInError, SignInRe
 from .providers.email import EmailProvider
 from .providers.oauth import OAuthProvider
 from .providers.oidc import OIDCProvider
+from .providers.passkey import PasskeyProvider
 from .providers.presets import (
     DiscordProvider,
     GitHubProvider,
@@ -82,6 +83,7 @@ __all__ = [
     "OAuthProvider",
     "OIDCProvider",
     "Pages",
+    "PasskeyProvider",
     "Provider",
     "SessionOptions",
     "SignInError",

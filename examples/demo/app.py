@@ -28,7 +28,14 @@ What it shows:
   sign-in asks for a code; bob turns his on at ``/api/auth/two-factor``. The records live in
   this process (the ``load``/``save`` callbacks), so a restart forgets bob's.
 
-No database and no other service: the session lives in the (encrypted) next-auth cookie.
+No other service: the session lives in the (encrypted) next-auth cookie.
+
+Passkeys (``pip install -e ".[passkeys,sqlalchemy]"``): signed in as alice, open "Passkeys"
+(``/api/auth/passkeys``), add one (the browser's passkey prompt), sign out, and "Sign in with
+a passkey" on the sign-in page: no username, no password. The passkeys live in an in-memory
+SQLite database (``DEMO_DATABASE_URL`` to keep them elsewhere, e.g. ``sqlite:///demo.db``);
+sessions stay JWTs. Use ``http://localhost:5000/``: browsers allow passkeys on ``localhost``, not
+on ``127.0.0.1``.
 
 Sign in with GitHub, Google or any OpenID Connect issuer too (``pip install -e ".[oauth]"``):
 set ``GITHUB_ID``/``GITHUB_SECRET``, ``GOOGLE_ID``/``GOOGLE_SECRET`` or
@@ -99,9 +106,11 @@ def authorize(*, credentials: dict[str, str], **kwargs: t.Any) -> dict[str, t.An
 def jwt_callback(
     *, token: dict[str, t.Any], user: dict[str, t.Any] | None = None, **kwargs: t.Any
 ) -> dict[str, t.Any]:
-    """At sign-in, keep the role in the token (next-auth's ``jwt`` callback)."""
+    """At sign-in, keep the role in the token (next-auth's ``jwt`` callback). A passkey signs in
+    the database's user, which has no role: the demo's directory has it, by email."""
     if user is not None:
-        token["role"] = user.get("role", "user")
+        known = next((u for u in USERS.values() if u["email"] == user.get("email")), {})
+        token["role"] = user.get("role") or known.get("role", "user")
     return token
 
 
@@ -175,6 +184,19 @@ def oauth_providers(env: t.Mapping[str, str]) -> list[t.Any]:
     return providers
 
 
+def passkey_options(env: t.Mapping[str, str]) -> dict[str, t.Any]:
+    """Passkeys and the database that keeps them, when their extras are installed."""
+    try:
+        from flask_authguard import PasskeyProvider
+        from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
+
+        provider = PasskeyProvider()
+    except Exception:  # py_webauthn or SQLAlchemy missing: the demo runs without passkeys
+        return {}
+    adapter = SQLAlchemyAdapter(env.get("DEMO_DATABASE_URL") or "sqlite://", create_tables=True)
+    return {"adapter": adapter, "session": {"strategy": "jwt"}, "passkey": provider}
+
+
 def _origin_from_environment() -> bool:
     return any(os.environ.get(name) for name in ("NEXTAUTH_URL", "AUTH_URL", "AUTH_TRUST_HOST"))
 
@@ -186,9 +208,13 @@ def create_app(secret: str | None = None) -> Flask:
     )
     secret = secret or os.environ.get("NEXTAUTH_SECRET") or DEMO_SECRET
     records = TwoFactorRecords(secret)
+    passkeys = passkey_options(os.environ)
+    passkey = passkeys.pop("passkey", None)
+    app.config["DEMO_PASSKEYS"] = passkey is not None
     AuthGuard(
         app,
         {
+            **passkeys,
             "secret": secret,
             "providers": [
                 CredentialsProvider(
@@ -200,6 +226,7 @@ def create_app(secret: str | None = None) -> Flask:
                     },
                 ),
                 *oauth_providers(os.environ),
+                *([passkey] if passkey is not None else []),
             ],
             "callbacks": {"jwt": jwt_callback, "session": session_callback},
             "forbidden": forbidden,
@@ -251,6 +278,8 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     server = make_server(args.host, args.port, app, threaded=True)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"flask_authguard demo running on http://{host}:{server.server_port}/", flush=True)
+    if app.config["DEMO_PASSKEYS"]:
+        print(f"Passkeys: open http://localhost:{server.server_port}/ (not 127.0.0.1)", flush=True)
     print("Demo users (username / password / role):", flush=True)
     for username, (password, role) in DEMO_CREDENTIALS.items():
         print(f"  {username} / {password} / {role}", flush=True)

@@ -23,6 +23,10 @@ Any object with the methods of :class:`Adapter` works. Conventions every adapter
   ``update_account(account) -> AdapterAccount | None`` (set the token fields given of the account
   ``{"provider", "providerAccountId"}``); provider token refresh (``refresh=True``) with database
   sessions needs them (start-up says so);
+- optional, for passkeys (:class:`~flask_authguard.PasskeyProvider`): Auth.js's authenticator
+  methods ``create_authenticator``, ``get_authenticator``, ``list_authenticators_by_user_id``,
+  ``update_authenticator_counter`` and our ``delete_authenticator``
+  (:mod:`~flask_authguard.adapters.authenticators`);
 - a store that cannot be reached (down, timeout, lost connection) raises
   :class:`~flask_authguard.core.errors.BackendUnavailableError`: the request then gets 503 and
   nobody is signed out.

@@ -1,6 +1,7 @@
 """The default schema: the tables of Auth.js's ``@auth/pg-adapter`` (``schema.sql``) in SQLAlchemy Core.
 
-Tables ``users``, ``accounts``, ``sessions`` and ``verification_token`` with next-auth's quoted
+Tables ``users``, ``accounts``, ``sessions`` and ``verification_token`` (and ``authenticators``
+for passkeys, :mod:`~flask_authguard.adapters.authenticators`) with next-auth's quoted
 camelCase column names (``"userId"``, ``"sessionToken"``, ``"emailVerified"``...), serial ids,
 ``ON DELETE CASCADE`` from accounts and sessions to users, so that a Next.js app on
 ``@auth/pg-adapter`` and a Flask app share one database.
@@ -24,9 +25,13 @@ DEFAULT_TABLE_NAMES: dict[str, str] = {
     "accounts": "accounts",
     "sessions": "sessions",
     "verification_token": "verification_token",
+    "authenticators": "authenticators",
 }
 #: ``"sessionToken"`` is ``VARCHAR(255)``: a longer cookie cannot name a session.
 MAX_SESSION_TOKEN_LENGTH = 255
+#: The longest passkey credential id stored, in base64 characters (191 bytes; authenticators make
+#: 16 to 64), as ``accounts."providerAccountId"`` holds it. WebAuthn allows 1023 bytes.
+MAX_CREDENTIAL_ID_LENGTH = 255
 _UTC = dt.timezone.utc
 
 
@@ -62,19 +67,20 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 class Tables(t.NamedTuple):
-    """The four tables of the default schema."""
+    """The tables of the default schema."""
 
     users: sa.Table
     accounts: sa.Table
     sessions: sa.Table
     verification_token: sa.Table
+    authenticators: sa.Table
 
 
 def define_tables(metadata: sa.MetaData, names: t.Mapping[str, str] | None = None) -> Tables:
     """The default schema (``@auth/pg-adapter``'s ``schema.sql``) on ``metadata``.
 
     :param names: table names by role (``users``, ``accounts``, ``sessions``,
-        ``verification_token``); missing roles keep the default name.
+        ``verification_token``, ``authenticators``); missing roles keep the default name.
     :raises ConfigurationError: an unknown role or an empty name.
     """
     chosen = dict(DEFAULT_TABLE_NAMES)
@@ -86,7 +92,7 @@ def define_tables(metadata: sa.MetaData, names: t.Mapping[str, str] | None = Non
             raise ConfigurationError(f"table_names[{role!r}] must be a non-empty string, not {name!r}")
         chosen[role] = name
     if len(set(chosen.values())) != len(chosen):
-        raise ConfigurationError(f"table_names must give four different names, not {chosen!r}")
+        raise ConfigurationError(f"table_names must give different names, not {chosen!r}")
     users = sa.Table(
         chosen["users"],
         metadata,
@@ -128,7 +134,28 @@ def define_tables(metadata: sa.MetaData, names: t.Mapping[str, str] | None = Non
         sa.Column("expires", UTCDateTime(), nullable=False),
         sa.Column("token", sa.Text, primary_key=True, nullable=False),
     )
-    return Tables(users, accounts, sessions, verification_token)
+    authenticators = define_authenticators(metadata, chosen["authenticators"], users)
+    return Tables(users, accounts, sessions, verification_token, authenticators)
+
+
+def define_authenticators(metadata: sa.MetaData, name: str, users: sa.Table) -> sa.Table:
+    """Auth.js's ``Authenticator`` table (passkeys) in the pg layout, its users in ``users``
+    (:mod:`~flask_authguard.adapters.authenticators`)."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("credentialID", sa.String(MAX_CREDENTIAL_ID_LENGTH), nullable=False, unique=True),
+        sa.Column(
+            "userId", sa.Integer, sa.ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False, index=True
+        ),
+        sa.Column("providerAccountId", sa.String(MAX_CREDENTIAL_ID_LENGTH), nullable=False),
+        sa.Column("credentialPublicKey", sa.Text, nullable=False),
+        sa.Column("counter", sa.BigInteger, nullable=False),
+        sa.Column("credentialDeviceType", sa.String(32), nullable=False),
+        sa.Column("credentialBackedUp", sa.Boolean, nullable=False),
+        sa.Column("transports", sa.String(255)),
+        sa.PrimaryKeyConstraint("userId", "credentialID"),
+    )
 
 
 def session_and_user_query(tables: Tables) -> sa.Select[t.Any]:
@@ -154,9 +181,11 @@ def session_and_user_query(tables: Tables) -> sa.Select[t.Any]:
 
 __all__ = [
     "DEFAULT_TABLE_NAMES",
+    "MAX_CREDENTIAL_ID_LENGTH",
     "MAX_SESSION_TOKEN_LENGTH",
     "Tables",
     "UTCDateTime",
+    "define_authenticators",
     "define_tables",
     "session_and_user_query",
 ]

@@ -53,6 +53,7 @@ from . import (
     VerificationToken,
 )
 from .account_tokens import AccountTokens
+from .authenticators import Authenticators
 from .engine import DEFAULT, Timeout, Turns, create_engine, engine_for
 from .reads import CompiledRead
 from .records import (
@@ -81,14 +82,14 @@ from .two_factor import TwoFactorRows, define_two_factor_table
 logger = logging.getLogger("flask_authguard")
 
 
-class SQLAlchemyAdapter(TwoFactorRows, AccountTokens):
+class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
     """next-auth's adapter on SQLAlchemy Core, with ``@auth/pg-adapter``'s schema.
 
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, a database URL, or a SQLite
         file path (see :func:`create_engine` for what a URL gets). An engine you pass stays
         yours: :meth:`close` does not dispose of it.
     :param table_names: other names for some tables: ``{"users": "auth_users", ...}`` with the
-        roles ``users``, ``accounts``, ``sessions``, ``verification_token``.
+        roles ``users``, ``accounts``, ``sessions``, ``verification_token``, ``authenticators``.
     :param create_tables: create missing tables (and the ``schema``) now; see
         :meth:`create_tables`.
     :param schema: the database schema holding the tables (PostgreSQL), default the
@@ -130,10 +131,11 @@ class SQLAlchemyAdapter(TwoFactorRows, AccountTokens):
         self._reader: Engine = engine if sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         #: The schema's metadata (``create_all``/``drop_all``, Alembic's ``target_metadata``).
         self.metadata = sa.MetaData(schema=schema)
-        #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``.
+        #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``, ``authenticators``.
         self.tables = define_tables(self.metadata, table_names)
         #: Our table beside them: each user's second factor (``two_factor``), any layout.
         self.two_factor_table = define_two_factor_table(self.metadata)
+        self.authenticators = self.tables.authenticators
         # Built once, compiled at its first run, run on the driver's cursor (see .reads).
         self._session_lookup = CompiledRead(engine, session_and_user_query(self.tables))
         self._turns = Turns(engine)  # SQLite: this process's operations one at a time
@@ -156,7 +158,7 @@ class SQLAlchemyAdapter(TwoFactorRows, AccountTokens):
             self.metadata.create_all(conn, checkfirst=True)
 
     def drop_tables(self) -> None:
-        """Drop the four tables, with every user and session in them."""
+        """Drop the tables, with every user and session in them."""
         with self._transaction("drop_tables") as conn:
             self.metadata.drop_all(conn, checkfirst=True)
 
@@ -233,7 +235,7 @@ class SQLAlchemyAdapter(TwoFactorRows, AccountTokens):
         return user_record(row)
 
     def delete_user(self, user_id: str) -> AdapterUser | None:
-        """Delete a user, its sessions and its accounts (in one transaction, whether or not
+        """Delete a user, its sessions, accounts and passkeys (in one transaction, whether or not
         the database enforces the foreign keys)."""
         number = as_id(user_id)
         if number is None:
@@ -243,6 +245,7 @@ class SQLAlchemyAdapter(TwoFactorRows, AccountTokens):
             row = conn.execute(sa.select(users).where(users.c.id == number)).first()
             conn.execute(sa.delete(sessions).where(sessions.c.userId == number))
             conn.execute(sa.delete(accounts).where(accounts.c.userId == number))
+            conn.execute(sa.delete(self.authenticators).where(self.authenticators.c.userId == number))
             conn.execute(sa.delete(users).where(users.c.id == number))
         return None if row is None else user_record(row)
 

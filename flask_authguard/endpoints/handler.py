@@ -24,6 +24,8 @@ base path to it.
 ``GET|POST /two-factor``      ``two_factor``: enrol, or the second factor's state
                               (:mod:`.two_factor`)
 ``GET|POST /two-factor/verify``  ``two_factor``: the code of a waiting sign-in
+``GET  /webauthn-options/<id>``, ``GET|POST /passkeys``, ``GET /passkey.js``
+                              passkeys (:mod:`.passkeys`; 400 without a passkey provider)
 ============================  ==========================================================
 
 Anything else under the base path answers next-auth's 400 (the error page's layout, or JSON for
@@ -51,7 +53,7 @@ from ..core.settings.config import Config
 from ..core.settings.options import NO_SECRET
 from ..core.tokens.request_token import CONFIG_ENVIRON_KEY
 from ..providers.base import check_providers
-from . import error_route, session_route, signin, signout, two_factor
+from . import error_route, passkeys, session_route, signin, signout, two_factor
 from .error_route import configuration_error, configuration_json
 from .flow import Flow, unsupported
 from .messages import ERROR_PAGES, NO_CACHE, PAGE_HEADERS, SIGNIN_ERRORS, SIGNIN_MESSAGES
@@ -80,9 +82,12 @@ ROUTES: dict[tuple[str, bool], dict[str, Action]] = {
     ("_log", False): {"POST": session_route.client_log},
     ("two-factor", False): {"GET": two_factor.settings_page, "POST": two_factor.settings},
     ("two-factor", True): {"GET": two_factor.verify_page, "POST": two_factor.verify},
+    ("webauthn-options", True): {"GET": passkeys.webauthn_options},
+    ("passkeys", False): {"GET": passkeys.manage_page, "POST": passkeys.remove},
+    ("passkey.js", False): {"GET": passkeys.script},
 }
 #: The routes whose answers are JSON whoever asks (fetched by next-auth's client).
-_JSON_ROUTES = frozenset({"session", "csrf", "providers", "_log"})
+_JSON_ROUTES = frozenset({"session", "csrf", "providers", "_log", "webauthn-options"})
 #: The routes that answer without a secret: the error page is where a missing secret sends people.
 _NO_SECRET_NEEDED = frozenset({"error"})
 #: The routes that build no link, served on any host (the session JSON, the CSRF token, the

@@ -10,7 +10,10 @@ NO_CACHE = {"Cache-Control": "private, no-cache, no-store", "Pragma": "no-cache"
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'",
+    # no inline script: the only script (passkeys) is served from the auth routes
+    "Content-Security-Policy": (
+        "frame-ancestors 'none'; script-src 'self'; object-src 'none'; base-uri 'none'"
+    ),
     "Referrer-Policy": "same-origin",
 }
 #: next-auth's body of a 500 for a configuration problem (no secret).
@@ -29,6 +32,7 @@ SIGNIN_ERRORS = frozenset(
         "EmailSignin",
         "CredentialsSignin",
         "SessionRequired",
+        "WebAuthnVerificationError",
     }
 )
 #: The sign-in page's message per error code (next-auth's texts).
@@ -43,6 +47,7 @@ SIGNIN_MESSAGES = {
     "EmailSignin": "The e-mail could not be sent.",
     "CredentialsSignin": "Sign in failed. Check the details you provided are correct.",
     "SessionRequired": "Please sign in to access this page.",
+    "WebAuthnVerificationError": "The passkey could not be verified. Try again, or sign in another way.",
     "Default": "Unable to sign in.",
 }
 

@@ -18,7 +18,7 @@ from ..core.runtime import runtime_of
 from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult, submitted_credentials
 from ..sessions import strategy_of
 from ..sessions.base import fire_event
-from . import two_factor, typed_fields
+from . import passkeys, two_factor, typed_fields
 from .flow import unsupported
 from .messages import SIGNIN_MESSAGES
 
@@ -26,6 +26,7 @@ if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
     from ..providers.base import Provider
+    from ..providers.passkey import PasskeyProvider
     from .flow import Flow
 
 logger = logging.getLogger("flask_authguard")
@@ -50,6 +51,7 @@ def signin_page(f: Flow, provider_id: str | None = None) -> Response:
         error=SIGNIN_MESSAGES.get(code, SIGNIN_MESSAGES["Default"]) if code else "",
         csrf_failed=args.get("csrf") == "true",
         two_factor_url=f"{f.auth_url}/two-factor" if config.two_factor is not None else None,
+        passkey_script=passkeys.script_url(f) if passkeys.passkey_provider(f) else None,
     )
 
 
@@ -89,6 +91,8 @@ def callback(f: Flow, provider_id: str | None) -> Response:
     callback_url = f.callback_url(f.callback_param())
     if provider.callback_csrf and not f.csrf_ok():
         return f.redirect(f"{f.auth_url}/signin?csrf=true")
+    if passkeys.wants_registration(provider, f.form):  # a new passkey, not a sign-in
+        return passkeys.register(f, t.cast("PasskeyProvider", provider), callback_url)
     return sign_in(f, provider, callback_url)
 
 
@@ -163,7 +167,7 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
         profile=result.profile,
         is_new_user=result.is_new_user,
     )
-    return f.redirect(callback_url)
+    return f.redirect(passkeys.after_sign_in(f, result, callback_url))
 
 
 def _account_user(f: Flow, provider: Provider, result: SignInResult) -> SignInResult:

@@ -8,6 +8,7 @@ from ..core.http.cookies import clean, delete_cookie_header
 from ..core.tokens.request_token import request_cookies
 from ..sessions import strategy_of
 from ..sessions.revoke import Revoker
+from . import passkeys
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -25,6 +26,7 @@ def signout_page(f: Flow, provider_id: str | None = None) -> Response:
         callback_url=f.sign_out_url(args.get("callbackUrl")),
         csrf_failed=args.get("csrf") == "true",
         two_factor_url=f"{f.auth_url}/two-factor" if f.config.two_factor is not None else None,
+        passkeys_url=passkeys.manage_url(f) if passkeys.passkey_provider(f) else None,
     )
 
 

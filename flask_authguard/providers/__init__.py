@@ -14,6 +14,7 @@ from .base import (
 from .email import EmailProvider
 from .oauth import OAuthProvider
 from .oidc import OIDCProvider
+from .passkey import PasskeyProvider
 from .presets import DiscordProvider, GitHubProvider, GitLabProvider, GoogleProvider, MicrosoftEntraIDProvider
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "MicrosoftEntraIDProvider",
     "OAuthProvider",
     "OIDCProvider",
+    "PasskeyProvider",
     "Provider",
     "SignInError",
     "SignInResult",

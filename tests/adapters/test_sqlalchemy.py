@@ -328,6 +328,7 @@ def test_table_names(request: pytest.FixtureRequest) -> None:
         "accounts",
         "verification_token",
         "authguard_two_factor",  # ours beside them, whatever they are called
+        "authenticators",
     }
     user = new_user(adapter)
     adapter.create_session({"sessionToken": "t", "userId": user["id"], "expires": in_days(1)})
@@ -444,6 +445,15 @@ def test_postgres_schema_matches_auth_js(pg_engine: sa.engine.Engine, pg_schema:
         ("accounts", "scope", "text", None, "YES", None),
         ("accounts", "session_state", "text", None, "YES", None),
         ("accounts", "token_type", "text", None, "YES", None),
+        # passkeys: Auth.js's Authenticator table, in this layout's naming (pg-adapter has none)
+        ("authenticators", "credentialID", "character varying", 255, "NO", None),
+        ("authenticators", "userId", "integer", None, "NO", None),
+        ("authenticators", "providerAccountId", "character varying", 255, "NO", None),
+        ("authenticators", "credentialPublicKey", "text", None, "NO", None),
+        ("authenticators", "counter", "bigint", None, "NO", None),
+        ("authenticators", "credentialDeviceType", "character varying", 32, "NO", None),
+        ("authenticators", "credentialBackedUp", "boolean", None, "NO", None),
+        ("authenticators", "transports", "character varying", 255, "YES", None),
         ("sessions", "id", "integer", None, "NO", serial["sessions"]),
         ("sessions", "userId", "integer", None, "NO", None),
         ("sessions", "expires", "timestamp with time zone", None, "NO", None),
@@ -461,6 +471,9 @@ def test_postgres_schema_matches_auth_js(pg_engine: sa.engine.Engine, pg_schema:
         ("accounts", "f", 'FOREIGN KEY ("userId") REFERENCES users(id) ON DELETE CASCADE'),
         ("accounts", "p", "PRIMARY KEY (id)"),
         ("accounts", "u", 'UNIQUE (provider, "providerAccountId")'),
+        ("authenticators", "f", 'FOREIGN KEY ("userId") REFERENCES users(id) ON DELETE CASCADE'),
+        ("authenticators", "p", 'PRIMARY KEY ("userId", "credentialID")'),
+        ("authenticators", "u", 'UNIQUE ("credentialID")'),
         ("sessions", "f", 'FOREIGN KEY ("userId") REFERENCES users(id) ON DELETE CASCADE'),
         ("sessions", "p", "PRIMARY KEY (id)"),
         ("sessions", "u", 'UNIQUE ("sessionToken")'),
@@ -512,6 +525,22 @@ def _every_call(adapter: SQLAlchemyAdapter) -> list[tuple[str, t.Callable[[], t.
             "use_verification_token",
             lambda: adapter.use_verification_token({"identifier": "i", "token": "secret-tok"}),
         ),
+        (
+            "create_authenticator",
+            lambda: adapter.create_authenticator(
+                {
+                    "credentialID": "AAAA",
+                    "userId": "1",
+                    "credentialPublicKey": "pk",
+                    "credentialDeviceType": "singleDevice",
+                    "credentialBackedUp": False,
+                }
+            ),
+        ),
+        ("get_authenticator", lambda: adapter.get_authenticator("AAAA")),
+        ("list_authenticators_by_user_id", lambda: adapter.list_authenticators_by_user_id("1")),
+        ("update_authenticator_counter", lambda: adapter.update_authenticator_counter("AAAA", 1)),
+        ("delete_authenticator", lambda: adapter.delete_authenticator("AAAA")),
         ("create_tables", adapter.create_tables),
     ]
 

@@ -23,7 +23,8 @@ def test_demo_without_env_has_no_oauth_buttons(monkeypatch: pytest.MonkeyPatch) 
     for name in ("GITHUB_ID", "GITHUB_SECRET", "GOOGLE_ID", "GOOGLE_SECRET", "OIDC_ISSUER", "OIDC_ID"):
         monkeypatch.delenv(name, raising=False)
     client = demo.create_app().test_client()
-    assert list(client.get("/api/auth/providers").get_json()) == ["credentials"]
+    # (and passkeys: the test extra installs py_webauthn and SQLAlchemy)
+    assert list(client.get("/api/auth/providers").get_json()) == ["credentials", "passkey"]
 
 
 def test_demo_shows_buttons_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,7 +33,12 @@ def test_demo_shows_buttons_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOOGLE_ID", "g-id")
     monkeypatch.setenv("GOOGLE_SECRET", "g-secret")
     client = demo.create_app().test_client()
-    assert list(client.get("/api/auth/providers").get_json()) == ["credentials", "github", "google"]
+    assert list(client.get("/api/auth/providers").get_json()) == [
+        "credentials",
+        "github",
+        "google",
+        "passkey",
+    ]
     page = client.get("/api/auth/signin").get_data(as_text=True)
     assert "Sign in with GitHub" in page and "Sign in with Google" in page
     # No network needed to start or to show the page; the first step goes to GitHub.

@@ -144,6 +144,12 @@ class Browser:
     def source(self) -> str:
         return t.cast(str, self._call("GET", f"{self.session}/source"))
 
+    def cdp(self, command: str, params: dict[str, t.Any] | None = None) -> t.Any:
+        """A Chrome DevTools Protocol command (chromedriver's ``goog/cdp/execute``), e.g.
+        ``WebAuthn.addVirtualAuthenticator``; its result."""
+        body = {"cmd": command, "params": params or {}}
+        return self._call("POST", f"{self.session}/goog/cdp/execute", body)
+
     def execute(self, script: str, *args: t.Any) -> t.Any:
         """Run ``script`` (a function body; ``arguments[i]`` are ``args``) in the page."""
         return self._call("POST", f"{self.session}/execute/sync", {"script": script, "args": list(args)})

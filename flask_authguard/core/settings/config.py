@@ -209,7 +209,8 @@ class Config:
 
     def cookie(self, kind: str, secure: bool) -> CookieSpec:
         """The cookie of ``kind`` (``session_token``, ``csrf_token``, ``callback_url``, and the
-        OAuth checks' ``state``, ``pkce_code_verifier``, ``nonce``)."""
+        OAuth checks' ``state``, ``pkce_code_verifier``, ``nonce``, the passkey challenge's
+        ``webauthn_challenge``)."""
         return _cookie_spec(self, kind, secure)
 
     def salt_for(self, cookie_name: str) -> str:
@@ -232,12 +233,16 @@ _COOKIE_SUFFIX = {
     "signin_fields": "signin-fields",
     "two_factor": "two-factor",
     "two_factor_setup": "two-factor-setup",
+    "webauthn_challenge": "challenge",
 }
 #: Cookies bound to this host (``__Host-``: ``Secure``, ``Path=/``, no ``Domain``) on https: the
 #: CSRF cookie, as in next-auth, and the OAuth check cookies (next-auth says ``__Secure-``), so a
 #: sibling subdomain can neither plant nor overwrite them.
 _HOST_COOKIES = frozenset(
-    {"csrf_token", "state", "pkce_code_verifier", "nonce", "signin_fields", "two_factor", "two_factor_setup"}
+    {
+        *("csrf_token", "state", "pkce_code_verifier", "nonce", "signin_fields"),
+        *("two_factor", "two_factor_setup", "webauthn_challenge"),
+    }
 )
 
 

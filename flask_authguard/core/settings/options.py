@@ -150,6 +150,8 @@ class CookiesOptions:
     #: TOTP secret being enrolled (encrypted, fifteen minutes).
     two_factor: CookieOption | None = None
     two_factor_setup: CookieOption | None = None
+    #: A passkey ceremony's challenge (Auth.js's ``webauthnChallenge``), encrypted, 15 minutes.
+    webauthn_challenge: CookieOption | None = None
 
 
 @dataclasses.dataclass
