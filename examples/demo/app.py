@@ -73,13 +73,13 @@ DEMO_CREDENTIALS = {
 
 USERS: dict[str, dict[str, t.Any]] = {
     username: {
-        "id": str(index),
+        "id": username,
         "name": username.capitalize(),
         "email": f"{username}@example.com",
         "role": role,
         "password_hash": generate_password_hash(password),
     }
-    for index, (username, (password, role)) in enumerate(DEMO_CREDENTIALS.items(), start=1)
+    for username, (password, role) in DEMO_CREDENTIALS.items()
 }
 #: The second factor needs ``pip install -e ".[two-factor]"``; without it the demo runs without.
 TWO_FACTOR = all(importlib.util.find_spec(name) is not None for name in ("pyotp", "segno"))

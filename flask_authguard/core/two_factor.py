@@ -45,6 +45,14 @@ RECOVERY_CODE_COUNT = 10
 FIRST_FACTOR_AMR = {"credentials": "pwd", "email": "email", "oauth": "fed", "oidc": "fed"}
 #: The ``amr`` value of the second factor (a TOTP code or a recovery code).
 SECOND_FACTOR_AMR = "otp"
+#: The ``amr`` of a passkey sign-in: a hardware-bound key (``hwk``) unlocked by the user's PIN or
+#: biometric (WebAuthn user verification, which :class:`~flask_authguard.PasskeyProvider`
+#: requires), so two factors at once (``mfa``): it needs no code after it, and passes ``mfa=True``.
+PASSKEY_AMR = ("hwk", "mfa")
+#: The provider type of a passkey sign-in (:class:`~flask_authguard.PasskeyProvider`, Auth.js's).
+PASSKEY_TYPE = "webauthn"
+#: ``amr`` values that mean the second factor was passed.
+MULTI_FACTOR_AMR = frozenset({SECOND_FACTOR_AMR, "mfa"})
 
 _PREFIX = "v1."
 _INFO = b"flask_authguard two-factor secret"
@@ -239,6 +247,9 @@ def new_record(sealed: str, step: int, codes: t.Sequence[str]) -> _Record:
 __all__ = [
     "DRIFT_STEPS",
     "FIRST_FACTOR_AMR",
+    "MULTI_FACTOR_AMR",
+    "PASSKEY_AMR",
+    "PASSKEY_TYPE",
     "RECOVERY_CODE_COUNT",
     "SECOND_FACTOR_AMR",
     "STEP_SECONDS",

@@ -27,6 +27,8 @@ from ..core.errors import SignInError
 from ..core.runtime import runtime_of
 from ..core.two_factor import (
     FIRST_FACTOR_AMR,
+    PASSKEY_AMR,
+    PASSKEY_TYPE,
     SECOND_FACTOR_AMR,
     clean_code,
     matching_step,
@@ -78,18 +80,23 @@ def first_factor(config: Config, provider: Provider) -> list[str] | None:
     ``two_factor`` is off (tokens then carry no ``amr``)."""
     if config.two_factor is None:
         return None
+    if provider.type == PASSKEY_TYPE:
+        return list(PASSKEY_AMR)
     return [FIRST_FACTOR_AMR.get(provider.type, provider.type)]
 
 
 def hold(f: Flow, provider: Provider, result: SignInResult, callback_url: str) -> Response | None:
     """For a user who enrolled: the sign-in waits in an encrypted cookie and the answer goes to
-    ``/two-factor/verify``; ``None`` (sign in now) for everyone else.
+    ``/two-factor/verify``; ``None`` (sign in now) for everyone else, and for a passkey sign-in,
+    which is two factors by itself (:data:`~flask_authguard.core.two_factor.PASSKEY_AMR`).
 
     :raises BackendUnavailableError: the records cannot be read.
     :raises ValueError: the sign-in is too large to wait in cookies.
     """
     config = f.config
     user_id = result.user.get("id")
+    if provider.type == PASSKEY_TYPE:
+        return None
     if config.two_factor is None or user_id is None or load_record(config, str(user_id)) is None:
         return None
     waiting = {

@@ -29,7 +29,7 @@ from ..core.http.cookies import chunk, clean
 from ..core.settings.config import Config
 from ..core.tokens import jwt
 from ..core.tokens.request_token import session_cookie_values, session_cookies
-from ..core.two_factor import SECOND_FACTOR_AMR
+from ..core.two_factor import MULTI_FACTOR_AMR, SECOND_FACTOR_AMR
 from .adapter_calls import call_adapter
 from .base import encode_token
 from .strategy import strategy_of
@@ -105,7 +105,7 @@ def passed(config: Config, token: t.Mapping[str, t.Any] | None) -> bool:
         return False
     amr = token.get("amr")
     if isinstance(amr, list):
-        return SECOND_FACTOR_AMR in amr
+        return not MULTI_FACTOR_AMR.isdisjoint(m for m in amr if isinstance(m, str))
     if config.strategy == "database" and config.two_factor is not None and token.get("sub"):
         return load_record(config, str(token["sub"])) is not None
     return False

@@ -19,6 +19,7 @@ import typing as t
 import pytest
 
 pytest.importorskip("webauthn", reason='py_webauthn is not installed: pip install -e ".[test]"')
+pyotp = pytest.importorskip("pyotp", reason='the demo\'s second factor needs pip install -e ".[test]"')
 from support.demo import DEMO, browser, demo, running_demo  # noqa: E402, F401 - browser: a fixture
 from support.webdriver import Browser  # noqa: E402
 from support.webdriver import wait_for as _wait_for  # noqa: E402
@@ -54,6 +55,10 @@ def sign_in_with_password(browser: Browser, base: str, username: str, password: 
     browser.type("#input-credentials-username", username)
     browser.type("#input-credentials-password", password)
     browser.click("form[action$='/api/auth/callback/credentials'] button[type=submit]")
+    if username == "alice":  # her authenticator app: the demo's second factor
+        browser.wait_path("/api/auth/two-factor/verify")
+        browser.type("#input-code", pyotp.TOTP(demo.DEMO_TOTP_SECRET).now())
+        browser.click("form[action$='/api/auth/two-factor/verify'] button[type=submit]")
     browser.wait_path("/dashboard")
 
 
@@ -146,10 +151,13 @@ def test_a_passkey_on_alices_account_with_the_test_client() -> None:
         }
         return client.post("/api/auth/callback/passkey", data=body)
 
-    client.post(
+    held = client.post(
         "/api/auth/callback/credentials",
         data={"csrfToken": csrf(), "username": ALICE[0], "password": ALICE[1], "callbackUrl": "/"},
     )
+    assert held.headers["Location"] == origin + "/api/auth/two-factor/verify"  # her authenticator app
+    code = pyotp.TOTP(demo.DEMO_TOTP_SECRET).now()
+    client.post("/api/auth/two-factor/verify", data={"csrfToken": csrf(), "code": code})
     authenticator = SoftAuthenticator()
     assert ceremony("register", authenticator).headers["Location"] == origin + "/dashboard"
     assert "Passkeys" in client.get("/dashboard").get_data(as_text=True)
@@ -158,3 +166,6 @@ def test_a_passkey_on_alices_account_with_the_test_client() -> None:
     assert ceremony("authenticate", authenticator).headers["Location"] == origin + "/dashboard"
     me = client.get("/api/me").get_json()
     assert me["user"]["email"] == "alice@example.com" and me["user"]["role"] == "admin"
+    # A passkey is two factors by itself (a device key unlocked by her PIN or biometric): no
+    # code after it, and the second-factor page (/admin) lets her in.
+    assert client.get("/admin").status_code == 200
