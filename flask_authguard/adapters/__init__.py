@@ -19,6 +19,9 @@ Any object with the methods of :class:`Adapter` works. Conventions every adapter
 - a lookup that finds nothing returns ``None``; it never raises for a missing row;
 - optional: ``delete_user_sessions(user_id) -> int`` deletes every session of a user; revoking
   a user (``AuthGuard.revoke_user``, sign out everywhere) with database sessions needs it;
+- optional: ``list_user_sessions(user_id) -> list[AdapterSession]`` returns every session of a
+  user; listing and ending one session of a user ("your devices": ``AuthGuard.list_sessions``,
+  ``end_session``) with database sessions needs it;
 - a store that cannot be reached (down, timeout, lost connection) raises
   :class:`~flask_authguard.core.errors.BackendUnavailableError`: the request then gets 503 and
   nobody is signed out.

@@ -196,7 +196,10 @@ def _sign_in_session(f: Flow, result: SignInResult) -> bool:
 
     :raises BackendUnavailableError: the session store failed; no cookie is set.
     """
-    cookies = strategy_of(f.config).create(
+    strategy = strategy_of(f.config)
+    # the session this browser had: a new sign-in replaces it (sessions.devices)
+    previous = strategy.devices.current(f.environ)
+    cookies = strategy.create(
         f.environ,
         f.secure,
         user=result.user,
@@ -206,6 +209,7 @@ def _sign_in_session(f: Flow, result: SignInResult) -> bool:
     )
     if cookies is None:
         return False
+    strategy.devices.replace(previous)
     f.cookies.extend(cookies)
     return True
 

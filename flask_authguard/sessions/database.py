@@ -56,6 +56,7 @@ from .adapter_calls import (
     timestamp_of,
 )
 from .base import NOT_UPDATE, SessionResult, cookie_spec, fire_event, iso_ms
+from .devices import DatabaseDevices
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -89,6 +90,8 @@ class DatabaseSessions:
     def __init__(self, config: Config) -> None:
         #: The resolved options.
         self.config = config
+        #: The users' sessions: the rows, with the sign-in time and user agent recorded.
+        self.devices = DatabaseDevices(config)
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The session's user as JWT claims (``sub``, ``name``, ``email``, ``picture``) and
@@ -145,6 +148,7 @@ class DatabaseSessions:
             if updated is None:  # signed out by a concurrent request meanwhile
                 logger.debug("database session vanished while being extended")
                 return SessionResult(None, clean(spec, existing=cookies), None)
+            self.devices.extended(user.get("id"))
         try:
             session = self._shape(record, user, iso_ms(expires), update)
         except Exception:
@@ -209,6 +213,7 @@ class DatabaseSessions:
             config, "create_session", {"sessionToken": token, "userId": db_user["id"], "expires": expires}
         )
         forget(environ)
+        self.devices.signed_in(environ, db_user["id"], token)
         spec = config.session_cookie(secure)
         existing = session_cookies(environ, spec.name)
         return chunk(spec, token, existing=existing, chunk_size=config.chunk_size, expires=expires)
@@ -225,4 +230,6 @@ class DatabaseSessions:
         if token is not None and plausible_token(token):
             deleted = call_adapter(self.config, "delete_session", token)
             forget(environ)
+            if isinstance(deleted, t.Mapping) and deleted.get("userId") is not None:
+                self.devices.signed_out(deleted["userId"], token)
         fire_event(self.config, "sign_out", session=deleted)
