@@ -3,6 +3,7 @@ for ASGI apps, and ``require_auth`` for views and FastAPI dependencies."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import typing as t
@@ -14,6 +15,7 @@ from ..core.token import TOKEN_ENVIRON_KEY, Claims
 from ..guard.answers import unavailable_json
 from ..guard.caching import vary_with_cookie
 from ..guard.decision import AuthCore
+from ..guard.step_up import checked_max_age
 from ..sessions import Session, apply_cookies, read_session, request_config, strategy_of
 from .guard import CORE_KEY, run_guard, runs_inline
 from .middleware import AuthRefusal
@@ -79,7 +81,7 @@ async def get_server_session(
 
 
 def require_auth(
-    authorized: t.Callable[..., t.Any] | None = None,
+    authorized: t.Callable[..., t.Any] | None = None, *, max_age: int | None = None
 ) -> t.Callable[[HTTPConnection], t.Awaitable[Claims]]:
     """A dependency (FastAPI ``Depends(require_auth())``) or an awaitable check for a view:
     the token when the request passes, else the guard's refusal (sign-in redirect or 401 JSON
@@ -87,7 +89,11 @@ def require_auth(
 
     :param authorized: ``authorized(request=..., token=...)`` for this route; default
         ``callbacks.authorized``, else "a token is present". Only a truthy result passes.
+    :param max_age: step-up sign-in: a session that signed in more than ``max_age`` seconds ago
+        is sent to sign in again (401 JSON for APIs; :mod:`~flask_authguard.guard.step_up`).
+    :raises ValueError: ``max_age`` is not whole seconds, at least 1.
     """
+    max_age = checked_max_age(max_age)
 
     async def dependency(request: HTTPConnection) -> Claims:
         core = core_of(request)
@@ -95,7 +101,8 @@ def require_auth(
             raise ConfigurationError("require_auth() needs AuthMiddleware in front of the app")
         environ = environ_of(request.scope)
         inline = runs_inline(core) and not inspect.iscoroutinefunction(authorized)
-        refusal = await run_guard(inline, core.check, environ, authorized)
+        check = core.check if max_age is None else functools.partial(core.check, max_age=max_age)
+        refusal = await run_guard(inline, check, environ, authorized)
         if refusal is not None:
             raise AuthRefusal(refusal, environ)
         return t.cast(Claims, environ[TOKEN_ENVIRON_KEY])

@@ -14,6 +14,7 @@ import typing as t
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
 from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult
+from ..providers.step_up import requested_max_age
 from ..sessions import strategy_of
 from ..sessions.base import fire_event
 from . import throttling, typed_fields
@@ -35,8 +36,11 @@ def signin_page(f: Flow, provider_id: str | None = None) -> Response:
     args = f.request.args
     callback_url = f.callback_url(args.get("callbackUrl"))
     code = args.get("error", "")
+    max_age = requested_max_age(args)  # a step-up sign-in: providers are asked to sign in again
     if config.options.pages.sign_in:  # type: ignore[union-attr]
         params = [("callbackUrl", callback_url)] + ([("error", code)] if code else [])
+        if max_age is not None:
+            params.append(("max_age", str(max_age)))
         return f.redirect(f.page_url(config.sign_in_page, params))
     typed = typed_fields.take(f)  # given back once, after refused credentials only
     return f.page(
@@ -47,6 +51,7 @@ def signin_page(f: Flow, provider_id: str | None = None) -> Response:
         error_code=code,
         error=SIGNIN_MESSAGES.get(code, SIGNIN_MESSAGES["Default"]) if code else "",
         csrf_failed=args.get("csrf") == "true",
+        max_age=max_age,
     )
 
 

@@ -58,6 +58,7 @@ from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..guard.answers import Redirect
 from ..guard.decision import AuthCore, InnerMiddleware
+from ..guard.step_up import checked_max_age
 from ..sessions.revoke import Revoker
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
@@ -179,7 +180,9 @@ class AuthGuard:
         setattr(view, _EXEMPT_ATTR, True)
         return view
 
-    def protect(self, blueprint: Blueprint, authorized: Authorized | None = None) -> Blueprint:
+    def protect(
+        self, blueprint: Blueprint, authorized: Authorized | None = None, *, max_age: int | None = None
+    ) -> Blueprint:
         """Protect every view of ``blueprint`` (call it before the blueprint is registered).
 
         The blueprint's static files, CORS preflights (``cors_preflight``), the skip list and views marked
@@ -187,13 +190,17 @@ class AuthGuard:
 
         :param authorized: ``authorized(request=..., token=...)`` for this blueprint; default
             ``callbacks.authorized``, else "a token is present". Only a truthy result passes.
+        :param max_age: step-up sign-in: seconds since the session signed in beyond which it
+            must sign in again (:mod:`~flask_authguard.guard.step_up`).
         :returns: the blueprint.
+        :raises ValueError: ``max_age`` is not whole seconds, at least 1.
         """
+        max_age = checked_max_age(max_age)
 
         def check() -> t.Any:
             if _is_public_view():
                 return None
-            return _check(authorized)
+            return _check(authorized, max_age)
 
         blueprint.before_request(check)
         return blueprint
@@ -252,11 +259,12 @@ def _is_public_view() -> bool:
     return core.is_skipped(environ, core.path(environ))
 
 
-def _check(authorized: Authorized | None) -> WSGIApplication | None:
+def _check(authorized: Authorized | None, max_age: int | None = None) -> WSGIApplication | None:
     """The refusal for the current request, or ``None`` after running the inner middleware."""
     core = state_of().core
     environ = request.environ
-    return core.check(environ, authorized, request=request._get_current_object())  # type: ignore[attr-defined]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    return core.check(environ, authorized, request=req, max_age=max_age)
 
 
 def _before_request() -> t.Any:
@@ -364,16 +372,27 @@ def auth_required(view: F) -> F: ...
 
 
 @t.overload
-def auth_required(*, authorized: Authorized | None = None) -> t.Callable[[F], F]: ...
+def auth_required(
+    *, authorized: Authorized | None = None, max_age: int | None = None
+) -> t.Callable[[F], F]: ...
 
 
-def auth_required(view: F | None = None, *, authorized: Authorized | None = None) -> t.Any:
-    """Protect one view: ``@auth_required`` or ``@auth_required(authorized=fn)``.
+def auth_required(
+    view: F | None = None, *, authorized: Authorized | None = None, max_age: int | None = None
+) -> t.Any:
+    """Protect one view: ``@auth_required``, ``@auth_required(authorized=fn)``,
+    ``@auth_required(max_age=300)``.
 
     Refusals are the guard's: sign-in redirect (401 JSON for APIs) when anonymous, 403 when
     signed in but refused. CORS preflights (``cors_preflight``) and the skip list pass; the
     guard's inner middleware runs for an authorized request. ``async def`` views work (``flask[async]``).
+
+    :param max_age: step-up sign-in: a session that signed in more than ``max_age`` seconds ago
+        is sent to sign in again and back to this URL (401 JSON for APIs; see
+        :mod:`~flask_authguard.guard.step_up`).
+    :raises ValueError: ``max_age`` is not whole seconds, at least 1.
     """
+    max_age = checked_max_age(max_age)
 
     def decorate(fn: F) -> F:
         # decided once: a plain view is called as it is, an ``async def`` one through the app
@@ -388,7 +407,7 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
             environ = req.environ
             path = core.path(environ)
             if not (core.is_preflight(environ) or core.is_skipped(environ, path)):
-                refusal = core.check(environ, authorized, request=req)
+                refusal = core.check(environ, authorized, request=req, max_age=max_age)
                 if refusal is not None:
                     return refusal
                 # the check decoded it: hand it to g now rather than through the lazy lookup

@@ -38,6 +38,7 @@ from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id, check_url
 from .checks import CHECK_COOKIES, CheckFailed, clear_checks, mark_used, read_check, set_check
 from .environment import client_from_env, env_stem
+from .step_up import step_up_params
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -235,6 +236,7 @@ class OAuthProvider:
                 values[check] = _authlib.generate_token(length)
                 cookies.append(set_check(config, check, secure, values[check], self.id))
         params = dict(self.authorization_params)
+        params.update(step_up_params(self.type, request.args))  # a step-up sign-in asks again
         if "nonce" in values:
             params["nonce"] = values["nonce"]
         session = self._session(redirect_uri)
