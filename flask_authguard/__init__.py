@@ -33,7 +33,7 @@ from .core.options import (
 )
 from .core.token import get_token
 from .flask.ext import AuthGuard, auth_required
-from .flask.session import get_server_session
+from .flask.session import get_server_session, update_session
 from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
 from .providers.email import EmailProvider
 from .providers.oauth import OAuthProvider
@@ -56,6 +56,7 @@ __all__ = [
     "AuthGuard",
     "auth_required",
     "get_server_session",
+    "update_session",
     "with_auth",
     "AuthGuardError",
     "AuthOptions",

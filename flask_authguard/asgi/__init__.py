@@ -23,6 +23,14 @@ same core, sessions and endpoints as the WSGI and Flask layers: one options obje
 from __future__ import annotations
 
 from .middleware import AsgiEndpoints, AuthMiddleware, AuthRefusal
-from .session import core_of, get_server_session, require_auth
+from .session import core_of, get_server_session, require_auth, update_session
 
-__all__ = ["AsgiEndpoints", "AuthMiddleware", "AuthRefusal", "core_of", "get_server_session", "require_auth"]
+__all__ = [
+    "AsgiEndpoints",
+    "AuthMiddleware",
+    "AuthRefusal",
+    "core_of",
+    "get_server_session",
+    "require_auth",
+    "update_session",
+]

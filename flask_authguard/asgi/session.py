@@ -11,12 +11,12 @@ import typing as t
 from starlette.requests import HTTPConnection  # at run time: FastAPI reads the annotations
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.token import TOKEN_ENVIRON_KEY, Claims
+from ..core.token import TOKEN_CONFIG_KEY, TOKEN_ENVIRON_KEY, Claims
 from ..guard.answers import unavailable_json
 from ..guard.caching import vary_with_cookie
 from ..guard.decision import AuthCore
 from ..guard.step_up import checked_max_age
-from ..sessions import Session, apply_cookies, read_session, request_config, strategy_of
+from ..sessions import NOT_UPDATE, Session, apply_cookies, read_session, request_config, strategy_of
 from .guard import CORE_KEY, run_guard, runs_inline
 from .middleware import AuthRefusal
 from .scope import environ_of
@@ -60,6 +60,29 @@ async def get_server_session(
     :raises AuthRefusal: the session store failed: :class:`AuthMiddleware` answers 503 JSON
         with ``Retry-After``, as the guard does; nobody is signed out.
     """
+    return await _session(request, response, options, NOT_UPDATE)
+
+
+async def update_session(
+    request: HTTPConnection, response: Response | None, data: t.Any, options: t.Any = None
+) -> Session | None:
+    """Update the session from the server, as the Flask layer's ``update_session``: ``callbacks.jwt``
+    runs with ``trigger="update"`` and ``session=data`` (database sessions: ``callbacks.session``
+    with ``trigger="update"`` and ``new_session=data``), and the rolled cookie carrying the
+    updated token is set on ``response``.
+
+    :returns: the updated session ``dict`` or ``None``.
+    :raises ConfigurationError: no secret is configured, or bad options.
+    :raises AuthRefusal: the session store failed (503, as :func:`get_server_session`).
+
+    .. versionadded:: 0.1
+    """
+    return await _session(request, response, options, data)
+
+
+async def _session(
+    request: HTTPConnection, response: Response | None, options: t.Any, update: t.Any
+) -> Session | None:
     environ = environ_of(request.scope)
     core = core_of(request)
     config = core.config if options is None and core is not None else request_config(environ, options)
@@ -68,11 +91,15 @@ async def get_server_session(
     else:
         inline = not strategy_of(config).blocking
     try:
-        result = await run_guard(inline, read_session, environ, config)
+        read = read_session if update is NOT_UPDATE else functools.partial(read_session, update=update)
+        result = await run_guard(inline, read, environ, config)
     except BackendUnavailableError as exc:
         # not Starlette's 500: the guard's 503, sent by AuthMiddleware like any refusal
         logger.error("session store unavailable, answering 503 for %s: %s", environ["PATH_INFO"], exc)
         raise AuthRefusal(unavailable_json(), environ) from exc
+    if update is not NOT_UPDATE and result.token is not None and environ.get(TOKEN_CONFIG_KEY) is config:
+        environ[TOKEN_ENVIRON_KEY] = result.token  # later reads of this request see the update
+        request.scope.setdefault("state", {})["auth_token"] = result.token
     if response is not None:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
         apply_cookies(_HeaderList(response), result, config, secure)

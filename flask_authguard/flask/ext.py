@@ -236,6 +236,48 @@ class AuthGuard:
         """
         return self._revoker(app).revoke_token(token)
 
+    # -- a user's sessions ("your devices") -----------------------------------------------------
+
+    def list_sessions(self, user_id: t.Any, *, app: Flask | None = None) -> list[dict[str, t.Any]]:
+        """The live sessions of ``user_id`` (a token's ``sub``), the most recently seen first.
+
+        Each is a ``dict``: ``id`` (opaque, never the session token: what :meth:`end_session`
+        takes), ``signed_in_at`` and ``last_seen_at`` (aware UTC datetimes, ``None`` when
+        unknown; "last seen" moves at most once per ``session.update_age``), ``user_agent``, and
+        ``current`` (the session of the request asking, inside a request). JWT sessions are
+        those signed in here since the store was last empty (next-auth tokens with a ``sid``
+        claim once seen); database sessions are the rows (the adapter needs
+        ``list_user_sessions``).
+
+        Works outside a request and an app context, as :meth:`revoke_user` does.
+
+        :param app: as for :meth:`revoke_user`.
+        :raises ConfigurationError: no app to use, or a database adapter without
+            ``list_user_sessions``.
+        :raises BackendUnavailableError: the store or the database cannot be reached.
+
+        .. versionadded:: 0.1
+        """
+        environ = request.environ if has_request_context() else None
+        return self._revoker(app).list_sessions(user_id, environ)
+
+    def end_session(self, user_id: t.Any, session_id: str, *, app: Flask | None = None) -> bool:
+        """End one session of ``user_id``: ``session_id`` is an ``id`` from
+        :meth:`list_sessions`. A JWT session's ``sid`` is revoked through the ``store`` (every
+        worker sharing it refuses the session from its next request); a database session's row
+        is deleted.
+
+        :param app: as for :meth:`revoke_user`.
+        :returns: whether ``user_id`` had such a session (``False`` for an unknown id, or one of
+            another user).
+        :raises ConfigurationError: no app to use, or a database adapter without
+            ``list_user_sessions``.
+        :raises BackendUnavailableError: the store or the database cannot be reached.
+
+        .. versionadded:: 0.1
+        """
+        return self._revoker(app).end_session(user_id, session_id)
+
     def _revoker(self, app: Flask | None) -> Revoker:
         """The revoker of ``app``, else of ``current_app``, else of the guard's own app."""
         if app is None and not has_app_context():

@@ -93,6 +93,23 @@ class AuthEndpoints:
         """
         return Revoker(self.config).revoke_token(token)
 
+    def list_sessions(self, user_id: t.Any) -> list[dict[str, t.Any]]:
+        """The live sessions of ``user_id``, as :meth:`AuthGuard.list_sessions
+        <flask_authguard.AuthGuard.list_sessions>`.
+
+        :raises BackendUnavailableError: the store or the database cannot be reached.
+        """
+        return Revoker(self.config).list_sessions(user_id)
+
+    def end_session(self, user_id: t.Any, session_id: str) -> bool:
+        """End one session of ``user_id``, as :meth:`AuthGuard.end_session
+        <flask_authguard.AuthGuard.end_session>`.
+
+        :returns: whether ``user_id`` had such a session.
+        :raises BackendUnavailableError: the store or the database cannot be reached.
+        """
+        return Revoker(self.config).end_session(user_id, session_id)
+
 
 class EndpointsFirst:
     """The auth routes in front of an app: requests under the base path go to ``endpoints``,
