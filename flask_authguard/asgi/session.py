@@ -97,9 +97,16 @@ async def _session(
         # not Starlette's 500: the guard's 503, sent by AuthMiddleware like any refusal
         logger.error("session store unavailable, answering 503 for %s: %s", environ["PATH_INFO"], exc)
         raise AuthRefusal(unavailable_json(), environ) from exc
-    if update is not NOT_UPDATE and result.token is not None and environ.get(TOKEN_CONFIG_KEY) is config:
-        environ[TOKEN_ENVIRON_KEY] = result.token  # later reads of this request see the update
-        request.scope.setdefault("state", {})["auth_token"] = result.token
+    if (
+        update is not NOT_UPDATE
+        and result.token is not None
+        and environ.get(TOKEN_CONFIG_KEY) in (None, config)
+    ):
+        # later reads of this request see the update
+        environ[TOKEN_ENVIRON_KEY] = result.token
+        environ[TOKEN_CONFIG_KEY] = config
+        if core is not None and core.config is config:
+            request.scope.setdefault("state", {})["auth_token"] = result.token
     if response is not None:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
         apply_cookies(_HeaderList(response), result, config, secure)

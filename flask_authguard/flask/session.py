@@ -106,12 +106,15 @@ def _flask_session(options: OptionsArg | Config, update: t.Any = NOT_UPDATE) -> 
 
 def _hand_over(environ: WSGIEnvironment, config: Config, result: SessionResult) -> None:
     """After an update: the updated token is the request's token from now on (``g.auth_token``,
-    a later update or read in the same request), when the guard read it with the same options."""
-    if result.token is None or environ.get(TOKEN_CONFIG_KEY) is not config:
+    a later update or read in the same request), unless other options read the token already."""
+    if result.token is None or environ.get(TOKEN_CONFIG_KEY) not in (None, config):
         return
     environ[TOKEN_ENVIRON_KEY] = result.token
+    environ[TOKEN_CONFIG_KEY] = config
     if has_request_context() and request.environ is environ:
-        g.__dict__["auth_token"] = result.token
+        state = current_app.extensions.get("authguard")
+        if state is not None and state.config is config:
+            g.__dict__["auth_token"] = result.token
 
 
 def _werkzeug_session(req: t.Any, resp: t.Any, options: t.Any, update: t.Any = NOT_UPDATE) -> SessionResult:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import FrozenClock
+from fastapi import Depends
 from flask import Flask
 from support.adapters import pg_engine, pg_schema  # noqa: F401 - fixtures
 from support.handler_app import BASE, _asgi_loop, client_of, csrf_of
@@ -20,12 +21,16 @@ from support.oauth_flow import back, consent, query
 from support.session_ops_app import KINDS, STEP_UP, device, make_app, options_for, sign_in
 
 from flask_authguard import AuthGuard, auth_required
+from flask_authguard.asgi import require_auth
 from flask_authguard.guard.step_up import INSUFFICIENT
 
 if t.TYPE_CHECKING:
     from support.oidc_server import OIDCServer
 
 JSON = {"Accept": "application/json"}
+#: FastAPI dependencies: a sign-in at most STEP_UP seconds old, and any sign-in.
+Recent = t.Annotated[dict[str, t.Any], Depends(require_auth(max_age=STEP_UP))]
+SignedIn = t.Annotated[dict[str, t.Any], Depends(require_auth())]
 
 
 @pytest.fixture(params=KINDS)
@@ -111,8 +116,6 @@ def test_max_age_must_be_whole_seconds(bad: t.Any) -> None:
 
     with pytest.raises(ValueError, match="max_age"):
         guard.protect(Blueprint("bp", __name__), max_age=bad)
-    from flask_authguard.asgi import require_auth
-
     with pytest.raises(ValueError, match="max_age"):
         require_auth(max_age=bad)
 
@@ -132,18 +135,18 @@ def test_custom_sign_in_page_gets_max_age(request: pytest.FixtureRequest) -> Non
 
 def _asgi_app(options: dict[str, t.Any]) -> t.Any:
     from a2wsgi import ASGIMiddleware
-    from fastapi import Depends, FastAPI
+    from fastapi import FastAPI
 
-    from flask_authguard.asgi import AuthMiddleware, require_auth
+    from flask_authguard.asgi import AuthMiddleware
 
     api = FastAPI()
 
     @api.get("/sensitive")
-    async def sensitive(token: dict[str, t.Any] = Depends(require_auth(max_age=STEP_UP))) -> t.Any:
+    async def sensitive(token: Recent) -> t.Any:
         return {"sub": token["sub"]}
 
     @api.get("/private")
-    async def private(token: dict[str, t.Any] = Depends(require_auth())) -> t.Any:
+    async def private(token: SignedIn) -> t.Any:
         return {"sub": token["sub"]}
 
     api.add_middleware(AuthMiddleware, options=options, matcher=[])
