@@ -215,3 +215,14 @@ def test_oidc_step_up_asks_the_provider_again(
     assert query(chosen.headers["Location"])["prompt"] == "select_account"
     odd = client.post("/api/auth/signin/corp?prompt=none&max_age=-1", data={"csrfToken": csrf_of(client)})
     assert "prompt" not in query(odd.headers["Location"]) and "max_age" not in query(odd.headers["Location"])
+
+
+def test_a_store_that_fails_answers_503_never_lets_in(request: pytest.FixtureRequest) -> None:
+    """Database sessions keep the sign-in time in the store: when it cannot be reached, a view
+    with ``max_age`` answers 503 (nobody is signed out, nobody let in); the rest of the site works."""
+    app, _ = make_app(options_for("database", request, store="redis://127.0.0.1:1/0"))
+    client = device(app, "Laptop")
+    sign_in(client)  # the sign-in itself does not need the store (its record is best effort)
+    assert client.get("/private").status_code == 200
+    response = client.get("/sensitive", headers=JSON)
+    assert response.status_code == 503 and response.headers["Retry-After"]
