@@ -60,6 +60,7 @@ from ..guard.answers import Redirect
 from ..guard.decision import AuthCore, InnerMiddleware
 from ..guard.step_up import checked_max_age
 from ..sessions.revoke import Revoker
+from ..sessions.user_sessions import end_session, list_sessions
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
 from .state import GuardState, current_token, request_state, state_of, token_or_none
@@ -259,7 +260,7 @@ class AuthGuard:
         .. versionadded:: 0.1
         """
         environ = request.environ if has_request_context() else None
-        return self._revoker(app).list_sessions(user_id, environ)
+        return list_sessions(self._revoker(app).config, user_id, environ)
 
     def end_session(self, user_id: t.Any, session_id: str, *, app: Flask | None = None) -> bool:
         """End one session of ``user_id``: ``session_id`` is an ``id`` from
@@ -276,7 +277,7 @@ class AuthGuard:
 
         .. versionadded:: 0.1
         """
-        return self._revoker(app).end_session(user_id, session_id)
+        return end_session(self._revoker(app).config, user_id, session_id)
 
     def _revoker(self, app: Flask | None) -> Revoker:
         """The revoker of ``app``, else of ``current_app``, else of the guard's own app."""

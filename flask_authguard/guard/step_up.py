@@ -28,7 +28,19 @@ from .incoming import browser_path, with_param
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
-    from .decision import AuthCore
+    from ..core.config import Config
+
+
+class StepUpCore(t.Protocol):
+    """What step-up needs of :class:`~flask_authguard.guard.decision.AuthCore` (which calls it)."""
+
+    config: Config
+    sessions: t.Any
+
+    def path(self, environ: WSGIEnvironment) -> str: ...
+
+    def sign_in_url(self, environ: WSGIEnvironment, callback: str) -> str: ...
+
 
 #: RFC 9470's error code: the sign-in is not recent enough.
 INSUFFICIENT = "insufficient_user_authentication"
@@ -47,7 +59,7 @@ def checked_max_age(max_age: t.Any) -> int | None:
 
 
 def is_stale(
-    core: AuthCore, environ: WSGIEnvironment, token: t.Mapping[str, t.Any] | None, max_age: int
+    core: StepUpCore, environ: WSGIEnvironment, token: t.Mapping[str, t.Any] | None, max_age: int
 ) -> bool:
     """Whether the request's session signed in more than ``max_age`` seconds ago (or when is
     unknown).
@@ -58,7 +70,7 @@ def is_stale(
     return started is None or _clock.now() - started > max_age
 
 
-def sign_in_again(core: AuthCore, environ: WSGIEnvironment, max_age: int) -> WSGIApplication:
+def sign_in_again(core: StepUpCore, environ: WSGIEnvironment, max_age: int) -> WSGIApplication:
     """The answer to a sign-in older than ``max_age``: the sign-in page (307), or 401 JSON."""
     callback = browser_path(environ, core.path(environ))
     location = with_param(core.sign_in_url(environ, callback), "max_age", str(max_age))
@@ -78,4 +90,4 @@ def sign_in_again(core: AuthCore, environ: WSGIEnvironment, max_age: int) -> WSG
     return json_response(401, body, {"WWW-Authenticate": challenge})
 
 
-__all__ = ["INSUFFICIENT", "checked_max_age", "is_stale", "sign_in_again"]
+__all__ = ["INSUFFICIENT", "StepUpCore", "checked_max_age", "is_stale", "sign_in_again"]

@@ -22,7 +22,6 @@ from ..core.revocation import RevocationList, lifetime_left
 from ..core.runtime import Runtime, runtime_of
 from ..core.token import Claims, decode_candidates
 from .adapter_calls import adapter_method, call_adapter, plausible_token
-from .devices import SessionDevices, SessionEntry
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -101,31 +100,8 @@ class Revoker:
         if self.config.strategy == "database":
             adapter_method(self.config, "delete_user_sessions")  # ConfigurationError when absent
             call_adapter(self.config, "delete_user_sessions", user_id)
-        else:
-            revocations_of(self.config).revoke_user(user_id)
-        self._devices().forget_user(user_id)
-
-    def list_sessions(self, user_id: t.Any, environ: WSGIEnvironment | None = None) -> list[SessionEntry]:
-        """The live sessions of ``user_id`` (a token's ``sub``), the most recently seen first:
-        dicts with ``id`` (opaque; what :meth:`end_session` takes), ``signed_in_at``,
-        ``last_seen_at`` (aware UTC datetimes or ``None``), ``user_agent`` and ``current``.
-
-        :param environ: the request asking: its own session is marked ``current``.
-        :raises ConfigurationError: a database adapter without ``list_user_sessions``.
-        :raises BackendUnavailableError: the store or the database cannot be reached.
-        """
-        return self._devices().list(user_id, environ)
-
-    def end_session(self, user_id: t.Any, session_id: str) -> bool:
-        """End one session of ``user_id``: ``session_id`` is an ``id`` from
-        :meth:`list_sessions` (JWT: its ``sid`` is revoked on every worker sharing the store;
-        database: its row is deleted).
-
-        :returns: whether ``user_id`` had such a session.
-        :raises ConfigurationError: a database adapter without ``list_user_sessions``.
-        :raises BackendUnavailableError: the store or the database cannot be reached.
-        """
-        return self._devices().end(user_id, session_id)
+            return
+        revocations_of(self.config).revoke_user(user_id)
 
     def revoke_token(self, token: str | t.Mapping[str, t.Any]) -> str:
         """End one session: ``token`` is the encoded session token (or, JWT, its claims).
@@ -146,11 +122,6 @@ class Revoker:
             return "session"
         claims = token if isinstance(token, t.Mapping) else self.claims_of(token)
         return revocations_of(self.config).revoke_session(claims)
-
-    def _devices(self) -> SessionDevices:
-        from .strategy import strategy_of  # (the strategies import this module)
-
-        return t.cast(SessionDevices, strategy_of(self.config).devices)
 
     def claims_of(self, token: str) -> Claims:
         """The claims of an encoded session token, expired or not, under either cookie name's

@@ -30,6 +30,7 @@ from ..core.runtime import Runtime, runtime_for
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..sessions.revoke import Revoker
+from ..sessions.user_sessions import end_session, list_sessions
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -99,7 +100,7 @@ class AuthEndpoints:
 
         :raises BackendUnavailableError: the store or the database cannot be reached.
         """
-        return Revoker(self.config).list_sessions(user_id)
+        return list_sessions(self.config, user_id)
 
     def end_session(self, user_id: t.Any, session_id: str) -> bool:
         """End one session of ``user_id``, as :meth:`AuthGuard.end_session
@@ -108,7 +109,7 @@ class AuthEndpoints:
         :returns: whether ``user_id`` had such a session.
         :raises BackendUnavailableError: the store or the database cannot be reached.
         """
-        return Revoker(self.config).end_session(user_id, session_id)
+        return end_session(self.config, user_id, session_id)
 
 
 class EndpointsFirst:
