@@ -114,8 +114,8 @@ class JwtDevices(_Devices):
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
-        # sid -> when this worker last wrote its record
-        self._seen: dict[str, float] = {}
+        # sid -> when this worker writes its record again at the earliest
+        self._due: dict[str, float] = {}
 
     def _write(self, environ: WSGIEnvironment | None, claims: t.Mapping[str, t.Any], now: float) -> None:
         sub, sid = claims.get("sub"), claims.get(SESSION_ID)
@@ -134,10 +134,13 @@ class JwtDevices(_Devices):
             "user_agent": _user_agent(environ),
             "expires": round(expires, 3),
         }
-        if len(self._seen) >= SEEN_MEMORY:
-            self._seen.clear()
-        self._seen[sid] = now
+        self._remember(sid, now)
         self.index.put(sub, self.opaque(sid), record, expires - now)
+
+    def _remember(self, sid: str, now: float) -> None:
+        if len(self._due) >= SEEN_MEMORY:
+            self._due.clear()
+        self._due[sid] = now + self.config.update_age
 
     def signed_in(self, environ: WSGIEnvironment, claims: t.Mapping[str, t.Any]) -> None:
         """Record the session a sign-in just started (best effort: a store failure is logged)."""
@@ -153,13 +156,12 @@ class JwtDevices(_Devices):
         if not isinstance(sid, str):
             return
         now = _clock.now()
-        last = self._seen.get(sid)
-        if last is not None and now - last < self.config.update_age:
+        if now < self._due.get(sid, 0.0):
             return
         try:
             self._write(environ, claims, now)
         except BackendUnavailableError as exc:
-            self._seen[sid] = now  # not again on every request while the store is down
+            self._remember(sid, now)  # not again on every request while the store is down
             logger.warning("recording when a session was last seen failed: %s", exc)
 
     def signed_out(self, claims: t.Mapping[str, t.Any] | None) -> None:
@@ -168,7 +170,7 @@ class JwtDevices(_Devices):
             return
         sub, sid = claims.get("sub"), claims.get(SESSION_ID)
         if isinstance(sub, str) and sub and isinstance(sid, str) and sid:
-            self._seen.pop(sid, None)
+            self._due.pop(sid, None)
             try:
                 self.index.remove(sub, self.opaque(sid))
             except BackendUnavailableError as exc:
@@ -255,7 +257,7 @@ class JwtDevices(_Devices):
             return False
         self._runtime.revocations.revoke_session({SESSION_ID: record["sid"]})
         self.index.remove(user, session_id)
-        self._seen.pop(record["sid"], None)
+        self._due.pop(record["sid"], None)
         return True
 
 
