@@ -39,4 +39,41 @@ def step_up_params(provider_type: str, args: t.Mapping[str, str]) -> dict[str, s
     return params
 
 
-__all__ = ["PROMPTS", "requested_max_age", "step_up_params"]
+def step_up_claims(params: t.Mapping[str, str]) -> dict[str, t.Any] | None:
+    """What the nonce cookie keeps of a step-up sign-in's ``params`` for the callback: its
+    ``max_age`` (``None``: nothing to keep)."""
+    return {"max_age": int(params["max_age"])} if "max_age" in params else None
+
+
+def step_up_checked(kept: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """The ``max_age`` a check cookie kept (:func:`step_up_claims`), for ``checked``."""
+    max_age = kept.get("max_age")
+    if isinstance(max_age, int) and not isinstance(max_age, bool) and max_age >= 0:
+        return {"max_age": str(max_age)}
+    return {}
+
+
+def check_auth_time(claims: t.Mapping[str, t.Any], max_age: str | None, now: float, leeway: float) -> None:
+    """OpenID Connect Core 3.1.2.1 and 3.1.3.7: an ID token answering a request with ``max_age``
+    must carry ``auth_time``, and the user must have authenticated within ``max_age`` (plus
+    ``leeway`` for clock skew): else the provider did not ask again.
+
+    :raises ValueError: it did not.
+    """
+    if max_age is None:
+        return
+    auth_time = claims.get("auth_time")
+    if isinstance(auth_time, bool) or not isinstance(auth_time, (int, float)):
+        raise ValueError("the ID token has no auth_time, though max_age was asked for")
+    if now - auth_time > int(max_age) + leeway:
+        raise ValueError("the ID token's auth_time is older than the max_age asked for")
+
+
+__all__ = [
+    "PROMPTS",
+    "check_auth_time",
+    "requested_max_age",
+    "step_up_checked",
+    "step_up_claims",
+    "step_up_params",
+]

@@ -200,7 +200,8 @@ def test_oidc_step_up_asks_the_provider_again(
     authorization = query(begun.headers["Location"])
     assert begun.headers["Location"].startswith(f"{idp.issuer}/authorize?")
     assert (authorization["max_age"], authorization["prompt"]) == ("300", "login")
-    # through the real provider and back: a new sign-in time, the sensitive page again
+    # through the real provider and back: a provider that asked again says so (auth_time)
+    idp.scenario(claims={**PROFILE_CLAIMS, "auth_time": int(time.time())})
     returned = back(client, consent(begun.headers["Location"]))
     assert returned.headers["Location"] == f"{BASE}/sensitive"
     assert client.get("/sensitive").get_json()["sensitive"] is True
@@ -236,3 +237,29 @@ def test_a_store_that_fails_answers_503_never_lets_in(
     assert client.get("/private").status_code == 200
     response = client.get("/sensitive", headers=JSON)
     assert response.status_code == 503 and response.headers["Retry-After"]
+
+
+@pytest.mark.parametrize(
+    "auth_time",
+    [pytest.param(-1000, id="older-than-max-age"), pytest.param(None, id="missing")],
+)
+def test_oidc_step_up_refuses_a_provider_that_did_not_ask_again(
+    idp: OIDCServer, request: pytest.FixtureRequest, auth_time: int | None
+) -> None:
+    """OpenID Connect Core 3.1.3.7: an ID token answering ``max_age`` must carry ``auth_time``
+    within it; a provider that signed the user in from its own older session is refused."""
+    claims: dict[str, t.Any] = dict(PROFILE_CLAIMS)
+    if auth_time is not None:
+        claims["auth_time"] = int(time.time()) + auth_time
+    idp.scenario(claims=claims)
+    app, _ = make_app(options_for("jwt", request, providers=[oidc(idp)]))
+    client = client_of(app)
+    begun = client.post("/api/auth/signin/corp?max_age=300", data={"csrfToken": csrf_of(client)})
+    returned = back(client, consent(begun.headers["Location"]))
+    assert returned.status_code == 302
+    assert query(returned.headers["Location"])["error"] == "OAuthCallback"
+    assert client.get("/private", headers=JSON).status_code == 401  # not signed in
+    # without max_age the same ID token is fine: nobody asked for a recent sign-in
+    plain = client.post("/api/auth/signin/corp", data={"csrfToken": csrf_of(client)})
+    assert back(client, consent(plain.headers["Location"])).headers["Location"].startswith(BASE)
+    assert client.get("/private").status_code == 200
