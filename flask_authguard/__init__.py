@@ -36,7 +36,7 @@ from .core.tokens.request_token import get_token
 from .core.two_factor import TwoFactorOptions
 from .flask.access_token import get_access_token
 from .flask.ext import AuthGuard, auth_required
-from .flask.session import get_server_session
+from .flask.session import get_server_session, update_session
 from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
 from .providers.email import EmailProvider
 from .providers.oauth import OAuthProvider
@@ -61,6 +61,7 @@ __all__ = [
     "auth_required",
     "get_access_token",
     "get_server_session",
+    "update_session",
     "with_auth",
     "AccessTokenError",
     "AuthGuardError",

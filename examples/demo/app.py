@@ -19,6 +19,13 @@ What it shows:
 - ``/admin``: ``auth_required`` with a role check (403 for a signed-in user who is no admin) and
   ``mfa=True``: only after the second factor;
 - ``/api/me``: a JSON API: the session, or 401 JSON without one;
+- ``/account``: a sensitive page, ``auth_required(max_age=...)``: a sign-in older than five
+  minutes (``DEMO_STEP_UP_MAX_AGE`` seconds) is asked to sign in again, and comes back;
+- ``/devices``: "your devices": every session of the signed-in user (``guard.list_sessions``)
+  with when it signed in, when it was last seen and its browser; end any of them
+  (``guard.end_session``): that browser is signed out at its next request;
+- the dashboard's nickname form: the server updates the session (``update_session``), the
+  ``jwt`` callback decides what an update may change;
 - sign-in and sign-out through the built-in ``/api/auth`` endpoints and pages, with the
   credentials provider over a few demo users whose passwords are hashed with
   ``werkzeug.security``;
@@ -52,11 +59,17 @@ import os
 import sys
 import typing as t
 
-from flask import Flask, Response, jsonify, render_template
+from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.serving import make_server
 
-from flask_authguard import AuthGuard, CredentialsProvider, auth_required, get_server_session
+from flask_authguard import (
+    AuthGuard,
+    CredentialsProvider,
+    auth_required,
+    get_server_session,
+    update_session,
+)
 from flask_authguard.core.two_factor import new_record, provisioning_uri, seal_secret
 
 # DEMO ONLY: a secret anyone can read. It signs and encrypts the session cookies of this demo
@@ -64,6 +77,10 @@ from flask_authguard.core.two_factor import new_record, provisioning_uri, seal_s
 #: Each example has its own default port, so any of them runs beside the others.
 DEFAULT_PORT = "5000"
 DEMO_SECRET = "flask-authguard-demo-secret-DO-NOT-USE-IN-PRODUCTION"
+#: How recent a sign-in the account page wants by default, seconds (step-up sign-in).
+STEP_UP_MAX_AGE = 300
+#: The longest nickname an update may set.
+MAX_NICKNAME = 40
 
 #: The demo users and their passwords (shown on start-up; stored only as hashes below).
 DEMO_CREDENTIALS = {
@@ -104,13 +121,24 @@ def authorize(*, credentials: dict[str, str], **kwargs: t.Any) -> dict[str, t.An
 
 
 def jwt_callback(
-    *, token: dict[str, t.Any], user: dict[str, t.Any] | None = None, **kwargs: t.Any
+    *,
+    token: dict[str, t.Any],
+    user: dict[str, t.Any] | None = None,
+    trigger: str | None = None,
+    session: t.Any = None,
+    **kwargs: t.Any,
 ) -> dict[str, t.Any]:
-    """At sign-in, keep the role in the token (next-auth's ``jwt`` callback). A passkey signs in
-    the database's user, which has no role: the demo's directory has it, by email."""
+    """At sign-in, keep the role in the token (next-auth's ``jwt`` callback; a passkey signs in
+    the database's user, which has no role: the demo's directory has it, by email); on an update
+    (``update_session`` here, ``update()`` in a Next.js front end), take the nickname and nothing
+    else: the role must never come from an update."""
     if user is not None:
         known = next((u for u in USERS.values() if u["email"] == user.get("email")), {})
         token["role"] = user.get("role") or known.get("role", "user")
+    if trigger == "update" and isinstance(session, dict):
+        nickname = session.get("nickname")
+        if isinstance(nickname, str) and 0 < len(nickname.strip()) <= MAX_NICKNAME:
+            token["nickname"] = nickname.strip()
     return token
 
 
@@ -120,6 +148,8 @@ def session_callback(
     """Show the user's id and role in the session (next-auth's ``session`` callback)."""
     session["user"]["id"] = token.get("sub")
     session["user"]["role"] = token.get("role")
+    if token.get("nickname"):
+        session["user"]["nickname"] = token["nickname"]
     return session
 
 
@@ -202,7 +232,9 @@ def _origin_from_environment() -> bool:
 
 
 def create_app(secret: str | None = None) -> Flask:
-    """The demo app. The secret: ``secret``, else ``NEXTAUTH_SECRET``, else the demo's own."""
+    """The demo app. The secret: ``secret``, else ``NEXTAUTH_SECRET``, else the demo's own;
+    the account page's ``max_age``: ``DEMO_STEP_UP_MAX_AGE`` seconds, else five minutes."""
+    max_age = int(os.environ.get("DEMO_STEP_UP_MAX_AGE") or STEP_UP_MAX_AGE)
     app = Flask(
         __name__, template_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
     )
@@ -211,7 +243,7 @@ def create_app(secret: str | None = None) -> Flask:
     passkeys = passkey_options(os.environ)
     passkey = passkeys.pop("passkey", None)
     app.config["DEMO_PASSKEYS"] = passkey is not None
-    AuthGuard(
+    guard = AuthGuard(
         app,
         {
             **passkeys,
@@ -237,7 +269,7 @@ def create_app(secret: str | None = None) -> Flask:
             # names the public URL (NEXTAUTH_URL / AUTH_URL) or a proxy's Host (AUTH_TRUST_HOST).
             "trusted_hosts": None if _origin_from_environment() else ["localhost", "127.0.0.1"],
         },
-        matcher=["/dashboard/:path*"],
+        matcher=["/dashboard/:path*", "/devices/:path*"],
     )
 
     app.jinja_env.globals["two_factor"] = TWO_FACTOR
@@ -254,6 +286,33 @@ def create_app(secret: str | None = None) -> Flask:
     @auth_required(authorized=is_admin, mfa=TWO_FACTOR)
     def admin() -> str:
         return render_template("admin.html", auth_session=get_server_session(), users=USERS.values())
+
+    @app.post("/dashboard/nickname")
+    def nickname() -> t.Any:
+        # the session is updated from the server: callbacks.jwt (trigger="update") decides
+        update_session({"nickname": request.form.get("nickname", "")})
+        return redirect(url_for("dashboard"), 303)
+
+    @app.get("/account")
+    @auth_required(max_age=max_age)
+    def account() -> str:
+        return render_template(
+            "account.html",
+            auth_session=get_server_session(),
+            signed_in_at=g.auth_token.get("auth_time"),
+            max_age=max_age,
+        )
+
+    @app.get("/devices")
+    def devices() -> str:
+        sessions = guard.list_sessions(g.auth_token["sub"])
+        return render_template("devices.html", auth_session=get_server_session(), sessions=sessions)
+
+    @app.post("/devices/<session_id>/end")
+    def end_device(session_id: str) -> t.Any:
+        # the guard refuses this POST from another site (cross-site protection), so no form token
+        guard.end_session(g.auth_token["sub"], session_id)
+        return redirect(url_for("devices"), 303)
 
     @app.get("/api/me")
     def api_me() -> t.Any:

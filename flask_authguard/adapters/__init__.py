@@ -27,6 +27,9 @@ Any object with the methods of :class:`Adapter` works. Conventions every adapter
   methods ``create_authenticator``, ``get_authenticator``, ``list_authenticators_by_user_id``,
   ``update_authenticator_counter`` and our ``delete_authenticator``
   (:mod:`~flask_authguard.adapters.authenticators`);
+- optional: ``list_user_sessions(user_id) -> list[AdapterSession]`` returns every session of a
+  user; listing and ending one session of a user ("your devices": ``AuthGuard.list_sessions``,
+  ``end_session``) with database sessions needs it;
 - a store that cannot be reached (down, timeout, lost connection) raises
   :class:`~flask_authguard.core.errors.BackendUnavailableError`: the request then gets 503 and
   nobody is signed out.

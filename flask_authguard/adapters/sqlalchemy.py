@@ -356,6 +356,23 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
         with self._transaction("delete_user_sessions") as conn:
             return int(conn.execute(sa.delete(sessions).where(sessions.c.userId == uid)).rowcount)
 
+    def list_user_sessions(self, user_id: str) -> list[AdapterSession]:
+        """Every session of a user, expired ones included ("your devices").
+
+        .. versionadded:: 0.1
+        """
+        uid = as_id(user_id)
+        if uid is None:
+            return []
+        sessions = self.tables.sessions
+        query = sa.select(sessions).where(sessions.c.userId == uid).order_by(sessions.c.expires.desc())
+
+        def run() -> list[t.Any]:
+            with self._reader.connect() as conn:
+                return list(conn.execute(query))
+
+        return [session_record(row) for row in self._read("list_user_sessions", run)]
+
     # -- verification tokens -----------------------------------------------------------------
 
     def create_verification_token(self, token: t.Mapping[str, t.Any]) -> VerificationToken:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from .access_token import get_access_token
 from .middleware import AsgiEndpoints, AuthMiddleware, AuthRefusal
-from .session import core_of, get_server_session, require_auth
+from .session import core_of, get_server_session, require_auth, update_session
 
 __all__ = [
     "AsgiEndpoints",
@@ -34,4 +34,7 @@ __all__ = [
     "get_access_token",
     "get_server_session",
     "require_auth",
+    "get_server_session",
+    "require_auth",
+    "update_session",
 ]

@@ -3,6 +3,7 @@ for ASGI apps, and ``require_auth`` for views and FastAPI dependencies."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import typing as t
@@ -10,12 +11,13 @@ import typing as t
 from starlette.requests import HTTPConnection  # at run time: FastAPI reads the annotations
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.tokens.request_token import TOKEN_ENVIRON_KEY, Claims
+from ..core.tokens.request_token import TOKEN_CONFIG_KEY, TOKEN_ENVIRON_KEY, Claims
 from ..guard.answers import unavailable_json
 from ..guard.caching import vary_with_cookie
 from ..guard.decision import AuthCore
+from ..guard.step_up import checked_max_age
 from ..guard.two_factor import mfa_refusal
-from ..sessions import Session, apply_cookies, read_session, request_config, strategy_of
+from ..sessions import NOT_UPDATE, Session, apply_cookies, read_session, request_config, strategy_of
 from .guard import CORE_KEY, run_guard, runs_inline
 from .middleware import AuthRefusal
 from .scope import environ_of
@@ -59,6 +61,29 @@ async def get_server_session(
     :raises AuthRefusal: the session store failed: :class:`AuthMiddleware` answers 503 JSON
         with ``Retry-After``, as the guard does; nobody is signed out.
     """
+    return await _session(request, response, options, NOT_UPDATE)
+
+
+async def update_session(
+    request: HTTPConnection, response: Response | None, data: t.Any, options: t.Any = None
+) -> Session | None:
+    """Update the session from the server, as the Flask layer's ``update_session``: ``callbacks.jwt``
+    runs with ``trigger="update"`` and ``session=data`` (database sessions: ``callbacks.session``
+    with ``trigger="update"`` and ``new_session=data``), and the rolled cookie carrying the
+    updated token is set on ``response``.
+
+    :returns: the updated session ``dict`` or ``None``.
+    :raises ConfigurationError: no secret is configured, or bad options.
+    :raises AuthRefusal: the session store failed (503, as :func:`get_server_session`).
+
+    .. versionadded:: 0.1
+    """
+    return await _session(request, response, options, data)
+
+
+async def _session(
+    request: HTTPConnection, response: Response | None, options: t.Any, update: t.Any
+) -> Session | None:
     environ = environ_of(request.scope)
     core = core_of(request)
     config = core.config if options is None and core is not None else request_config(environ, options)
@@ -67,11 +92,22 @@ async def get_server_session(
     else:
         inline = not strategy_of(config).blocking
     try:
-        result = await run_guard(inline, read_session, environ, config)
+        read = read_session if update is NOT_UPDATE else functools.partial(read_session, update=update)
+        result = await run_guard(inline, read, environ, config)
     except BackendUnavailableError as exc:
         # not Starlette's 500: the guard's 503, sent by AuthMiddleware like any refusal
         logger.error("session store unavailable, answering 503 for %s: %s", environ["PATH_INFO"], exc)
         raise AuthRefusal(unavailable_json(), environ) from exc
+    if (
+        update is not NOT_UPDATE
+        and result.token is not None
+        and environ.get(TOKEN_CONFIG_KEY) in (None, config)
+    ):
+        # later reads of this request see the update
+        environ[TOKEN_ENVIRON_KEY] = result.token
+        environ[TOKEN_CONFIG_KEY] = config
+        if core is not None and core.config is config:
+            request.scope.setdefault("state", {})["auth_token"] = result.token
     if response is not None:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
         apply_cookies(_HeaderList(response), result, config, secure)
@@ -83,6 +119,7 @@ def require_auth(
     authorized: t.Callable[..., t.Any] | None = None,
     *,
     mfa: bool = False,
+    max_age: int | None = None,
 ) -> t.Callable[[HTTPConnection], t.Awaitable[Claims]]:
     """A dependency (FastAPI ``Depends(require_auth())``) or an awaitable check for a view:
     the token when the request passes, else the guard's refusal (sign-in redirect or 401 JSON
@@ -92,7 +129,11 @@ def require_auth(
         ``callbacks.authorized``, else "a token is present". Only a truthy result passes.
     :param mfa: also require the second factor (``two_factor``): a session without it is
         sent to enrol or enter a code (401 JSON for APIs).
+    :param max_age: step-up sign-in: a session that signed in more than ``max_age`` seconds ago
+        is sent to sign in again (401 JSON for APIs; :mod:`~flask_authguard.guard.step_up`).
+    :raises ValueError: ``max_age`` is not whole seconds, at least 1.
     """
+    max_age = checked_max_age(max_age)
 
     async def dependency(request: HTTPConnection) -> Claims:
         core = core_of(request)
@@ -100,7 +141,8 @@ def require_auth(
             raise ConfigurationError("require_auth() needs AuthMiddleware in front of the app")
         environ = environ_of(request.scope)
         inline = runs_inline(core) and not inspect.iscoroutinefunction(authorized)
-        refusal = await run_guard(inline, core.check, environ, authorized)
+        check = core.check if max_age is None else functools.partial(core.check, max_age=max_age)
+        refusal = await run_guard(inline, check, environ, authorized)
         if refusal is None and mfa:  # a database session's check reads the records: not inline
             refusal = await run_guard(inline and core.config.strategy == "jwt", mfa_refusal, core, environ)
         if refusal is not None:

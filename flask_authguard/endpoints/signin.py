@@ -16,6 +16,7 @@ from ..core.defences import throttle
 from ..core.errors import BackendUnavailableError
 from ..core.runtime import runtime_of
 from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult, submitted_credentials
+from ..providers.step_up import requested_max_age
 from ..sessions import strategy_of
 from ..sessions.base import fire_event
 from . import passkeys, two_factor, typed_fields
@@ -38,8 +39,11 @@ def signin_page(f: Flow, provider_id: str | None = None) -> Response:
     args = f.request.args
     callback_url = f.callback_url(args.get("callbackUrl"))
     code = args.get("error", "")
+    max_age = requested_max_age(args)  # a step-up sign-in: providers are asked to sign in again
     if config.options.pages.sign_in:  # type: ignore[union-attr]
         params = [("callbackUrl", callback_url)] + ([("error", code)] if code else [])
+        if max_age is not None:
+            params.append(("max_age", str(max_age)))
         return f.redirect(f.page_url(config.sign_in_page, params))
     typed = typed_fields.take(f)  # given back once, after refused credentials only
     return f.page(
@@ -52,6 +56,7 @@ def signin_page(f: Flow, provider_id: str | None = None) -> Response:
         csrf_failed=args.get("csrf") == "true",
         two_factor_url=f"{f.auth_url}/two-factor" if config.two_factor is not None else None,
         passkey_script=passkeys.script_url(f) if passkeys.passkey_provider(f) else None,
+        max_age=max_age,
     )
 
 
@@ -207,7 +212,10 @@ def _sign_in_session(f: Flow, result: SignInResult, amr: list[str] | None = None
 
     :raises BackendUnavailableError: the session store failed; no cookie is set.
     """
-    cookies = strategy_of(f.config).create(
+    strategy = strategy_of(f.config)
+    # the session this browser had: a new sign-in replaces it (sessions.devices)
+    previous = strategy.devices.current(f.environ)
+    cookies = strategy.create(
         f.environ,
         f.secure,
         user=result.user,
@@ -218,6 +226,7 @@ def _sign_in_session(f: Flow, result: SignInResult, amr: list[str] | None = None
     )
     if cookies is None:
         return False
+    strategy.devices.replace(previous)
     f.cookies.extend(cookies)
     return True
 

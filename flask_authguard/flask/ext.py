@@ -58,8 +58,10 @@ from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..guard.answers import Redirect
 from ..guard.decision import AuthCore, InnerMiddleware
+from ..guard.step_up import checked_max_age
 from ..guard.two_factor import mfa_refusal
 from ..sessions.revoke import Revoker
+from ..sessions.user_sessions import end_session, list_sessions
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
 from .state import GuardState, current_token, request_state, state_of, token_or_none
@@ -181,7 +183,12 @@ class AuthGuard:
         return view
 
     def protect(
-        self, blueprint: Blueprint, authorized: Authorized | None = None, *, mfa: bool = False
+        self,
+        blueprint: Blueprint,
+        authorized: Authorized | None = None,
+        *,
+        mfa: bool = False,
+        max_age: int | None = None,
     ) -> Blueprint:
         """Protect every view of ``blueprint`` (call it before the blueprint is registered).
 
@@ -192,13 +199,17 @@ class AuthGuard:
             ``callbacks.authorized``, else "a token is present". Only a truthy result passes.
         :param mfa: also require the second factor (``two_factor``): a session without it is
             sent to enrol or enter a code (401 JSON for APIs).
+        :param max_age: step-up sign-in: seconds since the session signed in beyond which it
+            must sign in again (:mod:`~flask_authguard.guard.step_up`).
         :returns: the blueprint.
+        :raises ValueError: ``max_age`` is not whole seconds, at least 1.
         """
+        max_age = checked_max_age(max_age)
 
         def check() -> t.Any:
             if _is_public_view():
                 return None
-            refusal = _check(authorized)
+            refusal = _check(authorized, max_age)
             if refusal is None and mfa:
                 refusal = mfa_refusal(state_of().core, request.environ)
             return refusal
@@ -237,6 +248,48 @@ class AuthGuard:
         """
         return self._revoker(app).revoke_token(token)
 
+    # -- a user's sessions ("your devices") -----------------------------------------------------
+
+    def list_sessions(self, user_id: t.Any, *, app: Flask | None = None) -> list[dict[str, t.Any]]:
+        """The live sessions of ``user_id`` (a token's ``sub``), the most recently seen first.
+
+        Each is a ``dict``: ``id`` (opaque, never the session token: what :meth:`end_session`
+        takes), ``signed_in_at`` and ``last_seen_at`` (aware UTC datetimes, ``None`` when
+        unknown; "last seen" moves at most once per ``session.update_age``), ``user_agent``, and
+        ``current`` (the session of the request asking, inside a request). JWT sessions are
+        those signed in here since the store was last empty (next-auth tokens with a ``sid``
+        claim once seen); database sessions are the rows (the adapter needs
+        ``list_user_sessions``).
+
+        Works outside a request and an app context, as :meth:`revoke_user` does.
+
+        :param app: as for :meth:`revoke_user`.
+        :raises ConfigurationError: no app to use, or a database adapter without
+            ``list_user_sessions``.
+        :raises BackendUnavailableError: the store or the database cannot be reached.
+
+        .. versionadded:: 0.1
+        """
+        environ = request.environ if has_request_context() else None
+        return list_sessions(self._revoker(app).config, user_id, environ)
+
+    def end_session(self, user_id: t.Any, session_id: str, *, app: Flask | None = None) -> bool:
+        """End one session of ``user_id``: ``session_id`` is an ``id`` from
+        :meth:`list_sessions`. A JWT session's ``sid`` is revoked through the ``store`` (every
+        worker sharing it refuses the session from its next request); a database session's row
+        is deleted.
+
+        :param app: as for :meth:`revoke_user`.
+        :returns: whether ``user_id`` had such a session (``False`` for an unknown id, or one of
+            another user).
+        :raises ConfigurationError: no app to use, or a database adapter without
+            ``list_user_sessions``.
+        :raises BackendUnavailableError: the store or the database cannot be reached.
+
+        .. versionadded:: 0.1
+        """
+        return end_session(self._revoker(app).config, user_id, session_id)
+
     def _revoker(self, app: Flask | None) -> Revoker:
         """The revoker of ``app``, else of ``current_app``, else of the guard's own app."""
         if app is None and not has_app_context():
@@ -260,11 +313,12 @@ def _is_public_view() -> bool:
     return core.is_skipped(environ, core.path(environ))
 
 
-def _check(authorized: Authorized | None) -> WSGIApplication | None:
+def _check(authorized: Authorized | None, max_age: int | None = None) -> WSGIApplication | None:
     """The refusal for the current request, or ``None`` after running the inner middleware."""
     core = state_of().core
     environ = request.environ
-    return core.check(environ, authorized, request=request._get_current_object())  # type: ignore[attr-defined]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    return core.check(environ, authorized, request=req, max_age=max_age)
 
 
 def _before_request() -> t.Any:
@@ -372,18 +426,33 @@ def auth_required(view: F) -> F: ...
 
 
 @t.overload
-def auth_required(*, authorized: Authorized | None = None, mfa: bool = False) -> t.Callable[[F], F]: ...
+def auth_required(
+    *, authorized: Authorized | None = None, mfa: bool = False, max_age: int | None = None
+) -> t.Callable[[F], F]: ...
 
 
-def auth_required(view: F | None = None, *, authorized: Authorized | None = None, mfa: bool = False) -> t.Any:
-    """Protect one view: ``@auth_required`` or ``@auth_required(authorized=fn)``;
-    ``@auth_required(mfa=True)`` also requires the second factor (``two_factor``): a session
-    without it is sent to enrol or enter a code (401 JSON for APIs).
+def auth_required(
+    view: F | None = None,
+    *,
+    authorized: Authorized | None = None,
+    mfa: bool = False,
+    max_age: int | None = None,
+) -> t.Any:
+    """Protect one view: ``@auth_required``, ``@auth_required(authorized=fn)``,
+    ``@auth_required(max_age=300)``; ``@auth_required(mfa=True)`` also requires the second
+    factor (``two_factor``): a session without it is sent to enrol or enter a code (401 JSON for
+    APIs).
 
     Refusals are the guard's: sign-in redirect (401 JSON for APIs) when anonymous, 403 when
     signed in but refused. CORS preflights (``cors_preflight``) and the skip list pass; the
     guard's inner middleware runs for an authorized request. ``async def`` views work (``flask[async]``).
+
+    :param max_age: step-up sign-in: a session that signed in more than ``max_age`` seconds ago
+        is sent to sign in again and back to this URL (401 JSON for APIs; see
+        :mod:`~flask_authguard.guard.step_up`).
+    :raises ValueError: ``max_age`` is not whole seconds, at least 1.
     """
+    max_age = checked_max_age(max_age)
 
     def decorate(fn: F) -> F:
         # decided once: a plain view is called as it is, an ``async def`` one through the app
@@ -398,7 +467,7 @@ def auth_required(view: F | None = None, *, authorized: Authorized | None = None
             environ = req.environ
             path = core.path(environ)
             if not (core.is_preflight(environ) or core.is_skipped(environ, path)):
-                refusal = core.check(environ, authorized, request=req)
+                refusal = core.check(environ, authorized, request=req, max_age=max_age)
                 if refusal is None and mfa:
                     refusal = mfa_refusal(core, environ)
                 if refusal is not None:

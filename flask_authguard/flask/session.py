@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import after_this_request, current_app, has_app_context, request
+from flask import after_this_request, current_app, g, has_app_context, has_request_context, request
 from werkzeug.wrappers import Request, Response
 
 from ..core.settings.config import Config
 from ..core.settings.options import OptionsArg
+from ..core.tokens.request_token import TOKEN_CONFIG_KEY, TOKEN_ENVIRON_KEY
 from ..guard.caching import CHECKED_KEY, cache_headers, vary_on_cookie
-from ..sessions import Session, SessionResult, apply_cookies, read_session, request_config
+from ..sessions import NOT_UPDATE, Session, SessionResult, apply_cookies, read_session, request_config
 from ..sessions.reading import cookies_to_add
 from .state import LAYER_KEY, GuardState, request_state, state_of
 
@@ -74,7 +75,7 @@ def guard_start_response(
     return wrapped
 
 
-def _flask_session(options: OptionsArg | Config) -> SessionResult:
+def _flask_session(options: OptionsArg | Config, update: t.Any = NOT_UPDATE) -> SessionResult:
     # the proxy resolved once, by its own method: ``request.environ`` on the proxy costs a
     # failed attribute lookup (an AttributeError made and cleared) before it is forwarded;
     # outside a request it raises, and the caller says what to do instead
@@ -87,7 +88,9 @@ def _flask_session(options: OptionsArg | Config) -> SessionResult:
         config = request_config(environ, options)
     else:  # the guard's options
         config = request_state(environ).core.config
-    result = read_session(environ, config)
+    result = read_session(environ, config, update=update)
+    if update is not NOT_UPDATE:
+        _hand_over(environ, config, result)
     queue_cookies(environ, result, config, layer)
     return result
 
@@ -108,6 +111,39 @@ def queue_cookies(
         environ[_SESSION_HOOK_KEY] = True
         if layer is None:  # no guard layer in front: the view's response only
             after_this_request(_apply_pending)
+
+
+def _hand_over(environ: WSGIEnvironment, config: Config, result: SessionResult) -> None:
+    """After an update: the updated token is the request's token from now on (``g.auth_token``,
+    a later update or read in the same request), unless other options read the token already."""
+    if result.token is None or environ.get(TOKEN_CONFIG_KEY) not in (None, config):
+        return
+    environ[TOKEN_ENVIRON_KEY] = result.token
+    environ[TOKEN_CONFIG_KEY] = config
+    if has_request_context() and request.environ is environ:
+        state = current_app.extensions.get("authguard")
+        if state is not None and state.config is config:
+            g.__dict__["auth_token"] = result.token
+
+
+def _werkzeug_session(req: t.Any, resp: t.Any, options: t.Any, update: t.Any = NOT_UPDATE) -> SessionResult:
+    """The ``(request, response, options)`` forms: the read (or update), its cookies on ``resp``."""
+    if not isinstance(req, Request):
+        raise TypeError("the (request, response, ...) form needs a werkzeug Request")
+    if resp is not None and not hasattr(getattr(resp, "headers", None), "getlist"):
+        raise TypeError("the (request, response, ...) form: response must be a werkzeug Response")
+    environ = req.environ
+    if options is None and has_app_context() and "authguard" in current_app.extensions:
+        config = state_of().config
+    else:
+        config = request_config(environ, options)
+    result = read_session(environ, config, update=update)
+    if update is not NOT_UPDATE:
+        _hand_over(environ, config, result)
+    if resp is not None:
+        apply_cookies(resp.headers, result, config, config.is_secure(environ.get("wsgi.url_scheme", "http")))
+        vary_on_cookie(resp.headers)  # the response depends on the session cookie
+    return result
 
 
 @t.overload
@@ -149,26 +185,58 @@ def get_server_session(*args: t.Any) -> Session | None:
     if len(args) > 3:
         raise TypeError(f"get_server_session takes at most 3 arguments ({len(args)} given)")
     if len(args) >= 2:
-        req, resp = args[0], args[1]
-        options = args[2] if len(args) > 2 else None
-        if not isinstance(req, Request):
-            raise TypeError("get_server_session(request, response, options) needs a werkzeug Request")
-        if resp is not None and not hasattr(getattr(resp, "headers", None), "getlist"):
-            raise TypeError(
-                "get_server_session(request, response, options): response must be a werkzeug Response"
-            )
-        environ = req.environ
-        if options is None and has_app_context() and "authguard" in current_app.extensions:
-            config = state_of().config
-        else:
-            config = request_config(environ, options)
-        result = read_session(environ, config)
-        if resp is not None:
-            apply_cookies(
-                resp.headers, result, config, config.is_secure(environ.get("wsgi.url_scheme", "http"))
-            )
-            vary_on_cookie(resp.headers)  # the response depends on the session cookie
-        return result.session
+        return _werkzeug_session(args[0], args[1], args[2] if len(args) > 2 else None).session
     if len(args) == 1 and isinstance(args[0], Request):
         raise TypeError("get_server_session(request, response, options): pass the response too (or None)")
     return _flask_session(args[0]).session
+
+
+@t.overload
+def update_session(data: t.Any, /) -> Session | None: ...
+
+
+@t.overload
+def update_session(data: t.Any, options: OptionsArg | Config, /) -> Session | None: ...
+
+
+@t.overload
+def update_session(
+    request: Request, response: Response | None, data: t.Any, options: OptionsArg | Config = None, /
+) -> Session | None: ...
+
+
+def update_session(*args: t.Any) -> Session | None:
+    """Update the session from the server (Auth.js v5's ``unstable_update``), as next-auth's
+    ``POST /api/auth/session`` (the front end's ``update(data)``) does it:
+
+    - JWT sessions: ``callbacks.jwt(token=..., trigger="update", session=data)``, then
+      ``callbacks.session(..., trigger="update", new_session=data)``; the token the ``jwt``
+      callback returns is written to the rolled cookie;
+    - database sessions: ``callbacks.session(session=..., user=..., trigger="update",
+      new_session=data)`` shapes the answer, and the row is extended as on a read.
+
+    Three forms, as :func:`get_server_session`:
+
+    - ``update_session(data)`` in a Flask request (the guard's options);
+    - ``update_session(data, options)`` in a Flask request;
+    - ``update_session(request, response, data, options=None)`` with werkzeug objects, anywhere.
+
+    Later reads in the same request (``get_server_session()``, ``g.auth_token``) see the
+    updated session. The ``jwt`` callback decides what an update may change: ``data`` comes from
+    your code here, but from the browser through ``POST /api/auth/session``.
+
+    :returns: the updated session ``dict``, or ``None`` (signed out, or the callbacks returned
+        ``None``).
+    :raises ConfigurationError: no secret is configured, or bad options.
+    :raises TypeError: arguments that fit none of the forms.
+    :raises RuntimeError: the short forms outside a Flask request.
+
+    .. versionadded:: 0.1
+    """
+    if args and isinstance(args[0], Request):
+        if len(args) not in (3, 4):
+            raise TypeError("update_session(request, response, data, options=None) takes 3 or 4 arguments")
+        return _werkzeug_session(args[0], args[1], args[3] if len(args) > 3 else None, args[2]).session
+    if len(args) not in (1, 2):
+        raise TypeError("update_session(data) or update_session(data, options) in a Flask request")
+    return _flask_session(args[1] if len(args) > 1 else None, args[0]).session

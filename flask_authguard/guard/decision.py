@@ -34,6 +34,7 @@ from ..core.tokens.request_token import TOKEN_CONFIG_KEY as _TOKEN_CONFIG_KEY
 from ..core.tokens.request_token import TOKEN_ENVIRON_KEY as TOKEN_ENVIRON_KEY
 from ..core.tokens.request_token import Claims
 from ..sessions import strategy_of
+from . import step_up
 from .answers import Redirect, json_response, unavailable_json
 from .caching import CHECKED_KEY
 from .incoming import browser_path, normalize_path, page_path, with_param
@@ -179,12 +180,15 @@ class AuthCore:
         authorized: t.Callable[..., t.Any] | None = None,
         *,
         request: Request | None = None,
+        max_age: int | None = None,
     ) -> WSGIApplication | None:
         """The guard's decision for a request it protects: ``None`` to go on to the app, else
         the answer that refuses it, or, for an authorized request, the inner middleware's own
         answer (:meth:`run_inner`).
 
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
+        :param max_age: step-up sign-in: an authorized session that signed in longer ago is
+            sent to sign in again (:mod:`~flask_authguard.guard.step_up`).
         """
         environ[CHECKED_KEY] = True  # its answer, whatever it is, depends on who asks
         config = self.config
@@ -222,11 +226,14 @@ class AuthCore:
                 if request is None:
                     request = Request(environ)
                 allowed = bool(call_sync(check, request=request, token=token))
+            stale = max_age is not None and allowed and step_up.is_stale(self, environ, token, max_age)
         except BackendUnavailableError as exc:
             logger.error("session store unavailable, answering 503 for %s: %s", self.path(environ), exc)
             return self.unavailable(environ)
         if not allowed:
             return self.deny(environ, token)
+        if stale and max_age is not None:
+            return step_up.sign_in_again(self, environ, max_age)
         if self.middleware is not None:
             return self.run_inner(environ)
         return None
@@ -325,6 +332,10 @@ class AuthCore:
                     self._redirects.clear()
                 self._redirects[key] = redirect
         return redirect
+
+    def sign_in_url(self, environ: WSGIEnvironment, callback: str) -> str:
+        """The sign-in page's URL with ``callbackUrl=callback``, on the trusted origin."""
+        return self._page_url(environ, self.config.sign_in_page, "callbackUrl", callback)
 
     def _page_url(self, environ: WSGIEnvironment, page: str, param: str, value: str) -> str:
         """``page`` with ``param=value``: on the trusted origin (:func:`link_origin`), else

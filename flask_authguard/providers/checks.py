@@ -44,13 +44,25 @@ def check_cookie(config: Config, check: str, secure: bool) -> CookieSpec:
     return config.cookie(CHECK_COOKIES[check], secure)
 
 
-def set_check(config: Config, check: str, secure: bool, value: str, provider_id: str) -> str:
+def set_check(
+    config: Config,
+    check: str,
+    secure: bool,
+    value: str,
+    provider_id: str,
+    *,
+    extra: t.Mapping[str, t.Any] | None = None,
+) -> str:
     """The ``Set-Cookie`` value keeping ``value`` for ``provider_id``'s callback: encrypted as
     next-auth encrypts it, ``Max-Age`` and ``Expires`` 15 minutes ahead (next-auth's nonce
-    cookie has no ``Max-Age``)."""
+    cookie has no ``Max-Age``).
+
+    :param extra: more claims to keep with it (a step-up sign-in's ``max_age``), read back with
+        :func:`check_claims`.
+    """
     spec = check_cookie(config, check, secure)
     sealed = jwt.encode(
-        token={"value": value, "provider": provider_id},
+        token={**(extra or {}), "value": value, "provider": provider_id},
         secret=config.current_secrets(),
         max_age=CHECK_MAX_AGE,
         salt=spec.name,
@@ -69,6 +81,17 @@ def read_check(config: Config, request: Request, check: str, secure: bool, provi
 
     :raises CheckFailed: no such cookie, or one that does not decode to this provider's value.
     """
+    return t.cast(str, check_claims(config, request, check, secure, provider_id)["value"])
+
+
+def check_claims(
+    config: Config, request: Request, check: str, secure: bool, provider_id: str
+) -> dict[str, t.Any]:
+    """Everything the check cookie holds for ``provider_id``: its ``value`` and the ``extra``
+    claims :func:`set_check` was given.
+
+    :raises CheckFailed: no such cookie, or one that does not decode to this provider's value.
+    """
     spec = check_cookie(config, check, secure)
     raw = request_cookies(request.environ).get(spec.name)
     if not raw:
@@ -84,7 +107,7 @@ def read_check(config: Config, request: Request, check: str, secure: bool, provi
         raise CheckFailed(f"{check} cookie holds no value")
     if claims.get("provider") != provider_id:  # type: ignore[union-attr]
         raise CheckFailed(f"{check} cookie was made for another provider")
-    return value
+    return dict(claims)  # type: ignore[arg-type]
 
 
 def clear_checks(config: Config, request: Request, secure: bool) -> list[str]:

@@ -36,9 +36,10 @@ from ..core.errors import ConfigurationError
 from ..core.settings.config import Config
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id, check_url
-from .checks import CHECK_COOKIES, CheckFailed, clear_checks, mark_used, read_check, set_check
+from .checks import CHECK_COOKIES, CheckFailed, check_claims, clear_checks, mark_used, read_check, set_check
 from .environment import client_from_env, env_stem
 from .refresh import refresh_grant
+from .step_up import step_up_checked, step_up_claims, step_up_params
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -238,11 +239,14 @@ class OAuthProvider:
             raise SignInError("OAuthSignin") from None
         cookies: list[str] = []
         values: dict[str, str] = {}
+        step_up = step_up_params(self.type, request.args)  # a step-up sign-in asks again
         for check, length in (("state", 43), ("pkce", 64), ("nonce", 43)):
             if check in self.checks:
                 values[check] = _authlib.generate_token(length)
-                cookies.append(set_check(config, check, secure, values[check], self.id))
+                extra = step_up_claims(step_up) if check == "nonce" else None  # for the callback
+                cookies.append(set_check(config, check, secure, values[check], self.id, extra=extra))
         params = dict(self.authorization_params)
+        params.update(step_up)
         if "nonce" in values:
             params["nonce"] = values["nonce"]
         session = self._session(redirect_uri)
@@ -305,7 +309,9 @@ class OAuthProvider:
                 raise CheckFailed("state was used already (replay)")
         for check in ("pkce", "nonce"):
             if check in self.checks:
-                checked[check] = read_check(config, request, check, secure, self.id)
+                kept = check_claims(config, request, check, secure, self.id)
+                checked[check] = kept["value"]
+                checked.update(step_up_checked(kept))  # the max_age a step-up sign-in asked for
         return checked
 
     def _exchange(

@@ -26,6 +26,7 @@ from ..core.errors import ConfigurationError
 from . import _authlib
 from .base import check_url
 from .oauth import ExchangeFailed, OAuthProvider, email_verified, get_json
+from .step_up import check_auth_time
 
 #: Seconds the discovery document is kept before it is read again.
 DISCOVERY_TTL = 3600
@@ -196,7 +197,12 @@ class OIDCProvider(OAuthProvider):
         id_token = tokens.get("id_token")
         if not isinstance(id_token, str) or not id_token:
             raise ExchangeFailed("the token endpoint answered no id_token")
-        return self.verify_id_token(id_token, checked.get("nonce"))
+        claims = self.verify_id_token(id_token, checked.get("nonce"))
+        try:  # a step-up sign-in: the provider must have asked again
+            check_auth_time(claims, checked.get("max_age"), _clock.now(), LEEWAY)
+        except ValueError as exc:
+            raise ExchangeFailed(str(exc)) from None
+        return claims
 
 
 def check_issuer(issuer: t.Any, where: str) -> str:

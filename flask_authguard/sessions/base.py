@@ -47,6 +47,10 @@ class SessionStrategy(t.Protocol):
     config: Config
     #: Whether a read may block on I/O (a database): async front ends run it in a thread.
     blocking: bool
+    #: The users' sessions, one by one ("your devices"):
+    #: :class:`~flask_authguard.sessions.devices.JwtDevices` or
+    #: :class:`~flask_authguard.sessions.devices.DatabaseDevices`.
+    devices: t.Any
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The token the guard hands on (``authorized``, inner middleware, ``g.auth_token``);

@@ -56,6 +56,7 @@ from .adapter_calls import (
     timestamp_of,
 )
 from .base import NOT_UPDATE, SessionResult, cookie_spec, fire_event, iso_ms
+from .devices import DatabaseDevices
 from .provider_tokens import (
     KEPT_FIELDS,
     REFRESH_ERROR,
@@ -101,6 +102,8 @@ class DatabaseSessions:
         check_adapter(config)
         #: The providers with ``refresh=True``: a read shows a failed refresh of their tokens.
         self._refreshing = refreshing_ids(config)
+        #: The users' sessions: the rows, with the sign-in time and user agent recorded.
+        self.devices = DatabaseDevices(config)
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The session's user as JWT claims (``sub``, ``name``, ``email``, ``picture``) and
@@ -157,6 +160,7 @@ class DatabaseSessions:
             if updated is None:  # signed out by a concurrent request meanwhile
                 logger.debug("database session vanished while being extended")
                 return SessionResult(None, clean(spec, existing=cookies), None)
+            self.devices.extended(user.get("id"))
         try:
             session = self._shape(record, user, iso_ms(expires), update)
         except Exception:
@@ -225,6 +229,7 @@ class DatabaseSessions:
         )
         forget(environ)
         self._keep_tokens(db_user, account)
+        self.devices.signed_in(environ, db_user["id"], token)
         spec = config.session_cookie(secure)
         existing = session_cookies(environ, spec.name)
         return chunk(spec, token, existing=existing, chunk_size=config.chunk_size, expires=expires)
@@ -254,4 +259,6 @@ class DatabaseSessions:
         if token is not None and plausible_token(token):
             deleted = call_adapter(self.config, "delete_session", token)
             forget(environ)
+            if isinstance(deleted, t.Mapping) and deleted.get("userId") is not None:
+                self.devices.signed_out(deleted["userId"], token)
         fire_event(self.config, "sign_out", session=deleted)

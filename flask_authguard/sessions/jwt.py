@@ -48,6 +48,7 @@ from .base import (
     fire_event,
     iso_ms,
 )
+from .devices import JwtDevices
 from .provider_tokens import REFRESH_ERROR, with_sign_in_tokens
 from .revoke import live_claims
 
@@ -86,6 +87,8 @@ class JwtSessions:
         self.blocking = not config.store.startswith("memory://")  # defence: the store's round trip
         #: The options' runtime (its revocation list is asked on every read).
         self._runtime = runtime_of(config)
+        #: The users' sessions: recorded at sign-in, listed and ended one by one.
+        self.devices = JwtDevices(config)
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
         """The decoded session cookie or Bearer token, as ``withAuth``'s ``getToken`` reads it;
@@ -94,7 +97,10 @@ class JwtSessions:
         :raises BackendUnavailableError: the store (revocations) cannot be reached.
         """
         claims: Claims | None = token_for(environ, self.config)  # type: ignore[assignment]  # (not raw)
-        return live_claims(environ, self.config, claims, self._runtime)  # defence
+        claims = live_claims(environ, self.config, claims, self._runtime)  # defence
+        if claims is not None:
+            self.devices.seen(environ, claims)
+        return claims
 
     def _decode_cookie(
         self, environ: WSGIEnvironment, candidates: t.Sequence[str], secrets: tuple[str, ...], salt: str
@@ -123,6 +129,7 @@ class JwtSessions:
         if decoded is None:
             logger.debug("session cookie invalid, expired or revoked: clearing it")
             return SessionResult(None, clean(spec, existing=cookies), None)
+        self.devices.seen(environ, decoded)
         # defence: an absolute lifetime caps the refreshed token and cookie
         max_age = config.session_max_age
         left = lifetime_left(decoded, config)
@@ -247,6 +254,7 @@ class JwtSessions:
                 MAX_SIGN_IN_CHUNKS,
             )
             raise SignInError(_TOO_LARGE.get(str(account.get("type")), "Callback"))
+        self.devices.signed_in(environ, token)
         return chunk(
             spec,
             encoded,
@@ -261,4 +269,6 @@ class JwtSessions:
         candidates = session_values(session_cookies(environ, spec.name), spec.name)
         if candidates:
             secrets, salt = self.config.current_secrets(), self.config.salt_for(spec.name)
-            fire_event(self.config, "sign_out", token=self._decode_cookie(environ, candidates, secrets, salt))
+            claims = self._decode_cookie(environ, candidates, secrets, salt)
+            self.devices.signed_out(claims)
+            fire_event(self.config, "sign_out", token=claims)

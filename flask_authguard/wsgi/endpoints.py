@@ -30,6 +30,7 @@ from ..core.settings.options import OptionsArg
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
 from ..sessions.revoke import Revoker
+from ..sessions.user_sessions import end_session, list_sessions
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -92,6 +93,23 @@ class AuthEndpoints:
         :raises BackendUnavailableError: the store cannot be reached.
         """
         return Revoker(self.config).revoke_token(token)
+
+    def list_sessions(self, user_id: t.Any) -> list[dict[str, t.Any]]:
+        """The live sessions of ``user_id``, as :meth:`AuthGuard.list_sessions
+        <flask_authguard.AuthGuard.list_sessions>`.
+
+        :raises BackendUnavailableError: the store or the database cannot be reached.
+        """
+        return list_sessions(self.config, user_id)
+
+    def end_session(self, user_id: t.Any, session_id: str) -> bool:
+        """End one session of ``user_id``, as :meth:`AuthGuard.end_session
+        <flask_authguard.AuthGuard.end_session>`.
+
+        :returns: whether ``user_id`` had such a session.
+        :raises BackendUnavailableError: the store or the database cannot be reached.
+        """
+        return end_session(self.config, user_id, session_id)
 
 
 class EndpointsFirst:

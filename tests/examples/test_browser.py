@@ -214,6 +214,50 @@ def test_demo_sign_out(demo_client: t.Any) -> None:
     assert demo_client.get("/dashboard").status_code == 307
 
 
+def test_demo_devices_end_another_device(demo_client: t.Any) -> None:
+    laptop = demo.create_app().test_client()
+    laptop.environ_base["HTTP_USER_AGENT"] = "Laptop browser"
+    demo_client.environ_base["HTTP_USER_AGENT"] = "Phone browser"
+    _sign_in(laptop, *BOB)
+    _sign_in(demo_client, *BOB)
+    page = laptop.get("/devices")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Laptop browser <strong>(this device)</strong>" in html and "Phone browser" in html
+    app = laptop.application
+    user_sessions = app.extensions["authguard"].guard.list_sessions("2")
+    phone = next(e for e in user_sessions if e["user_agent"] == "Phone browser")
+    ended = laptop.post(f"/devices/{phone['id']}/end")
+    assert ended.status_code == 303 and ended.headers["Location"] == "/devices"
+    assert demo_client.get("/dashboard").status_code == 307  # the phone is signed out
+    assert "Phone browser" not in laptop.get("/devices").get_data(as_text=True)
+
+
+def test_demo_nickname_is_updated_from_the_server(demo_client: t.Any) -> None:
+    _sign_in(demo_client, *BOB)
+    response = demo_client.post("/dashboard/nickname", data={"nickname": "  Bobby ", "role": "admin"})
+    assert response.status_code == 303
+    user = demo_client.get("/api/me").get_json()["user"]
+    assert user["nickname"] == "Bobby" and user["role"] == "user"  # the role never comes from an update
+    assert b'value="Bobby"' in demo_client.get("/dashboard").data
+    assert demo_client.get("/admin").status_code == 403
+
+
+def test_demo_account_asks_for_a_recent_sign_in(demo_client: t.Any, frozen_clock: t.Any) -> None:
+    _sign_in(demo_client, *BOB, callback_url="/account")
+    assert demo_client.get("/account").status_code == 200
+    frozen_clock.now += demo.STEP_UP_MAX_AGE + 1
+    response = demo_client.get("/account")
+    assert response.status_code == 307
+    assert parse_qs(urlsplit(response.headers["Location"]).query) == {
+        "callbackUrl": ["/account"],
+        "max_age": [str(demo.STEP_UP_MAX_AGE)],
+    }
+    again = _sign_in(demo_client, *BOB, callback_url="/account")
+    assert again.headers["Location"] == "http://localhost/account"
+    assert demo_client.get("/account").status_code == 200
+
+
 # -- headless Chromium -------------------------------------------------------------------------
 
 
@@ -557,3 +601,73 @@ def test_pages_have_the_sign_in_layout_in_chromium(browser: Browser, tmp_path: p
     ]
     for shot in shots:
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _sign_in_over_http(base: str, username: str, password: str, user_agent: str) -> t.Any:
+    """A second device: a real HTTP client signed in to the running demo."""
+    import requests
+
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent
+    csrf = session.get(base + "api/auth/csrf", timeout=10).json()["csrfToken"]
+    data = {"csrfToken": csrf, "username": username, "password": password, "callbackUrl": "/dashboard"}
+    response = session.post(
+        base + "api/auth/callback/credentials", data=data, allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith("/dashboard")
+    return session
+
+
+def test_demo_step_up_and_devices_in_chromium(
+    browser: Browser, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sign in, wait past ``max_age``, the sensitive page asks again and comes back; then "your
+    devices" lists a second device and ends it."""
+    import time
+
+    max_age = 2
+    monkeypatch.setenv("DEMO_STEP_UP_MAX_AGE", str(max_age))
+    with running_demo([sys.executable, str(DEMO), "--port", "0"], tmp_path / "demo.log") as process:
+        base = process.url
+
+        # The account page wants a recent sign-in: a fresh one gets in.
+        browser.get(base + "account")
+        browser.wait_path("/api/auth/signin")
+        _fill_sign_in(browser, *BOB)
+        browser.wait_path("/account")
+        assert browser.text("h1") == "Account"
+        browser.screenshot("account")
+
+        # Past max_age: the same page asks for the password again, then comes back.
+        time.sleep(max_age + 1)
+        browser.get(base + "account")
+        url = browser.wait_path("/api/auth/signin")
+        assert parse_qs(urlsplit(url).query) == {"callbackUrl": ["/account"], "max_age": [str(max_age)]}
+        assert browser.text("#step-up-notice") == "Please sign in again to continue."
+        browser.screenshot("step-up-sign-in")
+        _fill_sign_in(browser, *BOB)
+        browser.wait_path("/account")
+        assert browser.text("h1") == "Account"
+        browser.screenshot("account-again")
+
+        # Another device signs in as Bob; the browser lists both and ends the other one.
+        phone = _sign_in_over_http(base, BOB[0], BOB[1], "Phone/1.0")
+        assert phone.get(base + "api/me", timeout=10).status_code == 200
+        browser.get(base + "devices")
+        assert browser.text("h1") == "Your devices"
+        rows = browser.execute(
+            "return [...document.querySelectorAll('tr.device')]"
+            ".map(r => r.querySelector('.agent').textContent)"
+        )
+        assert len(rows) == 2 and any("Phone/1.0" in row for row in rows)
+        assert "(this device)" in browser.text("tr.device.current .agent")
+        browser.screenshot("devices")
+        browser.click("tr.device:not(.current) button.end")
+        _wait_for(
+            lambda: browser.execute("return document.querySelectorAll('tr.device').length") == 1,
+            "the other device to leave the list",
+        )
+        browser.screenshot("device-ended")
+        assert phone.get(base + "api/me", timeout=10).status_code == 401  # signed out there
+        browser.get(base + "dashboard")
+        assert browser.text("#welcome").startswith("Welcome, Bob!")  # still signed in here
