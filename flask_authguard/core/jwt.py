@@ -144,6 +144,11 @@ def _now() -> int:
     return math.floor(_clock.now())
 
 
+#: The claims' JSON as ``JSON.stringify`` writes it (made once: ``json.dumps`` with options builds
+#: an encoder per call).
+_CLAIMS_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
     now = _now()
     exp = now + max_age
@@ -155,7 +160,7 @@ def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
     claims["exp"] = exp
     claims["jti"] = str(uuid.uuid4())
     try:
-        text = json.dumps(claims, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _CLAIMS_ENCODER.encode(claims)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"token claims must be JSON-serialisable: {exc}") from None
     try:
@@ -163,6 +168,11 @@ def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
     except UnicodeEncodeError:
         # A lone surrogate: JSON.stringify escapes it (\ud800); only ASCII escapes can here.
         return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+@functools.lru_cache(maxsize=64)
+def _aesgcm(key: bytes) -> AESGCM:
+    return AESGCM(key)
 
 
 @functools.lru_cache(maxsize=64)
@@ -199,7 +209,7 @@ def encode(
     if version == 4:
         header = _V4_HEADER
         iv = os.urandom(12)
-        sealed = AESGCM(derive_key(first, salt)).encrypt(iv, plaintext, _V4_HEADER_BYTES)
+        sealed = _aesgcm(derive_key(first, salt)).encrypt(iv, plaintext, _V4_HEADER_BYTES)
         ciphertext, tag = sealed[:-16], sealed[-16:]
     elif version == 5:
         key = derive_key(first, salt or "authjs.session-token", version=5, length=64)
@@ -242,11 +252,6 @@ def _checked_header(header_b64: str, version: int) -> tuple[str, str | None]:
     if kid is not None and not isinstance(kid, str):
         raise InvalidTokenError("kid is not a string")
     return t.cast(str, enc), kid
-
-
-@functools.lru_cache(maxsize=64)
-def _aesgcm(key: bytes) -> AESGCM:
-    return AESGCM(key)
 
 
 def _parse(token: str, version: int) -> _Parts:
