@@ -26,7 +26,9 @@ ENVIRON_KEY = "authguard.environ"
 
 def _latin1(text: str) -> str:
     """A decoded ASGI path as WSGI carries it: UTF-8 bytes, one ``str`` char a byte."""
-    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("latin-1")
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 class _NoBody(io.BytesIO):
@@ -50,30 +52,23 @@ def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironme
         path = path[len(root) :]
     websocket = scope["type"] == "websocket"
     scheme = scope.get("scheme") or ("ws" if websocket else "http")
-    host, port = scope.get("server") or ("localhost", 80)
-    query = scope.get("query_string", b"").decode("latin-1")
-    environ: dict[str, t.Any] = {
-        "REQUEST_METHOD": scope.get("method", "GET"),
-        "SCRIPT_NAME": root,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": str(host),
-        "SERVER_PORT": str(port if port is not None else 80),
-        "SERVER_PROTOCOL": "HTTP/" + scope.get("http_version", "1.1"),
-        # the guard's cookie-name and redirect rules speak http(s); a websocket is its handshake
-        "wsgi.url_scheme": _SCHEMES.get(scheme, scheme),
-        "wsgi.input": _NO_BODY if body is None else io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
+    server = scope.get("server") or ("localhost", 80)
+    raw_path = scope.get("raw_path")
+    query: bytes = scope.get("query_string", b"")
+    # what every request of this server shares, copied; then this request's own keys
+    environ: dict[str, t.Any] = _server_keys(server[0], server[1], scope.get("http_version", "1.1")).copy()
+    environ["REQUEST_METHOD"] = scope.get("method", "GET")
+    environ["SCRIPT_NAME"] = root
+    environ["PATH_INFO"] = path
+    environ["QUERY_STRING"] = query.decode("latin-1")
+    # the guard's cookie-name and redirect rules speak http(s); a websocket is its handshake
+    environ["wsgi.url_scheme"] = _SCHEMES.get(scheme, scheme)
+    environ["wsgi.input"] = _NO_BODY if body is None else io.BytesIO(body)
+    environ["wsgi.errors"] = sys.stderr
     if websocket:  # the cross-site rule checks a handshake as it checks a mutation
         environ[WEBSOCKET_KEY] = True
-    raw_path = scope.get("raw_path")
     if raw_path:
-        environ["RAW_URI"] = raw_path.decode("latin-1") + ("?" + query if query else "")
+        environ["RAW_URI"] = raw_path.decode("latin-1") + ("?" + environ["QUERY_STRING"] if query else "")
     client = scope.get("client")
     if client:
         environ["REMOTE_ADDR"] = str(client[0])
@@ -84,6 +79,22 @@ def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironme
             value = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + value
         environ[key] = value
     return environ
+
+
+_WSGI_FLAGS = {"wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False}
+
+
+@functools.lru_cache(maxsize=64)
+def _server_keys(host: t.Any, port: t.Any, http_version: t.Any) -> dict[str, t.Any]:
+    """``SERVER_NAME``, ``SERVER_PORT``, ``SERVER_PROTOCOL`` and the WSGI flags: the same for
+    every request a server takes, so made once (read-only: the caller copies them)."""
+    return {
+        "SERVER_NAME": str(host),
+        "SERVER_PORT": str(port if port is not None else 80),
+        "SERVER_PROTOCOL": f"HTTP/{http_version}",
+        "wsgi.version": (1, 0),
+        **_WSGI_FLAGS,
+    }
 
 
 @functools.lru_cache(maxsize=512)
