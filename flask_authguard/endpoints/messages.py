@@ -92,7 +92,7 @@ NOTICES = {
     "ServiceUnavailable": ErrorPage(
         503,
         "Try again shortly",
-        "We cannot check your session right now. Try again in a few seconds.",
+        "The session store is unavailable. Try again shortly.",
         signin=True,
     ),
 }

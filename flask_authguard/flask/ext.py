@@ -37,6 +37,7 @@ import functools
 import inspect
 import logging
 import typing as t
+from types import MethodType
 
 from flask import (
     Blueprint,
@@ -44,7 +45,6 @@ from flask import (
     current_app,
     g,
     has_app_context,
-    has_request_context,
     request,
 )
 from werkzeug.wrappers import Response
@@ -64,7 +64,7 @@ from ..sessions.revoke import Revoker
 from ..sessions.user_sessions import end_session, list_sessions
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
-from .state import GuardState, current_token, request_state, state_of, token_or_none
+from .state import GuardState, current_token, request_state, state_of, token_globals
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -88,6 +88,10 @@ class _PathLayer:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         self.state.core.path(environ)
+        if has_app_context() and current_app._get_current_object() is self.state.app:  # type: ignore[attr-defined]
+            # an app context pushed by hand outlives the request: its g must not keep the
+            # last request's token
+            g.__dict__.pop("auth_token", None)
         return self.wsgi_app(environ, guard_start_response(environ, start_response, self.state))
 
 
@@ -152,9 +156,10 @@ class AuthGuard:
         state = GuardState(self, core, app, static_view)
         app.extensions["authguard"] = state
         app.wsgi_app = _PathLayer(app.wsgi_app, state)  # type: ignore[method-assign]
-        app.app_ctx_globals_class = _lazy_token_globals(app.app_ctx_globals_class)
-        # First of the app's hooks: g.auth_token is there for the user's own before_request.
-        app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
+        app.app_ctx_globals_class = token_globals(app.app_ctx_globals_class)
+        if not core.matcher.is_empty:
+            # First of the app's hooks: a refused request runs none of the user's own.
+            app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
         app.context_processor(_template_context)
         app.register_error_handler(BackendUnavailableError, _backend_unavailable)
         # The app's templates override the built-in pages; its globals and context processors work in them.
@@ -305,10 +310,10 @@ class AuthGuard:
 def _is_public_view() -> bool:
     """A CORS preflight (``cors_preflight``), a static file, an exempt view, or a path of the
     skip list."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    core = state_of(app).core
+    state = state_of()
+    core = state.core
     environ = request.environ
-    if core.is_preflight(environ) or _is_open_endpoint(app, request.endpoint):
+    if core.is_preflight(environ) or _is_open_endpoint(state, request.endpoint):
         return True
     return core.is_skipped(environ, core.path(environ))
 
@@ -322,82 +327,37 @@ def _check(authorized: Authorized | None, max_age: int | None = None) -> WSGIApp
 
 
 def _before_request() -> t.Any:
-    # The per-request path: each Flask proxy is resolved once (a lookup costs about 1 µs), and
-    # the app's state comes from the guard's layer when the request came through it.
+    """The site-wide check (installed when the matcher can match a path)."""
     req = request._get_current_object()  # type: ignore[attr-defined]
     environ = req.environ
     state = request_state(environ)
-    app, core = state.app, state.core
-    # g.auth_token is computed on first use (see _lazy_token_globals): a public page or a static
-    # file that never reads it, or a cross-site mutation refused before any decode, costs no
-    # decode (with database sessions, no query). An app context may outlive one request
-    # (pushed by hand): drop the last request's value.
-    g_dict = g._get_current_object().__dict__  # (the proxy's __dict__ costs a bound lookup more)
-    g_dict.pop("auth_token", None)
-    if not core.is_protected(environ) or _is_open_endpoint(app, req.endpoint):
+    core = state.core
+    if not core.is_protected(environ) or _is_open_endpoint(state, req.endpoint):
         return None
     refusal = core.check(environ, request=req)
-    if refusal is None:
-        # the check decoded it: hand it over now rather than through the lazy lookup
-        g_dict["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
+    if refusal is None:  # the check decoded it: hand it to g now rather than through the lazy lookup
+        g._get_current_object().auth_token = environ.get(TOKEN_ENVIRON_KEY)
+        return None
     if type(refusal) is Redirect:  # as the app's own Response: Flask would run a WSGI app to get one
-        return refusal.to_response(app.response_class)
+        return refusal.to_response(state.app.response_class)
     return refusal
 
 
-def _lazy_token_globals(base: type[t.Any]) -> type[t.Any]:
-    """The app's ``g`` class (kept, whatever it is) with ``auth_token`` computed on first use in
-    a request: the decoded token or ``None``, decoded once per request (the guard's check and
-    ``g.auth_token`` share it), then an ordinary attribute."""
-    if getattr(base, "_authguard_lazy", False):
-        return base
-
-    class AuthGuardGlobals(base):  # type: ignore[misc]
-        _authguard_lazy = True
-
-        def __getattr__(self, name: str) -> t.Any:
-            if name == "auth_token" and has_request_context():
-                state = current_app.extensions.get("authguard")
-                if state is not None:
-                    value = token_or_none(state.core, request.environ)
-                    self.__dict__["auth_token"] = value
-                    return value
-            return super().__getattr__(name)
-
-        def get(self, name: str, default: t.Any = None) -> t.Any:
-            if name == "auth_token" and name not in self.__dict__ and has_request_context():
-                return getattr(self, name, default)
-            return super().get(name, default)
-
-        def __contains__(self, item: str) -> bool:
-            if item == "auth_token" and has_request_context():
-                return True
-            return bool(super().__contains__(item))
-
-    AuthGuardGlobals.__name__ = AuthGuardGlobals.__qualname__ = f"AuthGuard{base.__name__}"
-    return AuthGuardGlobals
-
-
-def _is_open_endpoint(app: Flask, endpoint: str | None) -> bool:
+def _is_open_endpoint(state: GuardState, endpoint: str | None) -> bool:
     """A static file (the app's or a registered blueprint's own static view) or an exempt view."""
     if endpoint is None:
         return False
+    app = state.app
     view = app.view_functions.get(endpoint)
-    return view is not None and (getattr(view, _EXEMPT_ATTR, False) or _is_static(app, view))
-
-
-def _is_static(app: Flask, view: t.Callable[..., t.Any]) -> bool:
-    """``view`` is the app's or a registered blueprint's own static-file view."""
-    state: GuardState = app.extensions["authguard"]
-    if view is state.static_view:
+    if view is None:
+        return False
+    if getattr(view, _EXEMPT_ATTR, False) or view is state.static_view:
         return True
     # A blueprint's static rule is its own bound send_static_file.
-    owner = getattr(view, "__self__", None)
-    return (
-        isinstance(owner, Blueprint)
-        and getattr(view, "__name__", None) == "send_static_file"
-        and any(owner is bp for bp in app.blueprints.values())
-    )
+    if not isinstance(view, MethodType) or view.__name__ != "send_static_file":
+        return False
+    owner = view.__self__
+    return isinstance(owner, Blueprint) and any(owner is bp for bp in app.blueprints.values())
 
 
 def _backend_unavailable(exc: BackendUnavailableError) -> Response:
@@ -460,11 +420,9 @@ def auth_required(
 
         @functools.wraps(fn)
         def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            app = current_app._get_current_object()  # type: ignore[attr-defined]
-            state = app.extensions.get("authguard")
-            core: AuthCore = (state or state_of(app)).core
             req = request._get_current_object()  # type: ignore[attr-defined]
             environ = req.environ
+            core = request_state(environ).core
             path = core.path(environ)
             if not (core.is_preflight(environ) or core.is_skipped(environ, path)):
                 refusal = core.check(environ, authorized, request=req, max_age=max_age)
@@ -473,9 +431,9 @@ def auth_required(
                 if refusal is not None:
                     return refusal
                 # the check decoded it: hand it to g now rather than through the lazy lookup
-                g._get_current_object().__dict__["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
+                g._get_current_object().auth_token = environ.get(TOKEN_ENVIRON_KEY)
             if is_async:
-                return app.ensure_sync(fn)(*args, **kwargs)
+                return current_app.ensure_sync(fn)(*args, **kwargs)
             return fn(*args, **kwargs)
 
         return t.cast(F, wrapper)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
+from flask.ctx import _AppCtxGlobals
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.settings.config import Config
@@ -77,3 +78,43 @@ def current_token() -> Claims | None:
     if state is None:  # no guard on this app: whatever a with_auth layer left in the environ
         return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
     return token_or_none(t.cast(GuardState, state).core, request.environ)
+
+
+class LazyToken:
+    """Mixin for the app's ``g`` class: ``g.auth_token`` is computed on first use in a request
+    (the decoded token or ``None``, decoded once per request: the guard's check and
+    ``g.auth_token`` share it), then an ordinary attribute."""
+
+    def __getattr__(self, name: str) -> t.Any:
+        if name == "auth_token" and has_request_context():
+            state = current_app.extensions.get("authguard")
+            if state is not None:
+                value = token_or_none(state.core, request.environ)
+                self.__dict__["auth_token"] = value
+                return value
+        return super().__getattr__(name)  # type: ignore[misc]
+
+    def get(self, name: str, default: t.Any = None) -> t.Any:
+        if name == "auth_token" and name not in self.__dict__ and has_request_context():
+            return getattr(self, name, default)
+        return super().get(name, default)  # type: ignore[misc]
+
+    def __contains__(self, item: str) -> bool:
+        if item == "auth_token" and has_request_context():
+            return True
+        return bool(super().__contains__(item))  # type: ignore[misc]
+
+
+class AuthGuardGlobals(LazyToken, _AppCtxGlobals):
+    """Flask's own ``g`` class with the lazy ``g.auth_token``."""
+
+
+def token_globals(base: type[t.Any]) -> type[t.Any]:
+    """The ``g`` class for an app whose class is ``base``: :class:`AuthGuardGlobals` for Flask's
+    own, ``base`` itself when it has :class:`LazyToken` already, else ``base`` with it (the
+    app's own class is kept, whatever it is)."""
+    if issubclass(base, LazyToken):
+        return base
+    if base is _AppCtxGlobals:
+        return AuthGuardGlobals
+    return type(f"AuthGuard{base.__name__}", (LazyToken, base), {"__module__": base.__module__})

@@ -10,6 +10,9 @@ from werkzeug.datastructures import Headers
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
+from ..endpoints.messages import NOTICES
+from ..endpoints.pages import notice_json
+
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
@@ -22,9 +25,11 @@ def json_response(status: int, body: dict[str, t.Any], headers: dict[str, str] |
 
 
 def unavailable_json() -> Response:
-    """503 JSON with ``Retry-After`` when the session store fails: nobody is signed out."""
-    message = "The session store is unavailable. Try again shortly."
-    return json_response(503, {"error": "ServiceUnavailable", "message": message}, {"Retry-After": "5"})
+    """503 JSON with ``Retry-After`` when the session store fails: nobody is signed out. The
+    endpoints' answer, word for word (:data:`~flask_authguard.endpoints.messages.NOTICES`)."""
+    response = notice_json(NOTICES["ServiceUnavailable"], "ServiceUnavailable")
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 _REDIRECT_TYPE = "text/plain; charset=utf-8"  # werkzeug's default for a bodiless Response

@@ -128,10 +128,13 @@ def cookie_spec(environ: WSGIEnvironment, config: Config) -> CookieSpec:
     return config.session_cookie(config.is_secure(environ.get("wsgi.url_scheme", "http")))
 
 
-def iso_ms(timestamp: float) -> str:
-    """``Date.toISOString()``: UTC, milliseconds, ``Z``."""
-    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def iso_ms(moment: float | dt.datetime) -> str:
+    """``Date.toISOString()`` of a timestamp or an aware datetime: UTC, milliseconds, ``Z``."""
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime.fromtimestamp(moment, dt.timezone.utc)
+    elif moment.utcoffset():
+        moment = moment.astimezone(dt.timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def default_session(claims: t.Mapping[str, t.Any], expires: str) -> Session:

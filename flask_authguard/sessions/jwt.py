@@ -18,6 +18,7 @@ Where this deliberately differs from next-auth:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import typing as t
 
@@ -135,7 +136,8 @@ class JwtSessions:
         left = lifetime_left(decoded, config)
         if left is not None:
             max_age = max(1, min(max_age, int(left)))
-        expires_at = _clock.now() + max_age
+        # one moment for the session's ``expires`` and the cookie's ``Expires``
+        expires = dt.datetime.fromtimestamp(_clock.now() + max_age, dt.timezone.utc)
         try:
             if update is NOT_UPDATE:
                 token = call_jwt_callback(config, dict(decoded))
@@ -147,7 +149,7 @@ class JwtSessions:
             token = carry_sign_in_claims(decoded, token)  # defence: sign-in time and sid stay
             # v4 builds the default session from the token as decoded; v5 from the callback's result.
             profile = decoded if config.version == 4 else token
-            session: t.Any = default_session(profile, iso_ms(expires_at))
+            session: t.Any = default_session(profile, iso_ms(expires))
             session_callback = config.callbacks.session
             if session_callback is not None and update is NOT_UPDATE:
                 # called directly: call_sync's **kwargs copies them twice
@@ -179,7 +181,7 @@ class JwtSessions:
             set_cookies: list[str] = []
         else:
             size = config.chunk_size
-            set_cookies = chunk(spec, new_token, existing=cookies, chunk_size=size, expires=expires_at)
+            set_cookies = chunk(spec, new_token, existing=cookies, chunk_size=size, expires=expires)
         if config.events.session is not None:
             fire_event(config, "session", session=session, token=token)
         return SessionResult(session, set_cookies, token)

@@ -38,9 +38,12 @@ MAX_CHUNKS = 16
 Cookies = t.Mapping[str, str]
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-#: A value werkzeug writes unquoted (its ``_cookie_no_quote_re``): every value
-#: :func:`encode_value` gives.
-_PLAIN_VALUE = re.compile(r"[\w!#$%&'()*+\-./:<=>?@\[\]^`{|}~]*", re.ASCII)
+#: A value werkzeug writes unquoted (its ``_cookie_no_quote_re``, ``\w`` spelt out in ASCII):
+#: every value :func:`encode_value` gives.
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_!#$%&'()*+\-./:<=>?@\[\]^`{|}~]*")
+#: What ``encodeURIComponent`` leaves as it is: a value of these alone (every JWE) needs no escaping.
+_URI_COMPONENT_SAFE = "-_.!~*'()"
+_UNESCAPED = re.compile(r"[A-Za-z0-9\-_.!~*'()]*")
 
 
 def _getlist(cookies: t.Any, name: str) -> list[str]:
@@ -140,10 +143,16 @@ def set_cookie_header(
     """
     if not _PLAIN_VALUE.fullmatch(value):  # werkzeug would quote it: let it
         return _dumped(spec, value, name=name, expires=expires, max_age=max_age)
+    when = "" if expires is None else f"; Expires={http_date(expires)}"
+    return _written(spec, name or spec.name, value, when, max_age)
+
+
+def _written(spec: CookieSpec, name: str, value: str, when: str, max_age: int | None) -> str:
+    """The ``Set-Cookie`` value of a plain ``value`` (:data:`_PLAIN_VALUE`); ``when`` is the
+    ``Expires`` attribute already written, or ``""``."""
     domain, tail = spec.attributes
     # werkzeug sends a non-ASCII name as mojibake; every other part is ASCII already
-    key = (name or spec.name).encode().decode("latin1")
-    when = "" if expires is None else f"; Expires={http_date(expires)}"
+    key = name if name.isascii() else name.encode().decode("latin1")
     age = "" if max_age is None else f"; Max-Age={max_age}"
     return f"{key}={value}{domain}{when}{age}{tail}"
 
@@ -202,10 +211,11 @@ def chunk(
     # A request cookie's slot keeps its place, holding the new value or its deletion.
     out: dict[str, str | None] = dict.fromkeys(chunk_names(existing, spec.name))
     out.update(new)
+    when = "" if expires is None else f"; Expires={http_date(expires)}"  # the same for every chunk
     return [
         delete_cookie_header(spec, name)
         if piece is None
-        else set_cookie_header(spec, encode_value(piece), name=name, expires=expires)
+        else _written(spec, name, encode_value(piece), when, None)  # encoded: plain
         for name, piece in out.items()
     ]
 
@@ -217,7 +227,9 @@ def clean(spec: CookieSpec, *, existing: t.Iterable[str]) -> list[str]:
 
 def encode_value(value: str) -> str:
     """Percent-encode a cookie value as JavaScript's ``encodeURIComponent`` does."""
-    return quote(value, safe="-_.!~*'()")
+    if _UNESCAPED.fullmatch(value):  # nothing to escape: a JWE, a UUID
+        return value
+    return quote(value, safe=_URI_COMPONENT_SAFE)
 
 
 def decode_value(value: str) -> str:

@@ -156,6 +156,11 @@ class Matcher:
             self.regex = re.compile("|".join(f"(?:{r})" for r in plain), FLAGS)
         self.conditional = tuple(conditional)
 
+    @property
+    def is_empty(self) -> bool:
+        """Whether no path can match (``[]``)."""
+        return not self.match_all and self.regex is None and not self.conditional
+
     def matches(self, path: str, environ: t.Mapping[str, t.Any] | None = None) -> bool:
         """Whether the middleware applies to ``path``.
 

@@ -18,7 +18,6 @@ canonical unpadded base64url, a UTF-8 JSON object as plaintext, ``exp`` required
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import hashlib
@@ -26,7 +25,6 @@ import json
 import math
 import os
 import typing as t
-import uuid
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -70,11 +68,12 @@ _B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 _V4_HEADER_KEYS = frozenset({"alg", "enc"})
 _V5_HEADER_KEYS = frozenset({"alg", "enc", "kid"})
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def b64url_encode(data: bytes) -> str:
     """Unpadded base64url, as JOSE writes it."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def b64url_decode(text: str) -> bytes:
@@ -144,6 +143,20 @@ def _now() -> int:
     return math.floor(_clock.now())
 
 
+def _jti() -> str:
+    """A random version 4 UUID, next-auth's ``jti`` (``crypto.randomUUID()``): 16 random bytes
+    in hex, with the version nibble ``4`` and the variant bits ``10``, as RFC 9562 lays them out
+    (``str(uuid.uuid4())`` spelt out: its class checks and converts the bytes several times)."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+
+
+#: The claims' JSON as ``JSON.stringify`` writes it (made once: ``json.dumps`` with options builds
+#: an encoder per call).
+_CLAIMS_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
     now = _now()
     exp = now + max_age
@@ -153,9 +166,9 @@ def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
     claims = dict(token)
     claims["iat"] = now
     claims["exp"] = exp
-    claims["jti"] = str(uuid.uuid4())
+    claims["jti"] = _jti()
     try:
-        text = json.dumps(claims, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _CLAIMS_ENCODER.encode(claims)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"token claims must be JSON-serialisable: {exc}") from None
     try:
@@ -163,6 +176,11 @@ def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
     except UnicodeEncodeError:
         # A lone surrogate: JSON.stringify escapes it (\ud800); only ASCII escapes can here.
         return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+@functools.lru_cache(maxsize=64)
+def _aesgcm(key: bytes) -> AESGCM:
+    return AESGCM(key)
 
 
 @functools.lru_cache(maxsize=64)
@@ -199,7 +217,7 @@ def encode(
     if version == 4:
         header = _V4_HEADER
         iv = os.urandom(12)
-        sealed = AESGCM(derive_key(first, salt)).encrypt(iv, plaintext, _V4_HEADER_BYTES)
+        sealed = _aesgcm(derive_key(first, salt)).encrypt(iv, plaintext, _V4_HEADER_BYTES)
         ciphertext, tag = sealed[:-16], sealed[-16:]
     elif version == 5:
         key = derive_key(first, salt or "authjs.session-token", version=5, length=64)
@@ -242,11 +260,6 @@ def _checked_header(header_b64: str, version: int) -> tuple[str, str | None]:
     if kid is not None and not isinstance(kid, str):
         raise InvalidTokenError("kid is not a string")
     return t.cast(str, enc), kid
-
-
-@functools.lru_cache(maxsize=64)
-def _aesgcm(key: bytes) -> AESGCM:
-    return AESGCM(key)
 
 
 def _parse(token: str, version: int) -> _Parts:

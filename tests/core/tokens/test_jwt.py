@@ -240,7 +240,7 @@ def test_v4_encode_matches_next_auth_plaintext(
     spec = case["encode_input"]
     frozen_clock.now = spec["at"]
     jti = case["expect"]["payload"]["jti"]
-    monkeypatch.setattr(jwt_mod.uuid, "uuid4", lambda: uuid.UUID(jti))
+    monkeypatch.setattr(jwt_mod, "_jti", lambda: jti)
     max_age = DEFAULT_MAX_AGE if spec["maxAge"] is None else spec["maxAge"]
     token = encode(token=spec["token"] or {}, secret=spec["secret"], max_age=max_age, salt=spec["salt"] or "")
     header = token.split(".")[0]
@@ -261,7 +261,7 @@ def test_v5_encode_round_trips_like_auth_js(
     spec = case["encode_input"]
     frozen_clock.now = spec["at"]
     jti = case["expect"]["payload"]["jti"]
-    monkeypatch.setattr(jwt_mod.uuid, "uuid4", lambda: uuid.UUID(jti))
+    monkeypatch.setattr(jwt_mod, "_jti", lambda: jti)
     max_age = DEFAULT_MAX_AGE if spec["maxAge"] is None else spec["maxAge"]
     token = encode(token=spec["token"], secret=spec["secret"], max_age=max_age, salt=spec["salt"], version=5)
     assert token.split(".")[0] == case["token"].split(".")[0]  # same header, same kid
@@ -280,7 +280,8 @@ def test_encode_keeps_key_order_and_overwrites_reserved_claims(frozen_clock: t.A
     assert list(claims) == ["exp", "sub", "iat", "jti"]
     assert claims["iat"] == T0 and claims["exp"] == T0 + 60 and claims["jti"] != "mine"
     assert '"exp":1700000060,' in text  # an integral float max_age still writes an integer
-    uuid.UUID(claims["jti"], version=4)
+    jti = uuid.UUID(claims["jti"])
+    assert jti.version == 4 and jti.variant == uuid.RFC_4122 and str(jti) == claims["jti"]
 
 
 def test_encode_escapes_a_lone_surrogate_like_json_stringify(frozen_clock: t.Any) -> None:
