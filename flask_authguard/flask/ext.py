@@ -45,6 +45,7 @@ from flask import (
     current_app,
     g,
     has_app_context,
+    has_request_context,
     request,
 )
 from werkzeug.wrappers import Response
