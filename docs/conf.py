@@ -1,0 +1,101 @@
+"""Sphinx configuration: the flask_authguard manual (``sphinx-build -W -b html docs docs/_build/html``)."""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+import sys
+
+from pallets_sphinx_themes import ProjectLink, get_version
+from sphinx.util.docutils import SphinxDirective
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the checkout's package, installed or not
+
+project = "flask_authguard"
+copyright = "flask_authguard contributors"
+author = "flask_authguard contributors"
+release, version = get_version("flask-authguard")
+
+extensions = ["sphinx.ext.autodoc", "pallets_sphinx_themes"]
+exclude_patterns = ["_build"]
+default_role = "code"
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_preserve_defaults = True
+
+html_theme = "flask"
+html_theme_options = {"index_sidebar_logo": False}
+html_context = {
+    "project_links": [
+        ProjectLink("PyPI Releases", "https://pypi.org/project/flask-authguard/"),
+        ProjectLink("Source Code", "https://github.com/flask-authguard/flask-authguard/"),
+        ProjectLink("Issue Tracker", "https://github.com/flask-authguard/flask-authguard/issues/"),
+    ]
+}
+html_sidebars = {
+    "index": ["project.html", "localtoc.html", "searchbox.html"],
+    "**": ["localtoc.html", "relations.html", "searchbox.html"],
+}
+singlehtml_sidebars = {"index": ["project.html", "localtoc.html"]}
+html_title = f"flask_authguard Documentation ({version})"
+html_show_sourcelink = False
+
+# The link checker (``-b linkcheck``) is run on our own pages only: CI has no network.
+linkcheck_ignore = [r"https?://.*"]
+
+
+#: The public modules, one API page each (``docs/api/<module>.rst``), in the order they are
+#: documented: a name exported by several (``flask_authguard.AuthGuard`` and the module that defines
+#: it) is documented in the first and cross-referenced from the others.
+#: ``tests/docs/test_docs.py`` checks this is ``tests/test_public_api.py``'s ``PUBLIC_MODULES``.
+API_MODULES = [
+    "flask_authguard",
+    "flask_authguard.testing",
+    "flask_authguard.flask.testing",
+    "flask_authguard.wsgi.middleware",
+    "flask_authguard.asgi",
+    "flask_authguard.asgi.fastapi",
+    "flask_authguard.providers",
+    "flask_authguard.sessions",
+    "flask_authguard.adapters",
+    "flask_authguard.adapters.sqlalchemy",
+    "flask_authguard.core.settings.options",
+    "flask_authguard.core.tokens.jwt",
+    "flask_authguard.core.tokens.hooks",
+    "flask_authguard.core.http.cookies",
+    "flask_authguard.core.matcher",
+    "flask_authguard.core.errors",
+]
+
+
+class PublicModule(SphinxDirective):
+    """``.. public-module:: flask_authguard.x``: the module's ``__all__``, documented by autodoc.
+
+    A name an earlier module of :data:`API_MODULES` already documents is listed as a
+    cross-reference instead of documented twice, so a name added to a module's ``__all__`` shows
+    up on its page without editing the page, and never as a duplicate.
+    """
+
+    required_arguments = 1
+
+    def run(self) -> list:  # type: ignore[type-arg]
+        name = self.arguments[0]
+        module = importlib.import_module(name)
+        earlier = {}
+        for other in API_MODULES[: API_MODULES.index(name)]:
+            other_module = importlib.import_module(other)
+            for attr in other_module.__all__:
+                earlier.setdefault(id(getattr(other_module, attr)), f"{other}.{attr}")
+        shared = [attr for attr in module.__all__ if id(getattr(module, attr)) in earlier]
+        lines = [f".. automodule:: {name}", "   :members:"]
+        if shared:
+            lines.append(f"   :exclude-members: {', '.join(shared)}")
+            refs = ", ".join(f":obj:`{earlier[id(getattr(module, attr))]}`" for attr in shared)
+            lines += ["", f"Also exported here, documented where first listed: {refs}."]
+        return self.parse_text_to_nodes("\n".join(lines))
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    app.add_directive("public-module", PublicModule)
