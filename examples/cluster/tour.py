@@ -49,7 +49,7 @@ class Browser:
         return str(json.loads(self.request("/api/auth/csrf")[2])["csrfToken"])
 
     def sign_in(self, username: str, password: str) -> tuple[int, str, str]:
-        form = {"username": username, "password": password, "csrfToken": self.csrf(), "callbackUrl": "/"}
+        form = {"username": username, "password": password, "csrfToken": self.csrf(), "json": "true"}
         return self.request("/api/auth/callback/credentials", form)
 
     def session_cookie(self) -> str | None:

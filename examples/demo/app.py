@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import typing as t
 
@@ -242,6 +243,8 @@ def main(argv: t.Sequence[str] | None = None) -> None:
             from local import LocalProviders  # type: ignore[import-not-found]
 
             local = LocalProviders()
+            # SIGTERM too ends serve_forever through ``finally``, which stops the local services.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         app = create_app(local=local)
     except ConfigurationError as exc:  # a provider set in the environment without its extra, ...
         parser.exit(2, f"flask_authguard demo: {exc}\n")
