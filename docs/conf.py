@@ -17,7 +17,7 @@ copyright = "flask_authguard contributors"
 author = "flask_authguard contributors"
 release, version = get_version("flask-authguard")
 
-extensions = ["sphinx.ext.autodoc", "pallets_sphinx_themes"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.extlinks", "pallets_sphinx_themes"]
 exclude_patterns = ["_build"]
 default_role = "code"
 
@@ -25,13 +25,17 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
 
+#: The repository, in one place: ``:source:`bench/results.md``` links to a file on its main branch.
+REPOSITORY = "https://github.com/flask-authguard/flask-authguard"
+extlinks = {"source": (f"{REPOSITORY}/blob/main/%s", "%s"), "issue": (f"{REPOSITORY}/issues/%s", "#%s")}
+
 html_theme = "flask"
 html_theme_options = {"index_sidebar_logo": False}
 html_context = {
     "project_links": [
         ProjectLink("PyPI Releases", "https://pypi.org/project/flask-authguard/"),
-        ProjectLink("Source Code", "https://github.com/flask-authguard/flask-authguard/"),
-        ProjectLink("Issue Tracker", "https://github.com/flask-authguard/flask-authguard/issues/"),
+        ProjectLink("Source Code", f"{REPOSITORY}/"),
+        ProjectLink("Issue Tracker", f"{REPOSITORY}/issues/"),
     ]
 }
 html_sidebars = {
