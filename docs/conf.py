@@ -6,16 +6,21 @@ import importlib
 import pathlib
 import sys
 
-from pallets_sphinx_themes import ProjectLink, get_version
+from docutils import nodes
+from pallets_sphinx_themes import ProjectLink
+from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the checkout's package, installed or not
 
+import flask_authguard  # noqa: E402
+
 project = "flask_authguard"
 copyright = "flask_authguard contributors"
 author = "flask_authguard contributors"
-release, version = get_version("flask-authguard")
+release = flask_authguard.__version__
+version = ".".join(release.split(".")[:2])
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.extlinks", "pallets_sphinx_themes"]
 exclude_patterns = ["_build"]
@@ -84,7 +89,7 @@ class PublicModule(SphinxDirective):
 
     required_arguments = 1
 
-    def run(self) -> list:  # type: ignore[type-arg]
+    def run(self) -> list[nodes.Node]:
         name = self.arguments[0]
         module = importlib.import_module(name)
         earlier = {}
@@ -101,5 +106,5 @@ class PublicModule(SphinxDirective):
         return self.parse_text_to_nodes("\n".join(lines))
 
 
-def setup(app):  # type: ignore[no-untyped-def]
+def setup(app: Sphinx) -> None:
     app.add_directive("public-module", PublicModule)
