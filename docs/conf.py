@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import pathlib
 import sys
 
 from docutils import nodes
 from pallets_sphinx_themes import ProjectLink
 from sphinx.application import Sphinx
+from sphinx.errors import PycodeError
+from sphinx.pycode import ModuleAnalyzer
 from sphinx.util.docutils import SphinxDirective
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -79,12 +82,28 @@ API_MODULES = [
 ]
 
 
+def _defined_docs(name: str, obj: object) -> tuple[str, list[str]]:
+    """Where the data ``name`` is assigned in the package, and its ``#:`` documentation there."""
+    for module_name, module in sorted(sys.modules.items()):
+        if not module_name.startswith("flask_authguard") or getattr(module, name, None) is not obj:
+            continue
+        try:
+            docs = ModuleAnalyzer.for_module(module_name).find_attr_docs()
+        except PycodeError:
+            continue
+        if ("", name) in docs:
+            return module_name, [line for line in docs["", name] if line.strip()]
+    return "", []
+
+
 class PublicModule(SphinxDirective):
     """``.. public-module:: flask_authguard.x``: the module's ``__all__``, documented by autodoc.
 
     A name an earlier module of :data:`API_MODULES` already documents is listed as a
     cross-reference instead of documented twice, so a name added to a module's ``__all__`` shows
-    up on its page without editing the page, and never as a duplicate.
+    up on its page without editing the page, and never as a duplicate. Data the module imports
+    (a constant, a type alias) is documented here with the comment where it is assigned, since
+    autodoc only documents the data a module assigns itself.
     """
 
     required_arguments = 1
@@ -92,17 +111,32 @@ class PublicModule(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         name = self.arguments[0]
         module = importlib.import_module(name)
-        earlier = {}
+        earlier: dict[tuple[str, int], str] = {}
         for other in API_MODULES[: API_MODULES.index(name)]:
             other_module = importlib.import_module(other)
             for attr in other_module.__all__:
-                earlier.setdefault(id(getattr(other_module, attr)), f"{other}.{attr}")
-        shared = [attr for attr in module.__all__ if id(getattr(module, attr)) in earlier]
+                earlier.setdefault((attr, id(getattr(other_module, attr))), f"{other}.{attr}")
+        shared = [attr for attr in module.__all__ if (attr, id(getattr(module, attr))) in earlier]
+        assigned = ModuleAnalyzer.for_module(name).find_attr_docs()
+        imported_data = [
+            attr
+            for attr in module.__all__
+            if attr not in shared
+            and ("", attr) not in assigned
+            and not (inspect.isclass(getattr(module, attr)) or inspect.isroutine(getattr(module, attr)))
+        ]
         lines = [f".. automodule:: {name}", "   :members:"]
+        if shared or imported_data:
+            lines.append(f"   :exclude-members: {', '.join(shared + imported_data)}")
+        lines += ["", f".. py:currentmodule:: {name}", ""]
+        for attr in imported_data:
+            where, doc = _defined_docs(attr, getattr(module, attr))
+            lines += [f".. py:data:: {attr}", ""]
+            lines += [f"   {line}" for line in doc] or [f"   Assigned in ``{where or name}``."]
+            lines.append("")
         if shared:
-            lines.append(f"   :exclude-members: {', '.join(shared)}")
-            refs = ", ".join(f":obj:`{earlier[id(getattr(module, attr))]}`" for attr in shared)
-            lines += ["", f"Also exported here, documented where first listed: {refs}."]
+            refs = ", ".join(f":obj:`{earlier[attr, id(getattr(module, attr))]}`" for attr in shared)
+            lines += [f"Also exported here, documented where first listed: {refs}.", ""]
         return self.parse_text_to_nodes("\n".join(lines))
 
 
