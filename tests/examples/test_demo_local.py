@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import re
+import subprocess
 import sys
 import urllib.parse
 import urllib.request
@@ -84,3 +85,17 @@ def test_local_oidc_and_email_sign_in(node_ready: None, tmp_path: pathlib.Path) 
         )
         mail.open(link)
         assert json.loads(mail.open("api/me")[1])["user"]["email"] == "bob@example.com"
+
+
+def test_a_provider_without_its_extra_stops_the_demo_with_a_message() -> None:
+    """``GITHUB_ID`` set without the ``[oauth]`` extra: a message naming the extra, no traceback."""
+    script = (
+        "import runpy, sys\n"
+        "sys.modules['authlib'] = None  # as if the oauth extra were not installed\n"
+        f"sys.argv = [{str(DEMO)!r}, '--port', '0']\n"
+        f"runpy.run_path({str(DEMO)!r}, run_name='__main__')\n"
+    )
+    env = {**os.environ, "GITHUB_ID": "x", "GITHUB_SECRET": "y"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "flask_authguard[oauth]" in done.stderr and "Traceback" not in done.stderr
