@@ -14,7 +14,7 @@ What it shows:
   the others); templates call ``get_server_session()`` and read ``auth_token`` directly;
 - an app factory: ``create_app()`` may run several times with the one ``guard``.
 
-Sign in at ``/api/auth/signin`` as ``ada``/``ada-pw`` (a reporter) or ``bob``/``bob-pw``.
+Sign in at ``/api/auth/signin`` as ``alice``/``alice-admin-pw`` (a reporter) or ``bob``/``bob-user-pw``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,11 @@ DEMO_SECRET = "flask-authguard-blueprints-secret-DO-NOT-USE-IN-PRODUCTION"
 
 #: Demo users: username -> (password, profile with the groups the token carries).
 DEMO_USERS: dict[str, tuple[str, dict[str, t.Any]]] = {
-    "ada": ("ada-pw", {"id": "ada", "name": "Ada", "email": "ada@example.com", "groups": ["reporters"]}),
-    "bob": ("bob-pw", {"id": "bob", "name": "Bob", "email": "bob@example.com", "groups": []}),
+    "alice": (
+        "alice-admin-pw",
+        {"id": "alice", "name": "Alice", "email": "alice@example.com", "groups": ["reporters"]},
+    ),
+    "bob": ("bob-user-pw", {"id": "bob", "name": "Bob", "email": "bob@example.com", "groups": []}),
 }
 
 

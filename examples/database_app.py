@@ -4,7 +4,7 @@ Run it from a clone of the repository (after ``pip install -e ".[sqlalchemy]"``)
 
     python examples/database_app.py                   # http://127.0.0.1:5003
     python examples/database_app.py --port 8000
-    DATABASE_URL=postgresql://me@localhost/app python examples/database_app.py
+    python examples/database_app.py --database-url postgresql://postgres@127.0.0.1:5432/test --schema demo
 
 What it shows, as the JWT demo (``examples/demo``) does, but with ``adapter=...``:
 
@@ -18,10 +18,11 @@ What it shows, as the JWT demo (``examples/demo``) does, but with ``adapter=...`
   holds only its random token); signing out deletes it. Roles stay in the demo's user
   directory, looked up by email: the ``users`` table has next-auth's columns only.
 
-The database is a SQLite file in the temporary directory (``DATABASE_URL`` to choose another,
-``sqlite://`` for memory); its tables are created on start. A database that stops answering
-costs a prompt 503 (nobody is signed out): opening a connection may take 3 s, a statement 5 s
-(the adapter's defaults, spelled out below).
+The database is a SQLite file in the temporary directory (``--database-url`` or ``DATABASE_URL``
+to choose another, such as PostgreSQL; ``sqlite://`` for memory), its tables in ``--schema`` (or
+``DATABASE_SCHEMA``; PostgreSQL) when given; the tables are created on start when missing.
+A database that stops answering costs a prompt 503 (nobody is signed out): opening a
+connection may take 3 s, a statement 5 s (the adapter's defaults, spelled out below).
 """
 
 from __future__ import annotations
@@ -114,12 +115,16 @@ def page(title: str, body: str) -> str:
     return render_template_string(PAGE, title=title, body=body, auth_session=get_server_session())
 
 
-def create_app(database_url: str | None = None, secret: str | None = None) -> Flask:
+def create_app(
+    database_url: str | None = None, secret: str | None = None, schema: str | None = None
+) -> Flask:
     """The demo app on ``database_url`` (default ``DATABASE_URL``, else a SQLite file in the
-    temporary directory); its tables are created when missing."""
+    temporary directory), its tables in ``schema`` (default ``DATABASE_SCHEMA``, else the
+    connection's ``search_path``); the tables are created when missing."""
     adapter = SQLAlchemyAdapter(
         database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-        create_tables=True,
+        schema=schema or os.environ.get("DATABASE_SCHEMA") or None,
+        create_tables=True,  # in production: migrations (see docs/howto/database.rst)
         connect_timeout=3,  # seconds to open a connection
         statement_timeout=5,  # seconds a statement may run (SQLite: wait for a lock)
     )
@@ -182,8 +187,11 @@ def main(argv: t.Sequence[str] | None = None) -> None:
         "--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="0 picks a free port"
     )
     parser.add_argument("--database-url", default=None, help="default: DATABASE_URL, else a SQLite file")
+    parser.add_argument(
+        "--schema", default=None, help="PostgreSQL schema for the tables; default DATABASE_SCHEMA"
+    )
     args = parser.parse_args(argv)
-    app = create_app(args.database_url)
+    app = create_app(args.database_url, schema=args.schema)
     adapter = app.extensions["authguard"].config.options.adapter
     server = make_server(args.host, args.port, app, threaded=True)
     host = f"[{args.host}]" if ":" in args.host else args.host

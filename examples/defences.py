@@ -26,8 +26,9 @@ What it shows:
   copy of the entries it read is dropped by Redis's push before ``revoke_user`` returns);
 - **absolute lifetime**: a session ends 12 hours after sign-in, however often it is refreshed.
 
-Demo users: ``admin``/``admin-pw`` and ``ada``/``ada-pw``. Behind a proxy, wrap ``app.wsgi_app`` in
-werkzeug's ``ProxyFix`` so throttling counts the client's address, not the proxy's.
+Demo users: ``alice``/``alice-admin-pw`` (an admin) and ``bob``/``bob-user-pw``. Behind a proxy,
+wrap ``app.wsgi_app`` in werkzeug's ``ProxyFix`` so throttling counts the client's address, not
+the proxy's.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ DEMO_SECRET = "flask-authguard-defences-example-DO-NOT-USE-IN-PRODUCTION"
 DEFAULT_PORT = "5006"
 
 DEMO_USERS: dict[str, tuple[str, dict[str, str]]] = {
-    "admin": ("admin-pw", {"id": "1", "name": "Grace Admin", "role": "admin"}),
-    "ada": ("ada-pw", {"id": "2", "name": "Ada Lovelace", "role": "user"}),
+    "alice": ("alice-admin-pw", {"id": "1", "name": "Alice", "role": "admin"}),
+    "bob": ("bob-user-pw", {"id": "2", "name": "Bob", "role": "user"}),
 }
 NOTES: list[str] = []
 
@@ -103,6 +104,17 @@ guard = AuthGuard(
 # "Sign out everywhere" as next-auth's client signs out: fetch the CSRF token, then POST
 # /api/auth/signout (here with everywhere=true).
 HOME = """<!doctype html><title>Defences</title>
+<h1>An API with its defences configured</h1>
+<p>The routes (see the module's docstring for each defence):</p>
+<ul>
+<li><code>POST /api/notes</code>: signed-in users; refused (403) when cookie-authenticated from
+another origin than <code>http://localhost:3000</code></li>
+<li><code>POST /api/feedback</code>: public; from another site the session reads as nobody</li>
+<li><code>POST /admin/revoke/&lt;user_id&gt;</code>: admins end every session of a user</li>
+<li><a href="/api/auth/session"><code>GET /api/auth/session</code></a>: the session as JSON</li>
+<li><a href="/api/auth/signin"><code>/api/auth/signin</code></a>: five wrong passwords a minute,
+then 429</li>
+</ul>
 {% if session %}<p>Signed in as {{ session.user.name }}.</p>
 <button id="everywhere">Sign out everywhere</button>
 <script>

@@ -47,7 +47,7 @@ DEFAULT_PORT = "5005"
 #: DEMO ONLY: used when ``NEXTAUTH_SECRET`` is not set. Never ship a secret in source code.
 DEMO_SECRET = "demo-only-secret-do-not-use-in-production-0123456789"
 #: DEMO ONLY: the users, ``username: (password, role)``; only the hashes are kept below.
-DEMO_CREDENTIALS = {"ada": ("ada-admin-pw", "admin"), "bob": ("bob-user-pw", "user")}
+DEMO_CREDENTIALS = {"alice": ("alice-admin-pw", "admin"), "bob": ("bob-user-pw", "user")}
 USERS = {
     name: {"id": name, "name": name.capitalize(), "role": role, "hash": generate_password_hash(password)}
     for name, (password, role) in DEMO_CREDENTIALS.items()
@@ -100,7 +100,7 @@ def make_app(secret: str | None = None) -> FastAPI:
             CredentialsProvider(
                 authorize=authorize,
                 credentials={
-                    "username": {"label": "Username", "placeholder": "ada or bob"},
+                    "username": {"label": "Username", "placeholder": "alice or bob"},
                     "password": {"label": "Password", "type": "password"},
                 },
             )
@@ -150,7 +150,7 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(
         f"FastAPI example on http://{args.host}:{args.port}/"
-        "  (demo users: ada / ada-admin-pw, bob / bob-user-pw)"
+        "  (demo users: alice / alice-admin-pw, bob / bob-user-pw)"
     )
     uvicorn.run(make_app(), host=args.host, port=args.port, log_level="warning")
 

@@ -12,10 +12,13 @@ What it shows:
 - ``/about`` is **public**, marked with ``@guard.exempt``; static files are always public;
 - ``/admin/`` is an **admin area**: a blueprint protected with ``authorized`` on the token's
   ``role`` claim; a signed-in user who is no admin gets 403, never a redirect loop;
-- ``/api/me`` is a **JSON API**: an API client (``Accept: application/json``,
-  ``X-Requested-With`` or a Bearer header) without a session gets 401 JSON, not a redirect;
+- ``/api/me`` is a **JSON API** answering 401 JSON to any client without a session (``curl``
+  included): it is exempt from the page redirect and reads the session itself. Elsewhere, API
+  clients (``Accept: application/json``, ``X-Requested-With`` or a Bearer header) get 401 JSON
+  from the guard instead of the redirect, and a plain ``curl`` the 307;
 - sign-in and sign-out through the built-in ``/api/auth`` endpoints, with a
-  ``CredentialsProvider`` over two demo users (``admin``/``admin-pw``, ``ada``/``ada-pw``);
+  ``CredentialsProvider`` over two demo users (``alice``/``alice-admin-pw``, an admin, and
+  ``bob``/``bob-user-pw``);
 - the ``jwt`` callback keeps the user's role in the token and the ``session`` callback shows it.
 
 The cookie is next-auth's own (``next-auth.session-token``): a Next.js app using the same
@@ -45,8 +48,8 @@ DEMO_SECRET = "flask-authguard-example-secret-DO-NOT-USE-IN-PRODUCTION"
 
 #: Demo users: username -> (password, profile). A real app keeps password hashes.
 DEMO_USERS: dict[str, tuple[str, dict[str, str]]] = {
-    "admin": ("admin-pw", {"id": "1", "name": "Grace Admin", "email": "admin@example.com", "role": "admin"}),
-    "ada": ("ada-pw", {"id": "2", "name": "Ada Lovelace", "email": "ada@example.com", "role": "user"}),
+    "alice": ("alice-admin-pw", {"id": "1", "name": "Alice", "email": "alice@example.com", "role": "admin"}),
+    "bob": ("bob-user-pw", {"id": "2", "name": "Bob", "email": "bob@example.com", "role": "user"}),
 }
 
 
@@ -86,7 +89,7 @@ guard = AuthGuard(
                 authorize=authorize,
                 name="a demo account",
                 credentials={
-                    "username": {"label": "Username", "placeholder": "admin or ada"},
+                    "username": {"label": "Username", "placeholder": "alice or bob"},
                     "password": {"label": "Password", "type": "password"},
                 },
             )
@@ -123,9 +126,14 @@ def admin_home() -> str:
 
 
 @api.get("/me")
-def api_me() -> dict[str, t.Any]:
-    """The session as JSON; anonymous API clients never get here (401 from the guard)."""
-    return {"session": get_server_session(), "sub": g.auth_token["sub"]}
+@guard.exempt  # an API answers 401 to every client, not the browsers' redirect
+def api_me() -> t.Any:
+    """The session as JSON, or 401 JSON without one."""
+    session = get_server_session()
+    if session is None:
+        body = {"error": "Unauthorized", "message": "Sign in to use this API."}
+        return body, 401, {"WWW-Authenticate": 'Bearer realm="flask_app"'}
+    return {"session": session, "sub": g.auth_token["sub"]}
 
 
 def create_app(secret: str | None = None) -> Flask:

@@ -3,10 +3,10 @@ for you (``refresh=True``).
 
 Run it from a clone of the repository (after ``pip install -e ".[oauth]"``) against any OpenID
 Connect issuer (Keycloak, Okta, Auth0...) whose client has the redirect URI
-``http://127.0.0.1:5007/api/auth/callback/oidc`` and may use refresh tokens::
+``http://127.0.0.1:5013/api/auth/callback/oidc`` and may use refresh tokens::
 
     OIDC_ISSUER=https://kc.example.com/realms/acme OIDC_ID=... OIDC_SECRET=... \\
-        python examples/provider_api.py                     # http://127.0.0.1:5007
+        python examples/provider_api.py                     # http://127.0.0.1:5013
     REDIS_URL=redis://127.0.0.1:6379/0 ... gunicorn -w 4 'examples.provider_api:create_app()'
 
 What it shows:
@@ -38,7 +38,7 @@ from werkzeug.serving import make_server
 from flask_authguard import AccessTokenError, AuthGuard, OIDCProvider, get_access_token, get_server_session
 
 #: Each example has its own default port, so any of them runs beside the others.
-DEFAULT_PORT = "5007"
+DEFAULT_PORT = "5013"
 # DEMO ONLY: a secret anyone can read. Set NEXTAUTH_SECRET to use your own.
 DEMO_SECRET = "flask-authguard-provider-api-demo-secret-DO-NOT-USE-IN-PRODUCTION"
 
@@ -105,7 +105,7 @@ def create_app(issuer: str | None = None, *, secret: str | None = None, url: str
 
 
 def main(argv: t.Sequence[str] | None = None) -> None:
-    """Start the app: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5007."""
+    """Start the app: ``--host``/``--port`` (or ``HOST``/``PORT``), default 127.0.0.1:5013."""
     parser = argparse.ArgumentParser(description="flask_authguard: the provider's API with refreshed tokens")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument(

@@ -33,7 +33,7 @@ def cookies_for(token: str, version: int, secure: bool = False) -> dict[str, str
 
 def main() -> dict[str, object]:
     secret = os.environ.get("NEXTAUTH_SECRET") or DEMO_SECRET
-    claims = {"name": "Ada Lovelace", "email": "ada@example.com", "sub": "user-1", "role": "admin"}
+    claims = {"name": "Alice", "email": "alice@example.com", "sub": "user-1", "role": "admin"}
     results: dict[str, object] = {}
     for version in (4, 5):
         salt = "authjs.session-token" if version == 5 else ""

@@ -49,7 +49,7 @@ DEFAULT_PORT = "5004"
 DEMO_SECRET = "demo-only-secret-do-not-use-in-production-0123456789"
 
 #: DEMO ONLY: the users, ``username: (password, role)``; only the hashes are kept below.
-DEMO_CREDENTIALS = {"ada": ("ada-admin-pw", "admin"), "bob": ("bob-user-pw", "user")}
+DEMO_CREDENTIALS = {"alice": ("alice-admin-pw", "admin"), "bob": ("bob-user-pw", "user")}
 USERS = {
     name: {"id": name, "name": name.capitalize(), "role": role, "hash": generate_password_hash(password)}
     for name, (password, role) in DEMO_CREDENTIALS.items()
@@ -125,7 +125,7 @@ def make_app(secret: str | None = None) -> WithAuth:
             CredentialsProvider(
                 authorize=authorize,
                 credentials={
-                    "username": {"label": "Username", "placeholder": "ada"},
+                    "username": {"label": "Username", "placeholder": "alice or bob"},
                     "password": {"label": "Password", "type": "password"},
                 },
             )

@@ -5,8 +5,9 @@
   re-export modules), and nothing the module defines (or, for a package, imports) is left out.
 - No module of the package (or of ``examples/``) uses ``import *``, or imports a ``_private`` name
   from another module; the only private modules shared across the package are the listed seams.
-- Every ``flask_authguard.<dotted>`` path that README.rst or a docstring in the package names
-  resolves; README's ``from flask_authguard.x import ...`` lines import names from ``x.__all__``.
+- Every ``flask_authguard.<dotted>`` path that README.rst, the docs (``docs/**/*.rst``) or a
+  docstring in the package names resolves; their ``from flask_authguard.x import ...`` lines
+  import names from ``x.__all__``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ import flask_authguard
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "flask_authguard"
 README = ROOT / "README.rst"
+#: The prose users read: the README and the manual's pages (the API pages are generated).
+MANUAL = [README, *sorted(p for p in (ROOT / "docs").rglob("*.rst") if "_build" not in p.parts)]
 
 #: The import paths users write: the package, its sub-packages with an API, and every module
-#: README.rst or ``examples/`` tells users to import from.
+#: README.rst, the docs or ``examples/`` tell users to import from. Each has a page in the API
+#: reference (``docs/conf.py``'s ``API_MODULES``; ``tests/docs/test_docs.py`` checks).
 PUBLIC_MODULES = [
     "flask_authguard",
     "flask_authguard.testing",
@@ -49,7 +53,7 @@ PUBLIC_MODULES = [
     "flask_authguard.wsgi.middleware",
 ]
 
-#: Modules README.rst names in its design notes (what lives where), not as paths to import from.
+#: Modules the docs name in their design notes (what lives where), not as paths to import from.
 DESIGN_REFERENCES = {
     "flask_authguard.endpoints",
     "flask_authguard.sessions.accounts",
@@ -228,7 +232,7 @@ def test_private_import_check_catches_each_form() -> None:
 
 
 def _readme_paths() -> list[str]:
-    return sorted(set(DOTTED.findall(README.read_text(encoding="utf-8"))))
+    return sorted({path for page in MANUAL for path in DOTTED.findall(page.read_text(encoding="utf-8"))})
 
 
 @pytest.mark.parametrize("path", _readme_paths())
@@ -247,7 +251,7 @@ README_IMPORT = re.compile(r"^\s*from (flask_authguard[\w.]*) import ([\w, ]+)$"
 
 
 def test_readme_import_lines_use_all() -> None:
-    lines = README_IMPORT.findall(README.read_text(encoding="utf-8"))
+    lines = [line for page in MANUAL for line in README_IMPORT.findall(page.read_text(encoding="utf-8"))]
     assert len(lines) >= 10
     for module_name, names in lines:
         module = importlib.import_module(module_name)

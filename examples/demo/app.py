@@ -49,6 +49,16 @@ set ``GITHUB_ID``/``GITHUB_SECRET``, ``GOOGLE_ID``/``GOOGLE_SECRET`` or
 ``OIDC_ISSUER``/``OIDC_ID``/``OIDC_SECRET`` and the sign-in page shows their buttons (register
 ``http://127.0.0.1:5000/api/auth/callback/<github|google|oidc>`` as the callback URL). Without
 them the demo needs no network.
+
+Or try OpenID Connect and email sign-in with no account anywhere (``pip install -e ".[demo]"``,
+and Node.js with npm)::
+
+    python examples/demo/app.py --local
+
+starts a local OpenID Connect provider and an SMTP sink that prints the sign-in links
+(``examples/demo/local.py``).
+
+Several workers sharing Redis: ``examples/cluster`` serves this app under gunicorn.
 """
 
 from __future__ import annotations
@@ -56,6 +66,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 import typing as t
 
@@ -65,6 +76,7 @@ from werkzeug.serving import make_server
 
 from flask_authguard import (
     AuthGuard,
+    ConfigurationError,
     CredentialsProvider,
     auth_required,
     get_server_session,
@@ -231,10 +243,21 @@ def _origin_from_environment() -> bool:
     return any(os.environ.get(name) for name in ("NEXTAUTH_URL", "AUTH_URL", "AUTH_TRUST_HOST"))
 
 
-def create_app(secret: str | None = None) -> Flask:
+def create_app(secret: str | None = None, *, store: str | None = None, local: t.Any = None) -> Flask:
     """The demo app. The secret: ``secret``, else ``NEXTAUTH_SECRET``, else the demo's own;
-    the account page's ``max_age``: ``DEMO_STEP_UP_MAX_AGE`` seconds, else five minutes."""
+    the account page's ``max_age``: ``DEMO_STEP_UP_MAX_AGE`` seconds, else five minutes.
+
+    :param store: where throttle counters and revocations live (``redis://...`` for several
+        workers: ``examples/cluster``); default the process's memory.
+    :param local: a running ``local.LocalProviders``: its OpenID Connect and email providers
+        are offered too, with its database for the email tokens (and the passkeys).
+    """
     max_age = int(os.environ.get("DEMO_STEP_UP_MAX_AGE") or STEP_UP_MAX_AGE)
+    extra: dict[str, t.Any] = {}
+    if store is not None:
+        extra["store"] = store
+    if local is not None:
+        extra.update(adapter=local.adapter, session={"strategy": "jwt"})
     app = Flask(
         __name__, template_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
     )
@@ -259,6 +282,7 @@ def create_app(secret: str | None = None) -> Flask:
                 ),
                 *oauth_providers(os.environ),
                 *([passkey] if passkey is not None else []),
+                *(local.providers if local is not None else []),
             ],
             "callbacks": {"jwt": jwt_callback, "session": session_callback},
             "forbidden": forbidden,
@@ -268,6 +292,7 @@ def create_app(secret: str | None = None) -> Flask:
             # Links are built on a trusted origin only: these hosts, unless the environment
             # names the public URL (NEXTAUTH_URL / AUTH_URL) or a proxy's Host (AUTH_TRUST_HOST).
             "trusted_hosts": None if _origin_from_environment() else ["localhost", "127.0.0.1"],
+            **extra,
         },
         matcher=["/dashboard/:path*", "/devices/:path*"],
     )
@@ -332,8 +357,26 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="0 picks a free port"
     )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="also sign in through a local OpenID Connect provider and an SMTP sink (examples/demo/local.py)",
+    )
     args = parser.parse_args(argv)
-    app = create_app()
+    local = None
+    try:
+        if args.local:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # local.py, beside this file
+            from local import LocalProviders  # type: ignore[import-not-found]
+
+            local = LocalProviders()
+            # SIGTERM too ends serve_forever through ``finally``, which stops the local services.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        app = create_app(local=local)
+    except ConfigurationError as exc:  # a provider set in the environment without its extra, ...
+        parser.exit(2, f"flask_authguard demo: {exc}\n")
+    except ImportError as exc:
+        parser.exit(2, f'flask_authguard demo: {exc}; --local needs pip install -e ".[demo]"\n')
     server = make_server(args.host, args.port, app, threaded=True)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"flask_authguard demo running on http://{host}:{server.server_port}/", flush=True)
@@ -353,6 +396,11 @@ def main(argv: t.Sequence[str] | None = None) -> None:
         print(
             "Using the demo's built-in secret (demo only): set NEXTAUTH_SECRET to use your own.", flush=True
         )
+    if local is not None:
+        print(
+            f"Local OpenID Connect provider: {local.oidc.issuer} (signs in as alice@example.com)", flush=True
+        )
+        print(f"Local SMTP sink: 127.0.0.1:{local.smtp.port} (sign-in links are printed here)", flush=True)
     print("Press Ctrl+C to stop.", flush=True)
     try:
         server.serve_forever()
@@ -360,6 +408,8 @@ def main(argv: t.Sequence[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
+        if local is not None:
+            local.stop()
 
 
 if __name__ == "__main__":

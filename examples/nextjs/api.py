@@ -6,7 +6,7 @@ Settings that must agree with ``lib/auth.js``: the secret (``NEXTAUTH_SECRET``),
 (``NEXTAUTH_URL``: its scheme picks the cookie names on both sides), the session strategy and,
 for database sessions, the PostgreSQL tables. Started by ``run.py``; on its own::
 
-    NEXTAUTH_SECRET=... NEXTAUTH_URL=http://127.0.0.1:3000 python examples/nextjs/api.py --port 5001
+    NEXTAUTH_SECRET=... NEXTAUTH_URL=http://127.0.0.1:3000 python examples/nextjs/api.py --port 5009
 
 Routes (all JSON):
 
@@ -74,7 +74,7 @@ def sqlalchemy_url(url: str) -> str:
     """``postgresql://...`` as node-postgres takes it, with the psycopg 3 driver for SQLAlchemy."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -145,7 +145,7 @@ def create_app(
         body = request.get_json(silent=True)
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text.strip() or len(text) > 500:
-            return jsonify(error="BadRequest", message="send {\"text\": \"...\"} (1-500 characters)"), 400
+            return jsonify(error="BadRequest", message='send {"text": "..."} (1-500 characters)'), 400
         key = str(g.auth_token.get("sub"))
         with notes_lock:
             mine = notes.setdefault(key, [])
@@ -159,7 +159,7 @@ def create_app(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "5001")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "5009")))
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL: database sessions")
     parser.add_argument("--schema", default=None, help="the PostgreSQL schema of the tables")
     args = parser.parse_args(argv)

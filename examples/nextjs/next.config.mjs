@@ -2,7 +2,7 @@
 //
 // Rewrites are compiled into .next/routes-manifest.json by `next build`: FLASK_API_URL must be
 // set when building, not only when starting (run.py rebuilds when it changes).
-const api = (process.env.FLASK_API_URL ?? "http://127.0.0.1:5001").replace(/\/+$/, "");
+const api = (process.env.FLASK_API_URL ?? "http://127.0.0.1:5009").replace(/\/+$/, "");
 
 /** @type {import("next").NextConfig} */
 const nextConfig = {

@@ -243,17 +243,31 @@ def _on_signal(signum: int, frame: types.FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Start the Next.js example and its Flask API.")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")),
-                        help="the Next.js app's port (0: a free one)")
-    parser.add_argument("--api-port", type=int, default=5001, help="the Flask API's port (0: a free one)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "3000")),
+        help="the Next.js app's port (0: a free one)",
+    )
+    parser.add_argument("--api-port", type=int, default=5009, help="the Flask API's port (0: a free one)")
     parser.add_argument("--database", action="store_true", help="database sessions (@auth/pg-adapter)")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
-                        help="PostgreSQL, as node-postgres takes it (postgresql://user@host:port/db)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="PostgreSQL, as node-postgres takes it (postgresql://user@host:port/db)",
+    )
     parser.add_argument("--schema", default="authguard_nextjs", help="the schema of the shared tables")
-    parser.add_argument("--url", default=None,
-                        help="the public URL (NEXTAUTH_URL on both sides; default http://localhost:PORT)")
-    parser.add_argument("--cache-dir", type=pathlib.Path, default=None,
-                        help="install and build there instead of in examples/nextjs")
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="the public URL (NEXTAUTH_URL on both sides; default http://localhost:PORT)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=pathlib.Path,
+        default=None,
+        help="install and build there instead of in examples/nextjs",
+    )
     args = parser.parse_args(argv)
 
     port = args.port or free_port()

@@ -42,12 +42,17 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     """
 
     impl = sa.DateTime
+    #: SQLAlchemy may cache statements using this type: it holds no per-instance state.
     cache_ok = True
 
     def __init__(self) -> None:
         super().__init__(timezone=True)
 
     def process_bind_param(self, value: t.Any, dialect: t.Any) -> dt.datetime | None:
+        """The value to store: aware UTC, or naive UTC where the database has no time zones.
+
+        :raises TypeError: ``value`` is not a datetime.
+        """
         if value is None:
             return None
         if not isinstance(value, dt.datetime):
@@ -58,6 +63,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return moment
 
     def process_result_value(self, value: t.Any, dialect: t.Any) -> dt.datetime | None:
+        """The value read back as an aware UTC datetime (ISO text written by others too)."""
         if value is None:
             return None
         if isinstance(value, str):  # a row written by something else than SQLAlchemy (SQLite)

@@ -6,7 +6,7 @@ With ``refresh=True`` on an OAuth/OIDC provider a sign-in keeps the provider's
 - JWT sessions: in the encrypted session token, under the claim :data:`PROVIDER_TOKENS`, by
   provider id: ``{"provider_tokens": {"keycloak": {"access_token": ..., "refresh_token": ...,
   "expires_at": 1767225600}}}``. A Next.js app that signs users in writes the same claim in its
-  ``jwt`` callback (see the README);
+  ``jwt`` callback (see the manual's "Provider access tokens, refreshed");
 - database sessions: in the adapter's accounts row (next-auth's columns), brought up to date at
   every sign-in.
 

@@ -64,10 +64,10 @@ def test_site_anonymous_visitors(site: Flask) -> None:
 
 def test_site_sign_in_browse_and_sign_out(site: Flask) -> None:
     client = site.test_client()
-    response = credentials_sign_in(client, "ada", "ada-pw")
+    response = credentials_sign_in(client, "bob", "bob-user-pw")
     assert response.status_code == 302 and response.headers["Location"] == "http://localhost/"
     home = client.get("/")
-    assert home.status_code == 200 and "Ada Lovelace" in home.text and "(user)" in home.text
+    assert home.status_code == 200 and "Bob" in home.text and "(user)" in home.text
     assert "next-auth.session-token=" in home.headers["Set-Cookie"]  # the rolling refresh
     me = client.get("/api/me", headers=JSON).json
     assert me["sub"] == "2" and me["session"]["user"]["role"] == "user"
@@ -78,9 +78,9 @@ def test_site_sign_in_browse_and_sign_out(site: Flask) -> None:
 
 def test_site_admin_area(site: Flask) -> None:
     client = site.test_client()
-    credentials_sign_in(client, "admin", "admin-pw")
+    credentials_sign_in(client, "alice", "alice-admin-pw")
     admin = client.get("/admin/")
-    assert admin.status_code == 200 and "Grace Admin" in admin.text and "(admin)" in admin.text
+    assert admin.status_code == 200 and "Alice" in admin.text and "(admin)" in admin.text
     # the testing helper gives the same access without the sign-in round trip
     other = site.test_client()
     sign_in(other, sub="9", name="Helper Admin", role="admin")
@@ -89,7 +89,7 @@ def test_site_admin_area(site: Flask) -> None:
 
 def test_site_refuses_a_wrong_password(site: Flask) -> None:
     client = site.test_client()
-    response = credentials_sign_in(client, "ada", "wrong")
+    response = credentials_sign_in(client, "bob", "wrong")
     location = urlsplit(response.headers["Location"])  # next-auth's way: via the error route
     assert location.path == "/api/auth/error" and parse_qs(location.query)["error"] == ["CredentialsSignin"]
     page = client.get("/api/auth/error?error=CredentialsSignin", follow_redirects=True)
@@ -136,20 +136,20 @@ def test_blueprints_public_index_and_protected_blueprints(bp_app: Flask) -> None
 
 def test_blueprints_views_read_the_session(bp_app: Flask) -> None:
     client = bp_app.test_client()
-    credentials_sign_in(client, "ada", "ada-pw", "/account/")
+    credentials_sign_in(client, "alice", "alice-admin-pw", "/account/")
     profile = client.get("/account/")
-    assert profile.status_code == 200 and "Hello Ada" in profile.text
+    assert profile.status_code == 200 and "Hello Alice" in profile.text
     assert "next-auth.session-token=" in profile.headers["Set-Cookie"]
     body = client.get("/account/session.json").json
-    assert body["session"]["user"] == {"name": "Ada", "email": "ada@example.com"}
+    assert body["session"]["user"] == {"name": "Alice", "email": "alice@example.com"}
     reports = client.get("/reports/")
-    assert reports.status_code == 200 and "For Ada, member of reporters." in reports.text
-    assert "Hello Ada" in client.get("/").text
+    assert reports.status_code == 200 and "For Alice, member of reporters." in reports.text
+    assert "Hello Alice" in client.get("/").text
 
 
 def test_blueprints_group_check(bp_app: Flask) -> None:
     client = bp_app.test_client()
-    credentials_sign_in(client, "bob", "bob-pw")
+    credentials_sign_in(client, "bob", "bob-user-pw")
     assert client.get("/account/").status_code == 200
     assert client.get("/reports/").status_code == 403
 
@@ -237,19 +237,30 @@ def test_every_serving_example_has_its_own_default_port() -> None:
         "defences",
         "provider_api",
     ]
+    names += ["proxy_app"]
     ports = {}
     for name in names:
         text = (EXAMPLES / f"{name}.py").read_text()
         line = next(x for x in text.splitlines() if x.startswith("DEFAULT_PORT = "))
         ports[name] = int(line.split("=", 1)[1].strip().strip('"'))
         assert '"--port"' in text and '"PORT"' in text, name
-    assert len(set(ports.values())) == len(names), ports
+    # The cluster (gunicorn), the Next.js example's Flask API and the quick starts' commands.
+    ports["cluster"] = int(load("cluster/gunicorn.conf").bind.rsplit(":", 1)[1])
+    api = (EXAMPLES / "nextjs" / "api.py").read_text()
+    ports["nextjs/api"] = int(api.split('os.environ.get("API_PORT", "', 1)[1].split('"', 1)[0])
+    assert f"127.0.0.1:{ports['nextjs/api']}" in (EXAMPLES / "nextjs" / "next.config.mjs").read_text()
+    ports["nextjs"] = 3000
+    for port, quickstart in zip((5010, 5011, 5012), ("flask_app", "wsgi_app", "fastapi_app"), strict=True):
+        ports[f"quickstart/{quickstart}"] = port
+    assert len(set(ports.values())) == len(ports), ports
 
 
-def test_the_readme_lists_every_example() -> None:
-    readme = (EXAMPLES.parent / "README.rst").read_text()
-    for path in sorted(EXAMPLES.glob("*.py")) + [EXAMPLES / "demo" / "app.py"]:
-        assert f"python examples/{path.relative_to(EXAMPLES).as_posix()}" in readme, path.name
+def test_the_examples_page_lists_every_example() -> None:
+    page = (EXAMPLES.parent / "docs" / "examples.rst").read_text()
+    scripts = sorted(EXAMPLES.glob("*.py")) + [EXAMPLES / "demo" / "app.py", EXAMPLES / "nextjs" / "run.py"]
+    scripts += [EXAMPLES / "cluster" / "tour.py", *sorted((EXAMPLES / "quickstart").glob("*.py"))]
+    for path in scripts:
+        assert f"examples/{path.relative_to(EXAMPLES).as_posix()}" in page, path.name
 
 
 def test_tokens_example_round_trips_both_versions(capsys: pytest.CaptureFixture[str]) -> None:

@@ -76,7 +76,7 @@ def _expected(extra: dict[str, t.Any]) -> dict[str, t.Any]:
 def _check(token: dict[str, t.Any], extra: dict[str, t.Any]) -> None:
     expected = _expected(extra)
     assert {k: token[k] for k in expected} == expected
-    # auth_time and sid: the sign-in time and session id revocation relies on (README, Defences)
+    # auth_time and sid: the sign-in time and session id revocation relies on (docs/security.rst, Revocation)
     assert set(token) == set(expected) | {"iat", "exp", "jti", "auth_time", "sid"}
     assert token["exp"] - token["iat"] == 30 * 24 * 60 * 60
 

@@ -1299,7 +1299,7 @@ def test_example_wsgi_app(example: t.Any) -> None:
     assert client.get("/api/auth/session").get_json() == {}
     assert client.get("/dashboard").status_code == 307
 
-    sign_in("ada", example.DEMO_CREDENTIALS["ada"][0])
+    sign_in("alice", example.DEMO_CREDENTIALS["alice"][0])
     assert client.get("/admin").status_code == 200
 
 

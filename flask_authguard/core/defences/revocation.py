@@ -13,7 +13,8 @@ sign-in time, seconds with milliseconds) and ``sid`` (a random session id). A us
 compares ``auth_time`` (a refreshed descendant of an old sign-in is still refused); a session
 revocation names the ``sid`` (every refresh of that session is refused). A token issued by
 next-auth without these claims falls back to ``iat`` and ``jti``, which next-auth renews on each
-of its refreshes: see the README for the two lines of ``callbacks.jwt`` that add them there.
+of its refreshes: the security page of the docs (Revocation) has the two lines of
+``callbacks.jwt`` that add them there.
 
 Checking a token is one round trip: one ``MGET`` of its user key and its session key.
 """

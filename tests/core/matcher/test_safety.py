@@ -225,7 +225,7 @@ def test_simplified_tail_matches_the_same_paths(source: str) -> None:
 
 def test_missing_condition_is_client_controlled() -> None:
     """A ``missing`` header rule is a routing convenience: the client who sends the header turns the
-    protection off (as README says, never use conditions for security decisions)."""
+    protection off (as the docs say, never use conditions for security decisions)."""
 
     def app(environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
         return Response("secret page")(environ, start_response)

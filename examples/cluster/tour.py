@@ -1,0 +1,111 @@
+"""Show a revocation and the sign-in throttle holding across the cluster's workers.
+
+Start the cluster (``gunicorn -c examples/cluster/gunicorn.conf.py``), then::
+
+    python examples/cluster/tour.py                  # or: python examples/cluster/tour.py http://127.0.0.1:5007/
+
+Each request opens its own connection, so the workers take turns; every line says which one
+answered (the ``X-Worker`` header).
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import sys
+import typing as t
+import urllib.error
+import urllib.parse
+import urllib.request
+
+URL = "http://127.0.0.1:5007/"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: t.Any, **kwargs: t.Any) -> None:
+        return None  # show the 302 itself
+
+
+class Browser:
+    """A cookie jar and a connection per request, like a browser talking to a load balancer."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+
+    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """``(status, worker, body)`` of one request; a form makes it a POST."""
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(self.url + path.lstrip("/"), data=data)
+        request.add_header("Accept", "application/json")
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return response.status, response.headers.get("X-Worker", "?"), response.read().decode()
+        except urllib.error.HTTPError as answer:  # 3xx (not followed), 4xx: an answer all the same
+            return answer.code, answer.headers.get("X-Worker", "?"), answer.read().decode()
+
+    def csrf(self) -> str:
+        return str(json.loads(self.request("/api/auth/csrf")[2])["csrfToken"])
+
+    def sign_in(self, username: str, password: str) -> tuple[int, str, str]:
+        form = {"username": username, "password": password, "csrfToken": self.csrf(), "json": "true"}
+        return self.request("/api/auth/callback/credentials", form)
+
+    def session_cookie(self) -> str | None:
+        return next((c.value for c in self.jar if c.name == "next-auth.session-token"), None)
+
+
+def revocation(url: str, say: t.Callable[[str], None] = print) -> dict[str, t.Any]:
+    """Alice signs in, keeps a copy of her cookie, signs out everywhere on one worker; the copy
+    is then refused by the others."""
+    alice = Browser(url)
+    status, worker, _ = alice.sign_in("alice", "alice-admin-pw")
+    say(f"alice signs in: {status} (worker {worker})")
+    stolen = alice.session_cookie()
+    assert stolen is not None, "no session cookie after signing in"
+    status, worker, _ = alice.request("/api/me")
+    say(f"GET /api/me with her cookie: {status} (worker {worker})")
+    form = {"csrfToken": alice.csrf(), "everywhere": "true"}
+    status, revoked_by, _ = alice.request("/api/auth/signout", form)
+    say(f"she signs out everywhere: {status} (worker {revoked_by})")
+
+    thief = Browser(url)  # a copy of the old cookie, as a stolen one would be
+    thief.opener.addheaders = [("Cookie", f"next-auth.session-token={stolen}")]
+    answers = []
+    while len({w for _, w in answers} - {revoked_by}) < 1 and len(answers) < 30:
+        status, worker, _ = thief.request("/api/me")
+        answers.append((status, worker))
+        say(f"GET /api/me with the copy of her old cookie: {status} (worker {worker})")
+    return {"revoked_by": revoked_by, "answers": answers}
+
+
+def throttle(url: str, say: t.Callable[[str], None] = print) -> dict[str, t.Any]:
+    """Wrong passwords for bob, each on whichever worker answers: the 11th is refused (429),
+    since every worker counts in the same Redis (10 a minute per account and address)."""
+    bob = Browser(url)
+    answers = []
+    for attempt in range(1, 16):
+        status, worker, _ = bob.sign_in("bob", "a wrong password")
+        answers.append((status, worker))
+        say(f"wrong password for bob, attempt {attempt}: {status} (worker {worker})")
+        if status == 429:
+            break
+    counted = sorted({w for status, w in answers if status != 429})
+    say(f"counted by workers {', '.join(counted)}; refused by worker {answers[-1][1]}")
+    return {"answers": answers}
+
+
+def main(argv: t.Sequence[str] | None = None) -> dict[str, t.Any]:
+    args = list(sys.argv[1:] if argv is None else argv)
+    url = (args[0] if args else URL).rstrip("/") + "/"
+    print(f"Revocation across workers ({url}):")
+    revoked = revocation(url)
+    print("\nSign-in throttle across workers:")
+    throttled = throttle(url)
+    print("\n(bob stays throttled from this address for a minute; start again after that.)")
+    return {"revocation": revoked, "throttle": throttled}
+
+
+if __name__ == "__main__":
+    main()
