@@ -34,7 +34,5 @@ __all__ = [
     "get_access_token",
     "get_server_session",
     "require_auth",
-    "get_server_session",
-    "require_auth",
     "update_session",
 ]
