@@ -25,12 +25,11 @@ import anyio.to_thread
 from starlette.requests import HTTPConnection
 
 from ..core.errors import BackendUnavailableError
-from ..guard.answers import unavailable_json
 from ..guard.caching import vary_with_cookie
 from ..sessions import request_config
 from ..sessions.reading import swap_cookies
 from ..sessions.refresh import access_token
-from .middleware import AuthRefusal
+from .middleware import store_unavailable
 from .scope import environ_of
 from .session import core_of
 
@@ -82,7 +81,7 @@ async def get_access_token(
         answer = await anyio.to_thread.run_sync(access_token, environ, config, provider_id)
     except BackendUnavailableError as exc:
         logger.error("session store unavailable, answering 503 for %s: %s", environ["PATH_INFO"], exc)
-        raise AuthRefusal(unavailable_json(), environ) from exc
+        raise store_unavailable(environ, core) from exc
     if response is not None:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
         swap_cookies(_Headers(response), answer.replaced, answer.result, config, secure)

@@ -25,11 +25,13 @@ the checked path: the inner scope's ``path`` and ``raw_path`` both carry it.
 
 from __future__ import annotations
 
+import json
 import typing as t
 from urllib.parse import quote
 
 from ..core.settings.options import OptionsArg
 from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
+from ..guard.answers import unavailable_json
 from ..guard.decision import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, run_guard, runs_inline
 from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
@@ -56,6 +58,20 @@ class AuthRefusal(Exception):
         self.response = response
         #: The request's environ.
         self.environ = environ
+
+
+def store_unavailable(environ: t.Any, core: AuthCore | None) -> Exception:
+    """What a session read raises when the store fails: :class:`AuthRefusal` with the guard's 503
+    JSON when :class:`AuthMiddleware` is in front to send it, else Starlette's ``HTTPException``
+    (503, the same message, ``Retry-After``), which Starlette and FastAPI answer themselves: a
+    503 either way, never a 500, and nobody is signed out."""
+    answer = unavailable_json()
+    if core is not None:
+        return AuthRefusal(answer, environ)
+    from starlette.exceptions import HTTPException
+
+    message = json.loads(answer.get_data())["message"]
+    return HTTPException(503, message, {"Retry-After": answer.headers["Retry-After"]})
 
 
 class AuthMiddleware:

@@ -12,14 +12,13 @@ from starlette.requests import HTTPConnection  # at run time: FastAPI reads the 
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.tokens.request_token import TOKEN_CONFIG_KEY, TOKEN_ENVIRON_KEY, Claims
-from ..guard.answers import unavailable_json
 from ..guard.caching import vary_with_cookie
 from ..guard.decision import AuthCore
 from ..guard.step_up import checked_max_age
 from ..guard.two_factor import mfa_refusal
 from ..sessions import NOT_UPDATE, Session, apply_cookies, read_session, request_config, strategy_of
 from .guard import CORE_KEY, run_guard, runs_inline
-from .middleware import AuthRefusal
+from .middleware import AuthRefusal, store_unavailable
 from .scope import environ_of
 
 if t.TYPE_CHECKING:
@@ -97,7 +96,7 @@ async def _session(
     except BackendUnavailableError as exc:
         # not Starlette's 500: the guard's 503, sent by AuthMiddleware like any refusal
         logger.error("session store unavailable, answering 503 for %s: %s", environ["PATH_INFO"], exc)
-        raise AuthRefusal(unavailable_json(), environ) from exc
+        raise store_unavailable(environ, core) from exc
     if (
         update is not NOT_UPDATE
         and result.token is not None

@@ -419,6 +419,26 @@ def test_get_server_session_answers_503_when_the_store_is_down(
     assert "session store unavailable" in caplog.text and cookie not in caplog.text
 
 
+@pytest.mark.parametrize("kind", ["redis", "database"])
+def test_get_server_session_without_the_middleware_answers_503_too(kind: str, token: str) -> None:
+    """No AuthMiddleware in front to send the guard's 503: Starlette's own HTTPException (503,
+    the same message, Retry-After), never a 500."""
+    options = _unreachable(kind)
+
+    async def view(request: Request) -> JSONResponse:
+        session = await get_server_session(request, None, options)
+        return JSONResponse({"session": session})
+
+    app = Starlette(routes=[Route("/s", view)])
+    test_client = TestClient(app, base_url="http://app.test", raise_server_exceptions=False)
+    cookie = token if kind == "redis" else "a-database-session-token"
+    test_client.cookies.set(COOKIE, cookie, domain="app.test")
+    response = test_client.get("/s")
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "5"
+    assert response.text == "The session store is unavailable. Try again shortly."
+
+
 # ------------------------------------------------- WebSockets: the cross-site rule at the handshake
 
 EVIL = "https://evil.example.com"

@@ -132,7 +132,7 @@ def test_demo_user_sees_dashboard_not_admin(demo_client: t.Any) -> None:
     assert demo_client.get("/admin").status_code == 403
     me = demo_client.get("/api/me")
     assert me.status_code == 200
-    assert me.get_json()["user"] == {"name": "Bob", "email": "bob@example.com", "id": "2", "role": "user"}
+    assert me.get_json()["user"] == {"name": "Bob", "email": "bob@example.com", "id": "bob", "role": "user"}
 
 
 def _alice_code(client: t.Any, code: str | None = None, field: str = "code") -> t.Any:
@@ -225,7 +225,7 @@ def test_demo_devices_end_another_device(demo_client: t.Any) -> None:
     html = page.get_data(as_text=True)
     assert "Laptop browser <strong>(this device)</strong>" in html and "Phone browser" in html
     app = laptop.application
-    user_sessions = app.extensions["authguard"].guard.list_sessions("2")
+    user_sessions = app.extensions["authguard"].guard.list_sessions("bob")
     phone = next(e for e in user_sessions if e["user_agent"] == "Phone browser")
     ended = laptop.post(f"/devices/{phone['id']}/end")
     assert ended.status_code == 303 and ended.headers["Location"] == "/devices"
@@ -292,7 +292,7 @@ def test_demo_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:
         browser.wait_path("/dashboard")
         assert browser.text("#welcome") == "Welcome, Bob! Your role is user."
         session = json.loads(browser.text("#session"))
-        assert session["user"] == {"name": "Bob", "email": "bob@example.com", "id": "2", "role": "user"}
+        assert session["user"] == {"name": "Bob", "email": "bob@example.com", "id": "bob", "role": "user"}
         cookies = {c["name"]: c for c in browser.cookies()}
         assert cookies["next-auth.session-token"]["httpOnly"] is True
         browser.screenshot("dashboard")
