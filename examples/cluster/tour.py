@@ -57,18 +57,18 @@ class Browser:
 
 
 def revocation(url: str, say: t.Callable[[str], None] = print) -> dict[str, t.Any]:
-    """Alice signs in, keeps a copy of her cookie, signs out everywhere on one worker; the copy
-    is then refused by the others."""
-    alice = Browser(url)
-    status, worker, _ = alice.sign_in("alice", "alice-admin-pw")
-    say(f"alice signs in: {status} (worker {worker})")
-    stolen = alice.session_cookie()
+    """Bob signs in, keeps a copy of his cookie, signs out everywhere on one worker; the copy
+    is then refused by the others. (Bob: alice's sign-in asks for her second factor's code.)"""
+    bob = Browser(url)
+    status, worker, _ = bob.sign_in("bob", "bob-user-pw")
+    say(f"bob signs in: {status} (worker {worker})")
+    stolen = bob.session_cookie()
     assert stolen is not None, "no session cookie after signing in"
-    status, worker, _ = alice.request("/api/me")
-    say(f"GET /api/me with her cookie: {status} (worker {worker})")
-    form = {"csrfToken": alice.csrf(), "everywhere": "true"}
-    status, revoked_by, _ = alice.request("/api/auth/signout", form)
-    say(f"she signs out everywhere: {status} (worker {revoked_by})")
+    status, worker, _ = bob.request("/api/me")
+    say(f"GET /api/me with his cookie: {status} (worker {worker})")
+    form = {"csrfToken": bob.csrf(), "everywhere": "true"}
+    status, revoked_by, _ = bob.request("/api/auth/signout", form)
+    say(f"he signs out everywhere: {status} (worker {revoked_by})")
 
     thief = Browser(url)  # a copy of the old cookie, as a stolen one would be
     thief.opener.addheaders = [("Cookie", f"next-auth.session-token={stolen}")]
@@ -76,19 +76,19 @@ def revocation(url: str, say: t.Callable[[str], None] = print) -> dict[str, t.An
     while len({w for _, w in answers} - {revoked_by}) < 1 and len(answers) < 30:
         status, worker, _ = thief.request("/api/me")
         answers.append((status, worker))
-        say(f"GET /api/me with the copy of her old cookie: {status} (worker {worker})")
+        say(f"GET /api/me with the copy of his old cookie: {status} (worker {worker})")
     return {"revoked_by": revoked_by, "answers": answers}
 
 
 def throttle(url: str, say: t.Callable[[str], None] = print) -> dict[str, t.Any]:
-    """Wrong passwords for bob, each on whichever worker answers: the 11th is refused (429),
+    """Wrong passwords for alice, each on whichever worker answers: the 11th is refused (429),
     since every worker counts in the same Redis (10 a minute per account and address)."""
-    bob = Browser(url)
+    alice = Browser(url)
     answers = []
     for attempt in range(1, 16):
-        status, worker, _ = bob.sign_in("bob", "a wrong password")
+        status, worker, _ = alice.sign_in("alice", "a wrong password")
         answers.append((status, worker))
-        say(f"wrong password for bob, attempt {attempt}: {status} (worker {worker})")
+        say(f"wrong password for alice, attempt {attempt}: {status} (worker {worker})")
         if status == 429:
             break
     counted = sorted({w for status, w in answers if status != 429})
@@ -103,7 +103,7 @@ def main(argv: t.Sequence[str] | None = None) -> dict[str, t.Any]:
     revoked = revocation(url)
     print("\nSign-in throttle across workers:")
     throttled = throttle(url)
-    print("\n(bob stays throttled from this address for a minute; start again after that.)")
+    print("\n(alice stays throttled from this address for a minute; start again after that.)")
     return {"revocation": revoked, "throttle": throttled}
 
 
