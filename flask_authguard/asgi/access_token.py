@@ -31,28 +31,12 @@ from ..sessions.reading import swap_cookies
 from ..sessions.refresh import access_token
 from .middleware import store_unavailable
 from .scope import environ_of
-from .session import core_of
+from .session import ResponseHeaders, core_of
 
 if t.TYPE_CHECKING:
     from starlette.responses import Response
 
 logger = logging.getLogger("flask_authguard")
-
-
-class _Headers:
-    """Starlette's mutable headers seen as the werkzeug ``Headers`` the session code writes to."""
-
-    def __init__(self, response: Response) -> None:
-        self._headers = response.headers
-
-    def getlist(self, name: str) -> list[str]:
-        return self._headers.getlist(name)
-
-    def add(self, name: str, value: str) -> None:
-        self._headers.append(name, value)
-
-    def remove(self, name: str) -> None:
-        del self._headers[name]
 
 
 async def get_access_token(
@@ -84,7 +68,7 @@ async def get_access_token(
         raise store_unavailable(environ, core) from exc
     if response is not None:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
-        swap_cookies(_Headers(response), answer.replaced, answer.result, config, secure)
+        swap_cookies(ResponseHeaders(response), answer.replaced, answer.result, config, secure)
         response.headers["vary"] = vary_with_cookie(response.headers.get("vary", ""))
     if answer.error is not None:
         raise answer.error

@@ -27,8 +27,9 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("flask_authguard")
 
 
-class _HeaderList:
-    """Starlette's mutable headers seen as the werkzeug ``Headers`` the session code writes to."""
+class ResponseHeaders:
+    """A Starlette response's mutable headers seen as the werkzeug ``Headers`` the session code
+    writes to (``getlist``, ``add``, ``remove``)."""
 
     def __init__(self, response: Response) -> None:
         self._headers = response.headers
@@ -38,6 +39,9 @@ class _HeaderList:
 
     def add(self, name: str, value: str) -> None:
         self._headers.append(name, value)
+
+    def remove(self, name: str) -> None:
+        del self._headers[name]
 
 
 def core_of(connection: HTTPConnection) -> AuthCore | None:
@@ -109,7 +113,7 @@ async def _session(
             request.scope.setdefault("state", {})["auth_token"] = result.token
     if response is not None:
         secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))
-        apply_cookies(_HeaderList(response), result, config, secure)
+        apply_cookies(ResponseHeaders(response), result, config, secure)
         response.headers["vary"] = vary_with_cookie(response.headers.get("vary", ""))
     return result.session
 

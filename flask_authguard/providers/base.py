@@ -240,6 +240,20 @@ def check_providers(providers: t.Iterable[t.Any], config: Config | None = None) 
     return out
 
 
+def adapter_with(config: Config, provider: str, needs: str, methods: t.Iterable[str]) -> None:
+    """Start-up: ``config`` has an adapter with every one of ``methods`` (``needs``: what the
+    provider keeps there, for the message).
+
+    :raises ConfigurationError: no adapter, or one that lacks a method.
+    """
+    adapter = config.options.adapter
+    if adapter is None:
+        raise ConfigurationError(f"{provider} needs adapter=... (e.g. SQLAlchemyAdapter) for its {needs}")
+    missing = [m for m in methods if not callable(getattr(adapter, m, None))]
+    if missing:
+        raise ConfigurationError(f"{provider}: the adapter lacks {', '.join(missing)}")
+
+
 def check_url(provider_id: str, name: str, value: t.Any, *, required: bool) -> None:
     """Start-up check of a provider URL option: an absolute http(s) URL (or ``None`` when not
     ``required``).

@@ -30,7 +30,7 @@ from ..core import _clock
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.settings.config import Config
-from .base import SignInError, SignInResult, check_provider_id
+from .base import SignInError, SignInResult, adapter_with, check_provider_id
 from .smtp import check_server, send_email
 
 if t.TYPE_CHECKING:
@@ -149,14 +149,7 @@ class EmailProvider:
 
         :raises ConfigurationError: no adapter, or one that lacks a method.
         """
-        adapter = config.options.adapter
-        if adapter is None:
-            raise ConfigurationError(
-                "EmailProvider needs adapter=... (e.g. SQLAlchemyAdapter) for its tokens"
-            )
-        missing = [m for m in ADAPTER_METHODS if not callable(getattr(adapter, m, None))]
-        if missing:
-            raise ConfigurationError(f"EmailProvider: the adapter lacks {', '.join(missing)}")
+        adapter_with(config, "EmailProvider", "tokens", ADAPTER_METHODS)
         self._config = config
 
     def _bound(self) -> Config:

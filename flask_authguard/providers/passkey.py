@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 from ..core._compat import call_sync
 from ..core.defences.urls import AUTH_URL_ENVIRON_KEY
 from ..core.errors import ConfigurationError
-from .base import SignInError, SignInResult, check_provider_id
+from .base import SignInError, SignInResult, adapter_with, check_provider_id
 from .passkey_challenge import ChallengeFailed, challenge_cookie, clear_challenge, read_challenge
 
 if t.TYPE_CHECKING:
@@ -169,14 +169,7 @@ class PasskeyProvider:
 
         :raises ConfigurationError: no adapter, or one that lacks a method.
         """
-        adapter = config.options.adapter
-        if adapter is None:
-            raise ConfigurationError(
-                "PasskeyProvider needs adapter=... (e.g. SQLAlchemyAdapter) for its passkeys"
-            )
-        missing = [m for m in ADAPTER_METHODS if not callable(getattr(adapter, m, None))]
-        if missing:
-            raise ConfigurationError(f"PasskeyProvider: the adapter lacks {', '.join(missing)}")
+        adapter_with(config, "PasskeyProvider", "passkeys", ADAPTER_METHODS)
         self._config = config
 
     @property
