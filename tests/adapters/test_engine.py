@@ -134,7 +134,7 @@ def test_guard_answers_503_promptly_on_a_silent_database(silent: SilentServer) -
 
 def pg_twin(adapter: SQLAlchemyAdapter, **timeouts: t.Any) -> SQLAlchemyAdapter:
     """An adapter of its own engine (made from the URL, with ``timeouts``) on ``adapter``'s tables."""
-    names = {role: table.name for role, table in adapter.tables._asdict().items()}
+    names = adapter.tables.names()
     twin = SQLAlchemyAdapter(postgres_url(), schema=adapter.metadata.schema, table_names=names, **timeouts)
     return twin
 

@@ -558,7 +558,7 @@ def test_reads_run_outside_a_transaction(request: pytest.FixtureRequest) -> None
     twin = SQLAlchemyAdapter(
         postgres_url(),
         schema=adapter.metadata.schema,
-        table_names={role: table.name for role, table in adapter.tables._asdict().items()},
+        table_names=adapter.tables.names(),
     )
     request.addfinalizer(twin.close)
     user = new_user(twin)

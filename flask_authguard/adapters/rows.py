@@ -1,0 +1,79 @@
+"""Rows as the JavaScript adapters write them: the tables as the database has them (Prisma's
+schema read from its tables), text ids made here, Prisma's ``createdAt``/``updatedAt`` filled in.
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import sqlalchemy as sa
+
+from .connections import Connections
+from .layouts import Columns, Layout, detect_columns
+from .records import USER_FIELDS
+from .schema import Tables
+
+
+class Rows(Connections):
+    """The layout's rows (a base of :class:`~flask_authguard.adapters.sqlalchemy.SQLAlchemyAdapter`)."""
+
+    layout: Layout
+    metadata: sa.MetaData
+    tables: Tables
+    _names: dict[str, str]
+    #: Whether :attr:`tables` are those of the database (Prisma: read at the first write).
+    _shape_read: bool
+    _user_columns: tuple[sa.Column[t.Any], ...]
+
+    def _shaped(self) -> Tables:
+        """The tables as the database has them: Prisma's optional columns (``id`` of accounts and
+        sessions, ``createdAt``/``updatedAt``) read once, at the first write; other layouts have
+        none to read.
+
+        :raises BackendUnavailableError: the database cannot be reached.
+        """
+        if self._shape_read:
+            return self.tables
+        with self._failures("read_tables"), self.engine.connect() as conn:
+            columns = detect_columns(conn, self.layout, self.tables)
+        if columns is not None:  # else no tables yet: read again at the next write
+            if columns != self._columns_now():
+                metadata = sa.MetaData(schema=self.metadata.schema)
+                self.tables = self.layout.define(metadata, self._names, columns)
+                self.metadata = metadata
+                self._user_columns = self._columns_of_users()
+            self._shape_read = True
+        return self.tables
+
+    def _columns_now(self) -> Columns:
+        return {
+            role: frozenset(name for name in optional if name in getattr(self.tables, role).c)
+            for role, optional in self.layout.optional_columns.items()
+        }
+
+    def _columns_of_users(self) -> tuple[sa.Column[t.Any], ...]:
+        users = self.tables.users
+        return tuple(users.c[name] for name in ("id", *USER_FIELDS))
+
+    def _new_row(self, table: sa.Table, values: dict[str, t.Any]) -> dict[str, t.Any]:
+        """``values`` with what the JavaScript client would add: a text ``id`` where the table has
+        one, and ``createdAt``/``updatedAt`` where it has them."""
+        if self.layout.new_id is not None and "id" in table.c and "id" not in values:
+            values = {"id": self.layout.new_id(), **values}
+        return self._stamped(table, values, created=True)
+
+    @staticmethod
+    def _stamped(table: sa.Table, values: dict[str, t.Any], created: bool = False) -> dict[str, t.Any]:
+        """``values`` with ``updatedAt`` (and ``createdAt`` for a new row) where the table has
+        them: Prisma's client fills them in, the database has no default for ``updatedAt``."""
+        now = dt.datetime.now(dt.timezone.utc)
+        stamps = {"createdAt": now} if created and "createdAt" in table.c else {}
+        if "updatedAt" in table.c:
+            stamps["updatedAt"] = now
+        return {**values, **stamps} if stamps else values
+
+
+__all__ = ["Rows"]
