@@ -15,7 +15,6 @@ import pytest
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
 from support.adapters import (  # noqa: E402
-    DEFAULT_TABLE_NAMES,
     in_days,
     new_user,
     pg_engine,  # noqa: F401
@@ -23,7 +22,7 @@ from support.adapters import (  # noqa: E402
     postgres_url,
 )
 
-from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
+from flask_authguard.adapters.sqlalchemy import DEFAULT_TABLE_NAMES, SQLAlchemyAdapter  # noqa: E402
 from flask_authguard.core.errors import BackendUnavailableError  # noqa: E402
 
 UTC = dt.timezone.utc
