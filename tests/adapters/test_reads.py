@@ -70,10 +70,14 @@ def test_direct_and_core_paths_answer_alike(kind: str, request: pytest.FixtureRe
     core = adapter.get_session_and_user("tok-a")
     assert adapter.get_session_and_user("tok-none") is None
     assert missing is None
-    assert direct == core == {
-        "session": {"sessionToken": "tok-a", "userId": user["id"], "expires": expires},
-        "user": {**user, "emailVerified": verified},
-    }
+    assert (
+        direct
+        == core
+        == {
+            "session": {"sessionToken": "tok-a", "userId": user["id"], "expires": expires},
+            "user": {**user, "emailVerified": verified},
+        }
+    )
     assert direct is not None
     for moment in (direct["session"]["expires"], direct["user"]["emailVerified"]):
         assert moment is not None and moment.utcoffset() == dt.timedelta(0)

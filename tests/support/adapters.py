@@ -170,9 +170,36 @@ def make_adapter(
     else:
         engine = request.getfixturevalue("pg_engine")
         schema = request.getfixturevalue("pg_schema")
-        adapter = SQLAlchemyAdapter(engine, layout=layout, schema=schema, table_names=names, create_tables=True)
+        adapter = SQLAlchemyAdapter(
+            engine, layout=layout, schema=schema, table_names=names, create_tables=True
+        )
     if not keep:
         request.addfinalizer(adapter.drop_tables)
+    return adapter
+
+
+@pytest.fixture(scope="module")
+def made_adapters() -> t.Iterator[dict[tuple[str, str], SQLAlchemyAdapter]]:
+    """A module's adapters on PostgreSQL and MySQL, one a (layout, database), their tables dropped
+    at the end (creating them for every test costs seconds on MySQL)."""
+    adapters: dict[tuple[str, str], SQLAlchemyAdapter] = {}
+    yield adapters
+    for adapter in adapters.values():
+        adapter.drop_tables()
+
+
+def emptied_adapter(request: pytest.FixtureRequest, layout: str, database: str) -> SQLAlchemyAdapter:
+    """An adapter of ``layout`` with empty tables: a fresh in-memory SQLite database, or the
+    module's tables on PostgreSQL or MySQL (``made_adapters``), emptied."""
+    if database == "sqlite":
+        return make_adapter(database, request, layout)
+    made = request.getfixturevalue("made_adapters")
+    if (layout, database) not in made:
+        made[layout, database] = make_adapter(database, request, layout, keep=True)
+    adapter: SQLAlchemyAdapter = made[layout, database]
+    with adapter.engine.begin() as conn:
+        for table in reversed(adapter.metadata.sorted_tables):
+            conn.execute(sa.delete(table))
     return adapter
 
 
