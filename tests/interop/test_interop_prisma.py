@@ -4,11 +4,12 @@ of the docs' models, ``@prisma/adapter-pg`` / ``@prisma/adapter-mariadb``) under
 
 Both schemas in circulation run on PostgreSQL and MySQL/MariaDB: next-auth v4's (``Account`` and
 ``Session`` with an ``id``; here with ``@@map`` names, through ``table_names``) and Auth.js v5's
-(composite keys, ``createdAt``/``updatedAt``); our adapter is told neither: it reads which one from
-the tables. On PostgreSQL the tables are made by Prisma's own schema engine (``prisma db push``);
-on MySQL from the DDL ``prisma migrate`` writes (see ``tests/support/prisma.py`` for why). The
-packages are pinned in ``tests/node_prisma``. Without Node.js/npm, PostgreSQL or MySQL the tests
-are skipped with the reason, except under ``CI=true``, where they fail.
+(composite keys, ``createdAt``/``updatedAt``), and each with the timestamps the other way round;
+our adapter is told none of this: it reads which one from the tables. On PostgreSQL the tables are
+made by Prisma's own schema engine (``prisma db push``); on MySQL from the DDL ``prisma migrate``
+writes (see ``tests/support/prisma.py`` for why). The packages are pinned in ``tests/node_prisma``.
+Without Node.js/npm, PostgreSQL or MySQL the tests are skipped with the reason, except under
+``CI=true``, where they fail.
 """
 
 from __future__ import annotations
@@ -43,7 +44,17 @@ V4_MAPS = {
     "sessions": "sessions",
     "verification_token": "verification_tokens",
 }
-SCHEMAS = [Schema(4, stamps=False, maps=V4_MAPS), Schema(5, stamps=True)]
+#: (provider, schema): the docs' two schemas on both databases, and each with the timestamps the
+#: other way round on one of them.
+SETUPS = [
+    *(
+        (provider, schema)
+        for provider in ("postgresql", "mysql")
+        for schema in (Schema(4, False, V4_MAPS), Schema(5, True))
+    ),
+    ("postgresql", Schema(5, stamps=False)),
+    ("mysql", Schema(4, stamps=True)),
+]
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +68,16 @@ def where() -> pathlib.Path:
 class Shared:
     """Our adapter and Prisma's on the same tables."""
 
-    def __init__(self, where: pathlib.Path, client: pathlib.Path, provider: str, url: str, db_schema: str | None):
-        self.where, self.client, self.provider, self.url, self.db_schema = where, client, provider, url, db_schema
+    def __init__(
+        self, where: pathlib.Path, client: pathlib.Path, provider: str, url: str, db_schema: str | None
+    ):
+        self.where, self.client, self.provider, self.url, self.db_schema = (
+            where,
+            client,
+            provider,
+            url,
+            db_schema,
+        )
         self.adapter: SQLAlchemyAdapter
 
     def js(self, *calls: tuple[str, list[t.Any]]) -> list[t.Any]:
@@ -96,11 +115,7 @@ def decode(value: t.Any) -> t.Any:
 
 @pytest.fixture(
     scope="module",
-    params=[
-        pytest.param((provider, schema), id=f"{provider}-{schema.id}")
-        for provider in ("postgresql", "mysql")
-        for schema in SCHEMAS
-    ],
+    params=[pytest.param((provider, schema), id=f"{provider}-{schema.id}") for provider, schema in SETUPS],
 )
 def shared(request: pytest.FixtureRequest, where: pathlib.Path) -> t.Iterator[Shared]:
     provider, schema = request.param
@@ -111,9 +126,14 @@ def shared(request: pytest.FixtureRequest, where: pathlib.Path) -> t.Iterator[Sh
             conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
         url = sa.engine.make_url(postgres_url()).set(drivername="postgresql").render_as_string(False)
         both = Shared(where, generate(where, schema, provider), provider, url, name)
-        pushed = run(where, [{"op": "push", "schema": str(both.client / "schema.prisma"), "url": url, "dbSchema": name}])
+        pushed = run(
+            where,
+            [{"op": "push", "schema": str(both.client / "schema.prisma"), "url": url, "dbSchema": name}],
+        )
         assert pushed[0]["executedSteps"] > 0
-        both.adapter = SQLAlchemyAdapter(postgres_url(), layout="prisma", schema=name, table_names=schema.table_names())
+        both.adapter = SQLAlchemyAdapter(
+            postgres_url(), layout="prisma", schema=name, table_names=schema.table_names()
+        )
     else:
         require_mysql()
         server = mysql_database_url()
@@ -125,7 +145,9 @@ def shared(request: pytest.FixtureRequest, where: pathlib.Path) -> t.Iterator[Sh
                 conn.exec_driver_sql(statement)
         url = server.set(drivername="mariadb", database=name).render_as_string(False)
         both = Shared(where, generate(where, schema, provider), provider, url, None)
-        both.adapter = SQLAlchemyAdapter(server.set(database=name), layout="prisma", table_names=schema.table_names())
+        both.adapter = SQLAlchemyAdapter(
+            server.set(database=name), layout="prisma", table_names=schema.table_names()
+        )
     both.schema = schema  # type: ignore[attr-defined]
     try:
         yield both
@@ -152,24 +174,26 @@ def unique(name: str) -> str:
 
 def test_rows_prisma_wrote_are_ours_too(shared: Shared) -> None:
     email, expires, verified = unique("nora"), soon(30), soon(-2)
-    token = f"js-{secrets.token_hex(8)}"
-    [user] = shared.js(("createUser", [{"name": "Nora", "email": email, "emailVerified": verified, "image": "n.png"}]))
-    [account, session, vt] = shared.js(
+    token, other = f"js-{secrets.token_hex(8)}", f"js-{secrets.token_hex(8)}"
+    user_id = {"$ref": [0, "id"]}
+    [user, account, session, _, vt] = shared.js(
+        ("createUser", [{"name": "Nora", "email": email, "emailVerified": verified, "image": "n.png"}]),
         (
             "linkAccount",
             [
                 {
-                    "userId": user["id"],
+                    "userId": user_id,
                     "type": "oauth",
                     "provider": "github",
-                    "providerAccountId": user["id"],
+                    "providerAccountId": "gh-" + email,
                     "access_token": "gho_" + "x" * 300,  # longer than VARCHAR(191): TEXT
                     "expires_at": 2_000_000_000,
                     "token_type": "bearer",
                 }
             ],
         ),
-        ("createSession", [{"sessionToken": token, "userId": user["id"], "expires": expires}]),
+        ("createSession", [{"sessionToken": token, "userId": user_id, "expires": expires}]),
+        ("createSession", [{"sessionToken": other, "userId": user_id, "expires": expires}]),
         ("createVerificationToken", [{"identifier": email, "token": "hashed", "expires": expires}]),
     )
     assert session["sessionToken"] == token and account["provider"] == "github" and vt["token"] == "hashed"
@@ -181,25 +205,29 @@ def test_rows_prisma_wrote_are_ours_too(shared: Shared) -> None:
     }
     assert adapter.get_user(user["id"]) == ours
     assert adapter.get_user_by_email(email) == ours
-    assert adapter.get_user_by_account({"provider": "github", "providerAccountId": user["id"]}) == ours
+    assert adapter.get_user_by_account({"provider": "github", "providerAccountId": "gh-" + email}) == ours
     assert adapter.use_verification_token({"identifier": email, "token": "hashed"}) == {
         "identifier": email,
         "token": "hashed",
         "expires": expires,
     }
-    # We change Prisma's rows: it reads the change (and Prisma's updatedAt, if any, moves on).
+    # We change and end Prisma's rows: Prisma reads the change (and its updatedAt moves on).
     later = soon(31)
     assert adapter.update_session({"sessionToken": token, "expires": later}) is not None
     assert adapter.update_user({"id": user["id"], "name": "Nora B."})["name"] == "Nora B."
-    [found, by_account] = shared.js(
-        ("getSessionAndUser", [token]), ("getUserByAccount", [{"provider": "github", "providerAccountId": user["id"]}])
+    assert adapter.delete_session(other) is not None
+    [found, gone, by_account] = shared.js(
+        ("getSessionAndUser", [token]),
+        ("getSessionAndUser", [other]),
+        ("getUserByAccount", [{"provider": "github", "providerAccountId": "gh-" + email}]),
     )
     assert found["session"]["expires"] == later and found["user"]["name"] == "Nora B."
-    assert by_account["id"] == user["id"]
+    assert gone is None and by_account["id"] == user["id"]
     if shared.schema.stamps:  # type: ignore[attr-defined]
-        assert found["user"]["updatedAt"] > user["updatedAt"] and found["user"]["createdAt"] == user["createdAt"]
-    assert adapter.delete_session(token) is not None
-    assert shared.js(("getSessionAndUser", [token])) == [None]
+        assert (
+            found["user"]["updatedAt"] > user["updatedAt"] and found["user"]["createdAt"] == user["createdAt"]
+        )
+        assert found["session"]["updatedAt"] > session["updatedAt"]
 
 
 def test_rows_we_wrote_are_prismas_too(shared: Shared) -> None:
@@ -207,26 +235,37 @@ def test_rows_we_wrote_are_prismas_too(shared: Shared) -> None:
     email, expires, verified = unique("pia"), soon(30), soon(-1)
     before = dt.datetime.now(UTC) - dt.timedelta(seconds=5)
     user = adapter.create_user({"name": "Pia", "email": email, "emailVerified": verified, "image": None})
+    leaving = adapter.create_user(
+        {"name": "Leo", "email": unique("leo"), "emailVerified": None, "image": None}
+    )
+    account = {"provider": "google", "providerAccountId": "g-" + email}
     adapter.link_account(
         {
             "userId": user["id"],
             "type": "oidc",
-            "provider": "google",
-            "providerAccountId": "g-1" + user["id"],
+            **account,
             "id_token": "eyJ" + "y" * 500,
             "expires_at": 1_900_000_000,
         }
     )
-    token = f"py-{secrets.token_hex(8)}"
+    adapter.link_account(
+        {"userId": leaving["id"], "type": "oidc", "provider": "google", "providerAccountId": "leo"}
+    )
+    token, leaver = f"py-{secrets.token_hex(8)}", f"py-{secrets.token_hex(8)}"
     adapter.create_session({"sessionToken": token, "userId": user["id"], "expires": expires})
+    adapter.create_session({"sessionToken": leaver, "userId": leaving["id"], "expires": expires})
     adapter.create_verification_token({"identifier": email, "token": "hashed-py", "expires": expires})
 
-    [found, got, by_email, by_account, used] = shared.js(
+    later = soon(40)
+    [found, got, by_email, by_account, used, updated, _, _] = shared.js(
         ("getSessionAndUser", [token]),
         ("getUser", [user["id"]]),
         ("getUserByEmail", [email]),
-        ("getUserByAccount", [{"provider": "google", "providerAccountId": "g-1" + user["id"]}]),
+        ("getUserByAccount", [account]),
         ("useVerificationToken", [{"identifier": email, "token": "hashed-py"}]),
+        ("updateSession", [{"sessionToken": token, "expires": later}]),
+        ("unlinkAccount", [{"provider": "google", "providerAccountId": "leo"}]),
+        ("deleteUser", [leaving["id"]]),
     )
     expected = {"id": user["id"], "name": "Pia", "email": email, "emailVerified": verified, "image": None}
     stamps = ("createdAt", "updatedAt")
@@ -239,17 +278,19 @@ def test_rows_we_wrote_are_prismas_too(shared: Shared) -> None:
     assert got == found["user"] and by_email == got and by_account == got
     assert used == {"identifier": email, "token": "hashed-py", "expires": expires}
     if shared.schema.stamps:  # type: ignore[attr-defined]
-        assert before < found["user"]["createdAt"] <= found["user"]["updatedAt"] < before + dt.timedelta(minutes=1)
+        assert (
+            before
+            < found["user"]["createdAt"]
+            <= found["user"]["updatedAt"]
+            < before + dt.timedelta(minutes=1)
+        )
     if shared.schema.version == 4:  # type: ignore[attr-defined]
         assert len(found["session"]["id"]) == 25 and found["session"]["id"].startswith("c")  # a cuid()
-
-    # Prisma changes and ends our rows.
-    later = soon(40)
-    [updated] = shared.js(("updateSession", [{"sessionToken": token, "expires": later}]))
+    # What Prisma changed and ended.
     assert updated["expires"] == later
     assert adapter.get_session_and_user(token)["session"]["expires"] == later  # type: ignore[index]
-    shared.js(("unlinkAccount", [{"provider": "google", "providerAccountId": "g-1" + user["id"]}]), ("deleteUser", [user["id"]]))
-    assert adapter.get_user(user["id"]) is None and adapter.get_session_and_user(token) is None
+    assert adapter.get_user(leaving["id"]) is None and adapter.get_session_and_user(leaver) is None
+    assert adapter.get_user_by_account({"provider": "google", "providerAccountId": "leo"}) is None
 
 
 def test_no_time_zone_moves_a_moment(shared: Shared, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -272,9 +313,11 @@ def test_no_time_zone_moves_a_moment(shared: Shared, monkeypatch: pytest.MonkeyP
             expires, email = soon(3), unique("zoe")
             user = zoned.create_user({"name": "Zoe", "email": email, "emailVerified": expires, "image": None})
             zoned.create_session({"sessionToken": "tz-" + email, "userId": user["id"], "expires": expires})
-            [found] = shared.js(("getSessionAndUser", ["tz-" + email]))
+            [found, _] = shared.js(
+                ("getSessionAndUser", ["tz-" + email]),
+                ("updateSession", [{"sessionToken": "tz-" + email, "expires": soon(4)}]),
+            )
             assert found["session"]["expires"] == expires and found["user"]["emailVerified"] == expires
-            shared.js(("updateSession", [{"sessionToken": "tz-" + email, "expires": soon(4)}]))
             read = zoned.get_session_and_user("tz-" + email)
             assert read is not None and abs(read["session"]["expires"] - soon(4)) < dt.timedelta(seconds=30)
             assert read["session"]["expires"].tzinfo == UTC

@@ -10,7 +10,8 @@
 //   calls {client, provider, url, dbSchema?, calls: [{method, args}]}
 //         the adapter's methods in order, on a client that `prisma generate` made (`client`: its
 //         directory), with @prisma/adapter-pg (provider "postgresql") or @prisma/adapter-mariadb
-//         ("mysql"); answers the list of their results.
+//         ("mysql"); answers the list of their results. An argument {"$ref": [i, "field"]} is
+//         that field of the i-th call's result (the id of a user created just before).
 //
 // Dates cross the pipe as {"$date": "<ISO 8601>"}, both ways.
 // A result is {ok: true, value} or {ok: false, error: {name, message}}.
@@ -26,11 +27,12 @@ import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-util
 
 const require = createRequire(import.meta.url);
 
-function revive(value) {
-  if (Array.isArray(value)) return value.map(revive);
+function revive(value, results = []) {
+  if (Array.isArray(value)) return value.map((v) => revive(v, results));
   if (value && typeof value === "object") {
     if (typeof value.$date === "string") return new Date(value.$date);
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revive(v)]));
+    if (Array.isArray(value.$ref)) return results[value.$ref[0]][value.$ref[1]];
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revive(v, results)]));
   }
   return value;
 }
@@ -117,8 +119,8 @@ const ops = {
     try {
       const adapter = PrismaAdapter(prisma);
       const results = [];
-      for (const { method, args } of p.calls) results.push(plain((await adapter[method](...revive(args))) ?? null));
-      return results;
+      for (const { method, args } of p.calls) results.push((await adapter[method](...revive(args, results))) ?? null);
+      return plain(results);
     } finally {
       await prisma.$disconnect();
     }
@@ -139,4 +141,5 @@ let input = "";
 for await (const data of process.stdin) input += data;
 const results = [];
 for (const request of JSON.parse(input)) results.push(await run(request));
-process.stdout.write(JSON.stringify(results) + "\n");
+// The schema engine keeps its database connections open: exit once the answer is written.
+process.stdout.write(JSON.stringify(results) + "\n", () => process.exit(0));

@@ -213,7 +213,8 @@ model Authenticator {{
                     *stamps,
                 ],
                 [
-                    f"UNIQUE INDEX `{account}_provider_providerAccountId_key`(`provider`, `providerAccountId`)",
+                    f"UNIQUE INDEX `{account}_provider_providerAccountId_key`"
+                    "(`provider`, `providerAccountId`)",
                     "PRIMARY KEY (`id`)",
                 ]
                 if self.version == 4
