@@ -280,7 +280,7 @@ def _drizzle(metadata: sa.MetaData, names: t.Mapping[str, str], columns: Columns
         sa.Column("credentialPublicKey", text(), nullable=False),
         sa.Column("counter", sa.Integer, nullable=False),
         sa.Column("credentialDeviceType", text(), nullable=False),
-        sa.Column("credentialBackedUp", sa.Boolean, nullable=False),
+        sa.Column("credentialBackedUp", sa.Boolean().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("transports", text()),
         sa.PrimaryKeyConstraint("userId", "credentialID", name=f"{passkey}_userId_credentialID_pk"),
         sa.UniqueConstraint("credentialID", name=f"{passkey}_credentialID_unique"),

@@ -114,8 +114,8 @@ class UTCTimestamp(TypeDecorator[dt.datetime]):
         if dialect.name in _MYSQL:
             kind = mysql.TIMESTAMP if self.mysql_timestamp else mysql.DATETIME
             return dialect.type_descriptor(kind(fsp=self.precision))
-        if dialect.name == "sqlite" and self.sqlite_epoch_ms:
-            return dialect.type_descriptor(sa.BigInteger())
+        if dialect.name == "sqlite" and self.sqlite_epoch_ms:  # INTEGER: 64 bits in SQLite
+            return dialect.type_descriptor(sa.Integer())
         return dialect.type_descriptor(sa.DateTime())
 
     def process_bind_param(self, value: t.Any, dialect: t.Any) -> t.Any:

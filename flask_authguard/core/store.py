@@ -404,6 +404,7 @@ def forget_memory_stores() -> None:
     with _OPEN_LOCK:
         _MEMORY_STORES.clear()
 
+
 #: Counts forks: a connection kept before a fork is never used by the child (the parent still
 #: reads from the same socket); the child makes its own.
 _forks = 0

@@ -60,7 +60,6 @@ class Counted(t.NamedTuple):
     resettable: bool
 
 
-
 def throttle_of(config: Config) -> Throttle:
     """The throttle of ``config``'s runtime."""
     return runtime_of(config).throttle

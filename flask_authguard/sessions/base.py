@@ -39,8 +39,6 @@ class SessionResult(t.NamedTuple):
     token: Claims | None
 
 
-
-
 class SessionStrategy(t.Protocol):
     """Where sessions live: :class:`~flask_authguard.sessions.jwt.JwtSessions` (in the cookie)
     or :class:`~flask_authguard.sessions.database.DatabaseSessions` (in the adapter)."""

@@ -38,6 +38,7 @@ from ..guard.incoming import browser_path, form_encode, is_api_request, normaliz
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+
 class WithAuth:
     """The WSGI app :func:`with_auth` returns; :attr:`core` holds the rules."""
 

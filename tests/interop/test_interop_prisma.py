@@ -32,8 +32,9 @@ from support.adapters import (  # noqa: E402
     require_mysql,
     require_postgres,
 )
+from support.jsadapters import run, soon  # noqa: E402
 from support.nodejs import NodeUnavailable  # noqa: E402
-from support.prisma import Schema, generate, install, run  # noqa: E402
+from support.prisma import Schema, generate, install  # noqa: E402
 
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter, create_engine  # noqa: E402
 
@@ -88,29 +89,9 @@ class Shared:
             "provider": self.provider,
             "url": self.url,
             "dbSchema": self.db_schema,
-            "calls": [{"method": method, "args": encode(args)} for method, args in calls],
+            "calls": [{"method": method, "args": args} for method, args in calls],
         }
-        return t.cast(list[t.Any], decode(run(self.where, [request])[0]))
-
-
-def encode(value: t.Any) -> t.Any:
-    if isinstance(value, dt.datetime):
-        return {"$date": value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
-    if isinstance(value, (list, tuple)):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        return {k: encode(v) for k, v in value.items()}
-    return value
-
-
-def decode(value: t.Any) -> t.Any:
-    if isinstance(value, dict):
-        if set(value) == {"$date"}:
-            return dt.datetime.fromisoformat(value["$date"].replace("Z", "+00:00"))
-        return {k: decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    return value
+        return t.cast(list[t.Any], run(self.where, [request])[0])
 
 
 @pytest.fixture(
@@ -160,12 +141,6 @@ def shared(request: pytest.FixtureRequest, where: pathlib.Path) -> t.Iterator[Sh
                 conn.execute(sa.text(f"DROP DATABASE `{name}`"))
         if provider == "mysql":
             engine.dispose()
-
-
-def soon(days: float) -> dt.datetime:
-    """A time the tables keep exactly (milliseconds)."""
-    moment = dt.datetime.now(UTC) + dt.timedelta(days=days)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def unique(name: str) -> str:

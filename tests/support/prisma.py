@@ -17,28 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import pathlib
 import shutil
 import subprocess
 import typing as t
 
-from support import TESTS
-from support.nodejs import (
-    INSTALL_TIMEOUT,
-    RUN_TIMEOUT,
-    NodeUnavailable,
-    _check_node_version,
-    _Lock,
-    _node_env,
-    _tool,
-    cached_install,
-    npm_install,
-)
-
-NODE_PRISMA_DIR = TESTS / "node_prisma"
-PACKAGE_FILES = ("package.json", "package-lock.json")
+from support import jsadapters
+from support.nodejs import INSTALL_TIMEOUT, NodeUnavailable, _Lock, _node_env, _tool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,25 +263,12 @@ model Authenticator {{
         return statements
 
 
-def package_hash() -> str:
-    digest = hashlib.sha256()
-    for name in PACKAGE_FILES:
-        digest.update(name.encode() + b"\0" + (NODE_PRISMA_DIR / name).read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
 def install() -> pathlib.Path:
-    """The pinned packages, installed unless the cache has them; the directory to run in.
+    """``tests/node_prisma``'s packages, installed unless the cache has them; the directory to run in.
 
     :raises NodeUnavailable: no Node.js/npm, or the install failed.
     """
-    node, npm = _tool("node"), _tool("npm")
-    _check_node_version(node)
-    return cached_install(
-        f"prisma-{package_hash()}",
-        lambda where: npm_install(npm, where, NODE_PRISMA_DIR, PACKAGE_FILES, "--legacy-peer-deps"),
-        NODE_PRISMA_DIR / "helper.mjs",
-    )
+    return jsadapters.install("prisma")
 
 
 def _cli_env(where: pathlib.Path) -> dict[str, str]:
@@ -345,22 +318,3 @@ def generate(where: pathlib.Path, schema: Schema, provider: str) -> pathlib.Path
         finally:
             shutil.rmtree(building, ignore_errors=True)
     return target
-
-
-def run(where: pathlib.Path, requests: list[dict[str, t.Any]]) -> list[t.Any]:
-    """The helper's answers to ``requests`` (one Node.js process); every one must succeed."""
-    proc = subprocess.run(
-        [_tool("node"), "helper.mjs"],
-        cwd=where,
-        input=json.dumps(requests),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=RUN_TIMEOUT,
-        env=_node_env(),
-    )
-    assert proc.returncode == 0, f"the node helper exited {proc.returncode}:\n{proc.stderr}"
-    results = json.loads(proc.stdout)
-    for result in results:
-        assert result["ok"], f"the Prisma helper failed: {result['error']['message']}"
-    return [result["value"] for result in results]
