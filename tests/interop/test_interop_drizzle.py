@@ -31,7 +31,7 @@ from support.adapters import (  # noqa: E402
     require_mysql,
     require_postgres,
 )
-from support.jsadapters import install, run, soon  # noqa: E402
+from support.jsadapters import describe, install, run, soon  # noqa: E402
 from support.nodejs import NodeUnavailable  # noqa: E402
 
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter, create_engine  # noqa: E402
@@ -279,38 +279,6 @@ def test_no_time_zone_moves_a_moment(shared: Shared, monkeypatch: pytest.MonkeyP
     finally:
         monkeypatch.undo()
         time.tzset()
-
-
-def describe(adapter: SQLAlchemyAdapter) -> dict[str, t.Any]:
-    """Each table's columns (name, type, nullable), primary key, unique column sets (constraints or
-    indexes) and foreign keys (with their ``ON DELETE``)."""
-    inspector = sa.inspect(adapter.engine)
-    schema = adapter.metadata.schema
-    described = {}
-    for table in adapter.metadata.sorted_tables:
-        name = table.name
-        if adapter.engine.dialect.name == "sqlite":  # the inspector misses ON DELETE after ON UPDATE
-            with adapter.engine.connect() as conn:
-                rows = conn.exec_driver_sql(f'PRAGMA foreign_key_list("{name}")').all()
-            foreign = [((row[3],), row[2], row[6].upper()) for row in rows]
-        else:
-            foreign = [
-                (
-                    tuple(f["constrained_columns"]),
-                    f["referred_table"],
-                    f["options"].get("ondelete", "").upper(),
-                )
-                for f in inspector.get_foreign_keys(name, schema)
-            ]
-        unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(name, schema)}
-        unique |= {tuple(i["column_names"]) for i in inspector.get_indexes(name, schema) if i["unique"]}
-        described[name] = (
-            [(c["name"], str(c["type"]).upper(), c["nullable"]) for c in inspector.get_columns(name, schema)],
-            inspector.get_pk_constraint(name, schema)["constrained_columns"],
-            sorted(unique),
-            sorted(foreign),
-        )
-    return described
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

@@ -32,7 +32,7 @@ from support.adapters import (  # noqa: E402
     require_mysql,
     require_postgres,
 )
-from support.jsadapters import run, soon  # noqa: E402
+from support.jsadapters import describe, run, soon  # noqa: E402
 from support.nodejs import NodeUnavailable  # noqa: E402
 from support.prisma import Schema, generate, install  # noqa: E402
 
@@ -301,3 +301,48 @@ def test_no_time_zone_moves_a_moment(shared: Shared, monkeypatch: pytest.MonkeyP
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+def test_our_tables_are_prismas(provider: str, where: pathlib.Path) -> None:
+    """Column for column (names, types, nullability, keys), ``create_tables=True`` makes the
+    tables of Auth.js v5's current schema as Prisma makes them (``db push`` on PostgreSQL, the
+    ``prisma migrate`` DDL on MySQL)."""
+    schema = Schema(5, stamps=True)
+    theirs, ours = (f"authguard_prisma_{os.getpid()}_{secrets.token_hex(4)}" for _ in range(2))
+    if provider == "postgresql":
+        engine = require_postgres()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{theirs}"'))
+        url = sa.engine.make_url(postgres_url()).set(drivername="postgresql").render_as_string(False)
+        client = generate(where, schema, provider)
+        run(where, [{"op": "push", "schema": str(client / "schema.prisma"), "url": url, "dbSchema": theirs}])
+        pushed = SQLAlchemyAdapter(postgres_url(), layout="prisma", schema=theirs)
+        made = SQLAlchemyAdapter(postgres_url(), layout="prisma", schema=ours, create_tables=True)
+    else:
+        require_mysql()
+        server = mysql_database_url()
+        engine = create_engine(server)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{theirs}`"))
+            conn.execute(sa.text(f"CREATE DATABASE `{ours}`"))
+            conn.execute(sa.text(f"USE `{theirs}`"))
+            for statement in schema.mysql_ddl():
+                conn.exec_driver_sql(statement)
+        pushed = SQLAlchemyAdapter(server.set(database=theirs), layout="prisma")
+        made = SQLAlchemyAdapter(server.set(database=ours), layout="prisma", create_tables=True)
+    try:
+        assert describe(made) == describe(pushed)
+    finally:
+        pushed.close()
+        made.close()
+        with engine.begin() as conn:
+            for name in (theirs, ours):
+                drop = (
+                    f'DROP SCHEMA IF EXISTS "{name}" CASCADE'
+                    if provider == "postgresql"
+                    else f"DROP DATABASE `{name}`"
+                )
+                conn.execute(sa.text(drop))
+        if provider == "mysql":
+            engine.dispose()

@@ -16,6 +16,9 @@ import pathlib
 import subprocess
 import typing as t
 
+import sqlalchemy as sa
+
+from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
 from support import TESTS
 from support.nodejs import RUN_TIMEOUT, _check_node_version, _node_env, _tool, cached_install, npm_install
 
@@ -85,3 +88,35 @@ def soon(days: float) -> dt.datetime:
     """A moment ``days`` from now, in milliseconds (what a JavaScript ``Date`` holds)."""
     moment = dt.datetime.now(UTC) + dt.timedelta(days=days)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def describe(adapter: SQLAlchemyAdapter) -> dict[str, t.Any]:
+    """Each table's columns (name, type, nullable), primary key, unique column sets (constraints or
+    indexes) and foreign keys (with their ``ON DELETE``)."""
+    inspector = sa.inspect(adapter.engine)
+    schema = adapter.metadata.schema
+    described = {}
+    for table in adapter.metadata.sorted_tables:
+        name = table.name
+        if adapter.engine.dialect.name == "sqlite":  # the inspector misses ON DELETE after ON UPDATE
+            with adapter.engine.connect() as conn:
+                rows = conn.exec_driver_sql(f'PRAGMA foreign_key_list("{name}")').all()
+            foreign = [((row[3],), row[2], row[6].upper()) for row in rows]
+        else:
+            foreign = [
+                (
+                    tuple(f["constrained_columns"]),
+                    f["referred_table"],
+                    f["options"].get("ondelete", "").upper(),
+                )
+                for f in inspector.get_foreign_keys(name, schema)
+            ]
+        unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(name, schema)}
+        unique |= {tuple(i["column_names"]) for i in inspector.get_indexes(name, schema) if i["unique"]}
+        described[name] = (
+            [(c["name"], str(c["type"]).upper(), c["nullable"]) for c in inspector.get_columns(name, schema)],
+            inspector.get_pk_constraint(name, schema)["constrained_columns"],
+            sorted(unique),
+            sorted(foreign),
+        )
+    return described
