@@ -6,7 +6,8 @@ three bounds (in seconds; ``None`` leaves the driver's or server's own):
 
 ``connect_timeout`` (default 3)
     opening a connection (PostgreSQL: libpq's ``connect_timeout``, whole seconds, at least 2;
-    MySQL: PyMySQL's ``connect_timeout``, whole seconds).
+    MySQL: PyMySQL's ``connect_timeout``, whole seconds, for the TCP connection; it waits for the
+    server's greeting as for any answer, up to ``statement_timeout``).
 ``statement_timeout`` (default 5)
     one statement. PostgreSQL: the server cancels it (``-c statement_timeout``, sent with the
     connection's start-up options, so it costs no round trip) and the client drops a connection
