@@ -17,7 +17,7 @@
     ``verificationToken``, ``authenticator``; UUID string ids; ``timestamp`` without time zone on
     PostgreSQL, ``TIMESTAMP`` on MySQL, integer milliseconds on SQLite.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

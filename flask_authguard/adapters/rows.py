@@ -1,7 +1,7 @@
 """Rows as the JavaScript adapters write them: the tables as the database has them (Prisma's
 schema read from its tables), text ids made here, Prisma's ``createdAt``/``updatedAt`` filled in.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations
@@ -27,6 +27,41 @@ class Rows(Connections):
     #: Whether :attr:`tables` are those of the database (Prisma: read at the first write).
     _shape_read: bool
     _user_columns: tuple[sa.Column[t.Any], ...]
+    #: Whether ids are text made here (Prisma, Drizzle) rather than serial.
+    _text_ids: bool
+
+    def _define_tables(self, names: dict[str, str], schema: str | None) -> None:
+        self._names = names
+        #: The schema's metadata (``create_all``/``drop_all``, Alembic's ``target_metadata``):
+        #: the layout's tables (Prisma: Auth.js v5's schema until the database's has been read).
+        self.metadata = sa.MetaData(schema=schema)
+        #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token`` (and
+        #: ``authenticators``).
+        self.tables = self.layout.define(self.metadata, names)
+        self._shape_read = not self.layout.optional_columns
+        self._text_ids = self.layout.new_id is not None
+        self._user_columns = self._columns_of_users()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        """Create the tables that do not exist yet (and the ``schema``, on PostgreSQL).
+
+        Safe to call on every start; existing tables are left as they are (no migrations).
+        """
+        with self._transaction("create_tables") as conn:
+            if self.metadata.schema and conn.dialect.name == "postgresql":
+                conn.execute(sa.schema.CreateSchema(self.metadata.schema, if_not_exists=True))
+            self.metadata.create_all(conn, checkfirst=True)
+        self._shape_read = False
+        self._shaped()
+
+    def drop_tables(self) -> None:
+        """Drop the layout's tables, with every user and session in them."""
+        with self._transaction("drop_tables") as conn:
+            self.metadata.drop_all(conn, checkfirst=True)
+
+    # -- the tables as the database has them -----------------------------------------------
 
     def _shaped(self) -> Tables:
         """The tables as the database has them: Prisma's optional columns (``id`` of accounts and

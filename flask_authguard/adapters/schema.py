@@ -94,7 +94,7 @@ class UTCTimestamp(TypeDecorator[dt.datetime]):
     :param sqlite_epoch_ms: on SQLite, an integer of milliseconds since the epoch (Drizzle's
         ``integer(..., { mode: "timestamp_ms" })``) instead of ISO text.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
     impl = sa.DateTime

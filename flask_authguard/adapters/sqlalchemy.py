@@ -110,9 +110,6 @@ class SQLAlchemyAdapter(Rows, Connections):
     :param pool_timeout: seconds to wait for a free pooled connection (default 3).
     :raises ConfigurationError: a bad URL, layout, table name, timeout or missing driver; a
         timeout given with an engine (set it on your engine).
-
-    .. versionchanged:: 0.2
-        ``layout``; MySQL and MariaDB.
     :raises BackendUnavailableError: ``create_tables=True`` and the database cannot be reached.
     """
 
@@ -146,18 +143,8 @@ class SQLAlchemyAdapter(Rows, Connections):
         # round trip each way, more than the ROLLBACK at checkin.
         plain = engine.dialect.name in ("sqlite", "mysql", "mariadb")
         self._reader: Engine = engine if plain else engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._names = names
-        #: The schema's metadata (``create_all``/``drop_all``, Alembic's ``target_metadata``):
-        #: the layout's tables (Prisma: Auth.js v5's schema until the database's has been read).
-        self.metadata = sa.MetaData(schema=schema)
-        #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token`` (and
-        #: ``authenticators``).
-        self.tables: Tables = self.layout.define(self.metadata, names)
-        # Prisma: whether the tables above are those of the database (read at the first write).
-        self._shape_read = not self.layout.optional_columns
-        self._text_ids = self.layout.new_id is not None
+        self._define_tables(names, schema)
         self._id = text_id if self._text_ids else as_id
-        self._user_columns = self._columns_of_users()
         # Built once, compiled at its first run, run on the driver's cursor (see .reads).
         self._session_lookup = CompiledRead(engine, session_and_user_query(self.tables))
         self._turns = Turns(engine)  # SQLite: this process's operations one at a time
@@ -167,25 +154,6 @@ class SQLAlchemyAdapter(Rows, Connections):
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
         return f"<SQLAlchemyAdapter {url} layout={self.layout.name!r}>"
-
-    # -- schema ------------------------------------------------------------------------------
-
-    def create_tables(self) -> None:
-        """Create the tables that do not exist yet (and the ``schema``, on PostgreSQL).
-
-        Safe to call on every start; existing tables are left as they are (no migrations).
-        """
-        with self._transaction("create_tables") as conn:
-            if self.metadata.schema and conn.dialect.name == "postgresql":
-                conn.execute(sa.schema.CreateSchema(self.metadata.schema, if_not_exists=True))
-            self.metadata.create_all(conn, checkfirst=True)
-        self._shape_read = False
-        self._shaped()
-
-    def drop_tables(self) -> None:
-        """Drop the layout's tables, with every user and session in them."""
-        with self._transaction("drop_tables") as conn:
-            self.metadata.drop_all(conn, checkfirst=True)
 
     def close(self) -> None:
         """Close the connections of an engine this adapter made from a URL."""
