@@ -445,6 +445,13 @@ def test_postgres_urls_use_psycopg(scheme: str) -> None:
     assert "pw" not in repr(SQLAlchemyAdapter(engine))
 
 
+@pytest.mark.parametrize(("scheme", "driver"), [("mysql", "mysql+pymysql"), ("mariadb", "mariadb+pymysql")])
+def test_mysql_urls_use_pymysql(scheme: str, driver: str) -> None:
+    engine = create_engine(f"{scheme}://user:pw@127.0.0.1:1/db")
+    assert engine.url.drivername == driver
+    assert "pw" not in repr(SQLAlchemyAdapter(engine))
+
+
 def test_postgres_schema_matches_auth_js(pg_engine: sa.engine.Engine, pg_schema: str) -> None:
     """The tables are those of ``@auth/pg-adapter``'s ``schema.sql``, column for column."""
     pg_schema += "_pg"  # a schema with these tables only
