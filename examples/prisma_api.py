@@ -40,9 +40,13 @@ def adapter_for(database_url: str) -> SQLAlchemyAdapter:
     return SQLAlchemyAdapter(url, layout="prisma", schema=schema if isinstance(schema, str) else None)
 
 
-def create_app(database_url: str | None = None, secret: str | None = None, site: str | None = None) -> Flask:
+def create_app(
+    adapter: SQLAlchemyAdapter | None = None, secret: str | None = None, site: str | None = None
+) -> Flask:
+    """The API on ``adapter`` (default: on ``DATABASE_URL``), with the Next.js app's ``secret``
+    (default ``NEXTAUTH_SECRET``) and URL (default ``NEXTAUTH_URL``)."""
     app = Flask(__name__)
-    adapter = adapter_for(database_url or os.environ["DATABASE_URL"])
+    adapter = adapter or adapter_for(os.environ["DATABASE_URL"])
     options: dict[str, t.Any] = {"adapter": adapter, "url": site or os.environ.get("NEXTAUTH_URL")}
     if secret:
         options["secret"] = secret  # else NEXTAUTH_SECRET / AUTH_SECRET

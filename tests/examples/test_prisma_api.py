@@ -42,6 +42,7 @@ def test_the_api_serves_the_sessions_prisma_writes() -> None:
     url = sa.engine.make_url(postgres_url()).set(drivername="postgresql").render_as_string(False)
     prisma = {"op": "calls", "client": str(client / "client"), "provider": "postgresql", "url": url}
     prisma["dbSchema"] = schema_name
+    adapter = None
     try:
         [pushed, [user, first, second]] = run(
             where,
@@ -68,8 +69,9 @@ def test_the_api_serves_the_sessions_prisma_writes() -> None:
             ],
         )
         assert pushed["executedSteps"] > 0 and first["sessionToken"] == "tok-1"
-        database_url = f"{postgres_url()}?schema={schema_name}"  # Prisma's DATABASE_URL, as is
-        app = load("prisma_api").create_app(database_url, SECRET, "http://localhost:3000")
+        example = load("prisma_api")
+        adapter = example.adapter_for(f"{postgres_url()}?schema={schema_name}")  # Prisma's DATABASE_URL
+        app = example.create_app(adapter, SECRET, "http://localhost:3000")
         api = app.test_client()
         assert api.get("/health").json == {"ok": True}
         assert api.get("/api/me", headers={"Accept": "application/json"}).status_code == 401
@@ -92,5 +94,7 @@ def test_the_api_serves_the_sessions_prisma_writes() -> None:
         [[left]] = run(where, [{**prisma, "calls": [{"method": "getSessionAndUser", "args": ["tok-2"]}]}])
         assert left is None and second["expires"] > dt.datetime.now(dt.timezone.utc)
     finally:
+        if adapter is not None:
+            adapter.close()
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema_name}" CASCADE'))
