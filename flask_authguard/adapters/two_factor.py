@@ -31,7 +31,8 @@ def define_two_factor_table(metadata: sa.MetaData, name: str = TWO_FACTOR_TABLE)
     """The ``authguard_two_factor`` table on ``metadata``.
 
     On MySQL/MariaDB the key is a ``VARCHAR`` (no index on ``TEXT``) and the compared text is
-    binary: a case-insensitive collation would give ``"Alice"`` the row of ``"alice"``.
+    binary: a case-insensitive collation would give ``"Alice"`` the row of ``"alice"``
+    (:meth:`TwoFactorRows.get_two_factor` also checks what trailing spaces a collation ignores).
     """
     return sa.Table(
         name,
@@ -80,7 +81,8 @@ class TwoFactorRows:
             return None
         table = self.two_factor_table
         row = self._first("get_two_factor", sa.select(table).where(table.c.user_id == user_id))
-        return None if row is None else _record(row)
+        # MySQL's collations ignore trailing spaces, even a binary one: the id must match exactly.
+        return None if row is None or row.user_id != user_id else _record(row)
 
     def save_two_factor(
         self: _Host,

@@ -27,6 +27,7 @@ from sqlalchemy import exc as sa_exc  # noqa: E402
 from support.adapters import (  # noqa: E402
     CLOSED_MYSQL_URL,
     CLOSED_PG_URL,
+    SETUP_PARAMS,
     UTC,
     _counter,
     emptied_adapter,
@@ -50,18 +51,6 @@ from flask_authguard.core.errors import BackendUnavailableError, ConfigurationEr
 # --------------------------------------------------------------------------- PostgreSQL, or why not
 
 
-#: (layout, database) pairs the suite runs on.
-SETUPS = [
-    ("pg", "sqlite"),
-    ("pg", "postgresql"),
-    ("pg", "mysql"),
-    ("prisma", "postgresql"),
-    ("prisma", "mysql"),
-    ("prisma", "sqlite"),
-    ("drizzle", "postgresql"),
-    ("drizzle", "mysql"),
-    ("drizzle", "sqlite"),
-]
 ID_SHAPES = {
     "pg": r"[1-9][0-9]*",
     "prisma": r"c[0-9a-z]{24}",  # cuid()
@@ -69,7 +58,7 @@ ID_SHAPES = {
 }
 
 
-@pytest.fixture(params=[pytest.param(setup, id="-".join(setup)) for setup in SETUPS])
+@pytest.fixture(params=SETUP_PARAMS)
 def adapter(request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
     layout, database = request.param
     return emptied_adapter(request, layout, database)

@@ -32,6 +32,20 @@ CLOSED_MYSQL_URL = "mysql+pymysql://root@127.0.0.1:1/test"
 #: Nothing listens there: every connection is refused at once.
 CLOSED_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:1/test"
 UTC = dt.timezone.utc
+#: (layout, database) pairs the adapter suites run on.
+SETUPS = [
+    ("pg", "sqlite"),
+    ("pg", "postgresql"),
+    ("pg", "mysql"),
+    ("prisma", "postgresql"),
+    ("prisma", "mysql"),
+    ("prisma", "sqlite"),
+    ("drizzle", "postgresql"),
+    ("drizzle", "mysql"),
+    ("drizzle", "sqlite"),
+]
+#: :data:`SETUPS` as pytest parameters (ids ``pg-sqlite``, ``prisma-mysql``...).
+SETUP_PARAMS = [pytest.param(setup, id="-".join(setup)) for setup in SETUPS]
 
 
 def postgres_url() -> str:
