@@ -152,7 +152,22 @@ def test_delete_user_cascades(adapter: SQLAlchemyAdapter) -> None:
     )
     adapter.create_session({"sessionToken": "s-ann", "userId": user["id"], "expires": in_days(1)})
     adapter.create_session({"sessionToken": "s-bob", "userId": other["id"], "expires": in_days(1)})
+    adapter.create_authenticator(
+        {
+            "credentialID": "AAAA",
+            "userId": user["id"],
+            "credentialPublicKey": "pk",
+            "credentialDeviceType": "singleDevice",
+            "credentialBackedUp": False,
+        }
+    )
+    two_factor = {"secret": "v1.sealed", "last_step": None, "recovery_codes": []}
+    adapter.save_two_factor(user["id"], two_factor, None)
+    adapter.save_two_factor(other["id"], two_factor, None)
     assert adapter.delete_user(user["id"]) == user
+    assert adapter.get_authenticator("AAAA") is None
+    assert adapter.get_two_factor(user["id"]) is None
+    assert adapter.get_two_factor(other["id"]) == two_factor
     assert adapter.get_user(user["id"]) is None
     assert adapter.get_session_and_user("s-ann") is None
     assert adapter.get_user_by_account({"provider": "github", "providerAccountId": "1"}) is None
@@ -304,6 +319,19 @@ def test_concurrent_refreshes_never_corrupt_a_session(adapter: SQLAlchemyAdapter
     assert final is not None and final["session"]["expires"] in written and final["user"] == user
     with adapter.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(adapter.tables.sessions)).scalar() == 1
+
+
+def test_list_user_sessions(adapter: SQLAlchemyAdapter) -> None:
+    user, other = new_user(adapter), new_user(adapter, email="bob@example.com")
+    soon = expiry(adapter, 1)
+    adapter.create_session({"sessionToken": "s-1", "userId": user["id"], "expires": soon})
+    adapter.create_session({"sessionToken": "s-2", "userId": user["id"], "expires": expiry(adapter, -1)})
+    adapter.create_session({"sessionToken": "s-3", "userId": other["id"], "expires": expiry(adapter, 2)})
+    listed = adapter.list_user_sessions(user["id"])
+    assert [s["sessionToken"] for s in listed] == ["s-1", "s-2"]  # latest expiry first, expired too
+    assert listed[0] == {"sessionToken": "s-1", "userId": user["id"], "expires": soon}
+    for bad in ("", "a\x00b", "x" * 256, "999"):
+        assert adapter.list_user_sessions(bad) == []
 
 
 def test_update_never_revives_a_deleted_session(adapter: SQLAlchemyAdapter) -> None:
@@ -583,6 +611,14 @@ def _every_call(adapter: SQLAlchemyAdapter) -> list[tuple[str, t.Callable[[], t.
         ("list_authenticators_by_user_id", lambda: adapter.list_authenticators_by_user_id("1")),
         ("update_authenticator_counter", lambda: adapter.update_authenticator_counter("AAAA", 1)),
         ("delete_authenticator", lambda: adapter.delete_authenticator("AAAA")),
+        ("list_user_sessions", lambda: adapter.list_user_sessions("1")),
+        ("get_user_account", lambda: adapter.get_user_account("1", "p")),
+        ("update_account", lambda: adapter.update_account({"provider": "p", "providerAccountId": "1"})),
+        ("get_two_factor", lambda: adapter.get_two_factor("1")),
+        (
+            "save_two_factor",
+            lambda: adapter.save_two_factor("1", None, {"secret": "s", "recovery_codes": []}),
+        ),
         ("create_tables", adapter.create_tables),
     ]
 
