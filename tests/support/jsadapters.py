@@ -91,12 +91,12 @@ def soon(days: float) -> dt.datetime:
 
 
 def describe(adapter: SQLAlchemyAdapter) -> dict[str, t.Any]:
-    """Each table's columns (name, type, nullable), primary key, unique column sets (constraints or
+    """Each of the layout's tables' columns (name, type, nullable), primary key, unique column sets (constraints or
     indexes) and foreign keys (with their ``ON DELETE``)."""
     inspector = sa.inspect(adapter.engine)
     schema = adapter.metadata.schema
     described = {}
-    for table in adapter.metadata.sorted_tables:
+    for table in adapter.tables:  # the layout's, not ours beside them (authguard_two_factor)
         name = table.name
         if adapter.engine.dialect.name == "sqlite":  # the inspector misses ON DELETE after ON UPDATE
             with adapter.engine.connect() as conn:
