@@ -30,7 +30,7 @@ class AccountTokens(Rows):
             return None
         accounts = self.tables.accounts
         query = (
-            sa.select(accounts)
+            sa.select(*self._account_columns())
             .where(accounts.c.userId == key, accounts.c.provider == provider)
             .order_by(accounts.c.providerAccountId)
             .limit(1)
@@ -56,5 +56,5 @@ class AccountTokens(Rows):
         with self._transaction("update_account") as conn:
             if changes:
                 conn.execute(sa.update(accounts).where(where).values(**self._stamped(accounts, changes)))
-            row = conn.execute(sa.select(accounts).where(where)).first()
+            row = conn.execute(sa.select(*self._account_columns()).where(where)).first()
         return None if row is None else account_record(row)

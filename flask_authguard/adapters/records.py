@@ -29,6 +29,9 @@ MAX_ID = 2**31 - 1
 MAX_TEXT_ID_LENGTH = 255
 #: The columns of ``users`` a record may set.
 USER_FIELDS = ("name", "email", "emailVerified", "image")
+#: The columns of an accounts row :func:`account_record` reads (every layout has them; Prisma's
+#: ``id``, ``createdAt`` and ``updatedAt`` only some tables have).
+ACCOUNT_FIELDS = ("userId", "type", "provider", "providerAccountId", *ACCOUNT_TOKEN_FIELDS)
 
 
 def as_id(value: t.Any) -> int | None:
@@ -142,6 +145,7 @@ def verification_record(row: t.Any) -> VerificationToken:
 
 
 __all__ = [
+    "ACCOUNT_FIELDS",
     "MAX_ID",
     "MAX_TEXT_ID_LENGTH",
     "USER_FIELDS",

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from .connections import Connections
 from .layouts import Columns, Layout, detect_columns
-from .records import USER_FIELDS, as_id, text_id
+from .records import ACCOUNT_FIELDS, USER_FIELDS, as_id, text_id
 from .schema import Tables
 from .two_factor import define_two_factor_table
 
@@ -101,6 +101,20 @@ class Rows(Connections):
     def _columns_of_users(self) -> tuple[sa.Column[t.Any], ...]:
         users = self.tables.users
         return tuple(users.c[name] for name in ("id", *USER_FIELDS))
+
+    def _account_columns(self) -> tuple[sa.Column[t.Any], ...]:
+        """The columns of ``accounts`` a record is made of (never a column the table may lack)."""
+        accounts = self.tables.accounts
+        return tuple(accounts.c[name] for name in ACCOUNT_FIELDS)
+
+    def _session_columns(self) -> tuple[sa.Column[t.Any], ...]:
+        """The columns of ``sessions`` a record is made of."""
+        sessions = self.tables.sessions
+        return (sessions.c.sessionToken, sessions.c.userId, sessions.c.expires)
+
+    def _has_table(self, conn: sa.Connection, table: sa.Table) -> bool:
+        """Whether the database has ``table`` (one query: for rare operations only)."""
+        return sa.inspect(conn).has_table(table.name, schema=table.schema)
 
     def _new_row(self, table: sa.Table, values: dict[str, t.Any]) -> dict[str, t.Any]:
         """``values`` with what the JavaScript client would add: a text ``id`` where the table has

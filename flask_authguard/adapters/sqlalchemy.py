@@ -246,8 +246,12 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens, Rows):
             row = conn.execute(sa.select(*self._user_columns).where(users.c.id == key)).first()
             conn.execute(sa.delete(sessions).where(sessions.c.userId == key))
             conn.execute(sa.delete(accounts).where(accounts.c.userId == key))
-            conn.execute(sa.delete(authenticators).where(authenticators.c.userId == key))
-            conn.execute(sa.delete(two_factor).where(two_factor.c.user_id == str(key)))
+            # Tables a database made by Prisma or drizzle-kit may lack (next-auth v4's Prisma
+            # schema has no Authenticator; authguard_two_factor is ours).
+            if self._has_table(conn, authenticators):
+                conn.execute(sa.delete(authenticators).where(authenticators.c.userId == key))
+            if self._has_table(conn, two_factor):
+                conn.execute(sa.delete(two_factor).where(two_factor.c.user_id == str(key)))
             conn.execute(sa.delete(users).where(users.c.id == key))
         return None if row is None else user_record(row)
 
@@ -281,7 +285,7 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens, Rows):
         accounts = self.tables.accounts
         where = sa.and_(accounts.c.provider == provider, accounts.c.providerAccountId == account_id)
         with self._transaction("unlink_account") as conn:
-            row = conn.execute(sa.select(accounts).where(where)).first()
+            row = conn.execute(sa.select(*self._account_columns()).where(where)).first()
             deleted = conn.execute(sa.delete(accounts).where(where)).rowcount
         return account_record(row) if row is not None and deleted else None
 
@@ -375,7 +379,11 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens, Rows):
         if key is None:
             return []
         sessions = self.tables.sessions
-        query = sa.select(sessions).where(sessions.c.userId == key).order_by(sessions.c.expires.desc())
+        query = (
+            sa.select(*self._session_columns())
+            .where(sessions.c.userId == key)
+            .order_by(sessions.c.expires.desc())
+        )
 
         def run() -> list[t.Any]:
             with self._reader.connect() as conn:

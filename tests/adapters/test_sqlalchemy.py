@@ -180,6 +180,23 @@ def test_delete_user_cascades(adapter: SQLAlchemyAdapter) -> None:
     assert adapter.delete_user("nope") is None
 
 
+def test_delete_user_without_the_passkey_and_second_factor_tables(adapter: SQLAlchemyAdapter) -> None:
+    """Tables made by Prisma or drizzle-kit may lack ``Authenticator`` (next-auth v4's Prisma
+    schema) and have no ``authguard_two_factor``: deleting a user still works."""
+    user = new_user(adapter)
+    dropped = (adapter.tables.authenticators, adapter.two_factor_table)
+    with adapter.engine.begin() as conn:
+        for table in dropped:
+            table.drop(conn)
+    try:
+        assert adapter.delete_user(user["id"]) == user
+        assert adapter.get_user(user["id"]) is None
+    finally:
+        with adapter.engine.begin() as conn:
+            for table in dropped:
+                table.create(conn)
+
+
 def test_foreign_keys_cascade_in_the_database(adapter: SQLAlchemyAdapter) -> None:
     """A user deleted by something else than the adapter (a Next.js app) takes its rows along."""
     user = new_user(adapter)

@@ -254,6 +254,78 @@ def test_rows_we_wrote_are_drizzles_too(shared: Shared) -> None:
     assert adapter.get_user_by_account({"provider": "google", "providerAccountId": "leo"}) is None
 
 
+def passkey(user_id: str, credential_id: str, **fields: t.Any) -> dict[str, t.Any]:
+    return {
+        "credentialID": credential_id,
+        "userId": user_id,
+        "providerAccountId": credential_id,
+        "credentialPublicKey": "pQECAyYgASFYIA==",
+        "counter": 0,
+        "credentialDeviceType": "multiDevice",
+        "credentialBackedUp": True,
+        "transports": "internal,hybrid",
+        **fields,
+    }
+
+
+def test_passkeys_both_ways(shared: Shared) -> None:
+    """Auth.js's passkeys are ours and ours are Auth.js's: created, listed, counted, by either."""
+    adapter, email = shared.adapter, unique("kai")
+    theirs, ours = "js" + secrets.token_hex(6), "py" + secrets.token_hex(6)
+    [user, created] = shared.js(
+        ("createUser", [{"name": "Kai", "email": email, "emailVerified": None, "image": None}]),
+        ("createAuthenticator", [passkey({"$ref": [0, "id"]}, theirs, credentialBackedUp=False)]),
+    )
+    assert adapter.get_authenticator(theirs) == {**passkey(user["id"], theirs), "credentialBackedUp": False}
+    assert adapter.update_authenticator_counter(theirs, 7)["counter"] == 7
+    adapter.create_authenticator(passkey(user["id"], ours, transports=None))
+    [found, listed, counted] = shared.js(
+        ("getAuthenticator", [ours]),
+        ("listAuthenticatorsByUserId", [user["id"]]),
+        ("updateAuthenticatorCounter", [ours, 3]),
+    )
+    assert found == passkey(user["id"], ours, transports=None)
+    assert sorted((a["credentialID"], a["counter"]) for a in listed) == sorted([(theirs, 7), (ours, 0)])
+    assert counted["counter"] == 3 and adapter.get_authenticator(ours)["counter"] == 3  # type: ignore[index]
+    assert adapter.delete_user(user["id"]) is not None
+    assert shared.js(("getAuthenticator", [theirs]), ("getAuthenticator", [ours])) == [None, None]
+
+
+def test_refreshed_tokens_both_ways(shared: Shared) -> None:
+    """The account row Auth.js linked is the one we read and refresh (``refresh=True``), and the
+    refreshed tokens are what Auth.js reads."""
+    adapter, email = shared.adapter, unique("ray")
+    account_id = "gh-" + email
+    [user, _] = shared.js(
+        ("createUser", [{"name": "Ray", "email": email, "emailVerified": None, "image": None}]),
+        (
+            "linkAccount",
+            [
+                {
+                    "userId": {"$ref": [0, "id"]},
+                    "type": "oauth",
+                    "provider": "github",
+                    "providerAccountId": account_id,
+                    "access_token": "at-1",
+                    "refresh_token": "rt-1",
+                    "expires_at": 1_700_000_000,
+                    "token_type": "bearer",
+                }
+            ],
+        ),
+    )
+    found = adapter.get_user_account(user["id"], "github")
+    assert found is not None and (found["access_token"], found["refresh_token"]) == ("at-1", "rt-1")
+    refreshed = {"access_token": "at-2", "refresh_token": "rt-2", "expires_at": 1_700_003_600}
+    adapter.update_account({"provider": "github", "providerAccountId": account_id, **refreshed})
+    [by_account, account] = shared.js(
+        ("getUserByAccount", [{"provider": "github", "providerAccountId": account_id}]),
+        ("getAccount", [account_id, "github"]),
+    )
+    assert by_account["id"] == user["id"]
+    assert {name: account[name] for name in refreshed} == refreshed
+
+
 def test_no_time_zone_moves_a_moment(shared: Shared, monkeypatch: pytest.MonkeyPatch) -> None:
     """The process, the connection and Node.js in other zones: every moment stays the same UTC."""
     monkeypatch.setenv("TZ", "Asia/Kathmandu")  # +05:45, for us and for Node.js

@@ -91,8 +91,8 @@ def soon(days: float) -> dt.datetime:
 
 
 def describe(adapter: SQLAlchemyAdapter) -> dict[str, t.Any]:
-    """Each of the layout's tables' columns (name, type, nullable), primary key, unique column sets (constraints or
-    indexes) and foreign keys (with their ``ON DELETE``)."""
+    """For each of the layout's tables: its columns (name, type, nullable), primary key, unique
+    column sets (constraints or indexes) and foreign keys (with their ``ON DELETE``)."""
     inspector = sa.inspect(adapter.engine)
     schema = adapter.metadata.schema
     described = {}
