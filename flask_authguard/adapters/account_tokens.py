@@ -11,17 +11,13 @@ import typing as t
 import sqlalchemy as sa
 
 from . import ACCOUNT_TOKEN_FIELDS, AdapterAccount
-from .connections import Connections
-from .records import account_record, as_id, usable
-from .schema import Tables
+from .records import account_record, usable
+from .rows import Rows
 
 
-class AccountTokens(Connections):
+class AccountTokens(Rows):
     """``get_user_account`` and ``update_account`` (a base of
-    :class:`~flask_authguard.adapters.sqlalchemy.SQLAlchemyAdapter`)."""
-
-    #: The tables.
-    tables: Tables
+    :class:`~flask_authguard.adapters.sqlalchemy.SQLAlchemyAdapter`), on every layout."""
 
     def get_user_account(self, user_id: str, provider: str) -> AdapterAccount | None:
         """The account the user ``user_id`` has with ``provider`` (the first, should there be
@@ -29,13 +25,13 @@ class AccountTokens(Connections):
 
         .. versionadded:: 0.1
         """
-        number = as_id(user_id)
-        if number is None or not usable(provider):
+        key = self._id(user_id)
+        if key is None or not usable(provider):
             return None
         accounts = self.tables.accounts
         query = (
-            sa.select(accounts)
-            .where(accounts.c.userId == number, accounts.c.provider == provider)
+            sa.select(*self._account_columns())
+            .where(accounts.c.userId == key, accounts.c.provider == provider)
             .order_by(accounts.c.providerAccountId)
             .limit(1)
         )
@@ -55,10 +51,10 @@ class AccountTokens(Connections):
         changes = {name: account[name] for name in ACCOUNT_TOKEN_FIELDS if name in account}
         if changes.get("expires_at") is not None:
             changes["expires_at"] = int(changes["expires_at"])
-        accounts = self.tables.accounts
+        accounts = self._shaped().accounts
         where = sa.and_(accounts.c.provider == provider, accounts.c.providerAccountId == str(account_id))
         with self._transaction("update_account") as conn:
             if changes:
-                conn.execute(sa.update(accounts).where(where).values(**changes))
-            row = conn.execute(sa.select(accounts).where(where)).first()
+                conn.execute(sa.update(accounts).where(where).values(**self._stamped(accounts, changes)))
+            row = conn.execute(sa.select(*self._account_columns()).where(where)).first()
         return None if row is None else account_record(row)

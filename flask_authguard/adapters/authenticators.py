@@ -14,12 +14,16 @@ Next.js app on Auth.js and a Flask app read each other's passkeys:
 ``transports``             how the browser reaches it, comma-separated (``"internal,hybrid"``)
 =========================  ================================================================
 
-``@auth/pg-adapter`` has no such table; in its layout (lower-case plural table names, quoted
-camelCase columns) it is ``authenticators``, with the primary key and unique index of Auth.js's
-SQL (``("userId", "credentialID")``, ``"credentialID"``) and ``ON DELETE CASCADE`` from users.
-``counter`` is a ``BIGINT``: a signature count is 32 bits unsigned. ``credentialID`` holds at
-most :data:`~flask_authguard.adapters.schema.MAX_CREDENTIAL_ID_LENGTH` characters, as the
-``accounts`` row that links the passkey does.
+Every layout has the table (:mod:`~flask_authguard.adapters.layouts`): Prisma's
+``Authenticator`` model and Drizzle's ``authenticator`` table as Auth.js defines them (text user
+ids, ``counter`` a 32-bit ``Int``), and, since ``@auth/pg-adapter`` has none, ``authenticators``
+in its layout (lower-case plural table names, quoted camelCase columns, serial user ids), with the
+primary key and unique index of Auth.js's SQL (``("userId", "credentialID")``,
+``"credentialID"``) and ``ON DELETE CASCADE`` from users; its ``counter`` is a ``BIGINT``: a
+signature count is 32 bits unsigned. ``credentialID`` holds at most
+:data:`~flask_authguard.adapters.schema.MAX_CREDENTIAL_ID_LENGTH` characters, as the ``accounts``
+row that links the passkey does. On MySQL/MariaDB, whose collations may compare text without
+case, a credential id must also match exactly.
 
 :class:`Authenticators` holds the adapter methods (a base of
 :class:`~flask_authguard.adapters.sqlalchemy.SQLAlchemyAdapter`): Auth.js's
@@ -36,8 +40,8 @@ import typing as t
 
 import sqlalchemy as sa
 
-from .connections import Connections
-from .records import as_id, need_id, usable
+from .records import need_id, usable
+from .rows import Rows
 from .schema import MAX_CREDENTIAL_ID_LENGTH
 
 #: Signature counts are 32 bits unsigned.
@@ -86,11 +90,18 @@ def _credential_id(value: t.Any) -> bool:
     return usable(value, MAX_CREDENTIAL_ID_LENGTH)
 
 
-class Authenticators(Connections):
-    """The passkey methods of the SQLAlchemy adapter (see the module text)."""
+def _same(row: t.Any, credential_id: str) -> t.Any:
+    """``row`` if it is the passkey ``credential_id`` exactly (not by a MySQL collation), else ``None``."""
+    return row if row is not None and row._mapping["credentialID"] == credential_id else None
 
-    #: The passkeys table (set by the adapter).
-    authenticators: sa.Table
+
+class Authenticators(Rows):
+    """The passkey methods of the SQLAlchemy adapter (see the module text), on every layout."""
+
+    @property
+    def authenticators(self) -> sa.Table:
+        """The passkeys' table (:attr:`Tables.authenticators <.schema.Tables>`)."""
+        return self.tables.authenticators
 
     def create_authenticator(self, authenticator: t.Mapping[str, t.Any]) -> AdapterAuthenticator:
         """Store a passkey.
@@ -103,7 +114,7 @@ class Authenticators(Connections):
             raise ValueError("credentialID must be base64 text of a credential id")
         values: dict[str, t.Any] = {
             "credentialID": credential_id,
-            "userId": need_id(authenticator.get("userId"), "userId"),
+            "userId": need_id(authenticator.get("userId"), "userId", self._text_ids),
             "providerAccountId": str(authenticator.get("providerAccountId") or credential_id),
             "credentialPublicKey": str(authenticator["credentialPublicKey"]),
             "counter": _counter(authenticator.get("counter", 0)),
@@ -121,15 +132,16 @@ class Authenticators(Connections):
             return None
         table = self.authenticators
         row = self._first("get_authenticator", sa.select(table).where(table.c.credentialID == credential_id))
+        row = _same(row, credential_id)
         return None if row is None else authenticator_record(row)
 
     def list_authenticators_by_user_id(self, user_id: str) -> list[AdapterAuthenticator]:
         """The passkeys of a user (none for an id that names no user)."""
-        number = as_id(user_id)
-        if number is None:
+        key = self._id(user_id)
+        if key is None:
             return []
         table = self.authenticators
-        query = sa.select(table).where(table.c.userId == number).order_by(table.c.credentialID)
+        query = sa.select(table).where(table.c.userId == key).order_by(table.c.credentialID)
 
         def run() -> list[AdapterAuthenticator]:
             with self._reader.connect() as conn:
@@ -148,6 +160,8 @@ class Authenticators(Connections):
         row = None
         with self._transaction("update_authenticator_counter") as conn:
             if _credential_id(credential_id):
+                row = _same(conn.execute(sa.select(table).where(where)).first(), credential_id)
+            if row is not None:
                 conn.execute(sa.update(table).where(where).values(counter=counter))
                 row = conn.execute(sa.select(table).where(where)).first()
         if row is None:
@@ -164,7 +178,7 @@ class Authenticators(Connections):
         table = self.authenticators
         where = table.c.credentialID == credential_id
         with self._transaction("delete_authenticator") as conn:
-            row = conn.execute(sa.select(table).where(where)).first()
+            row = _same(conn.execute(sa.select(table).where(where)).first(), credential_id)
             if row is None:
                 return None
             deleted = conn.execute(sa.delete(table).where(where)).rowcount

@@ -5,19 +5,28 @@ A session lookup runs on every request, so a database that stops answering must 
 three bounds (in seconds; ``None`` leaves the driver's or server's own):
 
 ``connect_timeout`` (default 3)
-    opening a connection (PostgreSQL: libpq's ``connect_timeout``, whole seconds, at least 2).
+    opening a connection (PostgreSQL: libpq's ``connect_timeout``, whole seconds, at least 2;
+    MySQL: PyMySQL's ``connect_timeout``, whole seconds, for the TCP connection; it waits for the
+    server's greeting as for any answer, up to ``statement_timeout``).
 ``statement_timeout`` (default 5)
     one statement. PostgreSQL: the server cancels it (``-c statement_timeout``, sent with the
     connection's start-up options, so it costs no round trip) and the client drops a connection
-    whose sent data stays unacknowledged that long (``tcp_user_timeout``: lost packets). SQLite:
-    how long to wait for another process's write lock (``timeout``).
+    whose sent data stays unacknowledged that long (``tcp_user_timeout``: lost packets). MySQL:
+    PyMySQL gives up reading or writing the socket after that long (``read_timeout``,
+    ``write_timeout``) and the server stops the statement (MariaDB's ``max_statement_time``,
+    MySQL's ``max_execution_time`` for reads). SQLite: how long to wait for another process's
+    write lock (``timeout``).
 ``pool_timeout`` (default 3)
     waiting for a free connection of the pool when all are in use (SQLite: also for the turn
     of this process's operation ahead, see :class:`Turns`).
 
 A value in the URL's query (``?connect_timeout=10``, ``?options=-c statement_timeout=0``,
-``?timeout=30`` for SQLite) wins over these. The bounds apply to psycopg (3 or 2) and SQLite;
-other drivers get the pool bound only.
+``?read_timeout=30`` for MySQL, ``?timeout=30`` for SQLite) wins over these. The bounds apply to
+psycopg (3 or 2), PyMySQL and SQLite; other drivers get the pool bound only.
+
+MySQL and MariaDB connections are set to ``time_zone = '+00:00'`` when they open (after any
+``init_command`` of the URL), so a ``TIMESTAMP`` column (Drizzle's) holds UTC whatever the
+server's or the connection's zone.
 
 .. versionadded:: 0.1
 """
@@ -92,6 +101,46 @@ def _libpq_version(driver: str) -> int:
         return 0
 
 
+def _mysql_timeouts(url: URL, connect: float | None, statement: float | None) -> dict[str, t.Any]:
+    """PyMySQL's connect arguments bounding its connect and socket waits; the URL's own win."""
+    args: dict[str, t.Any] = {}
+    query = url.query
+    if connect is not None and "connect_timeout" not in query:
+        args["connect_timeout"] = max(1, math.ceil(connect))
+    if statement is not None:
+        for name in ("read_timeout", "write_timeout"):
+            if name not in query:
+                args[name] = statement
+    return args
+
+
+def _execute(dbapi_connection: t.Any, sql: str) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+def utc_time_zone(dbapi_connection: t.Any, connection_record: t.Any) -> None:
+    """A ``connect`` listener for MySQL/MariaDB engines: UTC as the connection's ``time_zone``, so
+    ``TIMESTAMP`` columns (which convert from it) hold UTC."""
+    _execute(dbapi_connection, "SET time_zone = '+00:00'")
+
+
+def _mysql_statement_limit(statement: float) -> t.Callable[[t.Any, t.Any], None]:
+    """A ``connect`` listener bounding statements on the server: MariaDB's ``max_statement_time``
+    (seconds, any statement), MySQL's ``max_execution_time`` (milliseconds, reads)."""
+
+    def limit(dbapi_connection: t.Any, connection_record: t.Any) -> None:
+        if "mariadb" in dbapi_connection.get_server_info().lower():
+            _execute(dbapi_connection, f"SET max_statement_time = {statement:g}")
+        else:
+            _execute(dbapi_connection, f"SET max_execution_time = {max(1, round(statement * 1000))}")
+
+    return limit
+
+
 def _libpq_timeouts(url: URL, connect: float | None, statement: float | None) -> dict[str, t.Any]:
     """Connect arguments bounding libpq's connect and statements; the URL's own settings win."""
     args: dict[str, t.Any] = {}
@@ -122,9 +171,12 @@ def create_engine(
     - A string without ``://`` is a SQLite file path (``":memory:"``: in memory).
     - In-memory SQLite uses one shared connection (``StaticPool``) so every thread sees the
       same database; SQLite enforces foreign keys (``ON DELETE CASCADE``).
-    - ``postgresql://`` (and ``postgres://``) without a driver means psycopg 3. Connections are
-      not pinged before use (a round trip per request): the adapter's reads try once more on a
-      new connection when the server dropped theirs, so a restarted server costs no failed request.
+    - ``postgresql://`` (and ``postgres://``) without a driver means psycopg 3; ``mysql://`` and
+      ``mariadb://`` mean PyMySQL. Connections are not pinged before use (a round trip per
+      request): the adapter's reads try once more on a new connection when the server dropped
+      theirs, so a restarted server costs no failed request.
+    - MySQL/MariaDB connections hold UTC as their ``time_zone`` (see this module's documentation)
+      and are replaced after an hour (before the server's ``wait_timeout`` closes them).
     - The timeouts (seconds, ``None``: the driver's own) are described in this module's
       documentation; a setting in the URL's query wins.
     - Statement parameters (session tokens) never appear in error messages.
@@ -146,6 +198,8 @@ def create_engine(
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
         backend = "postgresql"
+    elif parsed.drivername in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
     if backend == "sqlite" and _is_memory_sqlite(parsed):
         # One connection, taken in turns by the adapter's lock: no pool to wait for, no locks.
         kwargs["poolclass"] = StaticPool
@@ -158,14 +212,23 @@ def create_engine(
                 kwargs["connect_args"] = {"timeout": statement}
         elif backend == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
             kwargs["connect_args"] = _libpq_timeouts(parsed, connect, statement)
+        elif backend in ("mysql", "mariadb"):
+            kwargs["pool_recycle"] = 3600
+            if parsed.get_driver_name() == "pymysql":
+                kwargs["connect_args"] = _mysql_timeouts(parsed, connect, statement)
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (ImportError, sa_exc.NoSuchModuleError) as exc:
         raise ConfigurationError(
-            f'no driver for {parsed.drivername!r} ({exc}); for PostgreSQL: pip install "psycopg[binary]"'
+            f'no driver for {parsed.drivername!r} ({exc}); for PostgreSQL: pip install "psycopg[binary]", '
+            'for MySQL/MariaDB: pip install "flask-authguard[mysql]"'
         ) from None
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    elif backend in ("mysql", "mariadb"):
+        sa.event.listen(engine, "connect", utc_time_zone)
+        if statement is not None and parsed.get_driver_name() == "pymysql":
+            sa.event.listen(engine, "connect", _mysql_statement_limit(statement))
     return engine
 
 
@@ -193,6 +256,11 @@ def engine_for(
                 f"{', '.join(given)} apply to an engine made from a URL; set them on the engine "
                 "you pass (or pass its URL instead)"
             )
+        if engine_or_url.dialect.name in ("mysql", "mariadb") and not sa.event.contains(
+            engine_or_url, "connect", utc_time_zone
+        ):
+            # Connections opened from now on hold UTC (pass an engine before it has connected).
+            sa.event.listen(engine_or_url, "connect", utc_time_zone)
         return engine_or_url, False
     if isinstance(engine_or_url, (str, URL)):
         chosen = {name: default if value is DEFAULT else value for name, (value, default) in timeouts.items()}
@@ -257,5 +325,6 @@ __all__ = [
     "Turns",
     "create_engine",
     "engine_for",
+    "utc_time_zone",
     "seconds",
 ]

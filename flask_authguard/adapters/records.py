@@ -1,6 +1,7 @@
 """What goes into rows and what comes out: input checks, and rows as next-auth's records.
 
-Ids are serial integers in the tables and strings in records; text no row can hold (empty,
+Ids are strings in records, and serial integers (pg layout) or text (Prisma, Drizzle) in the
+tables; text no row can hold (empty,
 NUL, not UTF-8, longer than the column) is refused before it reaches the database, so a lookup
 with it finds nothing and a write with it is a :class:`ValueError`.
 
@@ -24,8 +25,13 @@ from .schema import MAX_SESSION_TOKEN_LENGTH
 
 #: Ids are ``SERIAL`` (PostgreSQL ``integer``).
 MAX_ID = 2**31 - 1
+#: The longest text id looked up (Prisma's ``cuid()`` is 25 characters, a UUID 36).
+MAX_TEXT_ID_LENGTH = 255
 #: The columns of ``users`` a record may set.
 USER_FIELDS = ("name", "email", "emailVerified", "image")
+#: The columns of an accounts row :func:`account_record` reads (every layout has them; Prisma's
+#: ``id``, ``createdAt`` and ``updatedAt`` only some tables have).
+ACCOUNT_FIELDS = ("userId", "type", "provider", "providerAccountId", *ACCOUNT_TOKEN_FIELDS)
 
 
 def as_id(value: t.Any) -> int | None:
@@ -39,6 +45,14 @@ def as_id(value: t.Any) -> int | None:
     else:
         return None
     return number if 0 < number <= MAX_ID else None
+
+
+def text_id(value: t.Any) -> str | None:
+    """A text id (Prisma, Drizzle layouts) from a record's id (an int is taken as its digits);
+    ``None`` when no row can have it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if usable(value, MAX_TEXT_ID_LENGTH) else None
 
 
 def usable(value: t.Any, max_length: int | None = None) -> bool:
@@ -60,15 +74,16 @@ def usable_token(value: t.Any) -> bool:
     return usable(value, MAX_SESSION_TOKEN_LENGTH)
 
 
-def need_id(value: t.Any, what: str) -> int:
-    """The serial id ``value`` names.
+def need_id(value: t.Any, what: str, text: bool = False) -> t.Any:
+    """The id ``value`` names: serial (an ``int``), or ``text`` (a ``str``).
 
     :raises ValueError: it names none.
     """
-    number = as_id(value)
-    if number is None:
-        raise ValueError(f"{what} must be a user id (a positive integer, or its string), not {value!r}")
-    return number
+    found = text_id(value) if text else as_id(value)
+    if found is None:
+        kind = "non-empty text" if text else "a positive integer, or its string"
+        raise ValueError(f"{what} must be a user id ({kind}), not {value!r}")
+    return found
 
 
 def need_datetime(value: t.Any, what: str) -> dt.datetime:
@@ -130,7 +145,9 @@ def verification_record(row: t.Any) -> VerificationToken:
 
 
 __all__ = [
+    "ACCOUNT_FIELDS",
     "MAX_ID",
+    "MAX_TEXT_ID_LENGTH",
     "USER_FIELDS",
     "account_record",
     "as_id",
@@ -138,6 +155,7 @@ __all__ = [
     "need_id",
     "session_and_user_record",
     "session_record",
+    "text_id",
     "usable",
     "usable_token",
     "user_record",

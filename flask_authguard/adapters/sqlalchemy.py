@@ -1,4 +1,4 @@
-"""A database adapter on SQLAlchemy 2 (Core): SQLite embedded, PostgreSQL to scale out.
+"""A database adapter on SQLAlchemy 2 (Core): SQLite embedded, PostgreSQL or MySQL/MariaDB to scale out.
 
 .. code-block:: python
 
@@ -7,10 +7,12 @@
     adapter = SQLAlchemyAdapter("sqlite:///auth.db", create_tables=True)        # a file
     adapter = SQLAlchemyAdapter("sqlite://", create_tables=True)                # in memory
     adapter = SQLAlchemyAdapter("postgresql://app@db/app")                      # psycopg 3
+    adapter = SQLAlchemyAdapter("mysql://app@db/app", layout="prisma")          # PyMySQL
 
-The tables are those of Auth.js's ``@auth/pg-adapter`` (:mod:`~flask_authguard.adapters.schema`):
-a Next.js app on that adapter and a Flask app on this one share a database and read each
-other's sessions.
+The tables are those of an Auth.js adapter (:mod:`~flask_authguard.adapters.layouts`): by default
+``@auth/pg-adapter``'s, with ``layout="prisma"`` those of ``@auth/prisma-adapter`` and with
+``layout="drizzle"`` those of ``@auth/drizzle-adapter``. A Next.js app on that adapter and a Flask
+app on this one share a database and read each other's sessions.
 
 Every method that writes runs one short transaction; a single read (a user, a session with its
 user) runs as one statement outside any transaction. Errors of the database (down, timeout, lost
@@ -26,7 +28,7 @@ A database that stops answering costs a prompt error, not a hung request: see th
 This module holds the queries; :mod:`~flask_authguard.adapters.engine` makes the engine and
 :mod:`~flask_authguard.adapters.records` turns rows into records.
 
-Needs the extra: ``pip install "flask-authguard[sqlalchemy]"``.
+Needs the extra: ``pip install "flask-authguard[sqlalchemy]"`` (and ``[mysql]`` for MySQL/MariaDB).
 
 .. versionadded:: 0.1
 """
@@ -55,11 +57,11 @@ from . import (
 from .account_tokens import AccountTokens
 from .authenticators import Authenticators
 from .engine import DEFAULT, Timeout, Turns, create_engine, engine_for
+from .layouts import Layout, layout_named
 from .reads import CompiledRead
 from .records import (
     USER_FIELDS,
     account_record,
-    as_id,
     need_datetime,
     need_id,
     session_and_user_record,
@@ -69,27 +71,35 @@ from .records import (
     user_record,
     verification_record,
 )
+from .rows import Rows
 from .schema import (
     DEFAULT_TABLE_NAMES,
     MAX_SESSION_TOKEN_LENGTH,
     Tables,
     UTCDateTime,
+    UTCTimestamp,
     define_tables,
     session_and_user_query,
 )
-from .two_factor import TwoFactorRows, define_two_factor_table
+from .two_factor import TwoFactorRows
 
 logger = logging.getLogger("flask_authguard")
 
 
-class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
-    """next-auth's adapter on SQLAlchemy Core, with ``@auth/pg-adapter``'s schema.
+class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens, Rows):
+    """next-auth's adapter on SQLAlchemy Core, on the tables of ``@auth/pg-adapter``,
+    ``@auth/prisma-adapter`` or ``@auth/drizzle-adapter`` (and ours beside them: the second
+    factor's, :mod:`~flask_authguard.adapters.two_factor`).
 
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, a database URL, or a SQLite
         file path (see :func:`create_engine` for what a URL gets). An engine you pass stays
         yours: :meth:`close` does not dispose of it.
-    :param table_names: other names for some tables: ``{"users": "auth_users", ...}`` with the
-        roles ``users``, ``accounts``, ``sessions``, ``verification_token``, ``authenticators``.
+    :param layout: whose tables: ``"pg"`` (default), ``"prisma"`` or ``"drizzle"``
+        (:mod:`~flask_authguard.adapters.layouts`). Prisma's schema (next-auth v4's or Auth.js
+        v5's, with or without ``createdAt``/``updatedAt``) is read from the tables at the first write.
+    :param table_names: other names for some tables: ``{"users": "auth_users", ...}`` (Prisma's
+        ``@@map`` names) with the roles ``users``, ``accounts``, ``sessions``,
+        ``verification_token`` and ``authenticators`` (passkeys).
     :param create_tables: create missing tables (and the ``schema``) now; see
         :meth:`create_tables`.
     :param schema: the database schema holding the tables (PostgreSQL), default the
@@ -99,8 +109,8 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
     :param statement_timeout: seconds one statement may run, or wait for a SQLite lock
         (default 5); ``None``: no bound of ours.
     :param pool_timeout: seconds to wait for a free pooled connection (default 3).
-    :raises ConfigurationError: a bad URL, table name, timeout or missing driver; a timeout
-        given with an engine (set it on your engine).
+    :raises ConfigurationError: a bad URL, layout, table name, timeout or missing driver; a
+        timeout given with an engine (set it on your engine).
     :raises BackendUnavailableError: ``create_tables=True`` and the database cannot be reached.
     """
 
@@ -108,6 +118,7 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
         self,
         engine_or_url: Engine | str | URL,
         *,
+        layout: str = "pg",
         table_names: t.Mapping[str, str] | None = None,
         create_tables: bool = False,
         schema: str | None = None,
@@ -115,6 +126,9 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
         statement_timeout: Timeout = DEFAULT,
         pool_timeout: Timeout = DEFAULT,
     ) -> None:
+        #: Whose tables.
+        self.layout: Layout = layout_named(layout)
+        names = self.layout.names(table_names)
         engine, self._owns_engine = engine_for(
             engine_or_url,
             connect_timeout=connect_timeout,
@@ -126,16 +140,11 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
         # Single reads send one statement: no BEGIN before it, no ROLLBACK when the connection
         # goes back to the pool. PostgreSQL: autocommit (psycopg sends nothing for an idle
         # connection). SQLite: the driver begins no transaction for a SELECT anyway, and the
-        # isolation switch would cost a PRAGMA on every checkin.
-        sqlite = engine.dialect.name == "sqlite"
-        self._reader: Engine = engine if sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
-        #: The schema's metadata (``create_all``/``drop_all``, Alembic's ``target_metadata``).
-        self.metadata = sa.MetaData(schema=schema)
-        #: The tables: ``users``, ``accounts``, ``sessions``, ``verification_token``, ``authenticators``.
-        self.tables = define_tables(self.metadata, table_names)
-        #: Our table beside them: each user's second factor (``two_factor``), any layout.
-        self.two_factor_table = define_two_factor_table(self.metadata)
-        self.authenticators = self.tables.authenticators
+        # isolation switch would cost a PRAGMA on every checkin. MySQL: the switch costs a
+        # round trip each way, more than the ROLLBACK at checkin.
+        plain = engine.dialect.name in ("sqlite", "mysql", "mariadb")
+        self._reader: Engine = engine if plain else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._define_tables(names, schema)
         # Built once, compiled at its first run, run on the driver's cursor (see .reads).
         self._session_lookup = CompiledRead(engine, session_and_user_query(self.tables))
         self._turns = Turns(engine)  # SQLite: this process's operations one at a time
@@ -143,24 +152,8 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
             self.create_tables()
 
     def __repr__(self) -> str:
-        return f"<SQLAlchemyAdapter {self.engine.url.render_as_string(hide_password=True)}>"
-
-    # -- schema ------------------------------------------------------------------------------
-
-    def create_tables(self) -> None:
-        """Create the tables that do not exist yet (and the ``schema``, on PostgreSQL).
-
-        Safe to call on every start; existing tables are left as they are (no migrations).
-        """
-        with self._transaction("create_tables") as conn:
-            if self.metadata.schema and conn.dialect.name == "postgresql":
-                conn.execute(sa.schema.CreateSchema(self.metadata.schema, if_not_exists=True))
-            self.metadata.create_all(conn, checkfirst=True)
-
-    def drop_tables(self) -> None:
-        """Drop the tables, with every user and session in them."""
-        with self._transaction("drop_tables") as conn:
-            self.metadata.drop_all(conn, checkfirst=True)
+        url = self.engine.url.render_as_string(hide_password=True)
+        return f"<SQLAlchemyAdapter {url} layout={self.layout.name!r}>"
 
     def close(self) -> None:
         """Close the connections of an engine this adapter made from a URL."""
@@ -170,33 +163,37 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
     # -- users -------------------------------------------------------------------------------
 
     def create_user(self, user: t.Mapping[str, t.Any]) -> AdapterUser:
-        """Insert a user; ``id`` is assigned by the database (any given ``id`` is ignored).
+        """Insert a user; ``id`` is made here (a ``cuid()``-like or UUID text, by the layout) or
+        assigned by the database (serial ids); any given ``id`` is ignored.
 
         :raises sqlalchemy.exc.IntegrityError: another user has this email.
         """
         values = {name: user.get(name) for name in USER_FIELDS}
         if values["emailVerified"] is not None:
             need_datetime(values["emailVerified"], "emailVerified")
+        users = self._shaped().users
+        row = self._new_row(users, values)
         with self._transaction("create_user") as conn:
-            result = conn.execute(sa.insert(self.tables.users).values(**values))
+            result = conn.execute(sa.insert(users).values(**row))
             (new_id,) = result.inserted_primary_key  # type: ignore[misc]
         return {"id": str(new_id), **values}  # type: ignore[typeddict-item]
 
     def get_user(self, id: str) -> AdapterUser | None:
-        """The user with this id; ``None`` also for an id that cannot be one (``"abc"``)."""
-        number = as_id(id)
-        if number is None:
+        """The user with this id; ``None`` also for an id that cannot be one (``"abc"`` for
+        serial ids)."""
+        key = self._id(id)
+        if key is None:
             return None
         users = self.tables.users
-        row = self._first("get_user", sa.select(users).where(users.c.id == number))
+        row = self._first("get_user", sa.select(*self._user_columns).where(users.c.id == key))
         return None if row is None else user_record(row)
 
     def get_user_by_email(self, email: str) -> AdapterUser | None:
-        """The user with exactly this email (as stored: no case folding)."""
+        """The user with this email (as stored: no case folding, except a MySQL collation's)."""
         if not usable(email):
             return None
         users = self.tables.users
-        row = self._first("get_user_by_email", sa.select(users).where(users.c.email == email))
+        row = self._first("get_user_by_email", sa.select(*self._user_columns).where(users.c.email == email))
         return None if row is None else user_record(row)
 
     def get_user_by_account(self, provider_account: t.Mapping[str, t.Any]) -> AdapterUser | None:
@@ -206,7 +203,7 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
             return None
         users, accounts = self.tables.users, self.tables.accounts
         query = (
-            sa.select(users)
+            sa.select(*self._user_columns)
             .join(accounts, accounts.c.userId == users.c.id)
             .where(accounts.c.provider == provider, accounts.c.providerAccountId == account_id)
         )
@@ -219,34 +216,43 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
         :raises LookupError: no user has ``user["id"]``.
         :raises sqlalchemy.exc.IntegrityError: another user has the new email.
         """
-        number = as_id(user.get("id"))
+        key = self._id(user.get("id"))
         changes = {name: user[name] for name in USER_FIELDS if name in user}
         if changes.get("emailVerified") is not None:
             need_datetime(changes["emailVerified"], "emailVerified")
-        users = self.tables.users
+        users = self._shaped().users
         with self._transaction("update_user") as conn:
-            if number is not None and changes:
-                conn.execute(sa.update(users).where(users.c.id == number).values(**changes))
+            if key is not None and changes:
+                changes = self._stamped(users, changes)
+                conn.execute(sa.update(users).where(users.c.id == key).values(**changes))
             row = (
-                None if number is None else conn.execute(sa.select(users).where(users.c.id == number)).first()
+                None
+                if key is None
+                else conn.execute(sa.select(*self._user_columns).where(users.c.id == key)).first()
             )
         if row is None:
             raise LookupError(f"update_user: no user with id {user.get('id')!r}")
         return user_record(row)
 
     def delete_user(self, user_id: str) -> AdapterUser | None:
-        """Delete a user, its sessions, accounts and passkeys (in one transaction, whether or not
-        the database enforces the foreign keys)."""
-        number = as_id(user_id)
-        if number is None:
+        """Delete a user, its sessions, accounts, passkeys and second factor (in one transaction,
+        whether or not the database enforces the foreign keys)."""
+        key = self._id(user_id)
+        if key is None:
             return None
         users, accounts, sessions = self.tables.users, self.tables.accounts, self.tables.sessions
+        authenticators, two_factor = self.tables.authenticators, self.two_factor_table
         with self._transaction("delete_user") as conn:
-            row = conn.execute(sa.select(users).where(users.c.id == number)).first()
-            conn.execute(sa.delete(sessions).where(sessions.c.userId == number))
-            conn.execute(sa.delete(accounts).where(accounts.c.userId == number))
-            conn.execute(sa.delete(self.authenticators).where(self.authenticators.c.userId == number))
-            conn.execute(sa.delete(users).where(users.c.id == number))
+            row = conn.execute(sa.select(*self._user_columns).where(users.c.id == key)).first()
+            conn.execute(sa.delete(sessions).where(sessions.c.userId == key))
+            conn.execute(sa.delete(accounts).where(accounts.c.userId == key))
+            # Tables a database made by Prisma or drizzle-kit may lack (next-auth v4's Prisma
+            # schema has no Authenticator; authguard_two_factor is ours).
+            if self._has_table(conn, authenticators):
+                conn.execute(sa.delete(authenticators).where(authenticators.c.userId == key))
+            if self._has_table(conn, two_factor):
+                conn.execute(sa.delete(two_factor).where(two_factor.c.user_id == str(key)))
+            conn.execute(sa.delete(users).where(users.c.id == key))
         return None if row is None else user_record(row)
 
     # -- accounts ----------------------------------------------------------------------------
@@ -257,7 +263,7 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
         :raises sqlalchemy.exc.IntegrityError: the account is linked already, or no such user.
         """
         values: dict[str, t.Any] = {
-            "userId": need_id(account.get("userId"), "userId"),
+            "userId": need_id(account.get("userId"), "userId", self._text_ids),
             "type": account["type"],
             "provider": account["provider"],
             "providerAccountId": str(account["providerAccountId"]),
@@ -266,8 +272,9 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
             values[name] = account.get(name)
         if values["expires_at"] is not None:
             values["expires_at"] = int(values["expires_at"])
+        accounts = self._shaped().accounts
         with self._transaction("link_account") as conn:
-            conn.execute(sa.insert(self.tables.accounts).values(**values))
+            conn.execute(sa.insert(accounts).values(**self._new_row(accounts, values)))
         return {**values, "userId": str(values["userId"])}  # type: ignore[typeddict-item]
 
     def unlink_account(self, provider_account: t.Mapping[str, t.Any]) -> AdapterAccount | None:
@@ -278,7 +285,7 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
         accounts = self.tables.accounts
         where = sa.and_(accounts.c.provider == provider, accounts.c.providerAccountId == account_id)
         with self._transaction("unlink_account") as conn:
-            row = conn.execute(sa.select(accounts).where(where)).first()
+            row = conn.execute(sa.select(*self._account_columns()).where(where)).first()
             deleted = conn.execute(sa.delete(accounts).where(where)).rowcount
         return account_record(row) if row is not None and deleted else None
 
@@ -294,19 +301,23 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
             raise ValueError(
                 f"sessionToken must be text of 1 to {MAX_SESSION_TOKEN_LENGTH} characters without NUL"
             )
-        user_id = need_id(session.get("userId"), "userId")
+        user_id = need_id(session.get("userId"), "userId", self._text_ids)
         expires = need_datetime(session.get("expires"), "expires")
         values = {"sessionToken": token, "userId": user_id, "expires": expires}
+        sessions = self._shaped().sessions
         with self._transaction("create_session") as conn:
-            conn.execute(sa.insert(self.tables.sessions).values(**values))
+            conn.execute(sa.insert(sessions).values(**self._new_row(sessions, values)))
         return {"sessionToken": t.cast(str, token), "userId": str(user_id), "expires": expires}
 
     def get_session_and_user(self, session_token: str) -> SessionAndUser | None:
-        """The session and its user, in one statement (one consistent read)."""
+        """The session and its user, in one statement (one consistent read). The token must
+        match exactly, also where a MySQL collation compares text without case or trailing spaces."""
         if not usable_token(session_token):
             return None
         row = self._first_compiled("get_session_and_user", self._session_lookup, {"token": session_token})
-        return None if row is None else session_and_user_record(row)
+        if row is None or row[0] != session_token:
+            return None
+        return session_and_user_record(row)
 
     def update_session(self, session: t.Mapping[str, t.Any]) -> AdapterSession | None:
         """Set ``expires`` (and ``userId``, when given) of the session ``sessionToken``.
@@ -321,14 +332,16 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
         if "expires" in session:
             changes["expires"] = need_datetime(session["expires"], "expires")
         if "userId" in session:
-            changes["userId"] = need_id(session["userId"], "userId")
-        sessions = self.tables.sessions
+            changes["userId"] = need_id(session["userId"], "userId", self._text_ids)
+        sessions = self._shaped().sessions
         where = sessions.c.sessionToken == token
+        columns = (sessions.c.sessionToken, sessions.c.userId, sessions.c.expires)
         with self._transaction("update_session") as conn:
             if changes:
-                if not conn.execute(sa.update(sessions).where(where).values(**changes)).rowcount:
+                update = sa.update(sessions).where(where).values(**self._stamped(sessions, changes))
+                if not conn.execute(update).rowcount:
                     return None
-            row = conn.execute(sa.select(sessions).where(where)).first()
+            row = conn.execute(sa.select(*columns).where(where)).first()
         return None if row is None else session_record(row)
 
     def delete_session(self, session_token: str) -> AdapterSession | None:
@@ -337,8 +350,9 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
             return None
         sessions = self.tables.sessions
         where = sessions.c.sessionToken == session_token
+        columns = (sessions.c.sessionToken, sessions.c.userId, sessions.c.expires)
         with self._transaction("delete_session") as conn:
-            row = conn.execute(sa.select(sessions).where(where)).first()
+            row = conn.execute(sa.select(*columns).where(where)).first()
             if row is None:
                 return None
             deleted = conn.execute(sa.delete(sessions).where(where)).rowcount
@@ -349,23 +363,27 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
 
         .. versionadded:: 0.1
         """
-        uid = as_id(user_id)
-        if uid is None:
+        key = self._id(user_id)
+        if key is None:
             return 0
         sessions = self.tables.sessions
         with self._transaction("delete_user_sessions") as conn:
-            return int(conn.execute(sa.delete(sessions).where(sessions.c.userId == uid)).rowcount)
+            return int(conn.execute(sa.delete(sessions).where(sessions.c.userId == key)).rowcount)
 
     def list_user_sessions(self, user_id: str) -> list[AdapterSession]:
         """Every session of a user, expired ones included ("your devices").
 
         .. versionadded:: 0.1
         """
-        uid = as_id(user_id)
-        if uid is None:
+        key = self._id(user_id)
+        if key is None:
             return []
         sessions = self.tables.sessions
-        query = sa.select(sessions).where(sessions.c.userId == uid).order_by(sessions.c.expires.desc())
+        query = (
+            sa.select(*self._session_columns())
+            .where(sessions.c.userId == key)
+            .order_by(sessions.c.expires.desc())
+        )
 
         def run() -> list[t.Any]:
             with self._reader.connect() as conn:
@@ -397,7 +415,8 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens):
         table = self.tables.verification_token
         where = sa.and_(table.c.identifier == identifier, table.c.token == token)
         with self._transaction("use_verification_token") as conn:
-            row = conn.execute(sa.select(table).where(where)).first()
+            columns = (table.c.identifier, table.c.token, table.c.expires)
+            row = conn.execute(sa.select(*columns).where(where)).first()
             if row is None:
                 return None
             deleted = conn.execute(sa.delete(table).where(where)).rowcount
@@ -410,6 +429,7 @@ __all__ = [
     "SQLAlchemyAdapter",
     "Tables",
     "UTCDateTime",
+    "UTCTimestamp",
     "create_engine",
     "define_tables",
 ]

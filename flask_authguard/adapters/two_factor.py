@@ -16,6 +16,7 @@ import json
 import typing as t
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from .records import usable
 
@@ -27,12 +28,29 @@ TWO_FACTOR_TABLE = "authguard_two_factor"
 
 
 def define_two_factor_table(metadata: sa.MetaData, name: str = TWO_FACTOR_TABLE) -> sa.Table:
-    """The ``authguard_two_factor`` table on ``metadata``."""
+    """The ``authguard_two_factor`` table on ``metadata``.
+
+    On MySQL/MariaDB the key is a ``VARCHAR`` (no index on ``TEXT``) and the compared text is
+    binary: a case-insensitive collation would give ``"Alice"`` the row of ``"alice"``
+    (:meth:`TwoFactorRows.get_two_factor` also checks what trailing spaces a collation ignores).
+    """
     return sa.Table(
         name,
         metadata,
-        sa.Column("user_id", sa.String(255), primary_key=True),
-        sa.Column("secret", sa.Text, nullable=False),
+        sa.Column(
+            "user_id",
+            sa.String(255).with_variant(
+                mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+            ),
+            primary_key=True,
+        ),
+        sa.Column(
+            "secret",
+            sa.Text().with_variant(
+                mysql.TEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+            ),
+            nullable=False,
+        ),
         sa.Column("last_step", sa.BigInteger),
         sa.Column("recovery_codes", sa.Text, nullable=False),
     )
@@ -63,7 +81,8 @@ class TwoFactorRows:
             return None
         table = self.two_factor_table
         row = self._first("get_two_factor", sa.select(table).where(table.c.user_id == user_id))
-        return None if row is None else _record(row)
+        # MySQL's collations ignore trailing spaces, even a binary one: the id must match exactly.
+        return None if row is None or row.user_id != user_id else _record(row)
 
     def save_two_factor(
         self: _Host,

@@ -35,5 +35,3 @@ async def run_guard(inline: bool, fn: t.Callable[..., T], *args: t.Any) -> T:
     if inline:
         return fn(*args)
     return await anyio.to_thread.run_sync(fn, *args)
-
-

@@ -1,5 +1,6 @@
-"""The passkey methods of ``SQLAlchemyAdapter`` (Auth.js's ``Authenticator`` table in the pg
-layout), on SQLite and PostgreSQL."""
+"""The passkey methods of ``SQLAlchemyAdapter`` (Auth.js's ``Authenticator`` table: pg's
+``authenticators``, Prisma's ``Authenticator``, Drizzle's ``authenticator``), on every layout on
+SQLite, PostgreSQL and MySQL/MariaDB."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 from support.adapters import (  # noqa: E402
-    make_adapter,
+    SETUP_PARAMS,
+    emptied_adapter,
+    made_adapters,  # noqa: F401 - a fixture
     new_user,
     pg_engine,  # noqa: F401 - a fixture
     pg_schema,  # noqa: F401 - a fixture
@@ -18,9 +21,18 @@ from support.adapters import (  # noqa: E402
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=SETUP_PARAMS)
 def adapter(request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
-    return make_adapter(request.param, request)
+    layout, database = request.param
+    return emptied_adapter(request, layout, database)
+
+
+def top_counter(adapter: SQLAlchemyAdapter) -> int:
+    """The largest signature count the table holds: pg's ``BIGINT`` any 32-bit unsigned count,
+    Prisma's and Drizzle's ``Int`` (as in Auth.js's schemas) up to 2**31 - 1 (SQLite: any)."""
+    if adapter.layout.name == "pg" or adapter.engine.dialect.name == "sqlite":
+        return 2**32 - 1
+    return 2**31 - 1
 
 
 def passkey(user_id: str, credential_id: str = "q83vEjRWeJA=", **fields: t.Any) -> dict[str, t.Any]:
@@ -50,9 +62,10 @@ def test_create_get_list_update_delete(adapter: SQLAlchemyAdapter) -> None:
         "q83vEjRWeJA=",
     ]
     assert adapter.list_authenticators_by_user_id(user["id"])[0]["transports"] is None
-    # a signature count past 2**31 still fits
-    updated = adapter.update_authenticator_counter("q83vEjRWeJA=", 2**32 - 1)
-    assert updated["counter"] == 2**32 - 1 == adapter.get_authenticator("q83vEjRWeJA=")["counter"]  # type: ignore[index]
+    top = top_counter(adapter)
+    updated = adapter.update_authenticator_counter("q83vEjRWeJA=", top)
+    assert updated["counter"] == top == adapter.get_authenticator("q83vEjRWeJA=")["counter"]  # type: ignore[index]
+    assert updated["userId"] == user["id"] and updated["credentialBackedUp"] is True
     assert adapter.delete_authenticator("q83vEjRWeJA=") == updated
     assert adapter.delete_authenticator("q83vEjRWeJA=") is None
     assert adapter.get_authenticator("q83vEjRWeJA=") is None
@@ -66,6 +79,26 @@ def test_a_credential_is_stored_once(adapter: SQLAlchemyAdapter) -> None:
         adapter.create_authenticator(passkey(other["id"]))
     with pytest.raises(sa.exc.IntegrityError):
         adapter.create_authenticator(passkey("999", "CCCC"))  # no such user
+
+
+def test_credential_ids_match_exactly(adapter: SQLAlchemyAdapter) -> None:
+    """Base64 ids differ by case: no MySQL collation finds, counts or deletes another's passkey."""
+    user = new_user(adapter)
+    adapter.create_authenticator(passkey(user["id"], "AbCd"))
+    assert adapter.get_authenticator("abcd") is None
+    assert adapter.get_authenticator("AbCd ") is None
+    with pytest.raises(LookupError):
+        adapter.update_authenticator_counter("ABCD", 5)
+    assert adapter.delete_authenticator("abcd") is None
+    assert adapter.get_authenticator("AbCd")["counter"] == 0  # type: ignore[index]
+
+
+def test_booleans_and_empty_transports_read_back(adapter: SQLAlchemyAdapter) -> None:
+    """Drizzle's SQLite ``credentialBackedUp`` is an INTEGER, MySQL's a TINYINT: a ``bool`` comes back."""
+    user = new_user(adapter)
+    adapter.create_authenticator(passkey(user["id"], credentialBackedUp=False, transports=""))
+    found = adapter.get_authenticator("q83vEjRWeJA=")
+    assert found is not None and found["credentialBackedUp"] is False and found["transports"] is None
 
 
 @pytest.mark.parametrize("bad", [None, "", "a\x00b", "x" * 256, 5])
@@ -88,10 +121,12 @@ def test_counter_must_be_a_signature_count(adapter: SQLAlchemyAdapter, bad: t.An
 
 
 def test_deleting_the_user_deletes_its_passkeys(adapter: SQLAlchemyAdapter) -> None:
-    user = new_user(adapter)
+    user, other = new_user(adapter), new_user(adapter, email="bob@example.com")
     adapter.create_authenticator(passkey(user["id"]))
+    adapter.create_authenticator(passkey(other["id"], "BBBB"))
     adapter.delete_user(user["id"])
     assert adapter.get_authenticator("q83vEjRWeJA=") is None
+    assert adapter.get_authenticator("BBBB") is not None
 
 
 def test_the_table_has_auth_js_columns(adapter: SQLAlchemyAdapter) -> None:

@@ -20,12 +20,15 @@ import pytest
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
 from support.adapters import (  # noqa: E402
+    CLOSED_MYSQL_URL,
     in_days,
     make_adapter,
+    mysql_database_url,
     new_user,
     pg_engine,  # noqa: F401
     pg_schema,  # noqa: F401
     postgres_url,
+    require_mysql,
 )
 from support.database_app import COOKIE, assert_503, make_app  # noqa: E402
 
@@ -134,7 +137,7 @@ def test_guard_answers_503_promptly_on_a_silent_database(silent: SilentServer) -
 
 def pg_twin(adapter: SQLAlchemyAdapter, **timeouts: t.Any) -> SQLAlchemyAdapter:
     """An adapter of its own engine (made from the URL, with ``timeouts``) on ``adapter``'s tables."""
-    names = {role: table.name for role, table in adapter.tables._asdict().items()}
+    names = adapter.tables.names()
     twin = SQLAlchemyAdapter(postgres_url(), schema=adapter.metadata.schema, table_names=names, **timeouts)
     return twin
 
@@ -279,3 +282,75 @@ def test_timeouts_with_an_engine_are_configuration_errors() -> None:
         SQLAlchemyAdapter(engine)  # without timeouts: the engine's own
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- MySQL / MariaDB
+
+
+def mysql_twin(adapter: SQLAlchemyAdapter, **timeouts: t.Any) -> SQLAlchemyAdapter:
+    """An adapter of its own engine (made from the URL, with ``timeouts``) on ``adapter``'s tables."""
+    url = mysql_database_url()
+    return SQLAlchemyAdapter(url, layout=adapter.layout.name, table_names=adapter.tables.names(), **timeouts)
+
+
+def test_mysql_connect_timeout_on_a_silent_server(silent: SilentServer) -> None:
+    pytest.importorskip("pymysql", reason='the MySQL driver is not installed: pip install -e ".[test]"')
+    url = silent.url().replace("postgresql+psycopg://postgres", "mysql+pymysql://root")
+    # PyMySQL waits for the server's greeting with its read timeout: the statement bound.
+    adapter = SQLAlchemyAdapter(url, layout="prisma", connect_timeout=1, statement_timeout=1)
+    try:
+        assert_unavailable(outcome(lambda: adapter.get_session_and_user("tok")), "get_session_and_user")
+        assert_unavailable(outcome(lambda: adapter.get_user("u")), "get_user")
+        assert silent.accepted, "the adapter never reached the silent server"
+    finally:
+        adapter.close()
+
+
+def test_mysql_statement_timeout_on_a_locked_table(request: pytest.FixtureRequest) -> None:
+    adapter = make_adapter("mysql", request, "prisma")
+    user, expires = new_user(adapter), in_days(1)
+    adapter.create_session({"sessionToken": "tok", "userId": user["id"], "expires": expires})
+    twin = mysql_twin(adapter, statement_timeout=0.5)
+    request.addfinalizer(twin.close)
+    sessions = adapter.tables.sessions.name
+    with adapter.engine.connect() as holder:
+        holder.exec_driver_sql(f"LOCK TABLES `{sessions}` WRITE")
+        try:
+            assert_unavailable(outcome(lambda: twin.get_session_and_user("tok")), "get_session_and_user")
+            update = {"sessionToken": "tok", "expires": in_days(2)}
+            assert_unavailable(outcome(lambda: twin.update_session(update)), "update_session")
+        finally:
+            holder.exec_driver_sql("UNLOCK TABLES")
+    found = twin.get_session_and_user("tok")  # the pool recovers: the same adapter answers again
+    assert found is not None and found["session"]["expires"] == expires
+
+
+def test_mysql_connections_hold_utc_and_the_bounds(request: pytest.FixtureRequest) -> None:
+    require_mysql()
+    url = mysql_database_url().update_query_dict({"init_command": "SET time_zone = '+09:00'"})
+    made = SQLAlchemyAdapter(url, statement_timeout=1.5, connect_timeout=7)
+    request.addfinalizer(made.close)
+    with made.engine.connect() as conn:
+        zone, limit = conn.exec_driver_sql("SELECT @@session.time_zone, @@session.max_statement_time").one()
+        dbapi = conn.connection.dbapi_connection
+    assert zone == "+00:00" and float(limit) == 1.5
+    assert (dbapi.connect_timeout, dbapi._read_timeout, dbapi._write_timeout) == (7, 1.5, 1.5)  # type: ignore[union-attr]
+    # An engine passed in gets UTC too (for the connections it opens from then on).
+    engine = sa.create_engine(url)
+    passed = SQLAlchemyAdapter(engine)
+    try:
+        with passed.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT @@session.time_zone").scalar() == "+00:00"
+    finally:
+        engine.dispose()
+
+
+def test_guard_answers_503_when_mysql_is_down() -> None:
+    adapter = SQLAlchemyAdapter(CLOSED_MYSQL_URL, layout="drizzle")
+    try:
+        client = make_app(adapter).test_client()
+        client.set_cookie(COOKIE, "some-session-token")
+        response = outcome(lambda: client.get("/dashboard", headers={"Accept": "application/json"}))
+        assert_503(response, api=True)
+    finally:
+        adapter.close()

@@ -15,7 +15,6 @@ import pytest
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
 from support.adapters import (  # noqa: E402
-    DEFAULT_TABLE_NAMES,
     in_days,
     new_user,
     pg_engine,  # noqa: F401
@@ -23,7 +22,7 @@ from support.adapters import (  # noqa: E402
     postgres_url,
 )
 
-from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
+from flask_authguard.adapters.sqlalchemy import DEFAULT_TABLE_NAMES, SQLAlchemyAdapter  # noqa: E402
 from flask_authguard.core.errors import BackendUnavailableError  # noqa: E402
 
 UTC = dt.timezone.utc
@@ -71,10 +70,14 @@ def test_direct_and_core_paths_answer_alike(kind: str, request: pytest.FixtureRe
     core = adapter.get_session_and_user("tok-a")
     assert adapter.get_session_and_user("tok-none") is None
     assert missing is None
-    assert direct == core == {
-        "session": {"sessionToken": "tok-a", "userId": user["id"], "expires": expires},
-        "user": {**user, "emailVerified": verified},
-    }
+    assert (
+        direct
+        == core
+        == {
+            "session": {"sessionToken": "tok-a", "userId": user["id"], "expires": expires},
+            "user": {**user, "emailVerified": verified},
+        }
+    )
     assert direct is not None
     for moment in (direct["session"]["expires"], direct["user"]["emailVerified"]):
         assert moment is not None and moment.utcoffset() == dt.timedelta(0)

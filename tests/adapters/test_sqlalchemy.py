@@ -1,18 +1,21 @@
-"""``SQLAlchemyAdapter``: every adapter method, on SQLite and on PostgreSQL.
+"""``SQLAlchemyAdapter``: every adapter method, in each layout (pg, Prisma, Drizzle) on SQLite,
+PostgreSQL and MySQL/MariaDB.
 
 PostgreSQL comes from ``AUTHGUARD_TEST_DATABASE_URL`` (default
-``postgresql+psycopg://postgres@127.0.0.1:5432/test``). Each test run works in a schema of its
-own (``authguard_test_<pid>_<random>``), dropped at the end, so parallel runs never collide.
-When PostgreSQL cannot be reached its tests are skipped with the reason, except under
-``CI=true``, where they fail: CI has PostgreSQL.
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``), MySQL/MariaDB from
+``AUTHGUARD_TEST_MYSQL_URL`` (default ``mysql+pymysql://root@127.0.0.1:3306/test``). Each test run
+works in a PostgreSQL schema and a MySQL database of its own (``authguard_test_<pid>_<random>``),
+dropped at the end, so parallel runs never collide. When a server cannot be reached its tests are
+skipped with the reason, except under ``CI=true``, where they fail: CI has both.
 
-The helpers (:func:`require_postgres`, the ``pg_engine`` and ``pg_schema`` fixtures) are in
-``tests/support/adapters.py``, shared with the database and interop suites.
+The helpers (:func:`require_postgres`, :func:`require_mysql`, the ``pg_engine`` and ``pg_schema``
+fixtures) are in ``tests/support/adapters.py``, shared with the database and interop suites.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import typing as t
 
@@ -22,10 +25,14 @@ sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip 
 
 from sqlalchemy import exc as sa_exc  # noqa: E402
 from support.adapters import (  # noqa: E402
+    CLOSED_MYSQL_URL,
     CLOSED_PG_URL,
+    SETUP_PARAMS,
     UTC,
     _counter,
+    emptied_adapter,
     in_days,
+    made_adapters,  # noqa: F401 - a fixture
     make_adapter,
     new_user,
     pg_engine,  # noqa: F401 - a fixture
@@ -44,9 +51,28 @@ from flask_authguard.core.errors import BackendUnavailableError, ConfigurationEr
 # --------------------------------------------------------------------------- PostgreSQL, or why not
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+ID_SHAPES = {
+    "pg": r"[1-9][0-9]*",
+    "prisma": r"c[0-9a-z]{24}",  # cuid()
+    "drizzle": r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",  # randomUUID()
+}
+
+
+@pytest.fixture(params=SETUP_PARAMS)
 def adapter(request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
-    return make_adapter(request.param, request)
+    layout, database = request.param
+    return emptied_adapter(request, layout, database)
+
+
+def expiry(adapter: SQLAlchemyAdapter, days: float) -> dt.datetime:
+    """An ``expires`` the adapter's table keeps exactly (Drizzle on MySQL: whole seconds)."""
+    whole = adapter.layout.name == "drizzle" and adapter.engine.dialect.name == "mysql"
+    return in_days(days, 0 if whole else 123)
+
+
+def row_id(adapter: SQLAlchemyAdapter, record_id: str) -> t.Any:
+    """A record's id as the table holds it."""
+    return int(record_id) if adapter.layout.name == "pg" else record_id
 
 
 # --------------------------------------------------------------------------- users
@@ -59,7 +85,7 @@ def test_is_an_adapter(adapter: SQLAlchemyAdapter) -> None:
 def test_create_and_get_user(adapter: SQLAlchemyAdapter) -> None:
     verified = dt.datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     user = new_user(adapter, emailVerified=verified)
-    assert user["id"].isdigit()
+    assert re.fullmatch(ID_SHAPES[adapter.layout.name], user["id"]), user["id"]
     assert adapter.get_user(user["id"]) == {
         "id": user["id"],
         "name": "Ann",
@@ -68,7 +94,7 @@ def test_create_and_get_user(adapter: SQLAlchemyAdapter) -> None:
         "image": "https://img/ann.png",
     }
     assert adapter.get_user_by_email("ann@example.com") == adapter.get_user(user["id"])
-    assert adapter.get_user(int(user["id"])) == adapter.get_user(user["id"])  # type: ignore[arg-type]
+    assert adapter.get_user(row_id(adapter, user["id"])) == adapter.get_user(user["id"])
 
 
 @pytest.mark.parametrize("bad_id", ["999999", "abc", "", "-1", "1.5", "99999999999", None, True])
@@ -78,13 +104,19 @@ def test_get_user_unknown_or_impossible_id(adapter: SQLAlchemyAdapter, bad_id: t
 
 
 def test_get_user_by_email_is_exact(adapter: SQLAlchemyAdapter) -> None:
-    new_user(adapter)
-    assert adapter.get_user_by_email("ANN@example.com") is None
+    user = new_user(adapter)
+    # MySQL's collations compare without case: the user the JavaScript adapters find there too.
+    folded = user if adapter.engine.dialect.name == "mysql" else None
+    assert adapter.get_user_by_email("ANN@example.com") == folded
     assert adapter.get_user_by_email("") is None
     assert adapter.get_user_by_email("nobody@example.com") is None
 
 
 def test_users_without_email_may_be_many(adapter: SQLAlchemyAdapter) -> None:
+    if adapter.layout.name == "prisma":  # Auth.js v5's schema: ``email String @unique``
+        with pytest.raises(sa_exc.IntegrityError):
+            new_user(adapter, email=None)
+        return
     first, second = new_user(adapter, email=None), new_user(adapter, email=None)
     assert first["id"] != second["id"]
 
@@ -120,7 +152,22 @@ def test_delete_user_cascades(adapter: SQLAlchemyAdapter) -> None:
     )
     adapter.create_session({"sessionToken": "s-ann", "userId": user["id"], "expires": in_days(1)})
     adapter.create_session({"sessionToken": "s-bob", "userId": other["id"], "expires": in_days(1)})
+    adapter.create_authenticator(
+        {
+            "credentialID": "AAAA",
+            "userId": user["id"],
+            "credentialPublicKey": "pk",
+            "credentialDeviceType": "singleDevice",
+            "credentialBackedUp": False,
+        }
+    )
+    two_factor = {"secret": "v1.sealed", "last_step": None, "recovery_codes": []}
+    adapter.save_two_factor(user["id"], two_factor, None)
+    adapter.save_two_factor(other["id"], two_factor, None)
     assert adapter.delete_user(user["id"]) == user
+    assert adapter.get_authenticator("AAAA") is None
+    assert adapter.get_two_factor(user["id"]) is None
+    assert adapter.get_two_factor(other["id"]) == two_factor
     assert adapter.get_user(user["id"]) is None
     assert adapter.get_session_and_user("s-ann") is None
     assert adapter.get_user_by_account({"provider": "github", "providerAccountId": "1"}) is None
@@ -133,6 +180,23 @@ def test_delete_user_cascades(adapter: SQLAlchemyAdapter) -> None:
     assert adapter.delete_user("nope") is None
 
 
+def test_delete_user_without_the_passkey_and_second_factor_tables(adapter: SQLAlchemyAdapter) -> None:
+    """Tables made by Prisma or drizzle-kit may lack ``Authenticator`` (next-auth v4's Prisma
+    schema) and have no ``authguard_two_factor``: deleting a user still works."""
+    user = new_user(adapter)
+    dropped = (adapter.tables.authenticators, adapter.two_factor_table)
+    with adapter.engine.begin() as conn:
+        for table in dropped:
+            table.drop(conn)
+    try:
+        assert adapter.delete_user(user["id"]) == user
+        assert adapter.get_user(user["id"]) is None
+    finally:
+        with adapter.engine.begin() as conn:
+            for table in dropped:
+                table.create(conn)
+
+
 def test_foreign_keys_cascade_in_the_database(adapter: SQLAlchemyAdapter) -> None:
     """A user deleted by something else than the adapter (a Next.js app) takes its rows along."""
     user = new_user(adapter)
@@ -140,7 +204,7 @@ def test_foreign_keys_cascade_in_the_database(adapter: SQLAlchemyAdapter) -> Non
     adapter.link_account({"userId": user["id"], "type": "oauth", "provider": "x", "providerAccountId": "1"})
     users = adapter.tables.users
     with adapter.engine.begin() as conn:
-        conn.execute(sa.delete(users).where(users.c.id == int(user["id"])))
+        conn.execute(sa.delete(users).where(users.c.id == row_id(adapter, user["id"])))
     with adapter.engine.connect() as conn:
         for table in (adapter.tables.sessions, adapter.tables.accounts):
             assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
@@ -151,20 +215,19 @@ def test_foreign_keys_cascade_in_the_database(adapter: SQLAlchemyAdapter) -> Non
 
 def test_link_get_unlink_account(adapter: SQLAlchemyAdapter) -> None:
     user = new_user(adapter)
+    late = 2**40 if adapter.layout.name == "pg" else 2**31 - 1  # BIGINT, or Prisma's and Drizzle's INTEGER
     account = {
         "userId": user["id"],
         "type": "oauth",
         "provider": "github",
         "providerAccountId": "4242",
         "access_token": "gho_x",
-        "expires_at": 2**40,
+        "expires_at": late,
         "token_type": "bearer",
         "scope": "read:user",
     }
     linked = adapter.link_account(account)
-    assert (
-        linked["userId"] == user["id"] and linked["expires_at"] == 2**40 and linked["refresh_token"] is None
-    )
+    assert linked["userId"] == user["id"] and linked["expires_at"] == late and linked["refresh_token"] is None
     key = {"provider": "github", "providerAccountId": "4242"}
     assert adapter.get_user_by_account(key) == user
     assert adapter.get_user_by_account({"provider": "gitlab", "providerAccountId": "4242"}) is None
@@ -172,7 +235,7 @@ def test_link_get_unlink_account(adapter: SQLAlchemyAdapter) -> None:
     with pytest.raises(sa_exc.IntegrityError):
         adapter.link_account(account)
     removed = adapter.unlink_account(key)
-    assert removed is not None and removed["access_token"] == "gho_x" and removed["expires_at"] == 2**40
+    assert removed is not None and removed["access_token"] == "gho_x" and removed["expires_at"] == late
     assert adapter.unlink_account(key) is None
     assert adapter.get_user_by_account(key) is None
 
@@ -180,8 +243,9 @@ def test_link_get_unlink_account(adapter: SQLAlchemyAdapter) -> None:
 def test_link_account_needs_a_user(adapter: SQLAlchemyAdapter) -> None:
     with pytest.raises(sa_exc.IntegrityError):
         adapter.link_account({"userId": "424242", "type": "oauth", "provider": "x", "providerAccountId": "1"})
+    impossible = "abc" if adapter.layout.name == "pg" else ""
     with pytest.raises(ValueError):
-        adapter.link_account({"userId": "abc", "type": "oauth", "provider": "x", "providerAccountId": "1"})
+        adapter.link_account({"userId": impossible, "type": "o", "provider": "x", "providerAccountId": "1"})
 
 
 # --------------------------------------------------------------------------- sessions
@@ -189,11 +253,11 @@ def test_link_account_needs_a_user(adapter: SQLAlchemyAdapter) -> None:
 
 def test_session_lifecycle(adapter: SQLAlchemyAdapter) -> None:
     user = new_user(adapter)
-    expires = in_days(30)
+    expires = expiry(adapter, 30)
     created = adapter.create_session({"sessionToken": "tok-1", "userId": user["id"], "expires": expires})
     assert created == {"sessionToken": "tok-1", "userId": user["id"], "expires": expires}
     assert adapter.get_session_and_user("tok-1") == {"session": created, "user": user}
-    later = in_days(31)
+    later = expiry(adapter, 31)
     assert adapter.update_session({"sessionToken": "tok-1", "expires": later}) == {
         **created,
         "expires": later,
@@ -244,8 +308,8 @@ def test_session_tokens_are_case_sensitive(adapter: SQLAlchemyAdapter) -> None:
 
 def test_concurrent_refreshes_never_corrupt_a_session(adapter: SQLAlchemyAdapter) -> None:
     user = new_user(adapter)
-    adapter.create_session({"sessionToken": "shared", "userId": user["id"], "expires": in_days(1)})
-    written = {in_days(2 + i / 1000) for i in range(64)}
+    adapter.create_session({"sessionToken": "shared", "userId": user["id"], "expires": expiry(adapter, 1)})
+    written = {expiry(adapter, 2 + i / 1000) for i in range(64)}
     choices = sorted(written)
     errors: list[BaseException] = []
     seen: list[t.Any] = []
@@ -274,6 +338,19 @@ def test_concurrent_refreshes_never_corrupt_a_session(adapter: SQLAlchemyAdapter
         assert conn.execute(sa.select(sa.func.count()).select_from(adapter.tables.sessions)).scalar() == 1
 
 
+def test_list_user_sessions(adapter: SQLAlchemyAdapter) -> None:
+    user, other = new_user(adapter), new_user(adapter, email="bob@example.com")
+    soon = expiry(adapter, 1)
+    adapter.create_session({"sessionToken": "s-1", "userId": user["id"], "expires": soon})
+    adapter.create_session({"sessionToken": "s-2", "userId": user["id"], "expires": expiry(adapter, -1)})
+    adapter.create_session({"sessionToken": "s-3", "userId": other["id"], "expires": expiry(adapter, 2)})
+    listed = adapter.list_user_sessions(user["id"])
+    assert [s["sessionToken"] for s in listed] == ["s-1", "s-2"]  # latest expiry first, expired too
+    assert listed[0] == {"sessionToken": "s-1", "userId": user["id"], "expires": soon}
+    for bad in ("", "a\x00b", "x" * 256, "999"):
+        assert adapter.list_user_sessions(bad) == []
+
+
 def test_update_never_revives_a_deleted_session(adapter: SQLAlchemyAdapter) -> None:
     user = new_user(adapter)
     adapter.create_session({"sessionToken": "gone", "userId": user["id"], "expires": in_days(1)})
@@ -286,7 +363,7 @@ def test_update_never_revives_a_deleted_session(adapter: SQLAlchemyAdapter) -> N
 
 
 def test_verification_token_is_used_once(adapter: SQLAlchemyAdapter) -> None:
-    record = {"identifier": "ann@example.com", "token": "hashed-token", "expires": in_days(1)}
+    record = {"identifier": "ann@example.com", "token": "hashed-token", "expires": expiry(adapter, 1)}
     assert adapter.create_verification_token(record) == record
     with pytest.raises(sa_exc.IntegrityError):
         adapter.create_verification_token(record)
@@ -404,8 +481,16 @@ def test_postgres_urls_use_psycopg(scheme: str) -> None:
     assert "pw" not in repr(SQLAlchemyAdapter(engine))
 
 
+@pytest.mark.parametrize(("scheme", "driver"), [("mysql", "mysql+pymysql"), ("mariadb", "mariadb+pymysql")])
+def test_mysql_urls_use_pymysql(scheme: str, driver: str) -> None:
+    engine = create_engine(f"{scheme}://user:pw@127.0.0.1:1/db")
+    assert engine.url.drivername == driver
+    assert "pw" not in repr(SQLAlchemyAdapter(engine))
+
+
 def test_postgres_schema_matches_auth_js(pg_engine: sa.engine.Engine, pg_schema: str) -> None:
     """The tables are those of ``@auth/pg-adapter``'s ``schema.sql``, column for column."""
+    pg_schema += "_pg"  # a schema with these tables only
     adapter = SQLAlchemyAdapter(pg_engine, schema=pg_schema, create_tables=True)
     try:
         columns = sa.text(
@@ -425,6 +510,8 @@ def test_postgres_schema_matches_auth_js(pg_engine: sa.engine.Engine, pg_schema:
             ]
     finally:
         adapter.drop_tables()
+        with pg_engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{pg_schema}"'))
     # our own table beside them (tests/adapters/test_two_factor_rows.py)
     got = [row for row in got if row[0] != "authguard_two_factor"]
     cons = [row for row in cons if row[0] != "authguard_two_factor"]
@@ -541,6 +628,14 @@ def _every_call(adapter: SQLAlchemyAdapter) -> list[tuple[str, t.Callable[[], t.
         ("list_authenticators_by_user_id", lambda: adapter.list_authenticators_by_user_id("1")),
         ("update_authenticator_counter", lambda: adapter.update_authenticator_counter("AAAA", 1)),
         ("delete_authenticator", lambda: adapter.delete_authenticator("AAAA")),
+        ("list_user_sessions", lambda: adapter.list_user_sessions("1")),
+        ("get_user_account", lambda: adapter.get_user_account("1", "p")),
+        ("update_account", lambda: adapter.update_account({"provider": "p", "providerAccountId": "1"})),
+        ("get_two_factor", lambda: adapter.get_two_factor("1")),
+        (
+            "save_two_factor",
+            lambda: adapter.save_two_factor("1", None, {"secret": "s", "recovery_codes": []}),
+        ),
         ("create_tables", adapter.create_tables),
     ]
 
@@ -549,6 +644,7 @@ def _every_call(adapter: SQLAlchemyAdapter) -> list[tuple[str, t.Callable[[], t.
     "url",
     [
         pytest.param(CLOSED_PG_URL, id="postgresql-closed-port"),
+        pytest.param(CLOSED_MYSQL_URL, id="mysql-closed-port"),
         pytest.param("sqlite:////nonexistent-dir-authguard/auth.db", id="sqlite-unopenable-file"),
     ],
 )
@@ -591,7 +687,7 @@ def test_reads_run_outside_a_transaction(request: pytest.FixtureRequest) -> None
     twin = SQLAlchemyAdapter(
         postgres_url(),
         schema=adapter.metadata.schema,
-        table_names={role: table.name for role, table in adapter.tables._asdict().items()},
+        table_names=adapter.tables.names(),
     )
     request.addfinalizer(twin.close)
     user = new_user(twin)

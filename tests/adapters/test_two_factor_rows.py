@@ -1,5 +1,6 @@
-"""The second factor's table of the SQLAlchemy adapter (``authguard_two_factor``), on SQLite and
-PostgreSQL: stored, read, and changed only by the request that still holds the record it read."""
+"""The second factor's table of the SQLAlchemy adapter (``authguard_two_factor``), beside every
+layout's tables on SQLite, PostgreSQL and MySQL/MariaDB: stored, read, and changed only by the
+request that still holds the record it read."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import typing as t
 
 import pytest
 from support.adapters import (
-    make_adapter,
+    SETUP_PARAMS,
+    emptied_adapter,
+    made_adapters,  # noqa: F401 - a fixture
+    new_user,
     pg_engine,  # noqa: F401 - a fixture
     pg_schema,  # noqa: F401 - a fixture
 )
@@ -19,9 +23,10 @@ from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
 RECORD = {"secret": "v1.sealed", "last_step": 100, "recovery_codes": ["a" * 64, "b" * 64]}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=SETUP_PARAMS)
 def adapter(request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
-    return make_adapter(request.param, request)
+    layout, database = request.param
+    return emptied_adapter(request, layout, database)
 
 
 def test_save_and_get(adapter: SQLAlchemyAdapter) -> None:
@@ -76,3 +81,21 @@ def test_one_code_used_concurrently_wins_once(adapter: SQLAlchemyAdapter) -> Non
 @pytest.mark.parametrize("user_id", ["", "x" * 256, "a\x00b", 7])
 def test_ids_no_row_can_hold_find_nothing(adapter: SQLAlchemyAdapter, user_id: t.Any) -> None:
     assert adapter.get_two_factor(user_id) is None
+
+
+def test_user_ids_match_exactly(adapter: SQLAlchemyAdapter) -> None:
+    """No MySQL collation gives ``Alice`` the second factor of ``alice``."""
+    assert adapter.save_two_factor("alice", RECORD, None)
+    assert adapter.get_two_factor("Alice") is None
+    assert adapter.get_two_factor("alice ") is None
+    assert adapter.save_two_factor("Alice", {**RECORD, "secret": "v1.hers"}, None) is True
+    assert adapter.get_two_factor("alice") == RECORD
+
+
+def test_deleting_the_user_deletes_its_second_factor(adapter: SQLAlchemyAdapter) -> None:
+    user, other = new_user(adapter), new_user(adapter, email="bob@example.com")
+    adapter.save_two_factor(user["id"], RECORD, None)
+    adapter.save_two_factor(other["id"], RECORD, None)
+    adapter.delete_user(user["id"])
+    assert adapter.get_two_factor(user["id"]) is None
+    assert adapter.get_two_factor(other["id"]) == RECORD

@@ -236,6 +236,7 @@ def test_every_serving_example_has_its_own_default_port() -> None:
         "fastapi_app",
         "defences",
         "provider_api",
+        "prisma_api",
     ]
     names += ["proxy_app"]
     ports = {}

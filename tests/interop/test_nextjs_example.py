@@ -125,8 +125,17 @@ class Stack:
 
     def __init__(self, api_port: int, log: pathlib.Path, *extra: str) -> None:
         self.log = log
-        argv = [sys.executable, str(EXAMPLE / "run.py"), "--cache-dir", str(cache_dir()),
-                "--port", "0", "--api-port", str(api_port), *extra]
+        argv = [
+            sys.executable,
+            str(EXAMPLE / "run.py"),
+            "--cache-dir",
+            str(cache_dir()),
+            "--port",
+            "0",
+            "--api-port",
+            str(api_port),
+            *extra,
+        ]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTAUTH_", "AUTH_"))}
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
@@ -400,8 +409,12 @@ def test_database_sessions_in_chromium(api_port: int, tmp_path: pathlib.Path) ->
             assert found is not None and found["user"]["id"] == session["user"]["id"]
             status, body = call(browser, "me")
             assert status == 200
-            assert body["user"] == {"id": session["user"]["id"], "name": None, "email": "nora@example.com",
-                                    "role": "user"}
+            assert body["user"] == {
+                "id": session["user"]["id"],
+                "name": None,
+                "email": "nora@example.com",
+                "role": "user",
+            }
             assert call(browser, "admin")[0] == 403
             assert call(browser, "note")[0] == 201
 

@@ -67,6 +67,21 @@ def challenge_cookie(response: t.Any) -> str:
 
 
 def test_register_while_signed_in_then_sign_in_with_the_passkey(site: Site) -> None:
+    register_then_sign_in(site)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("layout", ["prisma", "drizzle"])
+def test_passkeys_in_the_prisma_and_drizzle_tables(layout: str, strategy: str) -> None:
+    """Text user ids, Prisma's ``Authenticator`` and Drizzle's ``authenticator`` (SQLite: an
+    INTEGER ``credentialBackedUp``, epoch-millisecond times)."""
+    site = Site("wsgi", strategy, layout=layout)
+    register_then_sign_in(site)
+    names = {"prisma": "Authenticator", "drizzle": "authenticator"}
+    assert site.adapter.tables.authenticators.name == names[layout]
+
+
+def register_then_sign_in(site: Site) -> None:
     authenticator = registered(site)
     alice = site.adapter.get_user_by_email(USERS["alice"]["email"])
     assert alice is not None

@@ -34,11 +34,20 @@ DUE, FRESH = 30, 3600
 class Setup:
     """An app of one kind and strategy, and how to see the tokens it keeps."""
 
-    def __init__(self, kind: str, strategy: str, idp: OIDCServer, tmp_path: pathlib.Path, **extra: t.Any):
+    def __init__(
+        self,
+        kind: str,
+        strategy: str,
+        idp: OIDCServer,
+        tmp_path: pathlib.Path,
+        layout: str = "pg",
+        **extra: t.Any,
+    ):
         self.idp = idp
         self.adapter: SQLAlchemyAdapter | None = None
         if strategy == "database":
-            self.adapter = SQLAlchemyAdapter(f"sqlite:///{tmp_path / 'auth.db'}", create_tables=True)
+            url = f"sqlite:///{tmp_path / 'auth.db'}"
+            self.adapter = SQLAlchemyAdapter(url, layout=layout, create_tables=True)
             extra["adapter"] = self.adapter
         self.app = make(kind, options(idp.issuer, **extra))
         self.client = client_of(self.app)
@@ -101,6 +110,18 @@ def test_refresh_replaces_the_tokens(
     assert idp.stats()["refresh_calls"] == 1
     session = setup.client.get("/api/auth/session").get_json()
     assert session["user"]["email"] == "jo@example.com" and "error" not in session
+
+
+@pytest.mark.parametrize("layout", ["prisma", "drizzle"])
+def test_refresh_on_prisma_and_drizzle_tables(layout: str, idp: OIDCServer, tmp_path: pathlib.Path) -> None:
+    """The accounts row with text user ids (and Prisma's ``updatedAt``) is read and refreshed."""
+    setup = Setup("wsgi", "database", idp, tmp_path, layout=layout)
+    setup.sign_in()
+    first = setup.stored()
+    idp.scenario(access_ttl=FRESH)
+    token = get_token(setup.client).get_json()["token"]
+    assert token != first["access_token"] and setup.stored()["access_token"] == token
+    assert idp.stats()["refresh_calls"] == 1
 
 
 def test_the_refresh_id_token_has_no_nonce_and_is_kept(idp: OIDCServer, tmp_path: pathlib.Path) -> None:

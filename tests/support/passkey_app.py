@@ -110,8 +110,8 @@ def make_client(front: str, opts: dict[str, t.Any]) -> Client:
 class Site:
     """One app with an adapter and a mailbox, and the browser steps against it."""
 
-    def __init__(self, front: str, strategy: str, **extra: t.Any) -> None:
-        self.adapter = SQLAlchemyAdapter("sqlite://", create_tables=True)
+    def __init__(self, front: str, strategy: str, layout: str = "pg", **extra: t.Any) -> None:
+        self.adapter = SQLAlchemyAdapter("sqlite://", layout=layout, create_tables=True)
         self.mailbox = Mailbox()
         self.strategy = strategy
         self.client = make_client(front, options(strategy, self.adapter, self.mailbox, **extra))

@@ -28,7 +28,15 @@ from support.handler_app import BASE, client_of, csrf_of
 #: The step-up views' ``max_age``, seconds.
 STEP_UP = 300
 #: The strategies (and their stores) the suites run on.
-KINDS = ("jwt", "jwt-redis", "database", "database-postgres")
+#: The database kinds: (database, layout) of their adapter.
+DATABASES = {
+    "database": ("sqlite", "pg"),
+    "database-postgres": ("postgresql", "pg"),
+    "database-prisma-mysql": ("mysql", "prisma"),
+    "database-drizzle": ("sqlite", "drizzle"),
+}
+#: The stores: JWT (in memory, Redis) and :data:`DATABASES`.
+KINDS = ("jwt", "jwt-redis", *DATABASES)
 USERS = {
     "ada": {"id": "u-ada", "name": "Ada", "email": "ada@example.com"},
     "bob": {"id": "u-bob", "name": "Bob", "email": "bob@example.com"},
@@ -74,7 +82,8 @@ def options_for(kind: str, request_: pytest.FixtureRequest, **extra: t.Any) -> d
     if kind.startswith("database"):
         from support.adapters import make_adapter
 
-        options["adapter"] = make_adapter("postgres" if kind.endswith("postgres") else "sqlite", request_)
+        database, layout = DATABASES[kind]
+        options["adapter"] = make_adapter(database, request_, layout)
     options.update(extra)
     return options
 
