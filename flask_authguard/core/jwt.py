@@ -374,7 +374,7 @@ def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 
     if not isinstance(token, str):
         raise InvalidTokenError("token is not a string")
     # a str, or the tuple of secrets sessions pass, is its own key part
-    keyed = secret if isinstance(secret, str) or type(secret) is tuple else tuple(secret)
+    keyed = secret if type(secret) is tuple or isinstance(secret, str) else tuple(secret)
     key = (token, version, salt or "", keyed)
     cached = verified_tokens.get(key)
     if cached is not None:
