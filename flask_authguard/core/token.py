@@ -234,7 +234,8 @@ def token_for(
     if not secrets:
         logger.error(NO_SECRET)
         return None
-    return decode_candidates(candidates, secrets, config.session_salts[secure], config.version, config.jwt.decode)
+    salt = config.session_salts[secure]
+    return decode_candidates(candidates, secrets, salt, config.version, config.jwt.decode)
 
 
 def get_token(
