@@ -25,8 +25,7 @@ from ._compat import call_sync
 from .config import Config, resolve_options, secret_from_env
 from .cookies import session_values
 from .errors import ConfigurationError, TokenError
-from .jwt import MAX_TOKEN_LENGTH, Secret
-from .jwt import decode as jwe_decode
+from .jwt import MAX_TOKEN_LENGTH, Secret, verified_claims
 from .options import NO_SECRET
 
 if t.TYPE_CHECKING:
@@ -172,7 +171,7 @@ def decode_candidates(
             if decode is not None:
                 claims = call_sync(decode, token=value, secret=_secret_arg(secrets))
             else:
-                claims = jwe_decode(token=value, secret=secrets, salt=salt, version=version)
+                claims = verified_claims(value, secrets, salt, version)
         except TokenError as exc:
             logger.debug("session token refused: %s", exc.reason)
             continue
