@@ -675,9 +675,9 @@ def test_repeated_reads_decode_and_encode_once_even_with_a_dict(
 ) -> None:
     decodes: list[str] = []
     encodes: list[t.Any] = []
-    real_decode, real_encode = token_mod.jwe_decode, session_mod.jwe_encode
+    real_decode, real_encode = token_mod.verified_claims, session_mod.jwe_encode
     monkeypatch.setattr(
-        token_mod, "jwe_decode", lambda **kw: decodes.append(kw["token"]) or real_decode(**kw)
+        token_mod, "verified_claims", lambda token, *args: decodes.append(token) or real_decode(token, *args)
     )
     monkeypatch.setattr(session_mod, "jwe_encode", lambda **kw: encodes.append(1) or real_encode(**kw))
     request = Request(_environ(f"{V4}={token}"))
