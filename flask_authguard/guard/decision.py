@@ -157,10 +157,15 @@ class AuthCore:
             and bool(environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
         )
 
-    def is_protected(self, environ: WSGIEnvironment) -> bool:
+    def is_protected(self, environ: WSGIEnvironment, path: str | None = None) -> bool:
         """Whether the guard checks this request at all: the path (normalised first: the app
-        must see the normalised path in every case), CORS preflight, skip list, matcher."""
-        path = self.path(environ)
+        must see the normalised path in every case), CORS preflight, skip list, matcher.
+
+        :param path: the path :meth:`path` gave for this request already (a layer in front
+            normalised it), else ``None``: normalised now.
+        """
+        if path is None:
+            path = self.path(environ)
         if self.config.cors_preflight and self.is_preflight(environ):
             return False
         if path in self._skip_exact or path.startswith(self._skip_prefixes):  # as is_skipped
