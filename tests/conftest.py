@@ -72,6 +72,25 @@ def make_token() -> t.Callable[..., str]:
     return factory
 
 
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every JWE decode of the test (the default codec's verified read, a cache hit included),
+    wherever it is called from: the general read and the guard's."""
+    from flask_authguard.core.tokens import jwt, request_token
+    from flask_authguard.sessions import jwt as jwt_sessions
+
+    seen: list[str] = []
+    real = jwt.verified_claims
+
+    def counting(token: str, *args: t.Any) -> t.Any:
+        seen.append(token)
+        return real(token, *args)
+
+    for module in (request_token, jwt_sessions):
+        monkeypatch.setattr(module, "verified_claims", counting)
+    return seen
+
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 

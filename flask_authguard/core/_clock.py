@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-
-def now() -> float:
-    """Seconds since the epoch; tests monkeypatch this function."""
-    return time.time()
+#: Seconds since the epoch. Read it as ``_clock.now()`` (never import the name itself) so that
+#: tests can monkeypatch it here.
+now = time.time

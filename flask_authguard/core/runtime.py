@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import functools
 import os
 import threading
 import typing as t
@@ -56,7 +57,6 @@ class Runtime:
         #: first use (:func:`flask_authguard.sessions.strategy_of`).
         self.sessions: t.Any = None
         self._store: Store | None = None
-        self._revocations: RevocationList | None = None
         self._throttle: Throttle | None = None
         self._lock = threading.Lock()
 
@@ -78,13 +78,11 @@ class Runtime:
                     store = self._store = store_for(self.config)
         return store
 
-    @property
+    @functools.cached_property
     def revocations(self) -> RevocationList:
-        """The revocation list over :attr:`store`."""
-        found = self._revocations
-        if found is None:
-            found = self._revocations = RevocationList(self.store, self.config)
-        return found
+        """The revocation list over :attr:`store` (made on first use, then a plain attribute:
+        every JWT read asks it)."""
+        return RevocationList(self.store, self.config)
 
     @property
     def throttle(self) -> Throttle:

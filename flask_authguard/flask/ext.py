@@ -65,7 +65,7 @@ from ..sessions.revoke import Revoker
 from ..sessions.user_sessions import end_session, list_sessions
 from .config import CONFIG_KEYS, merged_options
 from .session import get_server_session, guard_start_response
-from .state import GuardState, current_token, request_state, state_of, token_globals
+from .state import LAYER_KEY, GuardState, current_token, state_of, token_globals
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -311,12 +311,12 @@ class AuthGuard:
 def _is_public_view() -> bool:
     """A CORS preflight (``cors_preflight``), a static file, an exempt view, or a path of the
     skip list."""
-    state = state_of()
-    core = state.core
     environ = request.environ
+    state, path = _checked_path(environ)
+    core = state.core
     if core.is_preflight(environ) or _is_open_endpoint(state, request.endpoint):
         return True
-    return core.is_skipped(environ, core.path(environ))
+    return core.is_skipped(environ, path)
 
 
 def _check(authorized: Authorized | None, max_age: int | None = None) -> WSGIApplication | None:
@@ -327,13 +327,24 @@ def _check(authorized: Authorized | None, max_age: int | None = None) -> WSGIApp
     return core.check(environ, authorized, request=req, max_age=max_age)
 
 
+def _checked_path(environ: WSGIEnvironment) -> tuple[GuardState, str]:
+    """The guard's state for the request and its normalised path: the guard's WSGI layer
+    normalised ``PATH_INFO`` already (an empty one routes as ``/``); a request dispatched
+    without the layer is normalised now."""
+    layer: GuardState | None = environ.get(LAYER_KEY)
+    if layer is not None:
+        return layer, environ.get("PATH_INFO") or "/"
+    state = state_of()
+    return state, state.core.path(environ)
+
+
 def _before_request() -> t.Any:
     """The site-wide check (installed when the matcher can match a path)."""
     req = request._get_current_object()  # type: ignore[attr-defined]
     environ = req.environ
-    state = request_state(environ)
+    state, path = _checked_path(environ)
     core = state.core
-    if not core.is_protected(environ) or _is_open_endpoint(state, req.endpoint):
+    if not core.is_protected(environ, path) or _is_open_endpoint(state, req.endpoint):
         return None
     refusal = core.check(environ, request=req)
     if refusal is None:  # the check decoded it: hand it to g now rather than through the lazy lookup
@@ -423,8 +434,8 @@ def auth_required(
         def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
             req = request._get_current_object()  # type: ignore[attr-defined]
             environ = req.environ
-            core = request_state(environ).core
-            path = core.path(environ)
+            state, path = _checked_path(environ)
+            core = state.core
             if not (core.is_preflight(environ) or core.is_skipped(environ, path)):
                 refusal = core.check(environ, authorized, request=req, max_age=max_age)
                 if refusal is None and mfa:

@@ -57,11 +57,10 @@ def cache_headers(headers: list[tuple[str, str]], *, private: bool = True) -> li
     Flask and ASGI.
 
     The usual response sets neither header: then both are appended; anything else (either
-    header there, a value that is not a plain one-line string) goes through ``Headers``.
+    header there, a value that is not a printable string) goes through ``Headers``.
     """
     for name, value in headers:
-        lower = name.lower()
-        if lower in ("vary", "cache-control") or type(value) is not str or "\n" in value or "\r" in value:
+        if name.lower() in ("vary", "cache-control") or type(value) is not str or not value.isprintable():
             fixed = Headers(headers)
             if private:
                 make_private(fixed)

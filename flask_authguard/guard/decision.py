@@ -44,8 +44,6 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_authguard")
 
-#: Where the decoded token (or ``None``) is left in the environ.
-_PATH_KEY = "authguard.path"
 _INNER_KEY = "authguard.inner_ran"
 
 #: ``middleware(request)``: ``None`` to go on, or a Response / WSGI app to answer with.
@@ -135,12 +133,9 @@ class AuthCore:
         have moved a prefix into ``SCRIPT_NAME`` since.
         """
         raw: str = environ.get("PATH_INFO", "")
-        if raw and environ.get(_PATH_KEY) == raw:
-            return raw  # normalised already in this request, and no one moved it since
         path = normalize_path(raw)
         if path != raw and raw:  # "" and "/" route alike; leave an empty PATH_INFO alone
             environ["PATH_INFO"] = path
-        environ[_PATH_KEY] = path
         return path
 
     def is_skipped(self, environ: WSGIEnvironment, path: str) -> bool:
@@ -162,10 +157,15 @@ class AuthCore:
             and bool(environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
         )
 
-    def is_protected(self, environ: WSGIEnvironment) -> bool:
+    def is_protected(self, environ: WSGIEnvironment, path: str | None = None) -> bool:
         """Whether the guard checks this request at all: the path (normalised first: the app
-        must see the normalised path in every case), CORS preflight, skip list, matcher."""
-        path = self.path(environ)
+        must see the normalised path in every case), CORS preflight, skip list, matcher.
+
+        :param path: the path :meth:`path` gave for this request already (a layer in front
+            normalised it), else ``None``: normalised now.
+        """
+        if path is None:
+            path = self.path(environ)
         if self.config.cors_preflight and self.is_preflight(environ):
             return False
         if path in self._skip_exact or path.startswith(self._skip_prefixes):  # as is_skipped
@@ -207,8 +207,8 @@ class AuthCore:
         # method that opens no channel has nothing to forge
         if config.cross_site_protection and (
             environ.get("REQUEST_METHOD", "GET") not in SAFE_METHODS
-            or environ.get(WEBSOCKET_KEY)
-            or environ.get("HTTP_UPGRADE")
+            or WEBSOCKET_KEY in environ
+            or "HTTP_UPGRADE" in environ
         ):
             refused = self.cross_site(environ)
             if refused is not None:

@@ -25,10 +25,11 @@ import typing as t
 from ..core import _clock
 from ..core._compat import call_sync, settle
 from ..core.defences.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
-from ..core.errors import SignInError
+from ..core.errors import SignInError, TokenError
 from ..core.http.cookies import chunk, clean, session_values
 from ..core.runtime import runtime_of
 from ..core.settings.config import Config
+from ..core.tokens.jwt import verified_claims
 from ..core.tokens.request_token import (
     TOKEN_CONFIG_KEY,
     TOKEN_ENVIRON_KEY,
@@ -36,6 +37,7 @@ from ..core.tokens.request_token import (
     decode_candidates,
     session_cookie_values,
     session_cookies,
+    single_cookie_value,
     token_for,
 )
 from .accounts import resolve_user
@@ -90,15 +92,36 @@ class JwtSessions:
         self._runtime = runtime_of(config)
         #: The users' sessions: recorded at sign-in, listed and ended one by one.
         self.devices = JwtDevices(config)
+        # a decode hook, or secrets the environment gives per request: the guard reads the
+        # general way (:meth:`token`)
+        self._general_read = config.jwt.decode is not None or not config.secrets
 
     def token(self, environ: WSGIEnvironment) -> Claims | None:
-        """The decoded session cookie or Bearer token, as ``withAuth``'s ``getToken`` reads it;
-        ``None`` when revoked or past ``session.max_lifetime``.
+        """The guard's read: the decoded session cookie or Bearer token, as ``withAuth``'s
+        ``getToken`` reads it; ``None`` when revoked or past ``session.max_lifetime``.
+
+        The usual request holds the session cookie once, plainly spelt
+        (:func:`~flask_authguard.core.tokens.request_token.single_cookie_value`): its claims come
+        from the verified-token cache, else are decrypted and checked now. Anything else (chunks,
+        a Bearer header, a ``jwt.decode`` hook, secrets from the environment) is read the
+        general way (:func:`~flask_authguard.core.tokens.request_token.token_for`).
 
         :raises BackendUnavailableError: the store (revocations) cannot be reached.
         """
-        claims: Claims | None = token_for(environ, self.config)  # type: ignore[assignment]  # (not raw)
-        claims = live_claims(environ, self.config, claims, self._runtime)  # defence
+        config = self.config
+        secure = config.secure
+        if secure is None:
+            secure = environ.get("wsgi.url_scheme") == "https"
+        value = single_cookie_value(environ.get("HTTP_COOKIE"), config.session_cookies[secure].name)
+        if value is None or self._general_read:
+            claims: Claims | None = token_for(environ, config)  # type: ignore[assignment]  # (not raw)
+        else:
+            try:
+                claims = verified_claims(value, config.secrets, config.session_salts[secure], config.version)
+            except TokenError as exc:
+                logger.debug("session token refused: %s", exc.reason)
+                return None
+        claims = live_claims(environ, config, claims, self._runtime)  # defence
         if claims is not None:
             self.devices.seen(environ, claims)
         return claims

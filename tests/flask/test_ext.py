@@ -24,7 +24,6 @@ from flask_authguard import (
     decode,
     get_server_session,
 )
-from flask_authguard.core.tokens import request_token as token_mod
 from flask_authguard.flask.ext import CONFIG_KEYS, GuardState, current_token, merged_options, state_of
 from flask_authguard.sessions import base as session_mod
 
@@ -81,20 +80,6 @@ def user(make_token: t.Callable[..., str], frozen_clock: FrozenClock) -> str:
 @pytest.fixture
 def admin(make_token: t.Callable[..., str], frozen_clock: FrozenClock) -> str:
     return make_token(sub="a1", name="Grace", role="admin")
-
-
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every JWE decode of the test (the default codec, wherever it is called from)."""
-    seen: list[str] = []
-    real = token_mod.jwe_decode
-
-    def counting(**kwargs: t.Any) -> t.Any:
-        seen.append(kwargs["token"])
-        return real(**kwargs)
-
-    monkeypatch.setattr(token_mod, "jwe_decode", counting)
-    return seen
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ __all__ = [
     "derive_key",
     "encode",
     "key_thumbprint",
+    "verified_claims",
     "verified_tokens",
 ]
 
@@ -386,13 +387,21 @@ def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 
         return None
     if not isinstance(token, str):
         raise InvalidTokenError("token is not a string")
-    # a str, or the tuple of secrets sessions pass, is its own key part
-    keyed = secret if isinstance(secret, str) or type(secret) is tuple else tuple(secret)
-    key = (token, version, salt or "", keyed)
-    cached = verified_tokens.get(key)
-    if cached is not None:
-        return cached
-    claims = decrypt(token=token, secret=secret, salt=salt, version=version)
-    check_claims(claims)
-    verified_tokens.put(key, claims)
+    secrets = secret if type(secret) is tuple else _secrets(secret)
+    return verified_claims(token, secrets, salt or "", version)
+
+
+def verified_claims(token: str, secrets: tuple[str, ...], salt: str, version: int) -> dict[str, t.Any]:
+    """:func:`decode` for a token string and a tuple of secrets, the form every reader of the
+    session cookie has them in: the claims of a token verified before under the same secrets,
+    salt and version from :data:`verified_tokens`, else decrypted and checked now (and kept).
+
+    :raises TokenError: as :func:`decode`.
+    """
+    key = (token, version, salt, secrets)
+    claims = verified_tokens.get(key)
+    if claims is None:
+        claims = decrypt(token=token, secret=secrets, salt=salt, version=version)
+        check_claims(claims)
+        verified_tokens.put(key, claims)
     return claims

@@ -26,8 +26,7 @@ from ..errors import ConfigurationError, TokenError
 from ..http.cookies import session_values
 from ..settings.config import Config, resolve_options, secret_from_env
 from ..settings.options import NO_SECRET
-from .jwt import MAX_TOKEN_LENGTH, Secret
-from .jwt import decode as jwe_decode
+from .jwt import MAX_TOKEN_LENGTH, Secret, verified_claims
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -119,7 +118,7 @@ def single_cookie_value(header: str | None, name: str) -> str | None:
     if not found or name in after:
         return None  # absent, or present twice (duplicates, chunks, a longer name)
     if before and (before[-1] not in "; \t" or before.rstrip(" \t")[-1:] not in ("", ";")):
-        return None
+        return None  # the end of a longer name, or a pair without its ";"
     rest, sep, value = after.partition(";")[0].partition("=")
     if not sep or (rest and not rest.isspace()):
         return None
@@ -141,25 +140,13 @@ def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[tuple[st
     """
     if _COOKIES_KEY not in environ:
         header = environ.get("HTTP_COOKIE")
-        if not header or name not in header:
-            return (), []
         value = single_cookie_value(header, name)
         if value is not None:
             return (name,), [value]
+        if not header or name not in header:
+            return (), []
     cookies = request_cookies(environ)
     return tuple(cookies), session_values(cookies, name)
-
-
-def token_candidates(environ: WSGIEnvironment, cookie_name: str) -> list[str]:
-    """Candidate token values: the session cookie's, else the Bearer header's."""
-    values = session_cookie_values(environ, cookie_name)[1]
-    if values:
-        # An oversized cookie is no token, but it still shadows the Bearer header (next-auth).
-        if len(values) == 1 and len(values[0]) <= MAX_TOKEN_LENGTH:
-            return values
-        return [v for v in values if len(v) <= MAX_TOKEN_LENGTH]
-    bearer = bearer_token(environ)
-    return [bearer] if bearer and len(bearer) <= MAX_TOKEN_LENGTH else []
 
 
 def decode_candidates(
@@ -184,7 +171,7 @@ def decode_candidates(
             if decode is not None:
                 claims = call_sync(decode, token=value, secret=_secret_arg(secrets))
             else:
-                claims = jwe_decode(token=value, secret=secrets, salt=salt, version=version)
+                claims = verified_claims(value, secrets, salt, version)
         except TokenError as exc:
             logger.debug("session token refused: %s", exc.reason)
             continue
@@ -228,13 +215,18 @@ def token_for(
     *,
     raw: bool = False,
 ) -> Claims | str | None:
-    """:func:`get_token` with resolved options: the path every layer takes."""
+    """:func:`get_token` with resolved options: the path every layer takes. The session
+    cookie's candidate values, else the ``Authorization: Bearer`` header's (an oversized cookie
+    is no token, but it still shadows the header, as in next-auth)."""
     secure = config.secure
     if secure is None:
         secure = environ.get("wsgi.url_scheme") == "https"
-    candidates = token_candidates(environ, config.session_cookies[secure].name)
+    candidates = session_cookie_values(environ, config.session_cookies[secure].name)[1]
+    if not candidates:
+        bearer = bearer_token(environ)
+        candidates = [bearer] if bearer else []
     if raw:
-        return candidates[0] if candidates else None
+        return next((value for value in candidates if len(value) <= MAX_TOKEN_LENGTH), None)
     if not candidates:
         return None
     secrets = config.secrets or config.current_secrets()
