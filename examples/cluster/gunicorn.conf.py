@@ -23,6 +23,11 @@ def post_fork(server: t.Any, worker: t.Any) -> None:
     os.environ["CLUSTER_WORKER"] = str(worker.age)
 
 
+def post_worker_init(worker: t.Any) -> None:
+    """Say when a worker has loaded the app and takes requests."""
+    print(f"worker {worker.age} (pid {worker.pid}) ready", flush=True)
+
+
 def when_ready(server: t.Any) -> None:
     print(f"flask_authguard cluster demo running on http://{bind}/ with {workers} workers", flush=True)
     print("Demo users: alice / alice-admin-pw (admin), bob / bob-user-pw (user)", flush=True)

@@ -56,7 +56,9 @@ def cluster(redis_store: dict[str, str], tmp_path: pathlib.Path) -> t.Iterator[s
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
+                    # every worker has loaded the app: on a busy machine the first one may
+                    # answer while the others are still importing it, and take every request
+                    if response.status == 200 and log.read_text().count(" ready\n") >= 3:
                         break
             except OSError:
                 pass
