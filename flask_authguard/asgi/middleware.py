@@ -114,12 +114,12 @@ class AuthMiddleware:
         core = self.core
         scope[CORE_KEY] = core
         environ = environ_of(scope)
-        core.path(environ)  # normalised once, before any rule looks at it
+        path = core.path(environ)  # normalised once, before any rule looks at it
         if self.endpoints is not None and kind == "http" and self.endpoints.serves(environ):
             await call_wsgi(self.endpoints, scope, receive, send)
             return
         refusal = None
-        if core.is_protected(environ):
+        if core.is_protected(environ, path):
             if self._inline:  # CPU work only: on the loop, without a coroutine round trip
                 refusal = core.check(environ)
             else:
