@@ -378,3 +378,36 @@ def test_the_provider_needs_an_adapter_with_the_authenticator_methods() -> None:
 def test_bad_timeout(bad: t.Any) -> None:
     with pytest.raises(ConfigurationError, match="timeout"):
         PasskeyProvider(timeout=bad)
+
+
+# -- a passkey and the second factor ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_passkey_is_two_factors_by_itself(strategy: str) -> None:
+    """A user enrolled in TOTP signs in with a passkey (user verification required): no code
+    after it, and the session passes ``mfa=True`` (``amr``: ``hwk`` and ``mfa``)."""
+    from flask_authguard.core.two_factor import current_step, new_record, new_recovery_codes, seal_secret
+    from flask_authguard.sessions.two_factor import passed
+
+    site = Site("flask", strategy, two_factor=True)
+    authenticator = registered(site)
+    alice = site.adapter.get_user_by_email(USERS["alice"]["email"])
+    assert alice is not None
+    user_id = str(alice["id"])
+    sealed = seal_secret("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", user_id=user_id, secrets=[SECRET])
+    record = new_record(sealed, current_step(), new_recovery_codes())
+    assert site.adapter.save_two_factor(user_id, record, None)
+
+    response = site.authenticate(authenticator)
+    assert response.status_code == 302 and response.headers["Location"] == ORIGIN + "/after"
+    assert site.session()["user"]["email"] == "alice@example.com"  # signed in, no code asked
+    config = resolve_options({"secret": SECRET, "two_factor": True, "adapter": site.adapter})
+    if strategy == "jwt":
+        from urllib.parse import urlsplit
+
+        cookie = site.client.get_cookie("next-auth.session-token", domain=urlsplit(ORIGIN).hostname or "")
+        assert cookie is not None
+        assert decode(token=cookie.value, secret=SECRET)["amr"] == ["hwk", "mfa"]
+        assert passed(config, {"sub": user_id, "amr": ["hwk", "mfa"]})
+    assert not passed(config, {"sub": "someone", "amr": ["pwd"]})
