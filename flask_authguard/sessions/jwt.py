@@ -53,7 +53,6 @@ from .base import (
 )
 from .devices import JwtDevices
 from .provider_tokens import REFRESH_ERROR, with_sign_in_tokens
-from .revoke import live_claims
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -121,7 +120,8 @@ class JwtSessions:
             except TokenError as exc:
                 logger.debug("session token refused: %s", exc.reason)
                 return None
-        claims = live_claims(environ, config, claims, self._runtime)  # defence
+        if claims is not None:  # defence: lifetime, revocation (the store opens only for a token)
+            claims = self._runtime.revocations.live(environ, claims)
         if claims is not None:
             self.devices.seen(environ, claims)
         return claims
@@ -149,7 +149,8 @@ class JwtSessions:
         salt = config.salt_for(spec.name)
         decoded = self._decode_cookie(environ, candidates, secrets, salt)
         # defence: revocation, absolute lifetime
-        decoded = live_claims(environ, config, decoded, self._runtime)
+        if decoded is not None:
+            decoded = self._runtime.revocations.live(environ, decoded)
         if decoded is None:
             logger.debug("session cookie invalid, expired or revoked: clearing it")
             return SessionResult(None, clean(spec, existing=cookies), None)

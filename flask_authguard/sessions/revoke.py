@@ -1,8 +1,9 @@
-"""Ending sessions server-side, for every layer: :class:`Revoker` and the per-request check.
+"""Ending sessions server-side, for every layer: :class:`Revoker`.
 
 ``AuthGuard.revoke_user`` / ``revoke_token``, ``AuthEndpoints`` and ``POST /signout`` with
-``everywhere=true`` all delegate to :class:`Revoker`; :func:`live_claims` is what every reader
-of a JWT session (the guard's token, the session read) asks before trusting a decoded token.
+``everywhere=true`` all delegate to :class:`Revoker`. The per-request check every reader of a JWT
+session asks before trusting a decoded token is the revocation defence's own
+(:meth:`~flask_authguard.core.defences.revocation.RevocationList.live`).
 
 - JWT sessions: revocation entries in the store (:mod:`flask_authguard.core.defences.revocation`),
   checked on every request with one store round trip, a verified-token cache hit included.
@@ -15,66 +16,24 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from ..core.defences.revocation import RevocationList, lifetime_left
-from ..core.errors import BackendUnavailableError, ConfigurationError, InvalidTokenError
-from ..core.runtime import Runtime, runtime_of
+from ..core.defences.revocation import RevocationList
+from ..core.errors import ConfigurationError, InvalidTokenError
+from ..core.runtime import runtime_of
 from ..core.settings.config import Config
 from ..core.tokens.jwt import decrypt
 from ..core.tokens.request_token import Claims, decode_candidates
 from .adapter_calls import adapter_method, call_adapter, plausible_token
 
 if t.TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    pass
 
 logger = logging.getLogger("flask_authguard")
 
-_CHECKED_KEY = "authguard.revocation"
 
 
 def revocations_of(config: Config) -> RevocationList:
     """The revocation list of ``config``'s runtime."""
     return runtime_of(config).revocations
-
-
-def live_claims(
-    environ: WSGIEnvironment, config: Config, claims: Claims | None, runtime: Runtime | None = None
-) -> Claims | None:
-    """``claims``, or ``None`` when the session is past ``session.max_lifetime`` or revoked.
-
-    Asked once per request and token: the guard's check and a later session read share the
-    answer (a store failure too, which is raised again rather than retried).
-
-    :param runtime: ``config``'s runtime, whose revocation list is asked (default: looked up).
-    :raises BackendUnavailableError: the store cannot be reached (the request gets 503).
-    """
-    if claims is None:
-        return None
-    if config.max_lifetime is not None:
-        left = lifetime_left(claims, config)
-        if left is not None and left <= 0:
-            logger.debug("session past session.max_lifetime: no session")
-            return None
-    revocations = (runtime or runtime_of(config)).revocations
-    if revocations.store.is_empty():  # a memory store nobody revoked in: nothing to ask
-        return claims
-    keys = revocations.keys_for(claims)
-    if not keys:
-        return claims
-    memo: dict[tuple[str, ...], t.Any] = environ.setdefault(_CHECKED_KEY, {})
-    answer = memo.get(keys)
-    if answer is None:
-        try:
-            answer = revocations.is_revoked(claims, keys)
-        except BackendUnavailableError as exc:
-            memo[keys] = exc
-            raise
-        memo[keys] = answer
-    elif isinstance(answer, BackendUnavailableError):
-        raise answer
-    if answer:
-        logger.debug("session token revoked: no session")
-        return None
-    return claims
 
 
 class Revoker:

@@ -21,14 +21,21 @@ Checking a token is one round trip: one ``MGET`` of its user key and its session
 
 from __future__ import annotations
 
+import logging
 import typing as t
 import uuid
 
 from .. import _clock
+from ..errors import BackendUnavailableError
 from ..settings.config import Config
 from ..tokens.claims import is_number
 from ..tokens.jwt import CLOCK_TOLERANCE
 from .store import Store
+
+logger = logging.getLogger("flask_authguard")
+
+#: Where a request keeps its revocation answers (one store round trip per request and token).
+_CHECKED_KEY = "authguard.revocation"
 
 #: The sign-in time claim (OpenID Connect's name) and the stable session id claim.
 AUTH_TIME = "auth_time"
@@ -92,6 +99,44 @@ class RevocationList:
         # The key prefixes, made once: every request builds its keys from them.
         prefix = store.prefix
         self._user, self._session, self._token = f"{prefix}u:", f"{prefix}s:", f"{prefix}j:"
+
+    def live(self, environ: t.MutableMapping[str, t.Any], claims: t.Any) -> t.Any:
+        """``claims``, or ``None`` when the session is past ``session.max_lifetime`` or revoked:
+        what every reader of a JWT session (the guard's token, the session read) asks before
+        trusting a decoded token.
+
+        Asked once per request and token: the guard's check and a later session read share the
+        answer (a store failure too, which is raised again rather than retried).
+
+        :raises BackendUnavailableError: the store cannot be reached (the request gets 503).
+        """
+        if claims is None:
+            return None
+        if self.config.max_lifetime is not None:
+            left = lifetime_left(claims, self.config)
+            if left is not None and left <= 0:
+                logger.debug("session past session.max_lifetime: no session")
+                return None
+        if self.store.is_empty():  # a memory store nobody revoked in: nothing to ask
+            return claims
+        keys = self.keys_for(claims)
+        if not keys:
+            return claims
+        memo: dict[tuple[str, ...], t.Any] = environ.setdefault(_CHECKED_KEY, {})
+        answer = memo.get(keys)
+        if answer is None:
+            try:
+                answer = self.is_revoked(claims, keys)
+            except BackendUnavailableError as exc:
+                memo[keys] = exc
+                raise
+            memo[keys] = answer
+        elif isinstance(answer, BackendUnavailableError):
+            raise answer
+        if answer:
+            logger.debug("session token revoked: no session")
+            return None
+        return claims
 
     def keys_for(self, claims: t.Mapping[str, t.Any]) -> tuple[str, ...]:
         """The store keys that may revoke ``claims``: its user's and its session's."""
