@@ -4,7 +4,9 @@ Start the cluster (``gunicorn -c examples/cluster/gunicorn.conf.py``), then::
 
     python examples/cluster/tour.py                  # or: python examples/cluster/tour.py http://127.0.0.1:5007/
 
-Each request opens its own connection, so the workers take turns; every line says which one
+Each request opens its own connection, and they go three at a time, as several browsers' do
+through a load balancer: a worker busy with one leaves the next to another (one request at a time,
+one after the other, could all land on the same idle worker). Every line says which worker
 answered (the ``X-Worker`` header).
 """
 
@@ -17,8 +19,11 @@ import typing as t
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 URL = "http://127.0.0.1:5007/"
+#: Requests sent at the same time.
+AT_ONCE = 3
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -48,8 +53,9 @@ class Browser:
     def csrf(self) -> str:
         return str(json.loads(self.request("/api/auth/csrf")[2])["csrfToken"])
 
-    def sign_in(self, username: str, password: str) -> tuple[int, str, str]:
-        form = {"username": username, "password": password, "csrfToken": self.csrf(), "json": "true"}
+    def sign_in(self, username: str, password: str, csrf: str | None = None) -> tuple[int, str, str]:
+        """A credentials sign-in (``csrf``: a token fetched before, for several at once)."""
+        form = {"username": username, "password": password, "csrfToken": csrf or self.csrf(), "json": "true"}
         return self.request("/api/auth/callback/credentials", form)
 
     def session_cookie(self) -> str | None:
@@ -72,27 +78,31 @@ def revocation(url: str, say: t.Callable[[str], None] = print) -> dict[str, t.An
 
     thief = Browser(url)  # a copy of the old cookie, as a stolen one would be
     thief.opener.addheaders = [("Cookie", f"next-auth.session-token={stolen}")]
-    answers = []
-    while len({w for _, w in answers} - {revoked_by}) < 1 and len(answers) < 30:
-        status, worker, _ = thief.request("/api/me")
-        answers.append((status, worker))
-        say(f"GET /api/me with the copy of his old cookie: {status} (worker {worker})")
+    answers: list[tuple[int, str]] = []
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        while len({w for _, w in answers} - {revoked_by}) < 1 and len(answers) < 30:
+            for status, worker, _ in pool.map(lambda _: thief.request("/api/me"), range(AT_ONCE)):
+                answers.append((status, worker))
+                say(f"GET /api/me with the copy of his old cookie: {status} (worker {worker})")
     return {"revoked_by": revoked_by, "answers": answers}
 
 
 def throttle(url: str, say: t.Callable[[str], None] = print) -> dict[str, t.Any]:
-    """Wrong passwords for alice, each on whichever worker answers: the 11th is refused (429),
-    since every worker counts in the same Redis (10 a minute per account and address)."""
+    """Wrong passwords for alice, each on whichever worker answers: ten are counted (401), and
+    every one after them is refused (429), since every worker counts in the same Redis (10 a
+    minute per account and address)."""
     alice = Browser(url)
-    answers = []
-    for attempt in range(1, 16):
-        status, worker, _ = alice.sign_in("alice", "a wrong password")
-        answers.append((status, worker))
-        say(f"wrong password for alice, attempt {attempt}: {status} (worker {worker})")
-        if status == 429:
-            break
+    csrf = alice.csrf()  # one token (and its cookie) for every attempt, sent three at a time
+    answers: list[tuple[int, str]] = []
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        while not any(status == 429 for status, _ in answers) and len(answers) < 30:
+            tries = pool.map(lambda _: alice.sign_in("alice", "a wrong password", csrf), range(AT_ONCE))
+            for status, worker, _ in tries:
+                answers.append((status, worker))
+                say(f"wrong password for alice, attempt {len(answers)}: {status} (worker {worker})")
     counted = sorted({w for status, w in answers if status != 429})
-    say(f"counted by workers {', '.join(counted)}; refused by worker {answers[-1][1]}")
+    refused = sorted({w for status, w in answers if status == 429})
+    say(f"counted by workers {', '.join(counted)}; refused by worker {', '.join(refused)}")
     return {"answers": answers}
 
 
