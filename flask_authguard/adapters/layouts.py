@@ -181,19 +181,27 @@ def _prisma(metadata: sa.MetaData, names: t.Mapping[str, str], columns: Columns)
     authenticators = sa.Table(
         passkey,
         metadata,
+        *_authenticator_columns(text, sa.Boolean()),
+        sa.PrimaryKeyConstraint("userId", "credentialID", name=f"{passkey}_pkey"),
+        sa.Index(f"{passkey}_credentialID_key", "credentialID", unique=True),
+        user_key(passkey),
+    )
+    return Tables(users, accounts, sessions, verification_token, authenticators)
+
+
+def _authenticator_columns(text: t.Callable[[], t.Any], boolean: t.Any) -> list[sa.Column[t.Any]]:
+    """Auth.js's ``Authenticator`` columns, as the Prisma and Drizzle schemas declare them (text
+    ids, a 32-bit ``counter``); ``boolean``: the layout's ``credentialBackedUp`` type."""
+    return [
         sa.Column("credentialID", text(), nullable=False),
         sa.Column("userId", text(), nullable=False),
         sa.Column("providerAccountId", text(), nullable=False),
         sa.Column("credentialPublicKey", text(), nullable=False),
         sa.Column("counter", sa.Integer, nullable=False),
         sa.Column("credentialDeviceType", text(), nullable=False),
-        sa.Column("credentialBackedUp", sa.Boolean, nullable=False),
+        sa.Column("credentialBackedUp", boolean, nullable=False),
         sa.Column("transports", text()),
-        sa.PrimaryKeyConstraint("userId", "credentialID", name=f"{passkey}_pkey"),
-        sa.Index(f"{passkey}_credentialID_key", "credentialID", unique=True),
-        user_key(passkey),
-    )
-    return Tables(users, accounts, sessions, verification_token, authenticators)
+    ]
 
 
 def _account_keys(table: str, own_id: bool) -> list[t.Any]:
@@ -274,14 +282,7 @@ def _drizzle(metadata: sa.MetaData, names: t.Mapping[str, str], columns: Columns
     authenticators = sa.Table(
         passkey,
         metadata,
-        sa.Column("credentialID", text(), nullable=False),
-        sa.Column("userId", text(), nullable=False),
-        sa.Column("providerAccountId", text(), nullable=False),
-        sa.Column("credentialPublicKey", text(), nullable=False),
-        sa.Column("counter", sa.Integer, nullable=False),
-        sa.Column("credentialDeviceType", text(), nullable=False),
-        sa.Column("credentialBackedUp", sa.Boolean().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("transports", text()),
+        *_authenticator_columns(text, sa.Boolean().with_variant(sa.Integer(), "sqlite")),
         sa.PrimaryKeyConstraint("userId", "credentialID", name=f"{passkey}_userId_credentialID_pk"),
         sa.UniqueConstraint("credentialID", name=f"{passkey}_credentialID_unique"),
         user_key(passkey),
