@@ -38,12 +38,9 @@ MAX_CHUNKS = 16
 Cookies = t.Mapping[str, str]
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-#: A value werkzeug writes unquoted (its ``_cookie_no_quote_re``, ``\w`` spelt out in ASCII):
-#: every value :func:`encode_value` gives.
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_!#$%&'()*+\-./:<=>?@\[\]^`{|}~]*")
-#: What ``encodeURIComponent`` leaves as it is: a value of these alone (every JWE) needs no escaping.
-_URI_COMPONENT_SAFE = "-_.!~*'()"
-_UNESCAPED = re.compile(r"[A-Za-z0-9\-_.!~*'()]*")
+#: A value werkzeug writes unquoted (its ``_cookie_no_quote_re``): every value
+#: :func:`encode_value` gives.
+_PLAIN_VALUE = re.compile(r"[\w!#$%&'()*+\-./:<=>?@\[\]^`{|}~]*", re.ASCII)
 
 
 def _getlist(cookies: t.Any, name: str) -> list[str]:
@@ -152,7 +149,7 @@ def _written(spec: CookieSpec, name: str, value: str, when: str, max_age: int | 
     ``Expires`` attribute already written, or ``""``."""
     domain, tail = spec.attributes
     # werkzeug sends a non-ASCII name as mojibake; every other part is ASCII already
-    key = name if name.isascii() else name.encode().decode("latin1")
+    key = name.encode().decode("latin1")
     age = "" if max_age is None else f"; Max-Age={max_age}"
     return f"{key}={value}{domain}{when}{age}{tail}"
 
@@ -227,9 +224,7 @@ def clean(spec: CookieSpec, *, existing: t.Iterable[str]) -> list[str]:
 
 def encode_value(value: str) -> str:
     """Percent-encode a cookie value as JavaScript's ``encodeURIComponent`` does."""
-    if _UNESCAPED.fullmatch(value):  # nothing to escape: a JWE, a UUID
-        return value
-    return quote(value, safe=_URI_COMPONENT_SAFE)
+    return quote(value, safe="-_.!~*'()")
 
 
 def decode_value(value: str) -> str:

@@ -18,6 +18,7 @@ canonical unpadded base64url, a UTF-8 JSON object as plaintext, ``exp`` required
 
 from __future__ import annotations
 
+import base64
 import binascii
 import functools
 import hashlib
@@ -69,12 +70,11 @@ _B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 _V4_HEADER_KEYS = frozenset({"alg", "enc"})
 _V5_HEADER_KEYS = frozenset({"alg", "enc", "kid"})
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def b64url_encode(data: bytes) -> str:
     """Unpadded base64url, as JOSE writes it."""
-    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode("ascii")
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def b64url_decode(text: str) -> bytes:
