@@ -35,7 +35,8 @@ from .core.tokens.jwt import decode, encode
 from .core.tokens.request_token import get_token
 from .core.two_factor import TwoFactorOptions
 from .flask.access_token import get_access_token
-from .flask.ext import AuthGuard, auth_required
+from .flask.ext import AuthGuard
+from .flask.protection import auth_required
 from .flask.session import get_server_session, update_session
 from .providers.base import CredentialsProvider, Provider, SignInError, SignInResult
 from .providers.email import EmailProvider

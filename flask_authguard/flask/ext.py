@@ -26,54 +26,39 @@ pass, and so do static files; ``authorized(request=..., token=...)`` decides; an
 request is redirected (307) to the sign-in page (401 JSON for API requests), a signed-in one
 that is refused gets 403.
 
-``get_server_session()`` (:mod:`flask_authguard.flask.session`) works anywhere in a request;
-the ``AUTHGUARD_*`` config keys are in :mod:`flask_authguard.flask.config`.
+The three checks live in :mod:`flask_authguard.flask.protection`; ``get_server_session()``
+(:mod:`flask_authguard.flask.session`) works anywhere in a request; the ``AUTHGUARD_*`` config
+keys are in :mod:`flask_authguard.flask.config`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import logging
 import typing as t
-from types import MethodType
 
-from flask import (
-    Blueprint,
-    Flask,
-    current_app,
-    g,
-    has_app_context,
-    has_request_context,
-    request,
-)
+from flask import Blueprint, Flask, current_app, g, has_app_context, has_request_context, request
 from werkzeug.wrappers import Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.http.clients import answers_json
 from ..core.settings.options import OptionsArg, coerce_options
-from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
 from ..endpoints.error_route import configuration_answer
 from ..endpoints.handler import AuthHandler
 from ..endpoints.pages import Pages
-from ..guard.answers import Redirect
 from ..guard.decision import AuthCore, InnerMiddleware
 from ..guard.step_up import checked_max_age
-from ..guard.two_factor import mfa_refusal
 from ..sessions.revoke import Revoker
 from ..sessions.user_sessions import end_session, list_sessions
 from .config import CONFIG_KEYS, merged_options
+from .protection import EXEMPT_ATTR, Authorized, F, auth_required, blueprint_check, site_wide_check
 from .session import get_server_session, guard_start_response
-from .state import LAYER_KEY, GuardState, current_token, state_of, token_globals
+from .state import GuardState, current_token, state_of, token_globals
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-F = t.TypeVar("F", bound=t.Callable[..., t.Any])
-Authorized = t.Callable[..., t.Any]
-
-_EXEMPT_ATTR = "_authguard_exempt"
 #: The methods routed to the auth endpoints (they answer next-auth's 400 for the ones they refuse).
 _ENDPOINT_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -160,7 +145,7 @@ class AuthGuard:
         app.app_ctx_globals_class = token_globals(app.app_ctx_globals_class)
         if not core.matcher.is_empty:
             # First of the app's hooks: a refused request runs none of the user's own.
-            app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
+            app.before_request_funcs.setdefault(None, []).insert(0, site_wide_check)
         app.context_processor(_template_context)
         app.register_error_handler(BackendUnavailableError, _backend_unavailable)
         # The app's templates override the built-in pages; its globals and context processors work in them.
@@ -185,7 +170,7 @@ class AuthGuard:
     def exempt(self, view: F) -> F:
         """Leave one view public under site-wide or blueprint protection (health checks,
         webhooks). :func:`auth_required` on the same view still applies."""
-        setattr(view, _EXEMPT_ATTR, True)
+        setattr(view, EXEMPT_ATTR, True)
         return view
 
     def protect(
@@ -211,16 +196,7 @@ class AuthGuard:
         :raises ValueError: ``max_age`` is not whole seconds, at least 1.
         """
         max_age = checked_max_age(max_age)
-
-        def check() -> t.Any:
-            if _is_public_view():
-                return None
-            refusal = _check(authorized, max_age)
-            if refusal is None and mfa:
-                refusal = mfa_refusal(state_of().core, request.environ)
-            return refusal
-
-        blueprint.before_request(check)
+        blueprint.before_request(blueprint_check(authorized, mfa=mfa, max_age=max_age))
         return blueprint
 
     # -- revocation (defence) --------------------------------------------------------------------
@@ -308,70 +284,6 @@ class AuthGuard:
         return Revoker(state_of(app).config)
 
 
-def _is_public_view() -> bool:
-    """A CORS preflight (``cors_preflight``), a static file, an exempt view, or a path of the
-    skip list."""
-    environ = request.environ
-    state, path = _checked_path(environ)
-    core = state.core
-    if core.is_preflight(environ) or _is_open_endpoint(state, request.endpoint):
-        return True
-    return core.is_skipped(environ, path)
-
-
-def _check(authorized: Authorized | None, max_age: int | None = None) -> WSGIApplication | None:
-    """The refusal for the current request, or ``None`` after running the inner middleware."""
-    core = state_of().core
-    environ = request.environ
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    return core.check(environ, authorized, request=req, max_age=max_age)
-
-
-def _checked_path(environ: WSGIEnvironment) -> tuple[GuardState, str]:
-    """The guard's state for the request and its normalised path: the guard's WSGI layer
-    normalised ``PATH_INFO`` already (an empty one routes as ``/``); a request dispatched
-    without the layer is normalised now."""
-    layer: GuardState | None = environ.get(LAYER_KEY)
-    if layer is not None:
-        return layer, environ.get("PATH_INFO") or "/"
-    state = state_of()
-    return state, state.core.path(environ)
-
-
-def _before_request() -> t.Any:
-    """The site-wide check (installed when the matcher can match a path)."""
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    environ = req.environ
-    state, path = _checked_path(environ)
-    core = state.core
-    if not core.is_protected(environ, path) or _is_open_endpoint(state, req.endpoint):
-        return None
-    refusal = core.check(environ, request=req)
-    if refusal is None:  # the check decoded it: hand it to g now rather than through the lazy lookup
-        g._get_current_object().auth_token = environ.get(TOKEN_ENVIRON_KEY)
-        return None
-    if type(refusal) is Redirect:  # as the app's own Response: Flask would run a WSGI app to get one
-        return refusal.to_response(state.app.response_class)
-    return refusal
-
-
-def _is_open_endpoint(state: GuardState, endpoint: str | None) -> bool:
-    """A static file (the app's or a registered blueprint's own static view) or an exempt view."""
-    if endpoint is None:
-        return False
-    app = state.app
-    view = app.view_functions.get(endpoint)
-    if view is None:
-        return False
-    if getattr(view, _EXEMPT_ATTR, False) or view is state.static_view:
-        return True
-    # A blueprint's static rule is its own bound send_static_file.
-    if not isinstance(view, MethodType) or view.__name__ != "send_static_file":
-        return False
-    owner = view.__self__
-    return isinstance(owner, Blueprint) and any(owner is bp for bp in app.blueprints.values())
-
-
 def _backend_unavailable(exc: BackendUnavailableError) -> Response:
     """503 (``Retry-After``) when the session store fails during a view: nobody is signed out."""
     core = state_of().core
@@ -391,66 +303,6 @@ def _configuration_error(core: AuthCore, pages: Pages, exc: ConfigurationError) 
 
 def _template_context() -> dict[str, t.Any]:
     return {"get_server_session": get_server_session, "auth_token": g.get("auth_token")}
-
-
-@t.overload
-def auth_required(view: F) -> F: ...
-
-
-@t.overload
-def auth_required(
-    *, authorized: Authorized | None = None, mfa: bool = False, max_age: int | None = None
-) -> t.Callable[[F], F]: ...
-
-
-def auth_required(
-    view: F | None = None,
-    *,
-    authorized: Authorized | None = None,
-    mfa: bool = False,
-    max_age: int | None = None,
-) -> t.Any:
-    """Protect one view: ``@auth_required``, ``@auth_required(authorized=fn)``,
-    ``@auth_required(max_age=300)``; ``@auth_required(mfa=True)`` also requires the second
-    factor (``two_factor``): a session without it is sent to enrol or enter a code (401 JSON for
-    APIs).
-
-    Refusals are the guard's: sign-in redirect (401 JSON for APIs) when anonymous, 403 when
-    signed in but refused. CORS preflights (``cors_preflight``) and the skip list pass; the
-    guard's inner middleware runs for an authorized request. ``async def`` views work (``flask[async]``).
-
-    :param max_age: step-up sign-in: a session that signed in more than ``max_age`` seconds ago
-        is sent to sign in again and back to this URL (401 JSON for APIs; see
-        :mod:`~flask_authguard.guard.step_up`).
-    :raises ValueError: ``max_age`` is not whole seconds, at least 1.
-    """
-    max_age = checked_max_age(max_age)
-
-    def decorate(fn: F) -> F:
-        # decided once: a plain view is called as it is, an ``async def`` one through the app
-        is_async = inspect.iscoroutinefunction(fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            req = request._get_current_object()  # type: ignore[attr-defined]
-            environ = req.environ
-            state, path = _checked_path(environ)
-            core = state.core
-            if not (core.is_preflight(environ) or core.is_skipped(environ, path)):
-                refusal = core.check(environ, authorized, request=req, max_age=max_age)
-                if refusal is None and mfa:
-                    refusal = mfa_refusal(core, environ)
-                if refusal is not None:
-                    return refusal
-                # the check decoded it: hand it to g now rather than through the lazy lookup
-                g._get_current_object().auth_token = environ.get(TOKEN_ENVIRON_KEY)
-            if is_async:
-                return current_app.ensure_sync(fn)(*args, **kwargs)
-            return fn(*args, **kwargs)
-
-        return t.cast(F, wrapper)
-
-    return decorate(view) if view is not None else decorate
 
 
 __all__ = [
