@@ -25,7 +25,8 @@ import time
 import typing as t
 import weakref
 
-from .defences.store import Store, call_store
+from .defences.redis_store import call_store
+from .defences.store import Store
 
 #: Seconds between two looks at a Redis flight someone else owns.
 POLL_SECONDS = 0.02

@@ -21,15 +21,15 @@ The rules that keep the copy exact:
 - An entry is kept at most :data:`CACHE_SECONDS` even without a push. That bounds what a
   connection that died silently (a network fault that leaves no closed socket) can cost.
 - A write through the store is followed by a ``PING`` round trip (:meth:`RedisStore.put
-  <flask_authguard.core.defences.store.RedisStore.put>`). Redis answers it only after the event-loop
-  iteration that wrote every push of the write, so when ``revoke_*()`` returns, the push is in
+  <flask_authguard.core.defences.redis_store.RedisStore.put>`). Redis answers it only after the
+  event-loop iteration that wrote every push of the write, so when ``revoke_*()`` returns, the push is in
   every worker's socket, and each worker's next request sees it.
 
 Behind Sentinel the tracking connection is made like every other (``SentinelManagedConnection``):
 it asks the sentinels for the master when it connects. A failover breaks it (the old master dies,
 or Sentinel closes its clients as it turns it into a replica), which drops the copy; the next one
 is on the new master. A Redis Cluster gets no copy
-(:class:`~flask_authguard.core.defences.store.RedisClusterStore`).
+(:class:`~flask_authguard.core.defences.redis_store.RedisClusterStore`).
 """
 
 from __future__ import annotations

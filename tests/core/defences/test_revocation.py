@@ -27,6 +27,7 @@ from flask_authguard import (
     decode,
     encode,
 )
+from flask_authguard.core.defences import redis_store as redis_store_module
 from flask_authguard.core.defences import store as store_module
 from flask_authguard.core.defences.revocation import RevocationList, carry_sign_in_claims, sign_in_time
 from flask_authguard.core.defences.store import MemoryStore
@@ -471,8 +472,8 @@ def test_sign_out_everywhere_without_a_user_id_signs_out_here_only(clock: Frozen
 # -- the Redis store's kept connections ------------------------------------------------------------
 
 
-def _redis_keys(redis_store: dict[str, str]) -> tuple[store_module.RedisStore, list[str]]:
-    store = store_module.RedisStore(redis_store["store"], redis_store["store_prefix"])
+def _redis_keys(redis_store: dict[str, str]) -> tuple[redis_store_module.RedisStore, list[str]]:
+    store = redis_store_module.RedisStore(redis_store["store"], redis_store["store_prefix"])
     store.put(redis_store["store_prefix"] + "u:1", "5")
     return store, [redis_store["store_prefix"] + "u:1", redis_store["store_prefix"] + "s:none"]
 
@@ -516,7 +517,7 @@ def test_redis_connection_kept_before_a_fork_is_not_the_childs(redis_store: dict
     store, keys = _redis_keys(redis_store)
     assert store.get_many(keys) == ["5", None]
     before = store._connection()[0]
-    store_module._forked()  # what os.register_at_fork runs in a child
+    redis_store_module._forked()  # what os.register_at_fork runs in a child
     assert store._connection()[0] is not before
     assert store.get_many(keys) == ["5", None]
 
@@ -524,7 +525,7 @@ def test_redis_connection_kept_before_a_fork_is_not_the_childs(redis_store: dict
 def test_redis_read_failure_is_503_and_forgets_the_connection() -> None:
     from flask_authguard.core.errors import BackendUnavailableError
 
-    store = store_module.RedisStore("redis://127.0.0.1:1/0", "p:")
+    store = redis_store_module.RedisStore("redis://127.0.0.1:1/0", "p:")
     for _ in range(2):  # the failed connection is not kept: each read tries a new one
         with pytest.raises(BackendUnavailableError, match="the store \\(Redis\\) failed: ConnectionError"):
             store.get_many(["p:u:1"])

@@ -28,7 +28,7 @@ from support.throttle_app import make_app as throttle_app
 from support.webdriver import free_port
 
 from flask_authguard import ConfigurationError
-from flask_authguard.core.defences.store import RedisStore
+from flask_authguard.core.defences.redis_store import RedisStore
 from flask_authguard.core.errors import BackendUnavailableError
 from flask_authguard.core.runtime import runtime_of
 from flask_authguard.core.settings.config import resolve_options

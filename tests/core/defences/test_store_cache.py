@@ -18,7 +18,7 @@ from flask import Flask
 from support.revocation_app import bearer, make_app, signed_in
 
 from flask_authguard import AuthGuard, ConfigurationError
-from flask_authguard.core.defences import store as store_module
+from flask_authguard.core.defences import redis_store as redis_store_module
 from flask_authguard.core.defences import store_cache
 from flask_authguard.core.defences.store_cache import TrackedCache
 from flask_authguard.core.runtime import runtime_of
@@ -34,9 +34,9 @@ def admin(redis_store: dict[str, str]) -> t.Iterator[t.Any]:
     client.close()
 
 
-def counted_store(redis_store: dict[str, str]) -> tuple[store_module.RedisStore, list[int]]:
+def counted_store(redis_store: dict[str, str]) -> tuple[redis_store_module.RedisStore, list[int]]:
     """A caching store whose ``MGET`` round trips are counted."""
-    store = store_module.RedisStore(redis_store["store"], redis_store["store_prefix"], cache=True)
+    store = redis_store_module.RedisStore(redis_store["store"], redis_store["store_prefix"], cache=True)
     calls = [0]
     mget = store._mget
 
@@ -269,10 +269,10 @@ def test_a_server_that_cannot_track_is_read_every_time() -> None:
 def test_store_cache_off_reads_every_time(redis_store: dict[str, str]) -> None:
     app, _ = make_app(**redis_store, store_cache=False)
     store = runtime_of(app.extensions["authguard"].config).store
-    assert isinstance(store, store_module.RedisStore) and store.cache is None
+    assert isinstance(store, redis_store_module.RedisStore) and store.cache is None
     app, _ = make_app(**redis_store)
     store = runtime_of(app.extensions["authguard"].config).store
-    assert isinstance(store, store_module.RedisStore) and store.cache is not None
+    assert isinstance(store, redis_store_module.RedisStore) and store.cache is not None
 
 
 def test_store_cache_must_be_a_flag() -> None:
