@@ -106,22 +106,21 @@ def session_cookies(environ: WSGIEnvironment, name: str) -> t.Any:
 def single_cookie_value(header: str | None, name: str) -> str | None:
     """The value of cookie ``name`` when the header holds it once, unchunked, plainly spelt.
 
-    ``None`` means "not that simple" (absent, repeated, chunked, quoted, percent-encoded,
-    non-ASCII): the general reader then decides. The answer is the one the general reader
-    would give for such a header.
+    ``None`` means "not that simple" (absent, repeated, chunked, blanks around ``=``, quoted,
+    percent-encoded, non-ASCII): the general reader then decides. The answer is the one the
+    general reader would give for such a header.
     """
     if not header:
         return None
-    # partition and ``in`` rather than find and slices: fewer calls, the same answers for a
-    # cookie name (a token: no "=", ";" or blanks, which the options check)
-    before, found, after = header.partition(name)
-    if not found or name in after:
-        return None  # absent, or present twice (duplicates, chunks, a longer name)
-    if before and (before[-1] not in "; \t" or before.rstrip(" \t")[-1:] not in ("", ";")):
-        return None  # the end of a longer name, or a pair without its ";"
-    rest, sep, value = after.partition(";")[0].partition("=")
-    if not sep or (rest and not rest.isspace()):
+    # one split at "name=" and one at the ";" after the value: the token is copied once
+    before, found, after = header.partition(name + "=")
+    if not found:
         return None
+    if before and (before[-1] not in "; \t" or before.rstrip(" \t")[-1:] not in ("", ";") or name in before):
+        return None  # the end of a longer name, a pair without its ";", or a chunk or twin before it
+    value, _, rest = after.partition(";")
+    if name in rest:
+        return None  # present twice (duplicates, chunks)
     value = value.strip()
     if not value or '"' in value or "%" in value or not value.isascii():
         return None
