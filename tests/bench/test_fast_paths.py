@@ -226,33 +226,6 @@ def test_cbc_tag_is_stdlib_hmac_sha512() -> None:
         assert mac_tag(key, aad, iv, ciphertext) == expected
 
 
-def test_cache_hits_check_the_clock_as_the_full_check_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flask_authguard.core import _clock
-    from flask_authguard.core.errors import InvalidTokenError, TokenExpiredError
-    from flask_authguard.core.tokens import jwt as jwt_mod
-
-    cache = jwt_mod.VerifiedTokenCache(maxsize=8)
-    now = 1_700_000_000.0
-    monkeypatch.setattr(_clock, "now", lambda: now)
-    cache.put(("a",), {"sub": "1", "exp": now + 10, "nbf": now + 5, "tags": ["x"]})
-    cache.put(("b",), {"sub": "2"})  # no exp: only a direct put() makes such an entry
-    cache.put(("c",), {"sub": "3", "exp": now + 100, "nbf": now + 20})
-    got = cache.get(("a",))
-    assert got == {"sub": "1", "exp": now + 10, "nbf": now + 5, "tags": ["x"]}
-    assert got is not None
-    got["tags"].append("y")  # a fresh copy: the next hit is untouched
-    assert cache.get(("a",)) == {"sub": "1", "exp": now + 10, "nbf": now + 5, "tags": ["x"]}
-    with pytest.raises(InvalidTokenError, match="exp claim missing"):
-        cache.get(("b",))
-    with pytest.raises(InvalidTokenError, match="not valid yet"):
-        cache.get(("c",))
-    assert cache.get(("c",)) is None  # refused entries are dropped
-    now += 10 + jwt_mod.CLOCK_TOLERANCE
-    with pytest.raises(TokenExpiredError):
-        cache.get(("a",))
-    assert cache.get(("a",)) is None
-
-
 def test_iso_ms_matches_the_strftime_spelling() -> None:
     import datetime as dt
     import random

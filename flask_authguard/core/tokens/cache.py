@@ -11,6 +11,9 @@ from .. import _clock
 from ..errors import InvalidTokenError, TokenError, TokenExpiredError
 from .claims import CLOCK_TOLERANCE, check_claims, is_number
 
+#: ``verify(token, secrets, salt, version)``: a token's claims, decrypted and checked.
+Verify = t.Callable[[str, tuple[str, ...], str, int], dict[str, t.Any]]
+
 
 class VerifiedTokenCache:
     """Tokens that decrypted and checked out, so a session's repeat requests skip the crypto.
@@ -21,11 +24,15 @@ class VerifiedTokenCache:
     get. Only tokens that authenticated decryption accepted get in, so a hit is as good as a
     decryption.
 
+    :param verify: ``verify(token, secrets, salt, version)``: the claims of a token the cache does
+        not hold, decrypted and checked (raising :class:`~flask_authguard.core.errors.TokenError`
+        when it does not check out).
     :param maxsize: entries kept.
     :param max_token_length: longer tokens are not kept (a memory bound).
     """
 
-    def __init__(self, maxsize: int = 1024, max_token_length: int = 16 * 1024) -> None:
+    def __init__(self, verify: Verify, maxsize: int = 1024, max_token_length: int = 16 * 1024) -> None:
+        self.verify = verify
         self.maxsize = maxsize
         self.max_token_length = max_token_length
         # claims, and for claims whose timestamps are numbers (all that decode() stores): exp,
@@ -33,11 +40,18 @@ class VerifiedTokenCache:
         self._entries: dict[tuple[t.Any, ...], tuple[dict[str, t.Any], t.Any, t.Any, bool]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[t.Any, ...]) -> dict[str, t.Any] | None:
-        """A copy of the claims stored under ``key`` (checked against the clock), or ``None``."""
+    def claims(self, token: str, secrets: tuple[str, ...], salt: str, version: int) -> dict[str, t.Any]:
+        """The claims of ``token`` verified under ``secrets``, ``salt`` and ``version``: a copy of
+        the kept ones (checked against the clock), else verified now and kept.
+
+        :raises TokenError: the token does not check out (or a kept one has expired).
+        """
+        key = (token, version, salt, secrets)
         entry = self._entries.get(key)
         if entry is None:
-            return None
+            claims = self.verify(token, secrets, salt, version)
+            self.put(key, claims)
+            return claims
         claims, exp, nbf, atomic = entry
         if exp is None:  # claims put() got without numeric timestamps: the full check
             try:
@@ -84,6 +98,3 @@ _ATOMIC = (str, int, float, bool, type(None))
 def _fresh_copy(claims: dict[str, t.Any]) -> dict[str, t.Any]:
     return {k: v if isinstance(v, _ATOMIC) else copy.deepcopy(v) for k, v in claims.items()}
 
-
-#: The process-wide cache :func:`decode` uses; ``verified_tokens.maxsize = 0`` turns it off.
-verified_tokens = VerifiedTokenCache()

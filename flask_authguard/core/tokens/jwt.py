@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .. import _clock
 from ..errors import ConfigurationError, InvalidTokenError
-from .cache import VerifiedTokenCache, verified_tokens
+from .cache import VerifiedTokenCache
 from .cbc_hs512 import cbc_key
 from .claims import CLOCK_TOLERANCE, JSON_DECODER, check_claims
 
@@ -48,6 +48,7 @@ __all__ = [
     "b64url_encode",
     "decode",
     "decrypt",
+    "decrypt_and_check",
     "derive_key",
     "encode",
     "key_thumbprint",
@@ -391,17 +392,24 @@ def decode(*, token: str | None, secret: Secret, salt: str = "", version: int = 
     return verified_claims(token, secrets, salt or "", version)
 
 
-def verified_claims(token: str, secrets: tuple[str, ...], salt: str, version: int) -> dict[str, t.Any]:
-    """:func:`decode` for a token string and a tuple of secrets, the form every reader of the
-    session cookie has them in: the claims of a token verified before under the same secrets,
-    salt and version from :data:`verified_tokens`, else decrypted and checked now (and kept).
+def decrypt_and_check(token: str, secrets: tuple[str, ...], salt: str, version: int) -> dict[str, t.Any]:
+    """The claims of ``token``, decrypted and checked (``exp``, ``nbf``, ``iat``): what
+    :data:`verified_tokens` keeps.
 
     :raises TokenError: as :func:`decode`.
     """
-    key = (token, version, salt, secrets)
-    claims = verified_tokens.get(key)
-    if claims is None:
-        claims = decrypt(token=token, secret=secrets, salt=salt, version=version)
-        check_claims(claims)
-        verified_tokens.put(key, claims)
+    claims = decrypt(token=token, secret=secrets, salt=salt, version=version)
+    check_claims(claims)
     return claims
+
+
+#: The process-wide cache :func:`decode` and the session readers use; ``verified_tokens.maxsize
+#: = 0`` turns it off.
+verified_tokens = VerifiedTokenCache(decrypt_and_check)
+
+#: :func:`decode` for a token string and a tuple of secrets, the form every reader of the session
+#: cookie has them in: ``verified_claims(token, secrets, salt, version)``, the claims of a token
+#: verified before under the same secrets, salt and version from :data:`verified_tokens`, else
+#: decrypted and checked now (and kept). Raises :class:`~flask_authguard.core.errors.TokenError`
+#: as :func:`decode`.
+verified_claims = verified_tokens.claims

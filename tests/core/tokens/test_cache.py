@@ -25,7 +25,8 @@ def decrypts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return real(**kwargs)
 
     monkeypatch.setattr(jwt_mod, "decrypt", counting)
-    monkeypatch.setattr(jwt_mod, "verified_tokens", VerifiedTokenCache(maxsize=8))
+    monkeypatch.setattr(jwt_mod.verified_tokens, "maxsize", 8)
+    jwt_mod.verified_tokens.clear()
     return seen
 
 
@@ -136,3 +137,45 @@ def test_concurrent_use_is_safe(frozen_clock: t.Any, decrypts: list[str]) -> Non
         thread.join()
     assert errors == []
     assert len(jwt_mod.verified_tokens) <= 8
+
+
+def test_hits_check_the_clock_as_the_full_check_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask_authguard.core import _clock
+
+    misses: list[str] = []
+
+    def verify(token: str, secrets: tuple[str, ...], salt: str, version: int) -> dict[str, t.Any]:
+        misses.append(token)
+        raise InvalidTokenError("not kept")
+
+    cache = VerifiedTokenCache(verify, maxsize=8)
+    now = 1_700_000_000.0
+    monkeypatch.setattr(_clock, "now", lambda: now)
+
+    def put(token: str, claims: dict[str, t.Any]) -> None:
+        cache.put((token, 4, "", ("s",)), claims)
+
+    def claims(token: str) -> dict[str, t.Any]:
+        return cache.claims(token, ("s",), "", 4)
+
+    put("a", {"sub": "1", "exp": now + 10, "nbf": now + 5, "tags": ["x"]})
+    put("b", {"sub": "2"})  # no exp: only a direct put() makes such an entry
+    put("c", {"sub": "3", "exp": now + 100, "nbf": now + 20})
+    got = claims("a")
+    assert got == {"sub": "1", "exp": now + 10, "nbf": now + 5, "tags": ["x"]}
+    got["tags"].append("y")  # a fresh copy: the next hit is untouched
+    assert claims("a") == {"sub": "1", "exp": now + 10, "nbf": now + 5, "tags": ["x"]}
+    with pytest.raises(InvalidTokenError, match="exp claim missing"):
+        claims("b")
+    with pytest.raises(InvalidTokenError, match="not valid yet"):
+        claims("c")
+    assert misses == []
+    with pytest.raises(InvalidTokenError, match="not kept"):
+        claims("c")  # refused entries are dropped: verified again
+    assert misses == ["c"]
+    now += 10 + jwt_mod.CLOCK_TOLERANCE
+    with pytest.raises(TokenExpiredError):
+        claims("a")
+    with pytest.raises(InvalidTokenError, match="not kept"):
+        claims("a")
+    assert misses == ["c", "a"]
