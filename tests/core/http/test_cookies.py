@@ -3,8 +3,10 @@ the recorded next-auth cases in ``tests/data/cookies.json``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
+import string
 import typing as t
 
 import pytest
@@ -410,7 +412,6 @@ def test_set_cookie_header_is_dump_cookie_byte_for_byte(
     spec: CookieSpec, expires: float | None, max_age: int | None, value: str
 ) -> None:
     """The attributes written once a spec give exactly what werkzeug's dump_cookie writes."""
-    import datetime as dt
 
     from werkzeug.http import dump_cookie
 
@@ -432,3 +433,16 @@ def test_set_cookie_header_is_dump_cookie_byte_for_byte(
             max_size=0,
         )
         assert set_cookie_header(spec, value, name=name, expires=expires, max_age=max_age) == want
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(max_size=40)
+    | st.text(st.sampled_from(string.ascii_letters + string.digits + "-_.!~*'()%/+="), max_size=40)
+)
+def test_values_are_encoded_as_encode_uri_component_does(value: str) -> None:
+    from urllib.parse import quote
+
+    from flask_authguard.core.http.cookies import encode_value
+
+    assert encode_value(value) == quote(value, safe="-_.!~*'()")
