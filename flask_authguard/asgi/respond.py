@@ -69,12 +69,13 @@ def private_if_checked(
 def private(headers: t.Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """``headers`` with ``Vary: Cookie`` and ``Cache-Control: private`` (the one rule,
     :func:`~flask_authguard.guard.caching.cache_headers`), as a new list."""
-    headers = list(headers)
-    for name, _ in headers:
+    answer = list(headers)
+    for name, _ in answer:
         if name == b"vary" or name == b"cache-control":  # ASGI names are lower case
-            decoded = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
+            decoded = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in answer]
             return _encoded(cache_headers(decoded))
-    return [*headers, *_PRIVATE]
+    answer.extend(_PRIVATE)
+    return answer
 
 
 async def send_collected(answer: Collected, send: Send) -> None:
