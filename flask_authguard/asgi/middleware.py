@@ -131,7 +131,7 @@ class AuthMiddleware:
         if refusal is not None:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": POLICY_VIOLATION})
-            else:
+            else:  # answered as a WSGI app, which may read any of the request: the whole environ
                 await send_collected(collect(refusal, environ_of(scope)), send)
             return
         inner = _routed_scope(scope, environ)
