@@ -30,6 +30,23 @@ def runs_inline(core: AuthCore) -> bool:
     return not core.sessions.blocking
 
 
+def needs_whole_environ(core: AuthCore) -> bool:
+    """Whether the guard's check may read more of a request than the request line and the
+    headers of :data:`~flask_authguard.asgi.scope.GUARD_KEYS`: when it hands the request to code
+    of the app (``callbacks.authorized``, ``forbidden``, the inner middleware), when a matcher
+    entry has ``has``/``missing`` conditions (any header, cookie or query parameter), and with
+    database sessions (the adapter's lookup, whose round trip dwarfs building the environ).
+    A ``jwt.decode`` hook is given the token alone."""
+    config = core.config
+    return (
+        config.strategy != "jwt"
+        or core.middleware is not None
+        or config.callbacks.authorized is not None
+        or config.options.forbidden is not None
+        or bool(core.matcher.conditional)
+    )
+
+
 async def run_guard(inline: bool, fn: t.Callable[..., T], *args: t.Any) -> T:
     """``fn(*args)`` on the loop's thread when ``inline``, else in a worker thread."""
     if inline:

@@ -32,10 +32,11 @@ from urllib.parse import quote
 from ..core.settings.options import OptionsArg
 from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
 from ..guard.answers import unavailable_json
+from ..guard.caching import CHECKED_KEY
 from ..guard.decision import AuthCore, InnerMiddleware
-from .guard import CORE_KEY, run_guard, runs_inline
-from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
-from .scope import Scope, environ_of
+from .guard import CORE_KEY, needs_whole_environ, run_guard, runs_inline
+from .respond import Receive, Send, call_wsgi, collect, private, send_collected
+from .scope import Scope, environ_of, guard_environ
 
 ASGIApp = t.Callable[[Scope, Receive, Send], t.Awaitable[None]]
 
@@ -100,6 +101,9 @@ class AuthMiddleware:
         #: The ``/api/auth/*`` routes, when the options have providers.
         self.endpoints = _endpoints_for(self.core)
         self._inline = runs_inline(self.core)
+        # the check reads the request line and a few headers, unless the options hand it to code
+        # of the app: then the whole environ is built up front
+        self._whole_environ = needs_whole_environ(self.core)
         add_handler = getattr(app, "add_exception_handler", None)
         if callable(add_handler):
             # A Starlette app wrapped whole: its own error middleware, inside this one, would
@@ -113,7 +117,7 @@ class AuthMiddleware:
             return
         core = self.core
         scope[CORE_KEY] = core
-        environ = environ_of(scope)
+        environ = environ_of(scope) if self._whole_environ else guard_environ(scope)
         path = core.path(environ)  # normalised once, before any rule looks at it
         if self.endpoints is not None and kind == "http" and self.endpoints.serves(environ):
             await call_wsgi(self.endpoints, scope, receive, send)
@@ -127,8 +131,8 @@ class AuthMiddleware:
         if refusal is not None:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": POLICY_VIOLATION})
-            else:
-                await send_collected(collect(refusal, environ), send)
+            else:  # answered as a WSGI app, which may read any of the request: the whole environ
+                await send_collected(collect(refusal, environ_of(scope)), send)
             return
         inner = _routed_scope(scope, environ)
         inner.setdefault("state", {})["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
@@ -138,7 +142,8 @@ class AuthMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = private_if_checked(environ, list(message.get("headers", ())))
+                if environ.get(CHECKED_KEY):  # by this middleware, or a require_auth() since
+                    message["headers"] = private(message.get("headers", ()))
             await send(message)
 
         try:

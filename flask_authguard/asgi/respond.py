@@ -61,15 +61,21 @@ _PRIVATE = _encoded(cache_headers([]))
 def private_if_checked(
     environ: WSGIEnvironment, headers: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
-    """``headers`` with ``Vary: Cookie`` and ``Cache-Control: private`` when the guard checked
-    the request (the one rule, :func:`~flask_authguard.guard.caching.cache_headers`)."""
-    if not environ.get(CHECKED_KEY):
-        return headers
-    for name, _ in headers:
+    """``headers`` kept out of shared caches (:func:`private`) when the guard checked the
+    request, else as they are."""
+    return private(headers) if environ.get(CHECKED_KEY) else headers
+
+
+def private(headers: t.Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with ``Vary: Cookie`` and ``Cache-Control: private`` (the one rule,
+    :func:`~flask_authguard.guard.caching.cache_headers`), as a new list."""
+    answer = list(headers)
+    for name, _ in answer:
         if name == b"vary" or name == b"cache-control":  # ASGI names are lower case
-            decoded = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
+            decoded = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in answer]
             return _encoded(cache_headers(decoded))
-    return [*headers, *_PRIVATE]
+    answer.extend(_PRIVATE)
+    return answer
 
 
 async def send_collected(answer: Collected, send: Send) -> None:
