@@ -53,8 +53,8 @@ from ..sessions.revoke import Revoker
 from ..sessions.user_sessions import end_session, list_sessions
 from .config import CONFIG_KEYS, merged_options
 from .protection import EXEMPT_ATTR, Authorized, F, auth_required, blueprint_check, site_wide_check
-from .session import get_server_session, guard_start_response
-from .state import GuardState, current_token, state_of, token_globals
+from .session import get_server_session, start_guarded_response
+from .state import LAYER_KEY, GuardState, current_token, state_of, token_globals
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -65,7 +65,8 @@ _ENDPOINT_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 class _PathLayer:
     """WSGI layer in front of Flask: normalises the path before Flask routes it, so the app
-    serves exactly the path that was checked (``/public/../admin`` is ``/admin``), and keeps the
+    serves exactly the path that was checked (``/public/../admin`` is ``/admin``), hands the
+    request the guard's state (:data:`~flask_authguard.flask.state.LAYER_KEY`), and keeps the
     responses to checked requests (any protection mode) out of shared caches."""
 
     def __init__(self, wsgi_app: WSGIApplication, state: GuardState) -> None:
@@ -73,12 +74,14 @@ class _PathLayer:
         self.state = state
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
-        self.state.core.path(environ)
-        if has_app_context() and current_app._get_current_object() is self.state.app:  # type: ignore[attr-defined]
+        state = self.state
+        state.core.path(environ)
+        environ[LAYER_KEY] = state
+        if has_app_context() and current_app._get_current_object() is state.app:  # type: ignore[attr-defined]
             # an app context pushed by hand outlives the request: its g must not keep the
             # last request's token
             g.__dict__.pop("auth_token", None)
-        return self.wsgi_app(environ, guard_start_response(environ, start_response, self.state))
+        return self.wsgi_app(environ, functools.partial(start_guarded_response, environ, start_response))
 
 
 class AuthGuard:
@@ -302,7 +305,12 @@ def _configuration_error(core: AuthCore, pages: Pages, exc: ConfigurationError) 
 
 
 def _template_context() -> dict[str, t.Any]:
-    return {"get_server_session": get_server_session, "auth_token": g.get("auth_token")}
+    """``get_server_session`` and ``auth_token`` for the app's templates (``g.get("auth_token")``,
+    read on ``g``'s own object rather than through the proxy)."""
+    return {
+        "get_server_session": get_server_session,
+        "auth_token": getattr(g._get_current_object(), "auth_token", None),
+    }
 
 
 __all__ = [

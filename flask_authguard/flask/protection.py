@@ -24,6 +24,7 @@ from .state import LAYER_KEY, GuardState, state_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+    from werkzeug.routing import Rule
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 Authorized = t.Callable[..., t.Any]
@@ -43,12 +44,13 @@ def checked_path(environ: WSGIEnvironment) -> tuple[GuardState, str]:
     return state, state.core.path(environ)
 
 
-def is_open_endpoint(state: GuardState, endpoint: str | None) -> bool:
-    """A static file (the app's or a registered blueprint's own static view) or an exempt view."""
-    if endpoint is None:
+def is_open_view(state: GuardState, rule: Rule | None) -> bool:
+    """The request's matched ``rule`` (``request.url_rule``) serves a static file (the app's or
+    a registered blueprint's own static view) or an exempt view."""
+    if rule is None:
         return False
     app = state.app
-    view = app.view_functions.get(endpoint)
+    view = app.view_functions.get(rule.endpoint)
     if view is None:
         return False
     if getattr(view, EXEMPT_ATTR, False) or view is state.static_view:
@@ -60,28 +62,17 @@ def is_open_endpoint(state: GuardState, endpoint: str | None) -> bool:
     return isinstance(owner, Blueprint) and any(owner is bp for bp in app.blueprints.values())
 
 
-def is_public_view() -> bool:
-    """A CORS preflight (``cors_preflight``), a static file, an exempt view, or a path of the
-    skip list."""
-    environ = request.environ
-    state, path = checked_path(environ)
-    core = state.core
-    if core.is_preflight(environ) or is_open_endpoint(state, request.endpoint):
-        return True
-    return core.is_skipped(environ, path)
-
-
 def site_wide_check() -> t.Any:
     """The site-wide check, a ``before_request`` hook (installed when the matcher can match a path)."""
     req = request._get_current_object()  # type: ignore[attr-defined]
     environ = req.environ
     state, path = checked_path(environ)
     core = state.core
-    if not core.is_protected(environ, path) or is_open_endpoint(state, req.endpoint):
+    if not core.is_protected(environ, path) or is_open_view(state, req.url_rule):
         return None
     refusal = core.check(environ, request=req)
     if refusal is None:  # the check decoded it: hand it to g now rather than through the lazy lookup
-        g._get_current_object().auth_token = environ.get(TOKEN_ENVIRON_KEY)
+        g._get_current_object().__dict__["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
         return None
     if type(refusal) is Redirect:  # as the app's own Response: Flask would run a WSGI app to get one
         return refusal.to_response(state.app.response_class)
@@ -98,13 +89,17 @@ def blueprint_check(
     """
 
     def check() -> WSGIApplication | None:
-        if is_public_view():
-            return None
-        core = state_of().core
         req = request._get_current_object()  # type: ignore[attr-defined]
-        refusal = core.check(request.environ, authorized, request=req, max_age=max_age)
+        environ = req.environ
+        state, path = checked_path(environ)
+        core = state.core
+        if core.is_preflight(environ) or is_open_view(state, req.url_rule) or core.is_skipped(environ, path):
+            return None
+        refusal = core.check(environ, authorized, request=req, max_age=max_age)
         if refusal is None and mfa:
-            refusal = mfa_refusal(core, request.environ)
+            refusal = mfa_refusal(core, environ)
+        if refusal is None:  # as site_wide_check: the decoded token handed to g now
+            g._get_current_object().__dict__["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
         return refusal
 
     return check
@@ -160,7 +155,7 @@ def auth_required(
                 if refusal is not None:
                     return refusal
                 # the check decoded it: hand it to g now rather than through the lazy lookup
-                g._get_current_object().auth_token = environ.get(TOKEN_ENVIRON_KEY)
+                g._get_current_object().__dict__["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
             if is_async:
                 return current_app.ensure_sync(fn)(*args, **kwargs)
             return fn(*args, **kwargs)

@@ -53,26 +53,25 @@ def _with_pending(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> l
     return [*headers, *added_headers]
 
 
-def guard_start_response(
-    environ: WSGIEnvironment, start_response: StartResponse, state: GuardState
-) -> StartResponse:
-    """The guard layer's ``start_response``: when the response starts (after the last
+def start_guarded_response(
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    status: str,
+    headers: list[tuple[str, str]],
+    exc_info: t.Any = None,
+) -> t.Any:
+    """The guard layer's ``start_response`` (bound to the request's ``environ`` and the server's
+    ``start_response`` with :func:`functools.partial`): when the response starts (after the last
     after_request function) it keeps a checked request's response out of shared caches
     (:func:`~flask_authguard.guard.caching.cache_headers`) and adds the cookies of every
     get_server_session() call of the request (views, error handlers and after_request
-    functions alike). ``state`` is the guard's of the app the request is routed to: what
-    ``get_server_session()`` and the guard's check use."""
-    environ[LAYER_KEY] = state
-
-    def wrapped(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
-        checked, read = environ.get(CHECKED_KEY), environ.get(_SESSION_HOOK_KEY)
-        if read:
-            headers = _with_pending(environ, headers)
-        if checked or read:  # the answer depends on who asks
-            headers = cache_headers(headers, private=bool(checked))
-        return start_response(status, headers, exc_info)
-
-    return wrapped
+    functions alike)."""
+    checked, read = environ.get(CHECKED_KEY), environ.get(_SESSION_HOOK_KEY)
+    if read:
+        headers = _with_pending(environ, headers)
+    if checked or read:  # the answer depends on who asks
+        headers = cache_headers(headers, private=bool(checked))
+    return start_response(status, headers, exc_info)
 
 
 def _flask_session(options: OptionsArg | Config, update: t.Any = NOT_UPDATE) -> SessionResult:

@@ -74,10 +74,13 @@ def token_or_none(core: AuthCore, environ: WSGIEnvironment) -> Claims | None:
 def current_token() -> Claims | None:
     """The decoded token of the current Flask request (``g.auth_token``'s value), decoded now
     if nothing asked for it yet."""
-    state = current_app.extensions.get("authguard")
+    # the proxies resolved by their own method: an attribute read through one costs a failed
+    # lookup (an AttributeError made and cleared) before it is forwarded
+    state = current_app._get_current_object().extensions.get("authguard")  # type: ignore[attr-defined]
+    environ = request._get_current_object().environ  # type: ignore[attr-defined]
     if state is None:  # no guard on this app: whatever a with_auth layer left in the environ
-        return t.cast("Claims | None", request.environ.get(TOKEN_ENVIRON_KEY))
-    return token_or_none(t.cast(GuardState, state).core, request.environ)
+        return t.cast("Claims | None", environ.get(TOKEN_ENVIRON_KEY))
+    return token_or_none(t.cast(GuardState, state).core, environ)
 
 
 class LazyToken:
@@ -87,9 +90,9 @@ class LazyToken:
 
     def __getattr__(self, name: str) -> t.Any:
         if name == "auth_token" and has_request_context():
-            state = current_app.extensions.get("authguard")
+            state = current_app._get_current_object().extensions.get("authguard")  # type: ignore[attr-defined]
             if state is not None:
-                value = token_or_none(state.core, request.environ)
+                value = token_or_none(state.core, request._get_current_object().environ)  # type: ignore[attr-defined]
                 self.__dict__["auth_token"] = value
                 return value
         return super().__getattr__(name)  # type: ignore[misc]

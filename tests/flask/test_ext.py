@@ -401,6 +401,39 @@ def test_bad_cookie_is_no_token_and_never_a_500(token_app: Flask) -> None:
         assert client.get("/private").status_code == 307
 
 
+@pytest.mark.parametrize("mode", ["site-wide", "blueprint", "view"])
+def test_every_check_hands_its_token_to_g(user: str, mode: str) -> None:
+    app = Flask(__name__)
+    guard = AuthGuard(app, {"secret": SECRET}, matcher=None if mode == "site-wide" else [])
+    bp = Blueprint("bp", __name__)
+    if mode == "blueprint":
+        guard.protect(bp)
+
+    def page() -> dict[str, t.Any]:
+        # on g's own object already, before any read of g.auth_token
+        return {"handed": g._get_current_object().__dict__.get("auth_token")}
+
+    bp.add_url_rule("/page", "page", auth_required(page) if mode == "view" else page)
+    app.register_blueprint(bp)
+    client = app.test_client()
+    client.set_cookie(V4, user)
+    assert client.get("/page").json["handed"]["sub"] == "u1"
+
+
+def test_templates_get_auth_token_in_and_outside_a_request(user: str) -> None:
+    app = Flask(__name__)
+    AuthGuard(app, {"secret": SECRET}, matcher=[])
+    page = "{{ auth_token['sub'] if auth_token else auth_token is none }}|{{ get_server_session is defined }}"
+    app.add_url_rule("/public", "public", lambda: render_template_string(page))
+    client = app.test_client()
+    client.set_cookie(V4, user)
+    assert client.get("/public").text == "u1|True"  # decoded by the template's read (no check ran)
+    client.delete_cookie(V4)
+    assert client.get("/public").text == "True|True"
+    with app.app_context():  # an app context without a request: no token
+        assert render_template_string(page) == "True|True"
+
+
 def test_the_token_is_decoded_once_per_request(user: str, decodes: list[str], encodes: list[t.Any]) -> None:
     app = Flask(__name__)
     AuthGuard(app, {"secret": SECRET}, matcher=["/page"])
