@@ -117,3 +117,11 @@ def redis_store() -> t.Iterator[dict[str, str]]:
     for key in client.scan_iter(match=f"*{prefix}*", count=500):
         client.delete(key)
     client.close()
+
+
+def rolled_claims(set_cookies: list[str], secret: str) -> dict[str, t.Any]:
+    """The claims of the session cookie in the first ``Set-Cookie`` value (a rolled cookie)."""
+    from flask_authguard.core.tokens import jwt as jwt_mod
+
+    value = set_cookies[0].split(";", 1)[0].split("=", 1)[1]
+    return jwt_mod.decode(token=value, secret=secret) or {}

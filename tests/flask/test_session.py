@@ -1,47 +1,11 @@
-"""The session read's rolled cookie, and the cookies the Flask guard layer adds to a response."""
+"""The Flask session read (:mod:`flask_authguard.flask.session`): the rolled cookie through
+``g.auth_token``, and the cookies the guard layer adds to a response."""
 
 from __future__ import annotations
 
-import typing as t
-
 import pytest
+from conftest import rolled_claims
 from werkzeug.datastructures import Headers
-
-
-def _rolled_claims(cookies: list[str], secret: str) -> dict[str, t.Any]:
-    from flask_authguard.core.tokens import jwt as jwt_mod
-
-    value = cookies[0].split(";", 1)[0].split("=", 1)[1]
-    return jwt_mod.decode(token=value, secret=secret) or {}
-
-
-def test_rolled_cookie_follows_a_jwt_callback_that_changes_a_type(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The incoming token stands for the claims only when the callback left them exactly as
-    decoded: ``True`` turned into ``1`` (equal in Python) still encodes anew."""
-    from flask_authguard.core import _clock
-    from flask_authguard.core.settings.config import resolve_options
-    from flask_authguard.core.tokens import jwt as jwt_mod
-    from flask_authguard.sessions import read_session
-
-    secret = "t" * 32
-    as_number = [False]
-
-    def jwt_callback(*, token: dict[str, t.Any], **_: t.Any) -> dict[str, t.Any]:
-        if as_number[0]:
-            token["admin"] = 1
-        return token
-
-    config = resolve_options({"secret": secret, "callbacks": {"jwt": jwt_callback}})
-    monkeypatch.setattr(_clock, "now", lambda: 1_700_000_000.25)
-    token = jwt_mod.encode(token={"sub": "1", "admin": True}, secret=secret)
-    environ = {"HTTP_COOKIE": f"next-auth.session-token={token}", "wsgi.url_scheme": "http"}
-    first = read_session(dict(environ), config).set_cookies
-    assert _rolled_claims(first, secret)["admin"] is True
-    as_number[0] = True  # the same cookie in the same second, the callback now gives 1
-    second = read_session(dict(environ), config).set_cookies
-    assert second != first
-    claims = _rolled_claims(second, secret)
-    assert claims["admin"] == 1 and claims["admin"] is not True
 
 
 def test_rolled_cookie_follows_changes_made_through_g_auth_token(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,11 +32,11 @@ def test_rolled_cookie_follows_changes_made_through_g_auth_token(monkeypatch: py
     client = app.test_client(use_cookies=False)
     cookie = "next-auth.session-token=" + jwt_mod.encode(token={"sub": "1", "name": "Ann"}, secret=secret)
     same = client.get("/page/same", headers={"Cookie": cookie}).headers.getlist("Set-Cookie")
-    assert _rolled_claims(same, secret)["name"] == "Ann"
+    assert rolled_claims(same, secret)["name"] == "Ann"
     # the same cookie again, in the same second, the view changing the name first
     changed = client.get("/page/Bea", headers={"Cookie": cookie}).headers.getlist("Set-Cookie")
     assert changed != same
-    assert _rolled_claims(changed, secret)["name"] == "Bea"
+    assert rolled_claims(changed, secret)["name"] == "Bea"
 
 
 _SESSION_SET = "next-auth.session-token=new; Path=/; HttpOnly; SameSite=Lax"
