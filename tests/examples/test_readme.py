@@ -48,5 +48,6 @@ def test_the_readme_is_a_short_front_door() -> None:
         "Quick start: any WSGI app",
         "Quick start: FastAPI",
         "Behind a Next.js front end",
+        "Performance",
         "Documentation",
     ]
