@@ -79,7 +79,9 @@ class TwoFactorOptions:
 
 
 def resolve_two_factor(value: t.Any, adapter: t.Any) -> TwoFactorOptions | None:
-    """The ``two_factor`` option checked: ``None`` when off.
+    """The ``two_factor`` option checked: ``None`` when off (a dict of its keys was made a
+    :class:`TwoFactorOptions` with the other options, by
+    :func:`~flask_authguard.core.settings.options.coerce_options`).
 
     :raises ConfigurationError: a bad value, ``pyotp`` missing, or nowhere to keep the records.
     """
@@ -89,15 +91,6 @@ def resolve_two_factor(value: t.Any, adapter: t.Any) -> TwoFactorOptions | None:
         options = TwoFactorOptions()
     elif isinstance(value, TwoFactorOptions):
         options = value
-    elif isinstance(value, t.Mapping):
-        names = {f.name for f in dataclasses.fields(TwoFactorOptions)}
-        unknown = set(value) - names
-        if unknown:
-            raise ConfigurationError(
-                f"unknown key(s) in two_factor: {', '.join(sorted(unknown))} "
-                f"(expected some of {', '.join(sorted(names))})"
-            )
-        options = TwoFactorOptions(**value)
     else:
         raise ConfigurationError(f"two_factor must be True, False or a dict with load/save, not {value!r}")
     for name in ("load", "save"):

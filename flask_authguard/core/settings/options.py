@@ -14,6 +14,7 @@ import typing as t
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
+from ..two_factor import TwoFactorOptions
 from .checks import masked_uri
 from .defence_options import ThrottleOptions
 
@@ -301,6 +302,8 @@ def coerce_options(options: AuthOptions | t.Mapping[str, t.Any] | None) -> AuthO
     cookies = options.cookies
     if isinstance(cookies, t.Mapping):
         cookies = _build(CookiesOptions, cookies, "cookies")
+    if isinstance(options.two_factor, t.Mapping):  # True, False and None are for resolve_two_factor
+        changes["two_factor"] = _build(TwoFactorOptions, options.two_factor, "two_factor")
     changes["cookies"] = CookiesOptions(
         **{
             f.name: _cookie_option(getattr(cookies, f.name), f"cookies.{f.name}")
