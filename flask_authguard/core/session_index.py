@@ -47,6 +47,8 @@ class SessionIndex:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._prefix = f"{store.prefix}d:"
+        # the hashes themselves: this process's for ``memory://``, else the Redis server's
+        self._hashes: _Hashes = _memory(store) if isinstance(store, MemoryStore) else _RedisHashes(store)
 
     def _key(self, user_id: str) -> str:
         return self._prefix + user_id
@@ -57,29 +59,14 @@ class SessionIndex:
         :raises BackendUnavailableError: the store cannot be reached.
         """
         value = json.dumps(dict(record), separators=(",", ":"))
-        key, expiry = self._key(user_id), max(1, int(ttl))
-        if isinstance(self.store, MemoryStore):
-            _memory(self.store).put(key, session_id, value, expiry)
-            return
-        client = _client(self.store)
-        _redis(
-            lambda: (
-                client.pipeline(transaction=False).hset(key, session_id, value).expire(key, expiry).execute()
-            )
-        )
+        self._hashes.put(self._key(user_id), session_id, value, max(1, int(ttl)))
 
     def get(self, user_id: str, session_id: str) -> dict[str, t.Any] | None:
         """The record of one session, or ``None`` (none, or past its ``expires``).
 
         :raises BackendUnavailableError: the store cannot be reached.
         """
-        key = self._key(user_id)
-        if isinstance(self.store, MemoryStore):
-            raw = _memory(self.store).get(key).get(session_id)
-        else:
-            client = _client(self.store)
-            raw = _redis(lambda: client.hget(key, session_id))
-        record = _record(raw)
+        record = _record(self._hashes.field(self._key(user_id), session_id))
         return record if record is not None and _live(record) else None
 
     def all(self, user_id: str) -> dict[str, dict[str, t.Any]]:
@@ -88,15 +75,9 @@ class SessionIndex:
 
         :raises BackendUnavailableError: the store cannot be reached.
         """
-        key = self._key(user_id)
-        if isinstance(self.store, MemoryStore):
-            raw = _memory(self.store).get(key)
-        else:
-            client = _client(self.store)
-            raw = _redis(lambda: client.hgetall(key))
         records: dict[str, dict[str, t.Any]] = {}
         dead: list[str] = []
-        for field, value in raw.items():
+        for field, value in self._hashes.all(self._key(user_id)).items():
             session_id = field.decode() if isinstance(field, bytes) else str(field)
             record = _record(value)
             if record is None or not _live(record):
@@ -114,35 +95,21 @@ class SessionIndex:
         """
         if not session_ids:
             return 0
-        key = self._key(user_id)
-        if isinstance(self.store, MemoryStore):
-            return _memory(self.store).remove(key, session_ids)
-        client = _client(self.store)
-        return int(_redis(lambda: client.hdel(key, *session_ids)))
+        return self._hashes.remove(self._key(user_id), session_ids)
 
     def extend(self, user_id: str, ttl: float) -> None:
         """Let the user's hash live ``ttl`` seconds from now.
 
         :raises BackendUnavailableError: the store cannot be reached.
         """
-        key, expiry = self._key(user_id), max(1, int(ttl))
-        if isinstance(self.store, MemoryStore):
-            _memory(self.store).extend(key, expiry)
-            return
-        client = _client(self.store)
-        _redis(lambda: client.expire(key, expiry))
+        self._hashes.extend(self._key(user_id), max(1, int(ttl)))
 
     def clear(self, user_id: str) -> None:
         """Delete every record of ``user_id``.
 
         :raises BackendUnavailableError: the store cannot be reached.
         """
-        key = self._key(user_id)
-        if isinstance(self.store, MemoryStore):
-            _memory(self.store).clear(key)
-            return
-        client = _client(self.store)
-        _redis(lambda: client.delete(key))
+        self._hashes.clear(self._key(user_id))
 
 
 def _record(raw: t.Any) -> dict[str, t.Any] | None:
@@ -180,6 +147,49 @@ def _redis(call: t.Callable[[], T]) -> T:
         raise BackendUnavailableError(f"the store failed: {type(exc).__name__}") from exc
 
 
+class _Hashes(t.Protocol):
+    """Hashes of string fields that expire whole: what :class:`SessionIndex` keeps records in."""
+
+    def put(self, key: str, field: str, value: str, ttl: float) -> None: ...
+    def field(self, key: str, field: str) -> t.Any: ...
+    def all(self, key: str) -> t.Mapping[t.Any, t.Any]: ...
+    def remove(self, key: str, fields: t.Sequence[str]) -> int: ...
+    def extend(self, key: str, ttl: float) -> None: ...
+    def clear(self, key: str) -> None: ...
+
+
+class _RedisHashes:
+    """The hashes of a Redis store (``HSET`` and ``EXPIRE``), store failures raised as
+    :class:`BackendUnavailableError`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def put(self, key: str, field: str, value: str, ttl: float) -> None:
+        client = _client(self.store)
+        _redis(lambda: client.pipeline(transaction=False).hset(key, field, value).expire(key, ttl).execute())
+
+    def field(self, key: str, field: str) -> t.Any:
+        client = _client(self.store)
+        return _redis(lambda: client.hget(key, field))
+
+    def all(self, key: str) -> t.Mapping[t.Any, t.Any]:
+        client = _client(self.store)
+        return t.cast("t.Mapping[t.Any, t.Any]", _redis(lambda: client.hgetall(key)))
+
+    def remove(self, key: str, fields: t.Sequence[str]) -> int:
+        client = _client(self.store)
+        return int(_redis(lambda: client.hdel(key, *fields)))
+
+    def extend(self, key: str, ttl: float) -> None:
+        client = _client(self.store)
+        _redis(lambda: client.expire(key, ttl))
+
+    def clear(self, key: str) -> None:
+        client = _client(self.store)
+        _redis(lambda: client.delete(key))
+
+
 class _MemoryHashes:
     """The hashes of one ``memory://`` store, in this process."""
 
@@ -192,7 +202,11 @@ class _MemoryHashes:
             found = self._current(key)
             self._hashes[key] = ({**found, field: value}, _clock.now() + ttl)
 
-    def get(self, key: str) -> dict[str, str]:
+    def field(self, key: str, field: str) -> str | None:
+        with self._lock:
+            return self._current(key).get(field)
+
+    def all(self, key: str) -> dict[str, str]:
         with self._lock:
             return dict(self._current(key))
 
