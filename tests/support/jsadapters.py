@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import pathlib
-import subprocess
 import typing as t
 
 import sqlalchemy as sa
 
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
 from support import TESTS
-from support.nodejs import RUN_TIMEOUT, _check_node_version, _node_env, _tool, cached_install, npm_install
+from support.nodejs import _check_node_version, _tool, cached_install, npm_install, run_helper
 
 PACKAGE_FILES = ("package.json", "package-lock.json")
 UTC = dt.timezone.utc
@@ -47,18 +45,7 @@ def install(name: str) -> pathlib.Path:
 
 def run(where: pathlib.Path, requests: list[dict[str, t.Any]]) -> list[t.Any]:
     """The helper's answers to ``requests`` (one Node.js process), decoded; every one must succeed."""
-    proc = subprocess.run(
-        [_tool("node"), "helper.mjs"],
-        cwd=where,
-        input=json.dumps(encode(requests)),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=RUN_TIMEOUT,
-        env=_node_env(),
-    )
-    assert proc.returncode == 0, f"the node helper exited {proc.returncode}:\n{proc.stderr}"
-    results = json.loads(proc.stdout)
+    results = run_helper(where, encode(requests))
     for result in results:
         assert result["ok"], f"the node helper failed: {result['error']['message']}"
     return [decode(result["value"]) for result in results]

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import pathlib
-import subprocess
 import typing as t
 
 import pytest
@@ -15,12 +13,11 @@ from support import TESTS
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 from support.nodejs import (  # noqa: E402
-    RUN_TIMEOUT,
     _check_node_version,
-    _node_env,
     _tool,
     cached_install,
     npm_install,
+    run_helper,
 )
 
 NODE_PG_DIR = TESTS / "node_pg"
@@ -57,17 +54,6 @@ class NextAuthPg:
 
     def run(self, op: str, **params: t.Any) -> t.Any:
         request = {"op": op, "secret": SECRET, "url": ORIGIN, "database": self.database, **params}
-        proc = subprocess.run(
-            [_tool("node"), "helper.mjs"],
-            cwd=self.directory,
-            input=json.dumps([request]),
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=RUN_TIMEOUT,
-            env=_node_env(),
-        )
-        assert proc.returncode == 0, f"the node helper exited {proc.returncode}:\n{proc.stderr}"
-        [result] = json.loads(proc.stdout)
+        [result] = run_helper(self.directory, [request])
         assert result["ok"], f"next-auth failed: {result['error']}"
         return result["value"]

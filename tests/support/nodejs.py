@@ -221,16 +221,13 @@ def _node_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_NEXTAUTH_ENV_PREFIXES)}
 
 
-def run_node(requests: t.Sequence[Request]) -> list[Result]:
-    """Run a batch of helper requests in one Node.js process; one result per request.
+def run_helper(where: pathlib.Path, requests: t.Sequence[t.Any]) -> list[Result]:
+    """Run a batch of requests through the ``helper.mjs`` in ``where`` (its JSON pipe), in one
+    Node.js process; one result per request, ``{"ok": True, "value": ...}`` or ``{"ok": False,
+    "error": {...}}``.
 
-    Each result is ``{"ok": True, "value": ...}`` or ``{"ok": False, "error": {"name", "code",
-    "message"}}``. See ``tests/node/helper.mjs`` for the operations.
-
-    :raises NodeUnavailable: see :func:`install`.
-    :raises NodeError: the helper crashed or answered something else than JSON.
+    :raises NodeError: the helper crashed, took too long, or answered something else than JSON.
     """
-    where = installed()
     try:
         proc = subprocess.run(
             [_tool("node"), "helper.mjs"],
@@ -253,6 +250,16 @@ def run_node(requests: t.Sequence[Request]) -> list[Result]:
     if not isinstance(results, list) or len(results) != len(requests):
         raise NodeError(f"expected {len(requests)} results, got {proc.stdout[:2000]}")
     return results
+
+
+def run_node(requests: t.Sequence[Request]) -> list[Result]:
+    """Run a batch of next-auth helper requests (:func:`run_helper` on ``tests/node``'s install).
+    See ``tests/node/helper.mjs`` for the operations.
+
+    :raises NodeUnavailable: see :func:`install`.
+    :raises NodeError: see :func:`run_helper`.
+    """
+    return run_helper(installed(), requests)
 
 
 def value_of(result: Result) -> t.Any:
