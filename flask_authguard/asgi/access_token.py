@@ -26,7 +26,7 @@ from starlette.requests import HTTPConnection
 
 from ..core.errors import BackendUnavailableError
 from ..guard.caching import vary_with_cookie
-from ..sessions import request_config
+from ..sessions import config_of
 from ..sessions.reading import swap_cookies
 from ..sessions.refresh import access_token
 from .middleware import store_unavailable
@@ -60,7 +60,7 @@ async def get_access_token(
     """
     environ = environ_of(request.scope)
     core = core_of(request)
-    config = core.config if options is None and core is not None else request_config(environ, options)
+    config = core.config if options is None and core is not None else config_of(options)
     try:
         answer = await anyio.to_thread.run_sync(access_token, environ, config, provider_id)
     except BackendUnavailableError as exc:

@@ -16,7 +16,7 @@ from ..guard.caching import vary_with_cookie
 from ..guard.decision import AuthCore
 from ..guard.step_up import checked_max_age
 from ..guard.two_factor import mfa_refusal
-from ..sessions import NOT_UPDATE, Session, apply_cookies, read_session, request_config, strategy_of
+from ..sessions import NOT_UPDATE, Session, apply_cookies, config_of, read_session, strategy_of
 from .guard import CORE_KEY, run_guard, runs_inline
 from .middleware import AuthRefusal, store_unavailable
 from .scope import environ_of
@@ -89,7 +89,7 @@ async def _session(
 ) -> Session | None:
     environ = environ_of(request.scope)
     core = core_of(request)
-    config = core.config if options is None and core is not None else request_config(environ, options)
+    config = core.config if options is None and core is not None else config_of(options)
     if core is not None and core.config is config:
         inline = runs_inline(core)
     else:

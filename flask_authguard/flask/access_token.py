@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 from ..core.settings.config import Config
 from ..core.settings.options import OptionsArg
 from ..guard.caching import vary_on_cookie
-from ..sessions import request_config
+from ..sessions import config_of
 from ..sessions.reading import swap_cookies
 from ..sessions.refresh import access_token
 from .session import queue_cookies
@@ -85,7 +85,7 @@ def get_access_token(*args: t.Any) -> str | None:
             raise RuntimeError(_NO_REQUEST) from None
         layer: GuardState | None = environ.get(LAYER_KEY)
         if len(args) == 2:
-            config = request_config(environ, args[1])
+            config = config_of(args[1])
         else:
             config = request_state(environ).core.config
         answer = access_token(environ, config, args[0])
@@ -103,7 +103,7 @@ def get_access_token(*args: t.Any) -> str | None:
         if options is None and has_app_context() and "authguard" in current_app.extensions:
             config = state_of().config
         else:
-            config = request_config(environ, options)
+            config = config_of(options)
         answer = access_token(environ, config, args[2])
         if resp is not None:
             secure = config.is_secure(environ.get("wsgi.url_scheme", "http"))

@@ -15,7 +15,7 @@ from ..core.settings.config import Config
 from ..core.settings.options import OptionsArg
 from ..core.tokens.request_token import TOKEN_CONFIG_KEY, TOKEN_ENVIRON_KEY
 from ..guard.caching import CHECKED_KEY, cache_headers, vary_on_cookie
-from ..sessions import NOT_UPDATE, Session, SessionResult, apply_cookies, read_session, request_config
+from ..sessions import NOT_UPDATE, Session, SessionResult, apply_cookies, config_of, read_session
 from ..sessions.reading import cookies_to_add
 from .state import LAYER_KEY, GuardState, request_state, state_of
 
@@ -84,7 +84,7 @@ def _flask_session(options: OptionsArg | Config, update: t.Any = NOT_UPDATE) -> 
         raise RuntimeError(_NO_REQUEST) from None
     layer: GuardState | None = environ.get(LAYER_KEY)
     if options is not None:
-        config = request_config(environ, options)
+        config = config_of(options)
     else:  # the guard's options
         config = request_state(environ).core.config
     result = read_session(environ, config, update=update)
@@ -135,7 +135,7 @@ def _werkzeug_session(req: t.Any, resp: t.Any, options: t.Any, update: t.Any = N
     if options is None and has_app_context() and "authguard" in current_app.extensions:
         config = state_of().config
     else:
-        config = request_config(environ, options)
+        config = config_of(options)
     result = read_session(environ, config, update=update)
     if update is not NOT_UPDATE:
         _hand_over(environ, config, result)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .base import NOT_UPDATE, Session, SessionResult, SessionStrategy
 from .database import DatabaseSessions
 from .jwt import JwtSessions
-from .reading import apply_cookies, config_of, read_session, request_config, writes_session_cookie
+from .reading import apply_cookies, config_of, read_session, writes_session_cookie
 from .strategy import strategy_of
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "apply_cookies",
     "config_of",
     "read_session",
-    "request_config",
     "strategy_of",
     "writes_session_cookie",
 ]

@@ -59,11 +59,6 @@ def config_of(options: OptionsLike) -> Config:
     return runtime_for(options).config
 
 
-def request_config(environ: WSGIEnvironment, options: OptionsLike) -> Config:
-    """:func:`config_of` (kept for the callers that have a request at hand)."""
-    return runtime_for(options).config
-
-
 def read_session(environ: WSGIEnvironment, config: Config, *, update: t.Any = NOT_UPDATE) -> SessionResult:
     """The session of a request, computed once per request and options; ``None`` for a
     cookie-authenticated mutation or WebSocket handshake from another site.

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from flask_authguard import ConfigurationError, decode, encode, get_server_session
 from flask_authguard.core.settings.config import resolve_options
-from flask_authguard.sessions import apply_cookies, read_session, request_config, writes_session_cookie
+from flask_authguard.sessions import apply_cookies, config_of, read_session, writes_session_cookie
 from flask_authguard.sessions import base as session_mod
 from flask_authguard.sessions.base import default_session, iso_ms
 
@@ -688,13 +688,13 @@ def test_repeated_reads_decode_and_encode_once_even_with_a_dict(
     assert len(decodes) == 2
 
 
-def test_request_config_keeps_one_resolution_per_options_object() -> None:
+def test_config_of_keeps_one_resolution_per_options_object() -> None:
     environ = _environ()
     options = {"secret": SECRET}
-    assert request_config(environ, options) is request_config(environ, options)
-    assert request_config(environ, options) is not request_config(environ, dict(options))
+    assert config_of(options) is config_of(options)
+    assert config_of(options) is not config_of(dict(options))
     config = resolve_options(options)
-    assert request_config(environ, config) is config
+    assert config_of(config) is config
     assert read_session(environ, config).session is None
 
 
