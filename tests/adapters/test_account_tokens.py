@@ -9,9 +9,22 @@ import typing as t
 import pytest
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
-from support.adapters import emptied_adapter, new_user  # noqa: E402
+from support.adapters import (  # noqa: E402
+    SETUP_PARAMS,
+    emptied_adapter,
+    made_adapters,  # noqa: F401 - a fixture
+    new_user,
+    pg_engine,  # noqa: F401 - a fixture
+    pg_schema,  # noqa: F401 - a fixture
+)
 
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
+
+
+@pytest.fixture(params=SETUP_PARAMS)
+def adapter(request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
+    layout, database = request.param
+    return emptied_adapter(request, layout, database)
 
 
 def account(user_id: str, provider: str = "github", **tokens: t.Any) -> dict[str, t.Any]:

@@ -27,11 +27,16 @@ from sqlalchemy import exc as sa_exc  # noqa: E402
 from support.adapters import (  # noqa: E402
     CLOSED_MYSQL_URL,
     CLOSED_PG_URL,
+    SETUP_PARAMS,
     UTC,
     _counter,
+    emptied_adapter,
     in_days,
+    made_adapters,  # noqa: F401 - a fixture
     make_adapter,
     new_user,
+    pg_engine,  # noqa: F401 - a fixture
+    pg_schema,  # noqa: F401 - a fixture
     postgres_url,
 )
 
@@ -51,6 +56,12 @@ ID_SHAPES = {
     "prisma": r"c[0-9a-z]{24}",  # cuid()
     "drizzle": r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",  # randomUUID()
 }
+
+
+@pytest.fixture(params=SETUP_PARAMS)
+def adapter(request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
+    layout, database = request.param
+    return emptied_adapter(request, layout, database)
 
 
 def expiry(adapter: SQLAlchemyAdapter, days: float) -> dt.datetime:

@@ -9,13 +9,24 @@ import typing as t
 
 import pytest
 from support.adapters import (
+    SETUP_PARAMS,
+    emptied_adapter,
+    made_adapters,  # noqa: F401 - a fixture
     new_user,
+    pg_engine,  # noqa: F401 - a fixture
+    pg_schema,  # noqa: F401 - a fixture
 )
 
 pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
 
 RECORD = {"secret": "v1.sealed", "last_step": 100, "recovery_codes": ["a" * 64, "b" * 64]}
+
+
+@pytest.fixture(params=SETUP_PARAMS)
+def adapter(request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
+    layout, database = request.param
+    return emptied_adapter(request, layout, database)
 
 
 def test_save_and_get(adapter: SQLAlchemyAdapter) -> None:
