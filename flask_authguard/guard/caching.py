@@ -8,13 +8,8 @@ left alone.
 
 from __future__ import annotations
 
-import typing as t
-
 from werkzeug.datastructures import Headers, ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_set_header
-
-if t.TYPE_CHECKING:
-    pass
 
 #: Set in the environ once the guard has checked the request.
 CHECKED_KEY = "authguard.checked"
@@ -57,10 +52,16 @@ def cache_headers(headers: list[tuple[str, str]], *, private: bool = True) -> li
     Flask and ASGI.
 
     The usual response sets neither header: then both are appended; anything else (either
-    header there, a value that is not a printable string) goes through ``Headers``.
+    header there, a value that is not a string or holds a line break) goes through ``Headers``,
+    which converts the value or refuses the line break (werkzeug's one rule for header values).
     """
     for name, value in headers:
-        if name.lower() in ("vary", "cache-control") or type(value) is not str or not value.isprintable():
+        if (
+            name.lower() in ("vary", "cache-control")
+            or type(value) is not str
+            or "\n" in value
+            or "\r" in value
+        ):
             fixed = Headers(headers)
             if private:
                 make_private(fixed)

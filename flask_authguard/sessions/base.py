@@ -7,7 +7,6 @@ The "JWT or database?" question is answered once, at start-up, by
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import typing as t
 from collections.abc import Mapping
@@ -126,15 +125,6 @@ class SessionStrategy(t.Protocol):
 def cookie_spec(environ: WSGIEnvironment, config: Config) -> CookieSpec:
     """The session cookie for this request's scheme."""
     return config.session_cookie(config.is_secure(environ.get("wsgi.url_scheme", "http")))
-
-
-def iso_ms(moment: float | dt.datetime) -> str:
-    """``Date.toISOString()`` of a timestamp or an aware datetime: UTC, milliseconds, ``Z``."""
-    if not isinstance(moment, dt.datetime):
-        moment = dt.datetime.fromtimestamp(moment, dt.timezone.utc)
-    elif moment.utcoffset():
-        moment = moment.astimezone(dt.timezone.utc)
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def default_session(claims: t.Mapping[str, t.Any], expires: str) -> Session:

@@ -42,6 +42,7 @@ from ..core import _clock
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
 from ..core.http.cookies import chunk, clean, opaque_session_value
+from ..core.http.dates import iso_ms
 from ..core.settings.config import Config
 from ..core.tokens.request_token import Claims, session_cookies
 from .accounts import resolve_user
@@ -55,7 +56,7 @@ from .adapter_calls import (
     session_token,
     timestamp_of,
 )
-from .base import NOT_UPDATE, SessionResult, cookie_spec, fire_event, iso_ms
+from .base import NOT_UPDATE, SessionResult, cookie_spec, fire_event
 from .devices import DatabaseDevices
 from .provider_tokens import (
     KEPT_FIELDS,

@@ -18,7 +18,6 @@ Where this deliberately differs from next-auth:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import typing as t
 
@@ -27,6 +26,7 @@ from ..core._compat import call_sync, settle
 from ..core.defences.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
 from ..core.errors import SignInError, TokenError
 from ..core.http.cookies import chunk, clean, session_values
+from ..core.http.dates import iso_ms
 from ..core.runtime import runtime_of
 from ..core.settings.config import Config
 from ..core.tokens.jwt import verified_claims
@@ -49,7 +49,6 @@ from .base import (
     default_session,
     encode_token,
     fire_event,
-    iso_ms,
 )
 from .devices import JwtDevices
 from .provider_tokens import REFRESH_ERROR, with_sign_in_tokens
@@ -161,7 +160,7 @@ class JwtSessions:
         if left is not None:
             max_age = max(1, min(max_age, int(left)))
         # one moment for the session's ``expires`` and the cookie's ``Expires``
-        expires = dt.datetime.fromtimestamp(_clock.now() + max_age, dt.timezone.utc)
+        expires = _clock.now() + max_age
         try:
             if update is NOT_UPDATE:
                 token = call_jwt_callback(config, dict(decoded))

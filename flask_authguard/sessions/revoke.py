@@ -30,7 +30,6 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("flask_authguard")
 
 
-
 def revocations_of(config: Config) -> RevocationList:
     """The revocation list of ``config``'s runtime."""
     return runtime_of(config).revocations

@@ -31,7 +31,6 @@ from flask_authguard.sessions.revoke import Revoker
 WORKERS = 3
 
 
-
 def _need_gunicorn() -> None:
     try:
         import gunicorn  # noqa: F401

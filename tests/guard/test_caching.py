@@ -25,6 +25,8 @@ HEADER_LISTS: list[list[tuple[str, t.Any]]] = [
     # names of the very lengths the shortcut looks closer at (4 and 13), in any case
     [("Date", "Mon"), ("ETag", '"x"'), ("Accept-Ranges", "bytes"), ("Last-Modified", "Mon")],
     [("ETag", '"x"'), ("CACHE-CONTROL", "max-age=1"), ("vAry", "Origin")],
+    # not printable, but no line break: werkzeug keeps these values as they are
+    [("X-Tab", "a\tb"), ("X-Nul", "a\x00b"), ("X-Text", "caf\u00e9 \u2028")],
 ]
 
 

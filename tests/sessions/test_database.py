@@ -40,8 +40,8 @@ from flask_authguard import (  # noqa: E402
     with_auth,
 )
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter  # noqa: E402
+from flask_authguard.core.http.dates import iso_ms  # noqa: E402
 from flask_authguard.sessions.adapter_calls import expiry, generate_session_token  # noqa: E402
-from flask_authguard.sessions.base import iso_ms  # noqa: E402
 
 NOW = 1_700_000_000
 MAX_AGE = 30 * 24 * 60 * 60

@@ -22,10 +22,10 @@ from werkzeug.test import EnvironBuilder, create_environ
 from werkzeug.wrappers import Request, Response
 
 from flask_authguard import ConfigurationError, decode, encode, get_server_session
+from flask_authguard.core.http.dates import iso_ms
 from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.sessions import apply_cookies, config_of, read_session, writes_session_cookie
 from flask_authguard.sessions import base as session_mod
-from flask_authguard.sessions.base import default_session, iso_ms
 
 DATA = load_vectors("session.json")
 CASES = {c["name"]: c for c in DATA["cases"]}
@@ -332,26 +332,6 @@ def _session(
 @pytest.fixture
 def token(frozen_clock: FrozenClock) -> str:
     return encode(token={"sub": "u1", "name": "Ada", "role": "admin"}, secret=SECRET, max_age=3600)
-
-
-def test_default_session_leaves_out_missing_claims_and_keeps_nulls() -> None:
-    assert default_session({"sub": "x"}, "E") == {"user": {}, "expires": "E"}
-    assert default_session({"name": None, "picture": "p"}, "E") == {
-        "user": {"name": None, "image": "p"},
-        "expires": "E",
-    }
-
-
-@pytest.mark.parametrize(
-    ("timestamp", "text"),
-    [
-        pytest.param(1_700_003_600, "2023-11-14T23:13:20.000Z", id="whole-second"),
-        pytest.param(1_700_003_600.5679, "2023-11-14T23:13:20.567Z", id="milliseconds-truncated"),
-        pytest.param(0, "1970-01-01T00:00:00.000Z", id="epoch"),
-    ],
-)
-def test_iso_ms_is_javascripts_to_iso_string(timestamp: float, text: str) -> None:
-    assert iso_ms(timestamp) == text
 
 
 def test_no_cookie_no_session_no_set_cookie(frozen_clock: FrozenClock) -> None:

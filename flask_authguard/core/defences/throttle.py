@@ -169,7 +169,6 @@ class Counted(t.NamedTuple):
     resettable: bool
 
 
-
 def identifiers_of(
     provider: t.Any, form: t.Mapping[str, t.Any], submitted: t.Mapping[str, str]
 ) -> tuple[str, ...]:

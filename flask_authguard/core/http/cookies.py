@@ -14,9 +14,10 @@ import string
 import typing as t
 from urllib.parse import quote, unquote
 
-from werkzeug.http import dump_cookie, http_date
+from werkzeug.http import dump_cookie
 
 from ..settings.config import CookieSpec
+from .dates import http_date
 
 __all__ = [
     "MAX_CHUNKS",

@@ -97,4 +97,3 @@ _ATOMIC = (str, int, float, bool, type(None))
 
 def _fresh_copy(claims: dict[str, t.Any]) -> dict[str, t.Any]:
     return {k: v if isinstance(v, _ATOMIC) else copy.deepcopy(v) for k, v in claims.items()}
-

@@ -120,4 +120,3 @@ def test_session_cookie_values_name_the_cookies_the_general_reader_sees(
     assert chunk_names(names, NAME) == chunk_names(general, NAME)
     if candidates:
         assert candidates == session_values(general, NAME)
-
