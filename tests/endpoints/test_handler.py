@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from conftest import SECRET, FrozenClock
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 from support.handler_app import (
     _KIND,
     ADA,
@@ -34,6 +36,7 @@ from support.handler_app import (
     set_cookies,
     sign_in,
 )
+from support.properties import BOUNDED
 from werkzeug.wrappers import Response
 
 from flask_authguard import (
@@ -1567,3 +1570,40 @@ def test_a_bad_host_header_is_a_400_not_a_500(host: str, status: int, path: str)
         app = make_app(url=url, trust_host=url is None)
         _, answer, _ = run_wsgi_app(app, environ, buffered=True)
         assert int(answer.split()[0]) == expected, (url, answer)
+
+
+# -- properties: no redirect leaves the site ----------------------------------------------------
+
+#: https, where the app of support.handler_app is http: the property keeps its own origin.
+HTTPS_BASE = "https://app.example.com"
+URLISH = st.one_of(
+    st.text(max_size=80),
+    st.builds(
+        lambda a, b: a + b,
+        st.sampled_from(
+            [
+                "/",
+                "//",
+                "/\\",
+                "https://",
+                "http://",
+                "javascript:",
+                "\t/",
+                "https://app.example.com",
+                "https://app.example.com@",
+                "https://app.example.com.",
+            ]
+        ),
+        st.text(max_size=40),
+    ),
+)
+
+
+@flask_only  # a property of the function, not of an app kind
+@BOUNDED
+@given(URLISH)
+def test_no_redirect_leaves_the_site(url: str) -> None:
+    out = safe_redirect(url, HTTPS_BASE)
+    parts = urlsplit(out)
+    assert f"{parts.scheme}://{parts.netloc}" == HTTPS_BASE
+    assert out.isascii() and not any(c in out for c in "\r\n\t\\ ")

@@ -1,4 +1,5 @@
-"""The app the load test (``tests/bench/test_load.py``) serves under gunicorn with several workers.
+"""The app the load test (``tests/core/defences/test_shared_across_workers.py``) serves under
+gunicorn with several workers.
 
 Its options come from the environment the test sets: ``LOAD_STORE``, ``LOAD_PREFIX``.
 """

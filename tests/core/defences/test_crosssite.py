@@ -14,7 +14,10 @@ import pytest
 from conftest import SECRET
 from flask import Flask, g
 from flask import request as flask_request
+from hypothesis import given
+from hypothesis import strategies as st
 from support.asgi_driver import run_asgi
+from support.properties import BOUNDED, HEADER_CHARS
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request, Response
@@ -494,3 +497,42 @@ def test_the_guard_refuses_a_cross_site_websocket_handshake(front: str) -> None:
     assert refused.status_code == 403 and "WebSocket handshake" in refused.get_json()["message"]
     assert post(client, cookie=token(), method="GET", Origin=HOST, **upgrade).get_data() == b"ran"
     assert post(client, bearer=token(), method="GET", Origin=EVIL, **upgrade).get_data() == b"ran"
+
+
+# -- properties: the cross-site rule -------------------------------------------------------------
+
+CROSS = resolve_options({"secret": SECRET, "trusted_origins": ["http://localhost:3000"]})
+
+
+@BOUNDED
+@given(
+    st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+    st.one_of(
+        st.none(),
+        st.text(HEADER_CHARS, max_size=40),
+        st.sampled_from(["same-origin", "same-site", "cross-site", "none"]),
+    ),
+    st.one_of(
+        st.none(),
+        st.text(HEADER_CHARS, max_size=60),
+        st.sampled_from(["https://evil.test", "null", "http://api.example.com", "http://localhost:3000"]),
+    ),
+    st.one_of(st.none(), st.text(HEADER_CHARS, max_size=60)),
+)
+def test_cross_site_rule_never_raises_and_never_trusts_a_stranger(
+    method: str, site: str | None, origin: str | None, referer: str | None
+) -> None:
+    environ = EnvironBuilder(path="/x", method=method, base_url="http://api.example.com").get_environ()
+    for key, value in (("HTTP_SEC_FETCH_SITE", site), ("HTTP_ORIGIN", origin), ("HTTP_REFERER", referer)):
+        if value is not None:
+            environ[key] = value
+    reason = cross_site_reason(environ, CROSS)
+    assert reason is None or reason.isprintable()
+    friendly = {"http://api.example.com", "http://localhost:3000"}
+    stranger = origin is not None and normalize_origin(origin) not in friendly
+    if (
+        method in ("POST", "PUT", "PATCH", "DELETE")
+        and stranger
+        and (site or "").strip().lower() not in ("same-origin", "none")
+    ):
+        assert reason is not None

@@ -17,7 +17,10 @@ import typing as t
 import pytest
 from conftest import SECRET, FrozenClock
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 from support.handler_app import V4, client_of, cookie_value, csrf_of
+from support.properties import BOUNDED
 from support.revocation_app import bearer, make_app, signed_in
 
 from flask_authguard import (
@@ -32,6 +35,7 @@ from flask_authguard.core.defences import store as store_module
 from flask_authguard.core.defences.revocation import RevocationList, carry_sign_in_claims, sign_in_time
 from flask_authguard.core.defences.store import MemoryStore
 from flask_authguard.core.runtime import runtime_of
+from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.core.tokens.jwt import verified_tokens
 from flask_authguard.sessions.revoke import Revoker
 
@@ -530,3 +534,26 @@ def test_redis_read_failure_is_503_and_forgets_the_connection() -> None:
         with pytest.raises(BackendUnavailableError, match="the store \\(Redis\\) failed: ConnectionError"):
             store.get_many(["p:u:1"])
         assert store._local.held is None
+
+
+# -- properties: a user revocation ---------------------------------------------------------------
+
+#: The options the revocation list reads (as the cross-site property's, in test_crosssite.py).
+CROSS = resolve_options({"secret": SECRET, "trusted_origins": ["http://localhost:3000"]})
+
+
+@BOUNDED
+@given(
+    st.floats(1_600_000_000, 1_800_000_000),
+    st.floats(-1000, 1000),
+    st.one_of(st.none(), st.text(max_size=10)),
+)
+def test_a_user_revocation_refuses_exactly_the_earlier_sign_ins(
+    revoked_at: float, offset: float, sid: str | None
+) -> None:
+    store = MemoryStore("p:")
+    store.put("p:u:u1", repr(revoked_at))
+    claims: dict[str, t.Any] = {"sub": "u1", "auth_time": revoked_at + offset, "iat": 2_000_000_000}
+    if sid:
+        claims["sid"] = sid
+    assert RevocationList(store, CROSS).is_revoked(claims) == (revoked_at + offset <= revoked_at)

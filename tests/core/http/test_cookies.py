@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import TESTS
+from support.properties import BOUNDED
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_cookie
 from werkzeug.test import create_environ
@@ -446,3 +447,39 @@ def test_values_are_encoded_as_encode_uri_component_does(value: str) -> None:
     from flask_authguard.core.http.cookies import encode_value
 
     assert encode_value(value) == quote(value, safe="-_.!~*'()")
+
+
+# -- properties: chunk reassembly ---------------------------------------------------------------
+
+NAME = "next-auth.session-token"
+
+
+@BOUNDED
+@given(
+    value=st.text(
+        st.characters(min_codepoint=32, max_codepoint=0x10FFFF, exclude_categories=("Cs",)), max_size=900
+    ),
+    size=st.integers(20, 120),
+)
+def test_chunks_reassemble_to_the_value(value: str, size: int) -> None:
+    spec = CookieSpec(name=NAME)
+    headers = cookies.chunk(spec, value, existing=[], chunk_size=size)
+    pairs = [h.split(";", 1)[0].split("=", 1) for h in headers]
+    jar = parse_cookie("; ".join(f"{n}={v}" for n, v in pairs))
+    assert cookies.session_values(jar, NAME)[:1] == ([value] if value else [])
+
+
+@BOUNDED
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([NAME, f"{NAME}.0", f"{NAME}.1", f"{NAME}.7", f"{NAME}.x"]), st.text(max_size=20)
+        ),
+        max_size=8,
+    )
+)
+def test_any_chunk_set_reads_without_raising(pairs: list[tuple[str, str]]) -> None:
+    from werkzeug.datastructures import MultiDict
+
+    values = cookies.session_values(MultiDict(pairs), NAME)
+    assert all(isinstance(v, str) and v for v in values)

@@ -6,6 +6,9 @@ import re
 import typing as t
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from support.properties import BOUNDED
 
 from flask_authguard.core.errors import ConfigurationError
 from flask_authguard.core.matcher import Matcher, compile_matcher
@@ -440,3 +443,16 @@ def test_safe_forms_do_not_backtrack_badly() -> None:
     assert not matcher.matches("/files/f" + ".a" * 5000)
     assert not matcher.matches("/a" + "/b" * 5000)
     assert not matcher.matches("/" + "a-" * 5000)
+
+
+# -- properties: the matcher never raises --------------------------------------------------------
+
+
+@BOUNDED
+@given(st.text(max_size=80), st.text(max_size=80))
+def test_the_matcher_never_raises_on_any_path_or_pattern(pattern: str, path: str) -> None:
+    try:
+        matcher = compile_matcher([pattern])
+    except ConfigurationError:
+        return
+    assert isinstance(matcher.matches(path), bool)

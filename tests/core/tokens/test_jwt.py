@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import re
+import string
 import typing as t
 import uuid
 
 import pytest
+from conftest import SECRET
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from joserfc import jwe
 from joserfc.jwk import OctKey
 from support import DATA
+from support.properties import BOUNDED
 
 from flask_authguard.core.errors import ConfigurationError, InvalidTokenError, TokenError, TokenExpiredError
 from flask_authguard.core.tokens import jwt as jwt_mod
@@ -621,3 +624,49 @@ def test_the_secret_that_verified_last_is_tried_first(
     tried.clear()
     assert decode(token=new_token, secret=secrets)["sub"] == "new"  # the others still answer
     assert decode(token=encode(token={"sub": "mid"}, secret=secrets[1]), secret=secrets)["sub"] == "mid"
+
+
+# -- properties: any text decodes to a TokenError or claims, no forgery is accepted --------------
+
+B64 = string.ascii_letters + string.digits + "-_"
+GOOD = encode(token={"sub": "u1", "role": "user"}, secret=SECRET)
+
+
+@BOUNDED
+@given(st.text(max_size=400))
+def test_decoding_any_text_raises_only_token_errors(text: str) -> None:
+    try:
+        claims = decode(token=text, secret=SECRET)
+    except TokenError:
+        return
+    assert claims is None or isinstance(claims, dict)
+
+
+@BOUNDED
+@given(
+    st.lists(st.text(st.sampled_from(B64), max_size=60), min_size=5, max_size=5).map(".".join),
+)
+def test_decoding_well_shaped_garbage_never_yields_claims(text: str) -> None:
+    with pytest.raises(TokenError):
+        decode(token=text, secret=SECRET)
+
+
+@BOUNDED
+@given(st.integers(0, len(GOOD) - 1), st.sampled_from(B64))
+def test_no_forged_token_is_accepted(position: int, replacement: str) -> None:
+    """Changing any one character of a genuine token (other than to an equivalent spelling)
+    makes it no token: authenticated encryption, canonical base64url."""
+    forged = GOOD[:position] + replacement + GOOD[position + 1 :]
+    assume(forged != GOOD)
+    with pytest.raises(TokenError):
+        decode(token=forged, secret=SECRET)
+
+
+@BOUNDED
+@given(st.dictionaries(st.text(string.ascii_lowercase, min_size=1, max_size=8), st.integers(), max_size=5))
+def test_a_token_made_with_another_secret_is_refused(claims: dict[str, int]) -> None:
+    claims.pop("exp", None)
+    claims.pop("iat", None)
+    token = encode(token=claims, secret="some-other-secret")
+    with pytest.raises(TokenError):
+        decode(token=token, secret=SECRET)

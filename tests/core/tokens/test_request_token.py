@@ -7,11 +7,15 @@ import types
 import typing as t
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from support.properties import BOUNDED, HEADER_CHARS
 from werkzeug.test import create_environ
 from werkzeug.wrappers import Request
 
 from flask_authguard import encode, get_token
 from flask_authguard.core.tokens.jwt import MAX_TOKEN_LENGTH, derive_key
+from flask_authguard.core.tokens.request_token import request_cookies
 
 SECRET = "token-test-secret-0123456789abcdef"
 OTHER = "token-test-other-secret-fedcba9876543210"
@@ -316,3 +320,28 @@ def test_cookie_values_are_trimmed_and_unquoted_like_cookie_parse(token: str) ->
 def test_invalid_utf8_in_the_cookie_header_does_not_hide_the_session(token: str) -> None:
     environ = environ_with(f"junk=\xff\xfe; {V4_NAME}={token}")
     assert get_token(environ, secret=SECRET)["sub"] == "u1"
+
+
+# -- properties: any cookie header gives a token or none ---------------------------------------
+
+NAME = "next-auth.session-token"
+GOOD = encode(token={"sub": "u1", "role": "user"}, secret=SECRET)
+
+
+@BOUNDED
+@given(st.text(HEADER_CHARS, max_size=300), st.booleans())
+def test_any_cookie_header_gives_a_token_or_none(header: str, bearer: bool) -> None:
+    environ: dict[str, t.Any] = {"HTTP_COOKIE": header}
+    if bearer:
+        environ["HTTP_AUTHORIZATION"] = "Bearer " + header[:50]
+    assert get_token(environ, secret=SECRET) is None  # nothing in it was made with our secret
+    request_cookies(environ)  # parses without raising
+
+
+@BOUNDED
+@given(st.text(max_size=300), st.integers(1, 6))
+def test_a_genuine_token_survives_any_neighbouring_cookies(noise: str, position: int) -> None:
+    junk = [f"k{i}={noise[i * 10 : i * 10 + 10]}".replace(";", "") for i in range(position)]
+    header = "; ".join([*junk, f"{NAME}={GOOD}"])
+    claims = get_token({"HTTP_COOKIE": header.encode("utf-8", "replace").decode("latin-1")}, secret=SECRET)
+    assert claims is None or claims["sub"] == "u1"
