@@ -3,9 +3,10 @@ session's ``expires`` (:func:`iso_ms`, JavaScript's ``Date.toISOString()``).
 
 Every session read writes both, for the same moment. From a timestamp, ``time.gmtime`` gives
 the UTC fields and ``time.strftime`` writes the numbers, the day and month names coming from
-here so no locale can change them: about half the instructions of going through ``datetime``
-(werkzeug's ``http_date`` and ``datetime.isoformat`` cost some 22,000 each, 3 to 4 µs), with
-the same text. A ``datetime`` (a database row's ``expires``) goes the ``datetime`` way.
+here so no locale can change them. The text is the same as going through ``datetime``, for
+fewer instructions (callgrind): 16,500 where werkzeug's ``http_date`` costs 26,000, and 18,500
+where ``datetime.fromtimestamp`` and ``isoformat`` cost 29,000. A ``datetime`` (a database
+row's ``expires``) goes the ``datetime`` way.
 """
 
 from __future__ import annotations
