@@ -1,10 +1,13 @@
-"""The checks a decrypted token's claims pass: a JSON object without NaN or Infinity, a numeric
-``exp`` in the future and ``iat``/``nbf`` numbers when present, with next-auth's clock tolerance."""
+"""A token's claims: written (:func:`claims_json`: ``iat``, ``exp`` and a ``jti`` added, as
+``JSON.stringify`` writes them) and checked once decrypted (:func:`check_claims`: a JSON object
+without NaN or Infinity, a numeric ``exp`` in the future and ``iat``/``nbf`` numbers when
+present, with next-auth's clock tolerance)."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import typing as t
 
 from .. import _clock
@@ -50,3 +53,47 @@ def check_claims(claims: dict[str, t.Any]) -> None:
         raise TokenExpiredError("token has expired")
     if "nbf" in claims and claims["nbf"] > now + CLOCK_TOLERANCE:
         raise InvalidTokenError("token is not valid yet (nbf)")
+
+
+def _now() -> int:
+    return math.floor(_clock.now())
+
+
+def _jti() -> str:
+    """A random version 4 UUID, next-auth's ``jti`` (``crypto.randomUUID()``): 16 random bytes
+    in hex, with the version nibble ``4`` and the variant bits ``10``, as RFC 9562 lays them out
+    (``str(uuid.uuid4())`` spelt out: its class checks and converts the bytes several times)."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+
+
+#: The claims' JSON as ``JSON.stringify`` writes it (made once: ``json.dumps`` with options builds
+#: an encoder per call).
+_CLAIMS_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
+    """The plaintext of a token that lives ``max_age`` seconds from now: ``token``'s claims (in
+    their order) with ``iat``, ``exp`` and a new ``jti``, as ``JSON.stringify`` writes them.
+
+    :raises ValueError: a claim that JSON cannot hold.
+    """
+    now = _now()
+    exp = now + max_age
+    if isinstance(exp, float) and exp.is_integer():
+        exp = int(exp)  # JS writes 1700003600, not 1700003600.0
+    # jose overwrites iat/exp/jti in place, so a caller's key order is kept.
+    claims = dict(token)
+    claims["iat"] = now
+    claims["exp"] = exp
+    claims["jti"] = _jti()
+    try:
+        text = _CLAIMS_ENCODER.encode(claims)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"token claims must be JSON-serialisable: {exc}") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate: JSON.stringify escapes it (\ud800); only ASCII escapes can here.
+        return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("ascii")

@@ -23,7 +23,6 @@ import binascii
 import functools
 import hashlib
 import json
-import math
 import os
 import typing as t
 
@@ -32,11 +31,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .. import _clock
 from ..errors import ConfigurationError, InvalidTokenError
 from .cache import VerifiedTokenCache
 from .cbc_hs512 import cbc_key
-from .claims import CLOCK_TOLERANCE, JSON_DECODER, check_claims
+from .claims import CLOCK_TOLERANCE, JSON_DECODER, check_claims, claims_json
 
 __all__ = [
     "CLOCK_TOLERANCE",
@@ -141,45 +139,6 @@ def key_thumbprint(key: bytes) -> str:
     return b64url_encode(digest(jwk.encode()).digest())
 
 
-def _now() -> int:
-    return math.floor(_clock.now())
-
-
-def _jti() -> str:
-    """A random version 4 UUID, next-auth's ``jti`` (``crypto.randomUUID()``): 16 random bytes
-    in hex, with the version nibble ``4`` and the variant bits ``10``, as RFC 9562 lays them out
-    (``str(uuid.uuid4())`` spelt out: its class checks and converts the bytes several times)."""
-    h = os.urandom(16).hex()
-    variant = "89ab"[int(h[16], 16) & 3]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
-
-
-#: The claims' JSON as ``JSON.stringify`` writes it (made once: ``json.dumps`` with options builds
-#: an encoder per call).
-_CLAIMS_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def _claims_json(token: t.Mapping[str, t.Any], max_age: float) -> bytes:
-    now = _now()
-    exp = now + max_age
-    if isinstance(exp, float) and exp.is_integer():
-        exp = int(exp)  # JS writes 1700003600, not 1700003600.0
-    # jose overwrites iat/exp/jti in place, so a caller's key order is kept.
-    claims = dict(token)
-    claims["iat"] = now
-    claims["exp"] = exp
-    claims["jti"] = _jti()
-    try:
-        text = _CLAIMS_ENCODER.encode(claims)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValueError(f"token claims must be JSON-serialisable: {exc}") from None
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate: JSON.stringify escapes it (\ud800); only ASCII escapes can here.
-        return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("ascii")
-
-
 @functools.lru_cache(maxsize=64)
 def _aesgcm(key: bytes) -> AESGCM:
     return AESGCM(key)
@@ -215,7 +174,7 @@ def encode(
     """
     first = _secrets(secret)[0]
     salt = salt or ""
-    plaintext = _claims_json(token, max_age)
+    plaintext = claims_json(token, max_age)
     if version == 4:
         header = _V4_HEADER
         iv = os.urandom(12)

@@ -20,6 +20,7 @@ from support import DATA
 from support.properties import BOUNDED
 
 from flask_authguard.core.errors import ConfigurationError, InvalidTokenError, TokenError, TokenExpiredError
+from flask_authguard.core.tokens import claims as claims_mod
 from flask_authguard.core.tokens import jwt as jwt_mod
 from flask_authguard.core.tokens.jwt import (
     DEFAULT_MAX_AGE,
@@ -243,7 +244,7 @@ def test_v4_encode_matches_next_auth_plaintext(
     spec = case["encode_input"]
     frozen_clock.now = spec["at"]
     jti = case["expect"]["payload"]["jti"]
-    monkeypatch.setattr(jwt_mod, "_jti", lambda: jti)
+    monkeypatch.setattr(claims_mod, "_jti", lambda: jti)
     max_age = DEFAULT_MAX_AGE if spec["maxAge"] is None else spec["maxAge"]
     token = encode(token=spec["token"] or {}, secret=spec["secret"], max_age=max_age, salt=spec["salt"] or "")
     header = token.split(".")[0]
@@ -264,7 +265,7 @@ def test_v5_encode_round_trips_like_auth_js(
     spec = case["encode_input"]
     frozen_clock.now = spec["at"]
     jti = case["expect"]["payload"]["jti"]
-    monkeypatch.setattr(jwt_mod, "_jti", lambda: jti)
+    monkeypatch.setattr(claims_mod, "_jti", lambda: jti)
     max_age = DEFAULT_MAX_AGE if spec["maxAge"] is None else spec["maxAge"]
     token = encode(token=spec["token"], secret=spec["secret"], max_age=max_age, salt=spec["salt"], version=5)
     assert token.split(".")[0] == case["token"].split(".")[0]  # same header, same kid
