@@ -31,8 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from support import ROOT
 from support.demo import DEMO, browser, demo, running_demo  # noqa: F401 - browser: a fixture
+from support.processes import free_port, stop
 from support.webdriver import START_TIMEOUT, Browser
-from support.webdriver import free_port as _free_port
 from support.webdriver import wait_for as _wait_for
 
 from flask_authguard import decode
@@ -73,7 +73,7 @@ def test_demo_command_starts_and_prints_url_and_credentials(
 
 
 def test_demo_host_and_port_from_environment(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    port = _free_port()
+    port = free_port()
     monkeypatch.setenv("HOST", "127.0.0.1")
     monkeypatch.setenv("PORT", str(port))
     with running_demo([sys.executable, str(DEMO)], tmp_path / "demo.log") as process:
@@ -353,7 +353,7 @@ FASTAPI_EXAMPLE = ROOT / "examples" / "fastapi_app.py"
 def running_wsgi_example(log: pathlib.Path, script: pathlib.Path = WSGI_EXAMPLE) -> t.Iterator[str]:
     """``python examples/wsgi_app.py`` (or another example ``script``) on a free port; the base
     URL once it answers."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTAUTH_", "AUTH_"))}
     env.update(PORT=str(port), PYTHONUNBUFFERED="1")
     with open(log, "wb") as out:
@@ -377,12 +377,7 @@ def running_wsgi_example(log: pathlib.Path, script: pathlib.Path = WSGI_EXAMPLE)
         _wait_for(up, "the WSGI example to answer", START_TIMEOUT)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 def test_wsgi_example_in_chromium(browser: Browser, tmp_path: pathlib.Path) -> None:

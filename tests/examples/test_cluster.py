@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pathlib
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,18 +17,13 @@ import typing as t
 import urllib.request
 
 import pytest
-from support import ROOT
+from support import ROOT, missing
 from support.examples import EXAMPLES, load
+from support.processes import free_port, stop
 
 from flask_authguard.core.defences.store import default_prefixes
 
 CLUSTER = EXAMPLES / "cluster"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -39,10 +33,8 @@ def cluster(redis_store: dict[str, str], tmp_path: pathlib.Path) -> t.Iterator[s
         import gunicorn  # noqa: F401
     except ImportError:
         reason = "gunicorn is not installed (pip install -e '.[cluster]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    port = _free_port()
+        missing(reason)
+    port = free_port()
     secret = secrets.token_hex(20)  # a fresh secret: a fresh key prefix in Redis, removed below
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTAUTH_", "AUTH_", "FLASK_"))}
     env.update(PORT=str(port), REDIS_URL=redis_store["store"], NEXTAUTH_SECRET=secret, WORKERS="3")
@@ -68,12 +60,7 @@ def cluster(redis_store: dict[str, str], tmp_path: pathlib.Path) -> t.Iterator[s
         assert f"running on {url} with 3 workers" in log.read_text()
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=15)
         import redis
 
         client = redis.Redis.from_url(redis_store["store"])

@@ -18,6 +18,7 @@ import pytest
 from conftest import FrozenClock
 from flask import Flask
 from support.examples import EXAMPLES, credentials_sign_in, load
+from support.processes import stop
 
 from flask_authguard.flask.testing import sign_in
 
@@ -222,8 +223,7 @@ def test_the_example_runs_as_a_script(
         assert status == 200, log.read_text()
         assert url in log.read_text()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
 
 
 def test_every_serving_example_has_its_own_default_port() -> None:

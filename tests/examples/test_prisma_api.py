@@ -18,7 +18,8 @@ import pytest
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
-from support.adapters import _skip_or_fail, postgres_url, require_postgres  # noqa: E402
+from support import missing  # noqa: E402
+from support.adapters import postgres_url, require_postgres  # noqa: E402
 from support.examples import load  # noqa: E402
 from support.jsadapters import run, soon  # noqa: E402
 from support.nodejs import NodeUnavailable  # noqa: E402
@@ -32,7 +33,7 @@ def test_the_api_serves_the_sessions_prisma_writes() -> None:
     try:
         where = install()
     except NodeUnavailable as exc:
-        _skip_or_fail(f"the Prisma example needs Node.js and npm: {exc}")
+        missing(f"the Prisma example needs Node.js and npm: {exc}")
     engine = require_postgres()
     schema_name = f"authguard_example_{os.getpid()}_{secrets.token_hex(4)}"
     with engine.begin() as conn:

@@ -14,6 +14,7 @@ import urllib.request
 from conftest import SECRET
 from support.examples import EXAMPLES, load
 from support.oauth_flow import back, consent, start
+from support.processes import stop
 
 if t.TYPE_CHECKING:
     from support.oidc_server import OIDCServer
@@ -93,5 +94,4 @@ def test_the_example_runs_as_a_script(idp: OIDCServer, tmp_path: pathlib.Path) -
         assert status == 200, log.read_text()
         assert url in log.read_text()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)

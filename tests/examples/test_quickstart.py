@@ -21,6 +21,7 @@ import pytest
 from starlette.testclient import TestClient
 from support import ROOT
 from support.examples import EXAMPLES, load
+from support.processes import stop
 from werkzeug.test import Client
 
 QUICKSTARTS = ["flask_app", "wsgi_app", "fastapi_app"]
@@ -116,9 +117,4 @@ def test_the_readme_command_serves_it(name: str, tmp_path: pathlib.Path) -> None
             assert page.geturl() == url + "dashboard"
             assert "Alice" in page.read().decode()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -10,6 +10,7 @@ import typing as t
 import pytest
 from conftest import SECRET, FrozenClock
 from flask import Blueprint, Flask, g
+from support.processes import stop
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
@@ -714,5 +715,4 @@ def test_gunicorn_script_name_header_opens_no_route(target: str, tmp_path: pathl
         assert b"secret" not in body
         assert "callbackUrl=%2Fapi%2Fauth%2Fprivate%2Fpage" in (response.getheader("Location") or "")
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)

@@ -24,8 +24,8 @@ import pytest
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
+from support import missing  # noqa: E402
 from support.adapters import (  # noqa: E402
-    _skip_or_fail,
     mysql_database_url,
     postgres_url,
     require_mysql,
@@ -45,7 +45,7 @@ def where() -> pathlib.Path:
     try:
         return install("drizzle")
     except NodeUnavailable as exc:
-        _skip_or_fail(f"Drizzle interop needs Node.js and npm: {exc}")
+        missing(f"Drizzle interop needs Node.js and npm: {exc}")
 
 
 @pytest.fixture(scope="module")

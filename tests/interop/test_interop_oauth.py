@@ -15,6 +15,7 @@ import typing as t
 
 import pytest
 from conftest import SECRET
+from support import missing
 from support.handler_app import client_of, make_app
 from support.oauth_app import BASE, PROFILE_CLAIMS, oidc
 from support.oauth_flow import cookie_of, sign_in, start
@@ -75,9 +76,7 @@ def test_pg_adapter_finds_the_oauth_user_and_reads_the_session(idp: OIDCServer) 
     try:
         node_dir = install()
     except NodeUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"next-auth interop needs Node.js and npm: {exc}", pytrace=False)
-        pytest.skip(f"next-auth interop needs Node.js and npm: {exc}")
+        missing(f"next-auth interop needs Node.js and npm: {exc}")
     engine = require_postgres()
     schema = f"authguard_oauth_{os.getpid()}_{secrets.token_hex(4)}"
     adapter = SQLAlchemyAdapter(engine, schema=schema, create_tables=True)

@@ -24,6 +24,7 @@ import pytest
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 
+from support import missing  # noqa: E402
 from support.adapters import postgres_url, require_postgres  # noqa: E402
 from support.nextauth_pg import ORIGIN, SECRET, NextAuthPg, install  # noqa: E402
 from support.nodejs import (  # noqa: E402
@@ -42,18 +43,12 @@ UPDATE_AGE = 24 * 60 * 60
 # --------------------------------------------------------------------------- next-auth under Node.js
 
 
-def _skip_or_fail(reason: str) -> t.NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def node_dir() -> pathlib.Path:
     try:
         return install()
     except NodeUnavailable as exc:
-        _skip_or_fail(f"next-auth interop needs Node.js and npm: {exc}")
+        missing(f"next-auth interop needs Node.js and npm: {exc}")
 
 
 @pytest.fixture(scope="module")

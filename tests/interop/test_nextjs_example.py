@@ -34,7 +34,7 @@ import urllib.request
 from http.cookiejar import CookieJar
 
 import pytest
-from support import ROOT
+from support import ROOT, missing
 from support.nodejs import NodeUnavailable, _check_node_version, _tool
 from support.webdriver import Browser, running_browser, wait_for
 
@@ -61,12 +61,6 @@ CAROL = ("carol", "carol-user-pw")
 COOKIE = "next-auth.session-token"
 
 
-def _skip_or_fail(reason: str) -> t.NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
 def cache_dir() -> pathlib.Path:
     explicit = os.environ.get("FLASK_AUTHGUARD_NEXTJS_CACHE")
     if explicit:
@@ -83,14 +77,14 @@ def api_port() -> int:
         _check_node_version(_tool("node"))
         _tool("npm")
     except NodeUnavailable as exc:
-        _skip_or_fail(f"the Next.js example needs Node.js and npm: {exc}")
+        missing(f"the Next.js example needs Node.js and npm: {exc}")
     cache = cache_dir()
     reusable = [port for port in run.built_api_ports(cache) if run.port_is_free(port)]
     port = reusable[0] if reusable else run.free_port()
     try:
         run.prepare(f"http://127.0.0.1:{port}", cache)
     except SystemExit as exc:  # run.py reports a failed npm ci / next build this way
-        _skip_or_fail(f"the Next.js example could not be installed or built: {exc}")
+        missing(f"the Next.js example could not be installed or built: {exc}")
     return int(port)
 
 

@@ -8,7 +8,6 @@ import functools
 import hashlib
 import pathlib
 import re
-import socket
 import threading
 import typing as t
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ import pytest
 from conftest import SECRET, FrozenClock
 from support.handler_app import _KIND, BASE, client_of, make_app
 from support.oauth_flow import cookie_of, query
+from support.processes import free_port
 
 from flask_authguard import ConfigurationError, EmailProvider
 from flask_authguard.providers.email import normalize_identifier
@@ -57,12 +57,6 @@ class Inbox:
 
 def record(events: list[str], name: str, **kwargs: t.Any) -> None:
     events.append(name)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return t.cast(int, probe.getsockname()[1])
 
 
 @pytest.fixture

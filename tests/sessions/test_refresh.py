@@ -15,6 +15,7 @@ from conftest import SECRET
 from support.handler_app import client_of
 from support.oauth_app import PROFILE_CLAIMS
 from support.oauth_flow import cookie_of, sign_in
+from support.processes import free_port, stop
 from support.refresh_app import KINDS, PROVIDER, make, options
 
 from flask_authguard import ConfigurationError, decode
@@ -347,14 +348,6 @@ def test_the_store_failing_is_a_503_and_signs_nobody_out(
 # -- two gunicorn workers sharing Redis -----------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return t.cast(int, probe.getsockname()[1])
-
-
 def _serve(env: dict[str, str], port: int, folder: pathlib.Path) -> t.Any:
     """gunicorn with two sync workers serving ``support.refresh_app:app``, once both have loaded
     the app (each leaves a file in ``folder`` from gunicorn's ``post_worker_init`` hook: on a busy
@@ -408,7 +401,7 @@ def test_two_gunicorn_workers_sharing_redis_refresh_once(
     pytest.importorskip("gunicorn", reason="gunicorn (the test extra) is not installed")
     import requests
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         "REFRESH_ISSUER": idp.issuer,
@@ -458,10 +451,7 @@ def test_two_gunicorn_workers_sharing_redis_refresh_once(
         assert len({answer["pid"] for answer in answers}) == 2  # both workers answered
         assert idp.stats() == {"refresh_calls": 1, "refused": 0, "reused": 0, "down": 0}
     finally:
-        process.terminate()
-        process.wait(timeout=20)
-        if process.stderr is not None:
-            process.stderr.close()
+        stop(process, timeout=20)
 
 
 def test_without_rotation_the_refresh_token_is_kept(idp: OIDCServer, tmp_path: pathlib.Path) -> None:

@@ -3,7 +3,11 @@ is on ``sys.path``: ``pythonpath`` in pyproject.toml), and the paths they find t
 
 from __future__ import annotations
 
+import os
 import pathlib
+import typing as t
+
+import pytest
 
 #: ``tests/``: the data (``data/``) and the Node.js projects (``node/``, ``node_oidc/``, ``node_pg/``).
 TESTS = pathlib.Path(__file__).resolve().parent.parent
@@ -11,3 +15,11 @@ TESTS = pathlib.Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
 #: The recorded next-auth cases (``tests/data``).
 DATA = TESTS / "data"
+
+
+def missing(reason: str) -> t.NoReturn:
+    """Skip the test for something this machine lacks, saying what (``reason``); under
+    ``CI=true``, where everything is installed, fail it instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)

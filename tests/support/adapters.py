@@ -24,6 +24,7 @@ from flask_authguard.adapters.sqlalchemy import (  # noqa: E402
     SQLAlchemyAdapter,
     create_engine,
 )
+from support import missing  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -56,12 +57,6 @@ def postgres_url() -> str:
 _pg_state: dict[str, t.Any] = {}
 
 
-def _skip_or_fail(reason: str) -> t.NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
 def require_postgres() -> sa.engine.Engine:
     """An engine on the test database, checked once per run; skips (fails under ``CI=true``)
     with the reason when PostgreSQL cannot be reached."""
@@ -80,7 +75,7 @@ def require_postgres() -> sa.engine.Engine:
         else:
             _pg_state["engine"] = engine
     if "error" in _pg_state:
-        _skip_or_fail(_pg_state["error"])
+        missing(_pg_state["error"])
     return t.cast(sa.engine.Engine, _pg_state["engine"])
 
 
@@ -138,7 +133,7 @@ def require_mysql() -> sa.engine.Engine:
             _mysql_state["engine"] = create_engine(_mysql_state["url"])
             atexit.register(_drop_mysql_database, url, name)
     if "error" in _mysql_state:
-        _skip_or_fail(_mysql_state["error"])
+        missing(_mysql_state["error"])
     return t.cast(sa.engine.Engine, _mysql_state["engine"])
 
 

@@ -14,6 +14,7 @@ import typing as t
 import pytest
 
 from support import ROOT
+from support.processes import stop
 from support.webdriver import START_TIMEOUT, Browser, running_browser
 from support.webdriver import wait_for as _wait_for
 
@@ -55,12 +56,7 @@ class DemoProcess:
         return None
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        stop(self.proc)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
 import subprocess
 import typing as t
@@ -20,7 +19,8 @@ import urllib.request
 
 import pytest
 
-from support import TESTS
+from support import TESTS, missing
+from support.processes import stop
 
 # ``support.nodejs`` (the installer) is imported inside the functions: imported here, it would be
 # loaded before the root conftest registers it as a plugin (``pytest_plugins``), which pytest
@@ -86,15 +86,7 @@ class OIDCServer:
         return t.cast(str, self._post("/__rotate")["kid"])
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        stop(self.process)
 
 
 def start() -> OIDCServer:
@@ -132,9 +124,7 @@ def oidc_server() -> t.Iterator[OIDCServer]:
         server = start()
     except NodeUnavailable as exc:
         reason = f"the OIDC tests need Node.js and npm: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        missing(reason)
     try:
         yield server
     finally:

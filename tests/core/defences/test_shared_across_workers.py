@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,9 @@ import typing as t
 from urllib.parse import urlencode
 
 import pytest
-from support import TESTS
+from support import TESTS, missing
 from support.load_app import PASSWORD, SECRET, options
+from support.processes import free_port, stop
 
 from flask_authguard import encode
 from flask_authguard.core import _clock
@@ -36,15 +36,7 @@ def _need_gunicorn() -> None:
         import gunicorn  # noqa: F401
     except ImportError:
         reason = "gunicorn is not installed (pip install -e '.[test]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        missing(reason)
 
 
 class Server(t.NamedTuple):
@@ -55,7 +47,7 @@ class Server(t.NamedTuple):
 @pytest.fixture
 def server(redis_store: dict[str, str]) -> t.Iterator[Server]:
     _need_gunicorn()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LOAD_STORE": redis_store["store"], "LOAD_PREFIX": redis_store["store_prefix"]}
     command = [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}"]
     command += ["--chdir", str(TESTS), "--log-level", "warning", "support.load_app:app"]
@@ -74,14 +66,7 @@ def server(redis_store: dict[str, str]) -> t.Iterator[Server]:
             time.sleep(0.1)
         yield Server(port, env)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
 
 
 def request(

@@ -9,7 +9,6 @@ reason, except under ``CI=true`` (``.ci/run`` installs them), where they fail.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
 import socket
@@ -20,12 +19,13 @@ import uuid
 
 import pytest
 from conftest import SECRET, FrozenClock
+from support import missing
 from support.handler_app import csrf_of
+from support.processes import free_port
 from support.revocation_app import bearer, signed_in
 from support.revocation_app import make_app as revocation_app
 from support.throttle_app import attempt, new_client
 from support.throttle_app import make_app as throttle_app
-from support.webdriver import free_port
 
 from flask_authguard import ConfigurationError
 from flask_authguard.core.defences.redis_store import RedisStore
@@ -116,9 +116,7 @@ def _tool(name: str, *fallback: str) -> list[str]:
         if command and shutil.which(command[0]):
             return command
     reason = f"{name} is not installed (apt-get install redis-server redis-sentinel); needed for this test"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing(reason)
 
 
 def _free_cluster_port() -> int:
