@@ -14,6 +14,7 @@ from support.adapters import (  # noqa: E402
     emptied_adapter,
     made_adapters,  # noqa: F401 - a fixture
     new_user,
+    passkey,
     pg_engine,  # noqa: F401 - a fixture
     pg_schema,  # noqa: F401 - a fixture
 )
@@ -33,20 +34,6 @@ def top_counter(adapter: SQLAlchemyAdapter) -> int:
     if adapter.layout.name == "pg" or adapter.engine.dialect.name == "sqlite":
         return 2**32 - 1
     return 2**31 - 1
-
-
-def passkey(user_id: str, credential_id: str = "q83vEjRWeJA=", **fields: t.Any) -> dict[str, t.Any]:
-    return {
-        "credentialID": credential_id,
-        "userId": user_id,
-        "providerAccountId": credential_id,
-        "credentialPublicKey": "pQECAyYgASFYIA==",
-        "counter": 0,
-        "credentialDeviceType": "multiDevice",
-        "credentialBackedUp": True,
-        "transports": "internal,hybrid",
-        **fields,
-    }
 
 
 def test_create_get_list_update_delete(adapter: SQLAlchemyAdapter) -> None:

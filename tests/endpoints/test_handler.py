@@ -18,10 +18,10 @@ import pytest
 from conftest import SECRET, FrozenClock
 from flask import Flask
 from support.handler_app import (
-    _KIND,
     ADA,
     APP_KINDS,
     BASE,
+    CURRENT_KIND,
     FIELDS,
     V4,
     authorize,
@@ -77,9 +77,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(autouse=True)
 def app_kind(request: pytest.FixtureRequest) -> t.Iterator[str]:
     """Every test runs against both kinds of app."""
-    _KIND[0] = request.param
+    CURRENT_KIND[0] = request.param
     yield request.param
-    _KIND[0] = "flask"
+    CURRENT_KIND[0] = "flask"
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import typing as t
 
 import pytest
 from support.handler_app import (
-    _KIND,
     APP_KINDS,
+    CURRENT_KIND,
     client_of,
     cookie_header,
     cookie_names,
@@ -27,9 +27,9 @@ COOKIE = "next-auth.signin-fields"
 
 @pytest.fixture(params=APP_KINDS)
 def client(request: pytest.FixtureRequest) -> t.Iterator[t.Any]:
-    _KIND[0] = request.param
+    CURRENT_KIND[0] = request.param
     yield client_of(make_app())
-    _KIND[0] = "flask"
+    CURRENT_KIND[0] = "flask"
 
 
 def value_of(page: str, name: str) -> str | None:
@@ -86,7 +86,7 @@ def test_json_clients_and_successes_set_no_such_cookie(client: t.Any) -> None:
 
 
 def test_on_https_it_is_a_host_cookie() -> None:
-    _KIND[0] = "flask"
+    CURRENT_KIND[0] = "flask"
     client = client_of(make_app(url="https://app.example.com"), "https://app.example.com")
     refused = sign_in(client, username="mallory", password="x")
     header = cookie_header(refused, "__Host-" + COOKIE)
@@ -94,7 +94,7 @@ def test_on_https_it_is_a_host_cookie() -> None:
 
 
 def test_hidden_and_undeclared_fields_are_not_kept() -> None:
-    _KIND[0] = "flask"
+    CURRENT_KIND[0] = "flask"
     provider = CredentialsProvider(
         authorize=lambda **_: None,
         credentials={

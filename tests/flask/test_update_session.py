@@ -12,7 +12,7 @@ from fastapi import Request as FastAPIRequest
 from fastapi import Response as FastAPIResponse
 from flask import Flask
 from support.adapters import pg_engine, pg_schema  # noqa: F401 - fixtures
-from support.handler_app import V4, _asgi_loop, client_of, cookie_value, csrf_of
+from support.handler_app import V4, asgi_loop, client_of, cookie_value, csrf_of
 from support.session_ops_app import KINDS, device, make_app, options_for, sign_in
 from werkzeug.wrappers import Request, Response
 
@@ -136,7 +136,7 @@ def test_update_session_on_asgi(kind: str, request: pytest.FixtureRequest) -> No
 
     api.add_middleware(AuthMiddleware, options=options, matcher=[])
     api.middleware_stack = api.build_middleware_stack()
-    client = client_of(ASGIMiddleware(api, loop=_asgi_loop()))
+    client = client_of(ASGIMiddleware(api, loop=asgi_loop()))
     sign_in(client)
     response = client.post("/nickname/Ace")
     assert response.get_json()["nickname"] == "Ace"

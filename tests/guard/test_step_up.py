@@ -15,7 +15,7 @@ from conftest import FrozenClock
 from fastapi import Depends
 from flask import Flask
 from support.adapters import pg_engine, pg_schema  # noqa: F401 - fixtures
-from support.handler_app import BASE, _asgi_loop, client_of, csrf_of
+from support.handler_app import BASE, asgi_loop, client_of, csrf_of
 from support.oauth_app import PROFILE_CLAIMS, generic, oidc
 from support.oauth_flow import back, consent, query
 from support.session_ops_app import KINDS, STEP_UP, device, make_app, options_for, sign_in
@@ -151,7 +151,7 @@ def _asgi_app(options: dict[str, t.Any]) -> t.Any:
 
     api.add_middleware(AuthMiddleware, options=options, matcher=[])
     api.middleware_stack = api.build_middleware_stack()
-    return ASGIMiddleware(api, loop=_asgi_loop())
+    return ASGIMiddleware(api, loop=asgi_loop())
 
 
 @pytest.mark.parametrize("kind", ["jwt", "database"])

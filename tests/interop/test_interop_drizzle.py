@@ -31,7 +31,15 @@ from support.adapters import (  # noqa: E402
     require_mysql,
     require_postgres,
 )
-from support.jsadapters import describe, install, run, soon  # noqa: E402
+from support.jsadapters import (  # noqa: E402
+    describe,
+    install,
+    passkeys_both_ways,
+    refreshed_tokens_both_ways,
+    run,
+    soon,
+    unique,
+)
 from support.nodejs import NodeUnavailable  # noqa: E402
 
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter, create_engine  # noqa: E402
@@ -157,10 +165,6 @@ def expiry(shared: Shared, days: float) -> dt.datetime:
     return moment.replace(microsecond=0) if shared.dialect == "mysql" else moment
 
 
-def unique(name: str) -> str:
-    return f"{name}-{secrets.token_hex(4)}@example.com"
-
-
 def test_rows_drizzle_wrote_are_ours_too(shared: Shared) -> None:
     email, expires, verified = unique("nora"), expiry(shared, 30), soon(-2)
     token, other = f"js-{secrets.token_hex(8)}", f"js-{secrets.token_hex(8)}"
@@ -254,76 +258,15 @@ def test_rows_we_wrote_are_drizzles_too(shared: Shared) -> None:
     assert adapter.get_user_by_account({"provider": "google", "providerAccountId": "leo"}) is None
 
 
-def passkey(user_id: str, credential_id: str, **fields: t.Any) -> dict[str, t.Any]:
-    return {
-        "credentialID": credential_id,
-        "userId": user_id,
-        "providerAccountId": credential_id,
-        "credentialPublicKey": "pQECAyYgASFYIA==",
-        "counter": 0,
-        "credentialDeviceType": "multiDevice",
-        "credentialBackedUp": True,
-        "transports": "internal,hybrid",
-        **fields,
-    }
-
-
 def test_passkeys_both_ways(shared: Shared) -> None:
     """Auth.js's passkeys are ours and ours are Auth.js's: created, listed, counted, by either."""
-    adapter, email = shared.adapter, unique("kai")
-    theirs, ours = "js" + secrets.token_hex(6), "py" + secrets.token_hex(6)
-    [user, created] = shared.js(
-        ("createUser", [{"name": "Kai", "email": email, "emailVerified": None, "image": None}]),
-        ("createAuthenticator", [passkey({"$ref": [0, "id"]}, theirs, credentialBackedUp=False)]),
-    )
-    assert adapter.get_authenticator(theirs) == {**passkey(user["id"], theirs), "credentialBackedUp": False}
-    assert adapter.update_authenticator_counter(theirs, 7)["counter"] == 7
-    adapter.create_authenticator(passkey(user["id"], ours, transports=None))
-    [found, listed, counted] = shared.js(
-        ("getAuthenticator", [ours]),
-        ("listAuthenticatorsByUserId", [user["id"]]),
-        ("updateAuthenticatorCounter", [ours, 3]),
-    )
-    assert found == passkey(user["id"], ours, transports=None)
-    assert sorted((a["credentialID"], a["counter"]) for a in listed) == sorted([(theirs, 7), (ours, 0)])
-    assert counted["counter"] == 3 and adapter.get_authenticator(ours)["counter"] == 3  # type: ignore[index]
-    assert adapter.delete_user(user["id"]) is not None
-    assert shared.js(("getAuthenticator", [theirs]), ("getAuthenticator", [ours])) == [None, None]
+    passkeys_both_ways(shared.adapter, shared.js)
 
 
 def test_refreshed_tokens_both_ways(shared: Shared) -> None:
-    """The account row Auth.js linked is the one we read and refresh (``refresh=True``), and the
-    refreshed tokens are what Auth.js reads."""
-    adapter, email = shared.adapter, unique("ray")
-    account_id = "gh-" + email
-    [user, _] = shared.js(
-        ("createUser", [{"name": "Ray", "email": email, "emailVerified": None, "image": None}]),
-        (
-            "linkAccount",
-            [
-                {
-                    "userId": {"$ref": [0, "id"]},
-                    "type": "oauth",
-                    "provider": "github",
-                    "providerAccountId": account_id,
-                    "access_token": "at-1",
-                    "refresh_token": "rt-1",
-                    "expires_at": 1_700_000_000,
-                    "token_type": "bearer",
-                }
-            ],
-        ),
-    )
-    found = adapter.get_user_account(user["id"], "github")
-    assert found is not None and (found["access_token"], found["refresh_token"]) == ("at-1", "rt-1")
-    refreshed = {"access_token": "at-2", "refresh_token": "rt-2", "expires_at": 1_700_003_600}
-    adapter.update_account({"provider": "github", "providerAccountId": account_id, **refreshed})
-    [by_account, account] = shared.js(
-        ("getUserByAccount", [{"provider": "github", "providerAccountId": account_id}]),
-        ("getAccount", [account_id, "github"]),
-    )
-    assert by_account["id"] == user["id"]
-    assert {name: account[name] for name in refreshed} == refreshed
+    """The account row Auth.js linked is the one we read and refresh, and the refreshed tokens
+    are what Auth.js reads."""
+    refreshed_tokens_both_ways(shared.adapter, shared.js)
 
 
 def test_no_time_zone_moves_a_moment(shared: Shared, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,7 +32,14 @@ from support.adapters import (  # noqa: E402
     require_mysql,
     require_postgres,
 )
-from support.jsadapters import describe, run, soon  # noqa: E402
+from support.jsadapters import (  # noqa: E402
+    describe,
+    passkeys_both_ways,
+    refreshed_tokens_both_ways,
+    run,
+    soon,
+    unique,
+)
 from support.nodejs import NodeUnavailable  # noqa: E402
 from support.prisma import Schema, generate, install  # noqa: E402
 
@@ -142,10 +149,6 @@ def shared(request: pytest.FixtureRequest, where: pathlib.Path) -> t.Iterator[Sh
                 conn.execute(sa.text(f"DROP DATABASE `{name}`"))
         if provider == "mysql":
             engine.dispose()
-
-
-def unique(name: str) -> str:
-    return f"{name}-{secrets.token_hex(4)}@example.com"
 
 
 def test_rows_prisma_wrote_are_ours_too(shared: Shared) -> None:
@@ -269,81 +272,20 @@ def test_rows_we_wrote_are_prismas_too(shared: Shared) -> None:
     assert adapter.get_user_by_account({"provider": "google", "providerAccountId": "leo"}) is None
 
 
-def passkey(user_id: str, credential_id: str, **fields: t.Any) -> dict[str, t.Any]:
-    return {
-        "credentialID": credential_id,
-        "userId": user_id,
-        "providerAccountId": credential_id,
-        "credentialPublicKey": "pQECAyYgASFYIA==",
-        "counter": 0,
-        "credentialDeviceType": "multiDevice",
-        "credentialBackedUp": True,
-        "transports": "internal,hybrid",
-        **fields,
-    }
-
-
 def test_passkeys_both_ways(shared: Shared) -> None:
     """Auth.js's passkeys are ours and ours are Auth.js's: created, listed, counted, by either
     (Auth.js v5's schema; next-auth v4's has no ``Authenticator``: a clear 503, never a 500)."""
-    adapter, email = shared.adapter, unique("kai")
     if shared.schema.version == 4:  # type: ignore[attr-defined]
         with pytest.raises(BackendUnavailableError, match="get_authenticator"):
-            adapter.get_authenticator("AAAA")
+            shared.adapter.get_authenticator("AAAA")
         return
-    theirs, ours = "js" + secrets.token_hex(6), "py" + secrets.token_hex(6)
-    [user, created] = shared.js(
-        ("createUser", [{"name": "Kai", "email": email, "emailVerified": None, "image": None}]),
-        ("createAuthenticator", [passkey({"$ref": [0, "id"]}, theirs, credentialBackedUp=False)]),
-    )
-    assert adapter.get_authenticator(theirs) == {**passkey(user["id"], theirs), "credentialBackedUp": False}
-    assert adapter.update_authenticator_counter(theirs, 7)["counter"] == 7
-    adapter.create_authenticator(passkey(user["id"], ours, transports=None))
-    [found, listed, counted] = shared.js(
-        ("getAuthenticator", [ours]),
-        ("listAuthenticatorsByUserId", [user["id"]]),
-        ("updateAuthenticatorCounter", [ours, 3]),
-    )
-    assert found == passkey(user["id"], ours, transports=None)
-    assert sorted((a["credentialID"], a["counter"]) for a in listed) == sorted([(theirs, 7), (ours, 0)])
-    assert counted["counter"] == 3 and adapter.get_authenticator(ours)["counter"] == 3  # type: ignore[index]
-    assert adapter.delete_user(user["id"]) is not None
-    assert shared.js(("getAuthenticator", [theirs]), ("getAuthenticator", [ours])) == [None, None]
+    passkeys_both_ways(shared.adapter, shared.js)
 
 
 def test_refreshed_tokens_both_ways(shared: Shared) -> None:
-    """The account row Auth.js linked is the one we read and refresh (``refresh=True``), and the
-    refreshed tokens are what Auth.js reads."""
-    adapter, email = shared.adapter, unique("ray")
-    account_id = "gh-" + email
-    [user, _] = shared.js(
-        ("createUser", [{"name": "Ray", "email": email, "emailVerified": None, "image": None}]),
-        (
-            "linkAccount",
-            [
-                {
-                    "userId": {"$ref": [0, "id"]},
-                    "type": "oauth",
-                    "provider": "github",
-                    "providerAccountId": account_id,
-                    "access_token": "at-1",
-                    "refresh_token": "rt-1",
-                    "expires_at": 1_700_000_000,
-                    "token_type": "bearer",
-                }
-            ],
-        ),
-    )
-    found = adapter.get_user_account(user["id"], "github")
-    assert found is not None and (found["access_token"], found["refresh_token"]) == ("at-1", "rt-1")
-    refreshed = {"access_token": "at-2", "refresh_token": "rt-2", "expires_at": 1_700_003_600}
-    adapter.update_account({"provider": "github", "providerAccountId": account_id, **refreshed})
-    [by_account, account] = shared.js(
-        ("getUserByAccount", [{"provider": "github", "providerAccountId": account_id}]),
-        ("getAccount", [account_id, "github"]),
-    )
-    assert by_account["id"] == user["id"]
-    assert {name: account[name] for name in refreshed} == refreshed
+    """The account row Auth.js linked is the one we read and refresh, and the refreshed tokens
+    are what Auth.js reads."""
+    refreshed_tokens_both_ways(shared.adapter, shared.js)
 
 
 def test_no_time_zone_moves_a_moment(shared: Shared, monkeypatch: pytest.MonkeyPatch) -> None:

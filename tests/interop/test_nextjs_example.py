@@ -35,7 +35,7 @@ from http.cookiejar import CookieJar
 
 import pytest
 from support import ROOT, missing
-from support.nodejs import NodeUnavailable, _check_node_version, _tool
+from support.nodejs import NodeUnavailable, check_node_version, tool
 from support.webdriver import Browser, running_browser, wait_for
 
 from flask_authguard import decode, encode
@@ -74,8 +74,8 @@ def api_port() -> int:
     """The port of the Flask API the built app's rewrite points at: ``npm ci`` and ``next build``
     done (or found in the cache) for it."""
     try:
-        _check_node_version(_tool("node"))
-        _tool("npm")
+        check_node_version(tool("node"))
+        tool("npm")
     except NodeUnavailable as exc:
         missing(f"the Next.js example needs Node.js and npm: {exc}")
     cache = cache_dir()

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import SECRET, FrozenClock
-from support.handler_app import _KIND, BASE, client_of, make_app
+from support.handler_app import BASE, CURRENT_KIND, client_of, make_app
 from support.oauth_flow import cookie_of, query
 from support.processes import free_port
 
@@ -402,9 +402,9 @@ def test_verify_request_without_an_email_provider_is_next_auths_400() -> None:
 @pytest.fixture(params=["flask", "wsgi"])
 def kind(request: pytest.FixtureRequest) -> t.Iterator[str]:
     """``make_app`` builds a Flask app (AuthGuard), then a plain WSGI app (with_auth)."""
-    _KIND[0] = request.param
+    CURRENT_KIND[0] = request.param
     yield request.param
-    _KIND[0] = "flask"
+    CURRENT_KIND[0] = "flask"
 
 
 def test_magic_link_in_both_kinds_of_app(adapter: SQLAlchemyAdapter, kind: str) -> None:

@@ -10,7 +10,7 @@ import typing as t
 import pytest
 from conftest import SECRET
 from flask import Flask
-from support.handler_app import _KIND, client_of, make_app
+from support.handler_app import CURRENT_KIND, client_of, make_app
 from support.oauth_app import BASE, PROFILE_CLAIMS, SESSION, generic, oidc, refused
 from support.oauth_flow import back, consent, cookie_of, query, sign_in, start
 
@@ -28,9 +28,9 @@ def session_token(client: t.Any) -> dict[str, t.Any] | None:
 @pytest.fixture(params=["flask", "wsgi"])
 def kind(request: pytest.FixtureRequest) -> t.Iterator[str]:
     """``make_app`` builds a Flask app (AuthGuard), then a plain WSGI app (with_auth)."""
-    _KIND[0] = request.param
+    CURRENT_KIND[0] = request.param
     yield request.param
-    _KIND[0] = "flask"
+    CURRENT_KIND[0] = "flask"
 
 
 def test_oidc_happy_path_jwt(idp: OIDCServer, kind: str) -> None:

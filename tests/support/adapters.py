@@ -224,3 +224,18 @@ def new_user(
     profile = {"name": "Ann", "email": email, "emailVerified": None, "image": "https://img/ann.png"}
     profile.update(fields)
     return dict(adapter.create_user(profile))
+
+
+def passkey(user_id: str, credential_id: str = "q83vEjRWeJA=", **fields: t.Any) -> dict[str, t.Any]:
+    """A passkey row as the adapters (ours and Auth.js's) take it; ``fields`` override the defaults."""
+    return {
+        "credentialID": credential_id,
+        "userId": user_id,
+        "providerAccountId": credential_id,
+        "credentialPublicKey": "pQECAyYgASFYIA==",
+        "counter": 0,
+        "credentialDeviceType": "multiDevice",
+        "credentialBackedUp": True,
+        "transports": "internal,hybrid",
+        **fields,
+    }

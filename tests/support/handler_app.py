@@ -46,7 +46,7 @@ def authorize(*, credentials: dict[str, str], request: t.Any) -> dict[str, t.Any
 
 
 #: The kind of app :func:`make_app` builds in the running test: one of :data:`APP_KINDS`.
-_KIND = ["flask"]
+CURRENT_KIND = ["flask"]
 #: Flask with AuthGuard, plain WSGI with with_auth, and the ASGI layer on Starlette and FastAPI
 #: (driven through a2wsgi, so the same werkzeug test client speaks to all four).
 APP_KINDS = ("flask", "wsgi", "starlette", "fastapi")
@@ -74,10 +74,10 @@ def make_app(
         else providers,
     }
     opts.update(options)
-    if _KIND[0] in ("starlette", "fastapi"):
+    if CURRENT_KIND[0] in ("starlette", "fastapi"):
         assert template_folder is None, "template folders are Flask's: mark the test flask_only"
-        return asgi_site(_KIND[0], opts)
-    if _KIND[0] == "wsgi":
+        return asgi_site(CURRENT_KIND[0], opts)
+    if CURRENT_KIND[0] == "wsgi":
         assert template_folder is None, "template folders are Flask's: mark the test flask_only"
         if not opts["providers"]:
             # with_auth serves the routes only with providers: mount them beside the app instead.
@@ -119,11 +119,11 @@ def asgi_site(kind: str, opts: dict[str, t.Any]) -> t.Any:
         asgi.add_middleware(AuthMiddleware, options=opts, matcher=["/private"])
         # what a server's start-up (lifespan) does first: FastAPI builds its middleware then
         asgi.middleware_stack = asgi.build_middleware_stack()
-    return ASGIMiddleware(asgi, loop=_asgi_loop())
+    return ASGIMiddleware(asgi, loop=asgi_loop())
 
 
 @functools.lru_cache(maxsize=1)
-def _asgi_loop() -> asyncio.AbstractEventLoop:
+def asgi_loop() -> asyncio.AbstractEventLoop:
     """One event loop thread for every ASGI test app (a2wsgi starts one per app otherwise)."""
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()

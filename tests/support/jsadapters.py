@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import pathlib
+import secrets
 import typing as t
 
 import sqlalchemy as sa
 
 from flask_authguard.adapters.sqlalchemy import SQLAlchemyAdapter
 from support import TESTS
-from support.nodejs import _check_node_version, _tool, cached_install, npm_install, run_helper
+from support.adapters import passkey
+from support.nodejs import cached_install, check_node_version, npm_install, run_helper, tool
 
 PACKAGE_FILES = ("package.json", "package-lock.json")
 UTC = dt.timezone.utc
@@ -34,8 +36,8 @@ def install(name: str) -> pathlib.Path:
     digest = hashlib.sha256()
     for file in PACKAGE_FILES:
         digest.update(file.encode() + b"\0" + (source / file).read_bytes() + b"\0")
-    node, npm = _tool("node"), _tool("npm")
-    _check_node_version(node)
+    node, npm = tool("node"), tool("npm")
+    check_node_version(node)
     return cached_install(
         f"{name}-{digest.hexdigest()[:16]}",
         lambda where: npm_install(npm, where, source, PACKAGE_FILES, "--legacy-peer-deps"),
@@ -107,3 +109,70 @@ def describe(adapter: SQLAlchemyAdapter) -> dict[str, t.Any]:
             sorted(foreign),
         )
     return described
+
+
+# -- the checks both adapters' suites run ----------------------------------------------------
+
+
+def unique(name: str) -> str:
+    """An email address no other test uses."""
+    return f"{name}-{secrets.token_hex(4)}@example.com"
+
+
+def passkeys_both_ways(adapter: SQLAlchemyAdapter, js: t.Callable[..., list[t.Any]]) -> None:
+    """Auth.js's passkeys are ours and ours are Auth.js's: created, listed, counted, by either
+    (``js`` runs requests through the Auth.js adapter, as the suites' ``shared.js`` does)."""
+    email = unique("kai")
+    theirs, ours = "js" + secrets.token_hex(6), "py" + secrets.token_hex(6)
+    [user, created] = js(
+        ("createUser", [{"name": "Kai", "email": email, "emailVerified": None, "image": None}]),
+        ("createAuthenticator", [passkey({"$ref": [0, "id"]}, theirs, credentialBackedUp=False)]),
+    )
+    assert adapter.get_authenticator(theirs) == {**passkey(user["id"], theirs), "credentialBackedUp": False}
+    assert adapter.update_authenticator_counter(theirs, 7)["counter"] == 7
+    adapter.create_authenticator(passkey(user["id"], ours, transports=None))
+    [found, listed, counted] = js(
+        ("getAuthenticator", [ours]),
+        ("listAuthenticatorsByUserId", [user["id"]]),
+        ("updateAuthenticatorCounter", [ours, 3]),
+    )
+    assert found == passkey(user["id"], ours, transports=None)
+    assert sorted((a["credentialID"], a["counter"]) for a in listed) == sorted([(theirs, 7), (ours, 0)])
+    assert counted["counter"] == 3 and adapter.get_authenticator(ours)["counter"] == 3  # type: ignore[index]
+    assert adapter.delete_user(user["id"]) is not None
+    assert js(("getAuthenticator", [theirs]), ("getAuthenticator", [ours])) == [None, None]
+
+
+def refreshed_tokens_both_ways(adapter: SQLAlchemyAdapter, js: t.Callable[..., list[t.Any]]) -> None:
+    """The account row Auth.js linked is the one we read and refresh (``refresh=True``), and the
+    refreshed tokens are what Auth.js reads."""
+    email = unique("ray")
+    account_id = "gh-" + email
+    [user, _] = js(
+        ("createUser", [{"name": "Ray", "email": email, "emailVerified": None, "image": None}]),
+        (
+            "linkAccount",
+            [
+                {
+                    "userId": {"$ref": [0, "id"]},
+                    "type": "oauth",
+                    "provider": "github",
+                    "providerAccountId": account_id,
+                    "access_token": "at-1",
+                    "refresh_token": "rt-1",
+                    "expires_at": 1_700_000_000,
+                    "token_type": "bearer",
+                }
+            ],
+        ),
+    )
+    found = adapter.get_user_account(user["id"], "github")
+    assert found is not None and (found["access_token"], found["refresh_token"]) == ("at-1", "rt-1")
+    refreshed = {"access_token": "at-2", "refresh_token": "rt-2", "expires_at": 1_700_003_600}
+    adapter.update_account({"provider": "github", "providerAccountId": account_id, **refreshed})
+    [by_account, account] = js(
+        ("getUserByAccount", [{"provider": "github", "providerAccountId": account_id}]),
+        ("getAccount", [account_id, "github"]),
+    )
+    assert by_account["id"] == user["id"]
+    assert {name: account[name] for name in refreshed} == refreshed

@@ -13,11 +13,11 @@ from support import TESTS
 
 sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
 from support.nodejs import (  # noqa: E402
-    _check_node_version,
-    _tool,
     cached_install,
+    check_node_version,
     npm_install,
     run_helper,
+    tool,
 )
 
 NODE_PG_DIR = TESTS / "node_pg"
@@ -39,8 +39,8 @@ def _npm_install(npm: str, where: pathlib.Path) -> None:
 
 def install() -> pathlib.Path:
     """The pinned packages, installed unless the cache has them; the directory to run in."""
-    node, npm = _tool("node"), _tool("npm")
-    _check_node_version(node)
+    node, npm = tool("node"), tool("npm")
+    check_node_version(node)
     helper = NODE_PG_DIR / "helper.mjs"
     return cached_install(f"pg-{package_hash()}", lambda where: _npm_install(npm, where), helper)
 

@@ -86,14 +86,22 @@ def package_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
+    """The path of the program ``name`` (``node``, ``npm``).
+
+    :raises NodeUnavailable: it is not on ``PATH``.
+    """
     path = shutil.which(name)
     if path is None:
         raise NodeUnavailable(f"{name} is not on PATH (Node.js >= {MIN_NODE_MAJOR} and npm are needed)")
     return path
 
 
-def _check_node_version(node: str) -> None:
+def check_node_version(node: str) -> None:
+    """Check that ``node`` is Node.js ``MIN_NODE_MAJOR`` or newer.
+
+    :raises NodeUnavailable: it is older, or does not say its version.
+    """
     try:
         out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -107,14 +115,14 @@ def _check_node_version(node: str) -> None:
         raise NodeUnavailable(f"Node.js {version} is too old: {MIN_NODE_MAJOR} or newer is needed")
 
 
-class _Lock:
+class InstallLock:
     """An exclusive lock file, so parallel test processes install once."""
 
     def __init__(self, path: pathlib.Path) -> None:
         self.path = path
         self.file: t.IO[str] | None = None
 
-    def __enter__(self) -> _Lock:
+    def __enter__(self) -> InstallLock:
         self.file = open(self.path, "w")
         if fcntl is not None:
             fcntl.flock(self.file, fcntl.LOCK_EX)
@@ -177,7 +185,7 @@ def cached_install(key: str, build: t.Callable[[pathlib.Path], None], helper: pa
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise NodeUnavailable(f"cannot create the cache directory {root}: {exc}") from None
-        with _Lock(root / f"{key}.lock"):
+        with InstallLock(root / f"{key}.lock"):
             if not (target / ".installed").exists():
                 building = root / f"{key}.building-{os.getpid()}"
                 shutil.rmtree(building, ignore_errors=True)
@@ -198,8 +206,8 @@ def install() -> pathlib.Path:
 
     :raises NodeUnavailable: no ``node``/``npm``, too old a Node.js, or ``npm ci`` failed.
     """
-    node, npm = _tool("node"), _tool("npm")
-    _check_node_version(node)
+    node, npm = tool("node"), tool("npm")
+    check_node_version(node)
     return cached_install(package_hash(), lambda where: _npm_install(npm, where), NODE_DIR / "helper.mjs")
 
 
@@ -219,7 +227,8 @@ def installed() -> pathlib.Path:
     return _installed
 
 
-def _node_env() -> dict[str, str]:
+def node_env() -> dict[str, str]:
+    """This process's environment without the ``NEXTAUTH_*``/``AUTH_*`` settings of the tests."""
     return {k: v for k, v in os.environ.items() if not k.startswith(_NEXTAUTH_ENV_PREFIXES)}
 
 
@@ -232,14 +241,14 @@ def run_helper(where: pathlib.Path, requests: t.Sequence[t.Any]) -> list[Result]
     """
     try:
         proc = subprocess.run(
-            [_tool("node"), "helper.mjs"],
+            [tool("node"), "helper.mjs"],
             cwd=where,
             input=json.dumps(list(requests)),
             capture_output=True,
             text=True,
             encoding="utf-8",
             timeout=RUN_TIMEOUT,
-            env=_node_env(),
+            env=node_env(),
         )
     except subprocess.TimeoutExpired:
         raise NodeError(f"the node helper took longer than {RUN_TIMEOUT} s") from None

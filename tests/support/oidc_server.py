@@ -46,10 +46,10 @@ def _npm_install(npm: str, where: pathlib.Path) -> None:
 
 def install() -> pathlib.Path:
     """The install directory (with ``server.mjs``), installed unless cached."""
-    from support.nodejs import _check_node_version, _tool, cached_install
+    from support.nodejs import cached_install, check_node_version, tool
 
-    node, npm = _tool("node"), _tool("npm")
-    _check_node_version(node)
+    node, npm = tool("node"), tool("npm")
+    check_node_version(node)
     return cached_install(
         f"oidc-{package_hash()}", lambda where: _npm_install(npm, where), NODE_OIDC_DIR / "server.mjs"
     )
@@ -94,16 +94,16 @@ def start() -> OIDCServer:
 
     :raises NodeUnavailable: no Node.js/npm, the install failed, or the server did not start.
     """
-    from support.nodejs import NodeUnavailable, _node_env, _tool
+    from support.nodejs import NodeUnavailable, node_env, tool
 
     where = install()
     process = subprocess.Popen(
-        [_tool("node"), "server.mjs"],
+        [tool("node"), "server.mjs"],
         cwd=where,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**_node_env(), "OIDC_PORT": "0"},
+        env={**node_env(), "OIDC_PORT": "0"},
     )
     assert process.stdout is not None
     line = process.stdout.readline()

@@ -24,7 +24,7 @@ import subprocess
 import typing as t
 
 from support import jsadapters
-from support.nodejs import INSTALL_TIMEOUT, NodeUnavailable, _Lock, _node_env, _tool
+from support.nodejs import INSTALL_TIMEOUT, InstallLock, NodeUnavailable, node_env, tool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,7 +272,7 @@ def install() -> pathlib.Path:
 
 
 def _cli_env(where: pathlib.Path) -> dict[str, str]:
-    env = _node_env()
+    env = node_env()
     # An existing file: the CLI then downloads no schema engine (generate never runs it).
     env["PRISMA_SCHEMA_ENGINE_BINARY"] = str(where / "helper.mjs")
     env["CHECKPOINT_DISABLE"] = "1"
@@ -293,7 +293,7 @@ def generate(where: pathlib.Path, schema: Schema, provider: str) -> pathlib.Path
     if (target / ".generated").exists():
         return target
     clients.mkdir(exist_ok=True)
-    with _Lock(clients / f"{key}.lock"):
+    with InstallLock(clients / f"{key}.lock"):
         if (target / ".generated").exists():
             return target
         building = clients / f"{key}.building-{os.getpid()}"
@@ -303,7 +303,7 @@ def generate(where: pathlib.Path, schema: Schema, provider: str) -> pathlib.Path
             (building / "schema.prisma").write_text(schema.prisma(provider, "./client"))
             cli = where / "node_modules" / "prisma" / "build" / "index.js"
             proc = subprocess.run(
-                [_tool("node"), str(cli), "generate", "--schema", str(building / "schema.prisma")],
+                [tool("node"), str(cli), "generate", "--schema", str(building / "schema.prisma")],
                 cwd=building,
                 capture_output=True,
                 text=True,

@@ -119,7 +119,7 @@ def fastapi_app(opts: dict[str, t.Any]) -> t.Any:
 
     from flask_authguard.asgi import AuthMiddleware
     from flask_authguard.asgi import get_access_token as get_access_token_asgi
-    from support.handler_app import _asgi_loop
+    from support.handler_app import asgi_loop
 
     asgi = FastAPI()
 
@@ -139,7 +139,7 @@ def fastapi_app(opts: dict[str, t.Any]) -> t.Any:
 
     asgi.add_middleware(AuthMiddleware, options=opts, matcher=["/private"])
     asgi.middleware_stack = asgi.build_middleware_stack()
-    return ASGIMiddleware(asgi, loop=_asgi_loop())
+    return ASGIMiddleware(asgi, loop=asgi_loop())
 
 
 def make(kind: str, opts: dict[str, t.Any]) -> t.Any:

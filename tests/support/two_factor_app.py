@@ -16,7 +16,7 @@ from flask import Flask
 from werkzeug.wrappers import Response
 
 from flask_authguard import AuthGuard, CredentialsProvider, auth_required, with_auth
-from support.handler_app import BASE, FIELDS, _asgi_loop, csrf_of
+from support.handler_app import BASE, FIELDS, asgi_loop, csrf_of
 
 #: Every front end, and both session strategies.
 KINDS = ("flask", "wsgi", "starlette", "fastapi")
@@ -128,7 +128,7 @@ def _asgi_site(kind: str, opts: dict[str, t.Any]) -> t.Any:
 
         asgi.add_middleware(AuthMiddleware, options=opts, matcher=["/private"])
         asgi.middleware_stack = asgi.build_middleware_stack()
-    return ASGIMiddleware(asgi, loop=_asgi_loop())
+    return ASGIMiddleware(asgi, loop=asgi_loop())
 
 
 # -- driving it ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import SECRET
 from flask import Flask
-from support.handler_app import _KIND, APP_KINDS, BASE, client_of, make_app
+from support.handler_app import APP_KINDS, BASE, CURRENT_KIND, client_of, make_app
 from support.oauth_flow import query
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import EnvironBuilder
@@ -46,9 +46,9 @@ STARTUP_WARNING = "no trusted origin configured"
 @pytest.fixture(params=APP_KINDS)
 def front(request: pytest.FixtureRequest) -> t.Iterator[str]:
     """``make_app`` builds this front end: flask, wsgi, starlette or fastapi."""
-    _KIND[0] = request.param
+    CURRENT_KIND[0] = request.param
     yield request.param
-    _KIND[0] = "flask"
+    CURRENT_KIND[0] = "flask"
 
 
 @pytest.fixture
