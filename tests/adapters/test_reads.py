@@ -17,6 +17,7 @@ sa = pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip 
 from support.adapters import (  # noqa: E402
     in_days,
     new_user,
+    own_table_names,
     pg_engine,  # noqa: F401
     pg_schema,  # noqa: F401
     postgres_url,
@@ -26,7 +27,6 @@ from flask_authguard.adapters.sqlalchemy import DEFAULT_TABLE_NAMES, SQLAlchemyA
 from flask_authguard.core.errors import BackendUnavailableError  # noqa: E402
 
 UTC = dt.timezone.utc
-_counter = iter(range(1, 1_000_000))
 
 
 def own_adapter(kind: str, request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
@@ -37,8 +37,7 @@ def own_adapter(kind: str, request: pytest.FixtureRequest) -> SQLAlchemyAdapter:
         request.addfinalizer(adapter.close)
         return adapter
     schema = request.getfixturevalue("pg_schema")
-    prefix = f"r{next(_counter)}_"
-    names = {role: prefix + name for role, name in DEFAULT_TABLE_NAMES.items()}
+    names = own_table_names(DEFAULT_TABLE_NAMES)
     adapter = SQLAlchemyAdapter(postgres_url(), schema=schema, table_names=names, create_tables=True)
     request.addfinalizer(adapter.close)
     request.addfinalizer(adapter.drop_tables)

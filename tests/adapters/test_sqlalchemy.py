@@ -29,12 +29,12 @@ from support.adapters import (  # noqa: E402
     CLOSED_PG_URL,
     SETUP_PARAMS,
     UTC,
-    _counter,
     emptied_adapter,
     in_days,
     made_adapters,  # noqa: F401 - a fixture
     make_adapter,
     new_user,
+    own_table_names,
     pg_engine,  # noqa: F401 - a fixture
     pg_schema,  # noqa: F401 - a fixture
     postgres_url,
@@ -717,8 +717,7 @@ def test_a_read_after_the_server_dropped_the_connection_succeeds(
     pg_engine: sa.engine.Engine, pg_schema: str
 ) -> None:
     """No connection is pinged before use: a dropped one fails the read, which is tried once more."""
-    prefix = f"t{next(_counter)}_"
-    names = {role: prefix + name for role, name in DEFAULT_TABLE_NAMES.items()}
+    names = own_table_names(DEFAULT_TABLE_NAMES)
     adapter = SQLAlchemyAdapter(postgres_url(), schema=pg_schema, table_names=names, create_tables=True)
     try:
         user = new_user(adapter)

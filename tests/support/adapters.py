@@ -162,6 +162,12 @@ def mysql_engine() -> sa.engine.Engine:
 _counter = iter(range(1, 1_000_000))
 
 
+def own_table_names(names: t.Mapping[str, str]) -> dict[str, str]:
+    """``names`` (role -> table) with a prefix of this test's own: no two tests share a table."""
+    prefix = f"t{next(_counter)}_"
+    return {role: prefix + name for role, name in names.items()}
+
+
 def make_adapter(
     kind: str, request: pytest.FixtureRequest, layout: str = "pg", keep: bool = False
 ) -> SQLAlchemyAdapter:
@@ -172,8 +178,7 @@ def make_adapter(
         adapter = SQLAlchemyAdapter("sqlite://", layout=layout, create_tables=True)
         request.addfinalizer(adapter.close)
         return adapter
-    prefix = f"t{next(_counter)}_"
-    names = {role: prefix + name for role, name in layout_named(layout).table_names.items()}
+    names = own_table_names(layout_named(layout).table_names)
     if kind == "mysql":
         adapter = SQLAlchemyAdapter(require_mysql(), layout=layout, table_names=names, create_tables=True)
     else:
