@@ -12,9 +12,8 @@ from collections.abc import Mapping
 
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError, ConfigurationError
-from ..core.http.cookies import opaque_session_value
 from ..core.settings.config import Config
-from ..core.tokens.request_token import session_cookies
+from ..core.tokens.request_token import database_session_cookie
 from .base import cookie_spec
 
 if t.TYPE_CHECKING:
@@ -98,9 +97,11 @@ def call_adapter(config: Config, name: str, *args: t.Any) -> t.Any:
 
 def session_token(environ: WSGIEnvironment, config: Config) -> str | None:
     """The session token the request's cookie holds (see
-    :func:`~flask_authguard.core.http.cookies.opaque_session_value`: never from chunks)."""
-    name = cookie_spec(environ, config).name
-    return opaque_session_value(session_cookies(environ, name), name)
+    :func:`~flask_authguard.core.http.cookies.opaque_session_value`: never from chunks).
+
+    Read by the one cookie reader
+    (:func:`~flask_authguard.core.tokens.request_token.database_session_cookie`)."""
+    return database_session_cookie(environ, cookie_spec(environ, config).name)[1]
 
 
 def plausible_token(token: str) -> bool:

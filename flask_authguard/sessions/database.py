@@ -41,10 +41,10 @@ import typing as t
 from ..core import _clock
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
-from ..core.http.cookies import chunk, clean, opaque_session_value
+from ..core.http.cookies import chunk, clean
 from ..core.http.dates import iso_ms
 from ..core.settings.config import Config
-from ..core.tokens.request_token import Claims, session_cookies
+from ..core.tokens.request_token import Claims, database_session_cookie, session_cookies
 from .accounts import resolve_user
 from .adapter_calls import (
     call_adapter,
@@ -135,8 +135,7 @@ class DatabaseSessions:
         """
         config = self.config
         spec = cookie_spec(environ, config)
-        cookies = session_cookies(environ, spec.name)
-        token = opaque_session_value(cookies, spec.name)
+        cookies, token = database_session_cookie(environ, spec.name)
         if token is None:
             return SessionResult(None, [], None)
         found = lookup(environ, config, token)
@@ -255,7 +254,7 @@ class DatabaseSessions:
         :raises BackendUnavailableError: the adapter failed: the session still exists.
         """
         spec = self.config.session_cookie(secure)
-        token = opaque_session_value(session_cookies(environ, spec.name), spec.name)
+        _, token = database_session_cookie(environ, spec.name)
         deleted = None
         if token is not None and plausible_token(token):
             deleted = call_adapter(self.config, "delete_session", token)

@@ -23,7 +23,7 @@ from werkzeug.http import parse_cookie
 
 from .._compat import call_sync
 from ..errors import ConfigurationError, TokenError
-from ..http.cookies import session_values
+from ..http.cookies import opaque_session_value, session_values
 from ..settings.config import Config, resolve_options, secret_from_env
 from ..settings.options import NO_SECRET
 from .jwt import MAX_TOKEN_LENGTH, Secret, verified_claims
@@ -137,15 +137,37 @@ def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[tuple[st
     all: then the answer comes from one look at the header (:func:`single_cookie_value`), the
     one werkzeug's parser would give; anything else is parsed in full.
     """
-    if _COOKIES_KEY not in environ:
-        header = environ.get("HTTP_COOKIE")
-        value = single_cookie_value(header, name)
-        if value is not None:
-            return (name,), [value]
-        if not header or name not in header:
-            return (), []
+    decided, value = _plain_cookie(environ, name)
+    if decided:
+        return ((name,), [value]) if value is not None else ((), [])
     cookies = request_cookies(environ)
     return tuple(cookies), session_values(cookies, name)
+
+
+def database_session_cookie(environ: WSGIEnvironment, name: str) -> tuple[tuple[str, ...], str | None]:
+    """:func:`session_cookie_values` for a database session: the names of the request's cookies
+    that may belong to session cookie ``name``, and the one session token they hold
+    (:func:`~flask_authguard.core.http.cookies.opaque_session_value`: never from chunks, none
+    for two different values), from one look at the header in the usual request."""
+    decided, value = _plain_cookie(environ, name)
+    if decided:
+        return ((name,) if value is not None else ()), value
+    cookies = request_cookies(environ)
+    return tuple(cookies), opaque_session_value(cookies, name)
+
+
+def _plain_cookie(environ: WSGIEnvironment, name: str) -> tuple[bool, str | None]:
+    """What the header alone says of cookie ``name``: ``(True, value)`` when it holds the
+    cookie once, unchunked and plainly spelt (:func:`single_cookie_value`), ``(True, None)``
+    when it cannot hold it at all, ``(False, None)`` when only parsing can tell (or the cookies
+    were parsed already: then every reader answers from them)."""
+    if _COOKIES_KEY in environ:
+        return False, None
+    header = environ.get("HTTP_COOKIE")
+    value = single_cookie_value(header, name)
+    if value is not None:
+        return True, value
+    return (not header or name not in header), None
 
 
 def decode_candidates(

@@ -51,6 +51,22 @@ def test_single_cookie_shortcut_agrees_with_the_general_reader(
         assert session_values(request_cookies(environ), NAME) == [quick]
 
 
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.tuples(KEYS, VALUES), max_size=5), st.sampled_from(["; ", ";", " ; "]))
+def test_single_cookie_shortcut_agrees_with_the_database_session_reader(
+    pairs: list[tuple[str, str]], sep: str
+) -> None:
+    """A database session's token (never from chunks, no session for two values): whenever the
+    shortcut answers, ``opaque_session_value`` on the parsed cookies gives the same token."""
+    from flask_authguard.core.http.cookies import opaque_session_value
+    from flask_authguard.core.tokens.request_token import single_cookie_value
+
+    header = sep.join(f"{k}={v}" for k, v in pairs)
+    quick = single_cookie_value(header, NAME)
+    if quick is not None:
+        assert opaque_session_value(request_cookies({"HTTP_COOKIE": header}), NAME) == quick
+
+
 BLANKS = st.sampled_from(["", " ", "\t", "  "])
 
 
