@@ -32,10 +32,9 @@ from urllib.parse import quote
 from ..core.settings.options import OptionsArg
 from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
 from ..guard.answers import unavailable_json
-from ..guard.caching import CHECKED_KEY
 from ..guard.decision import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, needs_whole_environ, run_guard, runs_inline
-from .respond import Receive, Send, call_wsgi, collect, private, send_collected
+from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
 from .scope import Scope, environ_of, guard_environ
 
 ASGIApp = t.Callable[[Scope, Receive, Send], t.Awaitable[None]]
@@ -142,8 +141,8 @@ class AuthMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if environ.get(CHECKED_KEY):  # by this middleware, or a require_auth() since
-                    message["headers"] = private(message.get("headers", ()))
+                # checked by this middleware, or by a require_auth() since
+                message["headers"] = private_if_checked(environ, message.get("headers", ()))
             await send(message)
 
         try:

@@ -59,11 +59,11 @@ _PRIVATE = _encoded(cache_headers([]))
 
 
 def private_if_checked(
-    environ: WSGIEnvironment, headers: list[tuple[bytes, bytes]]
+    environ: WSGIEnvironment, headers: t.Iterable[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
     """``headers`` kept out of shared caches (:func:`private`) when the guard checked the
-    request, else as they are."""
-    return private(headers) if environ.get(CHECKED_KEY) else headers
+    request, else as they are (as a list)."""
+    return private(headers) if environ.get(CHECKED_KEY) else list(headers)
 
 
 def private(headers: t.Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -62,6 +62,12 @@ def is_open_view(state: GuardState, rule: Rule | None) -> bool:
     return isinstance(owner, Blueprint) and any(owner is bp for bp in app.blueprints.values())
 
 
+def hand_token_to_g(environ: WSGIEnvironment) -> None:
+    """After a passed check: the token it decoded becomes ``g.auth_token`` now, written on
+    ``g``'s own object, rather than through ``g``'s lazy lookup later."""
+    g._get_current_object().__dict__["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
+
+
 def site_wide_check() -> t.Any:
     """The site-wide check, a ``before_request`` hook (installed when the matcher can match a path)."""
     req = request._get_current_object()  # type: ignore[attr-defined]
@@ -71,8 +77,8 @@ def site_wide_check() -> t.Any:
     if not core.is_protected(environ, path) or is_open_view(state, req.url_rule):
         return None
     refusal = core.check(environ, request=req)
-    if refusal is None:  # the check decoded it: hand it to g now rather than through the lazy lookup
-        g._get_current_object().__dict__["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
+    if refusal is None:
+        hand_token_to_g(environ)
         return None
     if type(refusal) is Redirect:  # as the app's own Response: Flask would run a WSGI app to get one
         return refusal.to_response(state.app.response_class)
@@ -98,8 +104,8 @@ def blueprint_check(
         refusal = core.check(environ, authorized, request=req, max_age=max_age)
         if refusal is None and mfa:
             refusal = mfa_refusal(core, environ)
-        if refusal is None:  # as site_wide_check: the decoded token handed to g now
-            g._get_current_object().__dict__["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
+        if refusal is None:
+            hand_token_to_g(environ)
         return refusal
 
     return check
@@ -154,8 +160,7 @@ def auth_required(
                     refusal = mfa_refusal(core, environ)
                 if refusal is not None:
                     return refusal
-                # the check decoded it: hand it to g now rather than through the lazy lookup
-                g._get_current_object().__dict__["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
+                hand_token_to_g(environ)
             if is_async:
                 return current_app.ensure_sync(fn)(*args, **kwargs)
             return fn(*args, **kwargs)
