@@ -131,7 +131,9 @@ def asgi_loop() -> asyncio.AbstractEventLoop:
 
 
 class _OneOrigin:
-    """Requests and ``set_cookie`` default to the client's origin."""
+    """Requests and ``set_cookie`` default to the client's origin; each response is read whole
+    before ``open`` returns (``buffered``), so an ASGI app behind a2wsgi always gets to finish
+    rather than wait on a reader that never comes."""
 
     base: str
     host: str
@@ -139,6 +141,7 @@ class _OneOrigin:
     def open(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         if args and isinstance(args[0], str):
             kwargs.setdefault("base_url", self.base)
+        kwargs.setdefault("buffered", True)
         return super().open(*args, **kwargs)
 
     def set_cookie(self, key: str, value: str = "", **kwargs: t.Any) -> None:
