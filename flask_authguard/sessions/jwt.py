@@ -25,7 +25,7 @@ from ..core import _clock
 from ..core._compat import call_sync, settle
 from ..core.defences.revocation import carry_sign_in_claims, lifetime_left, sign_in_claims
 from ..core.errors import SignInError, TokenError
-from ..core.http.cookies import chunk, clean, session_values
+from ..core.http.cookies import chunk, clean
 from ..core.http.dates import iso_ms
 from ..core.runtime import runtime_of
 from ..core.settings.config import Config
@@ -291,7 +291,7 @@ class JwtSessions:
     def end(self, environ: WSGIEnvironment, secure: bool) -> None:
         """``events.sign_out(token=...)`` when there was a session cookie; nothing is stored."""
         spec = self.config.session_cookie(secure)
-        candidates = session_values(session_cookies(environ, spec.name), spec.name)
+        candidates = session_cookie_values(environ, spec.name)[1]
         if candidates:
             secrets, salt = self.config.current_secrets(), self.config.salt_for(spec.name)
             claims = self._decode_cookie(environ, candidates, secrets, salt)

@@ -578,6 +578,7 @@ def _database_pair(tmp_path: pathlib.Path) -> tuple[Flask, list[str]]:
         pytest.param(f"{V4}=tok-victim; {V4}.0=tok-attacker", "victim", id="planted-chunk-after"),
         pytest.param(f"{V4}.0=tok-attacker", None, id="chunk-only"),
         pytest.param(f"{V4}=tok-attacker; {V4}=tok-victim", None, id="two-bare-cookies"),
+        pytest.param(f'a="x; {V4}=tok-victim; b=y"; {V4}=tok-attacker', None, id="quote-hides-the-victim"),
     ],
 )
 def test_planted_cookies_never_swap_a_database_session(
@@ -592,6 +593,34 @@ def test_planted_cookies_never_swap_a_database_session(
         assert status.startswith("307")
     else:
         assert status.startswith("200") and b"".join(body) == b'{"name":"' + name.encode() + b'"}\n'
+
+
+def test_planted_cookies_never_swap_a_jwt_session(frozen_clock: FrozenClock) -> None:
+    """The guard and the session route, on a chunked JWT session with cookies planted around it
+    (a sibling subdomain can): the victim's session, or none, never the attacker's."""
+    from flask_authguard import encode
+
+    victim = encode(token={"sub": "victim", "blob": "x" * 5000}, secret=SECRET, max_age=3600)
+    attacker = encode(token={"sub": "attacker"}, secret=SECRET, max_age=3600)
+    plain = encode(token={"sub": "victim"}, secret=SECRET, max_age=3600)
+    first, second = victim[:3933], victim[3933:]
+    app = Flask(__name__)
+    AuthGuard(app, {"secret": SECRET}, matcher=["/private"])
+    app.get("/private")(lambda: {"sub": g.auth_token["sub"]})
+    chunks = f"{V4}.0={first}; {V4}.1={second}"
+    for cookie, sub in [
+        (chunks, "victim"),
+        (f"{chunks}; {V4}.1=junk", "victim"),
+        (f"{chunks}; {V4}.1=junk; {V4}={attacker}", None),
+        (f'a="x; {V4}={plain}; b=y"; {V4}={attacker}', None),
+    ]:
+        client = Client(app, use_cookies=False)  # the header as it is, not the client's jar
+        private = client.get("/private", headers={"Cookie": cookie})
+        session = client.get("/api/auth/session", headers={"Cookie": cookie})
+        if sub is None:
+            assert private.status_code == 307 and session.json == {}, cookie[-80:]
+        else:
+            assert private.json == {"sub": sub} and "expires" in session.json, cookie[-80:]
 
 
 def test_a_public_page_that_never_reads_the_token_costs_no_query(

@@ -9,6 +9,8 @@ authenticated decryption tells the right one.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
 import re
 import string
 import typing as t
@@ -28,6 +30,7 @@ __all__ = [
     "decode_value",
     "delete_cookie_header",
     "encode_value",
+    "hides_session_cookie",
     "is_session_cookie",
     "opaque_session_value",
     "session_values",
@@ -36,6 +39,9 @@ __all__ = [
 
 #: More chunks than this are not read: a session token never needs them.
 MAX_CHUNKS = 16
+#: A chunk set sent with duplicates is read in every way it can be assembled, up to this many;
+#: more are no session (no browser sends them: only a cookie planted beside the user's does).
+MAX_ASSEMBLIES = 16
 
 Cookies = t.Mapping[str, str]
 
@@ -100,29 +106,49 @@ def session_values(cookies: t.Any, name: str) -> list[str]:
     as Next.js does (next-auth writes them with ``encodeURIComponent``).
 
     A chunk sent twice with different values (one planted from a sibling subdomain, say) makes
-    the chunk set ambiguous: no chunk candidate is offered then, only the bare cookies.
+    the chunk set ambiguous: then every way of assembling it (at most :data:`MAX_ASSEMBLIES`,
+    else none) is offered beside the bare cookies, so that the reader sees every identity the
+    cookies hold and, finding two, answers "no session" rather than either of them.
     """
     first = _getlist(cookies, f"{name}.0")
     if not first:  # the usual case: one unchunked cookie
         bare = _getlist(cookies, name)
         return bare if len(bare) == 1 and bare[0] else [c for c in dict.fromkeys(bare) if c]
-    chunks = [first[0]]
-    ambiguous = len(set(first)) > 1
+    sent = [list(dict.fromkeys(first))]
     for i in range(1, MAX_CHUNKS):
         values = _getlist(cookies, f"{name}.{i}")
         if not values:
             break
-        ambiguous = ambiguous or len(set(values)) > 1
-        chunks.append(values[0])
-    if ambiguous:
-        return [c for c in dict.fromkeys(_getlist(cookies, name)) if c]
-    candidates: list[str] = []
-    if chunks:
-        candidates.append("".join(chunks))
-    candidates.extend(_getlist(cookies, name))
+        sent.append(list(dict.fromkeys(values)))
+    bare = _getlist(cookies, name)
+    if any(len(values) > 1 for values in sent):
+        if math.prod(len(values) for values in sent) > MAX_ASSEMBLIES:
+            return []
+        assemblies = ["".join(pieces) for pieces in itertools.product(*sent)]
+        return [c for c in dict.fromkeys([*assemblies, *bare]) if c]
+    chunks = [values[0] for values in sent]
+    candidates = ["".join(chunks), *bare]
     for end in range(len(chunks) - 1, 0, -1):
         candidates.append("".join(chunks[:end]))
     return [c for c in dict.fromkeys(candidates) if c]
+
+
+def hides_session_cookie(header: str | None, cookies: t.Any, name: str) -> bool:
+    """Whether a quoted value in the ``Cookie`` header hides session cookie ``name`` (or a
+    chunk) from ``cookies``, werkzeug's parse of it.
+
+    werkzeug reads a quoted value across ``;``: ``a="x; name=<token>; b=y"`` is one cookie
+    ``a`` to it, where browsers and Next.js split at every ``;`` and see ``name`` too. A cookie
+    planted around the user's could so hide it and leave another one in view; such a header is
+    no session. Counted as the ``;``-separated pairs whose name is ``name`` or a chunk of it,
+    against the values werkzeug found for those names.
+    """
+    if not header or '"' not in header:
+        return False
+    keys = (pair.split("=", 1)[0].strip(" \t") for pair in header.split(";"))
+    split = sum(1 for key in keys if is_session_cookie(key, name))
+    parsed = sum(len(cookies.getlist(key)) for key in cookies if is_session_cookie(key, name))
+    return split != parsed
 
 
 def set_cookie_header(

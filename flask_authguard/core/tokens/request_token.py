@@ -23,7 +23,7 @@ from werkzeug.http import parse_cookie
 
 from .._compat import call_sync
 from ..errors import ConfigurationError, TokenError
-from ..http.cookies import opaque_session_value, session_values
+from ..http.cookies import hides_session_cookie, opaque_session_value, session_values
 from ..settings.config import Config, resolve_options, secret_from_env
 from ..settings.options import NO_SECRET
 from .jwt import MAX_TOKEN_LENGTH, Secret, verified_claims
@@ -116,12 +116,19 @@ def single_cookie_value(header: str | None, name: str) -> str | None:
     before, found, after = header.partition(name + "=")
     if not found:
         return None
-    if before and (before[-1] not in "; \t" or before.rstrip(" \t")[-1:] not in ("", ";") or name in before):
-        return None  # the end of a longer name, a pair without its ";", or a chunk or twin before it
+    if before and (
+        before[-1] not in "; \t"
+        or before.rstrip(" \t")[-1:] not in ("", ";")
+        or name in before
+        or '"' in before
+    ):
+        # the end of a longer name, a pair without its ";", a chunk or twin before it, or a
+        # quote that may open a value werkzeug reads across ";"
+        return None
     value, _, rest = after.partition(";")
     if name in rest:
         return None  # present twice (duplicates, chunks)
-    value = value.strip()
+    value = value.strip(" \t")  # werkzeug's blanks: other whitespace stays in the value
     if not value or '"' in value or "%" in value or not value.isascii():
         return None
     return value
@@ -141,6 +148,9 @@ def session_cookie_values(environ: WSGIEnvironment, name: str) -> tuple[tuple[st
     if decided:
         return ((name,), [value]) if value is not None else ((), [])
     cookies = request_cookies(environ)
+    if hides_session_cookie(environ.get("HTTP_COOKIE"), cookies, name):
+        logger.debug("session cookie hidden by a quoted cookie value: no session")
+        return tuple(cookies), []
     return tuple(cookies), session_values(cookies, name)
 
 
@@ -153,6 +163,9 @@ def database_session_cookie(environ: WSGIEnvironment, name: str) -> tuple[tuple[
     if decided:
         return ((name,) if value is not None else ()), value
     cookies = request_cookies(environ)
+    if hides_session_cookie(environ.get("HTTP_COOKIE"), cookies, name):
+        logger.debug("session cookie hidden by a quoted cookie value: no session")
+        return tuple(cookies), None
     return tuple(cookies), opaque_session_value(cookies, name)
 
 

@@ -7,6 +7,7 @@ value werkzeug drops, which then fails to decode: both answers are "no session".
 
 from __future__ import annotations
 
+import re
 import string
 
 from hypothesis import given, settings
@@ -88,6 +89,32 @@ def test_single_cookie_shortcut_agrees_with_blanks_around_every_part(
     quick = single_cookie_value(header, NAME)
     if quick is not None:
         assert session_values(request_cookies({"HTTP_COOKIE": header}), NAME) == [quick]
+
+
+#: Beyond cookie-octets: quotes (werkzeug reads a quoted value across ";"), blanks other than
+#: space and tab, a comma and a backslash; and a token-shaped value to find.
+MALFORMED = st.text(st.sampled_from('ab.-_"\\, \t\x0b\x0c\xa0'), max_size=8)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([NAME, f"{NAME}.0", "a", "b"]), MALFORMED), max_size=5),
+    st.sampled_from(["; ", ";"]),
+)
+def test_on_malformed_headers_the_shortcut_never_finds_a_token_the_general_reader_does_not(
+    pairs: list[tuple[str, str]], sep: str
+) -> None:
+    """Whatever quotes and blanks surround it, a token-shaped value the shortcut answers is the
+    general reader's one candidate (a value it answers that is not token-shaped fails to decode:
+    no session either way)."""
+    from flask_authguard.core.tokens.request_token import session_cookie_values, single_cookie_value
+
+    header = sep.join(f"{k}={v}" for k, v in pairs)
+    quick = single_cookie_value(header, NAME)
+    if quick is not None and re.fullmatch(r"[\w.-]+", quick, re.ASCII):
+        parsed = {"HTTP_COOKIE": header}
+        request_cookies(parsed)  # parsed first: the general reader answers
+        assert session_cookie_values(parsed, NAME)[1] == [quick]
 
 
 def test_single_cookie_shortcut_refuses_what_is_not_plain() -> None:

@@ -385,6 +385,32 @@ def test_session_values_offers_shorter_runs_after_the_full_one(n: int) -> None:
     assert values == [full, "bare"] + [full[:k] for k in range(len(full) - 1, 0, -1)]
 
 
+def test_duplicate_chunks_offer_every_assembly_beside_the_bare_cookies() -> None:
+    jar = MultiDict([("s.0", "A"), ("s.1", "B"), ("s.1", "X"), ("s", "bare"), ("s.0", "A")])
+    assert cookies.session_values(jar, "s") == ["AB", "AX", "bare"]
+
+
+def test_more_assemblies_than_the_bound_are_no_session() -> None:
+    pairs = [(f"s.{i}", value) for i in range(5) for value in ("A", "B")]  # 2**5 = 32 ways
+    assert 2**5 > cookies.MAX_ASSEMBLIES
+    assert cookies.session_values(MultiDict([*pairs, ("s", "bare")]), "s") == []
+
+
+@pytest.mark.parametrize(
+    ("header", "hidden"),
+    [
+        pytest.param('a="x; s=1; b=y"; s=2', True, id="quoted-across-the-cookie"),
+        pytest.param('a="x; s.0=1; b=y"', True, id="quoted-across-a-chunk"),
+        pytest.param('s="1"; a="x y"', False, id="quoted-values-that-hide-nothing"),
+        pytest.param("s=1; s.0=2; t=3", False, id="no-quote"),
+        pytest.param('a="x; t=1; b=y"; s=2', False, id="hides-another-cookie"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_hides_session_cookie(header: str, hidden: bool) -> None:
+    assert cookies.hides_session_cookie(header, parse_cookie(header), "s") is hidden
+
+
 def test_session_values_percent_decodes_like_next() -> None:
     jar = parse_cookie("s=a%2Eb; s=%zz; s=%E0%A4%A; s=")
     assert cookies.session_values(jar, "s") == ["a.b", "%zz", "%E0%A4%A"]

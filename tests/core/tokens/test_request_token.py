@@ -322,6 +322,74 @@ def test_invalid_utf8_in_the_cookie_header_does_not_hide_the_session(token: str)
     assert get_token(environ, secret=SECRET)["sub"] == "u1"
 
 
+# -- cookies planted around the user's (a sibling subdomain can set them) ---------------------
+
+
+@pytest.fixture
+def victim_and_attacker(frozen_clock: t.Any) -> tuple[str, str]:
+    """A chunked session (two cookies' worth of claims) and another user's valid token."""
+    victim = encode(token={"sub": "victim", "blob": "x" * 5000}, secret=SECRET, max_age=3600)
+    attacker = encode(token={"sub": "attacker"}, secret=SECRET, max_age=3600)
+    return victim, attacker
+
+
+def _chunked(token: str) -> tuple[str, str]:
+    return token[:3933], token[3933:]
+
+
+def test_a_duplicate_chunk_does_not_hand_over_the_bare_cookie(victim_and_attacker: tuple[str, str]) -> None:
+    """A junk duplicate of one chunk beside the victim's chunked session and the attacker's own
+    bare cookie: both identities are seen, so no session (never the attacker's)."""
+    victim, attacker = victim_and_attacker
+    first, second = _chunked(victim)
+    plain = f"{V4_NAME}.0={first}; {V4_NAME}.1={second}; {V4_NAME}={attacker}"
+    planted = f"{V4_NAME}.0={first}; {V4_NAME}.1={second}; {V4_NAME}.1=junk; {V4_NAME}={attacker}"
+    assert get_token(environ_with(plain), secret=SECRET) is None
+    assert get_token(environ_with(planted), secret=SECRET) is None
+
+
+def test_a_junk_duplicate_chunk_alone_keeps_the_users_session(victim_and_attacker: tuple[str, str]) -> None:
+    victim, _ = victim_and_attacker
+    first, second = _chunked(victim)
+    for cookie in (
+        f"{V4_NAME}.0={first}; {V4_NAME}.1={second}; {V4_NAME}.1=junk",
+        f"{V4_NAME}.0=junk; {V4_NAME}.0={first}; {V4_NAME}.1={second}",
+    ):
+        assert get_token(environ_with(cookie), secret=SECRET)["sub"] == "victim"
+
+
+def test_a_quoted_value_cannot_hide_the_users_cookie(victim_and_attacker: tuple[str, str]) -> None:
+    """werkzeug reads ``a="x; <session>; b=y"`` as one cookie ``a``; browsers and Next.js see the
+    session cookie in it. Hiding the user's cookie so that only another one is seen is no session."""
+    _, attacker = victim_and_attacker
+    victim = encode(token={"sub": "victim"}, secret=SECRET, max_age=3600)
+    hidden = f'a="x; {V4_NAME}={victim}; b=y"; {V4_NAME}={attacker}'
+    assert get_token(environ_with(hidden), secret=SECRET) is None
+    alone = f'a="x; {V4_NAME}={victim}; b=y"'
+    assert get_token(environ_with(alone), secret=SECRET) is None  # the shortcut agrees
+    quoted_elsewhere = f'pref="a b"; {V4_NAME}={victim}'
+    assert get_token(environ_with(quoted_elsewhere), secret=SECRET)["sub"] == "victim"
+
+
+def test_a_quoted_value_cannot_hide_a_database_session_cookie() -> None:
+    from flask_authguard.core.tokens.request_token import database_session_cookie
+
+    hidden = {"HTTP_COOKIE": f'a="x; {V4_NAME}=tok-victim; b=y"; {V4_NAME}=tok-attacker'}
+    assert database_session_cookie(hidden, V4_NAME)[1] is None
+    assert database_session_cookie({"HTTP_COOKIE": f"{V4_NAME}=tok-victim"}, V4_NAME)[1] == "tok-victim"
+
+
+@pytest.mark.parametrize("blank", ["\x0b", "\x0c", "\x1f", "\x85", "\xa0"])
+def test_only_spaces_and_tabs_are_trimmed_on_either_path(token: str, blank: str) -> None:
+    """Other whitespace stays in the value, as werkzeug keeps it: the shortcut and the parsed
+    header give the same answer (none: the value is not the token)."""
+    header = f"{V4_NAME}={blank}{token}"
+    quick = get_token(environ_with(header), secret=SECRET)
+    parsed = environ_with(header)
+    request_cookies(parsed)  # parsed first: the general reader answers
+    assert quick is None and get_token(parsed, secret=SECRET) is None
+
+
 # -- properties: any cookie header gives a token or none ---------------------------------------
 
 NAME = "next-auth.session-token"
