@@ -21,7 +21,7 @@ endpoints of the WSGI layer, run in a worker thread. ``websocket`` connections a
 at the handshake (a cross-site ``Origin`` with the session cookie is refused, as a cross-site
 mutation is), and refused with close code 1008, as is a ``require_auth()`` refusal before the
 app accepts the handshake; ``lifespan`` passes through. The app routes on the checked path:
-the inner scope's ``path`` and ``raw_path`` both carry it.
+the inner scope's ``path`` and ``raw_path`` both carry it; so do the ``/api/auth/*`` routes.
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ class AuthMiddleware:
         environ = environ_of(scope) if self._whole_environ else guard_environ(scope)
         path = core.path(environ)  # normalised once, before any rule looks at it
         if self.endpoints is not None and kind == "http" and self.endpoints.serves(environ):
-            await call_wsgi(self.endpoints, scope, receive, send)
+            # served the path it was matched on (``//``, ``..`` resolved), as with_auth serves it
+            await call_wsgi(self.endpoints, _routed_scope(scope, environ), receive, send)
             return
         refusal = None
         if core.is_protected(environ, path):

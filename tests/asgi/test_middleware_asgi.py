@@ -1,8 +1,10 @@
-"""``AuthMiddleware`` (``asgi/middleware.py``) around apps with no exception handlers of their own."""
+"""``AuthMiddleware`` (``asgi/middleware.py``) around apps with no exception handlers of their own,
+and the ``/api/auth/*`` routes it bridges to: served on the path it checked, as ``with_auth`` does."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import typing as t
 
 import pytest
@@ -15,7 +17,10 @@ from starlette.responses import PlainTextResponse  # noqa: E402
 from starlette.routing import Route, Router, WebSocketRoute  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocket, WebSocketDisconnect  # noqa: E402
+from support.asgi_driver import run_asgi  # noqa: E402
+from werkzeug.test import EnvironBuilder, run_wsgi_app  # noqa: E402
 
+from flask_authguard import CredentialsProvider, with_auth  # noqa: E402
 from flask_authguard.asgi import AuthMiddleware, require_auth  # noqa: E402
 from flask_authguard.asgi.middleware import POLICY_VIOLATION  # noqa: E402
 
@@ -114,3 +119,48 @@ def test_a_refusal_after_accept_still_raises() -> None:
     sent, raised = _websocket(router_app(), "/late")
     assert isinstance(raised, AuthRefusal)
     assert [message["type"] for message in sent] == ["websocket.accept"]
+
+
+# ----------------------------------------------- the auth routes on the path that was checked
+
+
+def _credentials(**_: t.Any) -> None:
+    return None
+
+
+OPTIONS = {
+    "secret": SECRET,
+    "url": "http://app.test",
+    "providers": [CredentialsProvider(authorize=_credentials, credentials={"username": {"label": "U"}})],
+}
+
+
+async def unreachable(scope: t.Any, receive: t.Any, send: t.Any) -> None:
+    raise AssertionError(f"the app is not reached: {scope['path']}")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/api/auth/csrf", id="plain"),
+        pytest.param("/api//auth/csrf", id="double-slash"),
+        pytest.param("/x/../api/auth/csrf", id="dot-dot"),
+        pytest.param("/api/auth/./providers", id="dot"),
+        pytest.param("/api/auth//providers", id="double-slash-after-base"),
+        pytest.param("/api/auth/%2e/providers", id="encoded-dot"),
+    ],
+)
+def test_the_auth_routes_answer_as_with_auth_on_the_normalised_path(path: str) -> None:
+    # one request line for both front ends, as sent (an HTTP client would resolve the dots)
+    def environ() -> dict[str, t.Any]:
+        return EnvironBuilder(path=path, base_url="http://app.test").get_environ()
+
+    wsgi_body, wsgi_status, wsgi_headers = run_wsgi_app(
+        with_auth(lambda environ, start_response: [], OPTIONS), environ(), buffered=True
+    )
+    asgi_body, asgi_status, asgi_headers = run_asgi(AuthMiddleware(unreachable, OPTIONS), environ())
+    assert wsgi_status.startswith("200")
+    assert asgi_status.split()[0] == wsgi_status.split()[0]
+    assert asgi_headers["content-type"] == wsgi_headers["content-type"]
+    if path.endswith("providers"):
+        assert json.loads(b"".join(asgi_body)) == json.loads(b"".join(wsgi_body))
