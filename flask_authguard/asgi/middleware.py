@@ -19,8 +19,9 @@ of a checked request is in ``scope["state"]["auth_token"]`` (``request.state.aut
 With ``providers`` in the options the ``/api/auth/*`` routes are served too, by the very
 endpoints of the WSGI layer, run in a worker thread. ``websocket`` connections are checked once,
 at the handshake (a cross-site ``Origin`` with the session cookie is refused, as a cross-site
-mutation is), and refused with close code 1008; ``lifespan`` passes through. The app routes on
-the checked path: the inner scope's ``path`` and ``raw_path`` both carry it.
+mutation is), and refused with close code 1008, as is a ``require_auth()`` refusal before the
+app accepts the handshake; ``lifespan`` passes through. The app routes on the checked path:
+the inner scope's ``path`` and ``raw_path`` both carry it; so do the ``/api/auth/*`` routes.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ ASGIApp = t.Callable[[Scope, Receive, Send], t.Awaitable[None]]
 
 #: The WebSocket close code for a refused handshake (RFC 6455: policy violation).
 POLICY_VIOLATION = 1008
+
+#: The messages after which an app's answer has begun: an HTTP response, or a WebSocket
+#: handshake accepted, closed or denied; a refusal can no longer be sent after any of them.
+_ANSWER_STARTS = frozenset(
+    {"http.response.start", "websocket.accept", "websocket.close", "websocket.http.response.start"}
+)
 
 
 class AuthRefusal(Exception):
@@ -119,7 +126,8 @@ class AuthMiddleware:
         environ = environ_of(scope) if self._whole_environ else guard_environ(scope)
         path = core.path(environ)  # normalised once, before any rule looks at it
         if self.endpoints is not None and kind == "http" and self.endpoints.serves(environ):
-            await call_wsgi(self.endpoints, scope, receive, send)
+            # served the path it was matched on (``//``, ``..`` resolved), as with_auth serves it
+            await call_wsgi(self.endpoints, _routed_scope(scope, environ), receive, send)
             return
         refusal = None
         if core.is_protected(environ, path):
@@ -140,17 +148,20 @@ class AuthMiddleware:
         async def tracking_send(message: t.MutableMapping[str, t.Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 # checked by this middleware, or by a require_auth() since
                 message["headers"] = private_if_checked(environ, message.get("headers", ()))
+            started = started or message["type"] in _ANSWER_STARTS
             await send(message)
 
         try:
             await self.app(inner, receive, tracking_send)
         except AuthRefusal as exc:  # require_auth() in a view or dependency refused
-            if started or kind != "http":
+            if started:  # too late to answer otherwise: the app's error, as any other
                 raise
-            await send_collected(collect(exc.response, exc.environ), send)
+            if kind == "websocket":  # refused at the handshake, as this middleware refuses it
+                await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+            else:
+                await send_collected(collect(exc.response, exc.environ), send)
 
 
 class AsgiEndpoints:

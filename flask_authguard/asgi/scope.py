@@ -134,7 +134,8 @@ def _repeated(key: str, first: str, value: str) -> str:
 def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironment:
     """The WSGI environ of an ``http`` or ``websocket`` scope (PEP 3333 keys, ``HTTP_*`` headers,
     ``RAW_URI`` from ``raw_path``, ``authguard.websocket`` for a handshake); ``body`` becomes
-    ``wsgi.input`` (none: an empty one)."""
+    ``wsgi.input`` (none: an empty one). Header names with ``_`` are left out, as werkzeug's
+    server and gunicorn leave them out: ``sec_fetch_site`` is not ``Sec-Fetch-Site``."""
     environ = _request_keys(scope)
     environ["SERVER_PROTOCOL"] = f"HTTP/{scope.get('http_version', '1.1')}"
     environ.update(_WSGI_FLAGS)
@@ -144,6 +145,10 @@ def environ_from_scope(scope: Scope, body: bytes | None = None) -> WSGIEnvironme
     if client:
         environ["REMOTE_ADDR"] = str(client[0])
     for raw_name, raw_value in scope.get("headers", ()):
+        if b"_" in raw_name:
+            # "x_name" and "x-name" are one environ key: "sec_fetch_site", which no browser
+            # sends, would pass for Sec-Fetch-Site. werkzeug's server and gunicorn drop them too.
+            continue
         key = _environ_key(raw_name)
         value = raw_value.decode("latin-1")
         if key in environ:
@@ -168,8 +173,8 @@ def guard_environ(scope: Scope) -> WSGIEnvironment:
     for raw_name, raw_value in scope.get("headers", ()):
         key = _GUARD_NAMES.get(raw_name)
         if key is None:
-            if raw_name.isascii() and raw_name.islower():  # spelt as ASGI servers send names
-                continue
+            if (raw_name.isascii() and raw_name.islower()) or b"_" in raw_name:
+                continue  # spelt as ASGI servers send names, or with "_": as the whole environ drops it
             key = _environ_key(raw_name)  # any other spelling: as the whole environ reads it
             if key not in GUARD_HEADERS:
                 continue

@@ -126,7 +126,10 @@ def require_auth(
 ) -> t.Callable[[HTTPConnection], t.Awaitable[Claims]]:
     """A dependency (FastAPI ``Depends(require_auth())``) or an awaitable check for a view:
     the token when the request passes, else the guard's refusal (sign-in redirect or 401 JSON
-    when anonymous, 403 when signed in but refused), sent by :class:`AuthMiddleware`.
+    when anonymous, 403 when signed in but refused), sent by :class:`AuthMiddleware`; a WebSocket
+    handshake refused before the app accepts it is closed with code 1008, as the middleware's own
+    refusals are (a Starlette app's exception handler may answer it first, with the refusal as a
+    denial response).
 
     :param authorized: ``authorized(request=..., token=...)`` for this route; default
         ``callbacks.authorized``, else "a token is present". Only a truthy result passes.

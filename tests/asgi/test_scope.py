@@ -3,6 +3,8 @@ and the set-up decision which one ``AuthMiddleware`` builds."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import typing as t
 
 import pytest
@@ -16,7 +18,7 @@ from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from flask_authguard.asgi import AuthMiddleware  # noqa: E402
+from flask_authguard.asgi import AuthMiddleware, get_server_session  # noqa: E402
 from flask_authguard.asgi.guard import needs_whole_environ  # noqa: E402
 from flask_authguard.asgi.scope import (  # noqa: E402
     ENVIRON_KEY,
@@ -272,9 +274,84 @@ def test_a_header_name_not_in_lower_case_is_still_read(
     async def send(message: dict[str, t.Any]) -> None:
         sent.append(message)
 
-    import asyncio
-
     app = AuthMiddleware(Starlette(routes=[Route("/dashboard", whoami)]), {"secret": SECRET})
     scope = scope_for(headers=[(b"Cookie", f"{COOKIE}={make_token(sub='u7')}".encode())])
     asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 200 and sent[1]["body"] == b'{"sub":"u7"}'
+
+
+# ------------------------------------- header names with "_": dropped, as werkzeug and gunicorn do
+
+#: ``sec_fetch_site`` would read as ``Sec-Fetch-Site`` (both are ``HTTP_SEC_FETCH_SITE``): a
+#: client could pass a cross-site request off as same-origin with a name no browser sends.
+SPELLINGS = [
+    pytest.param(b"sec-fetch-site", True, id="dashed: read"),
+    pytest.param(b"sec_fetch_site", False, id="underscored: dropped"),
+    pytest.param(b"Sec_Fetch_Site", False, id="underscored, capitals: dropped"),
+]
+
+
+def _accept_any_token(*, token: t.Any, **_: t.Any) -> bool:
+    return token is not None
+
+
+async def notes(request: Request) -> JSONResponse:
+    session = await get_server_session(request)
+    return JSONResponse({"signed_in": session is not None})
+
+
+def _post(app: t.Any, name: bytes, token: str) -> tuple[int, bytes]:
+    """A cookie POST from another origin that says ``same-origin`` under header ``name``."""
+    sent: list[dict[str, t.Any]] = []
+
+    async def receive() -> dict[str, t.Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, t.Any]) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"cookie", f"{COOKIE}={token}".encode()),
+        (b"origin", b"http://evil.test"),
+        (name, b"same-origin"),
+    ]
+    asyncio.run(app(scope_for("POST", path="/dashboard", headers=headers), receive, send))
+    return sent[0]["status"], sent[1]["body"]
+
+
+@pytest.mark.parametrize(("name", "same_origin"), SPELLINGS)
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"secret": SECRET}, id="guard environ"),
+        pytest.param({"secret": SECRET, "callbacks": {"authorized": _accept_any_token}}, id="whole environ"),
+    ],
+)
+def test_the_cross_site_verdict_is_the_same_in_both_environs(
+    options: dict[str, t.Any],
+    name: bytes,
+    same_origin: bool,
+    frozen_clock: FrozenClock,
+    make_token: t.Callable[..., str],
+) -> None:
+    app = AuthMiddleware(Starlette(routes=[Route("/dashboard", whoami, methods=["POST"])]), options)
+    assert _post(app, name, make_token(sub="u1"))[0] == (200 if same_origin else 403)
+
+
+@pytest.mark.parametrize(("name", "same_origin"), SPELLINGS)
+def test_the_session_read_on_an_unchecked_route_drops_them_too(
+    name: bytes, same_origin: bool, frozen_clock: FrozenClock, make_token: t.Callable[..., str]
+) -> None:
+    inner = Starlette(routes=[Route("/dashboard", notes, methods=["POST"])])
+    app = AuthMiddleware(inner, {"secret": SECRET}, matcher=["/other"])  # /dashboard unchecked
+    status, body = _post(app, name, make_token(sub="u1"))
+    assert status == 200 and json.loads(body) == {"signed_in": same_origin}
+
+
+@pytest.mark.parametrize("name", [b"x_trace", b"X_Trace", b"sec_fetch_site"])
+def test_neither_environ_holds_a_header_whose_name_has_an_underscore(name: bytes) -> None:
+    scope = scope_for(headers=[(name, b"1")])
+    whole, partial = environ_from_scope(scope), guard_environ(dict(scope))
+    assert "HTTP_X_TRACE" not in whole and "HTTP_SEC_FETCH_SITE" not in whole
+    assert "HTTP_SEC_FETCH_SITE" not in partial
+    assert whole["HTTP_X_TEAM"] == "blue"  # the other headers are read as ever
