@@ -155,10 +155,13 @@ def clean_code(value: t.Any) -> str:
 
 def matching_step(secret: str, code: str, last_step: int | None) -> int | None:
     """The time step (now, or one either side) whose code is ``code``, when it is later than
-    ``last_step``; ``None`` otherwise. Every candidate is compared (constant time each)."""
+    ``last_step``; ``None`` otherwise. Every candidate is compared (constant time each).
+
+    A code is six ASCII digits: ``str.isdigit()`` alone also holds for other scripts' digits
+    (``"١٢٣٤٥٦"``), which no authenticator shows and ``hmac.compare_digest`` refuses to compare."""
     import pyotp
 
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
         return None
     totp = pyotp.TOTP(secret)
     now = current_step()
@@ -189,8 +192,10 @@ def recovery_hash(code: str) -> str:
 
 
 def unused_recovery_code(code: str, hashes_: t.Sequence[str]) -> str | None:
-    """The stored hash ``code`` matches, or ``None``; every hash is compared (constant time)."""
-    if len(code) != 10:
+    """The stored hash ``code`` matches, or ``None``; every hash is compared (constant time).
+    Recovery codes are ASCII: anything else (a lone surrogate from JSON has no bytes to hash)
+    matches nothing."""
+    if len(code) != 10 or not code.isascii():
         return None
     wanted = recovery_hash(code)
     found = None

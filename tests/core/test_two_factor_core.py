@@ -103,6 +103,21 @@ def test_malformed_codes_match_nothing(code: str, frozen_clock: FrozenClock) -> 
     assert matching_step(SECRET, clean_code(code), None) is None
 
 
+@pytest.mark.parametrize(
+    "digits",
+    [
+        pytest.param("\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669", id="arabic-indic"),
+        pytest.param("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19", id="fullwidth"),
+        pytest.param("\u0966\u0967\u0968\u0969\u096a\u096b\u096c\u096d\u096e\u096f", id="devanagari"),
+    ],
+)
+def test_only_ascii_digits_are_a_code(digits: str, frozen_clock: FrozenClock) -> None:
+    """``str.isdigit()`` holds for other scripts' digits: the right code spelled in them is no code."""
+    code = pyotp.TOTP(SECRET).at(frozen_clock.now)
+    assert matching_step(SECRET, code.translate(str.maketrans("0123456789", digits)), None) is None
+    assert matching_step(SECRET, code, None) == current_step()
+
+
 def test_clean_code() -> None:
     assert clean_code(" 123 456 ") == "123456"
     assert clean_code("ABCDE-FGHIJ") == "abcdefghij"
@@ -116,6 +131,8 @@ def test_recovery_codes_are_random_and_checked_by_hash() -> None:
     hashes = [recovery_hash(c) for c in codes]
     assert unused_recovery_code(clean_code(codes[3].upper()), hashes) == hashes[3]
     assert unused_recovery_code(clean_code("aaaaa-aaaaa"), hashes) is None
+    for other in ("abcde\ud800ghij", "\u00e9" * 10):  # a lone surrogate (from JSON), non-ASCII
+        assert unused_recovery_code(other, hashes) is None
     assert new_recovery_codes() != codes
 
 

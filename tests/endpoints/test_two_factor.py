@@ -160,6 +160,20 @@ def test_a_wrong_first_code_shows_no_recovery_codes(site: Site) -> None:
     assert site.record() is None
 
 
+#: ASCII digits to Arabic-Indic ones (``"١٢٣٤٥٦"``): ``str.isdigit()`` holds for them too.
+ARABIC_INDIC = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+
+
+def test_the_first_code_in_other_digits_is_a_wrong_code(site: Site) -> None:
+    sign_in(site.client)
+    secret = enrol_page_secret(site.client.get("/api/auth/two-factor").get_data(as_text=True))
+    code = code_at(secret, site.clock.now).translate(ARABIC_INDIC)
+    data = {"csrfToken": csrf_of(site.client), "action": "enable", "code": code}
+    answer = site.client.post("/api/auth/two-factor", data=data)
+    assert answer.status_code == 400 and "not right, or it was used" in answer.get_data(as_text=True)
+    assert site.record() is None
+
+
 def test_the_right_first_code_shows_ten_recovery_codes_once_stored_hashed(site: Site) -> None:
     sign_in(site.client)
     secret, codes, answer = enrol(site.client, site.clock.now)
@@ -225,6 +239,18 @@ def test_a_code_is_accepted_once(site: Site) -> None:
     site.tick()
     assert post_code(other, code).status_code == 401
     assert post_code(other, code_at(secret, site.clock.now)).status_code == 302
+
+
+def test_a_code_in_other_digits_is_a_wrong_code(site: Site) -> None:
+    secret, _ = enrolled(site)
+    waiting(site)
+    code = code_at(secret, site.clock.now)
+    answer = post_code(site.client, code.translate(ARABIC_INDIC))
+    assert answer.status_code == 401 and "not right, or it was used" in answer.get_data(as_text=True)
+    json_answer = post_code(site.client, code.translate(ARABIC_INDIC), json="true")
+    assert json_answer.status_code == 401 and json_answer.get_json()["error"] == "WrongCode"
+    assert session_of(site.client) == {}
+    assert post_code(site.client, code).status_code == 302  # the same code in ASCII digits
 
 
 def test_a_recovery_code_works_once_in_either_field(site: Site) -> None:
