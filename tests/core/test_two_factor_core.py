@@ -12,6 +12,7 @@ from conftest import FrozenClock
 from flask_authguard import ConfigurationError
 from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.core.two_factor import (
+    ACCOUNT_LABEL_LENGTH,
     RECOVERY_CODE_COUNT,
     STEP_SECONDS,
     TwoFactorOptions,
@@ -154,4 +155,22 @@ def test_provisioning_uri_and_qr() -> None:
     uri = provisioning_uri(SECRET, account="ada@example.com", issuer="Acme")
     assert uri == f"otpauth://totp/Acme:ada%40example.com?secret={SECRET}&issuer=Acme"
     svg = qr_svg(uri)
-    assert svg.startswith("<svg") and "QR code of the secret" in svg
+    assert svg is not None and svg.startswith("<svg") and "QR code of the secret" in svg
+
+
+@pytest.mark.parametrize(
+    "account, label",
+    [
+        pytest.param("a" * ACCOUNT_LABEL_LENGTH, "a" * ACCOUNT_LABEL_LENGTH, id="at-the-limit"),
+        pytest.param("a" * 3000, "a" * (ACCOUNT_LABEL_LENGTH - 1) + "%E2%80%A6", id="cut"),
+        pytest.param("Ad\ud800a", "Ad%3Fa", id="lone-surrogate"),
+    ],
+)
+def test_provisioning_uri_label(account: str, label: str) -> None:
+    uri = provisioning_uri(SECRET, account=account, issuer="Acme")
+    assert uri == f"otpauth://totp/Acme:{label}?secret={SECRET}&issuer=Acme"
+    assert qr_svg(uri) is not None
+
+
+def test_no_qr_code_for_a_uri_too_long() -> None:
+    assert qr_svg(provisioning_uri(SECRET, account="ada@example.com", issuer="I" * 3000)) is None

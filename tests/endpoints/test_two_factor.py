@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import typing as t
+from urllib.parse import quote
 
 import pytest
 from conftest import SECRET, FrozenClock
-from support.handler_app import V4, client_of, csrf_of
+from support.handler_app import FIELDS, V4, client_of, csrf_of
 from support.two_factor_app import (
     KINDS,
     STRATEGIES,
@@ -26,8 +27,8 @@ from support.two_factor_app import (
     sign_in,
 )
 
-from flask_authguard import decode
-from flask_authguard.core.two_factor import recovery_hash
+from flask_authguard import CredentialsProvider, decode
+from flask_authguard.core.two_factor import ACCOUNT_LABEL_LENGTH, recovery_hash
 
 API = {"Accept": "application/json"}
 
@@ -140,6 +141,44 @@ def test_enrolment_page_shows_the_secret_as_qr_and_text(site: Site) -> None:
     again = site.client.get("/api/auth/two-factor").get_data(as_text=True)
     assert enrol_page_secret(again) == secret
     assert site.record() is None
+
+
+def test_a_long_account_label_is_cut_and_fits_a_qr_code(kind: str, frozen_clock: FrozenClock) -> None:
+    """A user with no email and a 3,000-character name (no QR code holds that): the URI's label
+    is the start of the name."""
+
+    def long_name(*, credentials: dict[str, str], request: t.Any) -> dict[str, t.Any]:
+        return {"id": "1", "name": "N" * 3000}
+
+    opts, _ = options("jwt", providers=[CredentialsProvider(authorize=long_name, credentials=FIELDS)])
+    client = client_of(make_site(kind, opts))
+    sign_in(client)
+    page = client.get("/api/auth/two-factor")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    label = "N" * (ACCOUNT_LABEL_LENGTH - 1) + quote("\u2026")
+    assert f"otpauth://totp/app.example.com:{label}?secret={enrol_page_secret(html)}" in html
+    assert 'class="segno"' in html
+
+
+def test_a_uri_too_long_for_a_qr_code_leaves_the_key_as_text(
+    kind: str, strategy: str, frozen_clock: FrozenClock
+) -> None:
+    """No QR code holds the URI (a 3,000-character issuer): the page has no image, but the key
+    as text and the ``otpauth://`` link, and enrolment works as ever."""
+    opts, store = options(strategy)
+    two_factor = opts["two_factor"]
+    opts["two_factor"] = {**(two_factor if isinstance(two_factor, dict) else {}), "issuer": "I" * 3000}
+    site = Site(client_of(make_site(kind, opts)), store, strategy, frozen_clock)
+    sign_in(site.client)
+    page = site.client.get("/api/auth/two-factor")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="qr-code"' not in html and "<svg" not in html
+    assert f'id="otpauth-uri" href="otpauth://totp/{"I" * 3000}:ada%40example.com?secret=' in html
+    secret, codes, _ = enrol(site.client, frozen_clock.now)
+    assert secret == enrol_page_secret(html) and len(codes) == 10
+    assert site.record() is not None
 
 
 def test_enrolment_page_needs_a_session(site: Site) -> None:
