@@ -38,6 +38,9 @@ from .errors import ConfigurationError
 #: Seconds of one TOTP time step, and the steps accepted either side of now (clock drift).
 STEP_SECONDS = 30
 DRIFT_STEPS = 1
+#: The longest account label (email, else name) an ``otpauth://`` URI carries, in characters:
+#: authenticator apps show it on one line, and a longer one only makes the QR code denser.
+ACCOUNT_LABEL_LENGTH = 64
 #: How many recovery codes an enrolment gives.
 RECOVERY_CODE_COUNT = 10
 #: The methods a session's ``amr`` names (RFC 8176 values, and Okta's ``email``; ``fed`` is
@@ -127,17 +130,30 @@ def new_secret() -> str:
 
 
 def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
-    """The ``otpauth://totp/...`` URI an authenticator app reads (from the QR code)."""
+    """The ``otpauth://totp/...`` URI an authenticator app reads (from the QR code).
+
+    :param account: the label the app shows; over :data:`ACCOUNT_LABEL_LENGTH` characters it
+        is cut (ending with ``…``), and a character with no UTF-8 spelling (a lone surrogate)
+        becomes ``?``.
+    """
     import pyotp
 
+    if len(account) > ACCOUNT_LABEL_LENGTH:
+        account = account[: ACCOUNT_LABEL_LENGTH - 1] + "\u2026"
+    account = account.encode("utf-8", "replace").decode("utf-8")
     return pyotp.TOTP(secret).provisioning_uri(name=account, issuer_name=issuer)
 
 
-def qr_svg(uri: str) -> str:
-    """``uri`` as a QR code in inline SVG (``segno``), for the enrolment page."""
+def qr_svg(uri: str) -> str | None:
+    """``uri`` as a QR code in inline SVG (``segno``), for the enrolment page; ``None`` when
+    no QR code holds it (a very long ``issuer``): the page then shows the key as text only."""
     import segno
 
-    svg: str = segno.make(uri, error="m").svg_inline(scale=4, title="QR code of the secret")
+    try:
+        code = segno.make(uri, error="m")
+    except segno.DataOverflowError:
+        return None
+    svg: str = code.svg_inline(scale=4, title="QR code of the secret")
     return svg
 
 
@@ -155,10 +171,13 @@ def clean_code(value: t.Any) -> str:
 
 def matching_step(secret: str, code: str, last_step: int | None) -> int | None:
     """The time step (now, or one either side) whose code is ``code``, when it is later than
-    ``last_step``; ``None`` otherwise. Every candidate is compared (constant time each)."""
+    ``last_step``; ``None`` otherwise. Every candidate is compared (constant time each).
+
+    A code is six ASCII digits: ``str.isdigit()`` alone also holds for other scripts' digits
+    (``"١٢٣٤٥٦"``), which no authenticator shows and ``hmac.compare_digest`` refuses to compare."""
     import pyotp
 
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
         return None
     totp = pyotp.TOTP(secret)
     now = current_step()
@@ -189,8 +208,10 @@ def recovery_hash(code: str) -> str:
 
 
 def unused_recovery_code(code: str, hashes_: t.Sequence[str]) -> str | None:
-    """The stored hash ``code`` matches, or ``None``; every hash is compared (constant time)."""
-    if len(code) != 10:
+    """The stored hash ``code`` matches, or ``None``; every hash is compared (constant time).
+    Recovery codes are ASCII: anything else (a lone surrogate from JSON has no bytes to hash)
+    matches nothing."""
+    if len(code) != 10 or not code.isascii():
         return None
     wanted = recovery_hash(code)
     found = None
@@ -238,6 +259,7 @@ def new_record(sealed: str, step: int, codes: t.Sequence[str]) -> _Record:
 
 
 __all__ = [
+    "ACCOUNT_LABEL_LENGTH",
     "DRIFT_STEPS",
     "FIRST_FACTOR_AMR",
     "MULTI_FACTOR_AMR",

@@ -1,8 +1,9 @@
 """The POST body of an auth route: form fields or a JSON object, with a size and a depth limit.
 
 A body over :data:`MAX_BODY` bytes is refused with 413 before it is read; JSON nested deeper
-than :data:`MAX_DEPTH` (which would overflow the parser's recursion) counts as no body, like
-any other unparsable JSON: the CSRF check then refuses the request.
+than :data:`MAX_DEPTH` (which would overflow the parser's recursion), and JSON with a string
+that is no UTF-8 text (a lone surrogate, ``"\\ud800"``), count as no body, like any other
+unparsable JSON: the CSRF check then refuses the request.
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def read_body(request: Request) -> t.Mapping[str, t.Any]:
             return {}
         try:
             data = json.loads(text)
-        except (ValueError, RecursionError):
+            # JSON's "\ud800" escape parses to a lone surrogate, which has no UTF-8 spelling
+            # and would raise wherever the value is encoded later (a hash, a URL, a header)
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
             return {}
         return data if isinstance(data, dict) else {}
     return request.form

@@ -17,6 +17,7 @@ import typing as t
 from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, select_autoescape
 from werkzeug.wrappers import Response
 
+from ..core.defences.urls import mount_path
 from ..core.http.clients import answers_json
 from ..core.http.cookies import encode_value
 from .messages import ERROR_PAGES, PAGE_HEADERS, ErrorPage
@@ -155,14 +156,16 @@ def page_notice(
     pages: Pages | None = None,
 ) -> Response:
     """``page`` with links relative to the app's mount point (no ``Host`` header in them: it
-    may be the problem): sign-in, with ``callback`` as its ``callbackUrl``, or home."""
-    script = environ.get("SCRIPT_NAME", "").rstrip("/")
-    auth_url = script + config.base_path
+    may be the problem): sign-in, with ``callback`` as its ``callbackUrl``, or home. The mount
+    point goes through :func:`~flask_authguard.core.defences.urls.mount_path`: ``SCRIPT_NAME``
+    may come from the client, and ``//evil.example`` must not make a link protocol-relative."""
+    mount = mount_path(environ.get("SCRIPT_NAME", ""))
+    auth_url = mount + config.base_path
     signin_url = auth_url + "/signin"
     if callback:
         signin_url += "?callbackUrl=" + encode_value(callback)
     return (pages or default_pages()).notice(
-        page, code, auth_url=auth_url, base_url=script, signin_url=signin_url, message=message
+        page, code, auth_url=auth_url, base_url=mount, signin_url=signin_url, message=message
     )
 
 
@@ -182,11 +185,12 @@ def forbidden_response(
 ) -> Response:
     """The default 403 page for a signed-in user who may not see a page: a way home and a way
     to sign out (then back to ``callback``, this page, so another account can sign in to it).
-    Links are relative to the app's mount point (no Host header in them)."""
-    script = environ.get("SCRIPT_NAME", "").rstrip("/")
-    signout_url = script + config.base_path + "/signout"
+    Links are relative to the app's mount point (no Host header in them), through
+    :func:`~flask_authguard.core.defences.urls.mount_path` as :func:`page_notice`'s are."""
+    mount = mount_path(environ.get("SCRIPT_NAME", ""))
+    signout_url = mount + config.base_path + "/signout"
     if callback:
         signout_url += "?callbackUrl=" + encode_value(callback)
     return (pages or default_pages()).response(
-        "authguard/forbidden.html", 403, home_url=script + "/", signout_url=signout_url
+        "authguard/forbidden.html", 403, home_url=mount + "/", signout_url=signout_url
     )

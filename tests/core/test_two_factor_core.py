@@ -12,6 +12,7 @@ from conftest import FrozenClock
 from flask_authguard import ConfigurationError
 from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.core.two_factor import (
+    ACCOUNT_LABEL_LENGTH,
     RECOVERY_CODE_COUNT,
     STEP_SECONDS,
     TwoFactorOptions,
@@ -103,6 +104,21 @@ def test_malformed_codes_match_nothing(code: str, frozen_clock: FrozenClock) -> 
     assert matching_step(SECRET, clean_code(code), None) is None
 
 
+@pytest.mark.parametrize(
+    "digits",
+    [
+        pytest.param("\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669", id="arabic-indic"),
+        pytest.param("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19", id="fullwidth"),
+        pytest.param("\u0966\u0967\u0968\u0969\u096a\u096b\u096c\u096d\u096e\u096f", id="devanagari"),
+    ],
+)
+def test_only_ascii_digits_are_a_code(digits: str, frozen_clock: FrozenClock) -> None:
+    """``str.isdigit()`` holds for other scripts' digits: the right code spelled in them is no code."""
+    code = pyotp.TOTP(SECRET).at(frozen_clock.now)
+    assert matching_step(SECRET, code.translate(str.maketrans("0123456789", digits)), None) is None
+    assert matching_step(SECRET, code, None) == current_step()
+
+
 def test_clean_code() -> None:
     assert clean_code(" 123 456 ") == "123456"
     assert clean_code("ABCDE-FGHIJ") == "abcdefghij"
@@ -116,6 +132,8 @@ def test_recovery_codes_are_random_and_checked_by_hash() -> None:
     hashes = [recovery_hash(c) for c in codes]
     assert unused_recovery_code(clean_code(codes[3].upper()), hashes) == hashes[3]
     assert unused_recovery_code(clean_code("aaaaa-aaaaa"), hashes) is None
+    for other in ("abcde\ud800ghij", "\u00e9" * 10):  # a lone surrogate (from JSON), non-ASCII
+        assert unused_recovery_code(other, hashes) is None
     assert new_recovery_codes() != codes
 
 
@@ -137,4 +155,22 @@ def test_provisioning_uri_and_qr() -> None:
     uri = provisioning_uri(SECRET, account="ada@example.com", issuer="Acme")
     assert uri == f"otpauth://totp/Acme:ada%40example.com?secret={SECRET}&issuer=Acme"
     svg = qr_svg(uri)
-    assert svg.startswith("<svg") and "QR code of the secret" in svg
+    assert svg is not None and svg.startswith("<svg") and "QR code of the secret" in svg
+
+
+@pytest.mark.parametrize(
+    "account, label",
+    [
+        pytest.param("a" * ACCOUNT_LABEL_LENGTH, "a" * ACCOUNT_LABEL_LENGTH, id="at-the-limit"),
+        pytest.param("a" * 3000, "a" * (ACCOUNT_LABEL_LENGTH - 1) + "%E2%80%A6", id="cut"),
+        pytest.param("Ad\ud800a", "Ad%3Fa", id="lone-surrogate"),
+    ],
+)
+def test_provisioning_uri_label(account: str, label: str) -> None:
+    uri = provisioning_uri(SECRET, account=account, issuer="Acme")
+    assert uri == f"otpauth://totp/Acme:{label}?secret={SECRET}&issuer=Acme"
+    assert qr_svg(uri) is not None
+
+
+def test_no_qr_code_for_a_uri_too_long() -> None:
+    assert qr_svg(provisioning_uri(SECRET, account="ada@example.com", issuer="I" * 3000)) is None

@@ -1229,6 +1229,25 @@ def test_deeply_nested_json_is_no_body_not_a_500(client: t.Any, path: str, body:
         assert response.status_code == 400  # no body: no CSRF token
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param('{"csrfToken": "\\ud800"}', id="csrf-token"),
+        pytest.param('{"csrfToken": "TOKEN", "callbackUrl": "/\\ud800"}', id="callback-url"),
+        pytest.param('{"callbackUrl": "/\\udfff", "username": "ada", "password": "pw"}', id="no-token"),
+        pytest.param('{"csrfToken": "TOKEN", "data": {"name": "\\ud800"}}', id="nested"),
+    ],
+)
+@pytest.mark.parametrize("path", POST_ROUTES)
+def test_json_with_a_lone_surrogate_is_no_body(client: t.Any, path: str, body: str) -> None:
+    """``"\\ud800"`` is valid JSON but no UTF-8 text: the body answers as unparsable JSON does."""
+    token = csrf_of(client)
+    unparsable = client.post(path, data="{not json", content_type="application/json")
+    response = client.post(path, data=body.replace("TOKEN", token), content_type="application/json")
+    assert response.status_code == unparsable.status_code < 500
+    assert response.headers.get("Location") == unparsable.headers.get("Location")
+
+
 def test_json_nested_to_the_limit_is_read(client: t.Any) -> None:
     sign_in(client)
     data: t.Any = "deep"

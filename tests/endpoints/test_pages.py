@@ -19,6 +19,7 @@ import pytest
 from conftest import SECRET
 from flask import Flask
 from support.defences_app import FIELDS, authorize
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Response
 
@@ -290,6 +291,53 @@ def test_the_guards_403_signs_out_back_to_the_page(kind: str) -> None:
     signout = client.get("/api/auth/signout?callbackUrl=%2Fprivate", base_url=BASE).get_data(as_text=True)
     assert f'name="callbackUrl" value="{BASE}/private"' in signout  # where signing out goes
     assert_json(client.get("/private", base_url=BASE, headers=JSON), 403, "Forbidden")
+
+
+# -- links under a client-set mount point (ProxyFix's X-Forwarded-Prefix) --------------------------
+
+#: ``X-Forwarded-Prefix`` values, and the mount point the pages' links keep for each.
+PREFIXES = [
+    pytest.param("/app", "/app", id="a-real-prefix"),
+    pytest.param("//evil.example", "/evil.example", id="protocol-relative"),
+    pytest.param("/\\evil.example", "/%5Cevil.example", id="slash-backslash"),
+]
+
+
+def behind_prefix_fix(app: t.Any) -> Client:
+    """A client of ``app`` behind ``ProxyFix(x_prefix=1)``: the client's X-Forwarded-Prefix is
+    ``SCRIPT_NAME``."""
+    return Client(ProxyFix(app.wsgi_app if isinstance(app, Flask) else app, x_prefix=1))
+
+
+def links_of(html: str) -> list[str]:
+    links = [link.replace("&amp;", "&") for link in re.findall(r'(?:href|action)="([^"]*)"', html)]
+    for link in links:  # relative to this host: never protocol-relative, never another host
+        assert link.startswith("/") and not link.startswith(("//", "/\\")), link
+        assert urlsplit(link).netloc == "", link
+    return links
+
+
+@pytest.mark.parametrize(("prefix", "mount"), PREFIXES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_413_pages_links_stay_on_the_site(kind: str, prefix: str, mount: str) -> None:
+    client = behind_prefix_fix(make_app(kind))
+    big = {"csrfToken": "x", "username": "a" * 70_000}
+    headers = {"X-Forwarded-Prefix": prefix}
+    response = client.post("/api/auth/callback/credentials", data=big, base_url=BASE, headers=headers)
+    assert response.status_code == 413
+    assert links_of(response.get_data(as_text=True)) == [mount + "/api/auth/signin"]
+
+
+@pytest.mark.parametrize(("prefix", "mount"), PREFIXES)
+@pytest.mark.parametrize("kind", ["with_auth", "AuthGuard"])
+def test_the_guards_403_pages_links_stay_on_the_site(kind: str, prefix: str, mount: str) -> None:
+    client = behind_prefix_fix(make_app(kind, callbacks={"authorized": lambda **kw: False}))
+    client.set_cookie(V4, encode(token={"sub": "1", "name": "Ada"}, secret=SECRET), domain="app.example.com")
+    response = client.get("/private", base_url=BASE, headers={"X-Forwarded-Prefix": prefix})
+    assert response.status_code == 403
+    home, signout = links_of(response.get_data(as_text=True))
+    assert home == mount + "/"
+    assert urlsplit(signout).path == mount + "/api/auth/signout"
 
 
 # -- a failed credentials sign-in -----------------------------------------------------------------

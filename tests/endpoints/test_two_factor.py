@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import typing as t
+from urllib.parse import quote
 
 import pytest
 from conftest import SECRET, FrozenClock
-from support.handler_app import V4, client_of, csrf_of
+from support.handler_app import FIELDS, V4, client_of, csrf_of
 from support.two_factor_app import (
     KINDS,
     STRATEGIES,
@@ -26,8 +27,8 @@ from support.two_factor_app import (
     sign_in,
 )
 
-from flask_authguard import decode
-from flask_authguard.core.two_factor import recovery_hash
+from flask_authguard import CredentialsProvider, decode
+from flask_authguard.core.two_factor import ACCOUNT_LABEL_LENGTH, recovery_hash
 
 API = {"Accept": "application/json"}
 
@@ -142,6 +143,44 @@ def test_enrolment_page_shows_the_secret_as_qr_and_text(site: Site) -> None:
     assert site.record() is None
 
 
+def test_a_long_account_label_is_cut_and_fits_a_qr_code(kind: str, frozen_clock: FrozenClock) -> None:
+    """A user with no email and a 3,000-character name (no QR code holds that): the URI's label
+    is the start of the name."""
+
+    def long_name(*, credentials: dict[str, str], request: t.Any) -> dict[str, t.Any]:
+        return {"id": "1", "name": "N" * 3000}
+
+    opts, _ = options("jwt", providers=[CredentialsProvider(authorize=long_name, credentials=FIELDS)])
+    client = client_of(make_site(kind, opts))
+    sign_in(client)
+    page = client.get("/api/auth/two-factor")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    label = "N" * (ACCOUNT_LABEL_LENGTH - 1) + quote("\u2026")
+    assert f"otpauth://totp/app.example.com:{label}?secret={enrol_page_secret(html)}" in html
+    assert 'class="segno"' in html
+
+
+def test_a_uri_too_long_for_a_qr_code_leaves_the_key_as_text(
+    kind: str, strategy: str, frozen_clock: FrozenClock
+) -> None:
+    """No QR code holds the URI (a 3,000-character issuer): the page has no image, but the key
+    as text and the ``otpauth://`` link, and enrolment works as ever."""
+    opts, store = options(strategy)
+    two_factor = opts["two_factor"]
+    opts["two_factor"] = {**(two_factor if isinstance(two_factor, dict) else {}), "issuer": "I" * 3000}
+    site = Site(client_of(make_site(kind, opts)), store, strategy, frozen_clock)
+    sign_in(site.client)
+    page = site.client.get("/api/auth/two-factor")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="qr-code"' not in html and "<svg" not in html
+    assert f'id="otpauth-uri" href="otpauth://totp/{"I" * 3000}:ada%40example.com?secret=' in html
+    secret, codes, _ = enrol(site.client, frozen_clock.now)
+    assert secret == enrol_page_secret(html) and len(codes) == 10
+    assert site.record() is not None
+
+
 def test_enrolment_page_needs_a_session(site: Site) -> None:
     answer = site.client.get("/api/auth/two-factor")
     assert answer.status_code == 302
@@ -157,6 +196,20 @@ def test_a_wrong_first_code_shows_no_recovery_codes(site: Site) -> None:
     assert answer.status_code == 400
     page = answer.get_data(as_text=True)
     assert "recovery-codes" not in page and enrol_page_secret(page) == secret
+    assert site.record() is None
+
+
+#: ASCII digits to Arabic-Indic ones (``"١٢٣٤٥٦"``): ``str.isdigit()`` holds for them too.
+ARABIC_INDIC = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+
+
+def test_the_first_code_in_other_digits_is_a_wrong_code(site: Site) -> None:
+    sign_in(site.client)
+    secret = enrol_page_secret(site.client.get("/api/auth/two-factor").get_data(as_text=True))
+    code = code_at(secret, site.clock.now).translate(ARABIC_INDIC)
+    data = {"csrfToken": csrf_of(site.client), "action": "enable", "code": code}
+    answer = site.client.post("/api/auth/two-factor", data=data)
+    assert answer.status_code == 400 and "not right, or it was used" in answer.get_data(as_text=True)
     assert site.record() is None
 
 
@@ -225,6 +278,18 @@ def test_a_code_is_accepted_once(site: Site) -> None:
     site.tick()
     assert post_code(other, code).status_code == 401
     assert post_code(other, code_at(secret, site.clock.now)).status_code == 302
+
+
+def test_a_code_in_other_digits_is_a_wrong_code(site: Site) -> None:
+    secret, _ = enrolled(site)
+    waiting(site)
+    code = code_at(secret, site.clock.now)
+    answer = post_code(site.client, code.translate(ARABIC_INDIC))
+    assert answer.status_code == 401 and "not right, or it was used" in answer.get_data(as_text=True)
+    json_answer = post_code(site.client, code.translate(ARABIC_INDIC), json="true")
+    assert json_answer.status_code == 401 and json_answer.get_json()["error"] == "WrongCode"
+    assert session_of(site.client) == {}
+    assert post_code(site.client, code).status_code == 302  # the same code in ASCII digits
 
 
 def test_a_recovery_code_works_once_in_either_field(site: Site) -> None:

@@ -43,7 +43,11 @@ def token_from_cookie(cookie_value: str | None, secrets: t.Sequence[str]) -> str
 
 
 def verify(token: str | None, submitted: t.Any) -> bool:
-    """Whether the submitted ``csrfToken`` equals the cookie's token (constant time)."""
-    if not token or not isinstance(submitted, str) or not submitted:
+    """Whether the submitted ``csrfToken`` equals the cookie's token (constant time).
+
+    A submitted token that is not ASCII is refused before any comparison: the tokens issued
+    (:func:`new_csrf_token`, next-auth's) are hex, and a JSON body can carry a string with no
+    byte spelling at all (a lone surrogate, ``"\\ud800"``)."""
+    if not token or not isinstance(submitted, str) or not submitted or not submitted.isascii():
         return False
     return hmac.compare_digest(token.encode(), submitted.encode())

@@ -23,8 +23,9 @@ if t.TYPE_CHECKING:
     from ..settings.config import Config
 
 #: Characters never allowed in a redirect target: controls, space, backslash (browsers read
-#: ``\\`` as ``/`` and drop tabs and newlines, which turns ``/\\evil.com`` into ``//evil.com``).
-_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+#: ``\\`` as ``/`` and drop tabs and newlines, which turns ``/\\evil.com`` into ``//evil.com``),
+#: and lone surrogates (a JSON ``"\\ud800"``: no UTF-8 spelling, so no ``Location`` either).
+_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f-\x9f\\\ud800-\udfff]")
 #: Longer redirect targets fall back to the base URL (proxies refuse huge Location headers).
 MAX_REDIRECT_LENGTH = 4096
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
@@ -41,7 +42,8 @@ def location(url: str) -> str:
 
 
 def acceptable(url: t.Any) -> bool:
-    """A non-empty string of sane length without controls, whitespace or backslashes."""
+    """A non-empty string of sane length without controls, whitespace, backslashes or lone
+    surrogates."""
     return (
         isinstance(url, str) and bool(url) and len(url) <= MAX_REDIRECT_LENGTH and not _UNSAFE_URL.search(url)
     )
@@ -57,9 +59,9 @@ def safe_redirect(url: t.Any, base_url: str) -> str:
 
     A single-slash relative path is joined to ``base_url``; an absolute ``http(s)`` URL passes
     only with exactly ``base_url``'s origin (scheme, host and port); everything else gives
-    ``base_url``: ``//host``, ``/\\host``, backslashes, control characters, whitespace, other
-    schemes (``javascript:``, ``data:``), userinfo tricks (``https://app@evil``), lookalike
-    hosts (``https://app.example.com.evil.com``), non-strings.
+    ``base_url``: ``//host``, ``/\\host``, backslashes, control characters, whitespace, lone
+    surrogates, other schemes (``javascript:``, ``data:``), userinfo tricks (``https://app@evil``),
+    lookalike hosts (``https://app.example.com.evil.com``), non-strings.
 
     :param url: the requested target (``callbackUrl``).
     :param base_url: the app's origin, ``scheme://host[:port]``, no trailing slash.

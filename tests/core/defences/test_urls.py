@@ -17,7 +17,13 @@ from support.properties import BOUNDED
 from support.redirects import ATTACKS, BASE, SAFE
 from werkzeug.test import EnvironBuilder
 
-from flask_authguard.core.defences.urls import link_origin, mount_path, safe_redirect
+from flask_authguard.core.defences.urls import (
+    acceptable,
+    checked_target,
+    link_origin,
+    mount_path,
+    safe_redirect,
+)
 from flask_authguard.core.settings.config import resolve_options
 
 
@@ -34,6 +40,25 @@ def test_safe_redirect_allows(url: str, expected: str) -> None:
 @pytest.mark.parametrize("value", [None, 1, ["/x"], {"url": "/x"}, b"/x"])
 def test_safe_redirect_non_strings(value: t.Any) -> None:
     assert safe_redirect(value, BASE) == BASE
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("/\ud800", id="path"),
+        pytest.param(f"{BASE}/x\udfff", id="same-origin"),
+        pytest.param("/a?b=\udc80", id="query"),
+    ],
+)
+def test_a_url_holding_a_lone_surrogate_is_refused(url: str) -> None:
+    """No UTF-8 spelling exists for it (JSON can carry one: ``"\\ud800"``)."""
+    assert not acceptable(url)
+    assert safe_redirect(url, BASE) == BASE
+    assert checked_target(url, BASE) is None
+
+
+def test_characters_beyond_the_bmp_are_kept() -> None:
+    assert safe_redirect("/\U0001f600", BASE) == f"{BASE}/%F0%9F%98%80"
 
 
 #: https, where the app of support.handler_app is http: the property keeps its own origin.
