@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
+from urllib.parse import unquote
 
 from werkzeug.exceptions import BadRequest, SecurityError
 from werkzeug.wrappers import Request, Response
@@ -37,7 +38,7 @@ from ..sessions import strategy_of
 from . import step_up
 from .answers import Redirect, json_response, unavailable_json
 from .caching import CHECKED_KEY
-from .incoming import browser_path, normalize_path, page_path, with_param
+from .incoming import browser_path, normalize_path, page_path, text_path, with_param
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -94,10 +95,13 @@ class AuthCore:
         # the whole string, as next-auth does, would redirect the sign-in page to itself.
         pages = (page_path(self.config.sign_in_page), page_path(self.config.error_page))
         self._pages = frozenset(p for p in pages if p)
-        # The skip list, precomputed for the per-request check: exact paths and "<prefix>/".
-        base = self.config.base_path
-        self._skip_exact = self._pages | {base, *self._public}
-        self._skip_prefixes = tuple(p.rstrip("/") + "/" for p in (base, *self._public))
+        # The skip list, precomputed for the per-request check: exact paths and "<prefix>/", as
+        # text (a page configured as "/anmeldung-%C3%BC" or "/anmeldung-ü" is the same page),
+        # since the request's path is compared as text (text_path).
+        base = unquote(self.config.base_path)
+        public = [unquote(p) for p in self._public]
+        self._skip_exact = {unquote(p) for p in self._pages} | {base, *public}
+        self._skip_prefixes = tuple(p.rstrip("/") + "/" for p in (base, *public))
         self._redirects: dict[tuple[t.Any, ...], Redirect] = {}
 
     # -- the token -------------------------------------------------------------------------
@@ -141,9 +145,11 @@ class AuthCore:
     def is_skipped(self, environ: WSGIEnvironment, path: str) -> bool:
         """Public whatever the matcher says: the auth endpoints, the sign-in and error pages,
         ``/_next``, ``/favicon.ico`` and extra public prefixes (segment boundaries), all of them
-        compared with ``path`` (``PATH_INFO``) alone."""
+        compared with ``path`` (``PATH_INFO``) alone, as text (see :meth:`is_protected`)."""
         # Only the path the app routes on counts: ``SCRIPT_NAME`` can come from the client
         # (gunicorn's SCRIPT_NAME header, ProxyFix's X-Forwarded-Prefix), so it never opens a path.
+        if not path.isascii():
+            path = text_path(path)
         return path in self._skip_exact or path.startswith(self._skip_prefixes)
 
     def is_preflight(self, environ: WSGIEnvironment) -> bool:
@@ -161,6 +167,12 @@ class AuthCore:
         """Whether the guard checks this request at all: the path (normalised first: the app
         must see the normalised path in every case), CORS preflight, skip list, matcher.
 
+        The skip list and the matcher compare the path as text, decoded from WSGI's latin-1
+        (:func:`~.incoming.text_path`): the path the app routes on, and the one a browser shows,
+        so ``/café/:path*`` protects ``/café/menu`` whichever front end carried it. Percent-escapes
+        in the matcher's entries and in the configured pages are decoded at start-up
+        (``/caf%C3%A9/:path*`` is ``/café/:path*``), so either spelling of a page works.
+
         :param path: the path :meth:`path` gave for this request already (a layer in front
             normalised it), else ``None``: normalised now.
         """
@@ -168,6 +180,8 @@ class AuthCore:
             path = self.path(environ)
         if self.config.cors_preflight and self.is_preflight(environ):
             return False
+        if not path.isascii():  # an ASCII path reads the same as text
+            path = text_path(path)
         if path in self._skip_exact or path.startswith(self._skip_prefixes):  # as is_skipped
             return False
         return self._match_all or self.matcher.matches(path, environ)

@@ -1,5 +1,5 @@
-"""Reading a WSGI request as the guard sees it: the normalised path, the path and query a
-browser would show (``callbackUrl``) and, from ``core.clients``, whether it is an API client. (The
+"""Reading a WSGI request as the guard sees it: the normalised path, that path as text, the path
+and query a browser would show (``callbackUrl``) and, from ``core.clients``, whether it is an API client. (The
 origin links use is :func:`flask_authguard.core.defences.urls.link_origin`'s.)"""
 
 from __future__ import annotations
@@ -42,6 +42,20 @@ def normalize_path(path: str) -> str:
         out.append(segment)
     trailing = path.endswith(("/", "/.", "/..")) and bool(out)
     return "/" + "/".join(out) + ("/" if trailing else "")
+
+
+def text_path(path: str) -> str:
+    """A WSGI path (its UTF-8 bytes read as latin-1, as WSGI carries every string) as the text
+    a browser shows and the app's router reads: ``/café`` arrives as ``/cafÃ©`` and reads ``/café``.
+
+    Bytes that are not UTF-8 read as U+FFFD, as werkzeug reads them. A string that is already
+    text (a character above U+00FF, so no WSGI string) is returned as it is. The caller skips
+    the call for an ASCII path, which reads the same either way.
+    """
+    try:
+        return path.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return path
 
 
 def form_encode(value: str) -> str:

@@ -4,6 +4,7 @@ included, through :meth:`AuthCore.check`; one helper writes the private-cache he
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import quote
 
 import pytest
 
@@ -11,14 +12,16 @@ pytest.importorskip("starlette", reason="the ASGI tests need starlette: pip inst
 
 from conftest import SECRET, FrozenClock  # noqa: E402
 from fastapi import Depends, FastAPI  # noqa: E402
-from flask import Flask  # noqa: E402
+from flask import Blueprint, Flask  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
+from support.handler_app import APP_KINDS, BASE, CURRENT_KIND, client_of, make_app  # noqa: E402
 from werkzeug.test import Client  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
 from flask_authguard import AuthGuard, auth_required, with_auth  # noqa: E402
 from flask_authguard.asgi import AuthMiddleware, require_auth  # noqa: E402
 from flask_authguard.guard.caching import cache_headers  # noqa: E402
+from flask_authguard.guard.decision import AuthCore  # noqa: E402
 
 COOKIE = "next-auth.session-token"
 
@@ -99,3 +102,86 @@ def test_one_helper_writes_vary_and_cache_control(
     headers: list[tuple[str, str]], private: bool, expected: list[tuple[str, str]]
 ) -> None:
     assert cache_headers(headers, private=private) == expected
+
+
+# -- non-ASCII paths: the matcher and the skip list compare the decoded path -----------------------
+
+
+def wsgi_string(path: str) -> str:
+    """``path`` as WSGI carries it in ``PATH_INFO``: its UTF-8 bytes read as latin-1."""
+    return path.encode("utf-8").decode("latin-1")
+
+
+@pytest.fixture(params=APP_KINDS)
+def front(request: pytest.FixtureRequest) -> t.Iterator[str]:
+    """``make_app`` builds this front end: flask, wsgi, starlette or fastapi."""
+    CURRENT_KIND[0] = request.param
+    yield request.param
+    CURRENT_KIND[0] = "flask"
+
+
+def test_the_decision_matches_the_decoded_path() -> None:
+    core = AuthCore({"secret": SECRET}, matcher=["/café/:path*", "/straße"])
+    assert core.is_protected({"PATH_INFO": wsgi_string("/café/menu")})
+    assert core.is_protected({"PATH_INFO": wsgi_string("/straße")})
+    assert not core.is_protected({"PATH_INFO": "/cafe/menu"})
+    # bytes that are not UTF-8 are read as the app's router reads them (U+FFFD), never an error
+    assert not core.is_protected({"PATH_INFO": "/caf\xff/menu"})
+    assert AuthCore({"secret": SECRET}).is_protected({"PATH_INFO": "/caf\xff/menu"})
+
+
+@pytest.mark.parametrize("page", ["/anmeldung-ü", "/anmeldung-%C3%BC"], ids=["text", "escaped"])
+def test_the_skip_list_compares_the_decoded_path(page: str) -> None:
+    core = AuthCore({"secret": SECRET, "pages": {"sign_in": page}})
+    path = wsgi_string("/anmeldung-ü")
+    assert core.is_skipped({}, path)
+    assert not core.is_protected({"PATH_INFO": path})
+    assert core.is_protected({"PATH_INFO": wsgi_string("/anmeldung-u")})
+
+
+@pytest.mark.parametrize("matcher", [["/café/:path*", "/straße"], ["/caf%C3%A9/:path*", "/stra%C3%9Fe"]])
+@pytest.mark.parametrize("url", ["/caf%C3%A9/menu", "/caf%C3%A9", "/stra%C3%9Fe", "/stra%C3%9Fe/"])
+def test_a_non_ascii_matcher_entry_protects_its_pages(front: str, matcher: list[str], url: str) -> None:
+    client = client_of(make_app(matcher=matcher))
+    response = client.get(url)
+    assert response.status_code == 307
+    assert response.headers["Location"] == f"{BASE}/api/auth/signin?callbackUrl={quote(url, safe='')}"
+    assert client.get("/cafe/menu").status_code == 404  # another page: not the guard's
+
+
+@pytest.mark.parametrize("page", ["/anmeldung-ü", "/anmeldung-%C3%BC"], ids=["text", "escaped"])
+def test_a_non_ascii_sign_in_page_is_not_sent_to_itself(front: str, page: str) -> None:
+    client = client_of(make_app(matcher=["/:path*"], pages={"sign_in": page}))
+    private = client.get("/private")
+    assert private.status_code == 307
+    assert private.headers["Location"].startswith(f"{BASE}/anmeldung-%C3%BC?callbackUrl=")
+    # the page reaches the app (which has none here: 404), rather than a redirect to itself
+    assert client.get("/anmeldung-%C3%BC").status_code == 404
+
+
+@pytest.mark.parametrize("check", ["blueprint", "view"])
+def test_flasks_view_checks_skip_a_non_ascii_sign_in_page(check: str) -> None:
+    """``protect()`` and ``@auth_required`` ask the same skip list: a sign-in page served by a
+    protected blueprint, or behind ``@auth_required``, is not sent to sign in."""
+    app = Flask(__name__)
+    guard = AuthGuard(app, {"secret": SECRET, "pages": {"sign_in": "/anmeldung-ü"}}, matcher=[])
+    site = Blueprint("site", __name__)
+
+    def sign_in_page() -> str:
+        return "sign in here"
+
+    def account() -> str:
+        return "account"
+
+    if check == "blueprint":
+        site.add_url_rule("/anmeldung-ü", view_func=sign_in_page)
+        site.add_url_rule("/konto", view_func=account)
+        guard.protect(site)
+    else:
+        site.add_url_rule("/anmeldung-ü", view_func=auth_required(sign_in_page))
+        site.add_url_rule("/konto", view_func=auth_required(account))
+    app.register_blueprint(site)
+    client = app.test_client()
+    assert client.get("/konto").status_code == 307
+    page = client.get("/anmeldung-%C3%BC")
+    assert page.status_code == 200 and page.get_data() == b"sign in here"

@@ -63,9 +63,11 @@ def make_app(
     *,
     providers: t.Sequence[t.Any] | None = None,
     template_folder: str | None = None,
+    matcher: t.Sequence[str] = ("/private",),
     **options: t.Any,
 ) -> t.Any:
-    """The test app, a Flask app or a plain WSGI one (``app_kind``), protecting ``/private``."""
+    """The test app, a Flask app or a plain WSGI one (``app_kind``), protecting ``/private``
+    (the guard's ``matcher``: ``["/private"]`` unless given)."""
     opts: dict[str, t.Any] = {
         "secret": SECRET,
         "url": BASE,
@@ -76,17 +78,17 @@ def make_app(
     opts.update(options)
     if CURRENT_KIND[0] in ("starlette", "fastapi"):
         assert template_folder is None, "template folders are Flask's: mark the test flask_only"
-        return asgi_site(CURRENT_KIND[0], opts)
+        return asgi_site(CURRENT_KIND[0], opts, list(matcher))
     if CURRENT_KIND[0] == "wsgi":
         assert template_folder is None, "template folders are Flask's: mark the test flask_only"
         if not opts["providers"]:
             # with_auth serves the routes only with providers: mount them beside the app instead.
             base = opts.get("base_path") or "/api/auth"
             mounted = DispatcherMiddleware(_site, {base: AuthEndpoints(opts)})
-            return with_auth(mounted, options=opts, matcher=["/private"])
-        return with_auth(_site, options=opts, matcher=["/private"])
+            return with_auth(mounted, options=opts, matcher=list(matcher))
+        return with_auth(_site, options=opts, matcher=list(matcher))
     app = Flask(__name__, template_folder=template_folder) if template_folder else Flask(__name__)
-    AuthGuard(app, opts, matcher=["/private"])
+    AuthGuard(app, opts, matcher=list(matcher))
 
     @app.get("/private")
     def private() -> str:
@@ -95,7 +97,7 @@ def make_app(
     return app
 
 
-def asgi_site(kind: str, opts: dict[str, t.Any]) -> t.Any:
+def asgi_site(kind: str, opts: dict[str, t.Any], matcher: t.Sequence[str] = ("/private",)) -> t.Any:
     """The ASGI test app (Starlette or FastAPI behind AuthMiddleware) as a WSGI app."""
     from a2wsgi import ASGIMiddleware
     from fastapi import FastAPI
@@ -112,11 +114,11 @@ def asgi_site(kind: str, opts: dict[str, t.Any]) -> t.Any:
     if not opts["providers"]:  # the middleware serves the routes only with providers: mount them
         routes.append(Mount(opts.get("base_path") or "/api/auth", app=AsgiEndpoints(opts)))
     if kind == "starlette":
-        asgi: t.Any = AuthMiddleware(Starlette(routes=routes), opts, matcher=["/private"])
+        asgi: t.Any = AuthMiddleware(Starlette(routes=routes), opts, matcher=list(matcher))
     else:
         asgi = FastAPI()
         asgi.router.routes.extend(routes)
-        asgi.add_middleware(AuthMiddleware, options=opts, matcher=["/private"])
+        asgi.add_middleware(AuthMiddleware, options=opts, matcher=list(matcher))
         # what a server's start-up (lifespan) does first: FastAPI builds its middleware then
         asgi.middleware_stack = asgi.build_middleware_stack()
     return ASGIMiddleware(asgi, loop=asgi_loop())

@@ -4,7 +4,8 @@ The rule itself is :func:`flask_authguard.core.defences.urls.link_origin` ("whic
 use?"); this module holds its parts: ``trusted_hosts`` (werkzeug's and Flask's ``TRUSTED_HOSTS``
 semantics: ``"example.com"`` matches that name, ``".example.com"`` it and every subdomain, the
 port is ignored), ``trust_host`` (``AUTH_TRUST_HOST``) and the loopback hosts a development
-app runs on.
+app runs on. A ``Host`` that is no host name (``a b``, a port out of range, an empty DNS label as
+in ``a..localhost``, a label over 63 characters) is trusted by none of them: no link is built on it.
 
 .. code-block:: python
 
@@ -27,7 +28,7 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 #: A host name (letters, digits, ``-``, ``_``, ``.``) or a bracketed IPv6 address, and a port.
-_HOST = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?")
+_HOST = re.compile(r"(?:([A-Za-z0-9_.-]+)|\[([0-9A-Fa-f:.]+)\])(?::([0-9]{1,5}))?")
 
 #: What a deployer must set; said by the start-up warning and the per-request log line.
 TRUST_ADVICE = (
@@ -36,15 +37,36 @@ TRUST_ADVICE = (
 )
 
 
+def has_labels(name: str) -> bool:
+    """Whether every dot-separated label of ``name`` (without its port) has 1 to 63 characters,
+    one trailing dot allowed (``example.com.``): what IDNA accepts, so what a link can be built
+    on. ``a..example.com``, ``.example.com`` and a 64-character label are no host names (werkzeug
+    lets them through; building a URL on them raises ``UnicodeError``).
+    """
+    labels = (name[:-1] if name.endswith(".") else name).split(".")
+    return all(0 < len(label) < 64 for label in labels)
+
+
+def _name_of(host: str) -> str:
+    """``host`` without its port, and an IPv6 address without its brackets."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0]
+
+
 def trusted_host(environ: WSGIEnvironment, trusted_hosts: t.Collection[str] | None) -> str | None:
     """The request's host (``Host`` header, or ``SERVER_NAME``), or ``None`` when
-    ``trusted_hosts`` is set and does not list it. With ``trusted_hosts`` ``None`` every host
-    is returned as werkzeug reports it.
+    ``trusted_hosts`` is set and does not list it, or it is no host name (an empty label or
+    one over 63 characters: ``a..example.com`` ends with ``.example.com`` all the same). With
+    ``trusted_hosts`` ``None`` every host is returned as werkzeug reports it.
     """
     try:
-        return get_host(environ, trusted_hosts or None)
+        host = get_host(environ, trusted_hosts or None)
     except SecurityError:
         return None
+    if trusted_hosts and not has_labels(_name_of(host)):
+        return None
+    return host
 
 
 def is_loopback(host: str) -> bool:
@@ -53,7 +75,7 @@ def is_loopback(host: str) -> bool:
         name = urlsplit("//" + host).hostname
     except ValueError:
         return False
-    if not name:
+    if not name or not has_labels(name):  # "a..localhost" is no name under localhost
         return False
     if name == "localhost" or name.endswith(".localhost"):
         return True
@@ -66,10 +88,15 @@ def is_loopback(host: str) -> bool:
 def checked_host(environ: WSGIEnvironment) -> str:
     """The request's ``host[:port]``, fit to start a link.
 
-    :raises BadRequest: not a host name or address with a port in range.
+    :raises BadRequest: not a host name or address with a port in range (a name with an
+        empty label or one over 63 characters is none: see :func:`has_labels`).
     """
     host = get_host(environ)
     match = _HOST.fullmatch(host)
-    if match is None or (match.group(1) is not None and int(match.group(1)) > 65535):
+    if (
+        match is None
+        or not has_labels(match.group(1) or match.group(2))
+        or (match.group(3) is not None and int(match.group(3)) > 65535)
+    ):
         raise BadRequest("Invalid Host header.")
     return host

@@ -42,8 +42,15 @@ Where this differs from Next.js, on purpose:
 - Next.js also matches the ``/_next/data/<build id>/<path>.json`` form of every path, a
   ``.json`` suffix, and ``/index`` for ``/``. Those are Next.js's own data routes; a WSGI app
   has none, so they are not added.
-- Next.js matches the *percent-encoded* pathname; the path given here is the decoded, normalised
-  ``PATH_INFO``. So that a decoded ``?``, ``#`` or line break can never slip a request past a
+- Next.js matches the pathname as the request spelt it, *percent-encoded* (``/caf%C3%A9/menu``;
+  since vercel/next.js#78325 its decoded form too, for public files). The path given here is
+  the decoded, normalised ``PATH_INFO`` as text (``/café/menu``; the guard decodes WSGI's latin-1
+  string first). So that an entry means one page whichever way it is spelt, a run of
+  percent-escapes in an entry's text (outside a ``(regex)``) is decoded at start-up:
+  ``/caf%C3%A9/:path*`` is ``/café/:path*``, ``/a%20b`` is ``/a b``, ``%3A`` is a literal ``:``
+  (never a parameter); escapes that are not UTF-8 read as U+FFFD, as in a request's path;
+  ``\\%`` keeps a literal ``%``. Inside a ``(regex)`` write the character itself.
+- So that a decoded ``?``, ``#`` or line break can never slip a request past a
   pattern, a parameter stops only at ``/`` (path-to-regexp stops at ``/``, ``#`` and ``?``,
   which never occur unencoded in a pathname), the optional trailing delimiter is ``/`` only, and
   ``.`` in your regular expressions matches any character, line breaks included.

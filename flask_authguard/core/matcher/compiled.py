@@ -164,7 +164,8 @@ class Matcher:
     def matches(self, path: str, environ: t.Mapping[str, t.Any] | None = None) -> bool:
         """Whether the middleware applies to ``path``.
 
-        :param path: the normalised path, without ``SCRIPT_NAME`` (``""`` counts as ``/``).
+        :param path: the normalised path as text (``/café``, not WSGI's latin-1 ``/cafÃ©``;
+            the guard decodes it), without ``SCRIPT_NAME`` (``""`` counts as ``/``).
         :param environ: the WSGI environ, read only by ``has``/``missing`` conditions; without
             it no ``has`` item holds and every ``missing`` item is absent.
         """

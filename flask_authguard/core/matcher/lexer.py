@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from urllib.parse import unquote
+
+#: A run of percent-escapes in a pattern's text (``%C3%A9``).
+_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 
 
 class PatternError(Exception):
@@ -17,7 +22,10 @@ class Token:
 
 
 def lex(source: str) -> list[Token]:
-    """path-to-regexp's lexer (v6.3)."""
+    """path-to-regexp's lexer (v6.3), with one addition: a run of percent-escapes outside a
+    ``(regex)`` is decoded (UTF-8; bytes that are not UTF-8 read as U+FFFD, as in a request's
+    path), and each character it gives is literal text (``%3A`` is a ``:``, never a parameter),
+    since the path matched is decoded text. ``\\%`` keeps a literal ``%``."""
     tokens: list[Token] = []
     i = 0
     n = len(source)
@@ -47,6 +55,9 @@ def lex(source: str) -> list[Token]:
             i = j
         elif char == "(":
             i = lex_group(source, i, tokens)
+        elif char == "%" and (run := _ESCAPES.match(source, i)) is not None:
+            tokens.extend(Token("CHAR", i, decoded) for decoded in unquote(run.group()))
+            i = run.end()
         elif char == ")":
             # path-to-regexp would take it as a literal; it is almost always a typo.
             raise PatternError(f"unbalanced parenthesis ')' at {i} (write '\\)' for a literal one)")

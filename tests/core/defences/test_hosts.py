@@ -19,10 +19,11 @@ from conftest import SECRET
 from flask import Flask
 from support.handler_app import APP_KINDS, BASE, CURRENT_KIND, client_of, make_app
 from support.oauth_flow import query
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_authguard import ConfigurationError, EmailProvider, GitHubProvider, with_auth
-from flask_authguard.core.defences.hosts import is_loopback
+from flask_authguard.core.defences.hosts import checked_host, is_loopback, trusted_host
 from flask_authguard.core.settings.config import resolve_options
 from flask_authguard.endpoints.messages import SERVER_ERROR
 
@@ -337,7 +338,82 @@ def test_a_relative_redirect_never_becomes_protocol_relative() -> None:
         ("localhost.example", False),
         ("0.0.0.0", False),
         ("", False),
+        ("x" * 63 + ".localhost", True),
+        # not host names: IDNA (and so every link built on them) refuses them
+        ("a..localhost", False),
+        (".localhost", False),
+        ("x" * 64 + ".localhost", False),
+        ("x" * 64 + ".localhost:80", False),
     ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def host_environ(host: str) -> dict[str, str]:
+    return {"HTTP_HOST": host, "wsgi.url_scheme": "http"}
+
+
+#: Hosts with an empty DNS label or one over 63 characters: not host names.
+BAD_LABELS = [
+    "a..localhost",
+    ".localhost",
+    "x" * 64 + ".localhost",
+    "a..example.com",
+    "x" * 64 + ".example.com",
+]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "example.com",
+        "example.com.",
+        "x" * 63 + ".example.com:8080",
+        "localhost:5000",
+        "[::1]:5000",
+        "1.2.3.4",
+    ],
+)
+def test_checked_host_keeps_a_host_name(host: str) -> None:
+    assert checked_host(host_environ(host)) == host
+
+
+@pytest.mark.parametrize("host", ["a b", "example.com:99999", "[::1..2]", ".", "a.."] + BAD_LABELS)
+def test_checked_host_refuses_what_is_no_host_name(host: str) -> None:
+    with pytest.raises(BadRequest):
+        checked_host(host_environ(host))
+
+
+def test_trusted_host_refuses_an_empty_or_long_label() -> None:
+    trusted = [".example.com"]
+    assert trusted_host(host_environ("a.example.com"), trusted) == "a.example.com"
+    assert trusted_host(host_environ("x" * 63 + ".example.com"), trusted) is not None
+    for host in ("a..example.com", ".example.com", "x" * 64 + ".example.com", "a b.example.com"):
+        assert trusted_host(host_environ(host), trusted) is None, host
+
+
+#: How each deployment answers a ``Host`` that is no host name: the guard's sign-in redirect is
+#: relative (no trusted origin to put on it) unless ``trusted_hosts`` refuses the host first (400),
+#: and an endpoint that builds a link refuses it (400). ``a b`` is the malformed host of reference.
+HOST_ANSWERS = [
+    pytest.param({}, 307, id="default"),
+    pytest.param({"trust_host": True}, 307, id="trust_host"),
+    pytest.param({"trusted_hosts": [".example.com", ".localhost"]}, 400, id="trusted_hosts"),
+]
+
+
+@pytest.mark.parametrize(("options", "guard_status"), HOST_ANSWERS)
+@pytest.mark.parametrize("host", ["a b.example.com", *BAD_LABELS])
+def test_a_host_with_a_bad_label_is_refused_not_an_error(
+    front: str, options: dict[str, t.Any], guard_status: int, host: str
+) -> None:
+    client = client_of(make_app(url=None, **options), "http://localhost")
+    spoofed = {"HTTP_HOST": host}
+    guard = client.get("/private", environ_overrides=spoofed)
+    assert guard.status_code == guard_status
+    if guard_status == 307:
+        assert guard.headers["Location"] == "/api/auth/signin?callbackUrl=%2Fprivate"
+    data = {"csrfToken": csrf_of(client), "username": "ada", "password": "pw"}
+    endpoint = client.post("/api/auth/signin/credentials", data=data, environ_overrides=spoofed)
+    assert endpoint.status_code == 400

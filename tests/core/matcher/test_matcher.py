@@ -87,6 +87,27 @@ PATH_CASES = [
     pytest.param({"source": "/about/:path*"}, "/about/x", True, id="mapping-without-conditions"),
     pytest.param({"source": "/about", "locale": False}, "/about", True, id="mapping-locale-false"),
     pytest.param("/((?<section>docs|blog))/:slug", "/blog/hello", True, id="js-named-group"),
+    # the path is decoded text: a non-ASCII entry matches it as written
+    pytest.param("/café/:path*", "/café/menu", True, id="non-ascii-literal"),
+    pytest.param("/straße", "/straße/", True, id="non-ascii-literal-trailing-slash"),
+    pytest.param("/café/:path*", "/cafe/menu", False, id="non-ascii-literal-exact"),
+    pytest.param("/:lang/über", "/de/über", True, id="non-ascii-after-a-param"),
+    # percent-escapes in an entry's text are decoded at start-up: both spellings are one entry
+    pytest.param("/caf%C3%A9/:path*", "/café/menu", True, id="escaped-entry-decoded"),
+    pytest.param("/caf%c3%a9", "/café", True, id="escaped-entry-lower-case-hex"),
+    pytest.param("/caf%C3%A9/:path*", "/caf%C3%A9/menu", False, id="escaped-entry-not-literal"),
+    pytest.param("/a%20b", "/a b", True, id="escaped-space"),
+    pytest.param("/100%25", "/100%", True, id="escaped-percent"),
+    pytest.param("/a%2Fb", "/a/b", True, id="escaped-slash-is-a-slash"),
+    pytest.param("/%3Aid", "/:id", True, id="escaped-colon-is-text-not-a-parameter"),
+    pytest.param("/%3Aid", "/x", False, id="escaped-colon-matches-no-segment"),
+    pytest.param("/a%2A", "/a*", True, id="escaped-star-is-text-not-a-modifier"),
+    pytest.param("/a%2A", "/a", False, id="escaped-star-makes-nothing-optional"),
+    pytest.param("/x{/caf%C3%A9}?", "/x/café", True, id="escaped-in-a-group"),
+    pytest.param(r"/100\%25", "/100%25", True, id="backslash-keeps-a-literal-percent"),
+    pytest.param("/x%FF", "/x\ufffd", True, id="escape-not-utf8-read-as-a-request-path-is"),
+    pytest.param("/50%", "/50%", True, id="lone-percent-is-text"),
+    pytest.param("/50%zz", "/50%zz", True, id="percent-without-hex-is-text"),
 ]
 
 
