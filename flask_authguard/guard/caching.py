@@ -34,7 +34,10 @@ def make_private(headers: Headers) -> None:
     vary_on_cookie(headers)
     values = headers.getlist("Cache-Control")
     control = parse_cache_control_header(", ".join(values), cls=ResponseCacheControl)
-    if control.no_store or control.private:
+    # A bare ``private`` (werkzeug: True) covers the whole response; a qualified one
+    # (``private="Set-Cookie"``: werkzeug gives the field names) only those fields (RFC 9111
+    # 5.2.2.7): a shared cache may still store the rest, so it is made private whole.
+    if control.no_store or control.private is True:
         return
     control.public = False
     control.s_maxage = None

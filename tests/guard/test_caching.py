@@ -41,3 +41,22 @@ def test_private_headers_match_the_general_path(headers: list[tuple[str, t.Any]]
 def test_private_headers_refuse_newlines_as_werkzeug_does(value: str) -> None:
     with pytest.raises(ValueError):
         private_headers([("X-Bad", value)])
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "made"),
+    [
+        pytest.param('public, s-maxage=600, private="Set-Cookie"', "private", id="qualified-private"),
+        pytest.param("private, max-age=5", "private, max-age=5", id="bare-private-kept"),
+        pytest.param("no-store", "no-store", id="no-store-kept"),
+        pytest.param("public, max-age=60", "max-age=60, private", id="public"),
+    ],
+)
+def test_a_checked_response_is_private_whole(cache_control: str, made: str) -> None:
+    """A ``private`` qualified with field names leaves the rest storable by a shared cache
+    (RFC 9111 5.2.2.7): it does not count as private; ``public`` and ``s-maxage`` go."""
+    headers = Headers([("Cache-Control", cache_control)])
+    make_private(headers)
+    assert headers["Cache-Control"] == made
+    listed = dict(private_headers([("Cache-Control", cache_control)]))
+    assert listed["Cache-Control"] == made
