@@ -36,7 +36,7 @@ import logging
 import typing as t
 
 from ..core import _clock
-from ..core.defences.revocation import AUTH_TIME, SESSION_ID
+from ..core.defences.revocation import AUTH_TIME, SESSION_ID, user_of
 from ..core.errors import BackendUnavailableError
 from ..core.runtime import runtime_of
 from ..core.session_index import SessionIndex, opaque_id
@@ -118,8 +118,8 @@ class JwtDevices(_Devices):
         self._due: dict[str, float] = {}
 
     def _write(self, environ: WSGIEnvironment | None, claims: t.Mapping[str, t.Any], now: float) -> None:
-        sub, sid = claims.get("sub"), claims.get(SESSION_ID)
-        if not (isinstance(sub, str) and sub and isinstance(sid, str) and sid):
+        sub, sid = user_of(claims), claims.get(SESSION_ID)
+        if not (sub and isinstance(sid, str) and sid):
             return
         signed_in = claims.get(AUTH_TIME)
         expires = now + self._ttl()
@@ -168,8 +168,8 @@ class JwtDevices(_Devices):
         """Drop the record of a session signed out in its browser (best effort)."""
         if not claims:
             return
-        sub, sid = claims.get("sub"), claims.get(SESSION_ID)
-        if isinstance(sub, str) and sub and isinstance(sid, str) and sid:
+        sub, sid = user_of(claims), claims.get(SESSION_ID)
+        if sub and isinstance(sid, str) and sid:
             self._due.pop(sid, None)
             try:
                 self.index.remove(sub, self.opaque(sid))
@@ -227,7 +227,7 @@ class JwtDevices(_Devices):
         current = None
         if environ is not None:
             token = self.current(environ)
-            if token is not None and token.get("sub") == user and isinstance(token.get(SESSION_ID), str):
+            if token is not None and user_of(token) == user and isinstance(token.get(SESSION_ID), str):
                 current = self.opaque(token[SESSION_ID])
         entries = [
             {
@@ -311,8 +311,8 @@ class DatabaseDevices(_Devices):
         :raises BackendUnavailableError: the store cannot be reached.
         """
         cookie = self.current(environ)
-        sub = (token or {}).get("sub")
-        if cookie is None or not isinstance(sub, str) or not sub:
+        sub = user_of(token or {})
+        if cookie is None or sub is None:
             return None
         record = self.index.get(sub, self.opaque(cookie))
         value = None if record is None else record.get("signed_in")

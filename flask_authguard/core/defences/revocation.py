@@ -42,6 +42,19 @@ AUTH_TIME = "auth_time"
 SESSION_ID = "sid"
 
 
+def user_of(claims: t.Mapping[str, t.Any]) -> str | None:
+    """The user a token is for, as revocations and the device list key it: its ``sub`` as text.
+    A whole number (an app's ``callbacks.jwt`` may set ``token["sub"] = user.id``) counts as its
+    decimal text, as ``revoke_user(42)`` spells it; anything else (none, empty, a bool, a float,
+    a list) is no user."""
+    sub = claims.get("sub")
+    if isinstance(sub, str):
+        return sub or None
+    if isinstance(sub, int) and not isinstance(sub, bool):
+        return str(sub)
+    return None
+
+
 def sign_in_claims() -> dict[str, t.Any]:
     """The claims a new session starts with: ``auth_time`` (now) and a random ``sid``."""
     return {AUTH_TIME: round(_clock.now(), 3), SESSION_ID: str(uuid.uuid4())}
@@ -140,8 +153,8 @@ class RevocationList:
 
     def keys_for(self, claims: t.Mapping[str, t.Any]) -> tuple[str, ...]:
         """The store keys that may revoke ``claims``: its user's and its session's."""
-        sub, sid = claims.get("sub"), claims.get(SESSION_ID)
-        user = self._user + sub if isinstance(sub, str) and sub else None
+        sub, sid = user_of(claims), claims.get(SESSION_ID)
+        user = None if sub is None else self._user + sub
         if isinstance(sid, str) and sid:
             session: str | None = self._session + sid
         else:

@@ -32,7 +32,12 @@ from flask_authguard import (
 )
 from flask_authguard.core.defences import redis_store as redis_store_module
 from flask_authguard.core.defences import store as store_module
-from flask_authguard.core.defences.revocation import RevocationList, carry_sign_in_claims, sign_in_time
+from flask_authguard.core.defences.revocation import (
+    RevocationList,
+    carry_sign_in_claims,
+    sign_in_time,
+    user_of,
+)
 from flask_authguard.core.defences.store import MemoryStore
 from flask_authguard.core.runtime import runtime_of
 from flask_authguard.core.settings.config import resolve_options
@@ -124,6 +129,41 @@ def test_revoke_user_leaves_other_users_alone(clock: FrozenClock) -> None:
     other = encode(token={"sub": "2", "auth_time": clock.now - 5, "sid": "x"}, secret=SECRET)
     guard.revoke_user(1, app=app)  # outside an app context, int id
     assert bearer(app, other) == 200
+
+
+def _numeric_sub(*, token: dict[str, t.Any], user: t.Any = None, **_: t.Any) -> dict[str, t.Any]:
+    """An app's jwt callback keeping its user's numeric id as ``sub``."""
+    if user is not None:
+        token["sub"] = int(user["id"])
+    return token
+
+
+def test_a_numeric_sub_is_revoked_listed_and_signed_out_everywhere(clock: FrozenClock) -> None:
+    app, guard = make_app(callbacks={"jwt": _numeric_sub})
+    client, value = signed_in(app)
+    claims = decode(token=value, secret=SECRET)
+    assert claims is not None and claims["sub"] == 1
+    assert client.get("/private").get_json() == {"sub": 1}
+    assert [entry["current"] for entry in guard.list_sessions(1, app=app)] == [False]
+    clock.now += 10
+    guard.revoke_user(1, app=app)
+    assert client.get("/private").status_code == 307
+    # sign-out everywhere: the user's other browsers end too
+    clock.now += 10
+    first, _ = signed_in(app)
+    second, _ = signed_in(app)
+    clock.now += 10
+    data = {"csrfToken": csrf_of(first), "everywhere": "true"}
+    assert first.post("/api/auth/signout", data=data).status_code == 302
+    assert second.get("/private").status_code == 307
+
+
+@pytest.mark.parametrize(
+    ("sub", "user"),
+    [("7", "7"), (7, "7"), ("", None), (None, None), (True, None), (7.0, None), (["7"], None)],
+)
+def test_user_of(sub: t.Any, user: str | None) -> None:
+    assert user_of({"sub": sub}) == user
 
 
 def test_a_verified_token_cache_hit_is_still_checked(clock: FrozenClock) -> None:
