@@ -639,3 +639,38 @@ def test_a_check_cookie_of_the_old_secure_name_fails_once(idp: OIDCServer) -> No
     response = back(client, consent(begun.headers["Location"]))
     assert query(response.headers["Location"])["error"] == "OAuthCallback"
     assert sign_in(client, "corp").headers["Location"] == f"{HTTPS}/private"
+
+
+@pytest.mark.parametrize(
+    "checks",
+    [
+        pytest.param(None, id="default"),
+        pytest.param(("state", "pkce"), id="state-pkce"),
+        pytest.param(("pkce",), id="pkce"),
+        pytest.param(("state",), id="state"),
+        pytest.param(("nonce",), id="nonce"),
+    ],
+)
+def test_step_up_max_age_is_checked_whatever_the_checks(
+    idp: OIDCServer, checks: tuple[str, ...] | None
+) -> None:
+    """A step-up sign-in (``?max_age=300``) keeps ``max_age`` for the callback in a check cookie
+    the provider has, whichever checks it uses: an ID token whose ``auth_time`` is a day old is
+    refused, a fresh one signs in."""
+    provider = oidc(idp) if checks is None else oidc(idp, checks=checks)
+    client = client_of(make_app(providers=[provider]))
+
+    def step_up(auth_time: int) -> t.Any:
+        idp.scenario(claims={**PROFILE_CLAIMS, "auth_time": auth_time})
+        csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+        begun = client.post(
+            "/api/auth/signin/corp?max_age=300", data={"csrfToken": csrf, "callbackUrl": "/private"}
+        )
+        assert (query(begun.headers["Location"])["max_age"], query(begun.headers["Location"])["prompt"]) == (
+            "300",
+            "login",
+        )
+        return back(client, consent(begun.headers["Location"]))
+
+    refused(step_up(int(time.time()) - 86400), "OAuthCallback")
+    assert step_up(int(time.time())).headers["Location"] == f"{BASE}/private"
