@@ -34,6 +34,7 @@ from ..core._compat import call_sync
 from ..core.defences.urls import AUTH_URL_ENVIRON_KEY
 from ..core.errors import ConfigurationError
 from ..core.settings.config import Config
+from ..core.tokens.claims import is_number
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id, check_url
 from .checks import CHECK_COOKIES, CheckFailed, check_claims, clear_checks, mark_used, set_check
@@ -62,6 +63,9 @@ TOKEN_FIELDS = (
     "id_token",
     "session_state",
 )
+
+#: The latest ``expires_at`` kept (seconds since the epoch, year 33658): a larger one is capped.
+MAX_EXPIRES_AT = 10**12
 
 Profile = t.Callable[..., t.Any]
 
@@ -294,8 +298,6 @@ class OAuthProvider:
         user = dict(user)
         user["id"] = str(user["id"])
         account: dict[str, t.Any] = {k: tokens[k] for k in TOKEN_FIELDS if tokens.get(k) is not None}
-        if "expires_at" in account:
-            account["expires_at"] = int(account["expires_at"])
         account.update(provider=self.id, type=self.type, providerAccountId=user["id"])
         return SignInResult(user=user, account=account, profile=dict(profile), cookies=cookies)
 
@@ -343,6 +345,8 @@ class OAuthProvider:
             raise ExchangeFailed(f"the token request failed: {_describe(exc)}") from None
         if not isinstance(tokens.get("access_token"), str) or not tokens["access_token"]:
             raise ExchangeFailed("the token endpoint answered no access_token")
+        if tokens.get("expires_at") is not None:
+            tokens["expires_at"] = _expires_at(tokens["expires_at"])
         profile = self.read_profile(session, tokens, checked)
         if not isinstance(profile, t.Mapping):
             raise ExchangeFailed("the profile is not a JSON object")
@@ -408,6 +412,19 @@ def email_verified(claim: t.Any) -> bool:
     """An ``email_verified`` claim that says yes: ``true`` (or the string ``"true"``, which
     some userinfo endpoints, Amazon Cognito's, send)."""
     return claim is True or claim == "true"
+
+
+def _expires_at(value: t.Any) -> int:
+    """A token answer's ``expires_at`` as whole seconds since the epoch, capped (as the refresh
+    grant caps it) so that a JavaScript reader of the account still gets an integer. Authlib has
+    already turned a numeric ``expires_at`` (an integer in a string, a float) into an integer, or
+    computed it from ``expires_in``; what it could not convert is left here.
+
+    :raises ExchangeFailed: not a finite number.
+    """
+    if not is_number(value):
+        raise ExchangeFailed("the token endpoint answered an expires_at that is not a number")
+    return int(min(value, MAX_EXPIRES_AT))
 
 
 def _origin(url: str) -> str:
