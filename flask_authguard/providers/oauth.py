@@ -34,9 +34,10 @@ from ..core._compat import call_sync
 from ..core.defences.urls import AUTH_URL_ENVIRON_KEY
 from ..core.errors import ConfigurationError
 from ..core.settings.config import Config
+from ..core.tokens.claims import is_number
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id, check_url
-from .checks import CHECK_COOKIES, CheckFailed, check_claims, clear_checks, mark_used, read_check, set_check
+from .checks import CHECK_COOKIES, CheckFailed, check_claims, clear_checks, mark_used, set_check
 from .environment import client_from_env, env_stem
 from .refresh import refresh_grant
 from .step_up import step_up_checked, step_up_claims, step_up_params
@@ -62,6 +63,9 @@ TOKEN_FIELDS = (
     "id_token",
     "session_state",
 )
+
+#: The latest ``expires_at`` kept (seconds since the epoch, year 33658): a larger one is capped.
+MAX_EXPIRES_AT = 10**12
 
 Profile = t.Callable[..., t.Any]
 
@@ -101,7 +105,8 @@ class OAuthProvider:
     :param checks: next-auth's ``checks``: one or more of ``"state"``, ``"pkce"`` (S256),
         ``"nonce"``; default ``("pkce", "state")`` (Auth.js sends PKCE by default; next-auth v4
         only the state). An empty list is refused at start-up: a callback must prove it answers
-        a sign-in this browser started.
+        a sign-in this browser started (and the first check's cookie carries a step-up
+        sign-in's ``max_age`` to it).
     :param profile: ``profile(profile, tokens)`` returns the user (``id``, ``name``, ``email``,
         ``image``); default :func:`default_profile`. May be ``async def``.
     :param userinfo_request: ``userinfo_request(session=..., tokens=..., provider=...)`` reads the
@@ -240,10 +245,11 @@ class OAuthProvider:
         cookies: list[str] = []
         values: dict[str, str] = {}
         step_up = step_up_params(self.type, request.args)  # a step-up sign-in asks again
+        carrier = self._step_up_check()
         for check, length in (("state", 43), ("pkce", 64), ("nonce", 43)):
             if check in self.checks:
                 values[check] = _authlib.generate_token(length)
-                extra = step_up_claims(step_up) if check == "nonce" else None  # for the callback
+                extra = step_up_claims(step_up) if check == carrier else None  # for the callback
                 cookies.append(set_check(config, check, secure, values[check], self.id, extra=extra))
         params = dict(self.authorization_params)
         params.update(step_up)
@@ -292,8 +298,6 @@ class OAuthProvider:
         user = dict(user)
         user["id"] = str(user["id"])
         account: dict[str, t.Any] = {k: tokens[k] for k in TOKEN_FIELDS if tokens.get(k) is not None}
-        if "expires_at" in account:
-            account["expires_at"] = int(account["expires_at"])
         account.update(provider=self.id, type=self.type, providerAccountId=user["id"])
         return SignInResult(user=user, account=account, profile=dict(profile), cookies=cookies)
 
@@ -301,18 +305,28 @@ class OAuthProvider:
         self, config: Config, request: Request, secure: bool, params: t.Mapping[str, str]
     ) -> dict[str, str]:
         checked: dict[str, str] = {}
-        if "state" in self.checks:
-            expected = read_check(config, request, "state", secure, self.id)
-            if not hmac.compare_digest(expected.encode(), str(params.get("state", "")).encode()):
-                raise CheckFailed("state does not match its cookie")
-            if not mark_used(expected):
-                raise CheckFailed("state was used already (replay)")
-        for check in ("pkce", "nonce"):
-            if check in self.checks:
-                kept = check_claims(config, request, check, secure, self.id)
+        carrier = self._step_up_check()
+        for check in ("state", "pkce", "nonce"):
+            if check not in self.checks:
+                continue
+            kept = check_claims(config, request, check, secure, self.id)
+            if check == "state":
+                expected = kept["value"]
+                if not hmac.compare_digest(expected.encode(), str(params.get("state", "")).encode()):
+                    raise CheckFailed("state does not match its cookie")
+                if not mark_used(expected):
+                    raise CheckFailed("state was used already (replay)")
+            else:
                 checked[check] = kept["value"]
+            if check == carrier:
                 checked.update(step_up_checked(kept))  # the max_age a step-up sign-in asked for
         return checked
+
+    def _step_up_check(self) -> str:
+        """The check whose cookie keeps a step-up sign-in's ``max_age`` for the callback: the
+        first of ``state``, ``pkce``, ``nonce`` this provider uses (``__post_init__`` refuses a
+        provider with none, so every sign-in has one)."""
+        return next(check for check in CHECK_COOKIES if check in self.checks)
 
     def _exchange(
         self, request: Request, params: t.Mapping[str, str], checked: t.Mapping[str, str]
@@ -331,6 +345,8 @@ class OAuthProvider:
             raise ExchangeFailed(f"the token request failed: {_describe(exc)}") from None
         if not isinstance(tokens.get("access_token"), str) or not tokens["access_token"]:
             raise ExchangeFailed("the token endpoint answered no access_token")
+        if tokens.get("expires_at") is not None:
+            tokens["expires_at"] = _expires_at(tokens["expires_at"])
         profile = self.read_profile(session, tokens, checked)
         if not isinstance(profile, t.Mapping):
             raise ExchangeFailed("the profile is not a JSON object")
@@ -396,6 +412,19 @@ def email_verified(claim: t.Any) -> bool:
     """An ``email_verified`` claim that says yes: ``true`` (or the string ``"true"``, which
     some userinfo endpoints, Amazon Cognito's, send)."""
     return claim is True or claim == "true"
+
+
+def _expires_at(value: t.Any) -> int:
+    """A token answer's ``expires_at`` as whole seconds since the epoch, capped (as the refresh
+    grant caps it) so that a JavaScript reader of the account still gets an integer. Authlib has
+    already turned a numeric ``expires_at`` (an integer in a string, a float) into an integer, or
+    computed it from ``expires_in``; what it could not convert is left here.
+
+    :raises ExchangeFailed: not a finite number.
+    """
+    if not is_number(value):
+        raise ExchangeFailed("the token endpoint answered an expires_at that is not a number")
+    return int(min(value, MAX_EXPIRES_AT))
 
 
 def _origin(url: str) -> str:

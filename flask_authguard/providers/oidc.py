@@ -2,8 +2,9 @@
 
 The endpoints come from ``<issuer>/.well-known/openid-configuration`` (read on the first
 sign-in, not at start-up, so an app starts without network). The ID token is verified with
-joserfc (Authlib's JOSE library): the signature against the issuer's JWKS (fetched again once
-when a token names a key it does not hold: key rotation), ``iss``, ``aud`` (the client id),
+joserfc (Authlib's JOSE library): the signature against the issuer's JWKS (kept for an hour,
+and fetched again, at most every few seconds, when a token names a key it does not hold or its
+signature does not verify: key rotation), ``iss``, ``aud`` (the client id),
 ``exp``, ``iat``, ``azp`` (required, and the client id, when ``aud`` names several clients: OpenID
 Connect Core 3.1.3.7) and, with the ``nonce`` check, ``nonce``. The profile is the ID token's
 claims. Linking to an existing user by email (``allow_dangerous_email_account_linking``) needs
@@ -30,6 +31,9 @@ from .step_up import check_auth_time
 
 #: Seconds the discovery document is kept before it is read again.
 DISCOVERY_TTL = 3600
+#: Seconds the issuer's JWKS is kept before it is read again: the longest a key the issuer
+#: withdrew is still trusted.
+JWKS_TTL = DISCOVERY_TTL
 #: Signature algorithms accepted for ID tokens (never ``none`` nor a shared-key HMAC).
 ID_TOKEN_ALGORITHMS = (
     "RS256",
@@ -45,7 +49,7 @@ ID_TOKEN_ALGORITHMS = (
 )
 #: Clock skew allowed on ``exp``/``iat``/``nbf``, seconds.
 LEEWAY = 60
-#: Fewest seconds between two JWKS reads caused by unknown key ids.
+#: Fewest seconds between two JWKS reads caused by an unknown key id or a bad signature.
 JWKS_REFRESH_INTERVAL = 5
 
 
@@ -71,6 +75,7 @@ class OIDCProvider(OAuthProvider):
         self._lock = threading.Lock()
         self._discovered: tuple[float, dict[str, t.Any]] | None = None
         self._jwks: t.Any = None
+        self._jwks_expires = float("-inf")
         self._jwks_refreshed = float("-inf")
 
     def _check_urls(self) -> None:
@@ -114,11 +119,14 @@ class OIDCProvider(OAuthProvider):
         }
 
     def _key_set(self, *, refresh: bool = False) -> t.Any:
+        """The issuer's key set: the cached one while it is younger than ``JWKS_TTL``, else read
+        again; with ``refresh``, read again unless it was within ``JWKS_REFRESH_INTERVAL``."""
         from joserfc.jwk import KeySet
 
         with self._lock:
             now = _clock.now()
-            if self._jwks is not None and (not refresh or self._jwks_refreshed + JWKS_REFRESH_INTERVAL > now):
+            fresh = self._jwks is not None and now < self._jwks_expires
+            if fresh and (not refresh or self._jwks_refreshed + JWKS_REFRESH_INTERVAL > now):
                 return self._jwks
             if refresh:
                 self._jwks_refreshed = now
@@ -128,7 +136,7 @@ class OIDCProvider(OAuthProvider):
                 keys = KeySet.import_key_set(document)
             except Exception:
                 raise ExchangeFailed("the JWKS is not a key set") from None
-            self._jwks = keys
+            self._jwks, self._jwks_expires = keys, now + JWKS_TTL
             return keys
 
     def verify_id_token(self, id_token: str, nonce: str | None) -> dict[str, t.Any]:
@@ -138,17 +146,21 @@ class OIDCProvider(OAuthProvider):
             expired, or not a JWT.
         """
         from joserfc import jwt
-        from joserfc.errors import InvalidKeyIdError, JoseError, MissingKeyError
+        from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError, MissingKeyError
 
         allowed = [a for a in self.endpoints()["algorithms"] if a in ID_TOKEN_ALGORITHMS] or ["RS256"]
         keys = self._key_set()
         try:
             try:
                 token = jwt.decode(id_token, keys, algorithms=allowed)
-            except (InvalidKeyIdError, MissingKeyError):
-                # A key id the cached set lacks: the issuer may have rotated its keys; read them
-                # once more (at most every JWKS_REFRESH_INTERVAL seconds).
-                token = jwt.decode(id_token, self._key_set(refresh=True), algorithms=allowed)
+            except (InvalidKeyIdError, MissingKeyError, BadSignatureError):
+                # A key id the cached set lacks, or new key material under a known id (or keys
+                # without ids): the issuer may have rotated its keys; read them once more (at most
+                # every JWKS_REFRESH_INTERVAL seconds), and verify again if they changed.
+                refreshed = self._key_set(refresh=True)
+                if refreshed is keys:
+                    raise
+                token = jwt.decode(id_token, refreshed, algorithms=allowed)
             options: dict[str, t.Any] = {
                 "iss": {"essential": True, "value": self.issuer_claim()},
                 "aud": {"essential": True, "value": self.client_id},

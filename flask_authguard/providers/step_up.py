@@ -40,8 +40,10 @@ def step_up_params(provider_type: str, args: t.Mapping[str, str]) -> dict[str, s
 
 
 def step_up_claims(params: t.Mapping[str, str]) -> dict[str, t.Any] | None:
-    """What the nonce cookie keeps of a step-up sign-in's ``params`` for the callback: its
-    ``max_age`` (``None``: nothing to keep)."""
+    """What a check cookie keeps of a step-up sign-in's ``params`` for the callback: its
+    ``max_age`` (``None``: nothing to keep). The provider's first check of ``state``, ``pkce``,
+    ``nonce`` carries it (every provider has one), so ``auth_time`` is checked whichever checks it
+    uses."""
     return {"max_age": int(params["max_age"])} if "max_age" in params else None
 
 

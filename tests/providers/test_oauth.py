@@ -8,7 +8,7 @@ import time
 import typing as t
 
 import pytest
-from conftest import SECRET
+from conftest import SECRET, FrozenClock
 from flask import Flask
 from support.handler_app import CURRENT_KIND, client_of, make_app
 from support.oauth_app import BASE, PROFILE_CLAIMS, SESSION, generic, oidc, refused
@@ -639,3 +639,94 @@ def test_a_check_cookie_of_the_old_secure_name_fails_once(idp: OIDCServer) -> No
     response = back(client, consent(begun.headers["Location"]))
     assert query(response.headers["Location"])["error"] == "OAuthCallback"
     assert sign_in(client, "corp").headers["Location"] == f"{HTTPS}/private"
+
+
+@pytest.mark.parametrize(
+    "checks",
+    [
+        pytest.param(None, id="default"),
+        pytest.param(("state", "pkce"), id="state-pkce"),
+        pytest.param(("pkce",), id="pkce"),
+        pytest.param(("state",), id="state"),
+        pytest.param(("nonce",), id="nonce"),
+    ],
+)
+def test_step_up_max_age_is_checked_whatever_the_checks(
+    idp: OIDCServer, checks: tuple[str, ...] | None
+) -> None:
+    """A step-up sign-in (``?max_age=300``) keeps ``max_age`` for the callback in a check cookie
+    the provider has, whichever checks it uses: an ID token whose ``auth_time`` is a day old is
+    refused, a fresh one signs in."""
+    provider = oidc(idp) if checks is None else oidc(idp, checks=checks)
+    client = client_of(make_app(providers=[provider]))
+
+    def step_up(auth_time: int) -> t.Any:
+        idp.scenario(claims={**PROFILE_CLAIMS, "auth_time": auth_time})
+        csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+        begun = client.post(
+            "/api/auth/signin/corp?max_age=300", data={"csrfToken": csrf, "callbackUrl": "/private"}
+        )
+        assert (query(begun.headers["Location"])["max_age"], query(begun.headers["Location"])["prompt"]) == (
+            "300",
+            "login",
+        )
+        return back(client, consent(begun.headers["Location"]))
+
+    refused(step_up(int(time.time()) - 86400), "OAuthCallback")
+    assert step_up(int(time.time())).headers["Location"] == f"{BASE}/private"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param({"expires_at": "soon"}, id="word"),
+        pytest.param({"expires_at": ""}, id="empty"),
+        pytest.param({"expires_at": "1e9"}, id="exponent-string"),
+        pytest.param({"expires_at": [1]}, id="list"),
+        pytest.param({"expires_in": "soon"}, id="expires-in-word"),
+    ],
+)
+def test_token_answer_with_unusable_expiry_is_refused(idp: OIDCServer, answer: dict[str, t.Any]) -> None:
+    """An ``expires_at`` (or ``expires_in``) that is not a number refuses the sign-in as any other
+    unusable token answer: ``OAuthCallback``, the check cookies cleared."""
+    idp.scenario(
+        userinfo={"id": "u-1"}, token_response={"access_token": "at", "token_type": "Bearer", **answer}
+    )
+    client = client_of(make_app(providers=[generic(idp)]))
+    response = sign_in(client, "acme")
+    refused(response, "OAuthCallback")
+    check_cookies_cleared(response, "next-auth.state", "next-auth.pkce.code_verifier")
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        pytest.param({"expires_at": 1_900_000_000}, 1_900_000_000, id="int"),
+        pytest.param({"expires_at": "1900000000"}, 1_900_000_000, id="digits"),
+        pytest.param({"expires_at": 1_900_000_000.7}, 1_900_000_000, id="float"),
+        pytest.param({"expires_at": 10**30}, 10**12, id="huge-capped"),
+        pytest.param({"expires_in": 3600}, 3600, id="expires-in"),
+    ],
+)
+def test_token_answer_expiry_kept_as_whole_seconds(
+    idp: OIDCServer, frozen_clock: FrozenClock, answer: dict[str, t.Any], expected: int
+) -> None:
+    """``account["expires_at"]`` is whole seconds since the epoch (from ``expires_in``, as Auth.js
+    computes it, when the provider sends no ``expires_at``), capped as the refresh grant caps it."""
+    frozen_clock.now = time.time()
+    seen: dict[str, t.Any] = {}
+
+    def jwt(*, token: dict[str, t.Any], **kwargs: t.Any) -> dict[str, t.Any]:
+        seen.update(kwargs.get("account") or {})
+        return token
+
+    idp.scenario(
+        userinfo={"id": "u-1"}, token_response={"access_token": "at", "token_type": "Bearer", **answer}
+    )
+    client = client_of(make_app(providers=[generic(idp)], callbacks={"jwt": jwt}))
+    assert sign_in(client, "acme").headers["Location"] == f"{BASE}/private"
+    if "expires_in" in answer:
+        assert abs(seen["expires_at"] - (time.time() + expected)) < 5
+    else:
+        assert seen["expires_at"] == expected
+    assert type(seen["expires_at"]) is int
