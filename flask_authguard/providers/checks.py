@@ -76,14 +76,6 @@ def set_check(
     )
 
 
-def read_check(config: Config, request: Request, check: str, secure: bool, provider_id: str) -> str:
-    """The value the check cookie holds for ``provider_id``.
-
-    :raises CheckFailed: no such cookie, or one that does not decode to this provider's value.
-    """
-    return t.cast(str, check_claims(config, request, check, secure, provider_id)["value"])
-
-
 def check_claims(
     config: Config, request: Request, check: str, secure: bool, provider_id: str
 ) -> dict[str, t.Any]:
