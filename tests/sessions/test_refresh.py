@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import pathlib
 import threading
+import time
 import typing as t
 
 import pytest
-from conftest import SECRET
+from conftest import SECRET, FrozenClock
 from support.handler_app import client_of
 from support.oauth_app import PROFILE_CLAIMS
 from support.oauth_flow import cookie_of, sign_in
@@ -464,6 +465,24 @@ def test_without_rotation_the_refresh_token_is_kept(idp: OIDCServer, tmp_path: p
     assert (
         stored["refresh_token"] == first["refresh_token"] and stored["access_token"] != first["access_token"]
     )
+
+
+def test_without_rotation_each_expiry_is_refreshed_again(
+    strategy: str, idp: OIDCServer, tmp_path: pathlib.Path, frozen_clock: FrozenClock
+) -> None:
+    """The refresh token stays the same from one refresh to the next: the first refresh's answer,
+    kept in the store for requests still holding the old tokens, does not answer the next one."""
+    frozen_clock.now = time.time()  # the sign-in's expires_at is the provider's wall clock
+    setup = Setup("flask", strategy, idp, tmp_path)
+    setup.sign_in()
+    idp.scenario(access_ttl=600, refresh_rotate=False)
+    first = get_token(setup.client).get_json()["token"]
+    frozen_clock.now += 600  # first is due now
+    second = get_token(setup.client).get_json()["token"]
+    assert first and second and second != first
+    stored = setup.stored()
+    assert stored["access_token"] == second and stored["expires_at"] > frozen_clock.now + 500
+    assert idp.stats() == {"refresh_calls": 2, "refused": 0, "reused": 0, "down": 0}
 
 
 def test_a_refreshed_id_token_that_fails_verification_is_left_out(
