@@ -34,6 +34,7 @@ from ..core._compat import call_sync
 from ..core.defences.urls import AUTH_URL_ENVIRON_KEY
 from ..core.errors import ConfigurationError
 from ..core.settings.config import Config
+from ..core.tokens.claims import kept_expiry
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id, check_url
 from .checks import CHECK_COOKIES, CheckFailed, check_claims, clear_checks, mark_used, read_check, set_check
@@ -293,7 +294,7 @@ class OAuthProvider:
         user["id"] = str(user["id"])
         account: dict[str, t.Any] = {k: tokens[k] for k in TOKEN_FIELDS if tokens.get(k) is not None}
         if "expires_at" in account:
-            account["expires_at"] = int(account["expires_at"])
+            account["expires_at"] = kept_expiry(expires_at=account["expires_at"])
         account.update(provider=self.id, type=self.type, providerAccountId=user["id"])
         return SignInResult(user=user, account=account, profile=dict(profile), cookies=cookies)
 

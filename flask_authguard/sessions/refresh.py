@@ -56,7 +56,7 @@ from ..core.http.cookies import chunk
 from ..core.runtime import runtime_of
 from ..core.settings.config import Config
 from ..core.single_flight import flights_of
-from ..core.tokens.claims import is_number
+from ..core.tokens.claims import is_expiry
 from ..core.tokens.request_token import Claims, session_cookies
 from .adapter_calls import call_adapter
 from .base import Session, SessionResult, cookie_spec, encode_token
@@ -119,8 +119,14 @@ def access_token(environ: WSGIEnvironment, config: Config, provider_id: str) -> 
 
 
 def _due(record: t.Mapping[str, t.Any]) -> bool:
+    """Whether ``record``'s access token is to be refreshed: it expires within
+    :data:`REFRESH_LEEWAY`, or its ``expires_at`` is no time to compute with (a huge number, a
+    string: a session token written elsewhere; the refresh replaces it). Without ``expires_at``
+    (the provider said none) it never is."""
     expires_at = record.get("expires_at")
-    return is_number(expires_at) and expires_at - _clock.now() < REFRESH_LEEWAY
+    if expires_at is None:
+        return False
+    return not is_expiry(expires_at) or expires_at - _clock.now() < REFRESH_LEEWAY
 
 
 # -- JWT sessions: the tokens are in the session token ----------------------------------------
