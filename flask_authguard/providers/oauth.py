@@ -34,7 +34,7 @@ from ..core._compat import call_sync
 from ..core.defences.urls import AUTH_URL_ENVIRON_KEY
 from ..core.errors import ConfigurationError
 from ..core.settings.config import Config
-from ..core.tokens.claims import is_number
+from ..core.tokens.claims import kept_expiry
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id, check_url
 from .checks import CHECK_COOKIES, CheckFailed, check_claims, clear_checks, mark_used, set_check
@@ -63,9 +63,6 @@ TOKEN_FIELDS = (
     "id_token",
     "session_state",
 )
-
-#: The latest ``expires_at`` kept (seconds since the epoch, year 33658): a larger one is capped.
-MAX_EXPIRES_AT = 10**12
 
 Profile = t.Callable[..., t.Any]
 
@@ -415,16 +412,19 @@ def email_verified(claim: t.Any) -> bool:
 
 
 def _expires_at(value: t.Any) -> int:
-    """A token answer's ``expires_at`` as whole seconds since the epoch, capped (as the refresh
-    grant caps it) so that a JavaScript reader of the account still gets an integer. Authlib has
-    already turned a numeric ``expires_at`` (an integer in a string, a float) into an integer, or
-    computed it from ``expires_in``; what it could not convert is left here.
+    """A token answer's ``expires_at`` as whole seconds since the epoch, kept within bounds
+    (:func:`~flask_authguard.core.tokens.claims.kept_expiry`, as the refresh grant keeps it) so
+    that no later expiry check overflows and a JavaScript reader of the account still gets an
+    integer. Authlib has already turned a numeric ``expires_at`` (an integer in a string, a
+    float) into an integer, or computed it from ``expires_in``; what it could not convert is left
+    here.
 
     :raises ExchangeFailed: not a finite number.
     """
-    if not is_number(value):
+    kept = kept_expiry(expires_at=value)
+    if kept is None:
         raise ExchangeFailed("the token endpoint answered an expires_at that is not a number")
-    return int(min(value, MAX_EXPIRES_AT))
+    return kept
 
 
 def _origin(url: str) -> str:

@@ -17,9 +17,8 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from ..core import _clock
 from ..core.errors import AccessTokenError
-from ..core.tokens.claims import is_number
+from ..core.tokens.claims import kept_expiry
 from . import _authlib
 
 logger = logging.getLogger("flask_authguard")
@@ -30,8 +29,9 @@ def refresh_grant(provider: t.Any, refresh_token: str) -> dict[str, t.Any]:
     :class:`~.oauth.OAuthProvider`).
 
     :returns: ``access_token``, ``refresh_token`` (the new one, or the one sent when the
-        provider rotates none), ``expires_at`` (an integer, when the provider said
-        ``expires_in``), and a verified ``id_token`` when the provider sent one.
+        provider rotates none), ``expires_at`` (an integer within bounds, when the provider said
+        ``expires_in`` or ``expires_at``: :func:`~flask_authguard.core.tokens.claims.kept_expiry`),
+        and a verified ``id_token`` when the provider sent one.
     :raises AccessTokenError: ``"refused"`` (the provider answered an OAuth error such as
         ``invalid_grant``, or a 4xx), ``"unavailable"`` (unreachable, timed out, a 5xx, or an
         answer without an access token).
@@ -61,11 +61,9 @@ def refresh_grant(provider: t.Any, refresh_token: str) -> dict[str, t.Any]:
         "access_token": access_token,
         "refresh_token": new_refresh if isinstance(new_refresh, str) and new_refresh else refresh_token,
     }
-    expires_in, expires_at = answer.get("expires_in"), answer.get("expires_at")
-    if is_number(expires_in):
-        tokens["expires_at"] = int(_clock.now() + min(expires_in, 10**10))
-    elif is_number(expires_at):
-        tokens["expires_at"] = int(min(expires_at, 10**12))
+    expires_at = kept_expiry(expires_in=answer.get("expires_in"), expires_at=answer.get("expires_at"))
+    if expires_at is not None:
+        tokens["expires_at"] = expires_at
     id_token = answer.get("id_token")
     if isinstance(id_token, str) and id_token:
         verify = getattr(provider, "verify_id_token", None)

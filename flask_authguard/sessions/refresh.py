@@ -15,12 +15,15 @@ new tokens replace the old ones: in the session token (the rolled cookie) on JWT
 accounts row on database sessions.
 
 **One refresh per refresh token.** A refresh is a *flight* (:mod:`flask_authguard.core.single_flight`)
-keyed by a digest of the refresh token: concurrent requests of one session (threads, workers and
-hosts sharing the Redis ``store``) wait for the one that refreshes and take its answer. The answer
-stays in the store, encrypted with a key derived from the app's secret and the old refresh token,
-for :data:`OUTCOME_TTL` seconds: a request still holding the old token (a response that set the
+keyed by a digest of the tokens it replaces (the refresh token, the access token and its
+``expires_at``): concurrent requests of one session (threads, workers and hosts sharing the Redis
+``store``) wait for the one that refreshes and take its answer. The answer stays in the store,
+encrypted with a key derived from the app's secret and the old refresh token, for
+:data:`OUTCOME_TTL` seconds: a request still holding the old tokens (a response that set the
 cookie from before the refresh arrived last) takes it from there, so a refresh token rotated out
-is never sent again within that time.
+is never sent again within that time. A provider that does not rotate refresh tokens sends the
+same one with the next refresh, but with the access token that refresh replaces: a new key, so the
+provider is asked again.
 
 **A failed refresh signs nobody out.** The provider refusing (``invalid_grant``) or being out of
 reach gives :class:`~flask_authguard.AccessTokenError`; the session is marked
@@ -53,7 +56,7 @@ from ..core.http.cookies import chunk
 from ..core.runtime import runtime_of
 from ..core.settings.config import Config
 from ..core.single_flight import flights_of
-from ..core.tokens.claims import is_number
+from ..core.tokens.claims import is_expiry
 from ..core.tokens.request_token import Claims, session_cookies
 from .adapter_calls import call_adapter
 from .base import Session, SessionResult, cookie_spec, encode_token
@@ -116,8 +119,14 @@ def access_token(environ: WSGIEnvironment, config: Config, provider_id: str) -> 
 
 
 def _due(record: t.Mapping[str, t.Any]) -> bool:
+    """Whether ``record``'s access token is to be refreshed: it expires within
+    :data:`REFRESH_LEEWAY`, or its ``expires_at`` is no time to compute with (a huge number, a
+    string: a session token written elsewhere; the refresh replaces it). Without ``expires_at``
+    (the provider said none) it never is."""
     expires_at = record.get("expires_at")
-    return is_number(expires_at) and expires_at - _clock.now() < REFRESH_LEEWAY
+    if expires_at is None:
+        return False
+    return not is_expiry(expires_at) or expires_at - _clock.now() < REFRESH_LEEWAY
 
 
 # -- JWT sessions: the tokens are in the session token ----------------------------------------
@@ -255,7 +264,7 @@ def refreshed(
         if not isinstance(refresh_token, str) or not refresh_token:
             logger.info("provider %s: the access token is due and there is no refresh token", provider.id)
             raise AccessTokenError(provider.id, "no_refresh_token")
-        key = _digest(provider.id, refresh_token)
+        key = _digest(provider.id, current)
         owner, sealed = flights.look(key)
         outcome = _open(config, sealed, refresh_token)
         if outcome is not None and "tokens" in outcome:
@@ -350,8 +359,11 @@ def _fly(
                 pass  # the lock expires on its own
 
 
-def _digest(provider_id: str, refresh_token: str) -> str:
-    return hashlib.sha256(f"{provider_id}\0{refresh_token}".encode()).hexdigest()
+def _digest(provider_id: str, record: t.Mapping[str, t.Any]) -> str:
+    """The flight of the refresh that replaces ``record``: the refresh token alone would name
+    every refresh of a provider that does not rotate it, and hand the next one this one's answer."""
+    replaced = "\0".join(str(record.get(name)) for name in ("refresh_token", "access_token", "expires_at"))
+    return hashlib.sha256(f"{provider_id}\0{replaced}".encode()).hexdigest()
 
 
 # -- outcomes in the store: encrypted for holders of the old refresh token ----------------------

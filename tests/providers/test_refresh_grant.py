@@ -3,12 +3,15 @@ the token endpoint's answers become, and the ``refresh`` option."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 import typing as t
 
 import pytest
+from conftest import FrozenClock
 from support.oauth_app import generic, oidc
 
-from flask_authguard import AccessTokenError, ConfigurationError
+from flask_authguard import AccessTokenError, ConfigurationError, OAuthProvider
 
 if t.TYPE_CHECKING:
     from support.oidc_server import OIDCServer
@@ -19,6 +22,79 @@ def test_an_answer_without_a_refresh_token_keeps_the_one_sent(idp: OIDCServer) -
     tokens = generic(idp, refresh=True).refresh_tokens("the-refresh-token")
     assert tokens["access_token"] == "new-access" and tokens["refresh_token"] == "the-refresh-token"
     assert isinstance(tokens["expires_at"], int) and "id_token" not in tokens
+
+
+class TokenEndpoint(http.server.ThreadingHTTPServer):
+    """A token endpoint answering every POST with :attr:`body`, JSON text sent as it is (the
+    Node.js server cannot write a number beyond a double)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _TokenHandler)
+        self.body = "{}"
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/token"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class _TokenHandler(http.server.BaseHTTPRequestHandler):
+    server: TokenEndpoint
+
+    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.server.body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def endpoint() -> t.Iterator[TokenEndpoint]:
+    server = TokenEndpoint()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+NOW = 1_700_000_000
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kept"),
+    [
+        pytest.param("expires_in", "-1" + "0" * 400, NOW, id="expires_in huge negative"),
+        pytest.param("expires_in", "1" + "0" * 400, NOW + 10**10, id="expires_in huge"),
+        pytest.param("expires_in", "-1e308", NOW, id="expires_in huge negative float"),
+        pytest.param("expires_in", "-5", NOW, id="expires_in negative"),
+        pytest.param("expires_in", "3599.9", NOW + 3599, id="expires_in fractional"),
+        pytest.param("expires_at", "-1" + "0" * 400, 0, id="expires_at huge negative"),
+        pytest.param("expires_at", "1" + "0" * 400, 10**12, id="expires_at huge"),
+        pytest.param("expires_at", "-1e308", 0, id="expires_at huge negative float"),
+        pytest.param("expires_at", str(NOW + 60), NOW + 60, id="expires_at"),
+    ],
+)
+def test_an_absurd_expiry_is_kept_within_bounds(
+    endpoint: TokenEndpoint, frozen_clock: FrozenClock, field: str, value: str, kept: int
+) -> None:
+    """``expires_at`` is an integer between 0 and 10**12 whatever number the provider sent."""
+    endpoint.body = f'{{"access_token": "at", "token_type": "Bearer", "{field}": {value}}}'
+    provider = OAuthProvider(
+        id="acme",
+        name="Acme",
+        client_id="c",
+        client_secret="s",
+        authorization_url="http://127.0.0.1:9/authorize",
+        token_url=endpoint.url,
+        userinfo_url="http://127.0.0.1:9/userinfo",
+        refresh=True,
+    )
+    tokens = provider.refresh_tokens("the-refresh-token")
+    assert tokens["expires_at"] == kept and type(tokens["expires_at"]) is int
 
 
 @pytest.mark.parametrize(

@@ -8,17 +8,18 @@ from __future__ import annotations
 import json
 import pathlib
 import threading
+import time
 import typing as t
 
 import pytest
-from conftest import SECRET
+from conftest import SECRET, FrozenClock
 from support.handler_app import client_of
 from support.oauth_app import PROFILE_CLAIMS
 from support.oauth_flow import cookie_of, sign_in
 from support.processes import free_port, stop
 from support.refresh_app import KINDS, PROVIDER, make, options
 
-from flask_authguard import ConfigurationError, decode
+from flask_authguard import ConfigurationError, decode, encode
 from flask_authguard.sessions.provider_tokens import PROVIDER_TOKENS, REFRESH_ERROR
 
 pytest.importorskip("sqlalchemy", reason='SQLAlchemy is not installed: pip install -e ".[test]"')
@@ -466,6 +467,83 @@ def test_without_rotation_the_refresh_token_is_kept(idp: OIDCServer, tmp_path: p
     )
 
 
+def test_without_rotation_each_expiry_is_refreshed_again(
+    strategy: str, idp: OIDCServer, tmp_path: pathlib.Path, frozen_clock: FrozenClock
+) -> None:
+    """The refresh token stays the same from one refresh to the next: the first refresh's answer,
+    kept in the store for requests still holding the old tokens, does not answer the next one."""
+    frozen_clock.now = time.time()  # the sign-in's expires_at is the provider's wall clock
+    setup = Setup("flask", strategy, idp, tmp_path)
+    setup.sign_in()
+    idp.scenario(access_ttl=600, refresh_rotate=False)
+    first = get_token(setup.client).get_json()["token"]
+    frozen_clock.now += 600  # first is due now
+    second = get_token(setup.client).get_json()["token"]
+    assert first and second and second != first
+    stored = setup.stored()
+    assert stored["access_token"] == second and stored["expires_at"] > frozen_clock.now + 500
+    assert idp.stats() == {"refresh_calls": 2, "refused": 0, "reused": 0, "down": 0}
+
+
+#: ``expires_in`` no provider means (the Node.js server writes the huge integers as strings:
+#: Authlib takes those too).
+ABSURD_EXPIRES_IN = [
+    pytest.param(-1e308, id="-1e308"),
+    pytest.param(1e308, id="1e308"),
+    pytest.param(str(-(10**400)), id="-10**400"),
+    pytest.param(str(10**400), id="10**400"),
+]
+
+
+@pytest.mark.parametrize("expires_in", ABSURD_EXPIRES_IN)
+def test_an_absurd_expiry_at_sign_in_is_kept_within_bounds(
+    strategy: str, expires_in: float | str, idp: OIDCServer, tmp_path: pathlib.Path
+) -> None:
+    """Authlib turns the sign-in's ``expires_in`` into ``expires_at`` as it is: the one kept is
+    an integer between 0 and 10**12 (a huge one would overflow in every later expiry check)."""
+    setup = Setup("flask", strategy, idp, tmp_path)
+    idp.scenario(access_ttl=expires_in, claims=PROFILE_CLAIMS)
+    assert sign_in(setup.client, PROVIDER).status_code == 302
+    first = setup.stored()
+    assert isinstance(first["expires_at"], int) and 0 <= first["expires_at"] <= 10**12
+    idp.scenario(access_ttl=FRESH)
+    response = get_token(setup.client)
+    assert response.status_code == 200, response.data[:300]
+    refreshed = float(expires_in) < 0  # expired at once; else good until 10**12
+    assert (response.get_json()["token"] != first["access_token"]) is refreshed
+    assert idp.stats()["refresh_calls"] == int(refreshed)
+
+
+@pytest.mark.parametrize(
+    "expires_at",
+    [
+        pytest.param(-(10**400), id="huge negative"),
+        pytest.param(10**400, id="huge"),
+        pytest.param(-1e308, id="huge negative float"),
+        pytest.param(1_767_225_600_000, id="milliseconds"),
+        pytest.param("2026-01-01T00:00:00Z", id="a string"),
+    ],
+)
+def test_an_expiry_that_cannot_be_computed_with_is_due(
+    expires_at: t.Any, idp: OIDCServer, tmp_path: pathlib.Path
+) -> None:
+    """A session token written elsewhere (a Next.js app, an older release) whose expires_at is
+    no usable time: the access token is refreshed (and the expiry repaired), never a 500."""
+    setup = Setup("flask", "jwt", idp, tmp_path)
+    setup.sign_in()
+    claims = decode(token=cookie_of(setup.client, SESSION), secret=SECRET)
+    assert claims is not None
+    claims[PROVIDER_TOKENS][PROVIDER]["expires_at"] = expires_at
+    setup.client.set_cookie(SESSION, encode(token=claims, secret=SECRET))
+    idp.scenario(access_ttl=FRESH)
+    response = get_token(setup.client)
+    assert response.status_code == 200, response.data[:300]
+    stored = setup.stored()
+    assert stored["access_token"] == response.get_json()["token"]
+    assert time.time() + FRESH - 60 < stored["expires_at"] <= time.time() + FRESH
+    assert idp.stats()["refresh_calls"] == 1
+
+
 def test_a_refreshed_id_token_that_fails_verification_is_left_out(
     idp: OIDCServer, tmp_path: pathlib.Path
 ) -> None:
@@ -486,8 +564,6 @@ def test_no_refresh_token_is_an_access_token_error(idp: OIDCServer, tmp_path: pa
     value = cookie_of(setup.client, SESSION)
     claims = decode(token=value, secret=SECRET)
     del claims[PROVIDER_TOKENS][PROVIDER]["refresh_token"]
-    from flask_authguard import encode
-
     setup.client.set_cookie(SESSION, encode(token=claims, secret=SECRET))
     response = get_token(setup.client)
     assert response.status_code == 401 and response.get_json()["reason"] == "no_refresh_token"

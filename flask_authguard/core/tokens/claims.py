@@ -35,6 +35,35 @@ def is_number(value: object) -> t.TypeGuard[int | float]:
     return isinstance(value, float) and math.isfinite(value)
 
 
+#: The latest ``expires_at`` kept of a provider's tokens (seconds since the epoch, in the year
+#: 33658): a later one is cut to it, a negative one to 0.
+LATEST_EXPIRY = 10**12
+#: The longest ``expires_in`` taken from a provider (about 317 years).
+LONGEST_EXPIRES_IN = 10**10
+
+
+def kept_expiry(*, expires_in: object = None, expires_at: object = None) -> int | None:
+    """The ``expires_at`` to keep of a provider's token answer: ``expires_in`` seconds from now
+    (cut to 0 .. :data:`LONGEST_EXPIRES_IN`), else ``expires_at``; an integer from 0 to
+    :data:`LATEST_EXPIRY`, so that no later expiry check overflows. ``None`` when neither is a
+    finite number.
+
+    :param expires_in: the answer's ``expires_in``, as sent.
+    :param expires_at: the answer's ``expires_at`` (or one Authlib computed), as sent.
+    """
+    if is_number(expires_in):
+        expires_at = _clock.now() + min(max(expires_in, 0), LONGEST_EXPIRES_IN)
+    elif not is_number(expires_at):
+        return None
+    return int(min(max(expires_at, 0), LATEST_EXPIRY))
+
+
+def is_expiry(value: object) -> t.TypeGuard[int | float]:
+    """Whether ``value`` is an ``expires_at`` one can compute with: a finite number from 0 to
+    :data:`LATEST_EXPIRY` (what :func:`kept_expiry` keeps)."""
+    return is_number(value) and 0 <= value <= LATEST_EXPIRY
+
+
 def check_claims(claims: dict[str, t.Any]) -> None:
     """Check the time claims of a decrypted token.
 
