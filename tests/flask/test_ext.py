@@ -844,6 +844,51 @@ def test_inner_middleware_may_answer_instead_of_the_view(user: str, admin: str) 
     assert _client(app, admin).get("/").text == "index"
 
 
+STRICTER = ["protect-authorized", "protect-max-age", "view-authorized", "blueprint-and-view", "nested"]
+
+
+@pytest.mark.parametrize("stricter", STRICTER)
+def test_the_inner_middleware_runs_after_the_strictest_check(user: str, admin: str, stricter: str) -> None:
+    ran: list[str] = []
+
+    def inner(req: t.Any) -> Response:
+        ran.append(req.path)
+        return Response("the inner middleware's answer")
+
+    app = Flask(__name__)
+    guard = AuthGuard(app, {"secret": SECRET}, middleware=inner)  # site-wide: any signed-in user
+    admin_only = role_is("admin")
+    bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+    def page() -> str:
+        return "admin page"
+
+    view: t.Callable[[], str] = page
+    if stricter == "protect-authorized":
+        guard.protect(bp, authorized=admin_only)
+    elif stricter == "protect-max-age":
+        guard.protect(bp, max_age=60)  # the test tokens carry no sign-in time: sign in again
+    elif stricter == "view-authorized":
+        view = auth_required(authorized=admin_only)(view)
+    elif stricter == "blueprint-and-view":
+        guard.protect(bp)
+        view = auth_required(authorized=admin_only)(view)
+    else:
+        guard.protect(bp)
+        inner_bp = guard.protect(Blueprint("inner", __name__), authorized=admin_only)
+        inner_bp.add_url_rule("/page", "page", view)
+        bp.register_blueprint(inner_bp)
+    if stricter != "nested":
+        bp.add_url_rule("/page", "page", view)
+    app.register_blueprint(bp)
+    refused = _client(app, user).get("/admin/page")
+    assert refused.status_code == (307 if stricter == "protect-max-age" else 403)
+    assert ran == []  # the site-wide check let the user in, the stricter check refused: no answer of its own
+    if stricter != "protect-max-age":
+        assert _client(app, admin).get("/admin/page").text == "the inner middleware's answer"
+        assert ran == ["/admin/page"]
+
+
 # --------------------------------------------------------------------------- async
 
 
