@@ -94,7 +94,8 @@ def hand_token_to_g(environ: WSGIEnvironment) -> None:
 
 
 def site_wide_check() -> t.Any:
-    """The site-wide check, a ``before_request`` hook (installed when the matcher can match a path)."""
+    """The site-wide check, the app's first ``before_request`` hook (installed when the matcher can
+    match a path). Flask's ``url_value_preprocessor`` functions run before it, for every request."""
     req = request._get_current_object()  # type: ignore[attr-defined]
     environ = req.environ
     state, path = checked_path(environ)
