@@ -15,7 +15,6 @@ from ..core.tokens.request_token import TOKEN_CONFIG_KEY, TOKEN_ENVIRON_KEY, Cla
 from ..guard.caching import vary_with_cookie
 from ..guard.decision import AuthCore
 from ..guard.step_up import checked_max_age
-from ..guard.two_factor import mfa_refusal
 from ..sessions import NOT_UPDATE, Session, apply_cookies, config_of, read_session, strategy_of
 from .guard import CORE_KEY, run_guard, runs_inline
 from .middleware import AuthRefusal, store_unavailable
@@ -147,10 +146,8 @@ def require_auth(
             raise ConfigurationError("require_auth() needs AuthMiddleware in front of the app")
         environ = environ_of(request.scope)
         inline = runs_inline(core) and not inspect.iscoroutinefunction(authorized)
-        check = core.check if max_age is None else functools.partial(core.check, max_age=max_age)
+        check = functools.partial(core.check, max_age=max_age, mfa=mfa)
         refusal = await run_guard(inline, check, environ, authorized)
-        if refusal is None and mfa:  # a database session's check reads the records: not inline
-            refusal = await run_guard(inline and core.config.strategy == "jwt", mfa_refusal, core, environ)
         if refusal is not None:
             raise AuthRefusal(refusal, environ)
         return t.cast(Claims, environ[TOKEN_ENVIRON_KEY])

@@ -26,6 +26,15 @@ pass, and so do static files; ``authorized(request=..., token=...)`` decides; an
 request is redirected (307) to the sign-in page (401 JSON for API requests), a signed-in one
 that is refused gets 403.
 
+The site-wide check is the app's first ``before_request`` hook: a refused request runs no
+``before_request`` hook of the app or its blueprints, and not the view. Flask calls the app's and
+the blueprints' ``url_value_preprocessor`` functions (and ``request_started`` receivers) before
+any ``before_request`` hook, so those run for every request, refused ones included: they should
+not load or check objects (an ``abort(404)`` there answers an anonymous visitor before the
+guard's 307, telling ids that exist from ids that do not). :meth:`AuthGuard.protect`'s check is a
+hook of the blueprint: Flask runs it after the app's own ``before_request`` hooks (and after the
+blueprint's hooks registered before ``protect`` was called).
+
 The three checks live in :mod:`flask_authguard.flask.protection`; ``get_server_session()``
 (:mod:`flask_authguard.flask.session`) works anywhere in a request; the ``AUTHGUARD_*`` config
 keys are in :mod:`flask_authguard.flask.config`.
@@ -39,6 +48,7 @@ import logging
 import typing as t
 
 from flask import Blueprint, Flask, current_app, g, has_app_context, has_request_context, request
+from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
@@ -147,7 +157,9 @@ class AuthGuard:
         app.wsgi_app = _PathLayer(app.wsgi_app, state)  # type: ignore[method-assign]
         app.app_ctx_globals_class = token_globals(app.app_ctx_globals_class)
         if not core.matcher.is_empty:
-            # First of the app's hooks: a refused request runs none of the user's own.
+            # The first before_request hook: a refused request runs none of the app's or its
+            # blueprints' before_request hooks, nor the view. Flask runs every url_value_preprocessor
+            # (and request_started receiver) before any before_request hook, for refused requests too.
             app.before_request_funcs.setdefault(None, []).insert(0, site_wide_check)
         app.context_processor(_template_context)
         app.register_error_handler(BackendUnavailableError, _backend_unavailable)
@@ -185,6 +197,10 @@ class AuthGuard:
         max_age: int | None = None,
     ) -> Blueprint:
         """Protect every view of ``blueprint`` (call it before the blueprint is registered).
+
+        The check is a ``before_request`` hook of the blueprint: Flask runs it after every
+        ``url_value_preprocessor`` and every ``before_request`` hook of the app, and after the
+        blueprint's own hooks registered before this call (so call it first).
 
         The blueprint's static files, CORS preflights (``cors_preflight``), the skip list and views marked
         :meth:`exempt` stay public.
@@ -304,13 +320,20 @@ def _configuration_error(core: AuthCore, pages: Pages, exc: ConfigurationError) 
     return configuration_answer(request._get_current_object(), config, pages, api=api)  # type: ignore[attr-defined]
 
 
+def _template_token() -> t.Any:
+    """``g.get("auth_token")``, read on ``g``'s own object rather than through the proxy."""
+    return getattr(g._get_current_object(), "auth_token", None)
+
+
+#: The templates' ``auth_token``: read when a template uses it, so a page that never does costs
+#: no decode (no session query). A proxy: ``{% if auth_token %}``, ``auth_token.name`` and
+#: ``auth_token["sub"]`` work as on the token; ``is none`` and ``tojson`` want ``g.auth_token``.
+_TEMPLATE_TOKEN = LocalProxy(_template_token)
+
+
 def _template_context() -> dict[str, t.Any]:
-    """``get_server_session`` and ``auth_token`` for the app's templates (``g.get("auth_token")``,
-    read on ``g``'s own object rather than through the proxy)."""
-    return {
-        "get_server_session": get_server_session,
-        "auth_token": getattr(g._get_current_object(), "auth_token", None),
-    }
+    """``get_server_session`` and ``auth_token`` (:data:`_TEMPLATE_TOKEN`) for the app's templates."""
+    return {"get_server_session": get_server_session, "auth_token": _TEMPLATE_TOKEN}
 
 
 __all__ = [

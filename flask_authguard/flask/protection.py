@@ -19,11 +19,11 @@ from flask import Blueprint, current_app, g, request
 from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
 from ..guard.answers import Redirect
 from ..guard.step_up import checked_max_age
-from ..guard.two_factor import mfa_refusal
 from .state import LAYER_KEY, GuardState, state_of
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+    from flask import Request
     from werkzeug.routing import Rule
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
@@ -31,6 +31,10 @@ Authorized = t.Callable[..., t.Any]
 
 #: Set on a view function by :meth:`AuthGuard.exempt <flask_authguard.AuthGuard.exempt>`.
 EXEMPT_ATTR = "_authguard_exempt"
+
+#: Set on the checks that may follow the site-wide one: the views of :func:`auth_required` and
+#: the ``before_request`` hooks of :func:`blueprint_check`.
+CHECK_ATTR = "_authguard_check"
 
 
 def checked_path(environ: WSGIEnvironment) -> tuple[GuardState, str]:
@@ -62,6 +66,27 @@ def is_open_view(state: GuardState, rule: Rule | None) -> bool:
     return isinstance(owner, Blueprint) and any(owner is bp for bp in app.blueprints.values())
 
 
+def is_last_check(state: GuardState, req: Request, hook: t.Callable[..., t.Any] | None = None) -> bool:
+    """Whether the check ``hook`` (``None``: the site-wide one) is the last of the guard's checks
+    for the request ``req``, so that it runs the inner middleware: no protected blueprint's hook
+    runs after it (Flask runs the hooks of the outermost blueprint first) and the view has no
+    :func:`auth_required` of its own. The inner middleware answers only once every check that
+    applies let the request through."""
+    if state.core.middleware is None:
+        return True
+    app = state.app
+    rule = req.url_rule
+    if rule is not None and getattr(app.view_functions.get(rule.endpoint), CHECK_ATTR, False):
+        return False
+    after = hook is None
+    for name in reversed(req.blueprints):
+        for fn in app.before_request_funcs.get(name, ()):
+            if after and getattr(fn, CHECK_ATTR, False):
+                return False
+            after = after or fn is hook
+    return True
+
+
 def hand_token_to_g(environ: WSGIEnvironment) -> None:
     """After a passed check: the token it decoded becomes ``g.auth_token`` now, written on
     ``g``'s own object, rather than through ``g``'s lazy lookup later."""
@@ -69,14 +94,15 @@ def hand_token_to_g(environ: WSGIEnvironment) -> None:
 
 
 def site_wide_check() -> t.Any:
-    """The site-wide check, a ``before_request`` hook (installed when the matcher can match a path)."""
+    """The site-wide check, the app's first ``before_request`` hook (installed when the matcher can
+    match a path). Flask's ``url_value_preprocessor`` functions run before it, for every request."""
     req = request._get_current_object()  # type: ignore[attr-defined]
     environ = req.environ
     state, path = checked_path(environ)
     core = state.core
     if not core.is_protected(environ, path) or is_open_view(state, req.url_rule):
         return None
-    refusal = core.check(environ, request=req)
+    refusal = core.check(environ, request=req, inner=is_last_check(state, req))
     if refusal is None:
         hand_token_to_g(environ)
         return None
@@ -101,13 +127,13 @@ def blueprint_check(
         core = state.core
         if core.is_preflight(environ) or is_open_view(state, req.url_rule) or core.is_skipped(environ, path):
             return None
-        refusal = core.check(environ, authorized, request=req, max_age=max_age)
-        if refusal is None and mfa:
-            refusal = mfa_refusal(core, environ)
+        last = is_last_check(state, req, check)
+        refusal = core.check(environ, authorized, request=req, max_age=max_age, mfa=mfa, inner=last)
         if refusal is None:
             hand_token_to_g(environ)
         return refusal
 
+    setattr(check, CHECK_ATTR, True)
     return check
 
 
@@ -155,9 +181,7 @@ def auth_required(
             state, path = checked_path(environ)
             core = state.core
             if not (core.is_preflight(environ) or core.is_skipped(environ, path)):
-                refusal = core.check(environ, authorized, request=req, max_age=max_age)
-                if refusal is None and mfa:
-                    refusal = mfa_refusal(core, environ)
+                refusal = core.check(environ, authorized, request=req, max_age=max_age, mfa=mfa)
                 if refusal is not None:
                     return refusal
                 hand_token_to_g(environ)
@@ -165,6 +189,7 @@ def auth_required(
                 return current_app.ensure_sync(fn)(*args, **kwargs)
             return fn(*args, **kwargs)
 
+        setattr(wrapper, CHECK_ATTR, True)  # the site-wide and blueprint checks leave it the inner middleware
         return t.cast(F, wrapper)
 
     return decorate(view) if view is not None else decorate

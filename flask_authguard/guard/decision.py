@@ -7,7 +7,9 @@ refusal as a WSGI app (a werkzeug ``Response`` or a :class:`~.answers.Redirect`)
 
 The steps, in order: the path (normalised, ``PATH_INFO`` rewritten) -> skip list and CORS
 preflight -> matcher -> ``trusted_hosts`` -> a secret is configured -> cross-site refusal (before
-any decode) -> the token -> ``authorized`` -> the inner middleware -> refusal or pass.
+any decode) -> the token -> ``authorized`` -> a recent sign-in (``max_age``) -> the second factor
+(``mfa``) -> the inner middleware -> refusal or pass. The inner middleware comes last: it runs
+only for a request every check let through, and its answer never stands in for a check.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from . import step_up
 from .answers import Redirect, json_response, unavailable_json
 from .caching import CHECKED_KEY
 from .incoming import browser_path, normalize_path, page_path, text_path, with_param
+from .two_factor import mfa_refusal
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -195,14 +198,20 @@ class AuthCore:
         *,
         request: Request | None = None,
         max_age: int | None = None,
+        mfa: bool = False,
+        inner: bool = True,
     ) -> WSGIApplication | None:
         """The guard's decision for a request it protects: ``None`` to go on to the app, else
-        the answer that refuses it, or, for an authorized request, the inner middleware's own
-        answer (:meth:`run_inner`).
+        the answer that refuses it, or, for a request that passed every check, the inner
+        middleware's own answer (:meth:`run_inner`).
 
         :param authorized: overrides ``callbacks.authorized`` (per view or blueprint).
         :param max_age: step-up sign-in: an authorized session that signed in longer ago is
             sent to sign in again (:mod:`~flask_authguard.guard.step_up`).
+        :param mfa: the session must have passed the second factor
+            (:mod:`~flask_authguard.guard.two_factor`), checked after ``max_age``.
+        :param inner: run the inner middleware for a request that passes; ``False`` when a
+            stricter check of the same request follows (it runs the inner middleware then).
         """
         environ[CHECKED_KEY] = True  # its answer, whatever it is, depends on who asks
         config = self.config
@@ -248,7 +257,11 @@ class AuthCore:
             return self.deny(environ, token)
         if stale and max_age is not None:
             return step_up.sign_in_again(self, environ, max_age)
-        if self.middleware is not None:
+        if mfa:
+            second = mfa_refusal(self, environ)
+            if second is not None:
+                return second
+        if inner and self.middleware is not None:
             return self.run_inner(environ)
         return None
 

@@ -1,8 +1,10 @@
 """Routes that need the second factor (``mfa=True``), for every front end: :func:`mfa_refusal`.
 
-Run after the guard's own check let the request through: a session that has passed the second
-factor goes on; any other is sent to ``<base path>/two-factor?callbackUrl=<this page>`` (307),
-where the user enrols or enters a code and comes back. API requests get 401 JSON with RFC 9470's
+:meth:`AuthCore.check <flask_authguard.guard.decision.AuthCore.check>` (``mfa=True``) runs it once
+the request is authorized and its sign-in recent enough, before the inner middleware: a session
+that has passed the second factor goes on; any other is sent to
+``<base path>/two-factor?callbackUrl=<this page>`` (307), where the user enrols or enters a code
+and comes back. API requests get 401 JSON with RFC 9470's
 ``WWW-Authenticate: Bearer error="insufficient_user_authentication"`` (step-up authentication: the
 user is known, the way they signed in is not enough) and the page's ``url``.
 """
@@ -24,7 +26,8 @@ from .incoming import browser_path, with_param
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
-    from .decision import AuthCore
+    from ..core.settings.config import Config
+    from ..core.tokens.request_token import Claims
 
 logger = logging.getLogger("flask_authguard")
 
@@ -34,7 +37,22 @@ STEP_UP_CHALLENGE = (
 )
 
 
-def mfa_refusal(core: AuthCore, environ: WSGIEnvironment) -> WSGIApplication | None:
+class SecondFactorCore(t.Protocol):
+    """What the second-factor check needs of :class:`~flask_authguard.guard.decision.AuthCore`
+    (which calls it)."""
+
+    config: Config
+
+    def token(self, environ: WSGIEnvironment) -> Claims | None: ...
+
+    def path(self, environ: WSGIEnvironment) -> str: ...
+
+    def config_error(self, environ: WSGIEnvironment) -> WSGIApplication: ...
+
+    def unavailable(self, environ: WSGIEnvironment) -> WSGIApplication: ...
+
+
+def mfa_refusal(core: SecondFactorCore, environ: WSGIEnvironment) -> WSGIApplication | None:
     """``None`` when the request's session passed the second factor, else the way to it (module
     docstring); the Configuration error when ``two_factor`` is off (nothing could pass)."""
     config = core.config
@@ -66,4 +84,4 @@ def mfa_refusal(core: AuthCore, environ: WSGIEnvironment) -> WSGIApplication | N
     return Redirect(location)
 
 
-__all__ = ["STEP_UP_CHALLENGE", "mfa_refusal"]
+__all__ = ["STEP_UP_CHALLENGE", "SecondFactorCore", "mfa_refusal"]

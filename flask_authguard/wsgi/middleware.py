@@ -34,7 +34,6 @@ from ..guard.answers import Redirect
 from ..guard.caching import cache_headers
 from ..guard.decision import AuthCore, InnerMiddleware
 from ..guard.incoming import browser_path, form_encode, is_api_request, normalize_path
-from ..guard.two_factor import mfa_refusal
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -59,9 +58,7 @@ class WithAuth:
         def private_start(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
             return start_response(status, cache_headers(headers), exc_info)
 
-        refusal = core.check(environ)
-        if refusal is None and self.mfa:
-            refusal = mfa_refusal(core, environ)
+        refusal = core.check(environ, mfa=self.mfa)
         if refusal is not None:
             return refusal(environ, private_start)
         return self.app(environ, private_start)

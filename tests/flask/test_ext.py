@@ -423,7 +423,8 @@ def test_every_check_hands_its_token_to_g(user: str, mode: str) -> None:
 def test_templates_get_auth_token_in_and_outside_a_request(user: str) -> None:
     app = Flask(__name__)
     AuthGuard(app, {"secret": SECRET}, matcher=[])
-    page = "{{ auth_token['sub'] if auth_token else auth_token is none }}|{{ get_server_session is defined }}"
+    # a proxy to the token (read when used): "== none", not "is none" (that one is g.auth_token's)
+    page = "{{ auth_token['sub'] if auth_token else auth_token == none }}|{{ get_server_session is defined }}"
     app.add_url_rule("/public", "public", lambda: render_template_string(page))
     client = app.test_client()
     client.set_cookie(V4, user)
@@ -432,6 +433,19 @@ def test_templates_get_auth_token_in_and_outside_a_request(user: str) -> None:
     assert client.get("/public").text == "True|True"
     with app.app_context():  # an app context without a request: no token
         assert render_template_string(page) == "True|True"
+
+
+def test_a_template_that_never_reads_the_token_costs_no_decode(user: str, decodes: list[str]) -> None:
+    app = Flask(__name__)
+    AuthGuard(app, {"secret": SECRET}, matcher=[])
+    app.add_url_rule("/plain", "plain", lambda: render_template_string("<p>{{ 1 + 1 }}</p>"))
+    app.add_url_rule("/reads", "reads", lambda: render_template_string("{{ auth_token.name }}"))
+    client = app.test_client()
+    client.set_cookie(V4, user)
+    assert client.get("/plain").text == "<p>2</p>"
+    assert decodes == []
+    assert client.get("/reads").text == "Ada"
+    assert len(decodes) == 1
 
 
 def test_the_token_is_decoded_once_per_request(user: str, decodes: list[str], encodes: list[t.Any]) -> None:
@@ -842,6 +856,51 @@ def test_inner_middleware_may_answer_instead_of_the_view(user: str, admin: str) 
 
     assert _client(app, user).get("/").json == {"error": "Forbidden"}
     assert _client(app, admin).get("/").text == "index"
+
+
+STRICTER = ["protect-authorized", "protect-max-age", "view-authorized", "blueprint-and-view", "nested"]
+
+
+@pytest.mark.parametrize("stricter", STRICTER)
+def test_the_inner_middleware_runs_after_the_strictest_check(user: str, admin: str, stricter: str) -> None:
+    ran: list[str] = []
+
+    def inner(req: t.Any) -> Response:
+        ran.append(req.path)
+        return Response("the inner middleware's answer")
+
+    app = Flask(__name__)
+    guard = AuthGuard(app, {"secret": SECRET}, middleware=inner)  # site-wide: any signed-in user
+    admin_only = role_is("admin")
+    bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+    def page() -> str:
+        return "admin page"
+
+    view: t.Callable[[], str] = page
+    if stricter == "protect-authorized":
+        guard.protect(bp, authorized=admin_only)
+    elif stricter == "protect-max-age":
+        guard.protect(bp, max_age=60)  # the test tokens carry no sign-in time: sign in again
+    elif stricter == "view-authorized":
+        view = auth_required(authorized=admin_only)(view)
+    elif stricter == "blueprint-and-view":
+        guard.protect(bp)
+        view = auth_required(authorized=admin_only)(view)
+    else:
+        guard.protect(bp)
+        inner_bp = guard.protect(Blueprint("inner", __name__), authorized=admin_only)
+        inner_bp.add_url_rule("/page", "page", view)
+        bp.register_blueprint(inner_bp)
+    if stricter != "nested":
+        bp.add_url_rule("/page", "page", view)
+    app.register_blueprint(bp)
+    refused = _client(app, user).get("/admin/page")
+    assert refused.status_code == (307 if stricter == "protect-max-age" else 403)
+    assert ran == []  # the site-wide check let the user in, the stricter check refused: no answer of its own
+    if stricter != "protect-max-age":
+        assert _client(app, admin).get("/admin/page").text == "the inner middleware's answer"
+        assert ran == ["/admin/page"]
 
 
 # --------------------------------------------------------------------------- async

@@ -9,14 +9,15 @@ import pytest
 from conftest import SECRET, FrozenClock
 from flask import Blueprint, Flask
 from support.handler_app import BASE, client_of
-from support.two_factor_app import Records, code_at, enrol, options, sign_in
+from support.two_factor_app import KINDS, Records, code_at, enrol, make_site, options, sign_in
+from werkzeug.wrappers import Request, Response
 
 from flask_authguard import AuthGuard, ConfigurationError, auth_required
 
 
-def blueprint_app(opts: dict[str, t.Any]) -> Flask:
+def blueprint_app(opts: dict[str, t.Any], middleware: t.Any = None) -> Flask:
     app = Flask(__name__)
-    guard = AuthGuard(app, opts, matcher=["/nothing"])
+    guard = AuthGuard(app, opts, matcher=["/nothing"], middleware=middleware)
     admin = Blueprint("admin", __name__)
 
     @admin.get("/admin/")
@@ -125,3 +126,41 @@ def test_auth_required_mfa_api_answer(frozen_clock: FrozenClock) -> None:
     )
     enrol(client, frozen_clock.now)
     assert client.get("/api/data", headers={"Accept": "application/json"}).get_json() == {"ok": "yes"}
+
+
+class Answering:
+    """An inner middleware that answers every request it is given itself."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def __call__(self, request: Request) -> Response:
+        self.ran.append(request.path)
+        return Response("the inner middleware's answer")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_inner_middleware_runs_only_after_the_second_factor(kind: str, frozen_clock: FrozenClock) -> None:
+    inner = Answering()
+    opts, _ = options("jwt")
+    client = client_of(make_site(kind, opts, middleware=inner))
+    sign_in(client)
+    refused = client.get("/mfa")
+    assert refused.status_code == 307
+    assert refused.headers["Location"] == f"{BASE}/api/auth/two-factor?callbackUrl=%2Fmfa"
+    assert inner.ran == []  # never asked (nor able to answer) for a session without the second factor
+    enrol(client, frozen_clock.now)
+    assert client.get("/mfa").get_data(as_text=True) == "the inner middleware's answer"
+    assert inner.ran == ["/mfa"]
+
+
+def test_protect_with_mfa_runs_the_inner_middleware_after_it(frozen_clock: FrozenClock) -> None:
+    inner = Answering()
+    opts, _ = options("jwt")
+    client = client_of(blueprint_app(opts, middleware=inner))
+    sign_in(client)
+    assert client.get("/admin/").headers["Location"].startswith(f"{BASE}/api/auth/two-factor?")
+    assert inner.ran == []
+    enrol(client, frozen_clock.now)
+    assert client.get("/admin/").get_data(as_text=True) == "the inner middleware's answer"
+    assert inner.ran == ["/admin/"]

@@ -70,11 +70,12 @@ def options(strategy: str, **extra: t.Any) -> tuple[dict[str, t.Any], t.Any]:
     return opts, store
 
 
-def make_site(kind: str, opts: dict[str, t.Any]) -> t.Any:
-    """The app of ``kind`` with ``opts``, as a WSGI app."""
+def make_site(kind: str, opts: dict[str, t.Any], middleware: t.Any = None) -> t.Any:
+    """The app of ``kind`` with ``opts``, as a WSGI app; ``middleware``: the guard's inner
+    middleware (on the ``/mfa`` check)."""
     if kind == "flask":
         app = Flask(__name__)
-        AuthGuard(app, opts, matcher=["/private"])
+        AuthGuard(app, opts, matcher=["/private"], middleware=middleware)
 
         @app.get("/private")
         def private() -> str:
@@ -93,12 +94,12 @@ def make_site(kind: str, opts: dict[str, t.Any]) -> t.Any:
             body, status = (path[1:], 200) if path in ("/private", "/mfa") else ("not found", 404)
             return Response(body, status=status)(environ, start_response)
 
-        inner = with_auth(site, options=opts, matcher=["/mfa"], mfa=True)
+        inner = with_auth(site, middleware, opts, matcher=["/mfa"], mfa=True)
         return with_auth(inner, options=opts, matcher=["/private"])
-    return _asgi_site(kind, opts)
+    return _asgi_site(kind, opts, middleware)
 
 
-def _asgi_site(kind: str, opts: dict[str, t.Any]) -> t.Any:
+def _asgi_site(kind: str, opts: dict[str, t.Any], middleware: t.Any) -> t.Any:
     from a2wsgi import ASGIMiddleware
     from fastapi import Depends, FastAPI
     from starlette.applications import Starlette
@@ -117,7 +118,9 @@ def _asgi_site(kind: str, opts: dict[str, t.Any]) -> t.Any:
             return PlainTextResponse("mfa")
 
         routes = [Route("/private", private), Route("/mfa", mfa)]
-        asgi: t.Any = AuthMiddleware(Starlette(routes=routes), opts, matcher=["/private"])
+        asgi: t.Any = AuthMiddleware(
+            Starlette(routes=routes), opts, matcher=["/private"], middleware=middleware
+        )
     else:
         asgi = FastAPI()
         asgi.router.routes.append(Route("/private", private))
@@ -126,7 +129,7 @@ def _asgi_site(kind: str, opts: dict[str, t.Any]) -> t.Any:
         async def mfa_view(token: t.Any = Depends(require_auth(mfa=True))) -> str:  # noqa: B008
             return "mfa"
 
-        asgi.add_middleware(AuthMiddleware, options=opts, matcher=["/private"])
+        asgi.add_middleware(AuthMiddleware, options=opts, matcher=["/private"], middleware=middleware)
         asgi.middleware_stack = asgi.build_middleware_stack()
     return ASGIMiddleware(asgi, loop=asgi_loop())
 
