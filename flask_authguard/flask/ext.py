@@ -48,7 +48,6 @@ import logging
 import typing as t
 
 from flask import Blueprint, Flask, current_app, g, has_app_context, has_request_context, request
-from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
@@ -320,20 +319,13 @@ def _configuration_error(core: AuthCore, pages: Pages, exc: ConfigurationError) 
     return configuration_answer(request._get_current_object(), config, pages, api=api)  # type: ignore[attr-defined]
 
 
-def _template_token() -> t.Any:
-    """``g.get("auth_token")``, read on ``g``'s own object rather than through the proxy."""
-    return getattr(g._get_current_object(), "auth_token", None)
-
-
-#: The templates' ``auth_token``: read when a template uses it, so a page that never does costs
-#: no decode (no session query). A proxy: ``{% if auth_token %}``, ``auth_token.name`` and
-#: ``auth_token["sub"]`` work as on the token; ``is none`` and ``tojson`` want ``g.auth_token``.
-_TEMPLATE_TOKEN = LocalProxy(_template_token)
-
-
 def _template_context() -> dict[str, t.Any]:
-    """``get_server_session`` and ``auth_token`` (:data:`_TEMPLATE_TOKEN`) for the app's templates."""
-    return {"get_server_session": get_server_session, "auth_token": _TEMPLATE_TOKEN}
+    """``get_server_session`` and ``auth_token`` for the app's templates (``g.get("auth_token")``,
+    read on ``g``'s own object rather than through the proxy)."""
+    return {
+        "get_server_session": get_server_session,
+        "auth_token": getattr(g._get_current_object(), "auth_token", None),
+    }
 
 
 __all__ = [
