@@ -19,6 +19,7 @@
 
 Every request gets ``g.auth_token`` (the decoded token or ``None``), decoded once per request
 and only on first use, so a page or asset that never reads it costs no decode (no session query).
+Rendering a template reads it: templates get ``auth_token``, its plain value (``is none`` works).
 Site-wide (``matcher``), blueprint (:meth:`AuthGuard.protect`) and view (:func:`auth_required`)
 protection share one rule set, ``with_auth``'s: CORS preflights (with ``cors_preflight``) and
 the skip list (the auth endpoints, the sign-in and error pages, ``/_next``, ``/favicon.ico``)
