@@ -337,7 +337,8 @@ class OAuthProvider:
         try:
             tokens = dict(session.fetch_token(endpoints["token_endpoint"], code=code, **extra))
         except ValueError:
-            raise ExchangeFailed("the token endpoint answered no JSON object") from None
+            # Authlib's JSON parse, or its expires_at from an expires_in that is no number
+            raise ExchangeFailed("the token endpoint answered no JSON object or an unusable expiry") from None
         except Exception as exc:
             raise ExchangeFailed(f"the token request failed: {_describe(exc)}") from None
         if not isinstance(tokens.get("access_token"), str) or not tokens["access_token"]:
