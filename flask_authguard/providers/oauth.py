@@ -26,7 +26,6 @@ import dataclasses
 import hmac
 import logging
 import typing as t
-from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Response
 
@@ -34,12 +33,12 @@ from ..core._compat import call_sync
 from ..core.defences.urls import AUTH_URL_ENVIRON_KEY
 from ..core.errors import ConfigurationError
 from ..core.settings.config import Config
-from ..core.tokens.claims import kept_expiry
 from . import _authlib
 from .base import SignInError, SignInResult, check_provider_id, check_url
 from .checks import CHECK_COOKIES, CheckFailed, check_claims, clear_checks, mark_used, set_check
 from .environment import client_from_env, env_stem
 from .refresh import refresh_grant
+from .replies import ExchangeFailed, describe, email_verified, get_json, token_expiry
 from .step_up import step_up_checked, step_up_claims, step_up_params
 
 if t.TYPE_CHECKING:
@@ -65,10 +64,6 @@ TOKEN_FIELDS = (
 )
 
 Profile = t.Callable[..., t.Any]
-
-
-class ExchangeFailed(Exception):
-    """The identity provider's answer cannot be used (its text is never logged in full)."""
 
 
 def default_profile(profile: t.Mapping[str, t.Any], tokens: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -340,11 +335,11 @@ class OAuthProvider:
             # Authlib's JSON parse, or its expires_at from an expires_in that is no number
             raise ExchangeFailed("the token endpoint answered no JSON object or an unusable expiry") from None
         except Exception as exc:
-            raise ExchangeFailed(f"the token request failed: {_describe(exc)}") from None
+            raise ExchangeFailed(f"the token request failed: {describe(exc)}") from None
         if not isinstance(tokens.get("access_token"), str) or not tokens["access_token"]:
             raise ExchangeFailed("the token endpoint answered no access_token")
         if tokens.get("expires_at") is not None:
-            tokens["expires_at"] = _expires_at(tokens["expires_at"])
+            tokens["expires_at"] = token_expiry(tokens["expires_at"])
         profile = self.read_profile(session, tokens, checked)
         if not isinstance(profile, t.Mapping):
             raise ExchangeFailed("the profile is not a JSON object")
@@ -385,56 +380,3 @@ class OAuthProvider:
         if not isinstance(auth_url, str) or not auth_url:
             raise ExchangeFailed("no auth URL for the redirect_uri: the callback ran outside the endpoints")
         return f"{auth_url}/callback/{self.id}"
-
-
-def get_json(session: t.Any, url: str, timeout: float, *, with_token: bool = True) -> t.Any:
-    """GET ``url`` (with the session's token unless ``with_token`` is false); the JSON answer.
-
-    :raises ExchangeFailed: not a 2xx JSON answer.
-    """
-    try:
-        response = session.get(
-            url, timeout=timeout, headers={"Accept": "application/json"}, withhold_token=not with_token
-        )
-    except Exception as exc:
-        raise ExchangeFailed(f"GET {_origin(url)} failed: {_describe(exc)}") from None
-    if not 200 <= response.status_code < 300:
-        raise ExchangeFailed(f"GET {_origin(url)} answered {response.status_code}")
-    try:
-        return response.json()
-    except ValueError:
-        raise ExchangeFailed(f"GET {_origin(url)} answered no JSON") from None
-
-
-def email_verified(claim: t.Any) -> bool:
-    """An ``email_verified`` claim that says yes: ``true`` (or the string ``"true"``, which
-    some userinfo endpoints, Amazon Cognito's, send)."""
-    return claim is True or claim == "true"
-
-
-def _expires_at(value: t.Any) -> int:
-    """A token answer's ``expires_at`` as whole seconds since the epoch, kept within bounds
-    (:func:`~flask_authguard.core.tokens.claims.kept_expiry`, as the refresh grant keeps it) so
-    that no later expiry check overflows and a JavaScript reader of the account still gets an
-    integer. Authlib has already turned a numeric ``expires_at`` (an integer in a string, a
-    float) into an integer, or computed it from ``expires_in``; what it could not convert is left
-    here.
-
-    :raises ExchangeFailed: not a finite number.
-    """
-    kept = kept_expiry(expires_at=value)
-    if kept is None:
-        raise ExchangeFailed("the token endpoint answered an expires_at that is not a number")
-    return kept
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def _describe(exc: BaseException) -> str:
-    """An exception for the log: its type, and the OAuth ``error`` code when it has one (never a
-    token, never a secret)."""
-    error = getattr(exc, "error", None)
-    return f"{type(exc).__name__}({error})" if isinstance(error, str) else type(exc).__name__

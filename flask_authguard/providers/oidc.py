@@ -26,7 +26,8 @@ from ..core import _clock
 from ..core.errors import ConfigurationError
 from . import _authlib
 from .base import check_url
-from .oauth import ExchangeFailed, OAuthProvider, email_verified, get_json
+from .oauth import OAuthProvider
+from .replies import ExchangeFailed, email_verified, get_json
 from .step_up import check_auth_time
 
 #: Seconds the discovery document is kept before it is read again.

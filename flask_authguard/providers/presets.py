@@ -20,8 +20,9 @@ import dataclasses
 import logging
 import typing as t
 
-from .oauth import ExchangeFailed, OAuthProvider, get_json
+from .oauth import OAuthProvider
 from .oidc import OIDCProvider
+from .replies import ExchangeFailed, get_json
 
 logger = logging.getLogger("flask_authguard")
 
