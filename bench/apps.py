@@ -344,6 +344,42 @@ def asgi_nextauth_jwt() -> t.Any:
     return middleware
 
 
+# -- the floor -------------------------------------------------------------------------------
+
+
+def floor_app(app: t.Any) -> t.Any:
+    """Issue 29's "lean prototype" on today's primitives: not a guard, the floor the instruction
+    targets are read against. It does only what every guarded request must: the skip list on the
+    path, the session cookie's one fast path (``single_cookie_value``), the verified-token cache
+    (a fresh copy per hit, ``exp`` checked), the token into the environ and the two cache headers
+    (``cache_headers``), inline in one function. None of the guard's other steps: no path
+    normalisation, host, secret, cross-site, ``authorized``, revocation or device step."""
+    from flask_authguard.core.tokens.jwt import verified_claims
+    from flask_authguard.core.tokens.request_token import single_cookie_value
+    from flask_authguard.guard.caching import cache_headers
+
+    config = resolve_options({"secret": SECRET})
+    name, salt = config.session_cookie(False).name, config.session_salts[False]
+    secrets, version = config.secrets, config.version
+    skip_exact, skip_prefixes = {"/api/auth", "/_next", "/favicon.ico"}, ("/api/auth/", "/_next/")
+
+    def floor(environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        path = environ.get("PATH_INFO") or "/"
+        if path in skip_exact or path.startswith(skip_prefixes):
+            return app(environ, start_response)
+        value = single_cookie_value(environ.get("HTTP_COOKIE"), name)
+        if value is None:
+            raise RuntimeError("the floor serves a valid cookie only")
+        environ["authguard.token"] = verified_claims(value, secrets, salt, version)
+
+        def private_start(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
+            return start_response(status, cache_headers(headers), exc_info)
+
+        return app(environ, private_start)
+
+    return floor
+
+
 # -- the single-request rows, by key ------------------------------------------------------------
 
 
@@ -353,6 +389,7 @@ def _requests() -> dict[str, t.Callable[[], Timed]]:
     return {
         "wsgi_bare": lambda: checked(plain_wsgi_app, valid, body=b"hello"),
         "with_auth": lambda: checked(with_auth(token_wsgi_app, {"secret": SECRET}), valid, body=HELLO),
+        "floor": lambda: checked(floor_app(token_wsgi_app), valid, body=HELLO),
         "with_auth_no_cookie": lambda: checked(
             with_auth(token_wsgi_app, {"secret": SECRET}), none, status=307
         ),

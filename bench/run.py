@@ -130,6 +130,11 @@ ROWS: list[tuple[str, str, str | None] | str] = [
     "Instructions per request, in-process (callgrind; valid cookie, cache warm, the view reading the token)",
     ("count_wsgi_bare", "plain WSGI app", None),
     ("count_with_auth", "`with_auth` over a plain WSGI app", "count_wsgi_bare"),
+    (
+        "count_floor",
+        "reference: the floor, issue 29's lean prototype on today's primitives (`bench/apps.py` `floor_app`)",
+        "count_wsgi_bare",
+    ),
     ("count_flask_bare", "bare Flask", None),
     ("count_authguard", "`AuthGuard` site-wide over bare Flask", "count_flask_bare"),
     ("count_auth_required", "`@auth_required` view over bare Flask", "count_flask_bare"),

@@ -11,7 +11,9 @@ three bounds (in seconds; ``None`` leaves the driver's or server's own):
 ``statement_timeout`` (default 5)
     one statement. PostgreSQL: the server cancels it (``-c statement_timeout``, sent with the
     connection's start-up options, so it costs no round trip) and the client drops a connection
-    whose sent data stays unacknowledged that long (``tcp_user_timeout``: lost packets). MySQL:
+    whose sent data stays unacknowledged that long (``tcp_user_timeout``: lost packets); a
+    connection out of the pool a second longer (a server process that hangs while its host
+    acknowledges every packet) has its socket shut down (:mod:`.watchdog`). MySQL:
     PyMySQL gives up reading or writing the socket after that long (``read_timeout``,
     ``write_timeout``) and the server stops the statement (MariaDB's ``max_statement_time``,
     MySQL's ``max_execution_time`` for reads). SQLite: how long to wait for another process's
@@ -46,6 +48,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from ..core.errors import BackendUnavailableError, ConfigurationError
+from .watchdog import watchdog
 
 #: Seconds to open a connection, unless told otherwise.
 DEFAULT_CONNECT_TIMEOUT = 3.0
@@ -225,6 +228,10 @@ def create_engine(
         ) from None
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    elif statement is not None and "statement_timeout" in kwargs.get("connect_args", {}).get("options", ""):
+        # our statement bound, not one of the URL's (``statement_timeout=0``: none): a server
+        # that hangs is cut off after it too (see :mod:`.watchdog`)
+        watchdog.watch(engine, statement)
     elif backend in ("mysql", "mariadb"):
         sa.event.listen(engine, "connect", utc_time_zone)
         if statement is not None and parsed.get_driver_name() == "pymysql":

@@ -161,6 +161,85 @@ def test_statement_timeout_on_a_locked_table(request: pytest.FixtureRequest) -> 
     assert found is not None and found["session"]["expires"] == expires
 
 
+class FreezingProxy:
+    """A TCP relay on 127.0.0.1 to the test PostgreSQL that, once :meth:`freeze` is called, stops
+    relaying in both directions and keeps every connection open: a server whose process hangs
+    while its host still acknowledges every packet, which no server-side timeout and no TCP
+    timeout notices."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.port: int = self.listener.getsockname()[1]
+        self.frozen = threading.Event()
+        self._closed = threading.Event()
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self._sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
+        source.settimeout(0.1)
+        while not self._closed.is_set():
+            try:
+                data = source.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            while self.frozen.is_set() and not self._closed.is_set():
+                time.sleep(0.05)  # held: read from the socket (acknowledged), never passed on
+            try:
+                sink.sendall(data)
+            except OSError:
+                return
+
+    def freeze(self) -> None:
+        self.frozen.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.listener.close()
+        for sock in self._sockets:
+            sock.close()
+
+
+def test_a_server_that_stops_answering_costs_a_prompt_503(request: pytest.FixtureRequest) -> None:
+    """Connected, then the server hangs with its host still acknowledging: the statement's
+    bound cuts the connection (no server-side timeout answers, no TCP timeout fires)."""
+    adapter = make_adapter("postgresql", request)
+    user, expires = new_user(adapter), in_days(1)
+    adapter.create_session({"sessionToken": "tok", "userId": user["id"], "expires": expires})
+    url = sa.engine.make_url(postgres_url())
+    proxy = FreezingProxy((url.host or "127.0.0.1", url.port or 5432))
+    request.addfinalizer(proxy.close)
+    proxied = url.set(host="127.0.0.1", port=proxy.port)
+    names = adapter.tables.names()
+    twin = SQLAlchemyAdapter(
+        proxied, schema=adapter.metadata.schema, table_names=names, statement_timeout=0.5, connect_timeout=2
+    )
+    request.addfinalizer(twin.close)
+    assert twin.get_session_and_user("tok") is not None  # through the relay, connection pooled
+    proxy.freeze()
+    assert_unavailable(outcome(lambda: twin.get_session_and_user("tok")), "get_session_and_user")
+    update = {"sessionToken": "tok", "expires": in_days(2)}
+    assert_unavailable(outcome(lambda: twin.update_session(update)), "update_session")
+
+
 def test_postgres_connections_carry_the_timeouts(request: pytest.FixtureRequest) -> None:
     adapter = make_adapter("postgresql", request)
     defaults = pg_twin(adapter)
