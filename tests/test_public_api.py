@@ -55,6 +55,8 @@ PUBLIC_MODULES = [
 
 #: Modules the docs name in their design notes (what lives where), not as paths to import from.
 DESIGN_REFERENCES = {
+    "flask_authguard.adapters.watchdog",
+    "flask_authguard.asgi.later_check",
     "flask_authguard.endpoints",
     "flask_authguard.sessions.accounts",
     "flask_authguard.sessions.revoke",

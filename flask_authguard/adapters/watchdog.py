@@ -13,6 +13,11 @@ waiting driver then fails at once, as it does when a server drops the connection
 discards the connection, and the adapter's read tries once more on a new one (bounded by
 ``connect_timeout``) or answers :class:`~flask_authguard.core.errors.BackendUnavailableError`
 (a 503). A session lookup holds a connection for a millisecond or two; the bound is seconds.
+
+The bound is on a connection's time out of its pool, not on each statement: watching statements
+takes SQLAlchemy's statement events, which every session lookup would then pay for. So long
+work of the app's own (a batch over many rows in one transaction) belongs on an engine of its
+own, not on the adapter's.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ the inner scope's ``path`` and ``raw_path`` both carry it; so do the ``/api/auth
 
 from __future__ import annotations
 
+import functools
 import json
 import typing as t
 from urllib.parse import quote
@@ -35,6 +36,7 @@ from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
 from ..guard.answers import unavailable_json
 from ..guard.decision import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, needs_whole_environ, run_guard, runs_inline
+from .later_check import mounted_apps, route_checks_again
 from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
 from .scope import Scope, environ_of, guard_environ
 
@@ -115,6 +117,7 @@ class AuthMiddleware:
             # A Starlette app wrapped whole: its own error middleware, inside this one, would
             # turn a refusal into a 500 before it got here.
             add_handler(AuthRefusal, refusal_response)
+        self._mounts_handled = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -129,19 +132,24 @@ class AuthMiddleware:
             # served the path it was matched on (``//``, ``..`` resolved), as with_auth serves it
             await call_wsgi(self.endpoints, _routed_scope(scope, environ), receive, send)
             return
+        if not self._mounts_handled:  # once, now that the app is whole (see mounted_handlers)
+            mounted_handlers(scope.get("app") or self.app)
+            self._mounts_handled = True
+        inner = _routed_scope(scope, environ)
         refusal = None
         if core.is_protected(environ, path):
+            # the inner middleware runs after the route's own require_auth when it has one
+            last = core.middleware is None or not route_checks_again(inner, self.app)
             if self._inline:  # CPU work only: on the loop, without a coroutine round trip
-                refusal = core.check(environ)
+                refusal = core.check(environ, inner=last)
             else:
-                refusal = await run_guard(False, core.check, environ)
+                refusal = await run_guard(False, functools.partial(core.check, inner=last), environ)
         if refusal is not None:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": POLICY_VIOLATION})
             else:  # answered as a WSGI app, which may read any of the request: the whole environ
                 await send_collected(collect(refusal, environ_of(scope)), send)
             return
-        inner = _routed_scope(scope, environ)
         inner.setdefault("state", {})["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
         started = False
 
@@ -184,6 +192,22 @@ class AsgiEndpoints:
                 await send({"type": "websocket.close", "code": POLICY_VIOLATION})
             return
         await call_wsgi(self.endpoints, scope, receive, send)
+
+
+def mounted_handlers(app: t.Any) -> int:
+    """Give every Starlette or FastAPI app mounted under ``app`` the handler that answers an
+    :class:`AuthRefusal` with the refusal (:func:`refusal_response`): without it, a
+    ``require_auth()`` refusing in a mounted app reaches that app's own error handling first,
+    a 500. Done at the first request, before a mounted app builds its middleware (Starlette reads
+    the handlers then). Returns how many apps got it."""
+    added = 0
+    for mounted in mounted_apps(app):
+        handlers = getattr(mounted, "exception_handlers", None)
+        add_handler = getattr(mounted, "add_exception_handler", None)
+        if isinstance(handlers, dict) and AuthRefusal not in handlers and callable(add_handler):
+            add_handler(AuthRefusal, refusal_response)
+            added += 1
+    return added
 
 
 def refusal_response(request: t.Any, exc: Exception) -> t.Any:

@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection  # at run time: FastAPI reads the 
 from ..core.errors import BackendUnavailableError, ConfigurationError
 from ..core.tokens.request_token import TOKEN_CONFIG_KEY, TOKEN_ENVIRON_KEY, Claims
 from ..guard.caching import vary_with_cookie
-from ..guard.decision import AuthCore
+from ..guard.decision import CHECK_ATTR, AuthCore
 from ..guard.step_up import checked_max_age
 from ..sessions import NOT_UPDATE, Session, apply_cookies, config_of, read_session, strategy_of
 from .guard import CORE_KEY, run_guard, runs_inline
@@ -152,4 +152,5 @@ def require_auth(
             raise AuthRefusal(refusal, environ)
         return t.cast(Claims, environ[TOKEN_ENVIRON_KEY])
 
+    setattr(dependency, CHECK_ATTR, True)  # AuthMiddleware leaves it the inner middleware
     return dependency

@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, g, request
 
 from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
 from ..guard.answers import Redirect
+from ..guard.decision import CHECK_ATTR
 from ..guard.step_up import checked_max_age
 from .state import LAYER_KEY, GuardState, state_of
 
@@ -31,10 +32,6 @@ Authorized = t.Callable[..., t.Any]
 
 #: Set on a view function by :meth:`AuthGuard.exempt <flask_authguard.AuthGuard.exempt>`.
 EXEMPT_ATTR = "_authguard_exempt"
-
-#: Set on the checks that may follow the site-wide one: the views of :func:`auth_required` and
-#: the ``before_request`` hooks of :func:`blueprint_check`.
-CHECK_ATTR = "_authguard_check"
 
 
 def checked_path(environ: WSGIEnvironment) -> tuple[GuardState, str]:
@@ -66,6 +63,23 @@ def is_open_view(state: GuardState, rule: Rule | None) -> bool:
     return isinstance(owner, Blueprint) and any(owner is bp for bp in app.blueprints.values())
 
 
+def has_own_check(view: t.Callable[..., t.Any] | None, method: str) -> bool:
+    """Whether ``view`` runs an :func:`auth_required` check of its own for ``method``: the view
+    function itself, or, for a class-based view (``View.as_view``), its ``dispatch_request`` or,
+    for a ``MethodView``, the method that serves ``method`` (``get`` for ``HEAD`` without a
+    ``head``), as Flask dispatches it."""
+    if getattr(view, CHECK_ATTR, False):
+        return True
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return False
+    handler = getattr(view_class, method.lower(), None)
+    if handler is None and method == "HEAD":
+        handler = getattr(view_class, "get", None)
+    dispatch = getattr(view_class, "dispatch_request", None)
+    return bool(getattr(handler, CHECK_ATTR, False) or getattr(dispatch, CHECK_ATTR, False))
+
+
 def is_last_check(state: GuardState, req: Request, hook: t.Callable[..., t.Any] | None = None) -> bool:
     """Whether the check ``hook`` (``None``: the site-wide one) is the last of the guard's checks
     for the request ``req``, so that it runs the inner middleware: no protected blueprint's hook
@@ -76,7 +90,7 @@ def is_last_check(state: GuardState, req: Request, hook: t.Callable[..., t.Any] 
         return True
     app = state.app
     rule = req.url_rule
-    if rule is not None and getattr(app.view_functions.get(rule.endpoint), CHECK_ATTR, False):
+    if rule is not None and has_own_check(app.view_functions.get(rule.endpoint), req.method):
         return False
     after = hook is None
     for name in reversed(req.blueprints):

@@ -53,6 +53,12 @@ _INNER_KEY = "authguard.inner_ran"
 #: ``middleware(request)``: ``None`` to go on, or a Response / WSGI app to answer with.
 InnerMiddleware = t.Callable[[Request], t.Any]
 
+#: Set (``True``) on a check a front end runs after its site-wide one (Flask's ``@auth_required``
+#: views and protected blueprints' hooks, the ASGI ``require_auth`` dependency): the site-wide
+#: check then leaves the inner middleware to it (``check(..., inner=False)``), so the inner
+#: middleware runs after the strictest check, and its answer never stands in for one.
+CHECK_ATTR = "_authguard_check"
+
 _ALWAYS_PUBLIC = ("/_next", "/favicon.ico")
 
 
@@ -389,4 +395,4 @@ class AuthCore:
         return t.cast("WSGIApplication | None", result)
 
 
-__all__ = ["AuthCore", "InnerMiddleware", "TOKEN_ENVIRON_KEY"]
+__all__ = ["CHECK_ATTR", "AuthCore", "InnerMiddleware", "TOKEN_ENVIRON_KEY"]

@@ -554,3 +554,61 @@ def test_the_checked_raw_path_keeps_the_root_path(token: str) -> None:
     chunks, status, _ = run_asgi(app, environ)
     assert status.startswith("200")
     assert json.loads(b"".join(chunks)) == {"path": "/app/dashboard", "raw_path": "/app/dashboard"}
+
+
+# ------------------------------------------------------------------- the inner middleware, last
+
+
+@pytest.mark.parametrize("declared", ["route", "router", "mounted"])
+def test_the_inner_middleware_runs_after_a_stricter_require_auth(
+    token: str, admin_token: str, declared: str
+) -> None:
+    """Site-wide protection lets any signed-in user in, the route's ``require_auth`` only admins:
+    the inner middleware runs (and may answer) only once the route's check let the request
+    through, as in Flask: its answer never stands in for a check."""
+    from fastapi import APIRouter
+    from werkzeug.wrappers import Response
+
+    ran: list[str] = []
+
+    def inner(request: t.Any) -> t.Any:
+        ran.append(request.path)
+        return Response("the inner middleware's answer", status=418)
+
+    admins = Depends(require_auth(authorized=_is_admin))
+    app = FastAPI()
+    app.add_middleware(AuthMiddleware, options=OPTIONS, middleware=inner)  # every path, any user
+    if declared == "route":
+        app.get("/admin/page", dependencies=[admins])(lambda: {"admin": True})
+    elif declared == "router":
+        router = APIRouter(prefix="/admin", dependencies=[admins])
+        router.get("/page")(lambda: {"admin": True})
+        app.include_router(router)
+    else:
+        sub = FastAPI()
+        sub.get("/page", dependencies=[admins])(lambda: {"admin": True})
+        app.mount("/admin", sub)
+    app.get("/open")(lambda: {"open": True})
+
+    refused = client(app, token).get("/admin/page")
+    assert refused.status_code == 403 and ran == []  # refused by the route: no answer of its own
+    assert client(app, token).get("/open").status_code == 418  # no later check: it runs first
+    assert ran == ["/open"]
+    admitted = client(app, admin_token).get("/admin/page")
+    assert admitted.status_code == 418 and ran == ["/open", "/admin/page"]  # once, after the check
+
+
+def test_require_auth_in_a_mounted_app_answers_the_refusal(token: str, admin_token: str) -> None:
+    """A FastAPI app mounted under the guarded one has no handler of its own for the refusal:
+    the middleware gives it one, so its ``require_auth()`` answers as the top app's does (it
+    used to answer 500)."""
+    app = FastAPI()
+    app.add_middleware(AuthMiddleware, options=OPTIONS, matcher=[])  # nothing site-wide
+    sub = FastAPI()
+    sub.get("/page", dependencies=[Depends(require_auth(authorized=_is_admin))])(lambda: {"admin": True})
+    app.mount("/admin", sub)
+    assert client(app).get("/admin/page").status_code == 307
+    api = client(app).get("/admin/page", headers={"accept": "application/json"})
+    assert api.status_code == 401 and api.json()["error"] == "Unauthorized"
+    assert client(app, token).get("/admin/page").status_code == 403
+    assert client(app, admin_token).get("/admin/page").json() == {"admin": True}

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import SECRET, FrozenClock
 from flask import Blueprint, Flask, abort, g, render_template_string, request
+from flask.views import MethodView, View
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -844,7 +845,15 @@ def test_inner_middleware_may_answer_instead_of_the_view(user: str, admin: str) 
     assert _client(app, admin).get("/").text == "index"
 
 
-STRICTER = ["protect-authorized", "protect-max-age", "view-authorized", "blueprint-and-view", "nested"]
+STRICTER = [
+    "protect-authorized",
+    "protect-max-age",
+    "view-authorized",
+    "blueprint-and-view",
+    "nested",
+    "method-view",
+    "class-view",
+]
 
 
 @pytest.mark.parametrize("stricter", STRICTER)
@@ -873,6 +882,22 @@ def test_the_inner_middleware_runs_after_the_strictest_check(user: str, admin: s
     elif stricter == "blueprint-and-view":
         guard.protect(bp)
         view = auth_required(authorized=admin_only)(view)
+    elif stricter == "method-view":  # the check on the method that serves GET (and HEAD)
+
+        class Page(MethodView):
+            @auth_required(authorized=admin_only)
+            def get(self) -> str:
+                return "admin page"
+
+        view = Page.as_view("page")
+    elif stricter == "class-view":
+
+        class Dispatch(View):
+            @auth_required(authorized=admin_only)
+            def dispatch_request(self) -> str:
+                return "admin page"
+
+        view = Dispatch.as_view("page")
     else:
         guard.protect(bp)
         inner_bp = guard.protect(Blueprint("inner", __name__), authorized=admin_only)

@@ -1,0 +1,99 @@
+"""Whether the route an ASGI request goes to checks it again, so that :class:`AuthMiddleware
+<flask_authguard.asgi.AuthMiddleware>` leaves its inner middleware to that check.
+
+The inner middleware runs once per request, after the strictest check: its answer never stands
+in for a check (Flask's rule too, :func:`~flask_authguard.flask.protection.is_last_check`). The
+middleware's own check comes first, before the app routes the request, so it looks the route up
+the way Starlette's router will: the first route of the app (``scope["app"]``, else the wrapped
+app) that matches the request fully, through mounted apps and routers. A FastAPI route checks
+again when :func:`~flask_authguard.asgi.require_auth` is among its dependencies (its own, its
+router's or a dependency's), which are known before the request runs.
+
+A ``require_auth()`` awaited inside a plain Starlette endpoint cannot be seen from outside: there
+the inner middleware runs at the middleware, before the endpoint's own check. Declare the check
+as a dependency (FastAPI), or check it in the inner middleware itself.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ..guard.decision import CHECK_ATTR
+
+#: How deep mounted apps are followed (a mount inside a mount...).
+MAX_DEPTH = 8
+
+
+def route_checks_again(scope: t.MutableMapping[str, t.Any], app: t.Any) -> bool:
+    """Whether the route that will serve ``scope`` (the path the guard checked) runs a
+    ``require_auth`` dependency; ``app`` is the app the middleware wraps, used when the scope
+    names none (a middleware wrapped around the app rather than added to it).
+
+    Only a check found for sure counts: a route this cannot follow (a router of another kind, a
+    FastAPI inclusion whose prefix it cannot apply) counts as none, and the inner middleware
+    then runs at the middleware, as it did before routes were looked at.
+    """
+    from starlette.routing import Match
+
+    routes = _routes_of(scope.get("app") or app)
+    for _ in range(MAX_DEPTH):
+        for route in routes:
+            try:
+                match, child = route.matches(scope)
+            except Exception:  # a route of the app's own kind: the router decides, not us
+                continue
+            if match == Match.FULL:
+                break
+        else:
+            return False
+        # FastAPI (0.16x) keeps an included router whole, with the dependencies it was included with
+        context = getattr(route, "include_context", None)
+        included = getattr(context, "dependencies", ())
+        if any(getattr(getattr(depends, "dependency", None), CHECK_ATTR, False) for depends in included):
+            return True
+        inner = getattr(route, "routes", None)  # a Mount or a Host (of an app or a router)
+        if inner is None:
+            inner = getattr(getattr(route, "original_router", None), "routes", None)
+        if inner is None:
+            return _has_check(route)
+        scope = {**scope, **child}
+        routes = inner
+    return False
+
+
+def mounted_apps(app: t.Any) -> list[t.Any]:
+    """The apps mounted under ``app`` (``Mount(app=...)``), at any depth up to :data:`MAX_DEPTH`."""
+    found: list[t.Any] = []
+    level = [app]
+    for _ in range(MAX_DEPTH):
+        below = []
+        for parent in level:
+            for route in _routes_of(parent):
+                mounted = getattr(route, "app", None)
+                is_mount = getattr(route, "routes", None) is not None
+                if is_mount and mounted is not None and mounted is not parent:
+                    found.append(mounted)
+                    below.append(mounted)
+        level = below
+    return found
+
+
+def _routes_of(app: t.Any) -> t.Sequence[t.Any]:
+    router = getattr(app, "router", None)  # Starlette and FastAPI apps
+    return getattr(router, "routes", None) or getattr(app, "routes", None) or ()
+
+
+def _has_check(route: t.Any) -> bool:
+    """A FastAPI route whose dependencies include a ``require_auth`` check."""
+    pending = [getattr(route, "dependant", None)]
+    while pending:
+        dependant = pending.pop()
+        if dependant is None:
+            continue
+        if getattr(dependant.call, CHECK_ATTR, False):
+            return True
+        pending.extend(dependant.dependencies)
+    return False
+
+
+__all__ = ["MAX_DEPTH", "mounted_apps", "route_checks_again"]
