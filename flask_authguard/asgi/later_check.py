@@ -35,7 +35,7 @@ def route_checks_again(scope: t.MutableMapping[str, t.Any], app: t.Any) -> bool:
     """
     from starlette.routing import Match
 
-    routes = _routes_of(scope.get("app") or app)
+    routes = routes_of(app, scope)
     for _ in range(MAX_DEPTH):
         for route in routes:
             try:
@@ -61,21 +61,27 @@ def route_checks_again(scope: t.MutableMapping[str, t.Any], app: t.Any) -> bool:
     return False
 
 
-def mounted_apps(app: t.Any) -> list[t.Any]:
-    """The apps mounted under ``app`` (``Mount(app=...)``), at any depth up to :data:`MAX_DEPTH`."""
+def mounted_apps(routes: t.Sequence[t.Any]) -> list[t.Any]:
+    """The apps mounted among ``routes`` (``Mount(app=...)``) and below them, at any depth up to
+    :data:`MAX_DEPTH`."""
     found: list[t.Any] = []
-    level = [app]
+    level = list(routes)
     for _ in range(MAX_DEPTH):
-        below = []
-        for parent in level:
-            for route in _routes_of(parent):
-                mounted = getattr(route, "app", None)
-                is_mount = getattr(route, "routes", None) is not None
-                if is_mount and mounted is not None and mounted is not parent:
-                    found.append(mounted)
-                    below.append(mounted)
+        below: list[t.Any] = []
+        for route in level:
+            mounted = getattr(route, "app", None)
+            if getattr(route, "routes", None) is not None and mounted is not None:  # a Mount
+                found.append(mounted)
+                below.extend(_routes_of(mounted))
         level = below
     return found
+
+
+def routes_of(app: t.Any, scope: t.Mapping[str, t.Any]) -> t.Sequence[t.Any]:
+    """The routes the request will be routed among: those of ``app`` (the app the middleware
+    wraps) when it has any, else those of the app the scope names (FastAPI's ``add_middleware``
+    puts the middleware in front of the app's own router, which it cannot reach)."""
+    return _routes_of(app) or _routes_of(scope.get("app"))
 
 
 def _routes_of(app: t.Any) -> t.Sequence[t.Any]:
@@ -96,4 +102,4 @@ def _has_check(route: t.Any) -> bool:
     return False
 
 
-__all__ = ["MAX_DEPTH", "mounted_apps", "route_checks_again"]
+__all__ = ["MAX_DEPTH", "mounted_apps", "route_checks_again", "routes_of"]

@@ -36,7 +36,7 @@ from ..core.tokens.request_token import TOKEN_ENVIRON_KEY
 from ..guard.answers import unavailable_json
 from ..guard.decision import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, needs_whole_environ, run_guard, runs_inline
-from .later_check import mounted_apps, route_checks_again
+from .later_check import mounted_apps, route_checks_again, routes_of
 from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
 from .scope import Scope, environ_of, guard_environ
 
@@ -133,7 +133,7 @@ class AuthMiddleware:
             await call_wsgi(self.endpoints, _routed_scope(scope, environ), receive, send)
             return
         if not self._mounts_handled:  # once, now that the app is whole (see mounted_handlers)
-            mounted_handlers(scope.get("app") or self.app)
+            mounted_handlers(routes_of(self.app, scope))
             self._mounts_handled = True
         inner = _routed_scope(scope, environ)
         refusal = None
@@ -194,14 +194,14 @@ class AsgiEndpoints:
         await call_wsgi(self.endpoints, scope, receive, send)
 
 
-def mounted_handlers(app: t.Any) -> int:
-    """Give every Starlette or FastAPI app mounted under ``app`` the handler that answers an
+def mounted_handlers(routes: t.Sequence[t.Any]) -> int:
+    """Give every Starlette or FastAPI app mounted among ``routes`` the handler that answers an
     :class:`AuthRefusal` with the refusal (:func:`refusal_response`): without it, a
     ``require_auth()`` refusing in a mounted app reaches that app's own error handling first,
     a 500. Done at the first request, before a mounted app builds its middleware (Starlette reads
     the handlers then). Returns how many apps got it."""
     added = 0
-    for mounted in mounted_apps(app):
+    for mounted in mounted_apps(routes):
         handlers = getattr(mounted, "exception_handlers", None)
         add_handler = getattr(mounted, "add_exception_handler", None)
         if isinstance(handlers, dict) and AuthRefusal not in handlers and callable(add_handler):

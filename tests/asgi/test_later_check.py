@@ -77,6 +77,15 @@ def test_routes_that_check_again(path: str, expected: bool) -> None:
     assert route_checks_again({**scope(path), "app": app}, None) is expected  # the app the scope names
 
 
+def test_the_wrapped_app_comes_before_the_one_the_scope_names() -> None:
+    """A guarded app mounted in a bigger one: its own routes decide, at the path it sees."""
+    app = app_with_checks()
+    top = Starlette(routes=[Mount("/api", app=app)])
+    mounted = {**scope("/api/checked"), "root_path": "/api", "app": top}
+    assert route_checks_again(mounted, app) is True
+    assert route_checks_again({**mounted, "path": "/api/plain"}, app) is False
+
+
 def test_a_method_the_route_does_not_serve_is_no_check() -> None:
     assert route_checks_again(scope("/checked", "POST"), app_with_checks()) is False  # a 405
 
@@ -91,4 +100,4 @@ def test_mounted_apps_at_every_depth() -> None:
     inner = FastAPI()
     middle = Starlette(routes=[Mount("/inner", app=inner)])
     top = Starlette(routes=[Mount("/middle", app=middle), Route("/", lambda request: PlainTextResponse(""))])
-    assert mounted_apps(top) == [middle, inner]
+    assert mounted_apps(top.routes) == [middle, inner]
