@@ -36,6 +36,7 @@ def route_checks_again(scope: t.MutableMapping[str, t.Any], app: t.Any) -> bool:
     from starlette.routing import Match
 
     routes = routes_of(app, scope)
+    scope = dict(scope)  # a route's matches() may write into the scope (FastAPI's does): a copy
     for _ in range(MAX_DEPTH):
         for route in routes:
             try:
