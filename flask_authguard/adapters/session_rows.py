@@ -8,15 +8,24 @@ user's sessions listed or ended together. :class:`SessionRows` gives
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 
 from . import AdapterSession, SessionAndUser
 from .reads import CompiledRead
 from .records import need_datetime, need_id, session_and_user_record, session_record, usable_token
 from .rows import Rows
 from .schema import MAX_SESSION_TOKEN_LENGTH
+
+logger = logging.getLogger("flask_authguard")
+
+#: What reading a row raises when a stored value has no Python form (PostgreSQL's ``infinity``,
+#: MariaDB's zero date ``0000-00-00``): the row's fault, not the database's. Such a session
+#: is no session, and signing out still deletes it.
+UNREADABLE = (sa_exc.DataError, ValueError, OverflowError)
 
 
 class SessionRows(Rows):
@@ -50,7 +59,11 @@ class SessionRows(Rows):
         match exactly, also where a MySQL collation compares text without case or trailing spaces."""
         if not usable_token(session_token):
             return None
-        row = self._first_compiled("get_session_and_user", self._session_lookup, {"token": session_token})
+        try:
+            row = self._first_compiled("get_session_and_user", self._session_lookup, {"token": session_token})
+        except UNREADABLE as exc:
+            logger.warning("a session row that cannot be read is no session: %s", type(exc).__name__)
+            return None
         if row is None or row[0] != session_token:
             return None
         return session_and_user_record(row)
@@ -87,12 +100,23 @@ class SessionRows(Rows):
         sessions = self.tables.sessions
         where = sessions.c.sessionToken == session_token
         columns = (sessions.c.sessionToken, sessions.c.userId, sessions.c.expires)
-        with self._transaction("delete_session") as conn:
-            row = conn.execute(sa.select(*columns).where(where)).first()
-            if row is None:
-                return None
-            deleted = conn.execute(sa.delete(sessions).where(where)).rowcount
-        return session_record(row) if deleted else None
+        try:
+            with self._transaction("delete_session") as conn:
+                row = conn.execute(sa.select(*columns).where(where)).first()
+                if row is None:
+                    return None
+                deleted = conn.execute(sa.delete(sessions).where(where)).rowcount
+            return session_record(row) if deleted else None
+        except UNREADABLE:  # an expires with no Python form: deleted all the same, without it
+            with self._transaction("delete_session") as conn:
+                found = conn.execute(sa.select(*columns[:2]).where(where)).first()
+                if found is None or not conn.execute(sa.delete(sessions).where(where)).rowcount:
+                    return None
+            m = found._mapping
+            return t.cast(
+                AdapterSession,
+                {"sessionToken": m["sessionToken"], "userId": str(m["userId"]), "expires": None},
+            )
 
     def delete_user_sessions(self, user_id: str) -> int:
         """Delete every session of a user (sign out everywhere, revoke a user); how many.

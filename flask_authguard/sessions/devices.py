@@ -41,7 +41,7 @@ from ..core.errors import BackendUnavailableError
 from ..core.runtime import runtime_of
 from ..core.session_index import SessionIndex, opaque_id
 from ..core.settings.config import Config
-from ..core.tokens.claims import is_number
+from ..core.tokens.claims import is_timestamp
 from ..core.tokens.request_token import Claims
 from .adapter_calls import adapter_method, call_adapter, plausible_token, session_token, timestamp_of
 
@@ -59,7 +59,7 @@ SessionEntry = dict[str, t.Any]
 
 
 def _when(timestamp: t.Any) -> dt.datetime | None:
-    if not is_number(timestamp):
+    if not is_timestamp(timestamp):
         return None
     return dt.datetime.fromtimestamp(float(timestamp), dt.timezone.utc)
 
@@ -123,13 +123,13 @@ class JwtDevices(_Devices):
             return
         signed_in = claims.get(AUTH_TIME)
         expires = now + self._ttl()
-        if self.config.max_lifetime is not None and is_number(signed_in):
+        if self.config.max_lifetime is not None and is_timestamp(signed_in):
             expires = min(expires, float(signed_in) + self.config.max_lifetime)
         if expires <= now:
             return
         record = {
             "sid": sid,
-            "signed_in": signed_in if is_number(signed_in) else None,
+            "signed_in": signed_in if is_timestamp(signed_in) else None,
             "last_seen": round(now, 3),
             "user_agent": _user_agent(environ),
             "expires": round(expires, 3),
@@ -199,7 +199,7 @@ class JwtDevices(_Devices):
     def sign_in_time(self, environ: WSGIEnvironment, token: t.Mapping[str, t.Any] | None) -> float | None:
         """When the request's session signed in: its token's ``auth_time`` (``None``: unknown)."""
         value = (token or {}).get(AUTH_TIME)
-        return float(value) if is_number(value) else None
+        return float(value) if is_timestamp(value) else None
 
     def list(self, user_id: t.Any, environ: WSGIEnvironment | None = None) -> list[SessionEntry]:
         """The live sessions of ``user_id``, the most recently seen first; revoked ones (one by
@@ -316,7 +316,7 @@ class DatabaseDevices(_Devices):
             return None
         record = self.index.get(sub, self.opaque(cookie))
         value = None if record is None else record.get("signed_in")
-        return float(value) if is_number(value) else None
+        return float(value) if is_timestamp(value) else None
 
     def _rows(self, user: str) -> list[t.Mapping[str, t.Any]]:
         adapter_method(self.config, "list_user_sessions")  # ConfigurationError when absent
@@ -348,7 +348,7 @@ class DatabaseDevices(_Devices):
             record = records.get(session_id, {})
             signed_in = record.get("signed_in")
             last_seen = expires - self.config.session_max_age
-            if is_number(signed_in):
+            if is_timestamp(signed_in):
                 last_seen = max(last_seen, float(signed_in))
             entries.append(
                 {

@@ -735,3 +735,48 @@ def test_a_read_after_the_server_dropped_the_connection_succeeds(
     finally:
         adapter.drop_tables()
         adapter.close()
+
+
+#: A stored ``expires`` with no Python form, by database, and how the server is told to take it.
+ODD_EXPIRES = {
+    "postgresql": ("'infinity'", None),
+    "mysql": ("'0000-00-00 00:00:00'", "SET SESSION sql_mode = ''"),  # MariaDB's zero date
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ODD_EXPIRES))
+@pytest.mark.parametrize("layout", ["pg", "prisma"])
+def test_a_session_row_whose_expires_cannot_be_read_is_no_session(
+    kind: str, layout: str, request: pytest.FixtureRequest
+) -> None:
+    """Such a row is the row's fault, not the database's: no session (not a 503 on every page of
+    that browser), and signing out still deletes it."""
+    from support.database_app import COOKIE, make_app
+
+    adapter = make_adapter(kind, request, layout=layout)
+    user = new_user(adapter)
+    adapter.create_session({"sessionToken": "tok-odd", "userId": user["id"], "expires": in_days(1)})
+    adapter.create_session({"sessionToken": "tok-fine", "userId": user["id"], "expires": in_days(1)})
+    value, mode = ODD_EXPIRES[kind]
+    sessions = adapter.tables.sessions
+    table = sessions.name if kind == "mysql" else f'"{sessions.schema}"."{sessions.name}"'
+    token = "`sessionToken`" if kind == "mysql" else '"sessionToken"'
+    with adapter.engine.begin() as conn:
+        if mode:
+            conn.exec_driver_sql(mode)
+        conn.exec_driver_sql(f"UPDATE {table} SET expires = {value} WHERE {token} = 'tok-odd'")
+    assert adapter.get_session_and_user("tok-odd") is None
+    assert adapter.get_session_and_user("tok-fine") is not None  # the others read as before
+
+    client = make_app(adapter).test_client()
+    client.set_cookie(COOKIE, "tok-odd")
+    assert client.get("/dashboard").status_code == 307  # to sign in, not 503
+    assert client.get("/api/auth/session").get_json() == {}
+    client.set_cookie(COOKIE, "tok-odd")
+    csrf = client.get("/api/auth/csrf").get_json()["csrfToken"]
+    assert client.post("/api/auth/signout", data={"csrfToken": csrf}).status_code == 302
+    with adapter.engine.connect() as conn:
+        left = conn.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE {token} = 'tok-odd'").scalar()
+    assert left == 0  # deleted, although its expires could not be read
+    deleted = adapter.delete_session("tok-fine")
+    assert deleted is not None and deleted["expires"] is not None

@@ -170,3 +170,37 @@ def test_database_adapter_without_listing_is_a_configuration_error(request: pyte
     assert cookie_value(response, V4)
     with pytest.raises(ConfigurationError, match="list_user_sessions"):
         guard.list_sessions("u-ada")
+
+
+@pytest.mark.parametrize("signed_in", [10**400, 1e300, -5, "yesterday"])
+def test_a_record_time_no_clock_reads_is_unknown(
+    kind: str, signed_in: t.Any, request: pytest.FixtureRequest
+) -> None:
+    """A record whose ``signed_in`` is no moment (a huge number does not even convert to a float,
+    which once answered 500): the sign-in time is unknown, so step-up on a database session asks
+    for a fresh sign-in and the list shows no time, rather than failing."""
+    from flask_authguard import auth_required
+    from flask_authguard.flask.state import state_of
+
+    app, guard = make_app(options_for(kind, request))
+
+    @app.get("/recent")
+    @auth_required(max_age=300)
+    def recent() -> str:
+        return "recent"
+
+    laptop = device(app, "Laptop/1.0")
+    sign_in(laptop)
+    assert laptop.get("/recent").status_code == 200
+    index = state_of(app).core.sessions.devices.index
+    with app.app_context():
+        user = laptop.get("/private").get_json()["sub"]
+    records = index.all(user)
+    assert records, "the sign-in left a record"
+    for session_id, record in records.items():
+        index.put(user, session_id, {**record, "signed_in": signed_in}, 3600)
+    # database sessions take the sign-in time from the record: unknown now, so sign in again;
+    # a JWT session carries it in its token (auth_time)
+    assert laptop.get("/recent").status_code == (307 if kind.startswith("database") else 200)
+    listed = laptop.get("/devices").get_json()
+    assert [entry["signed_in_at"] for entry in listed] == [None]

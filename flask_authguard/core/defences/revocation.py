@@ -22,13 +22,14 @@ Checking a token is one round trip: one ``MGET`` of its user key and its session
 from __future__ import annotations
 
 import logging
+import math
 import typing as t
 import uuid
 
 from .. import _clock
 from ..errors import BackendUnavailableError
 from ..settings.config import Config
-from ..tokens.claims import is_number
+from ..tokens.claims import is_number, is_timestamp
 from ..tokens.jwt import CLOCK_TOLERANCE
 from .store import Store
 
@@ -74,7 +75,7 @@ def sign_in_time(claims: t.Mapping[str, t.Any]) -> float | None:
     """When the session of ``claims`` started: ``auth_time``, else ``iat``, else ``None``."""
     for name in (AUTH_TIME, "iat"):
         value = claims.get(name)
-        if is_number(value):
+        if is_timestamp(value):  # a huge number would not convert: unknown
             return float(value)
     return None
 
@@ -86,7 +87,7 @@ def lifetime_left(claims: t.Mapping[str, t.Any], config: Config) -> float | None
     if config.max_lifetime is None:
         return None
     started = claims.get(AUTH_TIME)
-    if not is_number(started):
+    if not is_timestamp(started):
         return 0.0
     return float(started) + config.max_lifetime - _clock.now()
 
@@ -191,6 +192,8 @@ class RevocationList:
                 before = float(value)
             except ValueError:
                 return True  # an unreadable entry: refuse rather than guess
+            if not math.isfinite(before):
+                return True  # "nan" or "inf" reads as a number, but compares as none: refuse too
             started = sign_in_time(claims)
             if started is None or started <= before:
                 return True

@@ -318,13 +318,30 @@ def test_revoking_with_the_store_down_raises() -> None:
         guard.revoke_user("1", app=app)
 
 
-def test_the_revocation_list_refuses_an_unreadable_entry() -> None:
+@pytest.mark.parametrize("entry", ["garbage", "nan", "NaN", "inf", "-inf", "1e999"])
+def test_the_revocation_list_refuses_an_unreadable_entry(entry: str) -> None:
+    """An entry that is no finite number: refused rather than guessed (``nan`` compares as
+    neither before nor after any sign-in, and once let a revoked user in)."""
     from flask_authguard.core.settings.config import resolve_options
 
     config = resolve_options({"secret": SECRET})
     store = MemoryStore("p:")
-    store.put("p:u:1", "garbage")
+    store.put("p:u:1", entry)
     assert RevocationList(store, config).is_revoked({"sub": "1", "auth_time": 5})
+    store.put("p:u:1", "4")  # a readable entry before the sign-in: not revoked
+    assert not RevocationList(store, config).is_revoked({"sub": "1", "auth_time": 5})
+
+
+@pytest.mark.parametrize("started", [10**400, 1e300, -1, float("nan"), True])
+def test_a_sign_in_time_that_is_no_moment_is_unknown(started: t.Any) -> None:
+    """``auth_time`` that no clock reads (a huge number would not even convert to a float):
+    unknown, so no lifetime is left and a user revocation applies."""
+    from flask_authguard.core.defences.revocation import lifetime_left, sign_in_time
+    from flask_authguard.core.settings.config import resolve_options
+
+    assert sign_in_time({"auth_time": started}) is None
+    config = resolve_options({"secret": SECRET, "session": {"max_lifetime": 3600}})
+    assert lifetime_left({"auth_time": started}, config) == 0.0
 
 
 def test_a_bad_store_fails_at_start_up() -> None:
