@@ -50,6 +50,14 @@ class Watchdog:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
+    def forked(self) -> None:
+        """In a child process (``os.fork``: gunicorn ``--preload``, uWSGI): no thread runs here
+        yet, whatever the parent started, and the parent's connections are not this process's
+        to watch (a lock held at the fork is left behind too)."""
+        self._out = {}
+        self._lock = threading.Lock()
+        self._thread = None
+
     def watch(self, engine: Engine, bound: float) -> None:
         """Cut ``engine``'s connections held out of its pool for over ``bound`` + :data:`GRACE`
         seconds."""
@@ -62,25 +70,28 @@ class Watchdog:
                     self._thread = threading.Thread(target=self._run, name="authguard-watchdog", daemon=True)
                     self._thread.start()
 
-        def checked_in(dbapi_connection: t.Any, entry: t.Any) -> None:
+        def back(dbapi_connection: t.Any, entry: t.Any) -> None:  # checked in, or detached
             with self._lock:
                 self._out.pop(entry, None)
 
         sa.event.listen(engine.pool, "checkout", checked_out)
-        sa.event.listen(engine.pool, "checkin", checked_in)
+        sa.event.listen(engine.pool, "checkin", back)
+        sa.event.listen(engine.pool, "detach", back)  # the app's own from then on: not watched
 
     def _run(self) -> None:
         while True:
             time.sleep(self.interval)
-            for conn in self.overdue(time.monotonic()):
-                cut(conn)
+            self.cut_overdue(time.monotonic())
 
-    def overdue(self, now: float) -> list[t.Any]:
-        """The driver's connections out of their pools past their deadline at ``now`` (no
-        longer watched from then on)."""
+    def cut_overdue(self, now: float) -> int:
+        """Cut the connections out of their pools past their deadline at ``now`` (no longer
+        watched from then on); how many. Under the lock, so none is checked in between being
+        found late and being cut (a healthy pooled connection is never cut)."""
         with self._lock:
             late = [entry for entry, (deadline, _) in self._out.items() if now >= deadline]
-            return [self._out.pop(entry)[1] for entry in late]
+            for entry in late:
+                cut(self._out.pop(entry)[1])
+            return len(late)
 
 
 def cut(dbapi_connection: t.Any) -> None:
@@ -102,5 +113,6 @@ def cut(dbapi_connection: t.Any) -> None:
 
 #: The process's one watchdog.
 watchdog = Watchdog()
+os.register_at_fork(after_in_child=watchdog.forked)
 
 __all__ = ["GRACE", "INTERVAL", "Watchdog", "cut", "watchdog"]

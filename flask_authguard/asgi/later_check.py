@@ -4,14 +4,16 @@
 The inner middleware runs once per request, after the strictest check: its answer never stands
 in for a check (Flask's rule too, :func:`~flask_authguard.flask.protection.is_last_check`). The
 middleware's own check comes first, before the app routes the request, so it looks the route up
-the way Starlette's router will: the first route of the app (``scope["app"]``, else the wrapped
-app) that matches the request fully, through mounted apps and routers. A FastAPI route checks
-again when :func:`~flask_authguard.asgi.require_auth` is among its dependencies (its own, its
-router's or a dependency's), which are known before the request runs.
+the way Starlette's router will: the first route of the wrapped app (else of the app the scope
+names) that matches the request fully, through mounted apps and routers. A FastAPI route checks
+again when :func:`~flask_authguard.asgi.require_auth` is among its dependencies (its own or a
+dependency's), which are known before the request runs.
 
-A ``require_auth()`` awaited inside a plain Starlette endpoint cannot be seen from outside: there
-the inner middleware runs at the middleware, before the endpoint's own check. Declare the check
-as a dependency (FastAPI), or check it in the inner middleware itself.
+What cannot be seen for sure counts as no later check, so the inner middleware is never left
+out, but runs at the middleware, before the route's own check: a ``require_auth()`` awaited
+inside a plain Starlette endpoint, and the routes of a router FastAPI includes whole
+(``app.include_router`` in FastAPI 0.16x, which matches them itself). There, make the stricter
+check in the inner middleware itself, or declare the route on the app (or on a mounted app).
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ def route_checks_again(scope: t.MutableMapping[str, t.Any], app: t.Any) -> bool:
     ``require_auth`` dependency; ``app`` is the app the middleware wraps, used when the scope
     names none (a middleware wrapped around the app rather than added to it).
 
-    Only a check found for sure counts: a route this cannot follow (a router of another kind, a
-    FastAPI inclusion whose prefix it cannot apply) counts as none, and the inner middleware
-    then runs at the middleware, as it did before routes were looked at.
+    Only a check found for sure counts: the answer errs on one side only. A route this cannot
+    follow for sure counts as none, and the inner middleware then runs at the middleware, as it
+    did before routes were looked at: so it may run before a stricter check, but is never left
+    out. Such routes: a router of another kind; a router FastAPI includes whole
+    (``include_router`` in FastAPI 0.16x, whose own matching applies the inclusion's prefix and
+    dependencies); a dependency on the way to ``require_auth`` that ``dependency_overrides``
+    replaces by something else.
     """
     from starlette.routing import Match
 
@@ -47,14 +53,9 @@ def route_checks_again(scope: t.MutableMapping[str, t.Any], app: t.Any) -> bool:
                 break
         else:
             return False
-        # FastAPI (0.16x) keeps an included router whole, with the dependencies it was included with
-        context = getattr(route, "include_context", None)
-        included = getattr(context, "dependencies", ())
-        if any(getattr(getattr(depends, "dependency", None), CHECK_ATTR, False) for depends in included):
-            return True
+        if getattr(route, "original_router", None) is not None:
+            return False  # FastAPI's whole inclusion: its matching is its own (see above)
         inner = getattr(route, "routes", None)  # a Mount or a Host (of an app or a router)
-        if inner is None:
-            inner = getattr(getattr(route, "original_router", None), "routes", None)
         if inner is None:
             return _has_check(route)
         scope = {**scope, **child}
@@ -92,12 +93,23 @@ def _routes_of(app: t.Any) -> t.Sequence[t.Any]:
 
 def _has_check(route: t.Any) -> bool:
     """A FastAPI route whose dependencies include a ``require_auth`` check."""
+    provider = getattr(route, "dependency_overrides_provider", None)
+    overrides = getattr(provider, "dependency_overrides", None) or {}
     pending = [getattr(route, "dependant", None)]
     while pending:
         dependant = pending.pop()
         if dependant is None:
             continue
-        if getattr(dependant.call, CHECK_ATTR, False):
+        call = dependant.call
+        try:
+            replaced = call in overrides
+        except TypeError:  # an unhashable callable cannot be a key of the overrides
+            replaced = False
+        if replaced:  # what runs is the override (its own dependencies unknown here)
+            if getattr(overrides[call], CHECK_ATTR, False):
+                return True
+            continue
+        if getattr(call, CHECK_ATTR, False):
             return True
         pending.extend(dependant.dependencies)
     return False

@@ -90,7 +90,13 @@ def is_last_check(state: GuardState, req: Request, hook: t.Callable[..., t.Any] 
         return True
     app = state.app
     rule = req.url_rule
-    if rule is not None and has_own_check(app.view_functions.get(rule.endpoint), req.method):
+    # an OPTIONS request Flask answers itself (provide_automatic_options) never reaches the view
+    answered_by_flask = req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False)
+    if (
+        rule is not None
+        and not answered_by_flask
+        and has_own_check(app.view_functions.get(rule.endpoint), req.method)
+    ):
         return False
     after = hook is None
     for name in reversed(req.blueprints):

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -47,19 +48,49 @@ def test_cut_of_a_closed_connection_does_nothing() -> None:
     cut(Driver(sock))  # fileno() is -1: nothing to cut, no error
 
 
-def test_overdue_hands_out_each_late_connection_once() -> None:
+def test_each_late_connection_is_cut_once_and_none_once_back() -> None:
     dog = Watchdog()
     engine = sa.create_engine("sqlite://")
     dog.watch(engine, bound=5.0)
-    with engine.connect() as conn:
-        driver = conn.connection.dbapi_connection
-        assert dog.overdue(0.0) == []
-        late = time.monotonic() + 5.0 + GRACE
-        assert dog.overdue(late) == [driver]
-        assert dog.overdue(late) == []  # not again
+    with engine.connect():
+        late = time.monotonic() + 5.0 + GRACE  # checked out before this moment
+        assert dog.cut_overdue(0.0) == 0
+        assert dog.cut_overdue(late) == 1  # (SQLite has no socket: nothing to shut down)
+        assert dog.cut_overdue(late) == 0  # not again
     with engine.connect():
         pass
-    assert dog.overdue(float("inf")) == []  # checked in: no longer watched
+    assert dog.cut_overdue(float("inf")) == 0  # checked in: no longer watched
+    conn = engine.connect()
+    conn.detach()  # the app's own connection from now on
+    assert dog.cut_overdue(float("inf")) == 0
+    conn.close()
+    engine.dispose()
+
+
+def test_a_forked_child_watches_with_its_own_thread() -> None:
+    """gunicorn ``--preload``: the parent checked a connection out (the thread started) before
+    forking; the child starts a thread of its own at its first checkout."""
+    from flask_authguard.adapters.watchdog import watchdog
+
+    engine = sa.create_engine("sqlite://")
+    watchdog.watch(engine, bound=5.0)
+    with engine.connect():
+        pass
+    assert watchdog._thread is not None and watchdog._thread.is_alive()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave at once
+        try:
+            fresh = watchdog._thread is None and not watchdog._out
+            with engine.connect():
+                alive = watchdog._thread is not None and watchdog._thread.is_alive()
+            os.write(write, b"ok" if fresh and alive else b"no")
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 2) == b"ok"
+    os.close(read)
     engine.dispose()
 
 

@@ -64,8 +64,8 @@ def app_with_checks() -> FastAPI:
         ("/plain", False),
         ("/checked", True),
         ("/nested", True),
-        ("/routed/page", True),
-        ("/included/page", True),
+        ("/routed/page", False),  # FastAPI 0.16x matches an included router itself
+        ("/included/page", False),
         ("/sub/page", True),
         ("/sub/open", False),
         ("/nowhere", False),

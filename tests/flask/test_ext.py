@@ -914,6 +914,34 @@ def test_the_inner_middleware_runs_after_the_strictest_check(user: str, admin: s
         assert ran == ["/admin/page"]
 
 
+@pytest.mark.parametrize("kind", ["function", "class"])
+def test_an_options_request_flask_answers_itself_runs_the_inner_middleware(user: str, kind: str) -> None:
+    """Flask answers OPTIONS itself, without the view: the view's ``@auth_required`` never runs,
+    so the site-wide check is the last one and runs the inner middleware."""
+    ran: list[str] = []
+
+    def inner(req: t.Any) -> Response:
+        ran.append(req.method)
+        return Response("the inner middleware's answer", status=418)
+
+    app = Flask(__name__)
+    AuthGuard(app, {"secret": SECRET}, middleware=inner)
+    if kind == "class":
+
+        class Page(View):
+            @auth_required
+            def dispatch_request(self) -> str:
+                return "page"
+
+        app.add_url_rule("/page", view_func=Page.as_view("page"))
+    else:
+        app.add_url_rule("/page", "page", auth_required(lambda: "page"))
+    client = _client(app, user)
+    assert client.open("/page", method="OPTIONS").status_code == 418
+    assert client.get("/page").status_code == 418
+    assert ran == ["OPTIONS", "GET"]
+
+
 # --------------------------------------------------------------------------- async
 
 
