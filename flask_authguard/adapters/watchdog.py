@@ -113,6 +113,7 @@ def cut(dbapi_connection: t.Any) -> None:
 
 #: The process's one watchdog.
 watchdog = Watchdog()
-os.register_at_fork(after_in_child=watchdog.forked)
+if hasattr(os, "register_at_fork"):  # POSIX: a forked worker watches with a thread of its own
+    os.register_at_fork(after_in_child=watchdog.forked)
 
 __all__ = ["GRACE", "INTERVAL", "Watchdog", "cut", "watchdog"]

@@ -40,6 +40,7 @@ from ..providers.passkey_challenge import clear_challenge
 from ..sessions import strategy_of
 from ..sessions.adapter_calls import call_adapter
 from ..sessions.base import fire_event
+from ..sessions.two_factor import load_record, passed
 from .flow import unsupported
 from .messages import NO_CACHE
 
@@ -49,11 +50,14 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_authguard")
 
+#: The refusal of a session that has not passed the second factor of an enrolled user.
+SECOND_FACTOR = "SecondFactorRequired"
 #: What the passkeys page says for an error code in its query.
 PAGE_ERRORS = {
     VERIFICATION_ERROR: "The passkey could not be added. Try again.",
     "PasskeyExists": "This passkey is registered already.",
     "NoEmail": "Passkeys need an account with an email address.",
+    SECOND_FACTOR: "Enter a code from your authenticator app first: sign in again to add or remove passkeys.",
 }
 #: The pages' script, read once.
 _SCRIPT: bytes | None = None
@@ -68,6 +72,19 @@ def _signed_in(f: Flow) -> dict[str, t.Any] | None:
     """The session's user as claims (``sub``, ``email``, ``name``...), or ``None``."""
     claims = strategy_of(f.config).token(f.environ)
     return dict(claims) if claims else None
+
+
+def lacks_second_factor(f: Flow, claims: t.Mapping[str, t.Any]) -> bool:
+    """Whether the signed-in user has a second factor (``two_factor``) that this session has not
+    passed: such a session may not add or remove passkeys. A passkey added by it would sign in
+    with both factors (``amr`` ``hwk`` and ``mfa``): an older session from before the user turned
+    the second factor on, or a stolen one, would otherwise get past every ``mfa=True`` route
+    without a code."""
+    config = f.config
+    if config.two_factor is None or passed(config, claims):
+        return False
+    sub = claims.get("sub")
+    return bool(sub) and load_record(config, str(sub)) is not None
 
 
 def _owner(f: Flow, claims: t.Mapping[str, t.Any], *, create: bool) -> dict[str, t.Any] | None:
@@ -107,6 +124,9 @@ def webauthn_options(f: Flow, provider_id: str | None) -> Response:
     claims = _signed_in(f) if action != "authenticate" else None
     if claims is not None and action is None:
         return f.json({"error": "Invalid request"}, status=400, headers=NO_CACHE)
+    if claims is not None and lacks_second_factor(f, claims):
+        message = PAGE_ERRORS[SECOND_FACTOR]
+        return f.json({"error": SECOND_FACTOR, "message": message}, status=401, headers=NO_CACHE)
     if claims is not None:  # register, signed in
         email = claims.get("email")
         if not isinstance(email, str) or not email:
@@ -142,6 +162,9 @@ def register(f: Flow, provider: PasskeyProvider, callback_url: str) -> Response:
     if claims is None:
         logger.info("passkey: registration refused: nobody is signed in")
         return f.redirect(f.error_url("SessionRequired"), json_status=401)
+    if lacks_second_factor(f, claims):
+        logger.info("passkey: registration refused: the session has not passed the second factor")
+        return f.redirect(manage_url(f, error=SECOND_FACTOR), json_status=401)
     try:
         record = provider.verify_registration(
             f.request, f.form, user={"sub": claims.get("sub"), "email": claims.get("email")}
@@ -240,6 +263,9 @@ def remove(f: Flow, provider_id: str | None = None) -> Response:
     claims = _signed_in(f)
     if claims is None:
         return f.redirect(f.signin_link(page))
+    if lacks_second_factor(f, claims):
+        logger.info("passkey: removal refused: the session has not passed the second factor")
+        return f.redirect(manage_url(f, callback_url=callback_url, error=SECOND_FACTOR), json_status=401)
     owner = _owner(f, claims, create=False)
     credential_id = f.form.get("credentialID")
     stored = (

@@ -125,7 +125,7 @@ def parse_data(form: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     raw = form.get("data")
     try:
         data = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested too deep to decode
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
         logger.info("passkey: the callback's data is not a WebAuthn response")

@@ -281,6 +281,7 @@ def test_a_first_email_sign_in_is_offered_a_passkey(strategy: str) -> None:
         pytest.param("", {"id": "AAAA"}, id="no-action"),
         pytest.param("delete", {"id": "AAAA"}, id="unknown-action"),
         pytest.param("register", {"id": "AAAA"}, id="anonymous-register"),
+        pytest.param("authenticate", "[" * 20000, id="nested-too-deep"),  # json: RecursionError
     ],
 )
 def test_malformed_bodies_get_a_clear_refusal(site: Site, action: str, data: t.Any) -> None:
@@ -411,3 +412,47 @@ def test_a_passkey_is_two_factors_by_itself(strategy: str) -> None:
         assert decode(token=cookie.value, secret=SECRET)["amr"] == ["hwk", "mfa"]
         assert passed(config, {"sub": user_id, "amr": ["hwk", "mfa"]})
     assert not passed(config, {"sub": "someone", "amr": ["pwd"]})
+
+
+def test_a_deeply_nested_registration_is_refused_not_a_500(jwt_site: Site) -> None:
+    """The ``data`` form field is JSON the body's depth limit does not see (a field of a form):
+    brackets nested too deep to decode are no WebAuthn response (it answered 500)."""
+    jwt_site.sign_in_with_password("alice")
+    response = jwt_site.post_callback("register", "[" * 20000)
+    assert response.status_code == 302 and error_of(response) == REFUSED
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_session_without_the_second_factor_cannot_manage_passkeys(strategy: str) -> None:
+    """A session of an enrolled user that has not passed the second factor (a JWT session from
+    before the user turned it on, or a stolen one) may not add a passkey: a passkey signs in
+    with both factors, so it would get past every ``mfa=True`` route without a code. Nor may it
+    remove one."""
+    from flask_authguard.core.two_factor import current_step, new_record, new_recovery_codes, seal_secret
+
+    site = Site("flask", strategy, two_factor=True)
+    first = registered(site)  # before the second factor: allowed
+    site.sign_out()
+    site.sign_in_with_password("alice")  # one factor: the user has not enrolled yet
+    asked = site.options("register").get_json()  # the ceremony starts before the enrolment
+    prepared = SoftAuthenticator().register(asked["options"], ORIGIN)
+    alice = site.adapter.get_user_by_email(USERS["alice"]["email"])
+    assert alice is not None
+    user_id = str(alice["id"])
+    sealed = seal_secret("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", user_id=user_id, secrets=[SECRET])
+    assert site.adapter.save_two_factor(user_id, new_record(sealed, current_step(), new_recovery_codes()), None)
+    if strategy == "database":  # enrolling elsewhere ended this session: nothing to refuse
+        return
+    options = site.options("register")
+    assert options.status_code == 401 and options.get_json()["error"] == "SecondFactorRequired"
+    response = site.post_callback("register", prepared)
+    assert response.status_code == 302 and error_of(response) == "SecondFactorRequired"
+    assert len(site.adapter.list_authenticators_by_user_id(user_id)) == 1  # only the first
+    stored = site.adapter.list_authenticators_by_user_id(user_id)[0]
+    removal = site.client.post(
+        "/api/auth/passkeys", data={"csrfToken": site.csrf(), "credentialID": stored["credentialID"]}
+    )
+    assert removal.status_code == 302 and "error=SecondFactorRequired" in removal.headers["Location"]
+    assert len(site.adapter.list_authenticators_by_user_id(user_id)) == 1
+    site.sign_out()
+    assert site.authenticate(first).status_code == 302  # the passkey of before still signs in
