@@ -440,8 +440,9 @@ def test_a_session_without_the_second_factor_cannot_manage_passkeys(strategy: st
     assert alice is not None
     user_id = str(alice["id"])
     sealed = seal_secret("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", user_id=user_id, secrets=[SECRET])
-    assert site.adapter.save_two_factor(user_id, new_record(sealed, current_step(), new_recovery_codes()), None)
-    if strategy == "database":  # enrolling elsewhere ended this session: nothing to refuse
+    record = new_record(sealed, current_step(), new_recovery_codes())
+    assert site.adapter.save_two_factor(user_id, record, None)
+    if strategy == "database":  # enrolling ends the user's other database sessions: none is left
         return
     options = site.options("register")
     assert options.status_code == 401 and options.get_json()["error"] == "SecondFactorRequired"
