@@ -187,26 +187,37 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens, SessionRow
         return None if row is None else user_record(row)
 
     def get_user_by_email(self, email: str) -> AdapterUser | None:
-        """The user with this email (as stored: no case folding, except a MySQL collation's)."""
+        """The user with this email, as stored: no case folding, except a MySQL collation's (the
+        user Auth.js's adapters find there too), and nothing else of a collation's: not its
+        accents (``joe@exämple.com`` is not ``joe@example.com``: an email link for a look-alike
+        address must not sign in someone else) nor its trailing spaces."""
         if not usable(email):
             return None
         users = self.tables.users
         row = self._first("get_user_by_email", sa.select(*self._user_columns).where(users.c.email == email))
-        return None if row is None else user_record(row)
+        user = None if row is None else user_record(row)
+        stored = None if user is None else user.get("email")
+        return user if isinstance(stored, str) and stored.casefold() == email.casefold() else None
 
     def get_user_by_account(self, provider_account: t.Mapping[str, t.Any]) -> AdapterUser | None:
-        """The user linked to ``{"provider", "providerAccountId"}``."""
+        """The user linked to exactly ``{"provider", "providerAccountId"}`` (not a MySQL
+        collation's match, which ignores case and accents)."""
         provider, account_id = provider_account.get("provider"), provider_account.get("providerAccountId")
         if not usable(provider) or not usable(account_id):
             return None
         users, accounts = self.tables.users, self.tables.accounts
         query = (
-            sa.select(*self._user_columns)
+            sa.select(*self._user_columns, accounts.c.provider, accounts.c.providerAccountId)
             .join(accounts, accounts.c.userId == users.c.id)
             .where(accounts.c.provider == provider, accounts.c.providerAccountId == account_id)
         )
         row = self._first("get_user_by_account", query)
-        return None if row is None else user_record(row)
+        if row is None:
+            return None
+        linked = row._mapping
+        if linked[accounts.c.provider] != provider or linked[accounts.c.providerAccountId] != account_id:
+            return None
+        return user_record(row)
 
     def update_user(self, user: t.Mapping[str, t.Any]) -> AdapterUser:
         """Change the fields given among ``name``, ``email``, ``emailVerified``, ``image``.
@@ -313,8 +324,8 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens, SessionRow
         with self._transaction("use_verification_token") as conn:
             columns = (table.c.identifier, table.c.token, table.c.expires)
             row = conn.execute(sa.select(*columns).where(where)).first()
-            if row is None:
-                return None
+            if row is None or row.identifier != identifier or row.token != token:
+                return None  # exactly this token for exactly this address (not a collation's match)
             deleted = conn.execute(sa.delete(table).where(where)).rowcount
         return verification_record(row) if deleted else None
 

@@ -264,7 +264,7 @@ class EmailProvider:
             adapter.use_verification_token,
             {"identifier": identifier, "token": hash_token(token, self._secret(config))},
         )
-        if used is None:
+        if used is None or used.get("identifier") != identifier:  # exactly the address it was for
             logger.info("provider %s: the sign-in link is unknown or used already", self.id)
             raise SignInError("Verification")
         if _timestamp(used["expires"]) < _clock.now():

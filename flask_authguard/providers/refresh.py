@@ -48,8 +48,11 @@ def refresh_grant(provider: t.Any, refresh_token: str) -> dict[str, t.Any]:
         timeout=provider.timeout,
     )
     session.register_compliance_hook("refresh_token_response", _refusal_without_error_code)
+    session.register_compliance_hook("refresh_token_response", _answer_authlib_cannot_read)
     try:
         answer = dict(session.refresh_token(endpoint, refresh_token=refresh_token))
+    except _TokenAnswer as read_here:  # the provider granted it: its new tokens are kept
+        answer = read_here.body
     except Exception as exc:
         raise _failure(provider.id, exc) from None
     access_token = answer.get("access_token")
@@ -89,6 +92,39 @@ def _refusal_without_error_code(response: t.Any) -> t.Any:
             body = None
         if not (isinstance(body, dict) and body.get("error")):
             response.raise_for_status()
+    return response
+
+
+class _TokenAnswer(Exception):
+    """A granted token answer Authlib would fail to read, carried out of its compliance hook."""
+
+    def __init__(self, body: dict[str, t.Any]) -> None:
+        super().__init__("a token answer read here")
+        self.body = body
+
+
+def _answer_authlib_cannot_read(response: t.Any) -> t.Any:
+    """A granted answer (an ``access_token``) whose ``expires_in`` or ``expires_at`` Authlib's
+    ``int()`` cannot convert (``"3600.0"``, ``NaN``, ``1e400``) is read here instead: Authlib
+    would raise, and the provider's new access token and rotated refresh token would be lost,
+    the old refresh token sent again (a rotating provider may then revoke them all). Its expiry
+    is then read as any other (:func:`~flask_authguard.core.tokens.claims.kept_expiry`)."""
+    if response.status_code >= 400:
+        return response
+    try:
+        body = response.json()
+    except ValueError:
+        return response  # not JSON: Authlib's own failure
+    if not isinstance(body, dict) or not body.get("access_token"):
+        return response
+    for name in ("expires_in", "expires_at"):
+        value = body.get(name)
+        if value is None:
+            continue
+        try:
+            int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise _TokenAnswer(body) from None
     return response
 
 

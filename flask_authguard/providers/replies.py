@@ -47,8 +47,9 @@ def token_expiry(value: t.Any) -> int:
     (:func:`~flask_authguard.core.tokens.claims.kept_expiry`, as the refresh grant keeps it) so
     that no later expiry check overflows and a JavaScript reader of the account still gets an
     integer. Authlib has already turned a numeric ``expires_at`` (an integer in a string, a
-    float) into an integer, or computed it from ``expires_in``; what it could not convert is left
-    here.
+    float) into an integer, or computed it from ``expires_in``; an ``expires_in`` its ``int()``
+    cannot convert has failed the exchange before this (a refresh reads such an answer itself:
+    :mod:`~flask_authguard.providers.refresh`), and what else it could not convert is left here.
 
     :raises ExchangeFailed: not a finite number.
     """

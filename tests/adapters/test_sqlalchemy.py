@@ -780,3 +780,32 @@ def test_a_session_row_whose_expires_cannot_be_read_is_no_session(
     assert left == 0  # deleted, although its expires could not be read
     deleted = adapter.delete_session("tok-fine")
     assert deleted is not None and deleted["expires"] is not None
+
+
+def test_a_collation_match_is_no_match(request: pytest.FixtureRequest) -> None:
+    """MySQL/MariaDB's usual utf8mb4 collations compare without case, accents or trailing spaces.
+    The adapter keeps only what the caller asked for: a look-alike address (``exämple.com``)
+    finds no user and uses up no sign-in link, and an account key matches exactly. Only the case
+    of an email address is folded, as Auth.js's adapters find it there."""
+    adapter = make_adapter("mysql", request)
+    with adapter.engine.begin() as conn:
+        for table in (adapter.tables.users, adapter.tables.accounts, adapter.tables.verification_token):
+            conn.exec_driver_sql(
+                f"ALTER TABLE `{table.name}` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+            )
+    user = new_user(adapter, email="joe@example.com")
+    assert adapter.get_user_by_email("JOE@example.com") == adapter.get_user(user["id"])
+    for look_alike in ("joe@exämple.com", "joe@example.com "):
+        assert adapter.get_user_by_email(look_alike) is None
+    adapter.link_account(
+        {"userId": user["id"], "type": "oauth", "provider": "acme", "providerAccountId": "abc"}
+    )
+    assert adapter.get_user_by_account({"provider": "acme", "providerAccountId": "abc"}) is not None
+    assert adapter.get_user_by_account({"provider": "acme", "providerAccountId": "ABC"}) is None
+    assert adapter.get_user_by_account({"provider": "Acme", "providerAccountId": "abc"}) is None
+    token = {"identifier": "joe@exämple.com", "token": "hashed-token", "expires": in_days(1)}
+    adapter.create_verification_token(token)
+    assert adapter.use_verification_token({"identifier": "joe@example.com", "token": "hashed-token"}) is None
+    assert adapter.use_verification_token({"identifier": "joe@exämple.com", "token": "HASHED-TOKEN"}) is None
+    used = adapter.use_verification_token({"identifier": "joe@exämple.com", "token": "hashed-token"})
+    assert used is not None and used["identifier"] == "joe@exämple.com"  # still there for its own address

@@ -98,6 +98,40 @@ def test_an_absurd_expiry_is_kept_within_bounds(
 
 
 @pytest.mark.parametrize(
+    "expires_in",
+    [
+        pytest.param('"3600.0"', id="a string with a fraction"),
+        pytest.param('"1h"', id="not a number"),
+        pytest.param("NaN", id="NaN"),
+        pytest.param("1e400", id="beyond a double"),
+    ],
+)
+def test_a_granted_answer_with_an_unreadable_expiry_keeps_its_tokens(
+    endpoint: TokenEndpoint, frozen_clock: FrozenClock, expires_in: str
+) -> None:
+    """Authlib's ``int()`` fails on such an ``expires_in``: the answer is read here instead, so
+    the new access token and the rotated refresh token are kept (before, both were lost and
+    the used-up refresh token was sent again, which a rotating provider refuses)."""
+    endpoint.body = (
+        '{"access_token": "new-access", "refresh_token": "rotated", "token_type": "Bearer", '
+        f'"expires_in": {expires_in}}}'
+    )
+    provider = OAuthProvider(
+        id="acme",
+        name="Acme",
+        client_id="c",
+        client_secret="s",
+        authorization_url="http://127.0.0.1:9/authorize",
+        token_url=endpoint.url,
+        userinfo_url="http://127.0.0.1:9/userinfo",
+        refresh=True,
+    )
+    tokens = provider.refresh_tokens("the-refresh-token")
+    assert tokens["access_token"] == "new-access" and tokens["refresh_token"] == "rotated"
+    assert "expires_at" not in tokens or type(tokens["expires_at"]) is int
+
+
+@pytest.mark.parametrize(
     ("behaviour", "reason", "error"),
     [
         pytest.param(
