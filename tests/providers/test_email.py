@@ -450,3 +450,35 @@ def test_a_custom_normalizer_cannot_name_two_recipients(adapter: SQLAlchemyAdapt
     assert query(request_link(client, "a@x.org, b@y.org").headers["Location"])["error"] == "EmailSignin"
     assert request_link(client, "Jo@Example.COM").status_code == 302
     assert sent == ["Jo@Example.COM"]
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_a_link_for_a_look_alike_address_signs_in_nobody_else(
+    request: pytest.FixtureRequest, edited: bool
+) -> None:
+    """MySQL/MariaDB with an accent-insensitive collation (utf8mb4_general_ci, a common
+    setting): a link asked for ``joe@exämple.com``, as mailed or with the victim's address
+    edited in, never signs in ``joe@example.com`` (it did)."""
+    from urllib.parse import urlencode
+
+    from support.adapters import make_adapter
+
+    adapter = make_adapter("mysql", request)
+    with adapter.engine.begin() as conn:
+        for table in (adapter.tables.users, adapter.tables.accounts, adapter.tables.verification_token):
+            conn.exec_driver_sql(
+                f"ALTER TABLE `{table.name}` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+            )
+    adapter.create_user({"name": "Victim", "email": "joe@example.com", "emailVerified": None, "image": None})
+    sent: list[dict[str, t.Any]] = []
+    provider = EmailProvider(send_verification_request=lambda **kw: sent.append(kw))
+    attacker = client_of(make_app(providers=[provider], adapter=adapter))
+    request_link(attacker, "joe@exämple.com")
+    link = sent[0]["url"]
+    if edited:
+        params = query(link)
+        params["email"] = "joe@example.com"
+        link = f"{urlsplit(link).path}?{urlencode(params)}"
+    follow(attacker, link)
+    user = (attacker.get("/api/auth/session").get_json() or {}).get("user") or {}
+    assert user.get("email") != "joe@example.com"
