@@ -384,21 +384,30 @@ def test_bad_timeout(bad: t.Any) -> None:
 # -- a passkey and the second factor ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
-def test_a_passkey_is_two_factors_by_itself(strategy: str) -> None:
-    """A user enrolled in TOTP signs in with a passkey (user verification required): no code
-    after it, and the session passes ``mfa=True`` (``amr``: ``hwk`` and ``mfa``)."""
+def enrol_alice(site: Site) -> str:
+    """Turn the second factor on for alice, straight in the adapter (not through a session):
+    her id."""
     from flask_authguard.core.two_factor import current_step, new_record, new_recovery_codes, seal_secret
-    from flask_authguard.sessions.two_factor import passed
 
-    site = Site("flask", strategy, two_factor=True)
-    authenticator = registered(site)
     alice = site.adapter.get_user_by_email(USERS["alice"]["email"])
     assert alice is not None
     user_id = str(alice["id"])
     sealed = seal_secret("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", user_id=user_id, secrets=[SECRET])
-    record = new_record(sealed, current_step(), new_recovery_codes())
-    assert site.adapter.save_two_factor(user_id, record, None)
+    assert site.adapter.save_two_factor(
+        user_id, new_record(sealed, current_step(), new_recovery_codes()), None
+    )
+    return user_id
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_passkey_is_two_factors_by_itself(strategy: str) -> None:
+    """A user enrolled in TOTP signs in with a passkey (user verification required): no code
+    after it, and the session passes ``mfa=True`` (``amr``: ``hwk`` and ``mfa``)."""
+    from flask_authguard.sessions.two_factor import passed
+
+    site = Site("flask", strategy, two_factor=True)
+    authenticator = registered(site)
+    user_id = enrol_alice(site)
 
     response = site.authenticate(authenticator)
     assert response.status_code == 302 and response.headers["Location"] == ORIGIN + "/after"
@@ -428,20 +437,13 @@ def test_a_session_without_the_second_factor_cannot_manage_passkeys(strategy: st
     before the user turned it on, or a stolen one) may not add a passkey: a passkey signs in
     with both factors, so it would get past every ``mfa=True`` route without a code. Nor may it
     remove one."""
-    from flask_authguard.core.two_factor import current_step, new_record, new_recovery_codes, seal_secret
-
     site = Site("flask", strategy, two_factor=True)
     first = registered(site)  # before the second factor: allowed
     site.sign_out()
     site.sign_in_with_password("alice")  # one factor: the user has not enrolled yet
     asked = site.options("register").get_json()  # the ceremony starts before the enrolment
     prepared = SoftAuthenticator().register(asked["options"], ORIGIN)
-    alice = site.adapter.get_user_by_email(USERS["alice"]["email"])
-    assert alice is not None
-    user_id = str(alice["id"])
-    sealed = seal_secret("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", user_id=user_id, secrets=[SECRET])
-    record = new_record(sealed, current_step(), new_recovery_codes())
-    assert site.adapter.save_two_factor(user_id, record, None)
+    user_id = enrol_alice(site)
     if strategy == "database":  # enrolling ends the user's other database sessions: none is left
         return
     options = site.options("register")

@@ -61,6 +61,20 @@ def endpoint() -> t.Iterator[TokenEndpoint]:
     server.server_close()
 
 
+def acme(endpoint: TokenEndpoint) -> OAuthProvider:
+    """A provider refreshing at ``endpoint`` (its other endpoints are never reached)."""
+    return OAuthProvider(
+        id="acme",
+        name="Acme",
+        client_id="c",
+        client_secret="s",
+        authorization_url="http://127.0.0.1:9/authorize",
+        token_url=endpoint.url,
+        userinfo_url="http://127.0.0.1:9/userinfo",
+        refresh=True,
+    )
+
+
 NOW = 1_700_000_000
 
 
@@ -83,17 +97,7 @@ def test_an_absurd_expiry_is_kept_within_bounds(
 ) -> None:
     """``expires_at`` is an integer between 0 and 10**12 whatever number the provider sent."""
     endpoint.body = f'{{"access_token": "at", "token_type": "Bearer", "{field}": {value}}}'
-    provider = OAuthProvider(
-        id="acme",
-        name="Acme",
-        client_id="c",
-        client_secret="s",
-        authorization_url="http://127.0.0.1:9/authorize",
-        token_url=endpoint.url,
-        userinfo_url="http://127.0.0.1:9/userinfo",
-        refresh=True,
-    )
-    tokens = provider.refresh_tokens("the-refresh-token")
+    tokens = acme(endpoint).refresh_tokens("the-refresh-token")
     assert tokens["expires_at"] == kept and type(tokens["expires_at"]) is int
 
 
@@ -116,17 +120,7 @@ def test_a_granted_answer_with_an_unreadable_expiry_keeps_its_tokens(
         '{"access_token": "new-access", "refresh_token": "rotated", "token_type": "Bearer", '
         f'"expires_in": {expires_in}}}'
     )
-    provider = OAuthProvider(
-        id="acme",
-        name="Acme",
-        client_id="c",
-        client_secret="s",
-        authorization_url="http://127.0.0.1:9/authorize",
-        token_url=endpoint.url,
-        userinfo_url="http://127.0.0.1:9/userinfo",
-        refresh=True,
-    )
-    tokens = provider.refresh_tokens("the-refresh-token")
+    tokens = acme(endpoint).refresh_tokens("the-refresh-token")
     assert tokens["access_token"] == "new-access" and tokens["refresh_token"] == "rotated"
     assert "expires_at" not in tokens or type(tokens["expires_at"]) is int
 
