@@ -42,6 +42,7 @@ extra field moves an attempt to a fresh counter:
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 import typing as t
@@ -59,11 +60,40 @@ def _digest(value: str) -> str:
 
 
 def normalize_identifier(value: str) -> str | None:
-    """The identifier a sign-in attempt is counted under: NFKC, trimmed and case-folded (so
-    ``Alice``, ``alice `` and a full-width ``ａｌｉｃｅ`` share one counter, whichever of them
-    ``authorize`` would accept); ``None`` for an empty one."""
-    text = unicodedata.normalize("NFKC", value).strip().casefold()
+    """The identifier a sign-in attempt is counted under: its skeleton, so that every spelling
+    an ``authorize`` might accept for one account shares one counter (a database collation
+    compares without case, accents or ignorable characters: MySQL's ``utf8mb4_general_ci``
+    finds ``alice`` for ``àlicé``, ``utf8mb4_unicode_ci`` for ``al\u200bice``). Compatibility
+    forms unified (a full-width ``ａｌｉｃｅ``), accents and other combining marks dropped,
+    invisible format characters (zero-width spaces, joiners) dropped, blanks collapsed and
+    trimmed, case folded; ``None`` for an empty one. Merging too much only makes a counter
+    stricter."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    kept = "".join(c for c in decomposed if unicodedata.category(c) not in _DROPPED_CATEGORIES)
+    text = " ".join(unicodedata.normalize("NFKC", kept).split()).casefold()
     return text or None
+
+
+#: Unicode categories left out of an identifier's skeleton: combining marks (accents) and
+#: format characters (zero-width space and joiners, soft hyphen, bidirectional marks).
+_DROPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
+#: How much of an IPv6 address one client holds: a /64 (one subnet is one customer's).
+IPV6_CLIENT_PREFIX = 64
+
+
+def client_of(address: str) -> str:
+    """The client an address stands for, as counted: an IPv6 address's /64 (a client that has
+    one picks any of its 2**64 addresses; counting each alone would give it as many budgets),
+    an IPv4-mapped IPv6 address as its IPv4 address, anything else as it is."""
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])  # a zone index names no client
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(parsed)
 
 
 class Throttle:
@@ -115,7 +145,7 @@ class Throttle:
         """
         if not self.enabled:
             return None
-        place = _digest(address) if address else "-"
+        place = _digest(client_of(address)) if address else "-"
         if address:
             wait = self._hit(self._per_address, "addr", place)
             if wait is not None:
@@ -140,7 +170,7 @@ class Throttle:
         if not self.enabled:
             return
         store = self.store
-        place = _digest(address) if address else "-"
+        place = _digest(client_of(address)) if address else "-"
         for item in self._per_pair:
             store.limiter.clear(item, store.prefix, "pair", _digest(identifier), place)
 

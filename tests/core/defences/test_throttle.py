@@ -155,6 +155,45 @@ def test_identifier_rules() -> None:
     assert identifiers(EmailLike(), {"email": "M@x"}) == ("m@x",)
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    ["àlicé", "ALİCE", "al\u200bice", "a\u200dl\u00adice", "ａｌｉｃｅ", " alice ", "a\u0301lice"],
+)
+def test_every_spelling_a_collation_accepts_shares_one_counter(spelling: str) -> None:
+    """A database collation finds ``alice`` for accented, case-changed and invisibly padded
+    spellings: each of them is counted as ``alice`` (a fresh counter per spelling gave
+    unlimited guesses at one account)."""
+    assert normalize_identifier(spelling) == "alice"
+    assert normalize_identifier("bob") != "alice"
+    assert normalize_identifier("a  l\tice") == "a l ice"  # inner blanks collapsed, kept apart
+    assert normalize_identifier("\u200b") is None
+
+
+@pytest.mark.parametrize(
+    ("address", "client"),
+    [
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("203.0.113.7", "203.0.113.7"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_an_ipv6_client_is_counted_by_its_subnet(address: str, client: str) -> None:
+    from flask_authguard.core.defences.throttle import client_of
+
+    assert client_of(address) == client
+
+
+def test_one_ipv6_subnet_has_one_address_budget() -> None:
+    """A client picks any address of its /64: they all count as one (each had a budget of its own)."""
+    throttle = Throttle(resolve_options({"secret": SECRET, "throttle": {"per_address": "3/minute"}}))
+    waits = [throttle.attempt(identifiers=[f"user{i}"], address=f"2001:db8::{i:x}") for i in range(1, 6)]
+    assert waits[:3] == [None, None, None] and all(isinstance(w, int) for w in waits[3:])
+    assert throttle.attempt(identifiers=["user9"], address="2001:db8:0:1::1") is None  # another /64
+
+
 def test_throttle_unit_memory() -> None:
     throttle = Throttle(resolve_options({"secret": SECRET, "throttle": {"per_identifier": "2/minute"}}))
     assert [throttle.attempt(identifiers=["x"], address="a") for _ in range(2)] == [None, None]
