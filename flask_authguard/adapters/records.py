@@ -109,9 +109,10 @@ def user_record(row: t.Any) -> AdapterUser:
 
 
 def session_record(row: t.Any) -> AdapterSession:
-    """A ``sessions`` row (or a join with its columns) as an :class:`AdapterSession`."""
+    """A ``sessions`` row (or a join with its columns) as an :class:`AdapterSession`; ``expires``
+    ``None`` when the row was read without it (a stored value with no Python form)."""
     m = row._mapping
-    return {"sessionToken": m["sessionToken"], "userId": str(m["userId"]), "expires": m["expires"]}
+    return {"sessionToken": m["sessionToken"], "userId": str(m["userId"]), "expires": m.get("expires")}
 
 
 def session_and_user_record(row: t.Sequence[t.Any]) -> SessionAndUser:

@@ -98,25 +98,20 @@ class SessionRows(Rows):
         if not usable_token(session_token):
             return None
         sessions = self.tables.sessions
-        where = sessions.c.sessionToken == session_token
-        columns = (sessions.c.sessionToken, sessions.c.userId, sessions.c.expires)
+        columns = [sessions.c.sessionToken, sessions.c.userId, sessions.c.expires]
         try:
-            with self._transaction("delete_session") as conn:
-                row = conn.execute(sa.select(*columns).where(where)).first()
-                if row is None:
-                    return None
-                deleted = conn.execute(sa.delete(sessions).where(where)).rowcount
-            return session_record(row) if deleted else None
+            return self._delete_session(session_token, columns)
         except UNREADABLE:  # an expires with no Python form: deleted all the same, without it
-            with self._transaction("delete_session") as conn:
-                found = conn.execute(sa.select(*columns[:2]).where(where)).first()
-                if found is None or not conn.execute(sa.delete(sessions).where(where)).rowcount:
-                    return None
-            m = found._mapping
-            return t.cast(
-                AdapterSession,
-                {"sessionToken": m["sessionToken"], "userId": str(m["userId"]), "expires": None},
-            )
+            return self._delete_session(session_token, columns[:2])
+
+    def _delete_session(self, session_token: str, columns: t.Sequence[t.Any]) -> AdapterSession | None:
+        sessions = self.tables.sessions
+        where = sessions.c.sessionToken == session_token
+        with self._transaction("delete_session") as conn:
+            row = conn.execute(sa.select(*columns).where(where)).first()
+            if row is None or not conn.execute(sa.delete(sessions).where(where)).rowcount:
+                return None
+        return session_record(row)
 
     def delete_user_sessions(self, user_id: str) -> int:
         """Delete every session of a user (sign out everywhere, revoke a user); how many.

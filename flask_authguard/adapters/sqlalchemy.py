@@ -195,8 +195,10 @@ class SQLAlchemyAdapter(TwoFactorRows, Authenticators, AccountTokens, SessionRow
             return None
         users = self.tables.users
         row = self._first("get_user_by_email", sa.select(*self._user_columns).where(users.c.email == email))
-        user = None if row is None else user_record(row)
-        stored = None if user is None else user.get("email")
+        if row is None:
+            return None
+        user = user_record(row)
+        stored = user["email"]
         return user if isinstance(stored, str) and stored.casefold() == email.casefold() else None
 
     def get_user_by_account(self, provider_account: t.Mapping[str, t.Any]) -> AdapterUser | None:

@@ -157,9 +157,12 @@ class AuthCore:
         compared with ``path`` (``PATH_INFO``) alone, as text (see :meth:`is_protected`)."""
         # Only the path the app routes on counts: ``SCRIPT_NAME`` can come from the client
         # (gunicorn's SCRIPT_NAME header, ProxyFix's X-Forwarded-Prefix), so it never opens a path.
-        if not path.isascii():
-            path = text_path(path)
-        return path in self._skip_exact or path.startswith(self._skip_prefixes)
+        return self._in_skip_list(path if path.isascii() else text_path(path))
+
+    def _in_skip_list(self, text: str) -> bool:
+        """Whether the path ``text`` (already decoded: :func:`~.incoming.text_path`) is on the
+        skip list: one of its exact paths, or under one of its prefixes."""
+        return text in self._skip_exact or text.startswith(self._skip_prefixes)
 
     def is_preflight(self, environ: WSGIEnvironment) -> bool:
         """A CORS preflight the options let through: ``OPTIONS`` with ``Origin`` and
@@ -191,7 +194,7 @@ class AuthCore:
             return False
         if not path.isascii():  # an ASCII path reads the same as text
             path = text_path(path)
-        if path in self._skip_exact or path.startswith(self._skip_prefixes):  # as is_skipped
+        if self._in_skip_list(path):
             return False
         return self._match_all or self.matcher.matches(path, environ)
 

@@ -56,7 +56,7 @@ from ..core.http.cookies import chunk
 from ..core.runtime import runtime_of
 from ..core.settings.config import Config
 from ..core.single_flight import flights_of
-from ..core.tokens.claims import is_expiry
+from ..core.tokens.claims import is_timestamp
 from ..core.tokens.request_token import Claims, session_cookies
 from .adapter_calls import call_adapter
 from .base import Session, SessionResult, cookie_spec, encode_token
@@ -126,7 +126,7 @@ def _due(record: t.Mapping[str, t.Any]) -> bool:
     expires_at = record.get("expires_at")
     if expires_at is None:
         return False
-    return not is_expiry(expires_at) or expires_at - _clock.now() < REFRESH_LEEWAY
+    return not is_timestamp(expires_at) or expires_at - _clock.now() < REFRESH_LEEWAY
 
 
 # -- JWT sessions: the tokens are in the session token ----------------------------------------

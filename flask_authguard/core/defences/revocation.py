@@ -22,7 +22,6 @@ Checking a token is one round trip: one ``MGET`` of its user key and its session
 from __future__ import annotations
 
 import logging
-import math
 import typing as t
 import uuid
 
@@ -192,7 +191,7 @@ class RevocationList:
                 before = float(value)
             except ValueError:
                 return True  # an unreadable entry: refuse rather than guess
-            if not math.isfinite(before):
+            if not is_number(before):
                 return True  # "nan" or "inf" reads as a number, but compares as none: refuse too
             started = sign_in_time(claims)
             if started is None or started <= before:

@@ -60,15 +60,10 @@ def kept_expiry(*, expires_in: object = None, expires_at: object = None) -> int 
 
 def is_timestamp(value: object) -> t.TypeGuard[int | float]:
     """Whether ``value`` is a moment one can compute with and convert (``float``, ``datetime``):
-    a finite number of seconds from 0 to :data:`LATEST_EXPIRY`. A stored record's times (when a
-    session signed in, was last seen) are read with it; anything else is "unknown"."""
+    a finite number of seconds from 0 to :data:`LATEST_EXPIRY` (what :func:`kept_expiry` keeps).
+    A stored record's times (when a session signed in, was last seen, its provider tokens'
+    ``expires_at``) are read with it; anything else is "unknown"."""
     return is_number(value) and 0 <= value <= LATEST_EXPIRY
-
-
-def is_expiry(value: object) -> t.TypeGuard[int | float]:
-    """Whether ``value`` is an ``expires_at`` one can compute with (what :func:`kept_expiry`
-    keeps): :func:`is_timestamp`."""
-    return is_timestamp(value)
 
 
 def check_claims(claims: dict[str, t.Any]) -> None:
