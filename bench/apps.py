@@ -380,6 +380,83 @@ def floor_app(app: t.Any) -> t.Any:
     return floor
 
 
+def inline_app(app: t.Any) -> t.Any:
+    """Every step of ``with_auth``'s check, each in its usual case, inline in one function over
+    today's primitives: the lowest any structure of the guard reaches. A reference for issue 29's
+    targets, not a guard: a case it does not cover (a path to normalise, a matcher, a host list,
+    a cross-site request, a hook, a revoked or recorded session, a refusal) raises.
+
+    Over :func:`floor_app` it adds path normalisation's test, the matcher, ``trusted_hosts``,
+    the secret, the cross-site rule, the secure flag, ``session.max_lifetime``, the revocation
+    list (a memory store nobody revoked in), the device record (seen recently), the token's
+    second environ key, ``callbacks.authorized`` and the inner middleware."""
+    from flask_authguard.core import _clock
+    from flask_authguard.core.defences.crosssite import SAFE_METHODS, WEBSOCKET_KEY
+    from flask_authguard.core.runtime import runtime_of
+    from flask_authguard.core.tokens.jwt import verified_claims
+    from flask_authguard.core.tokens.request_token import single_cookie_value
+    from flask_authguard.guard.caching import cache_headers
+
+    config = resolve_options({"secret": SECRET})
+    runtime = runtime_of(config)
+    store = runtime.revocations.store
+    reads = {secure: (config.session_cookie(secure).name, config.session_salts[secure]) for secure in (False, True)}
+    secrets, version = config.secrets, config.version
+    skip_exact, skip_prefixes = {"/api/auth", "/_next", "/favicon.ico"}, ("/api/auth/", "/_next/")
+    match_all, middleware, last_seen = True, None, {"": 0.0}
+
+    def unusual(step: str) -> t.NoReturn:
+        raise RuntimeError(f"the inline reference serves the usual case only, not: {step}")
+
+    def inline(environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        path = environ.get("PATH_INFO", "")
+        if path[:1] != "/" or "//" in path or "/." in path or not path.isascii():
+            unusual("a path to normalise")
+        if path in skip_exact or path.startswith(skip_prefixes):
+            return app(environ, start_response)
+        if not match_all:
+            unusual("a matcher")
+        environ["authguard.checked"] = True
+        if config.trusted_hosts is not None:
+            unusual("trusted_hosts")
+        if not config.secrets:
+            unusual("no secret")
+        if config.cross_site_protection and (
+            environ.get("REQUEST_METHOD", "GET") not in SAFE_METHODS
+            or WEBSOCKET_KEY in environ
+            or "HTTP_UPGRADE" in environ
+        ):
+            unusual("a cross-site check")
+        secure = config.secure
+        if secure is None:
+            secure = environ.get("wsgi.url_scheme") == "https"
+        name, salt = reads[secure]
+        value = single_cookie_value(environ.get("HTTP_COOKIE"), name)
+        if value is None:
+            unusual("no plain cookie")
+        claims = verified_claims(value, secrets, salt, version)
+        if config.max_lifetime is not None:
+            unusual("session.max_lifetime")
+        if not store.is_empty():
+            unusual("a revocation entry")
+        sid = claims.get("sid")
+        if isinstance(sid, str) and _clock.now() >= last_seen.get(sid, 0.0):
+            unusual("a device record to write")
+        environ["authguard.token"] = claims
+        environ["authguard.token_config"] = config
+        if config.callbacks.authorized is not None:
+            unusual("callbacks.authorized")
+        if middleware is not None:
+            unusual("an inner middleware")
+
+        def private_start(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
+            return start_response(status, cache_headers(headers), exc_info)
+
+        return app(environ, private_start)
+
+    return inline
+
+
 # -- the single-request rows, by key ------------------------------------------------------------
 
 
@@ -390,6 +467,7 @@ def _requests() -> dict[str, t.Callable[[], Timed]]:
         "wsgi_bare": lambda: checked(plain_wsgi_app, valid, body=b"hello"),
         "with_auth": lambda: checked(with_auth(token_wsgi_app, {"secret": SECRET}), valid, body=HELLO),
         "floor": lambda: checked(floor_app(token_wsgi_app), valid, body=HELLO),
+        "inline": lambda: checked(inline_app(token_wsgi_app), valid, body=HELLO),
         "with_auth_no_cookie": lambda: checked(
             with_auth(token_wsgi_app, {"secret": SECRET}), none, status=307
         ),

@@ -135,6 +135,11 @@ ROWS: list[tuple[str, str, str | None] | str] = [
         "reference: the floor, issue 29's lean prototype on today's primitives (`bench/apps.py` `floor_app`)",
         "count_wsgi_bare",
     ),
+    (
+        "count_inline",
+        "reference: every step of `with_auth`'s check inline in one function (`bench/apps.py` `inline_app`)",
+        "count_wsgi_bare",
+    ),
     ("count_flask_bare", "bare Flask", None),
     ("count_authguard", "`AuthGuard` site-wide over bare Flask", "count_flask_bare"),
     ("count_auth_required", "`@auth_required` view over bare Flask", "count_flask_bare"),
