@@ -38,7 +38,7 @@ from ..guard.decision import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, needs_whole_environ, run_guard, runs_inline
 from .later_check import mounted_apps, route_checks_again, routes_of
 from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
-from .scope import Scope, environ_of, guard_environ
+from .scope import Scope, applied_root, environ_of, guard_environ
 
 ASGIApp = t.Callable[[Scope, Receive, Send], t.Awaitable[None]]
 
@@ -118,12 +118,19 @@ class AuthMiddleware:
             # turn a refusal into a 500 before it got here.
             add_handler(AuthRefusal, refusal_response)
         self._mounts_handled = False
+        self._fastapi = _is_fastapi(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if self._fastapi and self.app.root_path:  # type: ignore[attr-defined]
+            # ``FastAPI(root_path=...)`` puts its root in the scope itself, in its own
+            # ``__call__``, after this check: put it there first, so the path checked is the
+            # one FastAPI routes on (else ``/api/dashboard`` is checked whole and served as
+            # the protected ``/dashboard``)
+            scope["root_path"] = self.app.root_path  # type: ignore[attr-defined]
         core = self.core
         scope[CORE_KEY] = core
         environ = environ_of(scope) if self._whole_environ else guard_environ(scope)
@@ -233,7 +240,7 @@ def _routed_scope(scope: Scope, environ: t.Mapping[str, t.Any]) -> Scope:
     checked: str = environ["PATH_INFO"]
     if not checked.isascii():
         checked = checked.encode("latin-1").decode("utf-8", "surrogateescape")
-    path = scope.get("root_path", "") + checked
+    path = applied_root(scope) + checked
     raw = scope.get("raw_path")
     if raw is None:
         return scope if scope.get("path") == path else {**scope, "path": path}
@@ -245,6 +252,15 @@ def _routed_scope(scope: Scope, environ: t.Mapping[str, t.Any]) -> Scope:
         return scope
     # the checked path, and its canonical encoding in place of the bytes the client sent
     return {**scope, "path": path, "raw_path": encoded}
+
+
+def _is_fastapi(app: t.Any) -> bool:
+    """Whether ``app`` is a FastAPI app (whose ``root_path`` option rewrites the scope)."""
+    try:
+        from fastapi import FastAPI
+    except ImportError:  # not installed: no app is one
+        return False
+    return isinstance(app, FastAPI)
 
 
 def _endpoints_for(core: AuthCore) -> t.Any:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 from werkzeug.wrappers import Response
 
 from ..core.defences.hosts import TRUST_ADVICE
@@ -166,6 +166,7 @@ class AuthHandler:
         action = routes.get(method) if routes else None
         request.environ[CONFIG_ENVIRON_KEY] = self.config
         try:
+            _check_query(request)
             f = Flow(request, self.config, self.providers, self.pages, script_root)
             if method == "POST":
                 f.form  # noqa: B018 - read now: the body limit (413) holds on every route
@@ -190,6 +191,19 @@ class AuthHandler:
             logger.error("auth endpoint: session store unavailable: %s", exc)
             retry = {"Retry-After": "5"}
             return f.notice("ServiceUnavailable", headers=retry, force_json=name in _JSON_ROUTES)
+
+
+def _check_query(request: Request) -> None:
+    """Read the query's arguments now, so that every route can.
+
+    :raises BadRequest: the query string is not UTF-8: raw bytes such as ``0xFF``, which a
+        server that passes the request line through hands on, make werkzeug raise
+        ``UnicodeDecodeError`` (a 500) wherever the arguments are read.
+    """
+    try:
+        request.args  # noqa: B018 - werkzeug parses and keeps them on first access
+    except UnicodeDecodeError:
+        raise BadRequest("The query string is not UTF-8.") from None
 
 
 __all__ = [

@@ -58,8 +58,8 @@ def flask_only(test: t.Callable[..., None]) -> t.Callable[..., None]:
 
 def wsgi_only(test: t.Callable[..., None]) -> t.Callable[..., None]:
     """Run ``test`` against the WSGI kinds only: it drives WSGI input that the a2wsgi harness
-    cannot carry to an ASGI app (a chunked body with no length); tests/asgi/test_asgi.py covers the
-    ASGI side of the same rule."""
+    cannot carry to an ASGI app (a chunked body with no length, raw bytes in the query);
+    tests/asgi/test_asgi.py covers the ASGI side of the same rule."""
     test.wsgi_only = True  # type: ignore[attr-defined]
     return test
 
@@ -257,6 +257,20 @@ def test_session_update_json_body_with_a_non_string_token_fails() -> None:
 
 
 # -- GET /csrf ---------------------------------------------------------------------------------
+
+
+@wsgi_only
+@pytest.mark.parametrize("route", ["signin", "signin/credentials", "session", "csrf", "providers", "error"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_query_string_that_is_not_utf8_is_a_400(app: t.Any, route: str, method: str) -> None:
+    """Raw bytes such as ``0xFF`` in the query (a server that passes the request line through
+    hands them on; werkzeug raises ``UnicodeDecodeError`` reading them) are a 400, not a 500."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    environ = EnvironBuilder(path=f"/api/auth/{route}", base_url=BASE, method=method).get_environ()
+    environ["QUERY_STRING"] = "callbackUrl=/\xff"  # WSGI carries the raw byte as latin-1
+    _, status, _ = run_wsgi_app(app, environ)
+    assert status.startswith("400"), status
 
 
 def test_csrf_issues_a_token_and_its_cookie(client: t.Any) -> None:
