@@ -14,6 +14,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidTokenError",
     "SignInError",
+    "SignInRedirect",
     "TokenError",
     "TokenExpiredError",
 ]
@@ -70,6 +71,20 @@ class SignInError(AuthGuardError):
         self.code = code
         #: ``Set-Cookie`` values for the error response.
         self.cookies = list(cookies)
+
+
+class SignInRedirect(AuthGuardError):
+    """Raised by a provider when ``callbacks.sign_in`` answered a URL before the sign-in could
+    start (an email link): nothing is sent, and the browser goes to that URL (through
+    ``callbacks.redirect``), as next-auth redirects to a string the callback returns.
+
+    :param url: where the callback sends the browser.
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__("redirected by callbacks.sign_in")
+        #: Where the callback sends the browser (not yet checked by ``callbacks.redirect``).
+        self.url = url
 
 
 class AccessTokenError(AuthGuardError):

@@ -13,7 +13,7 @@ import typing as t
 
 from ..core._compat import call_sync
 from ..core.defences import throttle
-from ..core.errors import BackendUnavailableError
+from ..core.errors import BackendUnavailableError, SignInRedirect
 from ..core.runtime import runtime_of
 from ..providers.base import RESERVED_FIELDS, SignInError, SignInResult, submitted_credentials
 from ..providers.step_up import requested_max_age
@@ -78,6 +78,8 @@ def signin_start(f: Flow, provider_id: str | None) -> Response:
     except SignInError as exc:
         f.cookies.extend(exc.cookies)
         return f.redirect(f.error_url(exc.code, provider=provider.id))
+    except SignInRedirect as exc:  # callbacks.sign_in answered a URL
+        return f.redirect(f.resolve_redirect(exc.url))
     except BackendUnavailableError:
         raise
     except Exception:

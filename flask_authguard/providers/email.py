@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 
 from ..core import _clock
 from ..core._compat import call_sync
-from ..core.errors import BackendUnavailableError, ConfigurationError
+from ..core.errors import BackendUnavailableError, ConfigurationError, SignInRedirect
 from ..core.settings.config import Config
 from .base import SignInError, SignInResult, adapter_with, check_provider_id
 from .smtp import check_server, send_email
@@ -181,6 +181,7 @@ class EmailProvider:
 
         :raises SignInError: ``EmailSignin`` (a bad address, the sender failed), ``AccessDenied``
             (``callbacks.sign_in`` refused the address).
+        :raises SignInRedirect: ``callbacks.sign_in`` answered a URL (nothing is sent).
         """
         config = self._bound()
         body = request.get_json(silent=True) if request.is_json else request.form
@@ -206,7 +207,9 @@ class EmailProvider:
                 credentials=None,
                 email={"verificationRequest": True},
             )
-            if not allowed or isinstance(allowed, str):
+            if isinstance(allowed, str):  # next-auth's string answer: go there, send nothing
+                raise SignInRedirect(allowed)
+            if not allowed:
                 raise SignInError("AccessDenied")
         token = (
             self.generate_verification_token() if self.generate_verification_token else secrets.token_hex(32)

@@ -316,6 +316,27 @@ def test_sign_in_callback_can_refuse_the_address(adapter: SQLAlchemyAdapter) -> 
     assert not sent and seen[0]["email"] == {"verificationRequest": True}
 
 
+@pytest.mark.parametrize(
+    ("answer", "lands_on"),
+    [
+        pytest.param("/welcome?from=email", f"{BASE}/welcome?from=email", id="path"),
+        pytest.param("https://evil.example/phish", BASE, id="another-origin-gives-the-base-url"),
+    ],
+)
+def test_a_url_from_the_sign_in_callback_is_followed_and_no_link_sent(
+    adapter: SQLAlchemyAdapter, answer: str, lands_on: str
+) -> None:
+    """next-auth's string answer: the browser goes there (through ``callbacks.redirect``'s rule)
+    and nothing is mailed; it was read as a refusal (``AccessDenied``)."""
+    sent: list[dict[str, t.Any]] = []
+    provider = EmailProvider(send_verification_request=lambda **kw: sent.append(kw))
+    callbacks = {"sign_in": lambda **kw: answer}
+    client = client_of(make_app(providers=[provider], adapter=adapter, callbacks=callbacks))
+    response = request_link(client)
+    assert response.status_code == 302 and not sent
+    assert response.headers["Location"] == lands_on
+
+
 def test_existing_user_fires_update_user_and_is_not_new(adapter: SQLAlchemyAdapter) -> None:
     """next-auth's email rule: the user with the address is verified (``events.update_user``);
     ``is_new_user`` is false and ``account.userId`` names that user."""

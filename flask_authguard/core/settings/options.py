@@ -88,11 +88,15 @@ class Callbacks:
 
     #: ``authorized(*, request, token)``: truthy lets the request through.
     authorized: Callback | None = None
-    #: ``jwt(*, token, user, account, profile, trigger, session)`` -> token or ``None``.
+    #: ``jwt(*, token, user, account, profile, trigger, session, is_new_user)`` -> token or
+    #: ``None``. Callbacks get keyword arguments only, some of them only in some calls: end
+    #: each one with ``**kwargs`` to accept the others.
     jwt: Callback | None = None
-    #: ``session(*, session, token, user)`` -> session.
+    #: ``session(*, session, token, user)`` (on an update also ``trigger``, ``new_session``)
+    #: -> session.
     session: Callback | None = None
-    #: ``sign_in(*, user, account, credentials)`` -> ``True``, ``False`` or a URL.
+    #: ``sign_in(*, user, account, profile, credentials)`` (for an email link also ``email``)
+    #: -> ``True``, ``False`` or a URL to send the browser to.
     sign_in: Callback | None = None
     #: ``redirect(*, url, base_url)`` -> URL.
     redirect: Callback | None = None
