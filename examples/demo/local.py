@@ -4,7 +4,9 @@ Two local services stand in for the outside world, the very ones the test suite 
 
 - an OpenID Connect provider on 127.0.0.1 (npm ``oauth2-mock-server`` behind
   ``tests/node_oidc/server.mjs``, installed once per machine by ``tests/support/oidc_server.py``;
-  it needs Node.js and npm). It approves every sign-in at once, as ``alice@example.com``;
+  it needs Node.js and npm). It approves every sign-in at once, as ``alice@example.com``, and its
+  ID tokens say so (``auth_time``: now), as a provider that asks for the password every time
+  would, so the account page (``max_age``) takes its sign-ins;
 - an SMTP sink on 127.0.0.1 (``aiosmtpd``) that prints each sign-in link it receives, so the
   email provider can be tried from the terminal.
 
@@ -70,7 +72,7 @@ class LocalProviders:
         self.smtp = Controller(self.inbox, hostname="127.0.0.1", port=_free_port())
         self.smtp.start()
         self.oidc = oidc_server.start()
-        self.oidc.scenario(claims=OIDC_CLAIMS)
+        self.oidc.scenario(claims=OIDC_CLAIMS, auth_time_now=True)
         self._directory = tempfile.TemporaryDirectory(prefix="authguard-demo-")
         #: Users, accounts and email tokens (SQLite, deleted on :meth:`stop`).
         self.adapter = SQLAlchemyAdapter(f"sqlite:///{self._directory.name}/demo.sqlite3", create_tables=True)

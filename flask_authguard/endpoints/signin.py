@@ -225,6 +225,7 @@ def _sign_in_session(f: Flow, result: SignInResult, amr: list[str] | None = None
         profile=result.profile,
         is_new_user=result.is_new_user,
         amr=amr,
+        authenticated_at=result.authenticated_at,  # defence: an old IdP sign-in stays old (step-up)
     )
     if cookies is None:
         return False

@@ -25,6 +25,7 @@ import typing as t
 
 from ..core.errors import SignInError
 from ..core.runtime import runtime_of
+from ..core.tokens.claims import is_timestamp
 from ..core.two_factor import (
     FIRST_FACTOR_AMR,
     PASSKEY_AMR,
@@ -105,6 +106,7 @@ def hold(f: Flow, provider: Provider, result: SignInResult, callback_url: str) -
         "profile": dict(result.profile) if result.profile is not None else None,
         "new": result.is_new_user,
         "amr": first_factor(config, provider),
+        "authenticated_at": result.authenticated_at,
         "callbackUrl": callback_url,
     }
     f.cookies.extend(seal(config, f.environ, f.secure, "two_factor", waiting))
@@ -144,6 +146,8 @@ def verify(f: Flow, provider_id: str | None) -> Response:
     if record is not None and not _use_code(f, user_id, record):
         return _verify_form(f, waiting, error="WrongCode", status=401)
     first = [m for m in waiting.get("amr") or () if isinstance(m, str)]
+    # the code is new, the first factor's authentication (an IdP's auth_time) is as old as it was
+    authenticated_at = waiting.get("authenticated_at")
     try:
         made = strategy_of(config).create(
             f.environ,
@@ -153,6 +157,7 @@ def verify(f: Flow, provider_id: str | None) -> Response:
             profile=waiting.get("profile"),
             is_new_user=bool(waiting.get("new")),
             amr=[*first, SECOND_FACTOR_AMR] if record is not None else first,
+            authenticated_at=float(authenticated_at) if is_timestamp(authenticated_at) else None,
         )
     except SignInError as exc:
         return f.redirect(f.error_url(exc.code))

@@ -72,6 +72,11 @@ class SignInResult:
     is_new_user: bool = False
     #: ``Set-Cookie`` values for the response (an OAuth provider clears its check cookies).
     cookies: list[str] = dataclasses.field(default_factory=list)
+    #: When the identity provider last authenticated the user (an OpenID Connect ID token's
+    #: ``auth_time``, at most now; the epoch when it gave none: :func:`~.step_up.authenticated_at`),
+    #: which a view with ``max_age`` measures the session by; ``None``: this sign-in authenticated
+    #: the user itself, now (credentials, email, passkey, plain OAuth).
+    authenticated_at: float | None = None
 
 
 class Provider(t.Protocol):

@@ -98,7 +98,9 @@ class OAuthProvider:
         ``"nonce"``; default ``("pkce", "state")`` (Auth.js sends PKCE by default; next-auth v4
         only the state). An empty list is refused at start-up: a callback must prove it answers
         a sign-in this browser started (and the first check's cookie carries a step-up
-        sign-in's ``max_age`` to it).
+        sign-in's ``max_age`` to it). So is ``"nonce"`` alone here: a plain OAuth 2.0 provider
+        has no ID token to compare the nonce with, so it needs ``"state"`` or ``"pkce"``
+        (:class:`~.oidc.OIDCProvider` verifies the nonce in its ID token, where it is enough).
     :param profile: ``profile(profile, tokens)`` returns the user (``id``, ``name``, ``email``,
         ``image``); default :func:`default_profile`. May be ``async def``.
     :param userinfo_request: ``userinfo_request(session=..., tokens=..., provider=...)`` reads the
@@ -140,6 +142,9 @@ class OAuthProvider:
     callback_methods: tuple[str, ...] = dataclasses.field(default=("GET", "POST"), init=False)
     #: The ``state`` check replaces the CSRF token on the way back.
     callback_csrf: bool = dataclasses.field(default=False, init=False)
+    #: Whether a callback compares the ``nonce`` check with something the provider signed (an
+    #: ID token); plain OAuth 2.0 sends the nonce and gets nothing back to compare it with.
+    verifies_nonce: t.ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         check_provider_id(self.id)
@@ -159,6 +164,13 @@ class OAuthProvider:
             raise ConfigurationError(
                 f"provider {self.id!r}: checks must list one or more of 'state', 'pkce', 'nonce' "
                 f"(leave it out for {list(DEFAULT_CHECKS)!r}), not {self.checks!r}"
+            )
+        if not self.verifies_nonce and not {"state", "pkce"} & set(self.checks):
+            # defence: a nonce nobody compares binds the callback to nothing (login CSRF)
+            raise ConfigurationError(
+                f"provider {self.id!r}: checks must include 'state' or 'pkce': a plain OAuth 2.0 "
+                f"provider has no ID token to verify a nonce in (leave checks out for "
+                f"{list(DEFAULT_CHECKS)!r}), not {list(self.checks)!r}"
             )
         if (
             isinstance(self.timeout, bool)
@@ -276,7 +288,7 @@ class OAuthProvider:
             raise SignInError("Callback", cookies=cookies)
         try:
             checked = self._verify_checks(config, request, secure, params)
-            tokens, profile = self._exchange(request, params, checked)
+            tokens, profile, authenticated_at = self._exchange(request, params, checked)
             user = call_sync(self.profile or default_profile, profile, tokens)
         except (CheckFailed, ExchangeFailed) as exc:
             logger.warning("provider %s: sign-in refused: %s", self.id, exc)
@@ -291,7 +303,13 @@ class OAuthProvider:
         user["id"] = str(user["id"])
         account: dict[str, t.Any] = {k: tokens[k] for k in TOKEN_FIELDS if tokens.get(k) is not None}
         account.update(provider=self.id, type=self.type, providerAccountId=user["id"])
-        return SignInResult(user=user, account=account, profile=dict(profile), cookies=cookies)
+        return SignInResult(
+            user=user,
+            account=account,
+            profile=dict(profile),
+            cookies=cookies,
+            authenticated_at=authenticated_at,
+        )
 
     def _verify_checks(
         self, config: Config, request: Request, secure: bool, params: t.Mapping[str, str]
@@ -322,7 +340,7 @@ class OAuthProvider:
 
     def _exchange(
         self, request: Request, params: t.Mapping[str, str], checked: t.Mapping[str, str]
-    ) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+    ) -> tuple[dict[str, t.Any], dict[str, t.Any], float | None]:
         code = params.get("code")
         if not code:
             raise ExchangeFailed("no code in the callback")
@@ -340,10 +358,21 @@ class OAuthProvider:
             raise ExchangeFailed("the token endpoint answered no access_token")
         if tokens.get("expires_at") is not None:
             tokens["expires_at"] = token_expiry(tokens["expires_at"])
-        profile = self.read_profile(session, tokens, checked)
+        profile, authenticated_at = self.read_identity(session, tokens, checked)
         if not isinstance(profile, t.Mapping):
             raise ExchangeFailed("the profile is not a JSON object")
-        return tokens, dict(profile)
+        return tokens, dict(profile), authenticated_at
+
+    def read_identity(
+        self, session: t.Any, tokens: t.Mapping[str, t.Any], checked: t.Mapping[str, str]
+    ) -> tuple[t.Any, float | None]:
+        """The profile (:meth:`read_profile`), and when the identity provider authenticated the
+        user: ``None`` here, since plain OAuth 2.0 does not say (the sign-in counts as now);
+        :class:`~.oidc.OIDCProvider` answers its ID token's ``auth_time``.
+
+        :raises ExchangeFailed: the profile cannot be read.
+        """
+        return self.read_profile(session, tokens, checked), None
 
     def read_profile(
         self, session: t.Any, tokens: t.Mapping[str, t.Any], checked: t.Mapping[str, str]

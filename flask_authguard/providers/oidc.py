@@ -5,10 +5,13 @@ sign-in, not at start-up, so an app starts without network). The ID token is ver
 joserfc (Authlib's JOSE library): the signature against the issuer's JWKS (kept for an hour,
 and fetched again, at most every few seconds, when a token names a key it does not hold or its
 signature does not verify: key rotation), ``iss``, ``aud`` (the client id),
-``exp``, ``iat``, ``azp`` (required, and the client id, when ``aud`` names several clients: OpenID
-Connect Core 3.1.3.7) and, with the ``nonce`` check, ``nonce``. The profile is the ID token's
-claims. Linking to an existing user by email (``allow_dangerous_email_account_linking``) needs
-the profile's ``email_verified`` to be true.
+``exp``, ``iat`` (both required), ``azp`` (required, and the client id, when ``aud`` names several
+clients: OpenID Connect Core 3.1.3.7) and, with the ``nonce`` check, ``nonce``; a step-up sign-in's
+``auth_time``. The profile is the ID token's claims, or ``userinfo_request``'s answer, read once the
+ID token verified and refused when its ``sub`` is another (OpenID Connect Core 5.3.2). The session
+keeps the ID token's ``auth_time`` as the moment the user authenticated (:mod:`.step_up`).
+Linking to an existing user by email (``allow_dangerous_email_account_linking``) needs the
+profile's ``email_verified`` to be true.
 
 .. code-block:: python
 
@@ -28,7 +31,7 @@ from . import _authlib
 from .base import check_url
 from .oauth import OAuthProvider
 from .replies import ExchangeFailed, email_verified, get_json
-from .step_up import check_auth_time
+from .step_up import authenticated_at, check_auth_time
 
 #: Seconds the discovery document is kept before it is read again.
 DISCOVERY_TTL = 3600
@@ -68,6 +71,8 @@ class OIDCProvider(OAuthProvider):
     scope: str | None = "openid email profile"
     checks: t.Sequence[str] = ("state", "pkce", "nonce")
     type: str = dataclasses.field(default="oidc", init=False)
+    #: The ``nonce`` check is compared with the verified ID token's ``nonce``.
+    verifies_nonce: t.ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_url(self.id, "issuer", self.issuer, required=True)
@@ -144,7 +149,7 @@ class OIDCProvider(OAuthProvider):
         """The claims of a verified ID token.
 
         :raises ExchangeFailed: bad signature, unknown key, wrong ``iss``/``aud``/``azp``/``nonce``,
-            expired, or not a JWT.
+            expired, no ``iat`` or ``sub``, or not a JWT.
         """
         from joserfc import jwt
         from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError, MissingKeyError
@@ -166,6 +171,7 @@ class OIDCProvider(OAuthProvider):
                 "iss": {"essential": True, "value": self.issuer_claim()},
                 "aud": {"essential": True, "value": self.client_id},
                 "exp": {"essential": True},
+                "iat": {"essential": True},  # OpenID Connect Core 3.1.3.7 (2.: REQUIRED)
                 "sub": {"essential": True},
             }
             if nonce is not None:
@@ -201,21 +207,36 @@ class OIDCProvider(OAuthProvider):
         """The ``iss`` an ID token must carry: the discovery document's issuer."""
         return str(self.discover().get("issuer", self.issuer))
 
-    def read_profile(
+    def read_identity(
         self, session: t.Any, tokens: t.Mapping[str, t.Any], checked: t.Mapping[str, str]
-    ) -> t.Any:
-        """The verified ID token's claims (``userinfo_request``, when given, instead)."""
-        if self.userinfo_request is not None:
-            return super().read_profile(session, tokens, checked)
+    ) -> tuple[t.Any, float | None]:
+        """The profile and when the user authenticated, from the verified ID token: its claims
+        (``userinfo_request``'s answer instead, when given, whose ``sub`` must be the ID token's)
+        and its ``auth_time`` (:func:`~.step_up.authenticated_at`).
+
+        The ID token is verified whether or not ``userinfo_request`` reads the profile: it is the
+        one answer that proves the sign-in is this browser's (``nonce``), for this client, and
+        recent enough for a step-up sign-in; the account keeps it.
+
+        :raises ExchangeFailed: no ID token, or one refused; a step-up sign-in's ``auth_time``
+            missing or too old; a userinfo answer for another ``sub``.
+        """
         id_token = tokens.get("id_token")
         if not isinstance(id_token, str) or not id_token:
             raise ExchangeFailed("the token endpoint answered no id_token")
         claims = self.verify_id_token(id_token, checked.get("nonce"))
+        now = _clock.now()
         try:  # a step-up sign-in: the provider must have asked again
-            check_auth_time(claims, checked.get("max_age"), _clock.now(), LEEWAY)
+            check_auth_time(claims, checked.get("max_age"), now, LEEWAY)
         except ValueError as exc:
             raise ExchangeFailed(str(exc)) from None
-        return claims
+        if self.userinfo_request is None:
+            return claims, authenticated_at(claims, now)
+        profile = self.read_profile(session, tokens, checked)
+        # OpenID Connect Core 5.3.2: a userinfo answer about someone else must not be used
+        if isinstance(profile, t.Mapping) and "sub" in profile and profile["sub"] != claims["sub"]:
+            raise ExchangeFailed("the userinfo answer's sub is not the ID token's")
+        return profile, authenticated_at(claims, now)
 
 
 def check_issuer(issuer: t.Any, where: str) -> str:

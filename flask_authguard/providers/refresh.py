@@ -132,7 +132,7 @@ def _failure(provider_id: str, exc: Exception) -> AccessTokenError:
     """The :class:`AccessTokenError` of a failed refresh request (logged without any token)."""
     error = getattr(exc, "error", None)
     if isinstance(error, str) and error:  # the provider's OAuth error answer
-        logger.warning("provider %s refused the refresh: %.64s", provider_id, error)
+        logger.warning("provider %s refused the refresh: %.64r", provider_id, error)
         return AccessTokenError(provider_id, "refused", error)
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(status, int) and 400 <= status < 500:

@@ -66,6 +66,8 @@ def _origin(url: str) -> str:
 
 def describe(exc: BaseException) -> str:
     """An exception for the log: its type, and the OAuth ``error`` code when it has one (never a
-    token, never a secret)."""
+    token, never a secret). The code is the provider's text: quoted and cut to 64 characters
+    (``%.64r``, as the callback's own ``error`` parameter is logged), so no newline or escape
+    in it forges a log line, and no megabyte of it fills the log."""
     error = getattr(exc, "error", None)
-    return f"{type(exc).__name__}({error})" if isinstance(error, str) else type(exc).__name__
+    return f"{type(exc).__name__}({error!r:.64})" if isinstance(error, str) else type(exc).__name__

@@ -6,11 +6,19 @@ the way next-auth's ``signIn(id, options, authorizationParams)`` passes authoriz
 An OpenID Connect provider's authorization request then carries ``max_age`` and ``prompt=login``:
 the provider asks the user to authenticate again instead of signing them in from its own session
 (OpenID Connect Core 3.1.2.1). Other providers get nothing: plain OAuth has no such parameters.
+
+Whatever the sign-in asked, an OpenID Connect sign-in keeps the ID token's ``auth_time`` for the
+session (:func:`authenticated_at`): a view with ``max_age`` measures the sign-in from the moment
+the provider last authenticated the user, so a sign-in started without ``max_age``, which the
+provider may answer from its own day-old session, is no recent sign-in.
 """
 
 from __future__ import annotations
 
 import typing as t
+
+from ..core.defences.revocation import UNKNOWN_AUTH_TIME
+from ..core.tokens.claims import is_timestamp
 
 #: The ``prompt`` values a sign-in start may ask for (OpenID Connect Core 3.1.2.1).
 PROMPTS = frozenset({"login", "consent", "select_account"})
@@ -65,14 +73,34 @@ def check_auth_time(claims: t.Mapping[str, t.Any], max_age: str | None, now: flo
     if max_age is None:
         return
     auth_time = claims.get("auth_time")
-    if isinstance(auth_time, bool) or not isinstance(auth_time, (int, float)):
+    if not is_timestamp(auth_time):  # NaN or Infinity would compare as recent
         raise ValueError("the ID token has no auth_time, though max_age was asked for")
     if now - auth_time > int(max_age) + leeway:
         raise ValueError("the ID token's auth_time is older than the max_age asked for")
 
 
+def authenticated_at(claims: t.Mapping[str, t.Any], now: float) -> float:
+    """When the provider last authenticated the user, by a verified ID token's ``claims``: its
+    ``auth_time``, at most ``now`` (a provider clock ahead of ours makes no sign-in younger than
+    it is).
+
+    An ID token without ``auth_time`` (or with one that is no moment: a string, NaN, a negative
+    or absurdly large number) gives
+    :data:`~flask_authguard.core.defences.revocation.UNKNOWN_AUTH_TIME`: the provider did not
+    say, and it may have signed the user in from a session of its own days old, so a view with
+    ``max_age`` asks for a step-up sign-in, where ``auth_time`` is required
+    (:func:`check_auth_time`).
+    """
+    auth_time = claims.get("auth_time")
+    if not is_timestamp(auth_time):
+        return UNKNOWN_AUTH_TIME
+    return min(float(auth_time), now)
+
+
 __all__ = [
     "PROMPTS",
+    "UNKNOWN_AUTH_TIME",
+    "authenticated_at",
     "check_auth_time",
     "requested_max_age",
     "step_up_checked",

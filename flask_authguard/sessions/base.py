@@ -97,6 +97,7 @@ class SessionStrategy(t.Protocol):
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
         amr: t.Sequence[str] | None = None,
+        authenticated_at: float | None = None,
     ) -> list[str] | None:
         """Start a session for a user who just signed in: the ``Set-Cookie`` values that carry
         it, or ``None`` when ``callbacks.jwt`` refused.
@@ -107,6 +108,11 @@ class SessionStrategy(t.Protocol):
         :param amr: the methods the user signed in with (``two_factor``: ``["pwd", "otp"]``...);
             the JWT strategy puts them in the token's ``amr`` claim, the database strategy
             has no column for them (see :mod:`~flask_authguard.sessions.two_factor`).
+        :param authenticated_at: when the identity provider authenticated the user, when the
+            sign-in says (:attr:`~flask_authguard.providers.base.SignInResult.authenticated_at`,
+            an OpenID Connect ID token's ``auth_time``): a view with ``max_age`` measures the
+            session from it when it is earlier than the session's start (the token's
+            ``idp_auth_time``, or the database session's record).
         :raises SignInError: the sign-in must be refused with that code.
         :raises BackendUnavailableError: the session store failed; no cookie is set.
         """

@@ -214,6 +214,7 @@ class DatabaseSessions:
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
         amr: t.Sequence[str] | None = None,
+        authenticated_at: float | None = None,
     ) -> list[str] | None:
         """Create a session row for the adapter's user (:meth:`account_user`) and return the
         cookie that carries its token.
@@ -229,7 +230,7 @@ class DatabaseSessions:
         )
         forget(environ)
         self._keep_tokens(db_user, account)
-        self.devices.signed_in(environ, db_user["id"], token)
+        self.devices.signed_in(environ, db_user["id"], token, authenticated_at)
         spec = config.session_cookie(secure)
         existing = session_cookies(environ, spec.name)
         return chunk(spec, token, existing=existing, chunk_size=config.chunk_size, expires=expires)

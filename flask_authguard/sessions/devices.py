@@ -9,7 +9,9 @@ Each strategy owns one of these (``strategy.devices``): :class:`JwtDevices` or
   ``last_seen_at`` (aware UTC datetimes, ``None`` when unknown), ``user_agent`` and ``current``
   (the session of the request asking, if any);
 - :meth:`~JwtDevices.end`: end one of them by that id;
-- :meth:`~JwtDevices.sign_in_time`: when the request's session signed in (step-up sign-in).
+- :meth:`~JwtDevices.sign_in_time`: when the request's session signed in (step-up sign-in): the
+  session's start, or when the identity provider last authenticated the user if that is earlier
+  (an OpenID Connect sign-in the provider answered from a session of its own).
 
 JWT sessions: the sign-in records the token's ``sid`` with its ``auth_time``, the user agent and
 the time; every later request of the session writes "last seen" again at most once per
@@ -36,7 +38,7 @@ import logging
 import typing as t
 
 from ..core import _clock
-from ..core.defences.revocation import AUTH_TIME, SESSION_ID, user_of
+from ..core.defences.revocation import AUTH_TIME, IDP_AUTH_TIME, SESSION_ID, authenticated_time, user_of
 from ..core.errors import BackendUnavailableError
 from ..core.runtime import runtime_of
 from ..core.session_index import SessionIndex, opaque_id
@@ -197,9 +199,9 @@ class JwtDevices(_Devices):
         self.signed_out(previous)
 
     def sign_in_time(self, environ: WSGIEnvironment, token: t.Mapping[str, t.Any] | None) -> float | None:
-        """When the request's session signed in: its token's ``auth_time`` (``None``: unknown)."""
-        value = (token or {}).get(AUTH_TIME)
-        return float(value) if is_timestamp(value) else None
+        """When the request's session signed in: its token's ``auth_time``, or its
+        ``idp_auth_time`` when earlier (``None``: unknown)."""
+        return authenticated_time(token or {})
 
     def list(self, user_id: t.Any, environ: WSGIEnvironment | None = None) -> list[SessionEntry]:
         """The live sessions of ``user_id``, the most recently seen first; revoked ones (one by
@@ -265,9 +267,18 @@ class DatabaseDevices(_Devices):
     """The sessions of users on the database strategy: the adapter's rows, with a record each
     for what the rows do not hold (sign-in time, user agent)."""
 
-    def signed_in(self, environ: WSGIEnvironment, user_id: t.Any, token: str) -> None:
-        """Record the session row a sign-in just created (best effort)."""
-        record = {"signed_in": round(_clock.now(), 3), "user_agent": _user_agent(environ)}
+    def signed_in(
+        self, environ: WSGIEnvironment, user_id: t.Any, token: str, authenticated_at: float | None = None
+    ) -> None:
+        """Record the session row a sign-in just created (best effort).
+
+        :param authenticated_at: when the identity provider authenticated the user, when the
+            sign-in says: kept (at most now) for :meth:`sign_in_time`.
+        """
+        now = round(_clock.now(), 3)
+        record: dict[str, t.Any] = {"signed_in": now, "user_agent": _user_agent(environ)}
+        if authenticated_at is not None:
+            record[IDP_AUTH_TIME] = min(round(authenticated_at, 3), now)
         try:
             self.index.put(_user_id(user_id), self.opaque(token), record, self._ttl())
         except BackendUnavailableError as exc:
@@ -305,8 +316,9 @@ class DatabaseDevices(_Devices):
             self.signed_out(deleted["userId"], previous)
 
     def sign_in_time(self, environ: WSGIEnvironment, token: t.Mapping[str, t.Any] | None) -> float | None:
-        """When the request's session signed in, from its record (``None``: unknown, such as a
-        session made by next-auth).
+        """When the request's session signed in, from its record: its start, or when the identity
+        provider authenticated the user if earlier (``None``: unknown, such as a session made by
+        next-auth).
 
         :raises BackendUnavailableError: the store cannot be reached.
         """
@@ -315,8 +327,12 @@ class DatabaseDevices(_Devices):
         if cookie is None or sub is None:
             return None
         record = self.index.get(sub, self.opaque(cookie))
-        value = None if record is None else record.get("signed_in")
-        return float(value) if is_timestamp(value) else None
+        if record is None:
+            return None
+        started = {AUTH_TIME: record.get("signed_in")}
+        if IDP_AUTH_TIME in record:
+            started[IDP_AUTH_TIME] = record[IDP_AUTH_TIME]
+        return authenticated_time(started)
 
     def _rows(self, user: str) -> list[t.Mapping[str, t.Any]]:
         adapter_method(self.config, "list_user_sessions")  # ConfigurationError when absent

@@ -236,9 +236,11 @@ class JwtSessions:
         profile: t.Mapping[str, t.Any] | None = None,
         is_new_user: bool = False,
         amr: t.Sequence[str] | None = None,
+        authenticated_at: float | None = None,
     ) -> list[str] | None:
         """Issue the session token (``jwt.max_age``) in a cookie that lives ``session.max_age``;
-        ``None`` when ``callbacks.jwt`` refused (returned ``None``).
+        ``None`` when ``callbacks.jwt`` refused (returned ``None``). ``authenticated_at`` becomes
+        the token's ``idp_auth_time`` (:func:`~flask_authguard.core.defences.revocation.sign_in_claims`).
 
         :raises SignInError: the token would take more than :data:`MAX_SIGN_IN_CHUNKS` cookies
             (``OAuthCallback`` for OAuth/OIDC, else ``Callback``).
@@ -249,7 +251,8 @@ class JwtSessions:
             claims["sub"] = str(claims["sub"])
         if amr:  # two_factor: how the user signed in (RFC 8176)
             claims["amr"] = list(amr)
-        started = sign_in_claims()  # defence: auth_time and sid, kept on every refresh
+        # defence: auth_time, sid (and idp_auth_time), kept on every refresh
+        started = sign_in_claims(authenticated_at)
         claims.update(started)
         token = call_jwt_callback(
             config,

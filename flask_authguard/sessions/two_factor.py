@@ -23,7 +23,7 @@ import typing as t
 
 from ..core import _clock
 from ..core._compat import call_sync
-from ..core.defences.revocation import lifetime_left
+from ..core.defences.revocation import UNKNOWN_AUTH_TIME, lifetime_left
 from ..core.errors import BackendUnavailableError, TokenError
 from ..core.http.cookies import chunk, clean
 from ..core.settings.config import Config
@@ -117,14 +117,25 @@ def with_second_factor(
     """The ``Set-Cookie`` values of the signed-in user's session once it passed the second factor
     (enrolment's first code, or a code asked for by an ``mfa=True`` route): a JWT session is
     issued again with ``"otp"`` added to its ``amr`` (its other claims, sign-in time and id kept);
-    with database sessions every session of the user ends and a new one starts.
+    with database sessions every session of the user ends and a new one starts, as old as the
+    ending one for a view with ``max_age``.
 
     :raises BackendUnavailableError: the store failed.
     """
     if config.strategy == "database":
         user_id = str(token["sub"])
+        strategy = strategy_of(config)
+        # defence: the new row's step-up time stays the old session's, as a JWT session keeps its
+        # auth_time and idp_auth_time (a code now is no password typed now); unknown stays unknown
+        started = strategy.devices.sign_in_time(environ, token)
         call_adapter(config, "delete_user_sessions", user_id)
-        made = strategy_of(config).create(environ, secure, user={"id": user_id}, account={})
+        made = strategy.create(
+            environ,
+            secure,
+            user={"id": user_id},
+            account={},
+            authenticated_at=UNKNOWN_AUTH_TIME if started is None else started,
+        )
         return made or []
     claims = dict(token)
     amr = (

@@ -27,7 +27,7 @@ from support.two_factor_app import (
     sign_in,
 )
 
-from flask_authguard import CredentialsProvider, decode
+from flask_authguard import CredentialsProvider, auth_required, decode
 from flask_authguard.core.two_factor import ACCOUNT_LABEL_LENGTH, recovery_hash
 
 API = {"Accept": "application/json"}
@@ -390,6 +390,28 @@ def test_enrolling_ends_the_users_other_database_sessions(kind: str, frozen_cloc
     enrol(site.client, site.clock.now)
     assert session_of(other) == {}
     assert site.client.get("/mfa").status_code == 200
+
+
+def test_enrolling_keeps_a_database_sessions_step_up_time(frozen_clock: FrozenClock) -> None:
+    """Enrolling replaces a database session with a new row, whose time for a view with
+    ``max_age`` stays the old session's, as a JWT session keeps its ``auth_time`` (and an OpenID
+    Connect sign-in's ``idp_auth_time``): a code typed now is no password typed now."""
+    opts, _ = options("database")
+    app = make_site("flask", opts)
+
+    @app.get("/recent")
+    @auth_required(max_age=300)
+    def recent() -> str:
+        return "recent"
+
+    client = client_of(app)
+    sign_in(client)
+    assert client.get("/recent").status_code == 200
+    frozen_clock.now += 301
+    assert client.get("/recent").status_code == 307
+    enrol(client, frozen_clock.now)
+    assert client.get("/mfa").status_code == 200  # the new session passed the second factor,
+    assert client.get("/recent").status_code == 307  # and is as old as the sign-in
 
 
 def test_json_client_gets_json_for_a_wrong_code(site: Site) -> None:

@@ -69,6 +69,8 @@ def test_local_oidc_and_email_sign_in(node_ready: None, tmp_path: pathlib.Path) 
         final, page = oidc.open("api/auth/signin/oidc", form)  # to the provider and back
         assert final == demo.url + "dashboard" and "Welcome, Alice!" in page
         assert json.loads(oidc.open("api/me")[1])["user"]["email"] == "alice@example.com"
+        # its ID token says when Alice authenticated (now): the account page (max_age) opens
+        assert oidc.open("account")[0] == demo.url + "account"
 
         mail = Browser(demo.url)
         final, page = mail.open(

@@ -177,7 +177,8 @@ def test_oidc_step_up_asks_the_provider_again(
     idp: OIDCServer, request: pytest.FixtureRequest, frozen_clock: FrozenClock
 ) -> None:
     frozen_clock.now = time.time()  # the provider's tokens carry the real time
-    idp.scenario(claims=PROFILE_CLAIMS)
+    # the user types the password at the provider now: its ID token says so (auth_time)
+    idp.scenario(claims={**PROFILE_CLAIMS, "auth_time": int(frozen_clock.now)})
     options = options_for("jwt", request, providers=[oidc(idp), generic(idp)])
     app, _ = make_app(options)
     client = client_of(app)
@@ -200,8 +201,9 @@ def test_oidc_step_up_asks_the_provider_again(
     authorization = query(begun.headers["Location"])
     assert begun.headers["Location"].startswith(f"{idp.issuer}/authorize?")
     assert (authorization["max_age"], authorization["prompt"]) == ("300", "login")
-    # through the real provider and back: a provider that asked again says so (auth_time)
-    idp.scenario(claims={**PROFILE_CLAIMS, "auth_time": int(time.time())})
+    # through the real provider and back: a provider that asked again says so (auth_time: the
+    # moment the user typed the password again, on this test's clock)
+    idp.scenario(claims={**PROFILE_CLAIMS, "auth_time": int(frozen_clock.now)})
     returned = back(client, consent(begun.headers["Location"]))
     assert returned.headers["Location"] == f"{BASE}/sensitive"
     assert client.get("/sensitive").get_json()["sensitive"] is True
@@ -262,4 +264,78 @@ def test_oidc_step_up_refuses_a_provider_that_did_not_ask_again(
     # without max_age the same ID token is fine: nobody asked for a recent sign-in
     plain = client.post("/api/auth/signin/corp", data={"csrfToken": csrf_of(client)})
     assert back(client, consent(plain.headers["Location"])).headers["Location"].startswith(BASE)
+    assert client.get("/private").status_code == 200
+
+
+# -- OpenID Connect: the session keeps the provider's auth_time -------------------------------------
+
+
+def _oidc_sign_in(client: t.Any, query_string: str = "") -> t.Any:
+    """An OIDC sign-in through the real provider, started at ``/signin/corp<query_string>`` by a
+    browser going to ``/sensitive``: the callback's answer."""
+    begun = client.post(
+        f"/api/auth/signin/corp{query_string}",
+        data={"csrfToken": csrf_of(client), "callbackUrl": "/sensitive"},
+    )
+    assert begun.status_code == 302, begun.data[:300]
+    return back(client, consent(begun.headers["Location"]))
+
+
+@pytest.mark.parametrize("kind", ["jwt", "database"])
+@pytest.mark.parametrize(
+    "auth_time",
+    [pytest.param(-86400, id="a-day-old"), pytest.param(None, id="not-said")],
+)
+def test_an_oidc_sign_in_without_max_age_is_as_old_as_the_providers(
+    idp: OIDCServer,
+    kind: str,
+    auth_time: int | None,
+    request: pytest.FixtureRequest,
+    frozen_clock: FrozenClock,
+) -> None:
+    """A browser may start the sign-in without ``max_age`` (a plain ``POST /signin/corp``), and the
+    provider then signs the user in silently from its own day-old session: the session keeps the
+    ID token's ``auth_time``, so a view with ``max_age`` still asks for a step-up sign-in (before,
+    the sign-in counted as now and let it in). An ID token without ``auth_time`` vouches for no
+    recent sign-in either; the step-up sign-in, where the provider must send it, then passes."""
+    frozen_clock.now = time.time()  # the provider's tokens carry the real time
+    claims: dict[str, t.Any] = dict(PROFILE_CLAIMS)
+    if auth_time is not None:
+        claims["auth_time"] = int(frozen_clock.now) + auth_time
+    idp.scenario(claims=claims)
+    app, _ = make_app(options_for(kind, request, providers=[oidc(idp)]))
+    client = client_of(app)
+    assert _oidc_sign_in(client).headers["Location"] == f"{BASE}/sensitive"
+    assert client.get("/private").status_code == 200  # signed in,
+    _step_up_location(client.get("/sensitive"), "/sensitive")  # but not recently
+    assert client.get("/sensitive", headers=JSON).get_json()["error"] == INSUFFICIENT
+
+    idp.scenario(claims={**PROFILE_CLAIMS, "auth_time": int(frozen_clock.now) - 10})
+    assert _oidc_sign_in(client, "?max_age=300").headers["Location"] == f"{BASE}/sensitive"
+    assert client.get("/sensitive").get_json()["sensitive"] is True
+    frozen_clock.now += STEP_UP - 9  # measured from the provider's auth_time, not the callback
+    assert client.get("/sensitive").status_code == 307
+
+
+def test_the_providers_auth_time_ages_no_session_itself(
+    idp: OIDCServer, request: pytest.FixtureRequest, frozen_clock: FrozenClock
+) -> None:
+    """The provider's ``auth_time`` is kept beside the session's own start (``auth_time`` of our
+    token), which revocations and ``session.max_lifetime`` measure from: after "sign out
+    everywhere", a silent sign-in from the provider's day-old session is a live session, and one
+    within ``max_lifetime`` of its start."""
+    from flask_authguard.core.defences.revocation import AUTH_TIME, IDP_AUTH_TIME
+
+    frozen_clock.now = time.time()
+    day_old = int(frozen_clock.now) - 86400
+    idp.scenario(claims={**PROFILE_CLAIMS, "auth_time": day_old})
+    app, guard = make_app(options_for("jwt", request, providers=[oidc(idp)], session={"max_lifetime": 3600}))
+    guard.revoke_user("johndoe", app=app)
+    frozen_clock.now += 1
+    client = client_of(app)
+    _oidc_sign_in(client)
+    token = client.get("/me").get_json()["token"]
+    assert token[IDP_AUTH_TIME] == day_old and token[AUTH_TIME] == round(frozen_clock.now, 3)
+    assert client.get("/private").status_code == 200
+    frozen_clock.now += 3000
     assert client.get("/private").status_code == 200

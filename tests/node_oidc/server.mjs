@@ -8,6 +8,9 @@
 //
 // Scenario keys (all optional):
 //   claims: {...}            merged into the ID token (and access token) payload
+//   drop_claims: [...]       these claims are left out of the ID token (and access token) payload
+//   auth_time_now: true      tokens say the user authenticated when they are issued (auth_time), as
+//                            a provider that asks for the password at every sign-in does
 //   userinfo: {...}          the userinfo answer
 //   authorize_error: "..."   the authorization endpoint redirects back with error=<it>
 //   tamper_signature: true   the ID token's signature is broken
@@ -78,7 +81,9 @@ async function makeInstance() {
   const service = server.service;
   service.on(Events.BeforeTokenSigning, (token) => {
     token.payload.jti = randomUUID(); // two tokens issued in one second differ
+    if (scenario.auth_time_now) token.payload.auth_time = Math.floor(Date.now() / 1000);
     if (scenario.claims) Object.assign(token.payload, scenario.claims);
+    for (const name of scenario.drop_claims ?? []) delete token.payload[name];
   });
   service.on(Events.BeforeAuthorizeRedirect, (redirect) => {
     if (scenario.authorize_error) {

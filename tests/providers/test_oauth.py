@@ -530,6 +530,26 @@ def test_no_checks_is_a_configuration_error(cls: type) -> None:
         cls(**options)
 
 
+@pytest.mark.parametrize("checks", [["nonce"], ("nonce",)])
+def test_plain_oauth_refuses_a_nonce_alone(checks: t.Sequence[str]) -> None:
+    """Plain OAuth 2.0 has no ID token to compare a nonce with: ``checks=["nonce"]`` alone bound the
+    callback to nothing (a code from another browser's flow signed in: login CSRF)."""
+    options: dict[str, t.Any] = {
+        "id": "acme",
+        "name": "Acme",
+        "client_id": "c",
+        "authorization_url": "https://a.example/auth",
+        "token_url": "https://a.example/token",
+        "userinfo_url": "https://a.example/me",
+    }
+    with pytest.raises(ConfigurationError, match=r"'acme': checks must include 'state' or 'pkce'"):
+        OAuthProvider(**options, checks=checks)
+    assert OAuthProvider(**options, checks=["nonce", "state"]).checks == ["nonce", "state"]
+    assert OAuthProvider(**options, checks=["pkce", "nonce"]).checks == ["pkce", "nonce"]
+    # OpenID Connect verifies it in the ID token (tests/providers/test_oidc.py)
+    assert OIDCProvider(id="x", name="X", issuer="https://id.example.com", client_id="c", checks=checks)
+
+
 def test_default_oauth_provider_sends_a_code_challenge(idp: OIDCServer) -> None:
     """Auth.js's default: PKCE (S256) and the state, verified by the provider on the way back."""
     idp.scenario(userinfo={"id": "u-1", "name": "Pat"})

@@ -149,18 +149,19 @@ def test_no_email_linking_without_email_verified(
 
 def test_email_verified_in_userinfo_links(idp: OIDCServer, adapter: SQLAlchemyAdapter) -> None:
     """With ``userinfo_request`` the profile is the userinfo answer: its ``email_verified``
-    counts (Amazon Cognito's string ``"true"`` too)."""
+    counts (Amazon Cognito's string ``"true"`` too). Its ``sub`` is the ID token's (OpenID
+    Connect Core 5.3.2: another is refused, ``tests/providers/test_oidc.py``)."""
     existing = adapter.create_user(
         {"name": "Jo", "email": "jo@example.com", "emailVerified": None, "image": None}
     )
 
     def userinfo(**kwargs: t.Any) -> dict[str, t.Any]:
-        return {"sub": "jo-7", "email": "jo@example.com", "email_verified": "true"}
+        return {"sub": "johndoe", "email": "jo@example.com", "email_verified": "true"}
 
     provider = oidc(idp, allow_dangerous_email_account_linking=True, userinfo_request=userinfo)
     client = client_of(make_app(providers=[provider], adapter=adapter))
     assert sign_in(client, "corp").headers["Location"] == f"{BASE}/private"
-    linked = adapter.get_user_by_account({"provider": "corp", "providerAccountId": "jo-7"})
+    linked = adapter.get_user_by_account({"provider": "corp", "providerAccountId": "johndoe"})
     assert linked is not None and linked["id"] == existing["id"]
 
 

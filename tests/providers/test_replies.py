@@ -36,5 +36,17 @@ def test_describe_names_the_error_code_never_its_text() -> None:
     class OAuthError(Exception):
         error = "invalid_grant"
 
-    assert describe(OAuthError("refresh token rt-secret revoked")) == "OAuthError(invalid_grant)"
+    assert describe(OAuthError("refresh token rt-secret revoked")) == "OAuthError('invalid_grant')"
     assert describe(ValueError("token abc")) == "ValueError"
+
+
+def test_describe_quotes_and_cuts_the_error_code() -> None:
+    """The ``error`` is the provider's text: a newline in it forged a log line, and its length was
+    unbounded. It is logged as the callback's own ``error`` parameter is: ``%.64r``."""
+
+    class OAuthError(Exception):
+        error = "invalid_grant\nWARNING forged line " + "x" * 1000
+
+    described = describe(OAuthError())
+    assert "\n" not in described and described.startswith("OAuthError('invalid_grant\\nWARNING forged")
+    assert described == f"OAuthError({OAuthError.error!r:.64})" and len(described) == len("OAuthError()") + 64

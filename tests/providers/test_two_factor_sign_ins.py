@@ -83,10 +83,15 @@ def test_oidc_sign_in_then_the_code(
         user_id = store.get_user_by_email("jo@example.com")["id"]
     turn_on(store, strategy, user_id)
     client.post("/api/auth/signout", data={"csrfToken": csrf_of(client)})
-    idp.scenario(claims=PROFILE_CLAIMS)
+    # signed in silently from the provider's day-old session: the code is new, that is not
+    day_old = int(frozen_clock.now) - 86400
+    idp.scenario(claims={**PROFILE_CLAIMS, "auth_time": day_old})
     held = oauth_sign_in(client, "corp", "/mfa")
     assert held.status_code == 302 and held.headers["Location"] == VERIFY
     finish(client, frozen_clock, strategy, "fed")
+    if strategy == "jwt":
+        cookie = client.get_cookie(SESSION, domain=client.host)
+        assert decode(token=cookie.value, secret=SECRET)["idp_auth_time"] == day_old
 
 
 def test_email_link_then_the_code(kind: str, strategy: str, frozen_clock: FrozenClock) -> None:

@@ -40,6 +40,15 @@ _CHECKED_KEY = "authguard.revocation"
 #: The sign-in time claim (OpenID Connect's name) and the stable session id claim.
 AUTH_TIME = "auth_time"
 SESSION_ID = "sid"
+#: When the identity provider last authenticated the user, for a sign-in that says (an OpenID
+#: Connect ID token's ``auth_time``): a step-up check (``max_age``) measures from it. It is kept
+#: apart from ``auth_time``, the session's start, which revocations and ``session.max_lifetime``
+#: measure from: a new session after "sign out everywhere" is not revoked, nor born past its
+#: lifetime, because the provider remembered the user from yesterday.
+IDP_AUTH_TIME = "idp_auth_time"
+#: The ``idp_auth_time`` of a sign-in whose authentication time is unknown (an ID token without
+#: ``auth_time``): the epoch, older than any ``max_age``.
+UNKNOWN_AUTH_TIME = 0.0
 
 
 def user_of(claims: t.Mapping[str, t.Any]) -> str | None:
@@ -55,19 +64,44 @@ def user_of(claims: t.Mapping[str, t.Any]) -> str | None:
     return None
 
 
-def sign_in_claims() -> dict[str, t.Any]:
-    """The claims a new session starts with: ``auth_time`` (now) and a random ``sid``."""
-    return {AUTH_TIME: round(_clock.now(), 3), SESSION_ID: str(uuid.uuid4())}
+def sign_in_claims(authenticated_at: float | None = None) -> dict[str, t.Any]:
+    """The claims a new session starts with: ``auth_time`` (now) and a random ``sid``.
+
+    :param authenticated_at: when the identity provider authenticated the user, when the sign-in
+        says (:attr:`~flask_authguard.providers.base.SignInResult.authenticated_at`): kept, at
+        most now, as ``idp_auth_time``.
+    """
+    now = round(_clock.now(), 3)
+    claims: dict[str, t.Any] = {AUTH_TIME: now, SESSION_ID: str(uuid.uuid4())}
+    if authenticated_at is not None:
+        claims[IDP_AUTH_TIME] = min(round(authenticated_at, 3), now)
+    return claims
 
 
 def carry_sign_in_claims(previous: t.Mapping[str, t.Any], token: dict[str, t.Any]) -> dict[str, t.Any]:
-    """``token`` (after ``callbacks.jwt``) with ``previous``'s ``auth_time`` and ``sid``: the
-    sign-in time and the session id never change on a refresh, whatever the callback returned."""
-    if AUTH_TIME in previous:  # (spelt out: a loop costs more than its two steps)
+    """``token`` (after ``callbacks.jwt``) with ``previous``'s ``auth_time``, ``sid`` and
+    ``idp_auth_time``: the sign-in times and the session id never change on a refresh, whatever
+    the callback returned."""
+    if AUTH_TIME in previous:  # (spelt out: a loop costs more than its three steps)
         token[AUTH_TIME] = previous[AUTH_TIME]
     if SESSION_ID in previous:
         token[SESSION_ID] = previous[SESSION_ID]
+    if IDP_AUTH_TIME in previous:
+        token[IDP_AUTH_TIME] = previous[IDP_AUTH_TIME]
     return token
+
+
+def authenticated_time(claims: t.Mapping[str, t.Any]) -> float | None:
+    """When the user of ``claims`` last authenticated, as a step-up check (``max_age``) measures
+    it: the session's ``auth_time``, or the identity provider's ``idp_auth_time`` when the token has
+    one and it is earlier; ``None`` (unknown) when either is there but is no moment."""
+    started = claims.get(AUTH_TIME)
+    if not is_timestamp(started):
+        return None
+    authenticated = claims.get(IDP_AUTH_TIME, started)
+    if not is_timestamp(authenticated):
+        return None
+    return float(min(started, authenticated))
 
 
 def sign_in_time(claims: t.Mapping[str, t.Any]) -> float | None:

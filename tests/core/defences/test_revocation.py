@@ -33,8 +33,12 @@ from flask_authguard import (
 from flask_authguard.core.defences import redis_store as redis_store_module
 from flask_authguard.core.defences import store as store_module
 from flask_authguard.core.defences.revocation import (
+    AUTH_TIME,
+    IDP_AUTH_TIME,
     RevocationList,
+    authenticated_time,
     carry_sign_in_claims,
+    sign_in_claims,
     sign_in_time,
     user_of,
 )
@@ -89,6 +93,22 @@ def test_carry_and_sign_in_time() -> None:
     assert sign_in_time({"auth_time": 5, "iat": 9}) == 5
     assert sign_in_time({"iat": 9}) == 9
     assert sign_in_time({"iat": "9"}) is None
+
+
+def test_the_providers_auth_time_is_kept_beside_the_sign_in(clock: FrozenClock) -> None:
+    """An OpenID Connect sign-in keeps the provider's ``auth_time`` as ``idp_auth_time`` (at most
+    now), carried on every refresh like ``auth_time``; a step-up measures from the earlier of the
+    two, revocations from ``auth_time`` alone."""
+    started = sign_in_claims(clock.now - 86400)
+    assert started[AUTH_TIME] == clock.now and started[IDP_AUTH_TIME] == clock.now - 86400
+    assert sign_in_claims(clock.now + 60)[IDP_AUTH_TIME] == clock.now  # a provider clock ahead
+    assert IDP_AUTH_TIME not in sign_in_claims()  # a sign-in that authenticated now (credentials)
+    assert carry_sign_in_claims(started, {"a": 1}) == {"a": 1, **started}
+    assert authenticated_time(started) == clock.now - 86400
+    assert sign_in_time(started) == clock.now
+    assert authenticated_time({AUTH_TIME: 5}) == 5
+    assert authenticated_time({AUTH_TIME: 5, IDP_AUTH_TIME: None}) is None
+    assert authenticated_time({IDP_AUTH_TIME: 5}) is None
 
 
 # -- revoke_user --------------------------------------------------------------------------------
