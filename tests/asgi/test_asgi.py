@@ -556,48 +556,16 @@ def test_the_checked_raw_path_keeps_the_root_path(token: str) -> None:
     assert json.loads(b"".join(chunks)) == {"path": "/app/dashboard", "raw_path": "/app/dashboard"}
 
 
-def test_a_root_path_applies_only_at_a_segment_boundary(token: str) -> None:
-    """Starlette's rule: ``/apiary/x`` under the root ``/api`` is ``/apiary/x``, checked and
-    routed whole (it was cut to ``/ary/x``, and the app served another route)."""
-
-    def answer(path: str, cookie: str | None) -> tuple[int, t.Any]:
-        headers = [(b"host", b"app.test")] + ([(b"cookie", f"{COOKIE}={cookie}".encode())] if cookie else [])
-        scope = {
-            "type": "http", "http_version": "1.1", "method": "GET", "scheme": "http",
-            "path": path, "raw_path": path.encode(), "root_path": "/api", "query_string": b"",
-            "headers": headers, "server": ("app.test", 80), "client": ("10.0.0.1", 5000),
-        }  # fmt: skip
-        sent: list[t.Any] = []
-
-        async def receive() -> dict[str, t.Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: t.Any) -> None:
-            sent.append(message)
-
-        asyncio.run(app(scope, receive, send))
-        body = b"".join(m.get("body", b"") for m in sent[1:])
-        return sent[0]["status"], json.loads(body) if sent[0]["status"] == 200 else None
-
-    app = AuthMiddleware(echo_scope, OPTIONS, matcher=["/ary/:path*"])
-    assert answer("/apiary/x", None) == (200, {"path": "/apiary/x", "raw_path": "/apiary/x"})
-    assert answer("/api/ary/x", None)[0] == 307  # /ary/x under the root: protected
-    assert answer("/api/ary/x", token) == (200, {"path": "/api/ary/x", "raw_path": "/api/ary/x"})
-
-
-@pytest.mark.parametrize("route", ["signin", "session", "csrf", "providers"])
-def test_a_query_string_that_is_not_utf8_is_a_400_on_the_auth_routes(route: str) -> None:
-    """A raw ``0xFF`` in the query (Daphne and HTTP/2 servers hand the bytes on) was a 500 from
-    every ``/api/auth/*`` route; it is a 400 (tests/endpoints/test_handler.py, for WSGI)."""
-    from flask_authguard import CredentialsProvider
-
-    options = {**OPTIONS, "trust_host": True, "providers": [CredentialsProvider(authorize=lambda **kw: None)]}
-    app = AuthMiddleware(Starlette(), options)
+def raw_request(
+    app: t.Any, path: str, *, root_path: str = "", query: bytes = b"", cookie: str | None = None
+) -> tuple[int, bytes]:
+    """``GET path`` as a server sends it, with scope fields a test client cannot set (a root
+    path the path lies outside, raw bytes in the query): the status and the body."""
+    headers = [(b"host", b"app.test")] + ([(b"cookie", f"{COOKIE}={cookie}".encode())] if cookie else [])
     scope = {
         "type": "http", "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": f"/api/auth/{route}", "raw_path": f"/api/auth/{route}".encode(), "root_path": "",
-        "query_string": b"callbackUrl=/\xff", "headers": [(b"host", b"localhost")],
-        "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1),
+        "path": path, "raw_path": path.encode(), "root_path": root_path, "query_string": query,
+        "headers": headers, "server": ("app.test", 80), "client": ("10.0.0.1", 5000),
     }  # fmt: skip
     sent: list[t.Any] = []
 
@@ -608,7 +576,29 @@ def test_a_query_string_that_is_not_utf8_is_a_400_on_the_auth_routes(route: str)
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))
-    assert sent[0]["status"] == 400
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_a_root_path_applies_only_at_a_segment_boundary(token: str) -> None:
+    """Starlette's rule: ``/apiary/x`` under the root ``/api`` is ``/apiary/x``, checked and
+    routed whole (it was cut to ``/ary/x``, and the app served another route)."""
+    app = AuthMiddleware(echo_scope, OPTIONS, matcher=["/ary/:path*"])
+    status, body = raw_request(app, "/apiary/x", root_path="/api")
+    assert (status, json.loads(body)) == (200, {"path": "/apiary/x", "raw_path": "/apiary/x"})
+    assert raw_request(app, "/api/ary/x", root_path="/api")[0] == 307  # /ary/x under the root
+    status, body = raw_request(app, "/api/ary/x", root_path="/api", cookie=token)
+    assert (status, json.loads(body)) == (200, {"path": "/api/ary/x", "raw_path": "/api/ary/x"})
+
+
+@pytest.mark.parametrize("route", ["signin", "session", "csrf", "providers"])
+def test_a_query_string_that_is_not_utf8_is_a_400_on_the_auth_routes(route: str) -> None:
+    """A raw ``0xFF`` in the query (Daphne and HTTP/2 servers hand the bytes on) was a 500 from
+    every ``/api/auth/*`` route; it is a 400 (tests/endpoints/test_handler.py, for WSGI)."""
+    from flask_authguard import CredentialsProvider
+
+    options = {**OPTIONS, "trust_host": True, "providers": [CredentialsProvider(authorize=lambda **kw: None)]}
+    app = AuthMiddleware(Starlette(), options)
+    assert raw_request(app, f"/api/auth/{route}", query=b"callbackUrl=/\xff")[0] == 400
 
 
 @pytest.mark.filterwarnings("ignore:The `root_path` parameter is deprecated")  # still honoured
