@@ -38,7 +38,7 @@ from ..guard.decision import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, needs_whole_environ, run_guard, runs_inline
 from .later_check import mounted_apps, route_checks_again, routes_of
 from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
-from .scope import Scope, applied_root, environ_of, guard_environ
+from .scope import Scope, environ_of, guard_environ
 
 ASGIApp = t.Callable[[Scope, Receive, Send], t.Awaitable[None]]
 
@@ -237,10 +237,11 @@ def _routed_scope(scope: Scope, environ: t.Mapping[str, t.Any]) -> Scope:
     """The scope with the path the guard checked (``..`` and ``//`` resolved), so the app
     routes on exactly that path: ``path`` and, when the server sent one, a ``raw_path`` that
     encodes it (a framework routing on ``raw_path`` must not see ``/public/..%2fadmin``)."""
-    checked: str = environ["PATH_INFO"]
-    if not checked.isascii():
-        checked = checked.encode("latin-1").decode("utf-8", "surrogateescape")
-    path = applied_root(scope) + checked
+    # the root the check applied (``SCRIPT_NAME``: the scope's ``root_path`` when the path lies
+    # under it) and the checked path, as text
+    path: str = environ["SCRIPT_NAME"] + environ["PATH_INFO"]
+    if not path.isascii():
+        path = path.encode("latin-1").decode("utf-8", "surrogateescape")
     raw = scope.get("raw_path")
     if raw is None:
         return scope if scope.get("path") == path else {**scope, "path": path}

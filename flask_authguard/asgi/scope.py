@@ -96,22 +96,18 @@ _WSGI_FLAGS = {
 }
 
 
-def applied_root(scope: Scope) -> str:
-    """The scope's ``root_path`` when its ``path`` lies under it, else ``""``: Starlette's rule
-    (``get_route_path``), where the root ends at a segment boundary, so ``/apiary`` under the
-    root ``/api`` is routed, and so checked, as ``/apiary``."""
-    root: str = scope.get("root_path", "")
-    path: str = scope.get("path", "/")
-    return root if root and (path == root or path.startswith(root + "/")) else ""
-
-
 def _request_keys(scope: Scope) -> dict[str, t.Any]:
     """The environ keys of the request line, the server and the scheme (``RAW_URI`` from
     ``raw_path``, ``authguard.websocket`` for a handshake): what both views hold."""
-    root, path = applied_root(scope), scope.get("path", "/")
+    root, path = scope.get("root_path", ""), scope.get("path", "/")
+    if root and not (path == root or path.startswith(root + "/")):
+        # Starlette's rule (``get_route_path``): the root ends at a segment boundary, so
+        # ``/apiary`` under the root ``/api`` is routed, and so checked, as ``/apiary``
+        root = ""
     if not (root.isascii() and path.isascii()):
         root, path = _latin1(root), _latin1(path)
-    path = path[len(root) :]
+    if root:
+        path = path[len(root) :]
     websocket = scope["type"] == "websocket"
     scheme = scope.get("scheme") or ("ws" if websocket else "http")
     host, port = scope.get("server") or ("localhost", 80)
