@@ -118,19 +118,19 @@ class AuthMiddleware:
             # turn a refusal into a 500 before it got here.
             add_handler(AuthRefusal, refusal_response)
         self._mounts_handled = False
-        self._fastapi = _is_fastapi(app)
+        self._fastapi = _fastapi_in(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self._fastapi and self.app.root_path:  # type: ignore[attr-defined]
+        if self._fastapi is not None and self._fastapi.root_path:
             # ``FastAPI(root_path=...)`` puts its root in the scope itself, in its own
             # ``__call__``, after this check: put it there first, so the path checked is the
             # one FastAPI routes on (else ``/api/dashboard`` is checked whole and served as
             # the protected ``/dashboard``)
-            scope["root_path"] = self.app.root_path  # type: ignore[attr-defined]
+            scope["root_path"] = self._fastapi.root_path
         core = self.core
         scope[CORE_KEY] = core
         environ = environ_of(scope) if self._whole_environ else guard_environ(scope)
@@ -255,13 +255,24 @@ def _routed_scope(scope: Scope, environ: t.Mapping[str, t.Any]) -> Scope:
     return {**scope, "path": path, "raw_path": encoded}
 
 
-def _is_fastapi(app: t.Any) -> bool:
-    """Whether ``app`` is a FastAPI app (whose ``root_path`` option rewrites the scope)."""
+#: How many wrapping middlewares (``.app``) are looked through for a FastAPI app.
+_WRAPPER_DEPTH = 16
+
+
+def _fastapi_in(app: t.Any) -> t.Any:
+    """The FastAPI app ``app`` is, or wraps through middlewares that keep the app they wrap as
+    ``.app`` (Starlette's do), else ``None``: its ``root_path`` option rewrites the scope."""
     try:
         from fastapi import FastAPI
     except ImportError:  # not installed: no app is one
-        return False
-    return isinstance(app, FastAPI)
+        return None
+    for _ in range(_WRAPPER_DEPTH):
+        if isinstance(app, FastAPI):
+            return app
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return None
 
 
 def _endpoints_for(core: AuthCore) -> t.Any:

@@ -21,6 +21,7 @@ import sys
 import typing as t
 
 from ..core.defences.crosssite import WEBSOCKET_KEY
+from ..guard.incoming import normalize_path
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -100,10 +101,15 @@ def _request_keys(scope: Scope) -> dict[str, t.Any]:
     """The environ keys of the request line, the server and the scheme (``RAW_URI`` from
     ``raw_path``, ``authguard.websocket`` for a handshake): what both views hold."""
     root, path = scope.get("root_path", ""), scope.get("path", "/")
-    if root and not (path == root or path.startswith(root + "/")):
-        # Starlette's rule (``get_route_path``): the root ends at a segment boundary, so
-        # ``/apiary`` under the root ``/api`` is routed, and so checked, as ``/apiary``
-        root = ""
+    if root:
+        # The app routes on the path under its root: Starlette's rule (``get_route_path``),
+        # where the root ends at a segment boundary (``/apiary`` under the root ``/api`` is
+        # ``/apiary``). Decided on the path as the guard resolves it (``..``, ``//``): the app
+        # gets that path, so ``//api/x`` or ``/x/../api/x`` is ``/x`` under the root, checked
+        # and routed alike.
+        path = normalize_path(path)
+        if not (path == root or path.startswith(root + "/")):
+            root = ""
     if not (root.isascii() and path.isascii()):
         root, path = _latin1(root), _latin1(path)
     if root:

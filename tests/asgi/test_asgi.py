@@ -590,6 +590,16 @@ def test_a_root_path_applies_only_at_a_segment_boundary(token: str) -> None:
     assert (status, json.loads(body)) == (200, {"path": "/api/ary/x", "raw_path": "/api/ary/x"})
 
 
+@pytest.mark.parametrize("path", ["//api/ary/x", "/x/../api/ary/x", "/./api/ary/x"])
+def test_a_path_that_resolves_under_the_root_is_checked_under_it(token: str, path: str) -> None:
+    """The root is decided on the resolved path: ``//api/ary/x`` was checked whole as
+    ``/api/ary/x`` (outside the matcher), then routed under the root as the protected ``/ary/x``."""
+    app = AuthMiddleware(echo_scope, OPTIONS, matcher=["/ary/:path*"])
+    assert raw_request(app, path, root_path="/api")[0] == 307
+    status, body = raw_request(app, path, root_path="/api", cookie=token)
+    assert (status, json.loads(body)["path"]) == (200, "/api/ary/x")
+
+
 @pytest.mark.parametrize("route", ["signin", "session", "csrf", "providers"])
 def test_a_query_string_that_is_not_utf8_is_a_400_on_the_auth_routes(route: str) -> None:
     """A raw ``0xFF`` in the query (Daphne and HTTP/2 servers hand the bytes on) was a 500 from
@@ -603,17 +613,24 @@ def test_a_query_string_that_is_not_utf8_is_a_400_on_the_auth_routes(route: str)
 
 @pytest.mark.filterwarnings("ignore:The `root_path` parameter is deprecated")  # still honoured
 def test_a_fastapi_root_path_is_checked_as_fastapi_routes_it(token: str) -> None:
-    """``FastAPI(root_path="/api")`` wrapped whole: FastAPI sets the scope's root after the
-    check, so ``/api/dashboard`` was checked whole (unprotected) and served as ``/dashboard``."""
+    """``FastAPI(root_path="/api")`` wrapped whole, or behind another middleware: FastAPI sets
+    the scope's root after the check, so ``/api/dashboard`` was checked whole (unprotected) and
+    served as ``/dashboard``."""
+    from starlette.middleware.cors import CORSMiddleware
+
     inner = FastAPI(root_path="/api")
 
     @inner.get("/dashboard")
     async def dashboard(request: FastAPIRequest) -> t.Any:
         return {"token": request.state.auth_token}
 
-    app = AuthMiddleware(inner, OPTIONS, matcher=["/dashboard/:path*"])
-    assert client(app).get("/api/dashboard").status_code == 307
-    assert client(app, token).get("/api/dashboard").json()["token"]["sub"] == "u1"
+    for app in (
+        AuthMiddleware(inner, OPTIONS, matcher=["/dashboard/:path*"]),
+        AuthMiddleware(CORSMiddleware(inner, allow_origins=["*"]), OPTIONS, matcher=["/dashboard/:path*"]),
+    ):
+        for path in ("/api/dashboard", "//api/dashboard", "/x/../api/dashboard"):
+            assert raw_request(app, path)[0] == 307, path
+        assert client(app, token).get("/api/dashboard").json()["token"]["sub"] == "u1"
 
 
 # ------------------------------------------------------------------- the inner middleware, last
