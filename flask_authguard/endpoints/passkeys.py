@@ -32,6 +32,7 @@ import typing as t
 
 from werkzeug.wrappers import Response
 
+from ..core import _clock
 from ..core._compat import call_sync
 from ..core.errors import BackendUnavailableError
 from ..providers.base import SignInError
@@ -52,12 +53,15 @@ logger = logging.getLogger("flask_authguard")
 
 #: The refusal of a session that has not passed the second factor of an enrolled user.
 SECOND_FACTOR = "SecondFactorRequired"
+#: The refusal of a sign-in older than the provider's ``add_max_age``, asked to add a passkey.
+SIGN_IN_AGAIN = "SignInAgain"
 #: What the passkeys page says for an error code in its query.
 PAGE_ERRORS = {
     VERIFICATION_ERROR: "The passkey could not be added. Try again.",
     "PasskeyExists": "This passkey is registered already.",
     "NoEmail": "Passkeys need an account with an email address.",
     SECOND_FACTOR: "Enter a code from your authenticator app first: sign in again to add or remove passkeys.",
+    SIGN_IN_AGAIN: "Adding a passkey needs a recent sign-in: sign in again, then add it.",
 }
 #: The pages' script, read once.
 _SCRIPT: bytes | None = None
@@ -85,6 +89,22 @@ def lacks_second_factor(f: Flow, claims: t.Mapping[str, t.Any]) -> bool:
         return False
     sub = claims.get("sub")
     return bool(sub) and load_record(config, str(sub)) is not None
+
+
+def sign_in_again_url(f: Flow, provider: PasskeyProvider, claims: t.Mapping[str, t.Any]) -> str | None:
+    """The sign-in page's URL (with ``max_age``, and back to the passkeys page) when this
+    session signed in longer ago than ``provider.add_max_age`` (or when is unknown), else
+    ``None``: an older session may not add a passkey, which would outlive it as a fresh sign-in.
+
+    :raises BackendUnavailableError: the store cannot be reached (database sessions).
+    """
+    max_age = provider.add_max_age
+    if max_age is None:
+        return None
+    started = strategy_of(f.config).devices.sign_in_time(f.environ, claims)
+    if started is not None and _clock.now() - started <= max_age:
+        return None
+    return f"{f.signin_link(manage_url(f))}&max_age={max_age}"  # signin_link has a query
 
 
 def _owner(f: Flow, claims: t.Mapping[str, t.Any], *, create: bool) -> dict[str, t.Any] | None:
@@ -127,6 +147,10 @@ def webauthn_options(f: Flow, provider_id: str | None) -> Response:
     if claims is not None and lacks_second_factor(f, claims):
         message = PAGE_ERRORS[SECOND_FACTOR]
         return f.json({"error": SECOND_FACTOR, "message": message}, status=401, headers=NO_CACHE)
+    again = sign_in_again_url(f, provider, claims) if claims is not None else None
+    if again is not None:  # defence: an old or stolen session may not add a lasting sign-in
+        body = {"error": SIGN_IN_AGAIN, "message": PAGE_ERRORS[SIGN_IN_AGAIN], "url": again}
+        return f.json(body, status=401, headers=NO_CACHE)
     if claims is not None:  # register, signed in
         email = claims.get("email")
         if not isinstance(email, str) or not email:
@@ -165,6 +189,10 @@ def register(f: Flow, provider: PasskeyProvider, callback_url: str) -> Response:
     if lacks_second_factor(f, claims):
         logger.info("passkey: registration refused: the session has not passed the second factor")
         return f.redirect(manage_url(f, error=SECOND_FACTOR), json_status=401)
+    again = sign_in_again_url(f, provider, claims)
+    if again is not None:
+        logger.info("passkey: registration refused: the sign-in is older than add_max_age")
+        return f.redirect(again, json_status=401)
     try:
         record = provider.verify_registration(
             f.request, f.form, user={"sub": claims.get("sub"), "email": claims.get("email")}
@@ -235,6 +263,7 @@ def manage_page(f: Flow, provider_id: str | None = None) -> Response:
     owner = _owner(f, claims, create=False)
     passkeys = call_adapter(f.config, "list_authenticators_by_user_id", owner["id"]) if owner else []
     code = args.get("error", "")
+    provider_again = sign_in_again_url(f, provider, claims)
     return f.page(
         "authguard/passkeys.html",
         provider=provider,
@@ -247,6 +276,8 @@ def manage_page(f: Flow, provider_id: str | None = None) -> Response:
         removed=args.get("removed") == "1",
         csrf_failed=args.get("csrf") == "true",
         script_url=script_url(f),
+        sign_in_again_url=provider_again,
+        sign_in_again=PAGE_ERRORS[SIGN_IN_AGAIN],
     )
 
 

@@ -96,6 +96,9 @@ TRANSPORTS = frozenset({"usb", "nfc", "ble", "smart-card", "hybrid", "internal",
 DEVICE_TYPES = {"single_device": "singleDevice", "multi_device": "multiDevice"}
 #: Auth.js's ceremony timeout: five minutes.
 DEFAULT_TIMEOUT = 5 * 60
+#: The oldest sign-in, in seconds, that may add a passkey (``add_max_age``): time to add one
+#: right after signing in (the email link's welcome page offers it), not a session's days.
+DEFAULT_ADD_MAX_AGE = 10 * 60
 
 
 def to_base64(raw: bytes) -> str:
@@ -142,12 +145,18 @@ class PasskeyProvider:
     :param name: shown on the pages ("Sign in with a passkey").
     :param rp_name: the relying party's name the browser shows; default the trusted origin's host.
     :param timeout: seconds the browser gives the user (a hint; default five minutes).
+    :param add_max_age: adding a passkey needs a sign-in at most this many seconds old (default
+        ten minutes; ``None``: any live session may add one). A passkey outlives the session
+        that added it: an older session, or a stolen cookie, would otherwise turn itself into a
+        fresh sign-in, past every ``max_age`` (step-up) view and past "sign out everywhere". An
+        older session is sent to sign in again (with ``max_age``), and back to the passkeys page.
     """
 
     id: str = "passkey"
     name: str = "Passkey"
     rp_name: str | None = None
     timeout: int = DEFAULT_TIMEOUT
+    add_max_age: int | None = DEFAULT_ADD_MAX_AGE
     type: str = dataclasses.field(default="webauthn", init=False)
     callback_methods: tuple[str, ...] = dataclasses.field(default=("POST",), init=False)
     callback_csrf: bool = dataclasses.field(default=True, init=False)
@@ -161,6 +170,12 @@ class PasskeyProvider:
         if isinstance(self.timeout, bool) or not isinstance(self.timeout, int) or self.timeout <= 0:
             raise ConfigurationError(
                 f"PasskeyProvider(timeout=...) must be seconds > 0, not {self.timeout!r}"
+            )
+        age = self.add_max_age
+        if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 1):
+            raise ConfigurationError(
+                f"PasskeyProvider(add_max_age=...) must be whole seconds (at least 1) or None, "
+                f"not {self.add_max_age!r}"
             )
         self._config: Config | None = None
 

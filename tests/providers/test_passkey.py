@@ -11,6 +11,7 @@ import typing as t
 import pytest
 
 pytest.importorskip("webauthn", reason='py_webauthn is not installed: pip install -e ".[test]"')
+from conftest import FrozenClock  # noqa: E402
 from support.passkey_app import (  # noqa: E402
     FRONT_ENDS,
     ORIGIN,
@@ -379,6 +380,62 @@ def test_the_provider_needs_an_adapter_with_the_authenticator_methods() -> None:
 def test_bad_timeout(bad: t.Any) -> None:
     with pytest.raises(ConfigurationError, match="timeout"):
         PasskeyProvider(timeout=bad)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, "600", 1.5])
+def test_bad_add_max_age(bad: t.Any) -> None:
+    with pytest.raises(ConfigurationError, match="add_max_age"):
+        PasskeyProvider(add_max_age=bad)
+
+
+# -- adding a passkey needs a recent sign-in ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["jwt", "database"])
+def test_an_old_sign_in_signs_in_again_before_adding_a_passkey(
+    strategy: str, frozen_clock: FrozenClock
+) -> None:
+    """A passkey outlives the session that adds it: a sign-in older than ``add_max_age`` (ten
+    minutes), or a stolen cookie, would otherwise make itself a fresh sign-in, past every
+    ``max_age`` view. The options, the registration and the page send it to sign in again."""
+    site = Site("flask", strategy)
+    site.sign_in_with_password("alice")
+    fresh = site.options("register")  # options fetched while the sign-in was recent...
+    assert fresh.status_code == 200
+    frozen_clock.now += 601
+    again = f"{ORIGIN}/api/auth/signin?callbackUrl="
+    stale = site.options("register")
+    body = stale.get_json()
+    assert stale.status_code == 401 and body["error"] == "SignInAgain"
+    assert body["url"].startswith(again) and body["url"].endswith("&max_age=600")
+    page = site.client.get("/api/auth/passkeys").get_data(as_text=True)
+    assert 'id="sign-in-again-link"' in page
+    answer = SoftAuthenticator().register(fresh.get_json()["options"], ORIGIN)
+    refused = site.post_callback("register", answer)  # ...and used once it was not
+    assert refused.status_code == 302 and refused.headers["Location"].startswith(again)
+    assert refused.headers["Location"].endswith("&max_age=600")
+
+    def passkeys() -> list[t.Any]:  # JWT sessions store the user with the first passkey
+        alice = site.adapter.get_user_by_email(USERS["alice"]["email"])
+        return [] if alice is None else site.adapter.list_authenticators_by_user_id(alice["id"])
+
+    assert passkeys() == []
+    site.sign_in_with_password("alice")  # a new sign-in is recent: it may
+    assert site.register(SoftAuthenticator()).status_code == 302
+    assert len(passkeys()) == 1
+    assert 'id="sign-in-again-link"' not in site.client.get("/api/auth/passkeys").get_data(as_text=True)
+
+
+def test_add_max_age_none_lets_any_session_add_a_passkey(frozen_clock: FrozenClock) -> None:
+    from support.passkey_app import authorize
+
+    from flask_authguard import CredentialsProvider
+
+    password = CredentialsProvider(authorize=authorize, credentials={"username": {}, "password": {}})
+    site = Site("flask", "jwt", providers=[password, PasskeyProvider(add_max_age=None)])
+    site.sign_in_with_password("alice")
+    frozen_clock.now += 86_400
+    assert site.register(SoftAuthenticator()).status_code == 302
 
 
 # -- a passkey and the second factor ---------------------------------------------------------------
