@@ -38,7 +38,7 @@ from ..guard.decision import AuthCore, InnerMiddleware
 from .guard import CORE_KEY, needs_whole_environ, run_guard, runs_inline
 from .later_check import mounted_apps, route_checks_again, routes_of
 from .respond import Receive, Send, call_wsgi, collect, private_if_checked, send_collected
-from .scope import Scope, environ_of, guard_environ
+from .scope import ENVIRON_KEY, Scope, environ_of, guard_environ
 
 ASGIApp = t.Callable[[Scope, Receive, Send], t.Awaitable[None]]
 
@@ -133,6 +133,9 @@ class AuthMiddleware:
             scope["root_path"] = self._fastapi.root_path
         core = self.core
         scope[CORE_KEY] = core
+        # this guard's own view of its scope, never one a guard in front of it left there: under
+        # a ``Mount`` its path and root are not this app's
+        scope.pop(ENVIRON_KEY, None)
         environ = environ_of(scope) if self._whole_environ else guard_environ(scope)
         path = core.path(environ)  # normalised once, before any rule looks at it
         if self.endpoints is not None and kind == "http" and self.endpoints.serves(environ):
@@ -144,7 +147,8 @@ class AuthMiddleware:
             self._mounts_handled = True
         inner = _routed_scope(scope, environ)
         refusal = None
-        if core.is_protected(environ, path):
+        checked = core.is_protected(environ, path)
+        if checked:
             # the inner middleware runs after the route's own require_auth when it has one
             last = core.middleware is None or not route_checks_again(inner, self.app)
             if self._inline:  # CPU work only: on the loop, without a coroutine round trip
@@ -157,7 +161,9 @@ class AuthMiddleware:
             else:  # answered as a WSGI app, which may read any of the request: the whole environ
                 await send_collected(collect(refusal, environ_of(scope)), send)
             return
-        inner.setdefault("state", {})["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
+        state = inner.setdefault("state", {})
+        if checked or "auth_token" not in state:  # where this guard did not check, one in front's stays
+            state["auth_token"] = environ.get(TOKEN_ENVIRON_KEY)
         started = False
 
         async def tracking_send(message: t.MutableMapping[str, t.Any]) -> None:

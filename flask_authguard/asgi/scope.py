@@ -97,18 +97,23 @@ _WSGI_FLAGS = {
 }
 
 
+def _under(path: str, root: str) -> bool:
+    """Whether ``path`` lies under the root path ``root`` (at a segment boundary)."""
+    return path == root or path.startswith(root + "/")
+
+
 def _request_keys(scope: Scope) -> dict[str, t.Any]:
     """The environ keys of the request line, the server and the scheme (``RAW_URI`` from
     ``raw_path``, ``authguard.websocket`` for a handshake): what both views hold."""
     root, path = scope.get("root_path", ""), scope.get("path", "/")
-    if root:
+    if root and not _under(path, root):
         # The app routes on the path under its root: Starlette's rule (``get_route_path``),
         # where the root ends at a segment boundary (``/apiary`` under the root ``/api`` is
-        # ``/apiary``). Decided on the path as the guard resolves it (``..``, ``//``): the app
-        # gets that path, so ``//api/x`` or ``/x/../api/x`` is ``/x`` under the root, checked
-        # and routed alike.
+        # ``/apiary``). The app is handed the path the guard resolved (``..``, ``//``), so a
+        # path that resolves under the root (``//api/x``, ``/x/../api/x``) is ``/x`` under it,
+        # checked and routed alike.
         path = normalize_path(path)
-        if not (path == root or path.startswith(root + "/")):
+        if not _under(path, root):
             root = ""
     if not (root.isascii() and path.isascii()):
         root, path = _latin1(root), _latin1(path)

@@ -359,7 +359,10 @@ def _app_secrets() -> tuple[str, ...]:
         return ()
     try:
         app = info.load_app()
-    except Exception:  # no app to load here: the environment decides
+    except Exception as exc:  # no app to load here: the environment decides
+        # say so (the type only: a message may hold a database URL's password), or a missing
+        # secret would be blamed for an app that did not start
+        click.echo(f"Warning: the app did not load ({type(exc).__name__}); its secret is not used.", err=True)
         return ()
     state = app.extensions.get("authguard")
     return tuple(state.config.secrets) if state is not None else ()

@@ -611,6 +611,38 @@ def test_a_query_string_that_is_not_utf8_is_a_400_on_the_auth_routes(route: str)
     assert raw_request(app, f"/api/auth/{route}", query=b"callbackUrl=/\xff")[0] == 400
 
 
+@pytest.mark.parametrize("inner_kwargs", [{}, {"middleware": lambda request: None}], ids=["partial", "whole"])
+def test_a_guarded_app_mounted_in_a_guarded_app_checks_its_own_paths(
+    token: str, inner_kwargs: dict[str, t.Any]
+) -> None:
+    """Each guard reads the request under its own root: the mounted guard took the environ the
+    outer one left in the scope (``/sub/admin``, no root), so its ``/admin`` matched nothing and
+    an anonymous request got in, whenever it read the whole request (an inner middleware,
+    ``authorized``, database sessions)."""
+    from starlette.routing import Mount
+
+    async def admin(request: Request) -> JSONResponse:
+        return JSONResponse({"token": request.state.auth_token})
+
+    mounted = AuthMiddleware(
+        Starlette(routes=[Route("/admin", admin)]), OPTIONS, matcher=["/admin"], **inner_kwargs
+    )
+    outer = AuthMiddleware(
+        Starlette(routes=[Mount("/sub", app=mounted)]), OPTIONS, matcher=["/outer/:path*"], **inner_kwargs
+    )
+    assert client(outer).get("/sub/admin").status_code == 307
+    assert client(outer, token).get("/sub/admin").json()["token"]["sub"] == "u1"
+
+
+def test_a_guard_behind_another_keeps_its_token_where_it_does_not_check(token: str) -> None:
+    """The guard in front checked ``/dashboard`` and put the token in ``request.state``; one
+    behind it that does not check the path left ``None`` there."""
+    site = Starlette(routes=[Route("/dashboard", whoami)])
+    behind = AuthMiddleware(site, {"secret": "another secret, another guard"}, matcher=["/other"])
+    app = AuthMiddleware(behind, OPTIONS, matcher=["/dashboard/:path*"])
+    assert client(app, token).get("/dashboard").json()["token"]["sub"] == "u1"
+
+
 @pytest.mark.filterwarnings("ignore:The `root_path` parameter is deprecated")  # still honoured
 def test_a_fastapi_root_path_is_checked_as_fastapi_routes_it(token: str) -> None:
     """``FastAPI(root_path="/api")`` wrapped whole, or behind another middleware: FastAPI sets

@@ -323,6 +323,21 @@ def test_flask_authguard_decode_uses_the_apps_secret() -> None:
     assert SECRET not in result.stdout + result.stderr
 
 
+def test_an_app_that_does_not_load_is_named_not_blamed_on_the_secret() -> None:
+    """An app whose start-up fails (its database is down) used to read as "no secret": the
+    warning names the failure by its type only (its message may hold a database password)."""
+
+    def create_app() -> Flask:
+        raise ConnectionRefusedError("postgresql://admin:hunter2@db.internal/app refused")
+
+    flask_cli = FlaskGroup(create_app=create_app)
+    flask_cli.add_command(cli.authguard_group)
+    result = _runner().invoke(flask_cli, ["authguard", "decode", v4()])
+    assert result.exit_code == 2 and "NEXTAUTH_SECRET" in result.stderr
+    assert "the app did not load (ConnectionRefusedError)" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+
+
 # -- python -m flask_authguard ----------------------------------------------------------------
 
 
