@@ -400,7 +400,9 @@ def inline_app(app: t.Any) -> t.Any:
     config = resolve_options({"secret": SECRET})
     runtime = runtime_of(config)
     store = runtime.revocations.store
-    reads = {secure: (config.session_cookie(secure).name, config.session_salts[secure]) for secure in (False, True)}
+    reads = {
+        secure: (config.session_cookie(secure).name, config.session_salts[secure]) for secure in (False, True)
+    }
     secrets, version = config.secrets, config.version
     skip_exact, skip_prefixes = {"/api/auth", "/_next", "/favicon.ico"}, ("/api/auth/", "/_next/")
     match_all, middleware, last_seen = True, None, {"": 0.0}
