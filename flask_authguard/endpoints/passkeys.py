@@ -263,7 +263,7 @@ def manage_page(f: Flow, provider_id: str | None = None) -> Response:
     owner = _owner(f, claims, create=False)
     passkeys = call_adapter(f.config, "list_authenticators_by_user_id", owner["id"]) if owner else []
     code = args.get("error", "")
-    provider_again = sign_in_again_url(f, provider, claims)
+    again = sign_in_again_url(f, provider, claims)
     return f.page(
         "authguard/passkeys.html",
         provider=provider,
@@ -276,7 +276,7 @@ def manage_page(f: Flow, provider_id: str | None = None) -> Response:
         removed=args.get("removed") == "1",
         csrf_failed=args.get("csrf") == "true",
         script_url=script_url(f),
-        sign_in_again_url=provider_again,
+        sign_in_again_url=again,
         sign_in_again=PAGE_ERRORS[SIGN_IN_AGAIN],
     )
 

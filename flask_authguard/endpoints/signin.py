@@ -146,10 +146,10 @@ def sign_in(f: Flow, provider: Provider, callback_url: str) -> Response:
                 profile=result.profile,
                 credentials=credentials,
             )
+            if not allowed:  # "" too, as in next-auth
+                return f.redirect(f.error_url("AccessDenied"), json_status=denied)
             if isinstance(allowed, str):
                 return f.redirect(f.resolve_redirect(allowed))
-            if not allowed:
-                return f.redirect(f.error_url("AccessDenied"), json_status=denied)
         result = _account_user(f, provider, result)
         held = two_factor.hold(f, provider, result, callback_url)  # an enrolled user: the code first
         if held is not None:

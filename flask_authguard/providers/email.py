@@ -207,10 +207,10 @@ class EmailProvider:
                 credentials=None,
                 email={"verificationRequest": True},
             )
+            if not allowed:  # "" too, as in next-auth
+                raise SignInError("AccessDenied")
             if isinstance(allowed, str):  # next-auth's string answer: go there, send nothing
                 raise SignInRedirect(allowed)
-            if not allowed:
-                raise SignInError("AccessDenied")
         token = (
             self.generate_verification_token() if self.generate_verification_token else secrets.token_hex(32)
         )

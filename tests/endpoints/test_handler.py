@@ -798,6 +798,7 @@ def test_authorize_failures(behaviour: t.Any, location: str, caplog: pytest.LogC
     [
         pytest.param(False, f"{BASE}/api/auth/error?error=AccessDenied", id="false"),
         pytest.param(None, f"{BASE}/api/auth/error?error=AccessDenied", id="none"),
+        pytest.param("", f"{BASE}/api/auth/error?error=AccessDenied", id="empty-string-as-next-auth"),
         pytest.param("/welcome", f"{BASE}/welcome", id="url"),
         pytest.param("https://evil.com/", BASE, id="foreign-url-is-checked"),
     ],
