@@ -99,7 +99,6 @@ def authenticated_at(claims: t.Mapping[str, t.Any], now: float) -> float:
 
 __all__ = [
     "PROMPTS",
-    "UNKNOWN_AUTH_TIME",
     "authenticated_at",
     "check_auth_time",
     "requested_max_age",

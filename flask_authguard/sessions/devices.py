@@ -38,7 +38,14 @@ import logging
 import typing as t
 
 from ..core import _clock
-from ..core.defences.revocation import AUTH_TIME, IDP_AUTH_TIME, SESSION_ID, authenticated_time, user_of
+from ..core.defences.revocation import (
+    AUTH_TIME,
+    IDP_AUTH_TIME,
+    SESSION_ID,
+    authenticated_time,
+    sign_in_times,
+    user_of,
+)
 from ..core.errors import BackendUnavailableError
 from ..core.runtime import runtime_of
 from ..core.session_index import SessionIndex, opaque_id
@@ -275,10 +282,9 @@ class DatabaseDevices(_Devices):
         :param authenticated_at: when the identity provider authenticated the user, when the
             sign-in says: kept (at most now) for :meth:`sign_in_time`.
         """
-        now = round(_clock.now(), 3)
-        record: dict[str, t.Any] = {"signed_in": now, "user_agent": _user_agent(environ)}
-        if authenticated_at is not None:
-            record[IDP_AUTH_TIME] = min(round(authenticated_at, 3), now)
+        times = sign_in_times(authenticated_at)
+        record: dict[str, t.Any] = {"signed_in": times.pop(AUTH_TIME), "user_agent": _user_agent(environ)}
+        record.update(times)  # idp_auth_time, when the sign-in said
         try:
             self.index.put(_user_id(user_id), self.opaque(token), record, self._ttl())
         except BackendUnavailableError as exc:

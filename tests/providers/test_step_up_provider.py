@@ -7,7 +7,8 @@ import typing as t
 
 import pytest
 
-from flask_authguard.providers.step_up import UNKNOWN_AUTH_TIME, authenticated_at, check_auth_time
+from flask_authguard.core.defences.revocation import UNKNOWN_AUTH_TIME
+from flask_authguard.providers.step_up import authenticated_at, check_auth_time
 
 NOW = 1_700_000_000.0
 

@@ -64,18 +64,22 @@ def user_of(claims: t.Mapping[str, t.Any]) -> str | None:
     return None
 
 
-def sign_in_claims(authenticated_at: float | None = None) -> dict[str, t.Any]:
-    """The claims a new session starts with: ``auth_time`` (now) and a random ``sid``.
-
-    :param authenticated_at: when the identity provider authenticated the user, when the sign-in
-        says (:attr:`~flask_authguard.providers.base.SignInResult.authenticated_at`): kept, at
-        most now, as ``idp_auth_time``.
-    """
+def sign_in_times(authenticated_at: float | None = None) -> dict[str, float]:
+    """A new session's times: ``auth_time`` (now, to the millisecond) and, when the sign-in says
+    when the identity provider authenticated the user
+    (:attr:`~flask_authguard.providers.base.SignInResult.authenticated_at`), that moment, at
+    most now, as ``idp_auth_time``."""
     now = round(_clock.now(), 3)
-    claims: dict[str, t.Any] = {AUTH_TIME: now, SESSION_ID: str(uuid.uuid4())}
+    times = {AUTH_TIME: now}
     if authenticated_at is not None:
-        claims[IDP_AUTH_TIME] = min(round(authenticated_at, 3), now)
-    return claims
+        times[IDP_AUTH_TIME] = min(round(authenticated_at, 3), now)
+    return times
+
+
+def sign_in_claims(authenticated_at: float | None = None) -> dict[str, t.Any]:
+    """The claims a new session starts with: its times (:func:`sign_in_times`) and a random
+    ``sid``."""
+    return {**sign_in_times(authenticated_at), SESSION_ID: str(uuid.uuid4())}
 
 
 def carry_sign_in_claims(previous: t.Mapping[str, t.Any], token: dict[str, t.Any]) -> dict[str, t.Any]:
